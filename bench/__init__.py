@@ -1,0 +1,1 @@
+"""Benchmarks: each measures syndicate against a baseline in the same run."""

@@ -1,0 +1,5 @@
+"""`python -m syndicate.cli` runs the command line."""
+
+from syndicate.cli import main
+
+main()

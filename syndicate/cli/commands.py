@@ -1,0 +1,157 @@
+"""Top-level commands: init, log, areas, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from syndicate.cli.output import (
+    cli_errors,
+    echo_json,
+    echo_json_line,
+    format_time,
+    iso_china,
+    table,
+)
+from syndicate.cli.state import CliState, JsonOption
+from syndicate.demo import run_demo
+from syndicate.domain.catalogue import AREAS
+from syndicate.project import Project
+
+__all__ = ["register"]
+
+
+def _state(ctx: typer.Context) -> CliState:
+    state: CliState = ctx.obj
+    return state
+
+
+def init(
+    ctx: typer.Context,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Store URL to write into a new syndicate.toml: 'sqlite' (default) or "
+            "postgresql://USER@HOST:5432/DBNAME.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Create syndicate.toml (commented) and the data directory, and set up the store.
+
+    Safe to run again: an existing syndicate.toml is kept, and the store's tables are
+    created if they are missing. On PostgreSQL, run it once before starting workers.
+
+    Example: syndicate --home /srv/disclosure init
+    """
+    with cli_errors():
+        home = _state(ctx).home
+        project, created = Project.init(home, store_url=store)
+        verb = "created" if created else "kept existing"
+        typer.echo(f"{verb} {project.config_path}")
+        typer.echo(f"event store: {project.store.describe()}")
+        typer.echo("next: syndicate items publish PATH...  (see docs/items.md)")
+
+
+def log(
+    ctx: typer.Context,
+    item: Annotated[
+        str | None,
+        typer.Option("--item", metavar="REF", help="Only this item's events."),
+    ] = None,
+    after: Annotated[
+        int, typer.Option("--after", min=0, help="Start after this log position.")
+    ] = 0,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Print at most this many.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON Lines, one event per line.")
+    ] = False,
+) -> None:
+    """Print the event log in order: position, time, item, version, event, actor.
+
+    Example: syndicate log --item 某县民政局/000014349/2026-00012 --json
+    """
+    with cli_errors(), _state(ctx).project().disclosures() as disclosures:
+        rows = disclosures.read_log(after=after, limit=limit, item=item)
+        if as_json:
+            for row in rows:
+                record = row.as_json()
+                record["timestamp"] = iso_china(row.timestamp)
+                echo_json_line(record)
+            return
+        lines = [
+            [
+                str(r.position),
+                format_time(r.timestamp),
+                r.ref,
+                f"v{r.version}",
+                r.event,
+                r.actor,
+                r.reason or r.title or "",
+            ]
+            for r in rows
+        ]
+        if not lines:
+            typer.echo("the log is empty", err=True)
+            return
+        typer.echo(
+            table(
+                [
+                    "POS",
+                    "TIME (UTC+8)",
+                    "ITEM",
+                    "VER",
+                    "EVENT",
+                    "ACTOR",
+                    "TITLE/REASON",
+                ],
+                lines,
+            )
+        )
+
+
+def areas(as_json: JsonOption = False) -> None:
+    """List the 26 pilot areas (试点领域): codes and Chinese names for item files."""
+    if as_json:
+        echo_json(
+            [
+                {"number": a.number, "code": a.code, "name": a.name, "body": a.body}
+                for a in AREAS
+            ]
+        )
+        return
+    rows = [[str(a.number), a.code, a.name, a.body] for a in AREAS]
+    typer.echo(table(["#", "CODE", "NAME", "USUAL RESPONSIBLE BODY"], rows))
+
+
+def demo(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="Directory for the demo home; must be new or empty.",
+            show_default="a new ./syndicate-demo directory",
+            file_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Create a demo home, publish the example items, revise one, withdraw one.
+
+    It prints what happened and what to run next. The global --home is ignored here,
+    so the demo never writes into a real project.
+    """
+    with cli_errors():
+        run_demo(home, echo=typer.echo)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the top-level commands to the root app."""
+    app.command()(init)
+    app.command()(log)
+    app.command()(areas)
+    app.command()(demo)

@@ -1,0 +1,394 @@
+"""`syndicate items …`: publish, revise, withdraw, show and list disclosure items."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+
+from syndicate.cli.output import (
+    cli_errors,
+    echo_json,
+    format_time,
+    iso_china,
+    report,
+    table,
+)
+from syndicate.cli.state import ActorOption, CliState, JsonOption, resolve_actor
+from syndicate.domain.catalogue import area_by_code, parse_area
+from syndicate.domain.items import DisclosureItem, ItemStatus
+from syndicate.errors import DomainError, InputError, Problem
+from syndicate.itemfiles import LoadedItem, expand_paths, load_item_file
+
+__all__ = ["app", "item_json"]
+
+app = typer.Typer(
+    help="Publish, revise, withdraw and inspect disclosure items.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+RefArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="REF",
+        help="Item id (or a unique prefix of it), or AGENCY/INDEX_NO.",
+        show_default=False,
+    ),
+]
+IfVersionOption = Annotated[
+    int | None,
+    typer.Option(
+        "--if-version",
+        min=1,
+        help="Refuse unless the item is still at this version (guards against "
+        "overwriting a change you have not seen).",
+    ),
+]
+
+
+def _state(ctx: typer.Context) -> CliState:
+    state: CliState = ctx.obj
+    return state
+
+
+def _publish_order(loaded: list[LoadedItem]) -> list[LoadedItem]:
+    """Policies before the interpretations (解读) that name them in the same batch."""
+    ids = {item.content.id: item for item in loaded}
+    depth: dict[UUID, int] = {}
+
+    def level(item: LoadedItem, seen: frozenset[UUID] = frozenset()) -> int:
+        key = item.content.id
+        if key not in depth:
+            target = item.content.interprets
+            parent = ids.get(target) if target is not None else None
+            depth[key] = (
+                0
+                if parent is None or target in seen
+                else 1 + level(parent, seen | {key})
+            )
+        return depth[key]
+
+    return sorted(loaded, key=level)
+
+
+@app.command()
+def publish(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH...",
+            help="Item files (.toml, .json, .md with +++ front matter) or directories "
+            "of them.",
+            show_default=False,
+        ),
+    ],
+    actor: ActorOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Check the files; publish nothing."),
+    ] = False,
+) -> None:
+    """Publish new items from files; print each new item's id.
+
+    Each file is checked whole: a file with a problem is reported (file, field,
+    problem) and publishes nothing, while the other files go ahead. Exit 2 if any
+    file was bad, 1 if any item was refused (e.g. already published).
+
+    Example: syndicate items publish notices/ extra-notice.md --actor 张三
+    """
+    with cli_errors():
+        files = expand_paths(paths)
+        who = resolve_actor(actor)
+        loaded: list[LoadedItem] = []
+        worst = 0
+        for path in files:
+            try:
+                loaded.append(load_item_file(path))
+            except InputError as exc:
+                report(exc)
+                worst = 2
+        if dry_run:
+            for item in loaded:
+                typer.echo(f"ok  {item.source}  {item.content.ref}")
+            typer.echo(
+                f"checked {len(files)} file(s): {len(loaded)} ok, "
+                f"{len(files) - len(loaded)} with problems; nothing published",
+                err=True,
+            )
+            raise typer.Exit(worst)
+        published = 0
+        with _state(ctx).project().disclosures() as log:
+            for item in _publish_order(loaded):
+                try:
+                    change = log.publish(
+                        item.content, actor=who, attachments=item.attachments
+                    )
+                except InputError as exc:
+                    report(exc.with_source(str(item.source)))
+                    worst = 2
+                    continue
+                except DomainError as exc:
+                    typer.echo(f"error: {item.source}: {exc}", err=True)
+                    worst = max(worst, 1)
+                    continue
+                published += 1
+                typer.echo(f"{change.item_id}  {change.ref}")
+        typer.echo(
+            f"published {published} of {len(files)} item file(s)"
+            + (f"; {len(files) - published} refused" if published < len(files) else ""),
+            err=True,
+        )
+        raise typer.Exit(worst)
+
+
+@app.command()
+def revise(
+    ctx: typer.Context,
+    ref: RefArgument,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PATH",
+            help="Item file with the complete new content.",
+            show_default=False,
+        ),
+    ],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason",
+            help="Why it changed; shown publicly as the correction note (更正说明).",
+            show_default=False,
+        ),
+    ],
+    if_version: IfVersionOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Publish a new version of an item from a file with its complete new content.
+
+    Example: syndicate items revise 某县民政局/000014349/2026-00012 list.md
+    --reason "更正第3户家庭人口数"
+    """
+    with cli_errors():
+        loaded = load_item_file(path)
+        with _state(ctx).project().disclosures() as log:
+            item_id = log.resolve(ref)
+            try:
+                change = log.revise(
+                    item_id,
+                    loaded.content,
+                    reason=reason,
+                    actor=resolve_actor(actor),
+                    expected_version=if_version,
+                )
+            except InputError as exc:
+                raise exc.with_source(str(path)) from None
+        typer.echo(f"revised {change.ref}: now version {change.version}")
+
+
+@app.command()
+def withdraw(
+    ctx: typer.Context,
+    ref: RefArgument,
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason", help="Why it is withdrawn (recorded).", show_default=False
+        ),
+    ],
+    note: Annotated[
+        str,
+        typer.Option(
+            "--note",
+            help="Public note shown in the item's place (撤回说明).",
+            show_default=False,
+        ),
+    ] = "",
+    if_version: IfVersionOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Withdraw an item from every outlet (撤回). It cannot be revised afterwards.
+
+    Example: syndicate items withdraw 3f2a9c1e --reason "招聘会延期" --note "原通知撤回"
+    """
+    with cli_errors(), _state(ctx).project().disclosures() as log:
+        change = log.withdraw(
+            ref,
+            reason=reason,
+            public_note=note,
+            actor=resolve_actor(actor),
+            expected_version=if_version,
+        )
+        typer.echo(f"withdrew {change.ref} (version {change.version})")
+
+
+def item_json(item: DisclosureItem) -> dict[str, Any]:
+    """The object `items show --json` prints."""
+    withdrawal = item.withdrawal
+    return {
+        "id": str(item.id),
+        "agency": item.content.agency,
+        "index_no": item.content.index_no,
+        "title": item.content.title,
+        "version": item.version,
+        "status": item.status.value,
+        "content": item.content.model_dump(mode="json"),
+        "content_hash": item.content_hash,
+        "published_at": iso_china(item.created_on),
+        "updated_at": iso_china(item.modified_on),
+        "history": [
+            {
+                "version": h.version,
+                "event": h.event,
+                "at": iso_china(h.at),
+                "actor": h.actor,
+                "content_hash": h.content_hash,
+                "reason": h.reason,
+            }
+            for h in item.history
+        ],
+        "withdrawal": None
+        if withdrawal is None
+        else {
+            "at": iso_china(withdrawal.timestamp),
+            "actor": withdrawal.actor,
+            "reason": withdrawal.reason,
+            "public_note": withdrawal.public_note,
+        },
+    }
+
+
+def _show_text(item: DisclosureItem) -> str:
+    c = item.content
+    area = area_by_code(c.area)
+    fields: list[tuple[str, str]] = [
+        ("标题 title", c.title),
+        ("状态 status", f"{item.status.value}, version {item.version}"),
+        ("索引号 index_no", c.index_no),
+        ("发布机构 agency", c.agency),
+    ]
+    if c.doc_no:
+        fields.append(("发文字号 doc_no", c.doc_no))
+    fields += [
+        ("试点领域 area", f"{area.name} ({area.code})"),
+        ("五公开 stage", f"{c.stage.label} ({c.stage.value})"),
+    ]
+    if c.category:
+        fields.append(("主题分类 category", c.category))
+    fields += [
+        ("公开依据 basis", c.basis),
+        ("公开对象 audience", c.audience),
+        ("公开属性 attribute", f"{c.attribute.label} ({c.attribute.value})"),
+    ]
+    if c.attribute_basis:
+        fields.append(("不予公开依据 attribute_basis", c.attribute_basis))
+    fields.append(("形成日期 formed_on", c.formed_on.isoformat()))
+    if c.notice_period:
+        fields.append(
+            (
+                "公示期 notice_period",
+                f"{c.notice_period.start} 至 {c.notice_period.end}",
+            )
+        )
+    if c.interprets:
+        fields.append(("解读对象 interprets", str(c.interprets)))
+    fields.append(("公开渠道 channels", "、".join(ch.label for ch in c.channels)))
+    fields += [
+        (
+            "附件 attachment",
+            f"{a.name} ({a.media_type}, {a.size} bytes, sha256 {a.sha256})",
+        )
+        for a in c.attachments
+    ]
+    fields += [
+        ("发布日期 published", format_time(item.created_on)),
+        ("内容哈希 content_hash", item.content_hash),
+    ]
+    lines = [f"{c.ref}  (item {item.id})", ""]
+    lines += table(["", ""], fields).splitlines()[1:]
+    lines += ["", c.body, "", "History (UTC+8):"]
+    for h in item.history:
+        line = f"  v{h.version}  {h.event:<9}  {format_time(h.at)}  by {h.actor}"
+        if h.reason:
+            line += f"  reason: {h.reason}"
+        lines.append(line)
+    if item.withdrawal and item.withdrawal.public_note:
+        lines.append(f"  public note: {item.withdrawal.public_note}")
+    return "\n".join(lines)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    ref: RefArgument,
+    version: Annotated[
+        int | None,
+        typer.Option(
+            "--version", min=1, help="Show this version instead of the latest."
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one item: every catalogue element, the body and the history.
+
+    Example: syndicate items show 某县民政局/000014349/2026-00012 --json
+    """
+    with cli_errors(), _state(ctx).project().disclosures() as log:
+        item = log.get(ref, version=version)
+        if as_json:
+            echo_json(item_json(item))
+        else:
+            typer.echo(_show_text(item))
+
+
+@app.command("list")
+def list_items(
+    ctx: typer.Context,
+    area: Annotated[
+        str | None,
+        typer.Option("--area", help="Only this pilot area (code or Chinese name)."),
+    ] = None,
+    agency: Annotated[
+        str | None, typer.Option("--agency", help="Only this agency (exact name).")
+    ] = None,
+    status: Annotated[
+        ItemStatus | None,
+        typer.Option("--status", help="Only published or only withdrawn items."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List items with their current version and status, oldest first.
+
+    Example: syndicate items list --area 社会救助 --json
+    """
+    with cli_errors():
+        area_code = None
+        if area is not None:
+            try:
+                area_code = parse_area(area)
+            except ValueError as exc:
+                raise InputError([Problem("--area", str(exc))]) from None
+        with _state(ctx).project().disclosures() as log:
+            found = log.items(area=area_code, agency=agency, status=status)
+        if as_json:
+            echo_json([s.as_json() for s in found])
+            return
+        if not found:
+            typer.echo("no items", err=True)
+            return
+        rows = [
+            [
+                str(s.id)[:8],
+                s.status.value,
+                f"v{s.version}",
+                area_by_code(s.area).name,
+                s.ref,
+                s.title,
+            ]
+            for s in found
+        ]
+        typer.echo(table(["ID", "STATUS", "VER", "AREA", "REF", "TITLE"], rows))

@@ -1,0 +1,95 @@
+"""Printing helpers shared by the CLI modules: errors, tables, times, JSON."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, NoReturn
+
+import typer
+from eventsourcing.persistence import PersistenceError
+
+from syndicate.application import CHINA_TZ
+from syndicate.errors import InputError, SyndicateError
+from syndicate.persistence import scrub
+
+__all__ = [
+    "cli_errors",
+    "echo_json",
+    "echo_json_line",
+    "fail",
+    "format_time",
+    "iso_china",
+    "report",
+    "table",
+    "width",
+]
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """Print one `error:` line to stderr and exit with `code`."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def report(exc: SyndicateError) -> None:
+    """Print an expected error, one line per problem, to stderr."""
+    lines = exc.lines() if isinstance(exc, InputError) else [str(exc)]
+    for line in lines:
+        typer.echo(f"error: {line}", err=True)
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Expected errors become one clear line and an exit code, never a traceback."""
+    try:
+        yield
+    except SyndicateError as exc:
+        report(exc)
+        raise typer.Exit(exc.exit_code) from None
+    except PersistenceError as exc:  # an infrastructure failure outside a known store
+        fail(f"event store: {scrub(str(exc))}", 1)
+
+
+def width(text: str) -> int:
+    """Columns `text` takes in a terminal: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, columns: int) -> str:
+    return text + " " * (columns - width(text))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain aligned table; the last column is never padded."""
+    widths = [width(h) for h in headers]
+    for row in rows:
+        widths = [max(w, width(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = []
+    for row in [headers, *rows]:
+        cells = [_pad(c, w) for c, w in zip(row[:-1], widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def format_time(moment: datetime) -> str:
+    """A timestamp as operators read it: China time, to the second."""
+    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def iso_china(moment: datetime) -> str:
+    """ISO 8601 in China time (+08:00), for JSON output."""
+    return moment.astimezone(CHINA_TZ).isoformat()
+
+
+def echo_json(data: Any) -> None:
+    """Print JSON (UTF-8, not ASCII-escaped), sorted keys for stable output."""
+    typer.echo(json.dumps(data, ensure_ascii=False, sort_keys=True, indent=2))
+
+
+def echo_json_line(data: Any) -> None:
+    """Print one JSON Lines record."""
+    typer.echo(json.dumps(data, ensure_ascii=False, sort_keys=True))

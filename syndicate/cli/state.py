@@ -1,0 +1,53 @@
+"""What the root command hands to every subcommand, and options they share."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from syndicate.errors import InputError
+from syndicate.project import Project
+
+__all__ = ["ActorOption", "CliState", "JsonOption", "resolve_actor"]
+
+
+@dataclass
+class CliState:
+    """Global options."""
+
+    home: Path
+
+    def project(self) -> Project:
+        """The home's project; `ConfigurationError` if it is not initialised."""
+        return Project.load(self.home)
+
+
+ActorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--actor",
+        envvar="SYNDICATE_ACTOR",
+        help="Who is doing this; recorded on the event. Default: your OS user name.",
+        show_default=False,
+    ),
+]
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON for scripts instead of text.")
+]
+
+
+def resolve_actor(actor: str | None) -> str:
+    """The actor to record: --actor, SYNDICATE_ACTOR, or the OS user."""
+    if actor is not None:
+        return actor
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        raise InputError(
+            "cannot tell who you are; pass --actor NAME or set SYNDICATE_ACTOR"
+        ) from None

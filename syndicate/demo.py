@@ -1,0 +1,94 @@
+"""`syndicate demo`: a fresh home with the example items published, one revised, one withdrawn."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from syndicate.domain.content import ItemContent
+from syndicate.errors import InputError
+from syndicate.itemfiles import expand_paths, load_item_file
+from syndicate.project import Project
+
+__all__ = ["DEMO_ACTOR", "example_items_dir", "run_demo"]
+
+DEMO_ACTOR = "demo"
+# The example the demo revises, and the one it withdraws (by index number).
+REVISED_INDEX_NO = "11330100MB0000005X/2026-00031"
+WITHDRAWN_INDEX_NO = "11330100MB00000010/2026-00047"
+
+
+def example_items_dir() -> Path:
+    """The example item files: inside the wheel, or in the source tree when editable."""
+    packaged = Path(str(resources.files("syndicate"))) / "_examples" / "items"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "examples" / "items"
+
+
+def _fresh_home(home: Path | None) -> Path:
+    if home is not None:
+        if home.exists() and (not home.is_dir() or any(home.iterdir())):
+            raise InputError(
+                f"--home {home}: not empty; the demo needs a new or empty directory"
+            )
+        return home
+    candidate = Path("syndicate-demo")
+    number = 1
+    while candidate.exists():
+        number += 1
+        candidate = Path(f"syndicate-demo-{number}")
+    return candidate
+
+
+def _revision(content: ItemContent) -> ItemContent:
+    data = content.model_dump()
+    data["body"] = content.body.replace("| 5 | 王*明 | 6.20 |", "| 5 | 王*明 | 6.50 |")
+    if data["body"] == content.body:  # the example changed; fail loudly, not silently
+        raise RuntimeError("demo revision no longer applies to the example item")
+    return ItemContent.model_validate(data)
+
+
+def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
+    """Build the demo home and tell the operator what happened. Returns the home."""
+    home = _fresh_home(home)
+    project, _ = Project.init(home)
+    echo(f"demo home: {project.home}")
+    echo(f"event store: {project.store.describe()}")
+    files = expand_paths([example_items_dir()])
+    loaded = [load_item_file(path) for path in files]
+    # Policies first, so the interpretation can name its policy.
+    loaded.sort(key=lambda item: item.content.interprets is not None)
+    with project.disclosures() as log:
+        echo(f"\npublishing {len(loaded)} example items as {DEMO_ACTOR!r}:")
+        for item in loaded:
+            change = log.publish(
+                item.content, actor=DEMO_ACTOR, attachments=item.attachments
+            )
+            echo(f"  published  {str(change.item_id)[:8]}  {item.content.title}")
+        revised = next(i for i in loaded if i.content.index_no == REVISED_INDEX_NO)
+        change = log.revise(
+            revised.content.id,
+            _revision(revised.content),
+            reason="更正第5户补贴面积（6.20亩更正为6.50亩）",
+            actor=DEMO_ACTOR,
+        )
+        echo(f"\nrevised    {str(change.item_id)[:8]}  {revised.content.title}")
+        echo(f"           now version {change.version}; the reason is kept as 更正说明")
+        withdrawn = next(i for i in loaded if i.content.index_no == WITHDRAWN_INDEX_NO)
+        change = log.withdraw(
+            withdrawn.content.id,
+            reason="招聘会因场馆检修延期举办",
+            public_note="原定4月18日举办的招聘会延期，新的时间另行通知。",
+            actor=DEMO_ACTOR,
+        )
+        echo(f"withdrew   {str(change.item_id)[:8]}  {withdrawn.content.title}")
+        total = log.position()
+    echo(f"\nthe log now holds {total} events. Try:")
+    prefix = f"syndicate --home {home}"
+    echo(f"  {prefix} items list")
+    echo(f"  {prefix} items show {revised.content.ref}")
+    echo(f"  {prefix} log")
+    echo(f"  {prefix} log --json")
+    return project.home

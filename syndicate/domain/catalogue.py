@@ -1,0 +1,212 @@
+"""The standard catalogue's fixed vocabularies: pilot areas, 五公开 stages, attributes, channels.
+
+Each value has a stable English code (what events store) and its Chinese name (what outlets
+show). Item files may use either; `parse_*` functions normalise to the code and raise
+`ValueError` with a message that lists what is accepted.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from typing import TypeVar
+
+__all__ = [
+    "AREAS",
+    "Attribute",
+    "ChannelCategory",
+    "PilotArea",
+    "Stage",
+    "area_by_code",
+    "parse_area",
+    "parse_attribute",
+    "parse_channel",
+    "parse_stage",
+]
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+@dataclass(frozen=True)
+class PilotArea:
+    """One of the 26 pilot areas (试点领域)."""
+
+    number: int
+    code: str
+    name: str
+    body: str
+
+
+def _load_areas() -> tuple[PilotArea, ...]:
+    # Package data, read once at import; not I/O in the sense the domain rule forbids.
+    text = resources.files(__package__).joinpath("pilot_areas.toml").read_text("utf-8")
+    return tuple(PilotArea(**row) for row in tomllib.loads(text)["area"])
+
+
+AREAS: tuple[PilotArea, ...] = _load_areas()
+_AREA_INDEX: dict[str, PilotArea] = {
+    **{a.code: a for a in AREAS},
+    **{a.name: a for a in AREAS},
+}
+
+
+def area_by_code(code: str) -> PilotArea:
+    """The pilot area with this stored code (KeyError if there is none)."""
+    area = _AREA_INDEX[code]
+    if area.code != code:
+        raise KeyError(code)
+    return area
+
+
+def parse_area(value: str) -> str:
+    """Normalise a pilot-area code or Chinese name to its code."""
+    area = _AREA_INDEX.get(value.strip())
+    if area is None:
+        raise ValueError(
+            f"unknown pilot area {value!r}; give a code such as 'social_assistance' or a "
+            "name such as '社会救助' (`syndicate areas` lists all 26)"
+        )
+    return area.code
+
+
+class Stage(StrEnum):
+    """五公开: the stage of government work the item discloses."""
+
+    DECISION = "decision"
+    EXECUTION = "execution"
+    MANAGEMENT = "management"
+    SERVICE = "service"
+    RESULT = "result"
+
+    @property
+    def label(self) -> str:
+        """Chinese name as outlets show it."""
+        return _STAGE_LABELS[self]
+
+
+_STAGE_LABELS = {
+    Stage.DECISION: "决策公开",
+    Stage.EXECUTION: "执行公开",
+    Stage.MANAGEMENT: "管理公开",
+    Stage.SERVICE: "服务公开",
+    Stage.RESULT: "结果公开",
+}
+
+
+class Attribute(StrEnum):
+    """公开属性: how the information is disclosed."""
+
+    PROACTIVE = "proactive"
+    ON_REQUEST = "on_request"
+    NOT_DISCLOSED = "not_disclosed"
+
+    @property
+    def label(self) -> str:
+        """Chinese name as outlets show it."""
+        return _ATTRIBUTE_LABELS[self]
+
+    @property
+    def is_public(self) -> bool:
+        """Only proactively disclosed items may ever reach a public outlet."""
+        return self is Attribute.PROACTIVE
+
+
+_ATTRIBUTE_LABELS = {
+    Attribute.PROACTIVE: "主动公开",
+    Attribute.ON_REQUEST: "依申请公开",
+    Attribute.NOT_DISCLOSED: "不予公开",
+}
+
+
+class ChannelCategory(StrEnum):
+    """公开渠道: the kinds of outlet an item may be projected to."""
+
+    PORTAL = "portal"
+    RSS = "rss"
+    NEW_MEDIA = "new_media"
+    KIOSK = "kiosk"
+    GROUP = "group"
+    NOTICEBOARD = "noticeboard"
+
+    @property
+    def label(self) -> str:
+        """Chinese name as outlets show it."""
+        return _CHANNEL_LABELS[self]
+
+
+_CHANNEL_LABELS = {
+    ChannelCategory.PORTAL: "政府门户网站",
+    ChannelCategory.RSS: "RSS订阅",
+    ChannelCategory.NEW_MEDIA: "政务新媒体",
+    ChannelCategory.KIOSK: "自助终端",
+    ChannelCategory.GROUP: "村(居)民群",
+    ChannelCategory.NOTICEBOARD: "政务公开栏",
+}
+
+
+def _aliases(enum: type[E], labels: dict[E, str], extra: dict[str, E]) -> dict[str, E]:
+    table: dict[str, E] = {member.value: member for member in enum}
+    table.update({label: member for member, label in labels.items()})
+    table.update(extra)
+    return table
+
+
+_STAGE_ALIASES = _aliases(
+    Stage,
+    _STAGE_LABELS,
+    {
+        "决策": Stage.DECISION,
+        "执行": Stage.EXECUTION,
+        "管理": Stage.MANAGEMENT,
+        "服务": Stage.SERVICE,
+        "结果": Stage.RESULT,
+    },
+)
+_ATTRIBUTE_ALIASES = _aliases(
+    Attribute,
+    _ATTRIBUTE_LABELS,
+    {"主动": Attribute.PROACTIVE, "依申请": Attribute.ON_REQUEST},
+)
+_CHANNEL_ALIASES = _aliases(
+    ChannelCategory,
+    _CHANNEL_LABELS,
+    {
+        "门户网站": ChannelCategory.PORTAL,
+        "政府网站": ChannelCategory.PORTAL,
+        "新媒体": ChannelCategory.NEW_MEDIA,
+        "微信公众号": ChannelCategory.NEW_MEDIA,
+        "自助终端一体机": ChannelCategory.KIOSK,
+        "村民微信群": ChannelCategory.GROUP,
+        "居民微信群": ChannelCategory.GROUP,
+        "公开栏": ChannelCategory.NOTICEBOARD,
+    },
+)
+
+
+def _parse(value: str, table: dict[str, E], what: str) -> E:
+    member = table.get(value.strip())
+    if member is None:
+        choices = ", ".join(
+            f"{m.value} ({getattr(m, 'label', '')})"
+            for m in dict.fromkeys(table.values())
+        )
+        raise ValueError(f"unknown {what} {value!r}; expected one of: {choices}")
+    return member
+
+
+def parse_stage(value: str) -> Stage:
+    """Normalise a 五公开 stage given in English or Chinese."""
+    return _parse(value, _STAGE_ALIASES, "stage")
+
+
+def parse_attribute(value: str) -> Attribute:
+    """Normalise a disclosure attribute given in English or Chinese."""
+    return _parse(value, _ATTRIBUTE_ALIASES, "attribute")
+
+
+def parse_channel(value: str) -> ChannelCategory:
+    """Normalise a channel category given in English or Chinese."""
+    return _parse(value, _CHANNEL_ALIASES, "channel")

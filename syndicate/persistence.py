@@ -1,0 +1,277 @@
+"""How events are stored: JSON encoding, the pydantic mapper, SQLite and PostgreSQL settings.
+
+Stored form of an event (what an auditor sees in the `state` column): the event's fields
+except `originator_id` and `originator_version` (they are columns already) as canonical
+JSON: sorted keys, compact separators, UTF-8. Events with `class_version` > 1 also carry
+`class_version`; older stored versions are upcast on read.
+
+SQLite (the embedded default): one database file per application under the data
+directory, WAL journal, `PRAGMA synchronous=FULL` on every connection, so a committed event
+survives power loss. PostgreSQL (scale-out): tables are created once by `syndicate init`;
+every other process opens the store with table creation off, because concurrent
+`CREATE TABLE`/`CREATE FUNCTION` from several workers crashes one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import (
+    IntegrityError,
+    Mapper,
+    PersistenceError,
+    StoredEvent,
+    Transcoder,
+)
+from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
+from eventsourcing.utils import Environment, EnvType, get_topic, resolve_topic
+from pydantic import SecretStr
+
+from syndicate.domain.base import DomainEvent
+from syndicate.errors import ConfigurationError, StoreError
+
+__all__ = [
+    "DurableSQLiteFactory",
+    "JSONTranscoder",
+    "PydanticMapper",
+    "StoreSettings",
+    "store_errors",
+]
+
+
+class JSONTranscoder(Transcoder):
+    """Canonical JSON (sorted keys, compact, UTF-8) with the standard library."""
+
+    def encode(self, obj: Any) -> bytes:
+        return json.dumps(
+            obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        ).encode("utf-8")
+
+    def decode(self, data: bytes) -> Any:
+        return json.loads(data)
+
+
+class PydanticMapper(Mapper[UUID]):
+    """Maps pydantic domain events to stored events and back, with upcasting."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        event = cast(DomainEvent, domain_event)
+        state = event.model_dump(
+            mode="json", exclude={"originator_id", "originator_version"}
+        )
+        if type(event).class_version > 1:
+            state["class_version"] = type(event).class_version
+        data = self.transcoder.encode(state)
+        if self.compressor:
+            data = self.compressor.compress(data)
+        if self.cipher:
+            data = self.cipher.encrypt(data)
+        return StoredEvent(
+            originator_id=event.originator_id,
+            originator_version=event.originator_version,
+            topic=get_topic(type(event)),
+            state=data,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        data = stored_event.state
+        if self.cipher:
+            data = self.cipher.decrypt(data)
+        if self.compressor:
+            data = self.compressor.decompress(data)
+        state: dict[str, Any] = self.transcoder.decode(data)
+        cls: type[DomainEvent] = resolve_topic(stored_event.topic)
+        stored_version = state.pop("class_version", 1)
+        for version in range(stored_version, cls.class_version):
+            getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+        originator_id = stored_event.originator_id
+        event = cls(
+            originator_id=originator_id
+            if isinstance(originator_id, UUID)
+            else UUID(str(originator_id)),
+            originator_version=stored_event.originator_version,
+            **state,
+        )
+        return cast(DomainEventProtocol[UUID], event)
+
+
+class _FullSyncPool(SQLiteConnectionPool):
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        # SQLite's compiled default is usually FULL already; we do not rely on that.
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA synchronous=FULL;")
+        return connection
+
+
+class DurableSQLiteFactory(SQLiteFactory):
+    """eventsourcing's SQLite factory with `synchronous=FULL` on every connection."""
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        old = self.datastore.pool
+        self.datastore.pool = _FullSyncPool(
+            db_name=old.db_name,
+            lock_timeout=old.lock_timeout,
+            pool_size=old.pool_size,
+            max_overflow=old.max_overflow,
+            pool_timeout=old.pool_timeout,
+            max_age=old.max_age,
+            pre_ping=old.pre_ping,
+        )
+        old.close()
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
+
+
+def scrub(text: str, *secrets: str | None) -> str:
+    """Remove passwords from text that may include a connection URL or a known secret."""
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where the event log lives: `sqlite` (files under data_dir) or a PostgreSQL URL."""
+
+    data_dir: Path
+    url: str = "sqlite"
+    schema: str = "public"
+    password: SecretStr | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.url != "sqlite" and not self.url.startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ConfigurationError(
+                f"store.url: {scrub(self.url)!r} is not 'sqlite' or a postgresql:// URL"
+            )
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", self.schema):
+            raise ConfigurationError(
+                f"store.schema: {self.schema!r} is not a plain PostgreSQL identifier"
+            )
+        if self.is_postgres:
+            parts = urlsplit(self.url)
+            if not parts.hostname or not parts.path.strip("/"):
+                raise ConfigurationError(
+                    "store.url: a PostgreSQL URL needs a host and a database, e.g. "
+                    "postgresql://syndicate@127.0.0.1:5432/syndicate"
+                )
+
+    @property
+    def is_postgres(self) -> bool:
+        """True when the log lives in PostgreSQL."""
+        return self.url != "sqlite"
+
+    @property
+    def backend(self) -> str:
+        """`sqlite` or `postgres`."""
+        return "postgres" if self.is_postgres else "sqlite"
+
+    def sqlite_path(self, app_name: str) -> Path:
+        """The SQLite file of one application."""
+        return self.data_dir / f"{app_name.lower()}.db"
+
+    def describe(self) -> str:
+        """Where the store is, without any password."""
+        if not self.is_postgres:
+            return f"SQLite files in {self.data_dir}"
+        parts = urlsplit(self.url)
+        user = f"{parts.username}@" if parts.username else ""
+        port = f":{parts.port}" if parts.port else ""
+        return (
+            f"PostgreSQL {user}{parts.hostname}{port}{parts.path} "
+            f"(schema {self.schema})"
+        )
+
+    def _password(self) -> str | None:
+        if self.password is not None:
+            return self.password.get_secret_value()
+        parts = urlsplit(self.url)
+        return unquote(parts.password) if parts.password else None
+
+    def scrub(self, text: str) -> str:
+        """`text` with this store's password removed."""
+        return scrub(text, self._password())
+
+    def env_for(self, app_name: str, *, create_tables: bool) -> dict[str, str]:
+        """The eventsourcing environment of one application on this store."""
+        env = {"CREATE_TABLE": "y" if create_tables else "n"}
+        if not self.is_postgres:
+            env["PERSISTENCE_MODULE"] = get_topic(DurableSQLiteFactory)
+            env["SQLITE_DBNAME"] = str(self.sqlite_path(app_name))
+            env["SQLITE_LOCK_TIMEOUT"] = "10"
+            return env
+        parts = urlsplit(self.url)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.postgres",
+            POSTGRES_DBNAME=unquote(parts.path.strip("/")),
+            POSTGRES_HOST=parts.hostname or "",
+            POSTGRES_PORT=str(parts.port or 5432),
+            POSTGRES_USER=unquote(parts.username or ""),
+            POSTGRES_PASSWORD=self._password() or "",
+            POSTGRES_SCHEMA=self.schema,
+            POSTGRES_CONNECT_TIMEOUT="5",
+            POSTGRES_POOL_SIZE="2",
+            POSTGRES_MAX_OVERFLOW="4",
+            POSTGRES_ENABLE_DB_FUNCTIONS="y",
+        )
+        return env
+
+    def prepare(self) -> None:
+        """Create what must exist before tables can be: the data dir, the PG schema."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.is_postgres:
+            return
+        import psycopg
+
+        env = self.env_for("x", create_tables=True)
+        with store_errors(self):
+            try:
+                with psycopg.connect(
+                    dbname=env["POSTGRES_DBNAME"],
+                    host=env["POSTGRES_HOST"],
+                    port=int(env["POSTGRES_PORT"]),
+                    user=env["POSTGRES_USER"] or None,
+                    password=env["POSTGRES_PASSWORD"] or None,
+                    connect_timeout=5,
+                    autocommit=True,
+                ) as conn:
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            except psycopg.Error as exc:
+                raise StoreError(
+                    f"cannot prepare {self.describe()}: {self.scrub(str(exc).strip())}"
+                ) from None
+
+
+@contextmanager
+def store_errors(settings: StoreSettings) -> Iterator[None]:
+    """Turn the store's infrastructure errors into `StoreError`s without secrets.
+
+    `IntegrityError` (a concurrent write) passes through: the application handles it.
+    """
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except PersistenceError as exc:
+        message = settings.scrub(str(exc).strip()) or type(exc).__name__
+        if "does not exist" in message and settings.is_postgres:
+            raise StoreError(
+                f"{settings.describe()} has no syndicate tables yet; "
+                "run `syndicate init` once to create them"
+            ) from None
+        raise StoreError(f"{settings.describe()}: {message}") from None

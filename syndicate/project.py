@@ -1,0 +1,195 @@
+"""A syndicate home: `syndicate.toml` plus the data directory, and the wiring around them.
+
+This is the composition root: it reads configuration, builds `StoreSettings`, and opens
+the applications with the right environment. Nothing else reads syndicate.toml.
+
+Configuration sources, later ones winning: `syndicate.toml`, then `SYNDICATE_STORE_URL`
+and `SYNDICATE_STORE_SCHEMA` in the environment. Secrets are written in the file as
+`${ENV_VAR}` references and resolved only in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from syndicate.application import Clock, Disclosures, system_clock
+from syndicate.attachments import AttachmentStore
+from syndicate.errors import ConfigurationError
+from syndicate.persistence import StoreSettings, scrub
+
+__all__ = ["CONFIG_NAME", "CONFIG_TEMPLATE", "Project"]
+
+CONFIG_NAME = "syndicate.toml"
+
+CONFIG_TEMPLATE = """\
+# syndicate project configuration, created by `syndicate init`.
+# Reference: docs/configuration.md. Secrets never go in this file: write them as
+# "${ENV_VAR}" references and set the variable in the environment.
+
+[store]
+# Where the event log lives:
+#   "sqlite"                              embedded default: one SQLite file per
+#                                         application under data_dir
+#   "postgresql://USER@HOST:5432/DBNAME"  PostgreSQL, for several workers or machines
+# SYNDICATE_STORE_URL in the environment overrides this value.
+url = "{url}"
+
+# Directory for SQLite files and attachment files, relative to this file.
+data_dir = "data"
+
+# PostgreSQL only: the schema that holds the tables (SYNDICATE_STORE_SCHEMA overrides),
+# and the password as an environment variable reference.
+# schema = "public"
+# password = "${SYNDICATE_PG_PASSWORD}"
+"""
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_STORE_KEYS = {"url", "data_dir", "schema", "password"}
+
+
+def _expand(value: str, field: str, environ: Mapping[str, str]) -> str:
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in environ:
+            raise ConfigurationError(
+                f"{field}: environment variable {name} is not set (it is referenced "
+                f"as ${{{name}}} in {CONFIG_NAME})"
+            )
+        return environ[name]
+
+    return _ENV_REF.sub(lookup, value)
+
+
+class Project:
+    """A loaded syndicate home."""
+
+    def __init__(self, home: Path, store: StoreSettings) -> None:
+        self.home = home
+        self.store = store
+
+    @property
+    def config_path(self) -> Path:
+        """The home's syndicate.toml."""
+        return self.home / CONFIG_NAME
+
+    @property
+    def attachments(self) -> AttachmentStore:
+        """Where attachment files are kept."""
+        return AttachmentStore(self.store.data_dir / "attachments")
+
+    @classmethod
+    def load(cls, home: Path, environ: Mapping[str, str] | None = None) -> Project:
+        """Read `home/syndicate.toml`; `ConfigurationError` says what is wrong."""
+        environ = os.environ if environ is None else environ
+        home = home.resolve()
+        path = home / CONFIG_NAME
+        if not path.is_file():
+            raise ConfigurationError(
+                f"{home} is not a syndicate home (no {CONFIG_NAME}); run "
+                "`syndicate init` there first, or point --home / SYNDICATE_HOME at one"
+            )
+        try:
+            data = tomllib.loads(path.read_text("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"{path}: invalid TOML: {exc}") from None
+        return cls(home, cls._store(home, data, environ, path))
+
+    @staticmethod
+    def _store(
+        home: Path, data: dict[str, Any], environ: Mapping[str, str], path: Path
+    ) -> StoreSettings:
+        unknown = set(data) - {"store"}
+        if unknown:
+            raise ConfigurationError(
+                f"{path}: unknown section(s) {', '.join(sorted(unknown))}"
+            )
+        table = data.get("store", {})
+        if not isinstance(table, dict):
+            raise ConfigurationError(f"{path}: [store] must be a table")
+        extra = set(table) - _STORE_KEYS
+        if extra:
+            raise ConfigurationError(
+                f"store: unknown key(s) {', '.join(sorted(extra))}; "
+                f"expected {', '.join(sorted(_STORE_KEYS))}"
+            )
+        for key, value in table.items():
+            if not isinstance(value, str):
+                raise ConfigurationError(f"store.{key}: must be a string")
+        url = table.get("url", "sqlite")
+        if "password" in table and not _ENV_REF.fullmatch(table["password"]):
+            raise ConfigurationError(
+                'store.password: write it as "${ENV_VAR}" and set that variable; '
+                f"secrets are never kept in {CONFIG_NAME}"
+            )
+        if scrub(url) != url:
+            raise ConfigurationError(
+                "store.url: holds a password; move it to "
+                'password = "${ENV_VAR}" (or set SYNDICATE_STORE_URL in the environment)'
+            )
+        url = environ.get("SYNDICATE_STORE_URL") or _expand(url, "store.url", environ)
+        schema = environ.get("SYNDICATE_STORE_SCHEMA") or table.get("schema", "public")
+        password = (
+            SecretStr(_expand(table["password"], "store.password", environ))
+            if "password" in table
+            else None
+        )
+        data_dir = home / _expand(
+            table.get("data_dir", "data"), "store.data_dir", environ
+        )
+        return StoreSettings(
+            data_dir=data_dir, url=url.strip(), schema=schema, password=password
+        )
+
+    @classmethod
+    def init(
+        cls,
+        home: Path,
+        *,
+        store_url: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> tuple[Project, bool]:
+        """Create (or check) a home: syndicate.toml, the data dir, the store's tables.
+
+        Returns the project and whether syndicate.toml was created now. Running it
+        again is safe: an existing syndicate.toml is kept as it is.
+        """
+        home.mkdir(parents=True, exist_ok=True)
+        path = home / CONFIG_NAME
+        created = not path.exists()
+        if created:
+            url = store_url or "sqlite"
+            if scrub(url) != url:
+                raise ConfigurationError(
+                    "--store: the URL holds a password; set it with "
+                    'password = "${ENV_VAR}" in syndicate.toml instead'
+                )
+            path.write_text(CONFIG_TEMPLATE.replace("{url}", url), "utf-8")
+        project = cls.load(home, environ)
+        project.store.prepare()
+        project.attachments.root.mkdir(parents=True, exist_ok=True)
+        with project.disclosures(create_tables=True):
+            pass
+        return project, created
+
+    def disclosures(
+        self, *, clock: Clock = system_clock, create_tables: bool = False
+    ) -> Disclosures:
+        """Open the items log. Close it (or use `with`) when done."""
+        # SQLite's CREATE TABLE IF NOT EXISTS is safe from any process; on PostgreSQL
+        # only `syndicate init` creates tables (see syndicate.persistence).
+        create = create_tables or not self.store.is_postgres
+        if not self.store.is_postgres:
+            self.store.data_dir.mkdir(parents=True, exist_ok=True)
+        return Disclosures(
+            self.store.env_for(Disclosures.name, create_tables=create),
+            clock=clock,
+            attachments=self.attachments,
+            store=self.store,
+        )
