@@ -21,6 +21,7 @@ refused whole, with every problem listed by field.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -121,8 +122,14 @@ def _parse_raw(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        if body is not None:
+            # Count lines from the top of the file, not from the first '+++'.
+            message = re.sub(
+                r"line (\d+)", lambda m: f"line {int(m.group(1)) + 1}", message
+            )
         where = " front matter" if body is not None else ""
-        raise InputError(f"invalid TOML{where}: {exc}") from None
+        raise InputError(f"invalid TOML{where}: {message}") from None
     if body is not None:
         if "body" in data:
             raise InputError(

@@ -143,7 +143,7 @@ def scrub(text: str, *secrets: str | None) -> str:
     return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class StoreSettings:
     """Where the event log lives: `sqlite` (files under data_dir) or a PostgreSQL URL."""
 
@@ -170,6 +170,10 @@ class StoreSettings:
                     "store.url: a PostgreSQL URL needs a host and a database, e.g. "
                     "postgresql://syndicate@127.0.0.1:5432/syndicate"
                 )
+
+    def __repr__(self) -> str:
+        # The URL may hold a password (from SYNDICATE_STORE_URL): never show it.
+        return f"StoreSettings({self.describe()!r})"
 
     @property
     def is_postgres(self) -> bool:
