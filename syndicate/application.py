@@ -133,19 +133,23 @@ class Disclosures(Application[UUID]):
         actor = check_actor(actor)
         pairs = [i if isinstance(i, tuple) else (i, ()) for i in items]
         with self._guard():
-            ids = [content.id for content, _ in pairs]
-            if len(set(ids)) != len(ids):
+            id_list = [content.id for content, _ in pairs]
+            ids = set(id_list)
+            if len(ids) != len(pairs):
                 raise InputError(
                     "the same agency and index_no appear twice in one batch"
                 )
+            today = today_in_china(self._now)
             for content, _ in pairs:
-                self._check_formed_on(content)
-                self._check_interprets(content, batch=set(ids))
+                self._check_formed_on(content, today)
+                self._check_interprets(content, batch=ids)
             for content, prepared in pairs:
                 self._store_attachments(content, prepared)
             aggregates = [
-                DisclosureItem.publish(content, actor=actor, at=self._now())
-                for content, _ in pairs
+                DisclosureItem.publish(
+                    content, actor=actor, at=self._now(), known_id=known
+                )
+                for (content, _), known in zip(pairs, id_list, strict=True)
             ]
             try:
                 recordings = self.save(*aggregates)
@@ -167,7 +171,7 @@ class Disclosures(Application[UUID]):
         """Replace an item's content with a new version; `reason` is the 更正说明."""
         with self._guard():
             item = self._load(ref, expected_version)
-            self._check_formed_on(content)
+            self._check_formed_on(content, today_in_china(self._now))
             self._check_interprets(content, batch=set())
             self._store_attachments(content, ())
             item.revise(content, reason=reason, actor=actor, at=self._now())
@@ -346,8 +350,8 @@ class Disclosures(Application[UUID]):
             message += "; to change it, use `syndicate items revise`"
         raise AlreadyPublished(message)
 
-    def _check_formed_on(self, content: ItemContent) -> None:
-        today = today_in_china(self._now)
+    @staticmethod
+    def _check_formed_on(content: ItemContent, today: date) -> None:
         if content.formed_on > today:
             raise InputError(
                 [

@@ -160,12 +160,20 @@ class DisclosureItem(Aggregate):
 
     @classmethod
     def publish(
-        cls, content: ItemContent, *, actor: str, at: datetime
+        cls,
+        content: ItemContent,
+        *,
+        actor: str,
+        at: datetime,
+        known_id: UUID | None = None,
     ) -> DisclosureItem:
-        """A new item at version 1 (pending its first event)."""
+        """A new item at version 1 (pending its first event).
+
+        `known_id` saves recomputing `content.id` when the caller has it already.
+        """
         return cls._create(
             cls.Published,
-            id=content.id,
+            id=known_id or content.id,
             timestamp=at,
             content=content,
             content_hash=content_hash(content),
