@@ -17,7 +17,6 @@ import psycopg
 import pytest
 
 from syndicate.domain.content import ItemContent
-from syndicate.persistence import StoreSettings
 from syndicate.project import Project
 from syndicate.testing import FixedClock
 
@@ -127,5 +126,14 @@ def content(**overrides: Any) -> ItemContent:
     return ItemContent.model_validate(data)
 
 
-def store_of(project: Project) -> StoreSettings:
-    return project.store
+ITEM_FRONT = """\
+agency = "临溪县民政局"
+index_no = "11330100MB0000006R/2026-00019"
+title = "临溪县2026年第一季度城乡最低生活保障审批结果公告"
+area = "社会救助"
+stage = "结果公开"
+basis = "《社会救助暂行办法》第十一条"
+formed_on = 2026-04-10
+"""
+ITEM_BODY = "经审批，新增农村低保对象47户73人。\n"
+ITEM_FILE = f"+++\n{ITEM_FRONT}+++\n{ITEM_BODY}"

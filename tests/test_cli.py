@@ -14,23 +14,11 @@ from typer.testing import CliRunner, Result
 from syndicate.cli import app
 from syndicate.project import Project
 from syndicate.testing import log_snapshot
+from tests.conftest import ITEM_FILE as GOOD
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "items"
 SUBSIDY = EXAMPLES / "05-farmland-subsidy-notice.md"
 SUBSIDY_REF = "临溪县青石镇人民政府/11330100MB0000005X/2026-00031"
-
-GOOD = """\
-+++
-agency = "临溪县民政局"
-index_no = "11330100MB0000006R/2026-00019"
-title = "临溪县2026年第一季度城乡最低生活保障审批结果公告"
-area = "社会救助"
-stage = "结果公开"
-basis = "《社会救助暂行办法》第十一条"
-formed_on = 2026-04-10
-+++
-经审批，新增农村低保对象47户73人。
-"""
 
 
 class Cli:

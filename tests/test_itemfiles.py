@@ -9,17 +9,8 @@ import pytest
 
 from syndicate.errors import InputError
 from syndicate.itemfiles import expand_paths, load_item_file
-
-FRONT = """\
-agency = "临溪县民政局"
-index_no = "11330100MB0000006R/2026-00019"
-title = "临溪县2026年第一季度城乡最低生活保障审批结果公告"
-area = "社会救助"
-stage = "结果公开"
-basis = "《社会救助暂行办法》第十一条"
-formed_on = 2026-04-10
-"""
-BODY = "经审批，新增农村低保对象47户73人。\n"
+from tests.conftest import ITEM_BODY as BODY
+from tests.conftest import ITEM_FRONT as FRONT
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -78,6 +78,17 @@ class DisclosureItem(Aggregate):
 
         actor: Actor
 
+        def record(self) -> VersionRecord:
+            """This event as an entry of the item's history."""
+            return VersionRecord(
+                version=self.originator_version,
+                event=type(self).__name__,
+                at=self.timestamp,
+                actor=self.actor,
+                content_hash=getattr(self, "content_hash", None),
+                reason=getattr(self, "reason", None),
+            )
+
     class Published(Event, CanInitAggregate[UUID]):
         """The item was published (version 1)."""
 
@@ -92,16 +103,7 @@ class DisclosureItem(Aggregate):
             item.content_hash = self.content_hash
             item.status = ItemStatus.PUBLISHED
             item.withdrawal = None
-            item.history = [
-                VersionRecord(
-                    self.originator_version,
-                    "Published",
-                    self.timestamp,
-                    self.actor,
-                    self.content_hash,
-                    None,
-                )
-            ]
+            item.history = [self.record()]
 
     class Revised(Event):
         """The item's content was replaced; `reason` is the public 更正说明."""
@@ -115,16 +117,7 @@ class DisclosureItem(Aggregate):
             item: DisclosureItem = aggregate
             item.content = self.content
             item.content_hash = self.content_hash
-            item.history.append(
-                VersionRecord(
-                    self.originator_version,
-                    "Revised",
-                    self.timestamp,
-                    self.actor,
-                    self.content_hash,
-                    self.reason,
-                )
-            )
+            item.history.append(self.record())
 
     class Withdrawn(Event):
         """The item was withdrawn (撤回); `public_note` is shown where it used to be."""
@@ -137,16 +130,7 @@ class DisclosureItem(Aggregate):
             item: DisclosureItem = aggregate
             item.status = ItemStatus.WITHDRAWN
             item.withdrawal = self
-            item.history.append(
-                VersionRecord(
-                    self.originator_version,
-                    "Withdrawn",
-                    self.timestamp,
-                    self.actor,
-                    None,
-                    self.reason,
-                )
-            )
+            item.history.append(self.record())
 
     if TYPE_CHECKING:
         # State, set by the events' apply methods. Declared for type checkers only:
