@@ -11,7 +11,11 @@ SyndicateError
 │   ├── NothingChanged      a revision identical to the current content
 │   ├── ConflictError       someone else changed the item first
 │   └── InterpretedItemMissing  `interprets` names an item that is not live
-└── StoreError              the event store cannot be reached or is not set up (exit 1)
+├── StoreError              the event store cannot be reached or is not set up (exit 1)
+└── DeliveryError           raised by an adapter's `deliver`; the worker records it
+    ├── TransientDeliveryError   try again later (5xx, rate limits, connect failures)
+    ├── PermanentDeliveryError   do not retry (rejected, gone, misconfigured)
+    └── UnknownOutcomeError      the request may have been processed (timeout after sending)
 ```
 
 Messages are written for the operator who reads them: they name the field or item and the
@@ -27,15 +31,19 @@ __all__ = [
     "AlreadyPublished",
     "ConfigurationError",
     "ConflictError",
+    "DeliveryError",
     "DomainError",
     "InputError",
     "InterpretedItemMissing",
     "ItemNotFound",
     "ItemWithdrawn",
     "NothingChanged",
+    "PermanentDeliveryError",
     "Problem",
     "StoreError",
     "SyndicateError",
+    "TransientDeliveryError",
+    "UnknownOutcomeError",
 ]
 
 
@@ -118,3 +126,30 @@ class ConflictError(DomainError):
 
 class InterpretedItemMissing(DomainError):
     """An interpretation (解读) names a policy item that is not published and live."""
+
+
+class DeliveryError(SyndicateError):
+    """An outlet did not take a rendition. `code` is the channel's own error code."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+
+
+class TransientDeliveryError(DeliveryError):
+    """The outlet may take it later; `retry_after` (seconds) overrides the backoff."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The outlet refused it for good; retrying the same rendition will not help."""
+
+
+class UnknownOutcomeError(DeliveryError):
+    """The request may or may not have been processed (e.g. a timeout after sending)."""

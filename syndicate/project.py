@@ -11,7 +11,6 @@ and `SYNDICATE_STORE_SCHEMA` in the environment. Secrets are written in the file
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +21,9 @@ from pydantic import SecretStr
 from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.attachments import AttachmentStore
 from syndicate.errors import ConfigurationError
+from syndicate.outlets import ENV_REF, Outlet, expand_env, load_outlets
 from syndicate.persistence import StoreSettings, scrub
+from syndicate.registry import Registry
 
 __all__ = ["CONFIG_NAME", "CONFIG_TEMPLATE", "Project"]
 
@@ -50,29 +51,46 @@ data_dir = "data"
 # password = "${SYNDICATE_PG_PASSWORD}"
 """
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _STORE_KEYS = {"url", "data_dir", "schema", "password"}
-
-
-def _expand(value: str, field: str, environ: Mapping[str, str]) -> str:
-    def lookup(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in environ:
-            raise ConfigurationError(
-                f"{field}: environment variable {name} is not set (it is referenced "
-                f"as ${{{name}}} in {CONFIG_NAME})"
-            )
-        return environ[name]
-
-    return _ENV_REF.sub(lookup, value)
 
 
 class Project:
     """A loaded syndicate home."""
 
-    def __init__(self, home: Path, store: StoreSettings) -> None:
+    def __init__(
+        self,
+        home: Path,
+        store: StoreSettings,
+        *,
+        outlet_tables: Any = None,
+        environ: Mapping[str, str] | None = None,
+        registry: Registry | None = None,
+    ) -> None:
         self.home = home
         self.store = store
+        self._outlet_tables = outlet_tables
+        self._environ = dict(os.environ if environ is None else environ)
+        self._registry = registry
+        self._outlets: dict[str, Outlet] | None = None
+
+    @property
+    def registry(self) -> Registry:
+        """Installed adapters (from entry points unless a registry was given)."""
+        if self._registry is None:
+            self._registry = Registry.from_entry_points()
+        return self._registry
+
+    @property
+    def outlets(self) -> dict[str, Outlet]:
+        """The configured outlets by name, validated (`ConfigurationError` if not)."""
+        if self._outlets is None:
+            self._outlets = load_outlets(
+                self._outlet_tables,
+                self.registry,
+                home=self.home,
+                environ=self._environ,
+            )
+        return self._outlets
 
     @property
     def config_path(self) -> Path:
@@ -85,7 +103,13 @@ class Project:
         return AttachmentStore(self.store.data_dir / "attachments")
 
     @classmethod
-    def load(cls, home: Path, environ: Mapping[str, str] | None = None) -> Project:
+    def load(
+        cls,
+        home: Path,
+        environ: Mapping[str, str] | None = None,
+        *,
+        registry: Registry | None = None,
+    ) -> Project:
         """Read `home/syndicate.toml`; `ConfigurationError` says what is wrong."""
         environ = os.environ if environ is None else environ
         home = home.resolve()
@@ -99,13 +123,19 @@ class Project:
             data = tomllib.loads(path.read_text("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigurationError(f"{path}: invalid TOML: {exc}") from None
-        return cls(home, cls._store(home, data, environ, path))
+        return cls(
+            home,
+            cls._store(home, data, environ, path),
+            outlet_tables=data.get("outlets"),
+            environ=environ,
+            registry=registry,
+        )
 
     @staticmethod
     def _store(
         home: Path, data: dict[str, Any], environ: Mapping[str, str], path: Path
     ) -> StoreSettings:
-        unknown = set(data) - {"store"}
+        unknown = set(data) - {"store", "outlets"}
         if unknown:
             raise ConfigurationError(
                 f"{path}: unknown section(s) {', '.join(sorted(unknown))}"
@@ -123,7 +153,7 @@ class Project:
             if not isinstance(value, str):
                 raise ConfigurationError(f"store.{key}: must be a string")
         url = table.get("url", "sqlite")
-        if "password" in table and not _ENV_REF.fullmatch(table["password"]):
+        if "password" in table and not ENV_REF.fullmatch(table["password"]):
             raise ConfigurationError(
                 'store.password: write it as "${ENV_VAR}" and set that variable; '
                 f"secrets are never kept in {CONFIG_NAME}"
@@ -133,14 +163,16 @@ class Project:
                 "store.url: holds a password; move it to "
                 'password = "${ENV_VAR}" (or set SYNDICATE_STORE_URL in the environment)'
             )
-        url = environ.get("SYNDICATE_STORE_URL") or _expand(url, "store.url", environ)
+        url = environ.get("SYNDICATE_STORE_URL") or expand_env(
+            url, "store.url", environ
+        )
         schema = environ.get("SYNDICATE_STORE_SCHEMA") or table.get("schema", "public")
         password = (
-            SecretStr(_expand(table["password"], "store.password", environ))
+            SecretStr(expand_env(table["password"], "store.password", environ))
             if "password" in table
             else None
         )
-        data_dir = home / _expand(
+        data_dir = home / expand_env(
             table.get("data_dir", "data"), "store.data_dir", environ
         )
         return StoreSettings(

@@ -1,0 +1,109 @@
+"""`directory`: one JSON document per live item in a folder; withdrawn items removed.
+
+Useful as a hand-off to systems that read files (an intranet CMS import folder, an rsync
+target), and as the simplest outlet to watch the engine work. Each document is the item's
+canonical JSON (`syndicate.adapter.item_document`); its file is written to a temporary name,
+fsynced and renamed, so a reader never sees half a document.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import ClassVar
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+
+from syndicate.adapter import (
+    Capabilities,
+    DeliveryJob,
+    Operation,
+    Receipt,
+    Rendition,
+    canonical_document,
+)
+from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
+
+__all__ = ["DirectoryAdapter", "DirectorySettings"]
+
+
+class DirectorySettings(BaseModel):
+    """`[outlets.NAME]` settings of a directory outlet."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Path = Field(description="Folder for the documents (relative to the home).")
+
+
+class DirectoryAdapter:
+    """Writes `<item id>.json` per live item; deletes it on withdrawal."""
+
+    kind: ClassVar[str] = "directory"
+    Settings: ClassVar[type[BaseModel]] = DirectorySettings
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        edits_in_place=True,
+        retracts=True,
+        deduplicates=True,  # writing the same bytes again changes nothing
+        reads_back=True,
+        public=False,  # a machine hand-off, not seen by the public as such
+    )
+
+    def __init__(self, settings: BaseModel) -> None:
+        if not isinstance(settings, DirectorySettings):
+            raise TypeError("DirectoryAdapter needs DirectorySettings")
+        self.settings = settings
+
+    def render(self, job: DeliveryJob) -> Rendition:
+        name = f"{job.item.item_id}.json"
+        key = str(job.delivery_id)
+        if job.operation in (Operation.RETRACT, Operation.WITHDRAWAL_NOTICE):
+            return Rendition.of(
+                b"",
+                "application/json",
+                key=key,
+                meta={"file": name, "action": "delete"},
+            )
+        return Rendition.of(
+            canonical_document(job) + b"\n",
+            "application/json",
+            key=key,
+            meta={"file": name, "action": "write"},
+        )
+
+    def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
+        folder = self.settings.path
+        name = rendition.meta.get("file", "")
+        if not name or "/" in name or name.startswith("."):
+            raise PermanentDeliveryError(f"refusing to write file name {name!r}")
+        target = folder / name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if rendition.meta.get("action") == "delete":
+                target.unlink(missing_ok=True)
+                return Receipt(remote_id=str(target), detail={"action": "deleted"})
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(rendition.data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except PermissionError as exc:
+            raise PermanentDeliveryError(
+                f"cannot write {target}: permission denied", code="EACCES"
+            ) from exc
+        except OSError as exc:
+            raise TransientDeliveryError(
+                f"cannot write {target}: {exc.strerror}", code=str(exc.errno)
+            ) from exc
+        return Receipt(remote_id=str(target), detail={"action": "written"})
+
+    def read_back(self, job: DeliveryJob, session: requests.Session) -> bytes | None:
+        """The document now in the folder for this item, or None."""
+        path = self.settings.path / f"{job.item.item_id}.json"
+        return path.read_bytes() if path.is_file() else None

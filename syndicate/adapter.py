@@ -1,0 +1,223 @@
+"""The adapter contract: how syndicate talks to one kind of outlet. Stable extension API.
+
+An adapter is a class with:
+
+- `kind`: its name, equal to its entry-point name in the `syndicate.adapters` group;
+- `Settings`: a pydantic model that validates one `[outlets.NAME]` table of syndicate.toml
+  (secrets as `SecretStr`, written in the file as `${ENV_VAR}`);
+- `capabilities`: what the outlet can do, which drives planning (adapters never decide
+  policy: a revision on an outlet that cannot edit becomes a correction message because the
+  planner says so, not the adapter);
+- `render(job) -> Rendition`: pure and deterministic — the same job gives the same bytes,
+  years later, which is what lets an auditor re-render and compare hashes;
+- `deliver(rendition, session) -> Receipt`: the only I/O, through the injected
+  `requests.Session` (never a module-level `requests.post`, never hidden retries). It
+  raises `TransientDeliveryError`, `PermanentDeliveryError` or `UnknownOutcomeError`
+  (from `syndicate.errors`) and nothing else.
+
+Optional methods, for channels that support them: `read_back(job, session) -> bytes | None`
+(what the outlet shows now) and `confirm(receipt, session) -> Receipt | None` (asynchronous
+confirmation; None while still pending).
+
+```python
+class MyAdapter:
+    kind = "my_outlet"
+    Settings = MySettings
+    capabilities = Capabilities(edits_in_place=False, retracts=False, deduplicates=False)
+
+    def __init__(self, settings: MySettings) -> None: ...
+    def render(self, job: DeliveryJob) -> Rendition: ...
+    def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt: ...
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol, runtime_checkable
+from uuid import UUID
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+
+from syndicate.domain.catalogue import ChannelCategory
+from syndicate.domain.content import ItemContent, canonical_json
+
+__all__ = [
+    "Capabilities",
+    "ChannelAdapter",
+    "DeliveryJob",
+    "ItemView",
+    "Operation",
+    "Receipt",
+    "Rendition",
+    "item_document",
+]
+
+
+class Capabilities(BaseModel):
+    """What an outlet can do. The planner's rules are driven by these, and only these."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    edits_in_place: bool = Field(
+        description="A new version replaces the old one where readers see it."
+    )
+    retracts: bool = Field(description="A withdrawn item can be taken down.")
+    whole_set: bool = Field(
+        default=False,
+        description="Each rendition is the whole set of live items (a feed, a bundle), "
+        "not one item.",
+    )
+    deduplicates: bool = Field(
+        default=False,
+        description="The outlet recognises a resent rendition by its key, so a delivery "
+        "whose outcome is unknown may be sent again safely.",
+    )
+    confirms_async: bool = Field(
+        default=False, description="Success is known only later, through `confirm`."
+    )
+    max_bytes: int | None = Field(
+        default=None, description="Largest rendition the outlet accepts, in bytes."
+    )
+    reads_back: bool = Field(
+        default=False, description="`read_back` returns what the outlet shows now."
+    )
+    public: bool = Field(
+        default=True,
+        description="The outlet is seen by the public; only proactively disclosed "
+        "items may reach it.",
+    )
+
+
+class Operation(StrEnum):
+    """What a delivery asks the outlet to do; chosen by the planner."""
+
+    PUBLISH = "publish"
+    UPDATE = "update"
+    CORRECTION = "correction"
+    RETRACT = "retract"
+    WITHDRAWAL_NOTICE = "withdrawal_notice"
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """An item as of one version: everything an adapter may show."""
+
+    item_id: UUID
+    version: int
+    content: ItemContent
+    content_hash: str
+    withdrawn: bool
+    published_at: datetime
+    updated_at: datetime
+    reason: str | None = None
+    public_note: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """`AGENCY/INDEX_NO`."""
+        return self.content.ref
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    """Everything `render` may use. Pinned by the delivery, so it can be rebuilt later."""
+
+    delivery_id: UUID
+    outlet: str
+    channel: ChannelCategory | None
+    operation: Operation
+    item: ItemView
+    # For whole-set outlets: every item live on this outlet as of the delivery's position.
+    live_items: Sequence[ItemView] = field(default_factory=tuple)
+    # The outlet's public base URL of the portal, when configured (for links back).
+    portal_url: str | None = None
+
+
+class Rendition(BaseModel):
+    """The exact bytes an adapter produced for an outlet, and their sha256."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data: bytes
+    media_type: str
+    sha256: str
+    key: str = Field(
+        description="Idempotency key: the delivery id, kept across retries."
+    )
+    meta: Mapping[str, str] = Field(
+        default_factory=dict,
+        description="Deterministic instructions for `deliver`, e.g. a file path.",
+    )
+
+    @classmethod
+    def of(
+        cls,
+        data: bytes,
+        media_type: str,
+        *,
+        key: str,
+        meta: Mapping[str, str] | None = None,
+    ) -> Rendition:
+        """A rendition with its digest computed."""
+        return cls(
+            data=data,
+            media_type=media_type,
+            sha256=hashlib.sha256(data).hexdigest(),
+            key=key,
+            meta=dict(meta or {}),
+        )
+
+
+class Receipt(BaseModel):
+    """What the outlet said when it took a rendition (no secrets: it is stored)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    remote_id: str | None = None
+    detail: Mapping[str, str] = Field(default_factory=dict)
+
+
+@runtime_checkable
+class ChannelAdapter(Protocol):
+    """The protocol every adapter class satisfies."""
+
+    kind: ClassVar[str]
+    Settings: ClassVar[type[BaseModel]]
+    capabilities: ClassVar[Capabilities]
+
+    def render(self, job: DeliveryJob) -> Rendition:
+        """Pure and deterministic: the same job always gives the same bytes."""
+        ...
+
+    def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
+        """Hand the rendition to the outlet; the only I/O an adapter does."""
+        ...
+
+
+def item_document(job: DeliveryJob) -> dict[str, Any]:
+    """The item as a JSON-ready document: what machine outlets (files, webhooks) carry."""
+    item = job.item
+    return {
+        "item_id": str(item.item_id),
+        "ref": item.ref,
+        "version": item.version,
+        "operation": job.operation.value,
+        "status": "withdrawn" if item.withdrawn else "published",
+        "content": item.content.model_dump(mode="json"),
+        "content_hash": item.content_hash,
+        "published_at": item.published_at.isoformat(),
+        "updated_at": item.updated_at.isoformat(),
+        "reason": item.reason,
+        "public_note": item.public_note,
+    }
+
+
+def canonical_document(job: DeliveryJob) -> bytes:
+    """`item_document` as canonical JSON bytes (sorted keys, UTF-8)."""
+    return canonical_json(item_document(job))

@@ -1,0 +1,79 @@
+"""`syndicate outlets …`: installed adapter kinds and the configured outlets."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from syndicate.cli.output import cli_errors, echo_json, table
+from syndicate.cli.state import CliState, JsonOption
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Adapter kinds and configured outlets.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _state(ctx: typer.Context) -> CliState:
+    state: CliState = ctx.obj
+    return state
+
+
+@app.command("list")
+def list_kinds(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List installed adapter kinds: module, distribution and version.
+
+    Adapters come from the `syndicate.adapters` entry-point group; built-in ones too.
+    """
+    from syndicate.registry import Registry
+
+    with cli_errors():
+        registry = Registry.from_entry_points()
+        rows = [registry.info(kind) for kind in registry]
+        if as_json:
+            echo_json([r.__dict__ for r in rows])
+            return
+        typer.echo(
+            table(
+                ["KIND", "MODULE", "DISTRIBUTION", "VERSION"],
+                [[r.kind, r.module, r.distribution, r.version] for r in rows],
+            )
+        )
+
+
+@app.command()
+def check(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Validate the [outlets.NAME] tables of syndicate.toml; print them, secrets masked.
+
+    Exit 2 with the outlet and field named when something is wrong.
+    """
+    with cli_errors():
+        outlets = _state(ctx).project().outlets
+        described = [
+            {
+                "name": o.name,
+                "kind": o.kind,
+                "channel": o.channel.value if o.channel else "other",
+                "agencies": list(o.filter.agencies),
+                "areas": list(o.filter.areas),
+                "audiences": list(o.filter.audiences),
+                "settings": {k: str(v) for k, v in o.masked_settings().items()},
+            }
+            for o in outlets.values()
+        ]
+        if as_json:
+            echo_json(described)
+            return
+        if not described:
+            typer.echo("no outlets configured; add [outlets.NAME] tables", err=True)
+            return
+        for outlet in described:
+            settings = json.dumps(outlet["settings"], ensure_ascii=False)
+            typer.echo(
+                f"ok  {outlet['name']}  kind={outlet['kind']}  "
+                f"channel={outlet['channel']}  settings={settings}"
+            )

@@ -1,0 +1,224 @@
+"""Outlets: the `[outlets.NAME]` tables of syndicate.toml, validated by each adapter.
+
+```toml
+[outlets.village-liutang]
+kind = "webhook"                    # an adapter kind (`syndicate outlets list`)
+channel = "group"                   # portal, rss, new_media, kiosk, group, noticeboard, other
+agencies = ["临溪县青石镇人民政府", "临溪县青石镇柳塘村村民委员会"]   # optional filters
+areas = ["社会救助", "涉农补贴"]
+audiences = ["全社会", "柳塘村村民"]
+url = "https://example.invalid/hook"   # the adapter's own settings …
+secret = "${LIUTANG_WEBHOOK_SECRET}"   # … secrets only as ${ENV_VAR}
+```
+
+Errors name the outlet and the field: `outlets.village-liutang.secret: …`.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from syndicate.adapter import Capabilities, ChannelAdapter
+from syndicate.domain.catalogue import ChannelCategory, parse_area, parse_channel
+from syndicate.domain.content import ItemContent, problems_from_validation_error
+from syndicate.errors import ConfigurationError
+from syndicate.registry import Registry
+
+__all__ = ["ENV_REF", "Outlet", "OutletFilter", "expand_env", "load_outlets"]
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_RESERVED = {"kind", "channel", "agencies", "areas", "audiences"}
+
+
+def expand_env(value: str, field: str, environ: Mapping[str, str]) -> str:
+    """Replace `${NAME}` references; a missing variable is a `ConfigurationError`."""
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in environ:
+            raise ConfigurationError(
+                f"{field}: environment variable {name} is not set (it is referenced "
+                f"as ${{{name}}} in syndicate.toml)"
+            )
+        return environ[name]
+
+    return ENV_REF.sub(lookup, value)
+
+
+@dataclass(frozen=True)
+class OutletFilter:
+    """Which items an outlet takes; an empty list means no restriction."""
+
+    agencies: tuple[str, ...] = ()
+    areas: tuple[str, ...] = ()
+    audiences: tuple[str, ...] = ()
+
+    def accepts(self, content: ItemContent) -> bool:
+        """Whether an item with this content belongs on the outlet."""
+        return (
+            (not self.agencies or content.agency in self.agencies)
+            and (not self.areas or content.area in self.areas)
+            and (not self.audiences or content.audience in self.audiences)
+        )
+
+
+@dataclass(frozen=True)
+class Outlet:
+    """One configured outlet: a name, an adapter, its settings, what it takes."""
+
+    name: str
+    kind: str
+    channel: ChannelCategory | None
+    filter: OutletFilter
+    settings: BaseModel
+    adapter_class: type[ChannelAdapter]
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The adapter's declared capabilities."""
+        return self.adapter_class.capabilities
+
+    def adapter(self) -> ChannelAdapter:
+        """A fresh adapter instance for this outlet."""
+        factory: Any = self.adapter_class
+        adapter: ChannelAdapter = factory(self.settings)
+        return adapter
+
+    def accepts(self, content: ItemContent) -> bool:
+        """Whether an item with this content belongs on this outlet at all."""
+        if self.channel is not None and self.channel not in content.channels:
+            return False
+        if self.capabilities.public and not content.is_public:
+            return False
+        return self.filter.accepts(content)
+
+    def masked_settings(self) -> dict[str, Any]:
+        """Settings for display: secrets as `**********`."""
+        shown: dict[str, Any] = {}
+        for key, value in self.settings:
+            shown[key] = "**********" if isinstance(value, SecretStr) else value
+        return shown
+
+
+def _is_secret(annotation: Any) -> bool:
+    if annotation is SecretStr:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_secret(a) for a in typing.get_args(annotation))
+    return False
+
+
+def _is_path(annotation: Any) -> bool:
+    if annotation is Path:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_path(a) for a in typing.get_args(annotation))
+    return False
+
+
+def _expand_all(value: Any, field: str, environ: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return expand_env(value, field, environ)
+    if isinstance(value, list):
+        return [_expand_all(v, f"{field}[{i}]", environ) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _expand_all(v, f"{field}.{k}", environ) for k, v in value.items()}
+    return value
+
+
+def _str_list(table: dict[str, Any], key: str, where: str) -> list[str]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigurationError(f"{where}.{key}: must be a list of strings")
+    return [v.strip() for v in value]
+
+
+def _load_one(
+    name: str,
+    table: Any,
+    registry: Registry,
+    home: Path,
+    environ: Mapping[str, str],
+) -> Outlet:
+    where = f"outlets.{name}"
+    if not _NAME.fullmatch(name):
+        raise ConfigurationError(
+            f"{where}: outlet names use letters, digits, '-' and '_' (at most 64)"
+        )
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{where}: must be a table")
+    kind = table.get("kind")
+    if not isinstance(kind, str):
+        raise ConfigurationError(f"{where}.kind: required (`syndicate outlets list`)")
+    try:
+        adapter_class = registry[kind]
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}.kind: {exc}") from None
+    channel_text = table.get("channel", "other")
+    try:
+        channel = None if channel_text == "other" else parse_channel(channel_text)
+    except (ValueError, AttributeError) as exc:
+        raise ConfigurationError(f"{where}.channel: {exc}; or 'other'") from None
+    try:
+        areas = tuple(parse_area(a) for a in _str_list(table, "areas", where))
+    except ValueError as exc:
+        raise ConfigurationError(f"{where}.areas: {exc}") from None
+    item_filter = OutletFilter(
+        agencies=tuple(_str_list(table, "agencies", where)),
+        areas=areas,
+        audiences=tuple(_str_list(table, "audiences", where)),
+    )
+    fields = adapter_class.Settings.model_fields
+    raw = {k: v for k, v in table.items() if k not in _RESERVED}
+    for key, value in raw.items():
+        spec = fields.get(key)
+        literal = not (isinstance(value, str) and ENV_REF.fullmatch(value.strip()))
+        if spec is not None and _is_secret(spec.annotation) and literal:
+            raise ConfigurationError(
+                f'{where}.{key}: a secret; write it as "${{ENV_VAR}}" and set that '
+                "variable (secrets are never kept in syndicate.toml)"
+            )
+    values = _expand_all(raw, where, environ)
+    for key, value in values.items():
+        spec = fields.get(key)
+        if spec is not None and _is_path(spec.annotation) and isinstance(value, str):
+            values[key] = str((home / value).resolve())
+    try:
+        settings = adapter_class.Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = problems_from_validation_error(exc)
+        raise ConfigurationError(
+            "; ".join(f"{where}.{p.field}: {p.message}" for p in problems)
+        ) from None
+    return Outlet(name, kind, channel, item_filter, settings, adapter_class)
+
+
+def load_outlets(
+    tables: Any,
+    registry: Registry,
+    *,
+    home: Path,
+    environ: Mapping[str, str],
+) -> dict[str, Outlet]:
+    """Validate every `[outlets.NAME]` table; the first problem raises."""
+    if tables is None:
+        return {}
+    if not isinstance(tables, dict):
+        raise ConfigurationError("outlets: must be a table of [outlets.NAME] tables")
+    return {
+        name: _load_one(name, table, registry, home, environ)
+        for name, table in sorted(tables.items())
+    }
