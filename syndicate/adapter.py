@@ -87,11 +87,6 @@ class Capabilities(BaseModel):
     reads_back: bool = Field(
         default=False, description="`read_back` returns what the outlet shows now."
     )
-    public: bool = Field(
-        default=True,
-        description="The outlet is seen by the public; only proactively disclosed "
-        "items may reach it.",
-    )
 
 
 class Operation(StrEnum):

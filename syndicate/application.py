@@ -73,6 +73,8 @@ class Disclosures(Application[UUID]):
     """Publish, revise and withdraw disclosure items; read them and their log."""
 
     name = "Disclosures"
+    # Followers (the planner) read the log in sections of this size.
+    log_section_size = 500
     env: ClassVar[dict[str, str]] = {
         "TRANSCODER_TOPIC": get_topic(JSONTranscoder),
         "MAPPER_TOPIC": get_topic(PydanticMapper),
@@ -273,6 +275,23 @@ class Disclosures(Application[UUID]):
             if limit is not None and count >= limit:
                 return
 
+    def live_items(self, position: int) -> Iterator[tuple[DisclosureItem, int]]:
+        """Items not withdrawn as of a log position, each with its last event's position."""
+        items: dict[UUID, tuple[DisclosureItem, int]] = {}
+        for at, event in self._events(stop=position):
+            if isinstance(event, DisclosureItem.Published):
+                items[event.originator_id] = (
+                    cast(DisclosureItem, event.mutate(None)),
+                    at,
+                )
+            elif event.originator_id in items:
+                item = items[event.originator_id][0]
+                event.mutate(item)
+                items[event.originator_id] = (item, at)
+        for item, at in items.values():
+            if item.status is ItemStatus.PUBLISHED:
+                yield item, at
+
     def position(self) -> int:
         """The position of the latest event in the log (0 when empty)."""
         with self._guard():
@@ -281,14 +300,16 @@ class Disclosures(Application[UUID]):
     # -- internals ---------------------------------------------------------------------
 
     def _events(
-        self, *, after: int = 0, only: UUID | None = None
+        self, *, after: int = 0, only: UUID | None = None, stop: int | None = None
     ) -> Iterator[tuple[int, DisclosureItem.Event]]:
         """Decoded events in log order, read in pages (memory stays bounded)."""
         start = after
         while True:
+            if stop is not None and start >= stop:
+                return
             with self._guard():
                 page = self.recorder.select_notifications(
-                    start=start, limit=_PAGE, inclusive_of_start=False
+                    start=start, limit=_PAGE, stop=stop, inclusive_of_start=False
                 )
             if not page:
                 return

@@ -36,7 +36,15 @@ __all__ = ["ENV_REF", "Outlet", "OutletFilter", "expand_env", "load_outlets"]
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-_RESERVED = {"kind", "channel", "agencies", "areas", "audiences"}
+_RESERVED = {
+    "kind",
+    "channel",
+    "agencies",
+    "areas",
+    "audiences",
+    "internal",
+    "rate_per_minute",
+}
 
 
 def expand_env(value: str, field: str, environ: Mapping[str, str]) -> str:
@@ -81,6 +89,10 @@ class Outlet:
     filter: OutletFilter
     settings: BaseModel
     adapter_class: type[ChannelAdapter]
+    # Internal outlets (an archive, an intranet hand-off) may take items that are not
+    # proactively disclosed; every other outlet is public and never does.
+    internal: bool = False
+    rate_per_minute: int | None = None
 
     @property
     def capabilities(self) -> Capabilities:
@@ -97,7 +109,7 @@ class Outlet:
         """Whether an item with this content belongs on this outlet at all."""
         if self.channel is not None and self.channel not in content.channels:
             return False
-        if self.capabilities.public and not content.is_public:
+        if not self.internal and not content.is_public:
             return False
         return self.filter.accepts(content)
 
@@ -203,7 +215,26 @@ def _load_one(
         raise ConfigurationError(
             "; ".join(f"{where}.{p.field}: {p.message}" for p in problems)
         ) from None
-    return Outlet(name, kind, channel, item_filter, settings, adapter_class)
+    internal = table.get("internal", False)
+    if not isinstance(internal, bool):
+        raise ConfigurationError(f"{where}.internal: must be true or false")
+    rate = table.get("rate_per_minute")
+    if rate is not None and (
+        not isinstance(rate, int) or isinstance(rate, bool) or rate < 1
+    ):
+        raise ConfigurationError(
+            f"{where}.rate_per_minute: must be a whole number >= 1"
+        )
+    return Outlet(
+        name,
+        kind,
+        channel,
+        item_filter,
+        settings,
+        adapter_class,
+        internal=internal,
+        rate_per_minute=rate,
+    )
 
 
 def load_outlets(

@@ -23,6 +23,7 @@ from syndicate.attachments import AttachmentStore
 from syndicate.errors import ConfigurationError
 from syndicate.outlets import ENV_REF, Outlet, expand_env, load_outlets
 from syndicate.persistence import StoreSettings, scrub
+from syndicate.planning import Deliveries
 from syndicate.registry import Registry
 
 __all__ = ["CONFIG_NAME", "CONFIG_TEMPLATE", "Project"]
@@ -206,7 +207,10 @@ class Project:
         project = cls.load(home, environ)
         project.store.prepare()
         project.attachments.root.mkdir(parents=True, exist_ok=True)
-        with project.disclosures(create_tables=True):
+        with (
+            project.disclosures(create_tables=True) as items,
+            project.deliveries(items, create_tables=True, outlets={}),
+        ):
             pass
         return project, created
 
@@ -224,4 +228,21 @@ class Project:
             clock=clock,
             attachments=self.attachments,
             store=self.store,
+        )
+
+    def deliveries(
+        self,
+        items: Disclosures,
+        *,
+        clock: Clock = system_clock,
+        create_tables: bool = False,
+        outlets: dict[str, Outlet] | None = None,
+    ) -> Deliveries:
+        """Open the deliveries log (its planner follows `items`). Close it when done."""
+        create = create_tables or not self.store.is_postgres
+        return Deliveries(
+            self.store.env_for(Deliveries.name, create_tables=create),
+            items=items,
+            outlets=self.outlets if outlets is None else outlets,
+            clock=clock,
         )

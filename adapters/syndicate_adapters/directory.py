@@ -47,7 +47,6 @@ class DirectoryAdapter:
         retracts=True,
         deduplicates=True,  # writing the same bytes again changes nothing
         reads_back=True,
-        public=False,  # a machine hand-off, not seen by the public as such
     )
 
     def __init__(self, settings: BaseModel) -> None:

@@ -114,7 +114,6 @@ class WebhookAdapter:
         edits_in_place=True,  # the receiver gets item.revised and updates its copy
         retracts=True,  # item.withdrawn
         deduplicates=True,  # webhook-id is stable across retries
-        public=False,  # the receiver decides what it shows
     )
 
     def __init__(self, settings: BaseModel) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from syndicate.cli import commands, items, outlets
+from syndicate.cli import commands, items, outlets, run
 from syndicate.cli.state import CliState
 
 __all__ = ["app", "main"]
@@ -65,6 +65,7 @@ def _root(
 app.add_typer(items.app, name="items")
 app.add_typer(outlets.app, name="outlets")
 commands.register(app)
+run.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,326 @@
+"""Delivery commands: sync, worker, status, retry, resolve."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+
+from syndicate.application import Disclosures
+from syndicate.cli.output import (
+    cli_errors,
+    echo_json,
+    format_time,
+    iso_china,
+    table,
+)
+from syndicate.cli.state import ActorOption, CliState, JsonOption, resolve_actor
+from syndicate.delivery import RunSummary, Worker
+from syndicate.domain.deliveries import Delivery, DeliveryState
+from syndicate.errors import InputError, ItemNotFound, Problem
+from syndicate.planning import Deliveries
+from syndicate.project import Project
+
+__all__ = ["register"]
+
+OutletOption = Annotated[
+    str | None, typer.Option("--outlet", metavar="NAME", help="Only this outlet.")
+]
+
+
+def _state(ctx: typer.Context) -> CliState:
+    state: CliState = ctx.obj
+    return state
+
+
+@dataclass
+class Engine:
+    """The two logs of a home, opened together."""
+
+    project: Project
+    items: Disclosures
+    deliveries: Deliveries
+
+    def worker(self, name: str) -> Worker:
+        return Worker(self.deliveries, self.items, self.project.outlets, name=name)
+
+
+@contextmanager
+def engine(ctx: typer.Context, *, outlets: bool = True) -> Iterator[Engine]:
+    project = _state(ctx).project()
+    with (
+        project.disclosures() as items,
+        project.deliveries(items, outlets=None if outlets else {}) as deliveries,
+    ):
+        yield Engine(project, items, deliveries)
+
+
+def _worker_name(prefix: str) -> str:
+    return f"{prefix}@{socket.gethostname()}:{os.getpid()}"
+
+
+def _print_summary(summary: RunSummary) -> None:
+    parts = [
+        f"{count} {outcome}" for outcome, count in sorted(summary.outcomes.items())
+    ]
+    typer.echo(
+        f"planned {summary.planned_events} new item event(s); "
+        f"attempts: {', '.join(parts) if parts else 'none due'}",
+        err=True,
+    )
+
+
+def sync(ctx: typer.Context) -> None:
+    """Plan deliveries for new item events, then deliver everything due now, and exit.
+
+    Exit 0 if every attempt succeeded, 1 if any failed (and will be retried later),
+    failed for good, was abandoned or is unconfirmed; `syndicate status` says which.
+    """
+    with cli_errors(), engine(ctx) as run:
+        summary = RunSummary(planned_events=run.deliveries.plan())
+        worker = run.worker(_worker_name("sync"))
+        try:
+            due = len(worker.due(worker.clock()))
+            if sys.stderr.isatty() and due:
+                with typer.progressbar(
+                    length=due, label="delivering", file=sys.stderr
+                ) as bar:
+                    worker.run_until_idle(summary, on_progress=bar.update)
+            else:
+                worker.run_until_idle(summary)
+        finally:
+            worker.close()
+        _print_summary(summary)
+        if not summary.ok:
+            raise typer.Exit(1)
+
+
+def worker(
+    ctx: typer.Context,
+    poll: Annotated[
+        float, typer.Option("--poll", min=0.1, help="Seconds between looks for work.")
+    ] = 1.0,
+) -> None:
+    """Plan and deliver continuously until SIGTERM or Ctrl-C.
+
+    Several workers may run at once, on one machine or many (PostgreSQL store); a claim
+    is exclusive, and a stopped worker finishes its current attempt or gives its claim
+    back before it exits.
+    """
+    with cli_errors(), engine(ctx) as run:
+        runner = run.worker(_worker_name("worker"))
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            runner.stop_requested = True
+
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        typer.echo(f"worker {runner.name} started", err=True)
+        try:
+            while not runner.stop_requested:
+                summary = RunSummary(planned_events=run.deliveries.plan())
+                runner.run_until_idle(summary)
+                if summary.attempted:
+                    _print_summary(summary)
+                deadline = time.monotonic() + poll
+                while not runner.stop_requested and time.monotonic() < deadline:
+                    time.sleep(min(0.1, poll))
+        finally:
+            runner.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        typer.echo(f"worker {runner.name} stopped", err=True)
+
+
+def _rows(run: Engine, ref: str | None, outlet: str | None) -> list[dict[str, Any]]:
+    only = run.items.resolve(ref) if ref else None
+    view = run.deliveries.all_deliveries()
+    groups: dict[tuple[UUID, str], list[Delivery]] = {}
+    for d in view.values():
+        if (only is None or d.item_id == only) and (
+            outlet is None or d.outlet == outlet
+        ):
+            groups.setdefault((d.item_id, d.outlet), []).append(d)
+    refs = {s.id: s.ref for s in run.items.items()}
+    rows = []
+    for (item_id, outlet_name), deliveries in groups.items():
+        deliveries.sort(key=lambda d: d.item_version)
+        newest = deliveries[-1]
+        done = [d for d in deliveries if d.state is DeliveryState.SUCCEEDED]
+        live: int | str | None = None
+        if done:
+            last = done[-1]
+            live = (
+                "withdrawn"
+                if last.operation in ("retract", "withdrawal_notice")
+                else last.item_version
+            )
+        rows.append(
+            {
+                "item_id": str(item_id),
+                "ref": refs.get(item_id, str(item_id)),
+                "outlet": outlet_name,
+                "delivery_id": str(newest.id),
+                "version": newest.item_version,
+                "operation": newest.operation,
+                "state": newest.state.value,
+                "live_version": live,
+                "attempts": newest.attempt,
+                "last_error": newest.last_error,
+                "next_try": iso_china(newest.due_at)
+                if newest.state is DeliveryState.RETRYING
+                else None,
+            }
+        )
+    rows.sort(key=lambda r: (r["ref"], r["outlet"]))
+    return rows
+
+
+def status(
+    ctx: typer.Context,
+    ref: Annotated[
+        str | None,
+        typer.Argument(metavar="[REF]", help="Only this item.", show_default=False),
+    ] = None,
+    outlet: OutletOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show each item on each outlet: state, version live there, attempts, last error, next try."""
+    with cli_errors(), engine(ctx, outlets=False) as run:
+        rows = _rows(run, ref, outlet)
+        if as_json:
+            echo_json(rows)
+            return
+        if not rows:
+            typer.echo(
+                "no deliveries yet; configure outlets and run `syndicate sync`",
+                err=True,
+            )
+            return
+        typer.echo(
+            table(
+                [
+                    "ITEM",
+                    "OUTLET",
+                    "STATE",
+                    "VER",
+                    "LIVE",
+                    "TRIES",
+                    "NEXT TRY",
+                    "LAST ERROR",
+                ],
+                [
+                    [
+                        r["ref"],
+                        r["outlet"],
+                        r["state"],
+                        f"v{r['version']}",
+                        "-" if r["live_version"] is None else str(r["live_version"]),
+                        str(r["attempts"]),
+                        r["next_try"][:19].replace("T", " ") if r["next_try"] else "-",
+                        (r["last_error"] or "")[:80],
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+
+
+def retry(
+    ctx: typer.Context,
+    ref: Annotated[
+        str | None,
+        typer.Argument(metavar="[REF]", help="Only this item.", show_default=False),
+    ] = None,
+    outlet: OutletOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Queue failed and abandoned deliveries for another attempt (recorded, with the actor)."""
+    with cli_errors(), engine(ctx, outlets=False) as run:
+        who = resolve_actor(actor)
+        only = run.items.resolve(ref) if ref else None
+        count = 0
+        for d in run.deliveries.all_deliveries().values():
+            if d.state not in (DeliveryState.FAILED, DeliveryState.ABANDONED):
+                continue
+            if (only and d.item_id != only) or (outlet and d.outlet != outlet):
+                continue
+            fresh = run.deliveries.delivery(d.id)
+            fresh.record(Delivery.RetryRequested, at=run.items.clock(), actor=who)
+            run.deliveries.save(fresh)
+            count += 1
+        typer.echo(
+            f"queued {count} delivery(ies) for another attempt; run `syndicate sync`"
+        )
+
+
+def resolve(
+    ctx: typer.Context,
+    delivery: Annotated[
+        str,
+        typer.Argument(
+            metavar="DELIVERY",
+            help="Delivery id (or a unique prefix).",
+            show_default=False,
+        ),
+    ],
+    sent: Annotated[
+        bool | None,
+        typer.Option(
+            "--sent/--not-sent",
+            help="--sent: you checked and it arrived (recorded as delivered); "
+            "--not-sent: it did not (it will be sent again).",
+            show_default=False,
+        ),
+    ] = None,
+    actor: ActorOption = None,
+) -> None:
+    """Settle an unconfirmed delivery after checking the outlet by hand."""
+    with cli_errors(), engine(ctx, outlets=False) as run:
+        if sent is None:
+            raise InputError([Problem("--sent/--not-sent", "say which one is true")])
+        matches = [
+            d
+            for d in run.deliveries.all_deliveries().values()
+            if str(d.id).startswith(delivery.strip())
+        ]
+        if not matches:
+            raise ItemNotFound(f"no delivery {delivery}")
+        if len(matches) > 1:
+            raise InputError(
+                [Problem("DELIVERY", f"{delivery!r} matches {len(matches)}")]
+            )
+        fresh = run.deliveries.delivery(matches[0].id)
+        if fresh.state is not DeliveryState.UNCONFIRMED:
+            raise InputError(
+                [
+                    Problem(
+                        "DELIVERY",
+                        f"is {fresh.state.value}; only unconfirmed ones resolve",
+                    )
+                ]
+            )
+        fresh.record(
+            Delivery.Resolved,
+            at=run.items.clock(),
+            actor=resolve_actor(actor),
+            sent=sent,
+        )
+        run.deliveries.save(fresh)
+        verdict = "recorded as delivered" if sent else "queued to be sent again"
+        typer.echo(f"delivery {fresh.id} {verdict} ({format_time(run.items.clock())})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the delivery commands to the root app."""
+    for command in (sync, worker, status, retry, resolve):
+        app.command()(command)

@@ -1,0 +1,461 @@
+"""The worker: claim a due delivery, render it, deliver it, record what happened.
+
+At-least-once, with every attempt an event:
+
+1. **Claim** (`Claimed`, a lease until `expires_at`): optimistic concurrency on the
+   delivery makes the claim exclusive across processes. A dead worker's claim expires and
+   another worker takes it over — and if the outlet cannot deduplicate, the taker records
+   `Unconfirmed` instead of sending again, because the dead worker may have sent it.
+2. **Render** (pure) and check the outlet's length limit.
+3. **Rate limit**: an outlet with `rate_per_minute` takes one of that many *slots*; a slot
+   is used at most once per 60 s, by optimistic concurrency in the shared store, so the
+   limit holds across any number of worker processes.
+4. **Deliver** through a plain `requests.Session` (no retries mounted: every attempt is an
+   event) and record `Succeeded`, `Failed` (with the next try, or none when retrying cannot
+   help), `Unconfirmed`, or `Abandoned` once a delivery is older than the maximum age.
+
+Backoff: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h… with ±20 % jitter (derived from the
+delivery id and attempt, so it is reproducible); an outlet's `Retry-After` (or rate-limit
+error code, mapped by its adapter) replaces the backoff. Maximum age: 3 days.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+from uuid import UUID, uuid5
+
+import requests
+from eventsourcing.domain import CanInitAggregate
+from eventsourcing.persistence import IntegrityError
+
+from syndicate.adapter import DeliveryJob, ItemView, Operation, Rendition
+from syndicate.application import Clock, Disclosures, system_clock
+from syndicate.domain.base import Aggregate
+from syndicate.domain.deliveries import (
+    DELIVERY_NAMESPACE,
+    Delivery,
+    DeliveryState,
+    delivery_id,
+)
+from syndicate.domain.items import DisclosureItem, ItemStatus
+from syndicate.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    UnknownOutcomeError,
+)
+from syndicate.outlets import Outlet
+from syndicate.planning import Deliveries
+
+__all__ = ["Backoff", "RateSlot", "RunSummary", "Worker", "item_view"]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """When to try again after a failed attempt, and when to give up."""
+
+    schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    jitter: float = 0.2
+    max_age: timedelta = timedelta(days=3)
+
+    def delay(self, delivery: UUID, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before attempt `attempt + 1`."""
+        if retry_after is not None:
+            return max(1.0, retry_after)
+        base = self.schedule[min(max(attempt, 1), len(self.schedule)) - 1]
+        digest = hashlib.sha256(f"{delivery}:{attempt}".encode()).digest()
+        spread = int.from_bytes(digest[:4], "big") / 0xFFFFFFFF  # 0..1, reproducible
+        return base * (1 - self.jitter + 2 * self.jitter * spread)
+
+
+class RateSlot(Aggregate):
+    """One of an outlet's `rate_per_minute` send slots; each is used once per 60 s."""
+
+    TOPIC = "syndicate.RateSlot"
+
+    class Event(Aggregate.Event):
+        """Base of a slot's events."""
+
+        def apply(self, aggregate: Any) -> None:
+            slot: RateSlot = aggregate
+            slot.last_taken = self.timestamp
+
+    class Opened(Event, CanInitAggregate[UUID]):
+        """The slot exists (taken for the first time)."""
+
+        TOPIC: ClassVar[str] = "syndicate.RateSlot.Opened"
+        originator_topic: str
+        outlet: str
+        index: int
+        delivery: UUID
+
+    class Taken(Event):
+        """A delivery used the slot."""
+
+        TOPIC: ClassVar[str] = "syndicate.RateSlot.Taken"
+        delivery: UUID
+
+    if TYPE_CHECKING:
+        last_taken: datetime
+
+    @staticmethod
+    def id_for(outlet: str, index: int) -> UUID:
+        """Deterministic id of slot `index` of an outlet."""
+        return uuid5(DELIVERY_NAMESPACE, f"slot:{outlet}:{index}")
+
+
+def item_view(item: DisclosureItem) -> ItemView:
+    """What adapters see of an item at the version it was loaded at."""
+    last = item.history[-1]
+    return ItemView(
+        item_id=item.id,
+        version=item.version,
+        content=item.content,
+        content_hash=item.content_hash,
+        withdrawn=item.status is ItemStatus.WITHDRAWN,
+        published_at=item.created_on,
+        updated_at=item.modified_on,
+        reason=last.reason,
+        public_note=item.withdrawal.public_note if item.withdrawal else None,
+    )
+
+
+@dataclass
+class RunSummary:
+    """What one `sync` (or a stretch of `worker`) did."""
+
+    planned_events: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str) -> None:
+        """Add one outcome."""
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    @property
+    def attempted(self) -> int:
+        """Deliveries this run moved on."""
+        return sum(self.outcomes.values())
+
+    @property
+    def ok(self) -> bool:
+        """No attempt failed, was abandoned or ended unconfirmed."""
+        return not any(
+            self.outcomes.get(k)
+            for k in ("retrying", "failed", "abandoned", "unconfirmed")
+        )
+
+
+class Worker:
+    """Moves due deliveries on; several may run at once against one store."""
+
+    def __init__(
+        self,
+        deliveries: Deliveries,
+        items: Disclosures,
+        outlets: Mapping[str, Outlet],
+        *,
+        name: str,
+        clock: Clock = system_clock,
+        backoff: Backoff | None = None,
+        lease: timedelta = timedelta(minutes=2),
+        session_factory: Callable[[], requests.Session] = requests.Session,
+    ) -> None:
+        self.deliveries = deliveries
+        self.items = items
+        self.outlets = dict(outlets)
+        self.name = name
+        self.clock = clock
+        self.backoff = backoff or Backoff()
+        self.lease = lease
+        self._session = session_factory()
+        self._adapters = {n: o.adapter() for n, o in self.outlets.items()}
+        for adapter in self._adapters.values():
+            if hasattr(adapter, "clock"):
+                adapter.clock = clock
+        self._view: dict[UUID, Delivery] = {}
+        self._position = 0
+        self.stop_requested = False
+
+    def close(self) -> None:
+        """Release the HTTP session."""
+        self._session.close()
+
+    # -- choosing ------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Catch up with the deliveries log (incrementally)."""
+        self._position = self.deliveries.fold_into(self._view, self._position)
+
+    def due(self, now: datetime) -> list[Delivery]:
+        """Deliveries a worker may claim now, in items-log order."""
+        self.refresh()
+        chosen = [
+            d for d in self._view.values() if d.outlet in self.outlets and d.is_due(now)
+        ]
+        chosen.sort(key=lambda d: (d.position, d.item_version, d.outlet))
+        return [d for d in chosen if not self._waits_for_older(d)]
+
+    def view(self) -> dict[UUID, Delivery]:
+        """The folded deliveries (refreshed)."""
+        self.refresh()
+        return self._view
+
+    def _latest_only(self, outlet: Outlet) -> bool:
+        caps = outlet.capabilities
+        return caps.edits_in_place or caps.whole_set
+
+    def _waits_for_older(self, d: Delivery) -> bool:
+        """Message outlets get an item's versions in order: earlier ones settle first."""
+        if self._latest_only(self.outlets[d.outlet]):
+            return False
+        for version in range(1, d.item_version):
+            older = self._view.get(delivery_id(d.item_id, version, d.outlet))
+            if older is not None and not older.state.settled:
+                return True
+        return False
+
+    def _newer_version(self, d: Delivery) -> int | None:
+        latest = self.items.get(d.item_id).version
+        for version in range(latest, d.item_version, -1):
+            if delivery_id(d.item_id, version, d.outlet) in self.deliveries.repository:
+                return version
+        return None
+
+    # -- doing ---------------------------------------------------------------------------
+
+    def run_until_idle(
+        self,
+        summary: RunSummary | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> RunSummary:
+        """Attempt every delivery due now (and those that become due while running)."""
+        summary = summary or RunSummary()
+        while not self.stop_requested:
+            batch = self.due(self.clock())
+            if not batch:
+                break
+            progressed = 0
+            for delivery in batch:
+                if self.stop_requested:
+                    break
+                outcome = self.attempt(delivery.id)
+                if outcome is not None:
+                    summary.count(outcome)
+                    progressed += 1
+                    if on_progress:
+                        on_progress(1)
+            if progressed == 0:
+                break  # everything due is held by others or throttled
+        return summary
+
+    def attempt(self, id_: UUID) -> str | None:
+        """One attempt at one delivery; returns the outcome, or None if not taken."""
+        now = self.clock()
+        delivery = self.deliveries.delivery(id_)
+        outlet = self.outlets.get(delivery.outlet)
+        if outlet is None or not delivery.is_due(now):
+            return None
+        if self._latest_only(outlet):
+            newer = self._newer_version(delivery)
+            if newer is not None:
+                delivery.record(Delivery.Superseded, at=now, by_version=newer)
+                return self._save_outcome(delivery, "superseded")
+        took_over = delivery.state is DeliveryState.CLAIMED
+        delivery.claim(worker=self.name, at=now, expires_at=now + self.lease)
+        try:
+            self.deliveries.save(delivery)
+        except IntegrityError:
+            return None  # another worker claimed it first
+        attempt = delivery.attempt
+        if took_over and not outlet.capabilities.deduplicates:
+            delivery.record(
+                Delivery.Unconfirmed,
+                at=now,
+                worker=self.name,
+                attempt=attempt,
+                message="a worker's claim expired before it recorded an outcome; it may "
+                "have sent this already, and the outlet cannot tell: resolve it with "
+                "`syndicate resolve`",
+                rendition_sha256=None,
+            )
+            return self._save_outcome(delivery, "unconfirmed")
+        adapter = self._adapters[outlet.name]
+        try:
+            rendition = adapter.render(self._job(delivery, outlet))
+            limit = outlet.capabilities.max_bytes
+            if limit is not None and len(rendition.data) > limit:
+                raise PermanentDeliveryError(
+                    f"rendition is {len(rendition.data)} bytes; {outlet.name} accepts "
+                    f"at most {limit}",
+                    code="too_large",
+                )
+        except PermanentDeliveryError as exc:
+            return self._failed(delivery, exc, None, permanent=True)
+        except (
+            Exception
+        ) as exc:  # a bug in an adapter's render must not stop the worker
+            return self._failed(
+                delivery,
+                PermanentDeliveryError(f"render failed: {exc!r}"),
+                None,
+                permanent=True,
+            )
+        if self.stop_requested or not self._take_slot(outlet, delivery):
+            delivery.record(
+                Delivery.Released, at=self.clock(), worker=self.name, attempt=attempt
+            )
+            self._save_outcome(delivery, "released")
+            return None
+        try:
+            receipt = adapter.deliver(rendition, self._session)
+        except UnknownOutcomeError as exc:
+            if outlet.capabilities.deduplicates:
+                return self._failed(delivery, exc, rendition, permanent=False)
+            delivery.record(
+                Delivery.Unconfirmed,
+                at=self.clock(),
+                worker=self.name,
+                attempt=attempt,
+                message=f"{exc} (code {exc.code}); not resent automatically",
+                rendition_sha256=rendition.sha256,
+            )
+            return self._save_outcome(delivery, "unconfirmed")
+        except PermanentDeliveryError as exc:
+            return self._failed(delivery, exc, rendition, permanent=True)
+        except DeliveryError as exc:
+            return self._failed(delivery, exc, rendition, permanent=False)
+        except Exception as exc:  # an adapter bug: record it, try later
+            return self._failed(
+                delivery,
+                TransientDeliveryError(f"adapter error: {exc!r}"),
+                rendition,
+                permanent=False,
+            )
+        delivery.record(
+            Delivery.Succeeded,
+            at=self.clock(),
+            worker=self.name,
+            attempt=attempt,
+            rendition_sha256=rendition.sha256,
+            receipt={
+                **({"remote_id": receipt.remote_id} if receipt.remote_id else {}),
+                **dict(receipt.detail),
+            },
+        )
+        return self._save_outcome(delivery, "succeeded")
+
+    def _failed(
+        self,
+        delivery: Delivery,
+        exc: DeliveryError,
+        rendition: Rendition | None,
+        *,
+        permanent: bool,
+    ) -> str:
+        now = self.clock()
+        retry_at = None
+        outcome = "failed"
+        if not permanent:
+            wait = self.backoff.delay(delivery.id, delivery.attempt, exc.retry_after)
+            retry_at = now + timedelta(seconds=wait)
+            outcome = "retrying"
+        delivery.record(
+            Delivery.Failed,
+            at=now,
+            worker=self.name,
+            attempt=delivery.attempt,
+            error_class=type(exc).__name__,
+            code=exc.code,
+            message=str(exc)[:500],
+            retry_at=retry_at,
+            rendition_sha256=rendition.sha256 if rendition else None,
+        )
+        if (
+            retry_at is not None
+            and retry_at - delivery.planned_at > self.backoff.max_age
+        ):
+            delivery.record(
+                Delivery.Abandoned,
+                at=now,
+                reason=f"still failing after {delivery.attempt} attempts and "
+                f"{self.backoff.max_age}; last error: {exc}"[:500],
+            )
+            outcome = "abandoned"
+        return self._save_outcome(delivery, outcome)
+
+    def _save_outcome(self, delivery: Delivery, outcome: str) -> str:
+        """Save, and never lose an outcome to a concurrent change of the delivery."""
+        pending = delivery.collect_events()
+        for _ in range(10):
+            try:
+                self.deliveries.save(*pending)
+                return outcome
+            except IntegrityError:
+                # Someone appended meanwhile (an expired claim taken over): append the
+                # same facts after theirs.
+                fresh = self.deliveries.delivery(delivery.id)
+                for raw in pending:
+                    event = cast(Delivery.Event, raw)
+                    fields = event.model_dump(
+                        exclude={"originator_id", "originator_version", "timestamp"}
+                    )
+                    fresh.record(type(event), at=event.timestamp, **fields)
+                pending = fresh.collect_events()
+        raise RuntimeError(f"could not record the outcome of delivery {delivery.id}")
+
+    def _take_slot(self, outlet: Outlet, delivery: Delivery) -> bool:
+        limit = outlet.rate_per_minute
+        if not limit:
+            return True
+        now = self.clock()
+        for index in range(limit):
+            slot_id = RateSlot.id_for(outlet.name, index)
+            try:
+                if slot_id in self.deliveries.repository:
+                    slot = cast(RateSlot, self.deliveries.repository.get(slot_id))
+                    if now - slot.last_taken < timedelta(seconds=60):
+                        continue
+                    slot.trigger_event(
+                        RateSlot.Taken, timestamp=now, delivery=delivery.id
+                    )
+                else:
+                    slot = RateSlot._create(
+                        RateSlot.Opened,
+                        id=slot_id,
+                        timestamp=now,
+                        outlet=outlet.name,
+                        index=index,
+                        delivery=delivery.id,
+                    )
+                self.deliveries.save(slot)
+            except IntegrityError:
+                continue  # another worker took this slot this instant
+            return True
+        return False
+
+    def _job(self, delivery: Delivery, outlet: Outlet) -> DeliveryJob:
+        item = self.items.get(delivery.item_id, version=delivery.item_version)
+        live: tuple[ItemView, ...] = ()
+        if outlet.capabilities.whole_set:
+            live = tuple(
+                item_view(i)
+                for i, _ in self.items.live_items(delivery.position)
+                if outlet.accepts(i.content)
+            )
+        return DeliveryJob(
+            delivery_id=delivery.id,
+            outlet=outlet.name,
+            channel=outlet.channel,
+            operation=Operation(delivery.operation),
+            item=item_view(item),
+            live_items=live,
+        )
+
+
+def pending(view: Mapping[UUID, Delivery]) -> Iterator[Delivery]:
+    """Deliveries not settled yet."""
+    return (d for d in view.values() if not d.state.settled)

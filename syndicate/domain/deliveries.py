@@ -1,0 +1,294 @@
+"""`Delivery`: one item version on one outlet, and every attempt to put it there.
+
+Planned once (its id is uuid5 of item, version and outlet), then claimed, attempted and
+settled by workers; every step is an event, failed attempts included, so the trail of an
+item on an outlet is a replay of its deliveries.
+
+States (`DeliveryState`), and who moves a delivery between them:
+
+```
+planned ──claim──▶ claimed ──▶ succeeded
+   ▲                  │ ├────▶ retrying (due again at retry_at) ──claim──▶ …
+   │                  │ ├────▶ failed (permanent: an operator must act; `syndicate retry`)
+   │                  │ ├────▶ unconfirmed (outcome unknown, channel cannot deduplicate:
+   │                  │ │        never resent automatically; `syndicate resolve`)
+   └──── released ◀───┘ └────▶ abandoned (older than the maximum age)
+planned / retrying ──▶ superseded (a newer version replaces it on a latest-only outlet)
+```
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import CanInitAggregate
+
+from syndicate.domain.base import Aggregate
+
+__all__ = ["DELIVERY_NAMESPACE", "Delivery", "DeliveryState", "delivery_id"]
+
+# Never change: delivery ids derived from it are stored in every delivery event.
+DELIVERY_NAMESPACE = UUID("0d6f1c2e-9b3a-5c47-8e21-7a4b5c6d7e8f")
+
+
+def delivery_id(item_id: UUID, version: int, outlet: str) -> UUID:
+    """The one delivery of an item version to an outlet: planning is exactly-once."""
+    return uuid5(DELIVERY_NAMESPACE, f"{item_id}:{version}:{outlet}")
+
+
+class DeliveryState(StrEnum):
+    """Where a delivery stands."""
+
+    PLANNED = "planned"
+    CLAIMED = "claimed"
+    SUCCEEDED = "succeeded"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    UNCONFIRMED = "unconfirmed"
+    ABANDONED = "abandoned"
+    SUPERSEDED = "superseded"
+
+    @property
+    def settled(self) -> bool:
+        """No worker will touch it again without an operator."""
+        return self in _SETTLED
+
+    @property
+    def problem(self) -> bool:
+        """It needs an operator's attention."""
+        return self in _PROBLEMS
+
+
+_SETTLED = {
+    DeliveryState.SUCCEEDED,
+    DeliveryState.FAILED,
+    DeliveryState.UNCONFIRMED,
+    DeliveryState.ABANDONED,
+    DeliveryState.SUPERSEDED,
+}
+_PROBLEMS = {DeliveryState.FAILED, DeliveryState.UNCONFIRMED, DeliveryState.ABANDONED}
+
+
+class Delivery(Aggregate):
+    """One item version on one outlet. Planned by the planner; moved on by workers."""
+
+    TOPIC = "syndicate.Delivery"
+
+    class Event(Aggregate.Event):
+        """Base of a delivery's events."""
+
+        def apply(self, aggregate: Any) -> None:
+            delivery: Delivery = aggregate
+            delivery.on(self)
+
+    class Planned(Event, CanInitAggregate[UUID]):
+        """The planner decided the item version goes to the outlet, as `operation`."""
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.Planned"
+        originator_topic: str
+        item_id: UUID
+        item_version: int
+        outlet: str
+        operation: str
+        position: int  # position of the item event in the items log
+
+    class Claimed(Event):
+        """A worker took the delivery for one attempt, until `expires_at`."""
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.Claimed"
+        worker: str
+        attempt: int
+        expires_at: datetime
+
+    class Released(Event):
+        """A worker gave the claim back without sending (e.g. shutting down)."""
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.Released"
+        worker: str
+        attempt: int
+
+    class Succeeded(Event):
+        """The outlet took the rendition."""
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.Succeeded"
+        worker: str
+        attempt: int
+        rendition_sha256: str
+        receipt: dict[str, str]
+
+    class Failed(Event):
+        """An attempt failed; `retry_at` is None when retrying cannot help."""
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.Failed"
+        worker: str
+        attempt: int
+        error_class: str
+        code: str | None
+        message: str
+        retry_at: datetime | None
+        rendition_sha256: str | None
+
+    class Unconfirmed(Event):
+        """The outcome is unknown and the channel cannot deduplicate: not resent."""
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.Unconfirmed"
+        worker: str
+        attempt: int
+        message: str
+        rendition_sha256: str | None
+
+    class Abandoned(Event):
+        """Given up: older than the maximum age, or as decided by an operator."""
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.Abandoned"
+        reason: str
+
+    class Superseded(Event):
+        """A newer version replaces this one on an outlet that shows only the latest."""
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.Superseded"
+        by_version: int
+
+    class RetryRequested(Event):
+        """An operator asked for another attempt (`syndicate retry`)."""
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.RetryRequested"
+        actor: str
+
+    class Resolved(Event):
+        """An operator settled an unconfirmed delivery (`syndicate resolve`)."""
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.Resolved"
+        actor: str
+        sent: bool
+
+    if TYPE_CHECKING:
+        item_id: UUID
+        item_version: int
+        outlet: str
+        operation: str
+        position: int
+        planned_at: datetime
+        state: DeliveryState
+        attempt: int
+        due_at: datetime
+        claimed_by: str | None
+        claim_expires_at: datetime | None
+        last_error: str | None
+        rendition_sha256: str | None
+
+    def on(self, event: Delivery.Event) -> None:
+        """Apply an event to the state (the one place state changes)."""
+        if isinstance(event, Delivery.Planned):
+            self.item_id = event.item_id
+            self.item_version = event.item_version
+            self.outlet = event.outlet
+            self.operation = event.operation
+            self.position = event.position
+            self.planned_at = event.timestamp
+            self.state = DeliveryState.PLANNED
+            self.attempt = 0
+            self.due_at = event.timestamp
+            self.claimed_by = None
+            self.claim_expires_at = None
+            self.last_error = None
+            self.rendition_sha256 = None
+        elif isinstance(event, Delivery.Claimed):
+            self.state = DeliveryState.CLAIMED
+            self.attempt = event.attempt
+            self.claimed_by = event.worker
+            self.claim_expires_at = event.expires_at
+        elif isinstance(event, Delivery.Released):
+            self.state = DeliveryState.PLANNED
+            self.due_at = event.timestamp
+            self.claimed_by = self.claim_expires_at = None
+        elif isinstance(event, Delivery.Succeeded):
+            self.state = DeliveryState.SUCCEEDED
+            self.rendition_sha256 = event.rendition_sha256
+            self.claimed_by = self.claim_expires_at = None
+        elif isinstance(event, Delivery.Failed):
+            self.last_error = f"{event.error_class}: {event.message}"
+            self.rendition_sha256 = event.rendition_sha256
+            self.claimed_by = self.claim_expires_at = None
+            if event.retry_at is None:
+                self.state = DeliveryState.FAILED
+            else:
+                self.state = DeliveryState.RETRYING
+                self.due_at = event.retry_at
+        elif isinstance(event, Delivery.Unconfirmed):
+            self.state = DeliveryState.UNCONFIRMED
+            self.last_error = event.message
+            self.rendition_sha256 = event.rendition_sha256
+            self.claimed_by = self.claim_expires_at = None
+        elif isinstance(event, Delivery.Abandoned):
+            self.state = DeliveryState.ABANDONED
+            self.last_error = event.reason
+        elif isinstance(event, Delivery.Superseded):
+            self.state = DeliveryState.SUPERSEDED
+        elif isinstance(event, Delivery.RetryRequested):
+            self.state = DeliveryState.PLANNED
+            self.due_at = event.timestamp
+            # A retry starts a fresh age window: the operator took responsibility.
+            self.planned_at = event.timestamp
+        elif isinstance(event, Delivery.Resolved):
+            self.state = (
+                DeliveryState.SUCCEEDED if event.sent else DeliveryState.PLANNED
+            )
+            self.due_at = event.timestamp
+            if not event.sent:
+                self.planned_at = event.timestamp
+
+    # -- commands ------------------------------------------------------------------------
+
+    @classmethod
+    def plan(
+        cls,
+        *,
+        item_id: UUID,
+        item_version: int,
+        outlet: str,
+        operation: str,
+        position: int,
+        at: datetime,
+    ) -> Delivery:
+        """A new delivery (pending its Planned event)."""
+        return cls._create(
+            cls.Planned,
+            id=delivery_id(item_id, item_version, outlet),
+            timestamp=at,
+            item_id=item_id,
+            item_version=item_version,
+            outlet=outlet,
+            operation=operation,
+            position=position,
+        )
+
+    def is_due(self, now: datetime) -> bool:
+        """A worker may claim it now."""
+        if self.state in (DeliveryState.PLANNED, DeliveryState.RETRYING):
+            return self.due_at <= now
+        if self.state is DeliveryState.CLAIMED:
+            return self.claim_expires_at is not None and self.claim_expires_at <= now
+        return False
+
+    def claim(self, *, worker: str, at: datetime, expires_at: datetime) -> None:
+        """Take the delivery for one attempt."""
+        if not self.is_due(at):
+            raise ValueError(f"delivery {self.id} is {self.state}, not due")
+        attempt = self.attempt + 1
+        self.trigger_event(
+            self.Claimed,
+            timestamp=at,
+            worker=worker,
+            attempt=attempt,
+            expires_at=expires_at,
+        )
+
+    def record(
+        self, event_class: type[Delivery.Event], *, at: datetime, **fields: Any
+    ) -> None:
+        """Append an outcome or operator event."""
+        self.trigger_event(event_class, timestamp=at, **fields)
