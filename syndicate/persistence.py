@@ -231,7 +231,11 @@ class StoreSettings:
             POSTGRES_CONNECT_TIMEOUT="5",
             POSTGRES_POOL_SIZE="2",
             POSTGRES_MAX_OVERFLOW="4",
-            POSTGRES_ENABLE_DB_FUNCTIONS="y",
+            # Off on purpose: eventsourcing 9.5.6 names its insert function
+            # es_insert_events_uuid for every application in a schema, so with two
+            # applications (items, deliveries) the last one created wins and the other's
+            # events land in the wrong table. Plain INSERTs are slower but correct.
+            POSTGRES_ENABLE_DB_FUNCTIONS="n",
         )
         return env
 

@@ -179,7 +179,15 @@ def test_postgres_store_needs_init_before_use(tmp_path: Path, pg_schema: str) ->
                 (pg_schema,),
             )
         }
-    assert "disclosures_events" in tables
+    assert {"disclosures_events", "deliveries_events"} <= tables
+    # Each application's events land in its own table (see the note in persistence.py
+    # on eventsourcing's shared insert function).
+    with psycopg.connect(PG_URL) as conn:
+        counts = [
+            conn.execute(f'SELECT count(*) FROM "{pg_schema}".{t}').fetchone()
+            for t in ("disclosures_events", "deliveries_events")
+        ]
+    assert counts == [(1,), (0,)]
 
 
 def test_disclosures_reject_naive_clocks(sqlite_project: Project) -> None:

@@ -1,0 +1,410 @@
+"""Planner and worker on a real store (SQLite and PostgreSQL), with a fixed clock."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import requests
+import standardwebhooks
+from pydantic import BaseModel, ConfigDict
+from syndicate_adapters.directory import DirectoryAdapter, DirectorySettings
+from syndicate_adapters.webhook import WebhookAdapter, WebhookSettings
+
+from syndicate.adapter import Capabilities, DeliveryJob, Operation, Receipt, Rendition
+from syndicate.application import Disclosures
+from syndicate.delivery import Backoff, Worker
+from syndicate.domain.deliveries import Delivery, DeliveryState, delivery_id
+from syndicate.errors import (
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    UnknownOutcomeError,
+)
+from syndicate.outlets import Outlet, OutletFilter
+from syndicate.planning import Deliveries, plan_operation
+from syndicate.project import Project
+from syndicate.testing import FixedClock, LoopbackServer
+from tests.conftest import content
+
+SECRET = "whsec_" + base64.b64encode(b"w" * 32).decode()
+
+
+class ScriptSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+
+
+class ScriptedAdapter:
+    """A message outlet (no edits, no retraction, no dedupe) answering from a script."""
+
+    kind: ClassVar[str] = "scripted"
+    Settings: ClassVar[type[BaseModel]] = ScriptSettings
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        edits_in_place=False, retracts=False, deduplicates=False
+    )
+    script: ClassVar[dict[str, list[Exception]]] = {}
+    sent: ClassVar[dict[str, list[dict[str, Any]]]] = {}
+
+    def __init__(self, settings: BaseModel) -> None:
+        assert isinstance(settings, ScriptSettings)
+        self.name = settings.name
+
+    def render(self, job: DeliveryJob) -> Rendition:
+        body = {
+            "op": job.operation.value,
+            "v": job.item.version,
+            "title": job.item.content.title,
+        }
+        return Rendition.of(
+            json.dumps(body).encode(), "application/json", key=str(job.delivery_id)
+        )
+
+    def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
+        queue = self.script.setdefault(self.name, [])
+        if queue:
+            raise queue.pop(0)
+        self.sent.setdefault(self.name, []).append(json.loads(rendition.data))
+        return Receipt(remote_id=rendition.key)
+
+
+def outlet(name: str, adapter: type[Any], settings: BaseModel, **kw: Any) -> Outlet:
+    return Outlet(
+        name=name,
+        kind=adapter.kind,
+        channel=kw.pop("channel", None),
+        filter=kw.pop("filter", OutletFilter()),
+        settings=settings,
+        adapter_class=adapter,
+        **kw,
+    )
+
+
+@dataclass
+class Rig:
+    project: Project
+    clock: FixedClock
+    items: Disclosures
+    deliveries: Deliveries
+    outlets: dict[str, Outlet]
+
+    def worker(self, name: str = "w1", **kw: Any) -> Worker:
+        return Worker(
+            self.deliveries, self.items, self.outlets, name=name, clock=self.clock, **kw
+        )
+
+    def states(self) -> dict[tuple[str, int, str], DeliveryState]:
+        return {
+            (d.outlet, d.item_version, d.operation): d.state
+            for d in self.deliveries.all_deliveries().values()
+        }
+
+
+@pytest.fixture
+def rig(project: Project, clock: FixedClock, tmp_path: Path) -> Iterator[Rig]:
+    ScriptedAdapter.script.clear()
+    ScriptedAdapter.sent.clear()
+    outlets = {
+        "archive": outlet(
+            "archive", DirectoryAdapter, DirectorySettings(path=tmp_path / "archive")
+        ),
+        "village": outlet("village", ScriptedAdapter, ScriptSettings(name="village")),
+    }
+    with (
+        project.disclosures(clock=clock) as items,
+        project.deliveries(items, clock=clock, outlets=outlets) as deliveries,
+    ):
+        yield Rig(project, clock, items, deliveries, outlets)
+
+
+# -- pure planning rules ---------------------------------------------------------------
+
+
+def test_plan_operation_follows_capabilities() -> None:
+    editable = outlet("e", DirectoryAdapter, DirectorySettings(path=Path("x")))
+    message = outlet("m", ScriptedAdapter, ScriptSettings(name="m"))
+    c, c2 = content(), content(title="更正后的标题")
+    assert plan_operation("Published", None, c, editable) is Operation.PUBLISH
+    assert plan_operation("Revised", c, c2, editable) is Operation.UPDATE
+    assert plan_operation("Revised", c, c2, message) is Operation.CORRECTION
+    assert plan_operation("Withdrawn", c, c, editable) is Operation.RETRACT
+    assert plan_operation("Withdrawn", c, c, message) is Operation.WITHDRAWAL_NOTICE
+
+
+def test_items_that_are_not_proactive_never_reach_public_outlets() -> None:
+    public = outlet("p", ScriptedAdapter, ScriptSettings(name="p"))
+    internal = outlet("i", ScriptedAdapter, ScriptSettings(name="i"), internal=True)
+    secret = content(attribute="not_disclosed", attribute_basis="涉及个人隐私")
+    assert plan_operation("Published", None, secret, public) is None
+    assert plan_operation("Published", None, secret, internal) is Operation.PUBLISH
+    # Becoming not-disclosed takes it down; becoming proactive puts it up.
+    assert (
+        plan_operation("Revised", content(), secret, public)
+        is Operation.WITHDRAWAL_NOTICE
+    )
+    assert plan_operation("Revised", secret, content(), public) is Operation.PUBLISH
+    assert plan_operation("Withdrawn", secret, secret, public) is None
+
+
+def test_filters_and_channels_restrict_an_outlet() -> None:
+    township = outlet(
+        "t",
+        ScriptedAdapter,
+        ScriptSettings(name="t"),
+        channel=None,
+        filter=OutletFilter(agencies=("临溪县青石镇人民政府",)),
+    )
+    assert plan_operation("Published", None, content(), township) is None
+    ours = content(agency="临溪县青石镇人民政府")
+    assert plan_operation("Published", None, ours, township) is Operation.PUBLISH
+
+
+# -- planner on a store ----------------------------------------------------------------
+
+
+def test_planning_is_exactly_once_across_restarts(rig: Rig, project: Project) -> None:
+    change = rig.items.publish(content(), actor="张三")
+    rig.items.revise(change.item_id, content(body="更正"), reason="r", actor="张三")
+    assert rig.deliveries.plan() == 2
+    assert rig.deliveries.plan() == 0
+    with project.deliveries(rig.items, clock=rig.clock, outlets=rig.outlets) as again:
+        assert again.plan() == 0
+        assert again.position() == 2
+    assert rig.states() == {
+        ("archive", 1, "publish"): DeliveryState.PLANNED,
+        ("archive", 2, "update"): DeliveryState.PLANNED,
+        ("village", 1, "publish"): DeliveryState.PLANNED,
+        ("village", 2, "correction"): DeliveryState.PLANNED,
+    }
+
+
+def test_a_new_outlet_is_backfilled_once_with_live_items(
+    rig: Rig, tmp_path: Path
+) -> None:
+    live = rig.items.publish(content(), actor="张三")
+    gone = rig.items.publish(content(index_no="X/2026-2"), actor="张三")
+    rig.items.withdraw(gone.item_id, reason="r", actor="张三")
+    rig.items.revise(live.item_id, content(body="v2"), reason="r", actor="张三")
+    rig.deliveries.plan()
+    late = outlet("late", DirectoryAdapter, DirectorySettings(path=tmp_path / "late"))
+    rig.deliveries.outlets["late"] = late
+    assert rig.deliveries.attach_new_outlets() == ["late"]
+    assert rig.deliveries.attach_new_outlets() == []
+    late_ones = [
+        d for d in rig.deliveries.all_deliveries().values() if d.outlet == "late"
+    ]
+    assert [(d.item_id, d.item_version, d.operation) for d in late_ones] == [
+        (live.item_id, 2, "publish")
+    ]
+
+
+# -- worker ----------------------------------------------------------------------------
+
+
+def test_sync_delivers_everything_and_supersedes_on_latest_only_outlets(
+    rig: Rig, tmp_path: Path
+) -> None:
+    change = rig.items.publish(content(), actor="张三")
+    rig.items.revise(change.item_id, content(body="v2"), reason="更正", actor="张三")
+    rig.deliveries.plan()
+    summary = rig.worker().run_until_idle()
+    assert summary.ok
+    assert rig.states() == {
+        ("archive", 1, "publish"): DeliveryState.SUPERSEDED,
+        ("archive", 2, "update"): DeliveryState.SUCCEEDED,
+        ("village", 1, "publish"): DeliveryState.SUCCEEDED,
+        ("village", 2, "correction"): DeliveryState.SUCCEEDED,
+    }
+    # The message outlet got both, in order; the file shows only the latest.
+    assert [(m["op"], m["v"]) for m in ScriptedAdapter.sent["village"]] == [
+        ("publish", 1),
+        ("correction", 2),
+    ]
+    document = json.loads((tmp_path / "archive" / f"{change.item_id}.json").read_text())
+    assert document["version"] == 2
+    succeeded = rig.deliveries.delivery(delivery_id(change.item_id, 2, "archive"))
+    assert succeeded.rendition_sha256 is not None
+
+
+def test_transient_failures_back_off_with_jitter_then_abandon(rig: Rig) -> None:
+    backoff = Backoff(max_age=timedelta(hours=1))
+    rig.items.publish(content(), actor="张三")
+    rig.deliveries.plan()
+    ScriptedAdapter.script["village"] = [TransientDeliveryError("502", code="502")] * 10
+    worker = rig.worker(backoff=backoff)
+    worker.run_until_idle()
+    d = next(
+        x for x in rig.deliveries.all_deliveries().values() if x.outlet == "village"
+    )
+    assert d.state is DeliveryState.RETRYING
+    wait = (d.due_at - rig.clock.now).total_seconds()
+    assert 4.0 <= wait <= 6.0  # 5 s ± 20 %
+    assert d.last_error is not None
+    assert "502" in d.last_error
+    rig.clock.advance(seconds=6)
+    worker.run_until_idle()
+    d = rig.deliveries.delivery(d.id)
+    assert d.attempt == 2
+    assert 240 <= (d.due_at - rig.clock.now).total_seconds() <= 360  # 5 min ± 20 %
+    for _ in range(3):
+        rig.clock.now = d.due_at
+        worker.run_until_idle()
+        d = rig.deliveries.delivery(d.id)
+    assert d.state is DeliveryState.ABANDONED
+    assert "still failing" in (d.last_error or "")
+
+
+def test_retry_after_overrides_the_schedule(rig: Rig) -> None:
+    rig.items.publish(content(), actor="张三")
+    rig.deliveries.plan()
+    ScriptedAdapter.script["village"] = [
+        TransientDeliveryError("429", code="429", retry_after=120)
+    ]
+    rig.worker().run_until_idle()
+    d = next(
+        x for x in rig.deliveries.all_deliveries().values() if x.outlet == "village"
+    )
+    assert d.due_at == rig.clock.now + timedelta(seconds=120)
+
+
+def test_permanent_failure_waits_for_an_operator(rig: Rig) -> None:
+    rig.items.publish(content(), actor="张三")
+    rig.deliveries.plan()
+    ScriptedAdapter.script["village"] = [
+        PermanentDeliveryError("rejected", code="48001")
+    ]
+    summary = rig.worker().run_until_idle()
+    assert not summary.ok
+    d = next(
+        x for x in rig.deliveries.all_deliveries().values() if x.outlet == "village"
+    )
+    assert d.state is DeliveryState.FAILED
+    rig.clock.advance(days=1)
+    assert rig.worker().run_until_idle().attempted == 0
+    fresh = rig.deliveries.delivery(d.id)
+    fresh.record(Delivery.RetryRequested, at=rig.clock.now, actor="运维")
+    rig.deliveries.save(fresh)
+    assert rig.worker().run_until_idle().outcomes == {"succeeded": 1}
+
+
+def test_unknown_outcome_on_a_channel_without_dedupe_is_never_resent(rig: Rig) -> None:
+    rig.items.publish(content(), actor="张三")
+    rig.deliveries.plan()
+    ScriptedAdapter.script["village"] = [UnknownOutcomeError("timeout", code="timeout")]
+    summary = rig.worker().run_until_idle()
+    assert summary.outcomes["unconfirmed"] == 1
+    d = next(
+        x for x in rig.deliveries.all_deliveries().values() if x.outlet == "village"
+    )
+    rig.clock.advance(days=10)
+    assert rig.worker().run_until_idle().attempted == 0
+    assert ScriptedAdapter.sent.get("village") is None
+    fresh = rig.deliveries.delivery(d.id)
+    fresh.record(Delivery.Resolved, at=rig.clock.now, actor="运维", sent=False)
+    rig.deliveries.save(fresh)
+    rig.worker().run_until_idle()
+    assert len(ScriptedAdapter.sent["village"]) == 1
+
+
+def test_an_expired_claim_is_taken_over_but_never_blindly_resent(rig: Rig) -> None:
+    change = rig.items.publish(content(), actor="张三")
+    rig.deliveries.plan()
+    for name in ("archive", "village"):
+        d = rig.deliveries.delivery(delivery_id(change.item_id, 1, name))
+        d.claim(
+            worker="dead",
+            at=rig.clock.now,
+            expires_at=rig.clock.now + timedelta(minutes=2),
+        )
+        rig.deliveries.save(d)
+    assert rig.worker().run_until_idle().attempted == 0  # claims still held
+    rig.clock.advance(minutes=3)
+    rig.worker().run_until_idle()
+    states = rig.states()
+    # The file outlet deduplicates: resend. The message outlet cannot: unconfirmed.
+    assert states[("archive", 1, "publish")] is DeliveryState.SUCCEEDED
+    assert states[("village", 1, "publish")] is DeliveryState.UNCONFIRMED
+    assert ScriptedAdapter.sent.get("village") is None
+
+
+def test_claims_are_exclusive_between_workers(rig: Rig) -> None:
+    rig.items.publish(content(), actor="张三")
+    rig.deliveries.plan()
+    one, two = rig.worker("w1"), rig.worker("w2")
+    [first, *_] = one.due(rig.clock.now)
+    assert two.due(rig.clock.now)[0].id == first.id
+    assert one.attempt(first.id) == "succeeded"
+    assert two.attempt(first.id) is None
+    history = [type(e).__name__ for e in rig.deliveries.events.get(first.id)]
+    assert history == ["Planned", "Claimed", "Succeeded"]
+
+
+def test_rate_limit_holds_across_workers(rig: Rig) -> None:
+    rig.outlets["village"] = outlet(
+        "village", ScriptedAdapter, ScriptSettings(name="village"), rate_per_minute=3
+    )
+    for n in range(7):
+        rig.items.publish(content(index_no=f"X/2026-{n}"), actor="张三")
+    rig.deliveries.plan()
+    workers = [rig.worker("w1"), rig.worker("w2")]
+    for worker in workers:
+        worker.run_until_idle()
+    assert len(ScriptedAdapter.sent["village"]) == 3
+    rig.clock.advance(seconds=30)
+    for worker in workers:
+        worker.run_until_idle()
+    assert len(ScriptedAdapter.sent["village"]) == 3
+    rig.clock.advance(seconds=31)
+    for worker in workers:
+        worker.run_until_idle()
+    assert len(ScriptedAdapter.sent["village"]) == 6
+    rig.clock.advance(seconds=61)
+    workers[1].run_until_idle()
+    assert len(ScriptedAdapter.sent["village"]) == 7
+
+
+def test_signed_webhook_end_to_end_with_the_reference_verifier(
+    project: Project,
+) -> None:
+    # Receivers check the signature timestamp against their own clock (±5 min).
+    clock = FixedClock(datetime.now(UTC))
+    verifier = standardwebhooks.Webhook(SECRET)
+    got: list[tuple[str, Any]] = []
+    answers = iter([500, 200, 200])
+
+    def receive(
+        request: BaseHTTPRequestHandler, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        got.append((headers["webhook-id"], verifier.verify(body, headers)))
+        return next(answers), {}, b""
+
+    with LoopbackServer(receive) as server:
+        hook = outlet(
+            "cms",
+            WebhookAdapter,
+            WebhookSettings(url=server.url + "/hook", secret=SECRET, timeout=5),  # type: ignore[arg-type]
+        )
+        with (
+            project.disclosures(clock=clock) as items,
+            project.deliveries(items, clock=clock, outlets={"cms": hook}) as deliveries,
+        ):
+            change = items.publish(content(), actor="张三")
+            deliveries.plan()
+            worker = Worker(deliveries, items, {"cms": hook}, name="w", clock=clock)
+            assert worker.run_until_idle().outcomes == {"retrying": 1}
+            clock.advance(seconds=10)
+            items.withdraw(change.item_id, reason="r", actor="张三")
+            deliveries.plan()
+            assert worker.run_until_idle().outcomes == {"superseded": 1, "succeeded": 1}
+    # First attempt got a 500; the v1 publish was then superseded by the withdrawal.
+    assert [payload["type"] for _, payload in got] == [
+        "item.published",
+        "item.withdrawn",
+    ]
