@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import secrets
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from pathlib import Path
 
+from syndicate.delivery import RunSummary, Worker
 from syndicate.domain.content import ItemContent
 from syndicate.errors import InputError
 from syndicate.itemfiles import expand_paths, load_item_file
 from syndicate.project import Project
+from syndicate.testing import LoopbackServer
 
 __all__ = ["DEMO_ACTOR", "example_items_dir", "run_demo"]
 
 DEMO_ACTOR = "demo"
 # The example the demo revises, and the one it withdraws (by index number).
+SECRET_VARIABLE = "SYNDICATE_DEMO_WEBHOOK_SECRET"  # noqa: S105 - a variable name, not a secret
+OUTLETS = """
+# Added by `syndicate demo`: a folder of JSON documents, and a signed webhook to a
+# receiver the demo ran on 127.0.0.1 while it lasted.
+[outlets.archive]
+kind = "directory"
+channel = "other"
+path = "outlets/archive"
+
+[outlets.county-platform]
+kind = "webhook"
+channel = "portal"
+url = "{url}/syndicate"
+secret = "${{{variable}}}"
+"""
 REVISED_INDEX_NO = "11330100MB0000005X/2026-00031"
 WITHDRAWN_INDEX_NO = "11330100MB00000010/2026-00047"
+REVISED_REF = f"临溪县青石镇人民政府/{REVISED_INDEX_NO}"
 
 
 def example_items_dir() -> Path:
@@ -53,7 +75,53 @@ def _revision(content: ItemContent) -> ItemContent:
 def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     """Build the demo home and tell the operator what happened. Returns the home."""
     home = _fresh_home(home)
-    project, _ = Project.init(home)
+    received: list[str] = []
+
+    def receive(
+        request: BaseHTTPRequestHandler, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        received.append(request.headers.get("webhook-id", ""))
+        return 204, {}, b""
+
+    if SECRET_VARIABLE not in os.environ:
+        # A fresh secret for this run only; it is never written down.
+        os.environ[SECRET_VARIABLE] = (
+            "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        )
+    with LoopbackServer(receive) as receiver:
+        project, _ = Project.init(home)
+        with project.config_path.open("a", encoding="utf-8") as config:
+            config.write(OUTLETS.format(url=receiver.url, variable=SECRET_VARIABLE))
+        project = Project.load(home)
+        _publish_examples(project, echo)
+        summary = _deliver(project)
+        echo(
+            f"\ndelivered: {summary.outcomes.get('succeeded', 0)} deliveries succeeded, "
+            f"{summary.outcomes.get('superseded', 0)} superseded by a newer version"
+        )
+        echo(
+            f"  archive          {len(list((home / 'outlets' / 'archive').glob('*.json')))}"
+            " JSON documents in outlets/archive (the withdrawn item removed)"
+        )
+        echo(
+            f"  county-platform  {len(received)} signed POSTs received by the demo's "
+            f"webhook receiver at {receiver.url}"
+        )
+    prefix = f"syndicate --home {home}"
+    echo("\nTry:")
+    echo(f"  {prefix} items list")
+    echo(f"  {prefix} items show {REVISED_REF}")
+    echo(f"  {prefix} log")
+    echo(f"  {prefix} status")
+    echo(
+        f"(The receiver stopped with the demo. To run `syndicate sync` in this home again, "
+        f"set {SECRET_VARIABLE} to any whsec_ secret; attempts to the gone receiver will "
+        "then be recorded as failures and retried — the engine at work.)"
+    )
+    return project.home
+
+
+def _publish_examples(project: Project, echo: Callable[[str], None]) -> None:
     echo(f"demo home: {project.home}")
     echo(f"event store: {project.store.describe()}")
     files = expand_paths([example_items_dir()])
@@ -84,11 +152,14 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
             actor=DEMO_ACTOR,
         )
         echo(f"withdrew   {str(change.item_id)[:8]}  {withdrawn.content.title}")
-        total = log.position()
-    echo(f"\nthe log now holds {total} events. Try:")
-    prefix = f"syndicate --home {home}"
-    echo(f"  {prefix} items list")
-    echo(f"  {prefix} items show {revised.content.ref}")
-    echo(f"  {prefix} log")
-    echo(f"  {prefix} log --json")
-    return project.home
+        echo(f"\nthe items log holds {log.position()} events")
+
+
+def _deliver(project: Project) -> RunSummary:
+    with project.disclosures() as items, project.deliveries(items) as deliveries:
+        summary = RunSummary(planned_events=deliveries.plan())
+        worker = Worker(deliveries, items, project.outlets, name="demo")
+        try:
+            return worker.run_until_idle(summary)
+        finally:
+            worker.close()

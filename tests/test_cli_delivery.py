@@ -1,0 +1,147 @@
+"""`syndicate sync | status | retry | resolve` against a loopback webhook and a folder."""
+
+from __future__ import annotations
+
+import base64
+import json
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from syndicate.cli import app
+from syndicate.project import Project
+from syndicate.testing import LoopbackServer
+from tests.conftest import ITEM_FILE
+
+SECRET = "whsec_" + base64.b64encode(b"c" * 32).decode()
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.status = 200
+        self.ids: list[str] = []
+
+    def __call__(
+        self, request: BaseHTTPRequestHandler, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        self.ids.append(request.headers["webhook-id"])
+        return self.status, {}, b""
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    return Receiver()
+
+
+def setup_home(
+    tmp_path: Path, url: str, environ: dict[str, str]
+) -> tuple[CliRunner, Path]:
+    home = tmp_path / "home"
+    runner = CliRunner(env={"CMS_SECRET": SECRET, "SYNDICATE_ACTOR": "运维", **environ})
+    assert runner.invoke(app, ["--home", str(home), "init"]).exit_code == 0
+    with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
+        config.write(
+            f"""
+[outlets.archive]
+kind = "directory"
+path = "out"
+
+[outlets.cms]
+kind = "webhook"
+channel = "portal"
+url = "{url}/hook"
+secret = "${{CMS_SECRET}}"
+"""
+        )
+    (tmp_path / "item.md").write_text(ITEM_FILE, "utf-8")
+    return runner, home
+
+
+def test_sync_status_retry(
+    tmp_path: Path, receiver: Receiver, environ: dict[str, str]
+) -> None:
+    with LoopbackServer(receiver) as server:
+        runner, home = setup_home(tmp_path, server.url, environ)
+
+        def cli(*args: str) -> Result:
+            return runner.invoke(app, ["--home", str(home), *args])
+
+        assert cli("items", "publish", str(tmp_path / "item.md")).exit_code == 0
+        receiver.status = 410
+        failed = cli("sync")
+        assert failed.exit_code == 1
+        assert "1 failed" in failed.stderr
+        rows = json.loads(cli("status", "--json").stdout)
+        by_outlet = {r["outlet"]: r for r in rows}
+        assert by_outlet["archive"]["state"] == "succeeded"
+        assert by_outlet["archive"]["live_version"] == 1
+        assert by_outlet["cms"]["state"] == "failed"
+        assert "410" in by_outlet["cms"]["last_error"]
+        again = cli("sync")
+        assert again.exit_code == 0  # nothing due: the failed one waits
+        receiver.status = 200
+        retried = cli("retry", "--outlet", "cms")
+        assert "queued 1" in retried.stdout
+        assert cli("sync").exit_code == 0
+        rows = json.loads(cli("status", "--json").stdout)
+        assert {r["outlet"]: r["state"] for r in rows} == {
+            "archive": "succeeded",
+            "cms": "succeeded",
+        }
+        # Both attempts carried the same webhook-id: receivers deduplicate on it.
+        assert len(receiver.ids) == 2
+        assert len(set(receiver.ids)) == 1
+        text = cli("status").stdout
+        assert "cms" in text
+        assert "succeeded" in text
+
+
+def test_resolve_needs_an_unconfirmed_delivery(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    with LoopbackServer(receiver) as server:
+        runner, home = setup_home(tmp_path, server.url, {})
+        runner.invoke(
+            app, ["--home", str(home), "items", "publish", str(tmp_path / "item.md")]
+        )
+        runner.invoke(app, ["--home", str(home), "sync"])
+        rows = json.loads(
+            runner.invoke(app, ["--home", str(home), "status", "--json"]).stdout
+        )
+        done = rows[0]["delivery_id"]
+        result = runner.invoke(
+            app, ["--home", str(home), "resolve", done[:8], "--sent"]
+        )
+        assert result.exit_code == 2
+        assert "only unconfirmed ones resolve" in result.stderr
+        missing = runner.invoke(
+            app, ["--home", str(home), "resolve", "ffffffff", "--sent"]
+        )
+        assert missing.exit_code == 1
+
+
+def test_demo_delivers_to_both_outlets_and_status_shows_latest_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SYNDICATE_DEMO_WEBHOOK_SECRET", raising=False)
+    result = CliRunner().invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "signed POSTs received" in result.stdout
+    status = CliRunner().invoke(app, ["--home", "syndicate-demo", "status", "--json"])
+    rows = json.loads(status.stdout)
+    project = Project.load(tmp_path / "syndicate-demo", environ={})
+    with project.disclosures() as items:
+        latest = {str(s.id): (s.version, s.status.value) for s in items.items()}
+    assert {r["outlet"] for r in rows} == {"archive", "county-platform"}
+    for row in rows:
+        version, state = latest[row["item_id"]]
+        assert row["state"] == "succeeded"
+        assert row["version"] == version
+        assert row["live_version"] == ("withdrawn" if state == "withdrawn" else version)
+    secret = "SYNDICATE_DEMO_WEBHOOK_SECRET"
+    config = (tmp_path / "syndicate-demo" / "syndicate.toml").read_text("utf-8")
+    assert f"${{{secret}}}" in config
+    assert "whsec_" not in config
