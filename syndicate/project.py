@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,16 @@ from syndicate.persistence import StoreSettings, scrub
 from syndicate.planning import Deliveries
 from syndicate.registry import Registry
 
-__all__ = ["CONFIG_NAME", "CONFIG_TEMPLATE", "Project"]
+__all__ = ["CONFIG_NAME", "CONFIG_TEMPLATE", "DeliverySettings", "Project"]
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """`[delivery]`: how long a worker's claim lasts, and when to give up."""
+
+    claim_seconds: int = 120
+    max_age_hours: int = 72
+
 
 CONFIG_NAME = "syndicate.toml"
 
@@ -63,12 +73,14 @@ class Project:
         home: Path,
         store: StoreSettings,
         *,
+        delivery: DeliverySettings | None = None,
         outlet_tables: Any = None,
         environ: Mapping[str, str] | None = None,
         registry: Registry | None = None,
     ) -> None:
         self.home = home
         self.store = store
+        self.delivery = delivery or DeliverySettings()
         self._outlet_tables = outlet_tables
         self._environ = dict(os.environ if environ is None else environ)
         self._registry = registry
@@ -127,6 +139,7 @@ class Project:
         return cls(
             home,
             cls._store(home, data, environ, path),
+            delivery=cls._delivery(data.get("delivery", {})),
             outlet_tables=data.get("outlets"),
             environ=environ,
             registry=registry,
@@ -136,7 +149,7 @@ class Project:
     def _store(
         home: Path, data: dict[str, Any], environ: Mapping[str, str], path: Path
     ) -> StoreSettings:
-        unknown = set(data) - {"store", "outlets"}
+        unknown = set(data) - {"store", "outlets", "delivery"}
         if unknown:
             raise ConfigurationError(
                 f"{path}: unknown section(s) {', '.join(sorted(unknown))}"
@@ -179,6 +192,22 @@ class Project:
         return StoreSettings(
             data_dir=data_dir, url=url.strip(), schema=schema, password=password
         )
+
+    @staticmethod
+    def _delivery(table: Any) -> DeliverySettings:
+        if not isinstance(table, dict):
+            raise ConfigurationError("[delivery] must be a table")
+        known = {"claim_seconds", "max_age_hours"}
+        extra = set(table) - known
+        if extra:
+            raise ConfigurationError(
+                f"delivery: unknown key(s) {', '.join(sorted(extra))}; expected "
+                f"{', '.join(sorted(known))}"
+            )
+        for key, value in table.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigurationError(f"delivery.{key}: must be a whole number >= 1")
+        return DeliverySettings(**table)
 
     @classmethod
     def init(

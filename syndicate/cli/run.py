@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from types import FrameType
 from typing import Annotated, Any
 from uuid import UUID
@@ -25,7 +26,7 @@ from syndicate.cli.output import (
     table,
 )
 from syndicate.cli.state import ActorOption, CliState, JsonOption, resolve_actor
-from syndicate.delivery import RunSummary, Worker
+from syndicate.delivery import Backoff, RunSummary, Worker
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.errors import InputError, ItemNotFound, Problem
 from syndicate.planning import Deliveries
@@ -52,7 +53,15 @@ class Engine:
     deliveries: Deliveries
 
     def worker(self, name: str) -> Worker:
-        return Worker(self.deliveries, self.items, self.project.outlets, name=name)
+        settings = self.project.delivery
+        return Worker(
+            self.deliveries,
+            self.items,
+            self.project.outlets,
+            name=name,
+            lease=timedelta(seconds=settings.claim_seconds),
+            backoff=Backoff(max_age=timedelta(hours=settings.max_age_hours)),
+        )
 
 
 @contextmanager
