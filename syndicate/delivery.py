@@ -177,6 +177,7 @@ class Worker:
             if hasattr(adapter, "clock"):
                 adapter.clock = clock
         self._view: dict[UUID, Delivery] = {}
+        self._newest: dict[tuple[UUID, str], int] = {}
         self._position = 0
         self.stop_requested = False
 
@@ -189,6 +190,11 @@ class Worker:
     def refresh(self) -> None:
         """Catch up with the deliveries log (incrementally)."""
         self._position = self.deliveries.fold_into(self._view, self._position)
+        newest = self._newest
+        for d in self._view.values():
+            key = (d.item_id, d.outlet)
+            if newest.get(key, 0) < d.item_version:
+                newest[key] = d.item_version
 
     def due(self, now: datetime) -> list[Delivery]:
         """Deliveries a worker may claim now, in items-log order."""
@@ -219,11 +225,14 @@ class Worker:
         return False
 
     def _newer_version(self, d: Delivery) -> int | None:
-        latest = self.items.get(d.item_id).version
-        for version in range(latest, d.item_version, -1):
-            if delivery_id(d.item_id, version, d.outlet) in self.deliveries.repository:
-                return version
-        return None
+        """The newest version planned for the same item and outlet, if newer than `d`.
+
+        Read from this worker's view of the log: a newer delivery planned elsewhere a
+        moment ago may be missed, and then `d` is sent and superseded on the outlet by
+        the newer one right after, which leaves the outlet just as right.
+        """
+        newest = self._newest.get((d.item_id, d.outlet), 0)
+        return newest if newest > d.item_version else None
 
     # -- doing ---------------------------------------------------------------------------
 
@@ -438,7 +447,10 @@ class Worker:
         return False
 
     def _job(self, delivery: Delivery, outlet: Outlet) -> DeliveryJob:
-        item = self.items.get(delivery.item_id, version=delivery.item_version)
+        item = cast(
+            DisclosureItem,
+            self.items.repository.get(delivery.item_id, version=delivery.item_version),
+        )
         live: tuple[ItemView, ...] = ()
         if outlet.capabilities.whole_set:
             live = tuple(
