@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import base64
 import statistics
-import tempfile
-import time
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
