@@ -88,3 +88,16 @@ def test_docs_link_to_files_that_exist() -> None:
     for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for target in re.findall(r"\]\(([^)#:]+)\)", page.read_text("utf-8")):
             assert (page.parent / target).exists(), f"{page.name} links to {target}"
+
+
+def test_every_builtin_adapter_kind_is_documented() -> None:
+    from syndicate.registry import Registry
+
+    text = (ROOT / "docs" / "configuration.md").read_text("utf-8")
+    registry = Registry.from_entry_points()
+    builtins = [
+        k for k in registry if registry.info(k).module.startswith("syndicate_adapters")
+    ]
+    assert builtins
+    for kind in builtins:
+        assert f"- `{kind}` —" in text, f"docs/configuration.md lacks {kind}"
