@@ -145,3 +145,28 @@ def test_demo_delivers_to_both_outlets_and_status_shows_latest_versions(
     config = (tmp_path / "syndicate-demo" / "syndicate.toml").read_text("utf-8")
     assert f"${{{secret}}}" in config
     assert "whsec_" not in config
+
+
+def test_the_webhook_secret_never_reaches_the_store_or_output(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    with LoopbackServer(receiver) as server:
+        runner, home = setup_home(tmp_path, server.url, {})
+        outputs = [
+            runner.invoke(app, ["--home", str(home), *args]).output
+            for args in (
+                ["items", "publish", str(tmp_path / "item.md")],
+                ["outlets", "check"],
+                ["sync"],
+                ["status", "--json"],
+                ["log", "--json"],
+            )
+        ]
+        receiver.status = 500
+        outputs.append(runner.invoke(app, ["--home", str(home), "sync"]).output)
+    raw = SECRET.removeprefix("whsec_")
+    canaries = [SECRET, raw, base64.b64decode(raw).decode()]
+    stored = b"".join(p.read_bytes() for p in (home / "data").rglob("*") if p.is_file())
+    for canary in canaries:
+        assert canary.encode() not in stored
+        assert all(canary not in out for out in outputs)
