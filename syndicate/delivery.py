@@ -21,6 +21,7 @@ error code, mapped by its adapter) replaces the backoff. Maximum age: 3 days.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -163,6 +164,7 @@ class Worker:
         backoff: Backoff | None = None,
         lease: timedelta = timedelta(minutes=2),
         session_factory: Callable[[], requests.Session] = requests.Session,
+        batch_size: int = 20,
     ) -> None:
         self.deliveries = deliveries
         self.items = items
@@ -171,6 +173,7 @@ class Worker:
         self.clock = clock
         self.backoff = backoff or Backoff()
         self.lease = lease
+        self.batch_size = batch_size
         self._session = session_factory()
         self._adapters = {n: o.adapter() for n, o in self.outlets.items()}
         for adapter in self._adapters.values():
@@ -248,23 +251,100 @@ class Worker:
             if not batch:
                 break
             progressed = 0
-            for delivery in batch:
+            for group in self._groups(batch):
                 if self.stop_requested:
                     break
-                outcome = self.attempt(delivery.id)
-                if outcome is not None:
-                    summary.count(outcome)
-                    progressed += 1
-                    if on_progress:
-                        on_progress(1)
+                outcomes = (
+                    self._attempt_group(group)
+                    if len(group) > 1
+                    else [self.attempt(group[0].id)]
+                )
+                for outcome in outcomes:
+                    if outcome is not None:
+                        summary.count(outcome)
+                        progressed += 1
+                        if on_progress:
+                            on_progress(1)
             if progressed == 0:
                 break  # everything due is held by others or throttled
         return summary
+
+    def _groups(self, batch: list[Delivery]) -> Iterator[list[Delivery]]:
+        """Batch what is safe to batch; one at a time for everything else.
+
+        Outlets that deduplicate and have no rate limit are claimed and recorded
+        `batch_size` at a time (one commit each way): if the worker dies mid-batch, the
+        claims expire and the batch is resent, which such outlets absorb. Outlets that
+        cannot deduplicate get one delivery per claim, so a crash leaves at most one
+        delivery unconfirmed.
+        """
+        group: list[Delivery] = []
+        for delivery in batch:
+            outlet = self.outlets[delivery.outlet]
+            if outlet.capabilities.deduplicates and not outlet.rate_per_minute:
+                group.append(delivery)
+                if len(group) >= self.batch_size:
+                    yield group
+                    group = []
+            else:
+                yield [delivery]
+        if group:
+            yield group
 
     def attempt(self, id_: UUID) -> str | None:
         """One attempt at one delivery; returns the outcome, or None if not taken."""
         now = self.clock()
         delivery = self.deliveries.delivery(id_)
+        decision = self._decide(delivery, now)
+        if decision != "claim":
+            return None if decision is None else self._save_outcome(delivery, decision)
+        took_over = delivery.state is DeliveryState.CLAIMED
+        delivery.claim(worker=self.name, at=now, expires_at=now + self.lease)
+        try:
+            self.deliveries.save(delivery)
+        except IntegrityError:
+            return None  # another worker claimed it first
+        outcome = self._execute(delivery, took_over, {})
+        if outcome == "released":
+            self._save_outcome(delivery, outcome)
+            return None
+        return self._save_outcome(delivery, outcome)
+
+    def _attempt_group(self, group: list[Delivery]) -> list[str | None]:
+        """Claim a group in one transaction, deliver each, record outcomes in one."""
+        now = self.clock()
+        ready: list[tuple[Delivery, bool]] = []
+        settled: list[tuple[Delivery, str]] = []
+        for seen in group:
+            delivery = copy.deepcopy(seen)  # the view's copy; a stale one fails to save
+            decision = self._decide(delivery, now)
+            if decision == "claim":
+                took_over = delivery.state is DeliveryState.CLAIMED
+                delivery.claim(worker=self.name, at=now, expires_at=now + self.lease)
+                ready.append((delivery, took_over))
+            elif decision is not None:
+                settled.append((delivery, decision))
+        try:
+            self.deliveries.save(*[d for d, _ in ready], *[d for d, _ in settled])
+        except IntegrityError:
+            # Someone else moved one of them: fall back to one at a time, from the store.
+            return [self.attempt(d.id) for d in group]
+        outcomes: list[str | None] = [outcome for _, outcome in settled]
+        items: dict[tuple[UUID, int], DisclosureItem] = {}
+        done: list[tuple[Delivery, str]] = []
+        for delivery, took_over in ready:
+            outcome = self._execute(delivery, took_over, items)
+            done.append((delivery, outcome))
+        try:
+            self.deliveries.save(*[d for d, _ in done])
+        except IntegrityError:
+            for delivery, outcome in done:
+                self._save_outcome(delivery, outcome)
+        outcomes += [None if o == "released" else o for _, o in done]
+        return outcomes
+
+    def _decide(self, delivery: Delivery, now: datetime) -> str | None:
+        """ "claim", an outcome recorded without sending ("superseded"), or None (skip)."""
         outlet = self.outlets.get(delivery.outlet)
         if outlet is None or not delivery.is_due(now):
             return None
@@ -272,18 +352,22 @@ class Worker:
             newer = self._newer_version(delivery)
             if newer is not None:
                 delivery.record(Delivery.Superseded, at=now, by_version=newer)
-                return self._save_outcome(delivery, "superseded")
-        took_over = delivery.state is DeliveryState.CLAIMED
-        delivery.claim(worker=self.name, at=now, expires_at=now + self.lease)
-        try:
-            self.deliveries.save(delivery)
-        except IntegrityError:
-            return None  # another worker claimed it first
+                return "superseded"
+        return "claim"
+
+    def _execute(
+        self,
+        delivery: Delivery,
+        took_over: bool,
+        items: dict[tuple[UUID, int], DisclosureItem],
+    ) -> str:
+        """Render and deliver a claimed delivery; record (not save) what happened."""
+        outlet = self.outlets[delivery.outlet]
         attempt = delivery.attempt
         if took_over and not outlet.capabilities.deduplicates:
             delivery.record(
                 Delivery.Unconfirmed,
-                at=now,
+                at=self.clock(),
                 worker=self.name,
                 attempt=attempt,
                 message="a worker's claim expired before it recorded an outcome; it may "
@@ -291,10 +375,10 @@ class Worker:
                 "`syndicate resolve`",
                 rendition_sha256=None,
             )
-            return self._save_outcome(delivery, "unconfirmed")
+            return "unconfirmed"
         adapter = self._adapters[outlet.name]
         try:
-            rendition = adapter.render(self._job(delivery, outlet))
+            rendition = adapter.render(self._job(delivery, outlet, items))
             limit = outlet.capabilities.max_bytes
             if limit is not None and len(rendition.data) > limit:
                 raise PermanentDeliveryError(
@@ -317,8 +401,7 @@ class Worker:
             delivery.record(
                 Delivery.Released, at=self.clock(), worker=self.name, attempt=attempt
             )
-            self._save_outcome(delivery, "released")
-            return None
+            return "released"
         try:
             receipt = adapter.deliver(rendition, self._session)
         except UnknownOutcomeError as exc:
@@ -332,7 +415,7 @@ class Worker:
                 message=f"{exc} (code {exc.code}); not resent automatically",
                 rendition_sha256=rendition.sha256,
             )
-            return self._save_outcome(delivery, "unconfirmed")
+            return "unconfirmed"
         except PermanentDeliveryError as exc:
             return self._failed(delivery, exc, rendition, permanent=True)
         except DeliveryError as exc:
@@ -355,7 +438,7 @@ class Worker:
                 **dict(receipt.detail),
             },
         )
-        return self._save_outcome(delivery, "succeeded")
+        return "succeeded"
 
     def _failed(
         self,
@@ -394,7 +477,7 @@ class Worker:
                 f"{self.backoff.max_age}; last error: {exc}"[:500],
             )
             outcome = "abandoned"
-        return self._save_outcome(delivery, outcome)
+        return outcome
 
     def _save_outcome(self, delivery: Delivery, outcome: str) -> str:
         """Save, and never lose an outcome to a concurrent change of the delivery."""
@@ -446,11 +529,21 @@ class Worker:
             return True
         return False
 
-    def _job(self, delivery: Delivery, outlet: Outlet) -> DeliveryJob:
-        item = cast(
-            DisclosureItem,
-            self.items.repository.get(delivery.item_id, version=delivery.item_version),
-        )
+    def _job(
+        self,
+        delivery: Delivery,
+        outlet: Outlet,
+        items: dict[tuple[UUID, int], DisclosureItem],
+    ) -> DeliveryJob:
+        key = (delivery.item_id, delivery.item_version)
+        if key not in items:
+            items[key] = cast(
+                DisclosureItem,
+                self.items.repository.get(
+                    delivery.item_id, version=delivery.item_version
+                ),
+            )
+        item = items[key]
         live: tuple[ItemView, ...] = ()
         if outlet.capabilities.whole_set:
             live = tuple(

@@ -145,7 +145,8 @@ def _sync_kills(tmp_path: Path, kills: int, seed: int, delay: float) -> None:
     gone = {str(i.id) for i in withdrawn}
     assert {k[1] for k, v in held.items() if v[1] == "item.withdrawn"} == gone
     duplicates = len(receiver.posts) - len(bodies)
-    assert duplicates <= killed, f"{duplicates} duplicate POSTs for {killed} kills"
+    # A kill can strand at most one claimed batch (20 for deduplicating outlets).
+    assert duplicates <= killed * 20, f"{duplicates} duplicate POSTs for {killed} kills"
 
 
 def test_killed_sync_loses_nothing(tmp_path: Path) -> None:
