@@ -29,14 +29,22 @@ from eventsourcing.utils import Environment, EnvType, get_topic
 from syndicate.attachments import AttachmentStore, PreparedAttachment
 from syndicate.domain.base import CHINA_TZ
 from syndicate.domain.content import ItemContent, item_id, parse_item_ref
-from syndicate.domain.items import DisclosureItem, ItemStatus, check_actor
+from syndicate.domain.items import (
+    DisclosureItem,
+    ItemStatus,
+    check_actor,
+    check_line,
+    check_note,
+)
 from syndicate.errors import (
     AlreadyPublished,
     ConflictError,
+    DomainError,
     InputError,
     InterpretedItemMissing,
     ItemNotFound,
     Problem,
+    SyndicateError,
 )
 from syndicate.persistence import (
     JSONTranscoder,
@@ -161,6 +169,26 @@ class Disclosures(Application[UUID]):
                 raise  # not a duplicate after all: let the store error speak
         return self._changes(recordings)
 
+    def check_publish(
+        self, contents: Sequence[ItemContent], *, actor: str
+    ) -> list[tuple[ItemContent, SyndicateError | None]]:
+        """What `publish_many` would say about each item, writing nothing (dry runs)."""
+        check_actor(actor)
+        batch = {c.id for c in contents}
+        today = today_in_china(self._now)
+        verdicts: list[tuple[ItemContent, SyndicateError | None]] = []
+        with self._guard():
+            for content in contents:
+                try:
+                    self._check_formed_on(content, today)
+                    self._check_interprets(content, batch=batch)
+                    self._refuse_if_published(content)
+                except (InputError, DomainError) as exc:
+                    verdicts.append((content, exc))
+                else:
+                    verdicts.append((content, None))
+        return verdicts
+
     def revise(
         self,
         ref: str | UUID,
@@ -171,6 +199,8 @@ class Disclosures(Application[UUID]):
         expected_version: int | None = None,
     ) -> Change:
         """Replace an item's content with a new version; `reason` is the 更正说明."""
+        reason = check_line("reason", reason, 500)
+        actor = check_actor(actor)
         with self._guard():
             item = self._load(ref, expected_version)
             self._check_formed_on(content, today_in_china(self._now))
@@ -189,6 +219,9 @@ class Disclosures(Application[UUID]):
         expected_version: int | None = None,
     ) -> Change:
         """Withdraw an item everywhere; `public_note` replaces it on outlets."""
+        reason = check_line("reason", reason, 500)
+        actor = check_actor(actor)
+        public_note = check_note(public_note)
         with self._guard():
             item = self._load(ref, expected_version)
             item.withdraw(
@@ -205,6 +238,8 @@ class Disclosures(Application[UUID]):
                 candidate = ref
             else:
                 text = ref.strip()
+                if all(c in "0123456789abcdefABCDEF-" for c in text):
+                    text = text.lower()
                 try:
                     parsed = parse_item_ref(text)
                 except ValueError as exc:
@@ -233,7 +268,11 @@ class Disclosures(Application[UUID]):
             try:
                 item = cast(DisclosureItem, self.repository.get(id_, version=version))
             except AggregateNotFoundError:
-                raise ItemNotFound(f"item {ref} has no version {version}") from None
+                item = None
+            if item is None or (version is not None and item.version != version):
+                # The store treats a version as an upper bound; an operator asking for
+                # version 9 of a 3-version item must not be shown version 3.
+                raise ItemNotFound(f"item {ref} has no version {version}")
             return item
 
     def items(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,7 +32,7 @@ from uuid import UUID, uuid5
 
 import requests
 from eventsourcing.domain import CanInitAggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from syndicate.adapter import DeliveryJob, ItemView, Operation, Rendition
 from syndicate.application import Clock, Disclosures, system_clock
@@ -66,7 +67,11 @@ class Backoff:
     def delay(self, delivery: UUID, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt `attempt + 1`."""
         if retry_after is not None:
-            return max(1.0, retry_after)
+            # An outlet may ask for anything (even "inf"); never beyond the age limit.
+            ceiling = self.max_age.total_seconds() + 1
+            if not math.isfinite(retry_after):
+                return ceiling
+            return min(max(1.0, retry_after), ceiling)
         base = self.schedule[min(max(attempt, 1), len(self.schedule)) - 1]
         digest = hashlib.sha256(f"{delivery}:{attempt}".encode()).digest()
         spread = int.from_bytes(digest[:4], "big") / 0xFFFFFFFF  # 0..1, reproducible
@@ -181,6 +186,7 @@ class Worker:
                 adapter.clock = clock
         self._view: dict[UUID, Delivery] = {}
         self._newest: dict[tuple[UUID, str], int] = {}
+        self._furthest: dict[str, int] = {}
         self._position = 0
         self.stop_requested = False
 
@@ -194,10 +200,13 @@ class Worker:
         """Catch up with the deliveries log (incrementally)."""
         self._position = self.deliveries.fold_into(self._view, self._position)
         newest = self._newest
+        furthest = self._furthest
         for d in self._view.values():
             key = (d.item_id, d.outlet)
             if newest.get(key, 0) < d.item_version:
                 newest[key] = d.item_version
+            if furthest.get(d.outlet, 0) < d.position:
+                furthest[d.outlet] = d.position
 
     def due(self, now: datetime) -> list[Delivery]:
         """Deliveries a worker may claim now, in items-log order."""
@@ -206,7 +215,7 @@ class Worker:
             d for d in self._view.values() if d.outlet in self.outlets and d.is_due(now)
         ]
         chosen.sort(key=lambda d: (d.position, d.item_version, d.outlet))
-        return [d for d in chosen if not self._waits_for_older(d)]
+        return [d for d in chosen if not self._waits_for_older(d, now)]
 
     def view(self) -> dict[UUID, Delivery]:
         """The folded deliveries (refreshed)."""
@@ -217,13 +226,21 @@ class Worker:
         caps = outlet.capabilities
         return caps.edits_in_place or caps.whole_set
 
-    def _waits_for_older(self, d: Delivery) -> bool:
-        """Message outlets get an item's versions in order: earlier ones settle first."""
-        if self._latest_only(self.outlets[d.outlet]):
-            return False
+    def _waits_for_older(self, d: Delivery, now: datetime) -> bool:
+        """An item's versions reach an outlet in order.
+
+        Message outlets: an earlier version settles first. Latest-only outlets: a newer
+        version waits while an older one is being sent (a live claim), so the older
+        write cannot land after the newer one and bring back what it replaced.
+        """
+        latest_only = self._latest_only(self.outlets[d.outlet])
         for version in range(1, d.item_version):
             older = self._view.get(delivery_id(d.item_id, version, d.outlet))
-            if older is not None and not older.state.settled:
+            if older is None or older.state.settled:
+                continue
+            if not latest_only:
+                return True
+            if older.state is DeliveryState.CLAIMED and not older.is_due(now):
                 return True
         return False
 
@@ -335,11 +352,14 @@ class Worker:
         for delivery, took_over in ready:
             outcome = self._execute(delivery, took_over, items)
             done.append((delivery, outcome))
+        # save() takes the events off the aggregates: keep them, so a conflict on one
+        # delivery cannot lose the others' outcomes.
+        pending = [(d, d.collect_events(), o) for d, o in done]
         try:
-            self.deliveries.save(*[d for d, _ in done])
+            self.deliveries.save(*[e for _, events, _ in pending for e in events])
         except IntegrityError:
-            for delivery, outcome in done:
-                self._save_outcome(delivery, outcome)
+            for delivery, events, outcome in pending:
+                self._save_events(delivery.id, list(events), outcome)
         outcomes += [None if o == "released" else o for _, o in done]
         return outcomes
 
@@ -353,6 +373,17 @@ class Worker:
             if newer is not None:
                 delivery.record(Delivery.Superseded, at=now, by_version=newer)
                 return "superseded"
+        if (
+            outlet.capabilities.whole_set
+            and self._furthest.get(outlet.name, 0) > delivery.position
+        ):
+            # A later rendition of the whole set replaces this one entirely.
+            delivery.record(
+                Delivery.Superseded, at=now, by_version=delivery.item_version
+            )
+            return "superseded"
+        if outlet.rate_per_minute and not self._slot_free(outlet, now):
+            return None  # wait for a slot rather than claim and give back
         return "claim"
 
     def _execute(
@@ -378,7 +409,16 @@ class Worker:
             return "unconfirmed"
         adapter = self._adapters[outlet.name]
         try:
-            rendition = adapter.render(self._job(delivery, outlet, items))
+            job = self._job(delivery, outlet, items)
+        except PersistenceError as exc:  # the store hiccuped: try again later
+            return self._failed(
+                delivery,
+                TransientDeliveryError(f"store error: {exc}"),
+                None,
+                permanent=False,
+            )
+        try:
+            rendition = adapter.render(job)
             limit = outlet.capabilities.max_bytes
             if limit is not None and len(rendition.data) > limit:
                 raise PermanentDeliveryError(
@@ -397,7 +437,12 @@ class Worker:
                 None,
                 permanent=True,
             )
-        if self.stop_requested or not self._take_slot(outlet, delivery):
+        if (
+            self.stop_requested
+            or not self._lease_left(delivery, outlet)
+            or self._superseded_in_store(delivery, outlet)
+            or not self._take_slot(outlet, delivery)
+        ):
             delivery.record(
                 Delivery.Released, at=self.clock(), worker=self.name, attempt=attempt
             )
@@ -481,23 +526,63 @@ class Worker:
 
     def _save_outcome(self, delivery: Delivery, outcome: str) -> str:
         """Save, and never lose an outcome to a concurrent change of the delivery."""
-        pending = delivery.collect_events()
+        return self._save_events(delivery.id, list(delivery.collect_events()), outcome)
+
+    def _save_events(self, id_: UUID, pending: list[Any], outcome: str) -> str:
         for _ in range(10):
             try:
                 self.deliveries.save(*pending)
                 return outcome
             except IntegrityError:
                 # Someone appended meanwhile (an expired claim taken over): append the
-                # same facts after theirs.
-                fresh = self.deliveries.delivery(delivery.id)
+                # same facts after theirs — except "released" and "superseded", which
+                # must not undo another worker's live claim.
+                fresh = self.deliveries.delivery(id_)
                 for raw in pending:
                     event = cast(Delivery.Event, raw)
+                    if (
+                        isinstance(event, Delivery.Released | Delivery.Superseded)
+                        and fresh.state is DeliveryState.CLAIMED
+                    ):
+                        continue
                     fields = event.model_dump(
                         exclude={"originator_id", "originator_version", "timestamp"}
                     )
                     fresh.record(type(event), at=event.timestamp, **fields)
-                pending = fresh.collect_events()
-        raise RuntimeError(f"could not record the outcome of delivery {delivery.id}")
+                pending = list(fresh.collect_events())
+        raise RuntimeError(f"could not record the outcome of delivery {id_}")
+
+    def _lease_left(self, delivery: Delivery, outlet: Outlet) -> bool:
+        """The claim is still ours: a long batch must not send on an expired claim.
+
+        (Another worker may have taken it over; then it is theirs to send.)
+        """
+        expires = delivery.claim_expires_at
+        return expires is not None and self.clock() < expires
+
+    def _superseded_in_store(self, delivery: Delivery, outlet: Outlet) -> bool:
+        """Last look before sending to a latest-only outlet: is a newer version planned?
+
+        If delivery v exists, the outlet took the item at v, so the planner plans v+1
+        for it whenever the item has a version v+1: checking that one id is exact.
+        """
+        if not self._latest_only(outlet):
+            return False
+        newer = delivery_id(
+            delivery.item_id, delivery.item_version + 1, delivery.outlet
+        )
+        return newer in self.deliveries.repository
+
+    def _slot_free(self, outlet: Outlet, now: datetime) -> bool:
+        """Whether a rate slot is free now (a peek; `_take_slot` takes it for real)."""
+        for index in range(outlet.rate_per_minute or 0):
+            slot_id = RateSlot.id_for(outlet.name, index)
+            if slot_id not in self.deliveries.repository:
+                return True
+            slot = cast(RateSlot, self.deliveries.repository.get(slot_id))
+            if now - slot.last_taken >= timedelta(seconds=60):
+                return True
+        return False
 
     def _take_slot(self, outlet: Outlet, delivery: Delivery) -> bool:
         limit = outlet.rate_per_minute

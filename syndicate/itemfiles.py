@@ -79,6 +79,14 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise InputError([Problem(k, "given twice in the same object") for k in twice])
+    return dict(pairs)
+
+
 def _split_front_matter(text: str) -> tuple[str, str]:
     lines = text.lstrip("\ufeff").splitlines(keepends=True)
     if not lines or lines[0].strip() != _FENCE:
@@ -100,7 +108,7 @@ def _parse_raw(path: Path) -> dict[str, Any]:
             ".json, or .md with +++ TOML front matter"
         )
     try:
-        text = path.read_text("utf-8")
+        text = path.read_text("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
         raise InputError("the file is not UTF-8 text") from None
     except OSError as exc:
@@ -108,7 +116,9 @@ def _parse_raw(path: Path) -> dict[str, Any]:
     data: Any
     if suffix == ".json":
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        except RecursionError:
+            raise InputError("the JSON is nested too deeply") from None
         except json.JSONDecodeError as exc:
             raise InputError(
                 f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
@@ -121,6 +131,8 @@ def _parse_raw(path: Path) -> dict[str, Any]:
         text, body = _split_front_matter(text)
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise InputError("the TOML is nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         if body is not None:
@@ -131,11 +143,11 @@ def _parse_raw(path: Path) -> dict[str, Any]:
         where = " front matter" if body is not None else ""
         raise InputError(f"invalid TOML{where}: {message}") from None
     if body is not None:
-        if "body" in data:
+        if "body" in data and body.strip():
             raise InputError(
                 [Problem("body", "given in the front matter and after it; keep one")]
             )
-        data["body"] = body
+        data.setdefault("body", body)
     return dict(data)
 
 
@@ -165,9 +177,15 @@ def _attachments(
                 Problem(where, f"unknown field(s) {', '.join(sorted(unknown))}")
             )
             continue
+        path = (base / spec["path"]).resolve()
+        if not path.is_relative_to(base.resolve()):
+            problems.append(
+                Problem(where, "must be a file in the item file's folder or below it")
+            )
+            continue
         try:
             item = prepare_attachment(
-                base / spec["path"],
+                path,
                 name=spec.get("name"),
                 media_type=spec.get("media_type"),
             )

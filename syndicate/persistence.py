@@ -131,7 +131,15 @@ class DurableSQLiteFactory(SQLiteFactory):
         old.close()
 
 
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
+
+
+def has_password(url: str) -> bool:
+    """Whether a URL carries a password (with or without a user name)."""
+    try:
+        return urlsplit(url).password is not None or scrub(url) != url
+    except ValueError:
+        return scrub(url) != url
 
 
 def scrub(text: str, *secrets: str | None) -> str:
@@ -164,11 +172,17 @@ class StoreSettings:
                 f"store.schema: {self.schema!r} is not a plain PostgreSQL identifier"
             )
         if self.is_postgres:
-            parts = urlsplit(self.url)
-            if not parts.hostname or not parts.path.strip("/"):
+            example = "postgresql://syndicate@127.0.0.1:5432/syndicate"
+            try:
+                parts = urlsplit(self.url)
+                hostname, _ = parts.hostname, parts.port
+            except ValueError:
                 raise ConfigurationError(
-                    "store.url: a PostgreSQL URL needs a host and a database, e.g. "
-                    "postgresql://syndicate@127.0.0.1:5432/syndicate"
+                    f"store.url: not a valid URL (check the host and port), e.g. {example}"
+                ) from None
+            if not hostname or not parts.path.strip("/"):
+                raise ConfigurationError(
+                    f"store.url: a PostgreSQL URL needs a host and a database, e.g. {example}"
                 )
 
     def __repr__(self) -> str:

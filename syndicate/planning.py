@@ -18,14 +18,15 @@ tracking position, so a crash and restart never plans an event twice or skips on
 
 Outlets added later are *attached*: the first planner run that sees a new outlet backfills
 it with the current state of every live item it takes (as of the planner's position), and
-records that it did, so it happens once. `syndicate sync` and `syndicate worker` do this
-automatically before planning; see docs/delivery.md.
+records that it did in the shared `OutletRegister`, so it happens once. `syndicate sync`
+and `syndicate worker` do this automatically before planning; a process whose
+configuration lacks an attached outlet refuses to plan. See docs/delivery.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 from uuid import UUID, uuid5
 
 from eventsourcing.application import ProcessingEvent
@@ -40,10 +41,11 @@ from syndicate.domain.base import Aggregate
 from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import DELIVERY_NAMESPACE, Delivery
 from syndicate.domain.items import DisclosureItem
+from syndicate.errors import ConfigurationError, InputError, Problem
 from syndicate.outlets import Outlet
 from syndicate.persistence import JSONTranscoder, PydanticMapper
 
-__all__ = ["Deliveries", "OutletAttachment", "plan_operation"]
+__all__ = ["Deliveries", "OutletRegister", "plan_operation"]
 
 
 def plan_operation(
@@ -70,27 +72,57 @@ def plan_operation(
     raise ValueError(f"unknown item event {event!r}")
 
 
-class OutletAttachment(Aggregate):
-    """Records that an outlet was backfilled, once, as of an items-log position."""
+class OutletRegister(Aggregate):
+    """Which outlets the planner plans for, shared by every process using the store.
 
-    TOPIC = "syndicate.OutletAttachment"
+    An outlet is attached once, backfilled with the live items as of a position, and
+    planned for from then on. A process whose configuration lacks an attached outlet
+    refuses to plan (its outlet list is out of date), so no item event is planned
+    without an outlet that the others expect it to reach.
+    """
+
+    TOPIC = "syndicate.OutletRegister"
+    ID: ClassVar[UUID] = uuid5(DELIVERY_NAMESPACE, "outlet-register")
 
     class Event(Aggregate.Event):
-        """Base of the attachment's events."""
+        """Base of the register's events."""
 
-    class Attached(Event, CanInitAggregate[UUID]):
-        """The outlet joined; live items as of `position` were planned for it."""
+        def apply(self, aggregate: Any) -> None:
+            register: OutletRegister = aggregate
+            register.on(self)
 
-        TOPIC: ClassVar[str] = "syndicate.OutletAttachment.Attached"
+    class Opened(Event, CanInitAggregate[UUID]):
+        """The register exists (no outlets yet)."""
+
+        TOPIC: ClassVar[str] = "syndicate.OutletRegister.Opened"
         originator_topic: str
+
+    class Attached(Event):
+        """An outlet joined; live items as of `position` were planned for it."""
+
+        TOPIC: ClassVar[str] = "syndicate.OutletRegister.Attached"
         outlet: str
         position: int
         backfilled: int
 
-    @staticmethod
-    def id_for(outlet: str) -> UUID:
-        """The attachment id of an outlet name."""
-        return uuid5(DELIVERY_NAMESPACE, f"outlet:{outlet}")
+    class Detached(Event):
+        """An operator removed an outlet on purpose (`syndicate outlets detach`)."""
+
+        TOPIC: ClassVar[str] = "syndicate.OutletRegister.Detached"
+        outlet: str
+        actor: str
+
+    if TYPE_CHECKING:
+        attached: dict[str, int]
+
+    def on(self, event: OutletRegister.Event) -> None:
+        """Apply an event to the state."""
+        if isinstance(event, OutletRegister.Opened):
+            self.attached = {}
+        elif isinstance(event, OutletRegister.Attached):
+            self.attached[event.outlet] = event.position
+        elif isinstance(event, OutletRegister.Detached):
+            self.attached.pop(event.outlet, None)
 
 
 class Deliveries(ProcessApplication[UUID]):
@@ -131,6 +163,7 @@ class Deliveries(ProcessApplication[UUID]):
 
     def plan(self) -> int:
         """Attach new outlets, then plan every unplanned item event. Returns events seen."""
+        self.check_outlets()
         self.attach_new_outlets()
         before = self.position()
         while True:
@@ -164,7 +197,9 @@ class Deliveries(ProcessApplication[UUID]):
                     outlet=outlet.name,
                     operation=operation.value,
                     position=position,
-                    at=event.timestamp,
+                    # When it was planned: the age limit counts from here, so a
+                    # planner that was down for days does not abandon on first failure.
+                    at=self.clock(),
                 )
             )
 
@@ -180,12 +215,40 @@ class Deliveries(ProcessApplication[UUID]):
             return event.content, previous.content
         return previous.content, previous.content
 
+    def register(self) -> OutletRegister:
+        """The shared outlet register (opened on first use)."""
+        if OutletRegister.ID in self.repository:
+            return cast(OutletRegister, self.repository.get(OutletRegister.ID))
+        register = OutletRegister._create(
+            OutletRegister.Opened, id=OutletRegister.ID, timestamp=self.clock()
+        )
+        try:
+            self.save(register)
+        except IntegrityError:  # another process opened it this instant
+            return cast(OutletRegister, self.repository.get(OutletRegister.ID))
+        return register
+
+    def check_outlets(self) -> None:
+        """Refuse to plan with an outlet list older than the store's."""
+        missing = sorted(set(self.register().attached) - set(self.outlets))
+        if missing:
+            raise ConfigurationError(
+                f"outlet(s) {', '.join(missing)} are attached in the store but not "
+                "configured here: this process has an out-of-date syndicate.toml "
+                "(restart it), or they were removed on purpose (run `syndicate outlets "
+                "detach NAME`)"
+            )
+
     def attach_new_outlets(self) -> list[str]:
         """Backfill outlets seen for the first time with the live items they take."""
-        attached = []
-        for name, outlet in self.outlets.items():
-            if OutletAttachment.id_for(name) in self.repository:
-                continue
+        attached: list[str] = []
+        for _ in range(10):
+            register = self.register()
+            new = [n for n in self.outlets if n not in register.attached]
+            if not new:
+                return attached
+            name = new[0]
+            outlet = self.outlets[name]
             position = self.position()
             now = self.clock()
             planned: list[Aggregate] = []
@@ -202,20 +265,29 @@ class Deliveries(ProcessApplication[UUID]):
                 )
                 if delivery.id not in self.repository:
                     planned.append(delivery)
-            attachment = OutletAttachment._create(
-                OutletAttachment.Attached,
-                id=OutletAttachment.id_for(name),
+            register.trigger_event(
+                OutletRegister.Attached,
                 timestamp=now,
                 outlet=name,
                 position=position,
                 backfilled=len(planned),
             )
             try:
-                self.save(attachment, *planned)
+                self.save(register, *planned)
             except IntegrityError:
-                continue  # another process attached it at the same moment
+                continue  # another process changed the register: look again
             attached.append(name)
         return attached
+
+    def detach(self, outlet: str, *, actor: str) -> None:
+        """Forget an outlet on purpose; adding it again later backfills it again."""
+        register = self.register()
+        if outlet not in register.attached:
+            raise InputError([Problem("NAME", f"outlet {outlet!r} is not attached")])
+        register.trigger_event(
+            OutletRegister.Detached, timestamp=self.clock(), outlet=outlet, actor=actor
+        )
+        self.save(register)
 
     # -- reading -------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.attachments import AttachmentStore
 from syndicate.errors import ConfigurationError
 from syndicate.outlets import ENV_REF, Outlet, expand_env, load_outlets
-from syndicate.persistence import StoreSettings, scrub
+from syndicate.persistence import StoreSettings, has_password
 from syndicate.planning import Deliveries
 from syndicate.registry import Registry
 
@@ -132,6 +132,19 @@ class Project:
                 f"{home} is not a syndicate home (no {CONFIG_NAME}); run "
                 "`syndicate init` there first, or point --home / SYNDICATE_HOME at one"
             )
+        return cls._load_file(home, path, environ, registry=registry)
+
+    @classmethod
+    def _load_file(
+        cls,
+        home: Path,
+        path: Path,
+        environ: Mapping[str, str] | None,
+        *,
+        registry: Registry | None = None,
+    ) -> Project:
+        environ = os.environ if environ is None else environ
+        home = home.resolve()
         try:
             data = tomllib.loads(path.read_text("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -172,7 +185,7 @@ class Project:
                 'store.password: write it as "${ENV_VAR}" and set that variable; '
                 f"secrets are never kept in {CONFIG_NAME}"
             )
-        if scrub(url) != url:
+        if has_password(url):
             raise ConfigurationError(
                 "store.url: holds a password; move it to "
                 'password = "${ENV_VAR}" (or set SYNDICATE_STORE_URL in the environment)'
@@ -227,12 +240,27 @@ class Project:
         created = not path.exists()
         if created:
             url = store_url or "sqlite"
-            if scrub(url) != url:
+            if has_password(url):
                 raise ConfigurationError(
                     "--store: the URL holds a password; set it with "
                     'password = "${ENV_VAR}" in syndicate.toml instead'
                 )
-            path.write_text(CONFIG_TEMPLATE.replace("{url}", url), "utf-8")
+            # Check the new configuration (and reach its store) before writing it, so a
+            # failed init leaves nothing behind that would block the next attempt.
+            draft = home / f".{CONFIG_NAME}.new"
+            draft.write_text(CONFIG_TEMPLATE.replace("{url}", url), "utf-8")
+            try:
+                project = cls._load_file(home, draft, environ)
+                project.store.prepare()
+                with (
+                    project.disclosures(create_tables=True) as items,
+                    project.deliveries(items, create_tables=True, outlets={}),
+                ):
+                    pass
+            except BaseException:
+                draft.unlink(missing_ok=True)
+                raise
+            draft.replace(path)
         project = cls.load(home, environ)
         project.store.prepare()
         project.attachments.root.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ from syndicate.application import Disclosures
 from syndicate.delivery import Backoff, Worker
 from syndicate.domain.deliveries import Delivery, DeliveryState, delivery_id
 from syndicate.errors import (
+    ConfigurationError,
     PermanentDeliveryError,
     TransientDeliveryError,
     UnknownOutcomeError,
@@ -30,7 +31,7 @@ from syndicate.errors import (
 from syndicate.outlets import Outlet, OutletFilter
 from syndicate.planning import Deliveries, plan_operation
 from syndicate.project import Project
-from syndicate.testing import FixedClock, LoopbackServer
+from syndicate.testing import FixedClock, LoopbackServer, sample_jobs
 from tests.conftest import content
 
 SECRET = "whsec_" + base64.b64encode(b"w" * 32).decode()
@@ -408,3 +409,131 @@ def test_signed_webhook_end_to_end_with_the_reference_verifier(
         "item.published",
         "item.withdrawn",
     ]
+
+
+# -- regressions found in review ---------------------------------------------------------
+
+
+class DedupeAdapter(ScriptedAdapter):
+    """A message outlet that deduplicates, so the worker batches it."""
+
+    kind: ClassVar[str] = "dedupe"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        edits_in_place=False, retracts=False, deduplicates=True
+    )
+    during: ClassVar[list[Any]] = []
+
+    def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
+        if self.during:
+            self.during.pop(0)()
+        return super().deliver(rendition, session)
+
+
+def test_a_conflict_in_a_batch_loses_no_outcome(rig: Rig) -> None:
+    rig.outlets = {"hub": outlet("hub", DedupeAdapter, ScriptSettings(name="hub"))}
+    rig.deliveries.outlets = dict(rig.outlets)
+    for n in range(5):
+        rig.items.publish(content(index_no=f"B/2026-{n}"), actor="t")
+    rig.deliveries.plan()
+    a, b = rig.worker("a"), rig.worker("b")
+    first = a.due(rig.clock.now)[0].id
+
+    def takeover() -> None:
+        # Mid-batch, a's lease runs out and b takes the first delivery over.
+        rig.clock.advance(minutes=3)
+        DedupeAdapter.during.clear()
+        b.attempt(first)
+
+    DedupeAdapter.during[:] = [lambda: None, takeover]
+    a.run_until_idle()
+    b.run_until_idle()
+    a.run_until_idle()
+    states = {d.state for d in rig.deliveries.all_deliveries().values()}
+    assert states == {DeliveryState.SUCCEEDED}
+
+
+def test_latest_only_outlet_never_ends_with_an_older_version(
+    rig: Rig, tmp_path: Path
+) -> None:
+    change = rig.items.publish(content(), actor="t")
+    rig.deliveries.plan()
+    v1 = rig.deliveries.delivery(delivery_id(change.item_id, 1, "archive"))
+    v1.claim(
+        worker="slow", at=rig.clock.now, expires_at=rig.clock.now + timedelta(minutes=2)
+    )
+    rig.deliveries.save(v1)  # a slow worker is writing v1 right now
+    rig.items.withdraw(change.item_id, reason="r", actor="t")
+    rig.deliveries.plan()
+    other = rig.worker("other")
+    assert [
+        d.item_version for d in other.due(rig.clock.now) if d.outlet == "archive"
+    ] == []
+    # The slow worker's claim lapses; its v1 is superseded, v2 (the take-down) goes out.
+    rig.clock.advance(minutes=3)
+    other.run_until_idle()
+    assert not (tmp_path / "archive" / f"{change.item_id}.json").exists()
+    assert rig.states()[("archive", 2, "retract")] is DeliveryState.SUCCEEDED
+
+
+def test_absurd_retry_after_does_not_crash_the_worker(rig: Rig) -> None:
+    rig.items.publish(content(), actor="t")
+    rig.deliveries.plan()
+    ScriptedAdapter.script["village"] = [
+        TransientDeliveryError("429", code="429", retry_after=float("inf"))
+    ]
+    summary = rig.worker().run_until_idle()
+    assert summary.outcomes.get("abandoned") == 1  # it asks to wait past the age limit
+
+
+def test_a_process_with_an_out_of_date_outlet_list_refuses_to_plan(
+    rig: Rig, project: Project, tmp_path: Path
+) -> None:
+    rig.items.publish(content(), actor="t")
+    rig.deliveries.plan()
+    stale = {"archive": rig.outlets["archive"]}
+    with project.deliveries(rig.items, clock=rig.clock, outlets=stale) as old:
+        with pytest.raises(ConfigurationError, match="village"):
+            old.plan()
+        old.detach("village", actor="运维")
+        old.plan()
+    rig.deliveries.plan()  # the full list attaches village again, with a backfill
+    village = [
+        d for d in rig.deliveries.all_deliveries().values() if d.outlet == "village"
+    ]
+    assert len(village) == 1
+
+
+def test_rate_limited_outlets_wait_instead_of_churning(rig: Rig) -> None:
+    rig.outlets["village"] = outlet(
+        "village", ScriptedAdapter, ScriptSettings(name="village"), rate_per_minute=1
+    )
+    for n in range(4):
+        rig.items.publish(content(index_no=f"R/2026-{n}"), actor="t")
+    rig.deliveries.plan()
+    worker = rig.worker()
+    for _ in range(30):
+        worker.run_until_idle()
+        rig.clock.advance(seconds=2)
+    sent = [
+        d for d in rig.deliveries.all_deliveries().values() if d.outlet == "village"
+    ]
+    assert sum(d.state is DeliveryState.SUCCEEDED for d in sent) == 1
+    assert all(d.attempt <= 1 for d in sent)
+    events = sum(len(list(rig.deliveries.events.get(d.id))) for d in sent)
+    assert events <= 4 + 2  # Planned x4, Claimed + Succeeded once
+
+
+def test_the_age_limit_counts_from_planning_not_from_the_item_event(rig: Rig) -> None:
+    rig.items.publish(content(), actor="t")
+    rig.clock.advance(days=5)  # the planner was down for five days
+    rig.deliveries.plan()
+    ScriptedAdapter.script["village"] = [TransientDeliveryError("503", code="503")]
+    assert rig.worker().run_until_idle().outcomes.get("retrying") == 1
+
+
+def test_directory_files_are_readable_by_other_users(tmp_path: Path) -> None:
+    adapter = DirectoryAdapter(DirectorySettings(path=tmp_path / "out"))
+    job = sample_jobs()[0]
+    adapter.deliver(adapter.render(job), requests.Session())
+    mode = (tmp_path / "out" / f"{job.item.item_id}.json").stat().st_mode
+    assert mode & 0o777 == 0o644

@@ -29,6 +29,15 @@ from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
 __all__ = ["DirectoryAdapter", "DirectorySettings"]
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename or unlink in `folder` durable (it is recorded as succeeded)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class DirectorySettings(BaseModel):
     """`[outlets.NAME]` settings of a directory outlet."""
 
@@ -81,14 +90,19 @@ class DirectoryAdapter:
             folder.mkdir(parents=True, exist_ok=True)
             if rendition.meta.get("action") == "delete":
                 target.unlink(missing_ok=True)
+                _fsync_dir(folder)
                 return Receipt(remote_id=str(target), detail={"action": "deleted"})
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
             try:
+                # mkstemp makes files only their owner can read; importers (a CMS, an
+                # rsync job) often run as another user.
+                os.fchmod(fd, 0o644)
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(rendition.data)
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(tmp, target)
+                _fsync_dir(folder)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise

@@ -20,6 +20,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -44,6 +45,8 @@ from syndicate.errors import (
 )
 
 __all__ = ["WebhookAdapter", "WebhookSettings", "sign"]
+
+_WEEK = 7 * 24 * 3600.0
 
 _EVENT_TYPES = {
     Operation.PUBLISH: "item.published",
@@ -95,9 +98,12 @@ def _retry_after(response: requests.Response) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # "inf", "nan" and absurd values are not a schedule: cap at a week.
+        return min(max(0.0, seconds), _WEEK) if math.isfinite(seconds) else _WEEK
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -18,7 +18,7 @@ from syndicate.cli.output import (
 )
 from syndicate.cli.state import ActorOption, CliState, JsonOption, resolve_actor
 from syndicate.domain.catalogue import area_by_code, parse_area
-from syndicate.domain.items import DisclosureItem, ItemStatus
+from syndicate.domain.items import DisclosureItem, ItemStatus, check_line, check_note
 from syndicate.errors import DomainError, InputError, Problem
 from syndicate.itemfiles import LoadedItem, expand_paths, load_item_file
 
@@ -112,11 +112,22 @@ def publish(
                 report(exc)
                 worst = 2
         if dry_run:
-            for item in loaded:
-                typer.echo(f"ok  {item.source}  {item.content.ref}")
+            ok = 0
+            with _state(ctx).project().disclosures() as log:
+                verdicts = log.check_publish([i.content for i in loaded], actor=who)
+            for item, (_, problem) in zip(loaded, verdicts, strict=True):
+                if problem is None:
+                    ok += 1
+                    typer.echo(f"ok  {item.source}  {item.content.ref}")
+                elif isinstance(problem, InputError):
+                    report(problem.with_source(str(item.source)))
+                    worst = 2
+                else:
+                    typer.echo(f"error: {item.source}: {problem}", err=True)
+                    worst = max(worst, 1)
             typer.echo(
-                f"checked {len(files)} file(s): {len(loaded)} ok, "
-                f"{len(files) - len(loaded)} with problems; nothing published",
+                f"checked {len(files)} file(s): {ok} would publish, "
+                f"{len(files) - ok} would be refused; nothing published",
                 err=True,
             )
             raise typer.Exit(worst)
@@ -174,6 +185,8 @@ def revise(
     --reason "更正第3户家庭人口数"
     """
     with cli_errors():
+        reason = check_line("--reason", reason, 500)
+        who = check_line("--actor", resolve_actor(actor), 100)
         loaded = load_item_file(path)
         with _state(ctx).project().disclosures() as log:
             item_id = log.resolve(ref)
@@ -182,7 +195,7 @@ def revise(
                     item_id,
                     loaded.content,
                     reason=reason,
-                    actor=resolve_actor(actor),
+                    actor=who,
                     expected_version=if_version,
                 )
             except InputError as exc:
@@ -215,14 +228,23 @@ def withdraw(
 
     Example: syndicate items withdraw 3f2a9c1e --reason "招聘会延期" --note "原通知撤回"
     """
-    with cli_errors(), _state(ctx).project().disclosures() as log:
-        change = log.withdraw(
-            ref,
-            reason=reason,
-            public_note=note,
-            actor=resolve_actor(actor),
-            expected_version=if_version,
-        )
+    with cli_errors():
+        reason = check_line("--reason", reason, 500)
+        who = check_line("--actor", resolve_actor(actor), 100)
+        try:
+            note = check_note(note)
+        except InputError:
+            raise InputError(
+                [Problem("--note", "must be text of at most 2000 characters")]
+            ) from None
+        with _state(ctx).project().disclosures() as log:
+            change = log.withdraw(
+                ref,
+                reason=reason,
+                public_note=note,
+                actor=who,
+                expected_version=if_version,
+            )
         typer.echo(f"withdrew {change.ref} (version {change.version})")
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import typer
 
 from syndicate.cli.output import cli_errors, echo_json, table
-from syndicate.cli.state import CliState, JsonOption
+from syndicate.cli.state import ActorOption, CliState, JsonOption, resolve_actor
 
 __all__ = ["app"]
 
@@ -77,3 +78,24 @@ def check(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 f"ok  {outlet['name']}  kind={outlet['kind']}  "
                 f"channel={outlet['channel']}  settings={settings}"
             )
+
+
+@app.command()
+def detach(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The outlet to forget.")],
+    actor: ActorOption = None,
+) -> None:
+    """Forget an outlet removed from syndicate.toml on purpose (recorded, with the actor).
+
+    Until then, workers refuse to plan, in case the removal was a stale configuration.
+    Adding the outlet back later backfills it again with every live item.
+    """
+    with cli_errors():
+        project = _state(ctx).project()
+        with (
+            project.disclosures() as items,
+            project.deliveries(items, outlets={}) as log,
+        ):
+            log.detach(name, actor=resolve_actor(actor))
+        typer.echo(f"detached {name}; its past deliveries stay in the log")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -52,6 +53,11 @@ def cli_errors() -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
     except PersistenceError as exc:  # an infrastructure failure outside a known store
         fail(f"event store: {scrub(str(exc))}", 1)
+    except sqlite3.Error as exc:  # e.g. a damaged database file
+        fail(f"event store: {exc}; check the files under the data directory", 1)
+    except OSError as exc:  # the file system said no (permissions, not a directory, …)
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(f"{where}{exc.strerror or exc}", 1)
 
 
 def width(text: str) -> int:

@@ -53,14 +53,18 @@ __all__ = [
 # Namespace of item ids. Never change it: ids derived from it are in every stored event.
 ITEM_NAMESPACE = UUID("5b0f3a4e-7d0c-5e51-9a8f-2c6a1d9e0b11")
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls; in one-line fields also tab and newline.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Invisible or layout-changing characters in one-line fields would let two items look the
+# same (a zero-width space after an index number) or reorder what a reader sees (U+202E).
+_INVISIBLE = {"Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
 
 
 def item_id(agency: str, index_no: str) -> UUID:
     """The item's id: uuid5 of (agency, index_no), so an item can be published only once."""
     agency = _nfc(agency).strip()
-    index_no = _nfc(index_no).strip()
+    index_no = unicodedata.normalize("NFKC", index_no).strip()
     # A newline can appear in neither part, so the name is unambiguous.
     return uuid5(ITEM_NAMESPACE, f"{agency}\n{index_no}")
 
@@ -71,6 +75,7 @@ def parse_item_ref(ref: str) -> UUID | tuple[str, str]:
     A REF is an item id (a UUID) or `AGENCY/INDEX_NO`. Index numbers often contain a slash
     themselves (`000014349/2026-00123`); agencies never may, so the first slash splits.
     """
+    _check_encodable(ref)
     text = _nfc(ref).strip()
     try:
         return UUID(text)
@@ -89,13 +94,29 @@ def _nfc(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
+def _check_encodable(value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            "contains bytes that are not valid UTF-8 text; re-save it as UTF-8"
+        ) from None
+
+
 def _line(value: Any) -> Any:
-    """A one-line text field: NFC, trimmed, no control characters."""
+    """A one-line text field: NFC, trimmed, no control or invisible characters."""
     if not isinstance(value, str):
         return value
+    _check_encodable(value)
     value = _nfc(value).strip()
     if _LINE_CONTROL.search(value):
         raise ValueError("must be a single line without control characters")
+    hidden = [ch for ch in value if unicodedata.category(ch) in _INVISIBLE]
+    if hidden:
+        names = ", ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(hidden))
+        raise ValueError(
+            f"contains invisible or layout characters ({names}); remove them"
+        )
     return value
 
 
@@ -103,11 +124,19 @@ def _multiline(value: Any) -> Any:
     """A text block: NFC, LF line ends, trailing blanks removed, no control characters."""
     if not isinstance(value, str):
         return value
+    _check_encodable(value)
     value = _nfc(value).replace("\r\n", "\n").replace("\r", "\n")
+    value = value.replace("\u2028", "\n").replace("\u2029", "\n\n")
     value = "\n".join(line.rstrip() for line in value.split("\n")).strip("\n")
     if _CONTROL.search(value):
         raise ValueError("contains control characters; remove them")
     return value
+
+
+def _index_no(value: Any) -> Any:
+    """Index numbers: full-width digits and letters folded (NFKC), as people type them."""
+    value = _line(value)
+    return unicodedata.normalize("NFKC", value) if isinstance(value, str) else value
 
 
 def _plain_date(value: Any) -> Any:
@@ -183,6 +212,10 @@ def _channels(value: Any) -> Any:
     if isinstance(value, str):
         value = [value]
     if isinstance(value, list | tuple):
+        if not all(isinstance(v, str | ChannelCategory) for v in value):
+            raise ValueError(
+                'must be a list of channel names, e.g. ["portal", "group"]'
+            )
         parsed = [parse_channel(v) if isinstance(v, str) else v for v in value]
         if not parsed:
             raise ValueError("must name at least one channel (or leave it out for all)")
@@ -196,7 +229,9 @@ class ItemContent(_Model):
     """One version of a disclosure item, with the standard-catalogue elements."""
 
     agency: Annotated[Line, Field(min_length=1, max_length=100)]
-    index_no: Annotated[Line, Field(min_length=1, max_length=64)]
+    index_no: Annotated[
+        str, BeforeValidator(_index_no), Field(min_length=1, max_length=64)
+    ]
     doc_no: Annotated[Line, Field(min_length=1, max_length=100)] | None = None
     title: Annotated[Line, Field(min_length=1, max_length=200)]
     body: Annotated[
@@ -292,6 +327,11 @@ def problems_from_validation_error(exc: ValidationError) -> list[Problem]:
             message = (
                 "unknown field (check the spelling; docs/items.md lists the fields)"
             )
+        elif kind in ("string_too_short", "too_short"):
+            message = "must not be empty"
+        elif kind in ("string_too_long", "too_long"):
+            limit = (err.get("ctx") or {}).get("max_length")
+            message = f"is longer than {limit} characters" if limit else "is too long"
         elif message.startswith(("Value error, ", "Assertion failed, ")):
             message = message.split(", ", 1)[1]
         # Model-level rules name their own field at the start of the message.

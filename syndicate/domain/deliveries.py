@@ -203,6 +203,7 @@ class Delivery(Aggregate):
             self.claim_expires_at = event.expires_at
         elif isinstance(event, Delivery.Released):
             self.state = DeliveryState.PLANNED
+            self.attempt = event.attempt - 1  # given back unsent: not an attempt
             self.due_at = event.timestamp
             self.claimed_by = self.claim_expires_at = None
         elif isinstance(event, Delivery.Succeeded):

@@ -25,7 +25,14 @@ from syndicate.domain.base import CHINA_TZ, Aggregate
 from syndicate.domain.content import ItemContent, _line, _multiline, content_hash
 from syndicate.errors import InputError, ItemWithdrawn, NothingChanged, Problem
 
-__all__ = ["DisclosureItem", "ItemStatus", "VersionRecord", "check_actor"]
+__all__ = [
+    "DisclosureItem",
+    "ItemStatus",
+    "VersionRecord",
+    "check_actor",
+    "check_line",
+    "check_note",
+]
 
 Actor = Annotated[str, BeforeValidator(_line), Field(min_length=1, max_length=100)]
 Reason = Annotated[str, BeforeValidator(_line), Field(min_length=1, max_length=500)]
@@ -53,7 +60,7 @@ class VersionRecord:
 
 def _check_line(field: str, value: str, limit: int) -> str:
     try:
-        cleaned = _line(value)
+        cleaned = _line(value) if isinstance(value, str) else value
     except ValueError as exc:
         raise InputError([Problem(field, str(exc))]) from None
     if not cleaned:
@@ -61,6 +68,22 @@ def _check_line(field: str, value: str, limit: int) -> str:
     if len(cleaned) > limit:
         raise InputError([Problem(field, f"is longer than {limit} characters")])
     return str(cleaned)
+
+
+def check_line(field: str, value: str, limit: int) -> str:
+    """Validate a one-line command argument (a reason), naming the field."""
+    return _check_line(field, value, limit)
+
+
+def check_note(note: str) -> str:
+    """Validate and normalise a public note (multi-line, at most 2000 characters)."""
+    try:
+        cleaned = str(_multiline(note))
+    except ValueError as exc:
+        raise InputError([Problem("public_note", str(exc))]) from None
+    if len(cleaned) > 2000:
+        raise InputError([Problem("public_note", "is longer than 2000 characters")])
+    return cleaned
 
 
 def check_actor(actor: str) -> str:
