@@ -176,16 +176,48 @@ class Deliveries(ProcessApplication[UUID]):
             break
         return self.position() - before
 
+    def pull_and_process(
+        self, leader_name: str, start: int | None = None, stop: int | None = None
+    ) -> None:
+        """Plan a whole section of the items log (up to 500 events) per transaction.
+
+        eventsourcing's default commits once per event; here the deliveries of every
+        event in the section and the tracking position of its last event are recorded
+        together. Still exactly once: the section is planned entirely or not at all, and
+        the tracking record refuses a position that was recorded already.
+        """
+        if start is None:
+            start = self.recorder.max_tracking_id(leader_name)
+        for notifications in self.pull_notifications(
+            leader_name, start=start, stop=stop, inclusive_of_start=False
+        ):
+            jobs = self.convert_notifications(
+                leader_name, self.filter_received_notifications(notifications)
+            )
+            if not jobs:
+                continue
+            processing_event = ProcessingEvent[UUID](tracking=jobs[-1][1])
+            for domain_event, tracking in jobs:
+                self._plan_event(
+                    domain_event, tracking.notification_id, processing_event
+                )
+            with self.processing_lock:
+                self._record(processing_event)
+
     def policy(
         self, domain_event: Any, processing_event: ProcessingEvent[UUID]
     ) -> None:
+        """Plan one event (eventsourcing's per-event path; `pull_and_process` batches)."""
+        tracking = processing_event.tracking
+        self._plan_event(
+            domain_event, tracking.notification_id if tracking else 0, processing_event
+        )
+
+    def _plan_event(
+        self, domain_event: Any, position: int, processing_event: ProcessingEvent[UUID]
+    ) -> None:
         event = cast(DisclosureItem.Event, domain_event)
         after, before = self._contents(event)
-        position = (
-            processing_event.tracking.notification_id
-            if processing_event.tracking
-            else 0
-        )
         for outlet in self.outlets.values():
             operation = plan_operation(type(event).__name__, before, after, outlet)
             if operation is None:
