@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from uuid import UUID, uuid5
 
 import requests
+import requests.utils
 from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
@@ -114,6 +116,27 @@ class RateSlot(Aggregate):
         return uuid5(DELIVERY_NAMESPACE, f"slot:{outlet}:{index}")
 
 
+def _outlet_session(
+    outlet: Outlet, factory: Callable[[], requests.Session]
+) -> requests.Session:
+    """One session per outlet, with the environment's proxy settings read once.
+
+    requests re-reads proxy variables from the environment on every request; for an
+    outlet with a URL we resolve them (NO_PROXY included) for that URL up front.
+    """
+    session = factory()
+    url = getattr(outlet.settings, "url", None)
+    if isinstance(url, str) and session.trust_env:
+        session.proxies.update(requests.utils.get_environ_proxies(url))
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
+            "CURL_CA_BUNDLE"
+        )
+        if bundle:
+            session.verify = bundle
+        session.trust_env = False
+    return session
+
+
 def item_view(item: DisclosureItem) -> ItemView:
     """What adapters see of an item at the version it was loaded at."""
     last = item.history[-1]
@@ -179,7 +202,10 @@ class Worker:
         self.backoff = backoff or Backoff()
         self.lease = lease
         self.batch_size = batch_size
-        self._session = session_factory()
+        self._sessions = {
+            name: _outlet_session(outlet, session_factory)
+            for name, outlet in self.outlets.items()
+        }
         self._adapters = {n: o.adapter() for n, o in self.outlets.items()}
         for adapter in self._adapters.values():
             if hasattr(adapter, "clock"):
@@ -192,7 +218,8 @@ class Worker:
 
     def close(self) -> None:
         """Release the HTTP session."""
-        self._session.close()
+        for session in self._sessions.values():
+            session.close()
 
     # -- choosing ------------------------------------------------------------------------
 
@@ -448,7 +475,7 @@ class Worker:
             )
             return "released"
         try:
-            receipt = adapter.deliver(rendition, self._session)
+            receipt = adapter.deliver(rendition, self._sessions[outlet.name])
         except UnknownOutcomeError as exc:
             if outlet.capabilities.deduplicates:
                 return self._failed(delivery, exc, rendition, permanent=False)

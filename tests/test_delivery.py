@@ -537,3 +537,24 @@ def test_directory_files_are_readable_by_other_users(tmp_path: Path) -> None:
     adapter.deliver(adapter.render(job), requests.Session())
     mode = (tmp_path / "out" / f"{job.item.item_id}.json").stat().st_mode
     assert mode & 0o777 == 0o644
+
+
+def test_outlet_sessions_read_proxy_settings_once_and_honour_no_proxy(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+
+    def hook(url: str) -> Outlet:
+        settings = WebhookSettings.model_validate({"url": url, "secret": SECRET})
+        return outlet("h", WebhookAdapter, settings)
+
+    inside = Worker(
+        rig.deliveries, rig.items, {"h": hook("http://127.0.0.1:9/x")}, name="w"
+    )
+    outside = Worker(
+        rig.deliveries, rig.items, {"h": hook("http://cms.example/x")}, name="w"
+    )
+    assert "http" not in inside._sessions["h"].proxies
+    assert outside._sessions["h"].proxies["http"] == "http://proxy.invalid:3128"
+    assert not outside._sessions["h"].trust_env
