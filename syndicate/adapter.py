@@ -128,8 +128,10 @@ class DeliveryJob:
     channel: ChannelCategory | None
     operation: Operation
     item: ItemView
-    # For whole-set outlets: every item live on this outlet as of the delivery's position.
+    # For whole-set outlets: every item live on this outlet as of the delivery's position,
+    # and those withdrawn from it by then (for tombstones and withdrawal notices).
     live_items: Sequence[ItemView] = field(default_factory=tuple)
+    withdrawn_items: Sequence[ItemView] = field(default_factory=tuple)
     # The outlet's public base URL of the portal, when configured (for links back).
     portal_url: str | None = None
 

@@ -316,6 +316,12 @@ class Disclosures(Application[UUID]):
 
     def live_items(self, position: int) -> Iterator[tuple[DisclosureItem, int]]:
         """Items not withdrawn as of a log position, each with its last event's position."""
+        for item, at in self.items_as_of(position):
+            if item.status is ItemStatus.PUBLISHED:
+                yield item, at
+
+    def items_as_of(self, position: int) -> Iterator[tuple[DisclosureItem, int]]:
+        """Every item as of a log position (withdrawn ones too), with its last position."""
         items: dict[UUID, tuple[DisclosureItem, int]] = {}
         for at, event in self._events(stop=position):
             if isinstance(event, DisclosureItem.Published):
@@ -327,9 +333,7 @@ class Disclosures(Application[UUID]):
                 item = items[event.originator_id][0]
                 event.mutate(item)
                 items[event.originator_id] = (item, at)
-        for item, at in items.values():
-            if item.status is ItemStatus.PUBLISHED:
-                yield item, at
+        yield from items.values()
 
     def position(self) -> int:
         """The position of the latest event in the log (0 when empty)."""

@@ -656,20 +656,22 @@ class Worker:
                 ),
             )
         item = items[key]
-        live: tuple[ItemView, ...] = ()
+        live: list[ItemView] = []
+        withdrawn: list[ItemView] = []
         if outlet.capabilities.whole_set:
-            live = tuple(
-                item_view(i)
-                for i, _ in self.items.live_items(delivery.position)
-                if outlet.accepts(i.content)
-            )
+            for other, _ in self.items.items_as_of(delivery.position):
+                if not outlet.accepts(other.content):
+                    continue
+                view = item_view(other)
+                (withdrawn if view.withdrawn else live).append(view)
         return DeliveryJob(
             delivery_id=delivery.id,
             outlet=outlet.name,
             channel=outlet.channel,
             operation=Operation(delivery.operation),
             item=item_view(item),
-            live_items=live,
+            live_items=tuple(live),
+            withdrawn_items=tuple(withdrawn),
         )
 
 

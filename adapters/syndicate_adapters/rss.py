@@ -1,0 +1,308 @@
+"""`rss`: RSS 2.0 and Atom 1.0 feeds (feedgen) written to a folder, plus a WebSub ping.
+
+Feeds: the whole site (`feed.xml`, `atom.xml`) and one pair per 五公开 column
+(`stage/<code>.xml|.atom`) and per pilot area (`area/<code>.xml|.atom`). Each rendition is
+the whole set of feed files as of the delivery's log position, so the bytes depend only on
+the log: no wall-clock time anywhere (`lastBuildDate` and `updated` are the newest event
+time), entries in a fixed order.
+
+- Every item keeps one id for its whole life (`urn:uuid:<item id>`); a revision bumps
+  `updated` and starts the text with its 更正说明.
+- A withdrawal becomes an Atom tombstone (RFC 6721 `at:deleted-entry`) and, in RSS, which
+  has no tombstones, a withdrawal notice entry with its own id (readers show it as new),
+  for `notice_days` after the withdrawal.
+- Text is carried as text (escaped), never as HTML, so nothing in an item can become
+  markup or a `javascript:` link; links are built only from the configured `site_url`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import requests
+from feedgen.ext.base import BaseExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+from pydantic import BaseModel, ConfigDict, Field
+
+from syndicate.adapter import Capabilities, DeliveryJob, ItemView, Receipt, Rendition
+from syndicate.domain.base import CHINA_TZ
+from syndicate.domain.catalogue import Stage, area_by_code
+from syndicate.domain.content import canonical_json
+from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
+
+__all__ = ["RssAdapter", "RssSettings"]
+
+TOMBSTONE_NS = "http://purl.org/atompub/tombstones/1.0"
+_ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
+class RssSettings(BaseModel):
+    """`[outlets.NAME]` settings of a feed outlet."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Path = Field(description="Folder the feed files are written to.")
+    site_url: str = Field(
+        pattern=r"^https?://[^\s\"'<>]+$",
+        description="Public base URL of the portal; item links are built from it.",
+    )
+    feed_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s\"'<>]+$",
+        description="Public base URL of the feed folder (default: site_url + /feeds).",
+    )
+    site_name: str = Field(default="政府信息公开", min_length=1, max_length=100)
+    max_entries: int = Field(default=50, ge=1, le=1000)
+    notice_days: int = Field(default=30, ge=1, le=3650)
+    hub: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s\"'<>]+$",
+        description="WebSub hub to ping after the feeds change.",
+    )
+    timeout: float = Field(default=15.0, gt=0, le=60)
+
+
+class _Tombstones(BaseExtension):  # type: ignore[misc]
+    """Appends RFC 6721 `at:deleted-entry` elements to an Atom feed."""
+
+    def __init__(self) -> None:
+        self.deleted: list[tuple[str, datetime, str]] = []
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"at": TOMBSTONE_NS}
+
+    def extend_atom(self, feed: Any) -> Any:
+        for ref, when, comment in self.deleted:
+            element = etree.SubElement(feed, f"{{{TOMBSTONE_NS}}}deleted-entry")
+            element.set("ref", ref)
+            element.set("when", when.isoformat())
+            if comment:
+                etree.SubElement(element, f"{{{TOMBSTONE_NS}}}comment").text = comment
+        return feed
+
+
+def _item_url(settings: RssSettings, item: ItemView) -> str:
+    return f"{settings.site_url.rstrip('/')}/items/{item.item_id}.html"
+
+
+def _text(item: ItemView) -> str:
+    content = item.content
+    lines = [f"发布机构：{content.agency}", f"索引号：{content.index_no}"]
+    if content.doc_no:
+        lines.append(f"发文字号：{content.doc_no}")
+    if item.version > 1 and item.reason:
+        lines.insert(0, f"更正说明：{item.reason}")
+    return "\n".join([*lines, "", content.body])
+
+
+class RssAdapter:
+    """Feed files for the whole set of live items, one rendition per log position."""
+
+    kind: ClassVar[str] = "rss"
+    Settings: ClassVar[type[BaseModel]] = RssSettings
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        edits_in_place=True,
+        retracts=True,
+        whole_set=True,
+        deduplicates=True,  # rewriting the same files changes nothing
+        reads_back=True,
+    )
+
+    def __init__(self, settings: BaseModel) -> None:
+        if not isinstance(settings, RssSettings):
+            raise TypeError("RssAdapter needs RssSettings")
+        self.settings = settings
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def _feed_url(self) -> str:
+        return (
+            self.settings.feed_url or f"{self.settings.site_url.rstrip('/')}/feeds"
+        ).rstrip("/")
+
+    def _pair(
+        self,
+        name: str,
+        title: str,
+        live: Sequence[ItemView],
+        withdrawn: Sequence[ItemView],
+        built: datetime,
+    ) -> dict[str, str]:
+        settings = self.settings
+        entries = sorted(
+            live, key=lambda i: (i.updated_at, str(i.item_id)), reverse=True
+        )
+        entries = entries[: settings.max_entries]
+        recent = [
+            w
+            for w in withdrawn
+            if built - w.updated_at <= timedelta(days=settings.notice_days)
+        ]
+        recent.sort(key=lambda i: (i.updated_at, str(i.item_id)), reverse=True)
+        files: dict[str, str] = {}
+        for kind in ("rss", "atom"):
+            fg = FeedGenerator()
+            tombstones = _Tombstones()
+            fg.register_extension(
+                "tombstone", lambda t=tombstones: t, None, atom=True, rss=False
+            )
+            self_url = f"{self._feed_url()}/{name}.{'xml' if kind == 'rss' else 'atom'}"
+            fg.id(self_url)
+            fg.title(f"{settings.site_name}：{title}")
+            fg.description(f"{settings.site_name} · {title}")
+            fg.language("zh-CN")
+            if settings.hub:
+                fg.link(href=settings.hub, rel="hub")
+            fg.link(href=self_url, rel="self")
+            fg.link(href=settings.site_url, rel="alternate")  # last: RSS <link> uses it
+            fg.updated(built)
+            fg.lastBuildDate(built)
+            for item in entries:
+                fe = fg.add_entry(order="append")
+                fe.id(f"urn:uuid:{item.item_id}")
+                fe.guid(f"urn:uuid:{item.item_id}", permalink=False)
+                fe.title(item.content.title)
+                fe.link(href=_item_url(settings, item))
+                fe.published(item.published_at.astimezone(CHINA_TZ))
+                fe.updated(item.updated_at.astimezone(CHINA_TZ))
+                fe.author(name=item.content.agency)
+                fe.description(_text(item))
+            for item in recent:
+                when = item.updated_at.astimezone(CHINA_TZ)
+                note = item.public_note or "该信息已撤回。"
+                if kind == "atom":
+                    tombstones.deleted.append((f"urn:uuid:{item.item_id}", when, note))
+                    continue
+                fe = fg.add_entry(order="append")
+                fe.id(f"urn:uuid:{item.item_id}:withdrawn")
+                fe.guid(f"urn:uuid:{item.item_id}:withdrawn", permalink=False)
+                fe.title(f"[已撤回] {item.content.title}")
+                fe.link(href=_item_url(settings, item))
+                fe.published(when)
+                fe.updated(when)
+                fe.description(f"撤回说明：{note}\n发布机构：{item.content.agency}")
+            body = (
+                fg.rss_str(pretty=True) if kind == "rss" else fg.atom_str(pretty=True)
+            )
+            files[f"{name}.{'xml' if kind == 'rss' else 'atom'}"] = body.decode("utf-8")
+        return files
+
+    def render(self, job: DeliveryJob) -> Rendition:
+        live = list(job.live_items)
+        withdrawn = list(job.withdrawn_items)
+        moments = [i.updated_at for i in (*live, *withdrawn)] or [job.item.updated_at]
+        built = max(moments).astimezone(CHINA_TZ)
+        files = self._pair("feed", "最新信息", live, withdrawn, built)
+        for stage in Stage:
+            files |= self._pair(
+                f"stage/{stage.value}",
+                stage.label,
+                [i for i in live if i.content.stage is stage],
+                [i for i in withdrawn if i.content.stage is stage],
+                built,
+            )
+        for code in sorted({i.content.area for i in (*live, *withdrawn)}):
+            files |= self._pair(
+                f"area/{code}",
+                area_by_code(code).name,
+                [i for i in live if i.content.area == code],
+                [i for i in withdrawn if i.content.area == code],
+                built,
+            )
+        # Rename the site-wide pair to the conventional names.
+        files["atom.xml"] = files.pop("feed.atom")
+        return Rendition.of(
+            canonical_json({"files": files}),
+            "application/vnd.syndicate.feeds+json",
+            key=str(job.delivery_id),
+        )
+
+    # -- delivering ----------------------------------------------------------------------
+
+    def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
+        files: dict[str, str] = json.loads(rendition.data)["files"]
+        root = self.settings.path
+        try:
+            for relative, text in sorted(files.items()):
+                target = (root / relative).resolve()
+                if not target.is_relative_to(root.resolve()):
+                    raise PermanentDeliveryError(f"refusing to write outside {root}")
+                _atomic_write(target, text.encode("utf-8"))
+            for stale in _managed(root):
+                if stale.relative_to(root).as_posix() not in files:
+                    stale.unlink()
+        except PermissionError as exc:
+            raise PermanentDeliveryError(f"cannot write feeds: {exc}") from exc
+        except OSError as exc:
+            raise TransientDeliveryError(f"cannot write feeds: {exc.strerror}") from exc
+        if self.settings.hub:
+            self._ping(
+                session,
+                [f"{self._feed_url()}/feed.xml", f"{self._feed_url()}/atom.xml"],
+            )
+        return Receipt(remote_id=str(root), detail={"files": str(len(files))})
+
+    def _ping(self, session: requests.Session, urls: Iterable[str]) -> None:
+        hub = self.settings.hub
+        if hub is None:
+            return
+        for url in urls:
+            try:
+                response = session.post(
+                    hub,
+                    data={"hub.mode": "publish", "hub.url": url},
+                    timeout=self.settings.timeout,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                raise TransientDeliveryError(
+                    f"WebSub hub unreachable: {type(exc).__name__}", code="hub"
+                ) from exc
+            if not 200 <= response.status_code < 300:
+                raise TransientDeliveryError(
+                    f"WebSub hub answered {response.status_code}",
+                    code=str(response.status_code),
+                )
+
+    def read_back(self, job: DeliveryJob, session: requests.Session) -> bytes | None:
+        """The feed files now in the folder, in the rendition's form."""
+        root = self.settings.path
+        if not root.is_dir():
+            return None
+        files = {
+            p.relative_to(root).as_posix(): p.read_text("utf-8") for p in _managed(root)
+        }
+        return canonical_json({"files": files})
+
+
+def _managed(root: Path) -> list[Path]:
+    found = [root / "feed.xml", root / "atom.xml"]
+    for folder in ("stage", "area"):
+        if (root / folder).is_dir():
+            found += sorted((root / folder).glob("*.xml"))
+            found += sorted((root / folder).glob("*.atom"))
+    return [p for p in found if p.is_file()]
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_file() and target.read_bytes() == data:
+        return
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
