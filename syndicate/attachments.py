@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from syndicate.domain.content import Attachment
+from syndicate.fsutil import write_atomically
 
 __all__ = ["MAX_ATTACHMENT_BYTES", "AttachmentStore", "PreparedAttachment"]
 
@@ -75,17 +74,7 @@ class AttachmentStore:
         target = self.path_of(prepared.meta.sha256)
         if target.is_file():
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(prepared.data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, prepared.data, mode=0o644)
         return target
 
 

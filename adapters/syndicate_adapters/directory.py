@@ -8,8 +8,6 @@ fsynced and renamed, so a reader never sees half a document.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,17 +23,9 @@ from syndicate.adapter import (
     canonical_document,
 )
 from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
+from syndicate.fsutil import fsync_dir, write_atomically
 
 __all__ = ["DirectoryAdapter", "DirectorySettings"]
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename or unlink in `folder` durable (it is recorded as succeeded)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class DirectorySettings(BaseModel):
@@ -90,22 +80,9 @@ class DirectoryAdapter:
             folder.mkdir(parents=True, exist_ok=True)
             if rendition.meta.get("action") == "delete":
                 target.unlink(missing_ok=True)
-                _fsync_dir(folder)
+                fsync_dir(folder)
                 return Receipt(remote_id=str(target), detail={"action": "deleted"})
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-            try:
-                # mkstemp makes files only their owner can read; importers (a CMS, an
-                # rsync job) often run as another user.
-                os.fchmod(fd, 0o644)
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(rendition.data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, target)
-                _fsync_dir(folder)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomically(target, rendition.data)
         except PermissionError as exc:
             raise PermanentDeliveryError(
                 f"cannot write {target}: permission denied", code="EACCES"

@@ -18,8 +18,6 @@ time), entries in a fixed order.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,6 +34,7 @@ from syndicate.domain.base import CHINA_TZ
 from syndicate.domain.catalogue import Stage, area_by_code
 from syndicate.domain.content import canonical_json
 from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
+from syndicate.fsutil import write_atomically
 
 __all__ = ["RssAdapter", "RssSettings"]
 
@@ -234,7 +233,9 @@ class RssAdapter:
                 target = (root / relative).resolve()
                 if not target.is_relative_to(root.resolve()):
                     raise PermanentDeliveryError(f"refusing to write outside {root}")
-                _atomic_write(target, text.encode("utf-8"))
+                data = text.encode("utf-8")
+                if not (target.is_file() and target.read_bytes() == data):
+                    write_atomically(target, data)
             for stale in _managed(root):
                 if stale.relative_to(root).as_posix() not in files:
                     stale.unlink()
@@ -289,20 +290,3 @@ def _managed(root: Path) -> list[Path]:
             found += sorted((root / folder).glob("*.xml"))
             found += sorted((root / folder).glob("*.atom"))
     return [p for p in found if p.is_file()]
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_file() and target.read_bytes() == data:
-        return
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
