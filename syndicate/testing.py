@@ -129,6 +129,10 @@ class LoopbackServer:
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if len(body) != length:
+                    # The sender died mid-request: nothing was delivered.
+                    self.close_connection = True
+                    return
                 with outer._lock:
                     outer.received.append(
                         (self.command, self.path, dict(self.headers.items()), body)
