@@ -12,7 +12,7 @@ from typer.testing import CliRunner, Result
 
 from syndicate.cli import app
 from syndicate.project import Project
-from syndicate.testing import LoopbackServer
+from syndicate.testing import LoopbackServer, log_snapshot
 from tests.conftest import ITEM_FILE
 
 SECRET = "whsec_" + base64.b64encode(b"c" * 32).decode()
@@ -170,3 +170,49 @@ def test_the_webhook_secret_never_reaches_the_store_or_output(
     for canary in canaries:
         assert canary.encode() not in stored
         assert all(canary not in out for out in outputs)
+
+
+def test_delivery_commands_refuse_bad_input_and_write_nothing(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    with LoopbackServer(receiver) as server:
+        runner, home = setup_home(tmp_path, server.url, {})
+
+        def cli(*args: str) -> Result:
+            result = runner.invoke(app, ["--home", str(home), *args])
+            assert "Traceback" not in result.output, result.output
+            return result
+
+        cli("items", "publish", str(tmp_path / "item.md"))
+        cli("sync")
+        project = Project.load(home, environ={"CMS_SECRET": SECRET})
+
+        def logs() -> tuple[object, object]:
+            with (
+                project.disclosures() as items,
+                project.deliveries(items, outlets={}) as d,
+            ):
+                return log_snapshot(items), len(
+                    list(d.recorder.select_notifications(0, 10000))
+                )
+
+        before = logs()
+        cases = [
+            (["status", "not-a-ref"], 2, "REF:"),
+            (["status", "临溪县民政局/none"], 1, "no item"),
+            (["retry", "临溪县民政局/none"], 1, "no item"),
+            (["resolve", "0000", "--sent"], 1, "no delivery"),
+            (["resolve", rows_id(cli)], 2, "--sent/--not-sent"),
+            (["outlets", "detach", "nothing-here"], 2, "is not attached"),
+            (["worker", "--poll", "0"], 2, "--poll"),
+        ]
+        for args, code, fragment in cases:
+            result = cli(*args)
+            assert result.exit_code == code, (args, result.output)
+            assert fragment in result.output, (args, result.output)
+        assert logs() == before
+
+
+def rows_id(cli: object) -> str:
+    rows = json.loads(cli("status", "--json").stdout)  # type: ignore[operator]
+    return str(rows[0]["delivery_id"])[:8]

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from syndicate.cli.docs import render
 from syndicate.domain.content import ItemContent
@@ -101,3 +102,20 @@ def test_every_builtin_adapter_kind_is_documented() -> None:
     assert builtins
     for kind in builtins:
         assert f"- `{kind}` —" in text, f"docs/configuration.md lacks {kind}"
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    import typer
+
+    from syndicate.cli import app
+
+    def walk(command: Any, prefix: str) -> list[tuple[str, Any]]:
+        found = [(prefix, command)]
+        for name, sub in (getattr(command, "commands", None) or {}).items():
+            found += walk(sub, f"{prefix} {name}")
+        return found
+
+    for name, command in walk(typer.main.get_command(app), "syndicate"):
+        assert command.help, f"{name} has no help"
+        if not getattr(command, "commands", None):
+            assert "Example:" in command.help, f"{name} has no example"

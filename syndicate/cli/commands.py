@@ -116,7 +116,10 @@ def log(
 
 
 def areas(as_json: JsonOption = False) -> None:
-    """List the 26 pilot areas (试点领域): codes and Chinese names for item files."""
+    """List the 26 pilot areas (试点领域): codes and Chinese names for item files.
+
+    Example: syndicate areas --json
+    """
     if as_json:
         echo_json(
             [
@@ -144,6 +147,8 @@ def demo(
 
     It prints what happened and what to run next. The global --home is ignored here,
     so the demo never writes into a real project.
+
+    Example: syndicate demo --home /tmp/try-syndicate
     """
     with cli_errors():
         run_demo(home, echo=typer.echo)

@@ -29,6 +29,8 @@ def list_kinds(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List installed adapter kinds: module, distribution and version.
 
     Adapters come from the `syndicate.adapters` entry-point group; built-in ones too.
+
+    Example: syndicate outlets list --json
     """
     from syndicate.registry import Registry
 
@@ -51,6 +53,8 @@ def check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Validate the [outlets.NAME] tables of syndicate.toml; print them, secrets masked.
 
     Exit 2 with the outlet and field named when something is wrong.
+
+    Example: syndicate outlets check
     """
     with cli_errors():
         outlets = _state(ctx).project().outlets
@@ -90,6 +94,8 @@ def detach(
 
     Until then, workers refuse to plan, in case the removal was a stale configuration.
     Adding the outlet back later backfills it again with every live item.
+
+    Example: syndicate outlets detach old-village-group --actor 张三
     """
     with cli_errors():
         project = _state(ctx).project()

@@ -94,6 +94,8 @@ def sync(ctx: typer.Context) -> None:
 
     Exit 0 if every attempt succeeded, 1 if any failed (and will be retried later),
     failed for good, was abandoned or is unconfirmed; `syndicate status` says which.
+
+    Example: syndicate --home /srv/disclosure sync
     """
     with cli_errors(), engine(ctx) as run:
         summary = RunSummary(planned_events=run.deliveries.plan())
@@ -125,6 +127,8 @@ def worker(
     Several workers may run at once, on one machine or many (PostgreSQL store); a claim
     is exclusive, and a stopped worker finishes its current attempt or gives its claim
     back before it exits.
+
+    Example: syndicate worker --poll 0.5
     """
     with cli_errors(), engine(ctx) as run:
         runner = run.worker(_worker_name("worker"))
@@ -203,7 +207,10 @@ def status(
     outlet: OutletOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show each item on each outlet: state, version live there, attempts, last error, next try."""
+    """Show each item on each outlet: state, version live there, attempts, last error, next try.
+
+    Example: syndicate status 临溪县民政局/11330100MB0000006R/2026-00019 --outlet cms --json
+    """
     with cli_errors(), engine(ctx, outlets=False) as run:
         rows = _rows(run, ref, outlet)
         if as_json:
@@ -253,7 +260,10 @@ def retry(
     outlet: OutletOption = None,
     actor: ActorOption = None,
 ) -> None:
-    """Queue failed and abandoned deliveries for another attempt (recorded, with the actor)."""
+    """Queue failed and abandoned deliveries for another attempt (recorded, with the actor).
+
+    Example: syndicate retry --outlet county-platform
+    """
     with cli_errors(), engine(ctx, outlets=False) as run:
         who = resolve_actor(actor)
         only = run.items.resolve(ref) if ref else None
@@ -293,7 +303,10 @@ def resolve(
     ] = None,
     actor: ActorOption = None,
 ) -> None:
-    """Settle an unconfirmed delivery after checking the outlet by hand."""
+    """Settle an unconfirmed delivery after checking the outlet by hand.
+
+    Example: syndicate resolve 3f2a9c1e --sent
+    """
     with cli_errors(), engine(ctx, outlets=False) as run:
         if sent is None:
             raise InputError([Problem("--sent/--not-sent", "say which one is true")])
