@@ -24,7 +24,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
-from eventsourcing.utils import Environment, EnvType, get_topic
+from eventsourcing.utils import EnvType, get_topic
 
 from syndicate.attachments import AttachmentStore, PreparedAttachment
 from syndicate.domain.base import CHINA_TZ
@@ -47,6 +47,7 @@ from syndicate.errors import (
     SyndicateError,
 )
 from syndicate.persistence import (
+    ConfiguredEnvironment,
     JSONTranscoder,
     PydanticMapper,
     StoreSettings,
@@ -77,7 +78,7 @@ class Change:
     timestamp: datetime
 
 
-class Disclosures(Application[UUID]):
+class Disclosures(ConfiguredEnvironment, Application[UUID]):
     """Publish, revise and withdraw disclosure items; read them and their log."""
 
     name = "Disclosures"
@@ -101,13 +102,6 @@ class Disclosures(Application[UUID]):
         self.store = store
         with self._guard():
             super().__init__(env)
-
-    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
-        # Configuration comes from syndicate.toml and SYNDICATE_* variables only: a stray
-        # PERSISTENCE_MODULE or SQLITE_DBNAME in the shell must not redirect the log.
-        merged = dict(type(self).env)
-        merged.update(env or {})
-        return Environment(name, merged)
 
     def _guard(self) -> AbstractContextManager[None]:
         return store_errors(self.store) if self.store else nullcontext()
@@ -234,22 +228,25 @@ class Disclosures(Application[UUID]):
     def resolve(self, ref: str | UUID) -> UUID:
         """The id of the item a REF names: an id, `AGENCY/INDEX_NO`, or an id prefix."""
         with self._guard():
-            if isinstance(ref, UUID):
-                candidate = ref
-            else:
-                text = ref.strip()
-                if all(c in "0123456789abcdefABCDEF-" for c in text):
-                    text = text.lower()
-                try:
-                    parsed = parse_item_ref(text)
-                except ValueError as exc:
-                    if len(text) >= 6 and all(c in "0123456789abcdef-" for c in text):
-                        return self._resolve_prefix(text)
-                    raise InputError([Problem("REF", str(exc))]) from None
-                candidate = parsed if isinstance(parsed, UUID) else item_id(*parsed)
+            candidate = self._id_of(ref)
             if candidate not in self.repository:
                 raise ItemNotFound(f"no item {ref} in the log")
             return candidate
+
+    def _id_of(self, ref: str | UUID) -> UUID:
+        """The id a REF stands for; only an id prefix needs the log to tell."""
+        if isinstance(ref, UUID):
+            return ref
+        text = ref.strip()
+        if all(c in "0123456789abcdefABCDEF-" for c in text):
+            text = text.lower()
+        try:
+            parsed = parse_item_ref(text)
+        except ValueError as exc:
+            if len(text) >= 6 and all(c in "0123456789abcdef-" for c in text):
+                return self._resolve_prefix(text)
+            raise InputError([Problem("REF", str(exc))]) from None
+        return parsed if isinstance(parsed, UUID) else item_id(*parsed)
 
     def _resolve_prefix(self, prefix: str) -> UUID:
         matches = {i for i in self._summaries() if str(i).startswith(prefix)}
@@ -264,10 +261,13 @@ class Disclosures(Application[UUID]):
     def get(self, ref: str | UUID, *, version: int | None = None) -> DisclosureItem:
         """The item as of its latest version, or as of `version`."""
         with self._guard():
-            id_ = self.resolve(ref)
+            # One read: a missing item and a missing version are both "not found".
+            id_ = self._id_of(ref)
             try:
                 item = cast(DisclosureItem, self.repository.get(id_, version=version))
             except AggregateNotFoundError:
+                if version is None:
+                    raise ItemNotFound(f"no item {ref} in the log") from None
                 item = None
             if item is None or (version is not None and item.version != version):
                 # The store treats a version as an upper bound; an operator asking for

@@ -62,13 +62,6 @@ class AttachmentStore:
         """Whether the blob is stored."""
         return self.path_of(sha256).is_file()
 
-    def read(self, sha256: str) -> bytes:
-        """The blob's bytes, checked against its digest."""
-        data = self.path_of(sha256).read_bytes()
-        if hashlib.sha256(data).hexdigest() != sha256:
-            raise ValueError(f"attachment {sha256} is corrupt: its bytes do not match")
-        return data
-
     def put(self, prepared: PreparedAttachment) -> Path:
         """Store a prepared attachment (idempotent) and return its path."""
         target = self.path_of(prepared.meta.sha256)

@@ -244,11 +244,6 @@ class Worker:
         chosen.sort(key=lambda d: (d.position, d.item_version, d.outlet))
         return [d for d in chosen if not self._waits_for_older(d, now)]
 
-    def view(self) -> dict[UUID, Delivery]:
-        """The folded deliveries (refreshed)."""
-        self.refresh()
-        return self._view
-
     def _latest_only(self, outlet: Outlet) -> bool:
         caps = outlet.capabilities
         return caps.edits_in_place or caps.whole_set
@@ -673,8 +668,3 @@ class Worker:
             live_items=tuple(live),
             withdrawn_items=tuple(withdrawn),
         )
-
-
-def pending(view: Mapping[UUID, Delivery]) -> Iterator[Delivery]:
-    """Deliveries not settled yet."""
-    return (d for d in view.values() if not d.state.settled)

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
@@ -40,6 +40,7 @@ from syndicate.domain.base import DomainEvent
 from syndicate.errors import ConfigurationError, StoreError
 
 __all__ = [
+    "ConfiguredEnvironment",
     "DurableSQLiteFactory",
     "JSONTranscoder",
     "PydanticMapper",
@@ -102,6 +103,21 @@ class PydanticMapper(Mapper[UUID]):
             **state,
         )
         return cast(DomainEventProtocol[UUID], event)
+
+
+class ConfiguredEnvironment:
+    """Mixin for applications: configuration comes from syndicate only.
+
+    eventsourcing merges `os.environ` into every application's settings; a stray
+    PERSISTENCE_MODULE or SQLITE_DBNAME in an operator's shell must not redirect the log.
+    """
+
+    env: ClassVar[dict[str, str]]
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        merged = dict(type(self).env)
+        merged.update(env or {})
+        return Environment(name, merged)
 
 
 class _FullSyncPool(SQLiteConnectionPool):
@@ -193,11 +209,6 @@ class StoreSettings:
     def is_postgres(self) -> bool:
         """True when the log lives in PostgreSQL."""
         return self.url != "sqlite"
-
-    @property
-    def backend(self) -> str:
-        """`sqlite` or `postgres`."""
-        return "postgres" if self.is_postgres else "sqlite"
 
     def sqlite_path(self, app_name: str) -> Path:
         """The SQLite file of one application."""

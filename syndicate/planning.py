@@ -33,7 +33,7 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.system import ProcessApplication
-from eventsourcing.utils import Environment, EnvType, get_topic
+from eventsourcing.utils import EnvType, get_topic
 
 from syndicate.adapter import Operation
 from syndicate.application import Clock, Disclosures, system_clock
@@ -43,7 +43,7 @@ from syndicate.domain.deliveries import DELIVERY_NAMESPACE, Delivery
 from syndicate.domain.items import DisclosureItem
 from syndicate.errors import ConfigurationError, InputError, Problem
 from syndicate.outlets import Outlet
-from syndicate.persistence import JSONTranscoder, PydanticMapper
+from syndicate.persistence import ConfiguredEnvironment, JSONTranscoder, PydanticMapper
 
 __all__ = ["Deliveries", "OutletRegister", "plan_operation"]
 
@@ -125,7 +125,7 @@ class OutletRegister(Aggregate):
             self.attached.pop(event.outlet, None)
 
 
-class Deliveries(ProcessApplication[UUID]):
+class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
     """The deliveries log; its planner follows the items log."""
 
     name = "Deliveries"
@@ -148,12 +148,6 @@ class Deliveries(ProcessApplication[UUID]):
         self.outlets = dict(outlets)
         self.clock = clock
         self.follow(items.name, items.notification_log)
-
-    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
-        # As for Disclosures: only syndicate's configuration decides where the log lives.
-        merged = dict(type(self).env)
-        merged.update(env or {})
-        return Environment(name, merged)
 
     # -- planning ------------------------------------------------------------------------
 

@@ -15,17 +15,12 @@ from syndicate.cli.output import (
     iso_china,
     table,
 )
-from syndicate.cli.state import CliState, JsonOption
+from syndicate.cli.state import JsonOption, state_of
 from syndicate.demo import run_demo
 from syndicate.domain.catalogue import AREAS
 from syndicate.project import Project
 
 __all__ = ["register"]
-
-
-def _state(ctx: typer.Context) -> CliState:
-    state: CliState = ctx.obj
-    return state
 
 
 def init(
@@ -48,7 +43,7 @@ def init(
     Example: syndicate --home /srv/disclosure init
     """
     with cli_errors():
-        home = _state(ctx).home
+        home = state_of(ctx).home
         project, created = Project.init(home, store_url=store)
         verb = "created" if created else "kept existing"
         typer.echo(f"{verb} {project.config_path}")
@@ -76,7 +71,7 @@ def log(
 
     Example: syndicate log --item 某县民政局/000014349/2026-00012 --json
     """
-    with cli_errors(), _state(ctx).project().disclosures() as disclosures:
+    with cli_errors(), state_of(ctx).project().disclosures() as disclosures:
         rows = disclosures.read_log(after=after, limit=limit, item=item)
         if as_json:
             for row in rows:

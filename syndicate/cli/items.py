@@ -16,7 +16,7 @@ from syndicate.cli.output import (
     report,
     table,
 )
-from syndicate.cli.state import ActorOption, CliState, JsonOption, resolve_actor
+from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
 from syndicate.domain.catalogue import area_by_code, parse_area
 from syndicate.domain.items import DisclosureItem, ItemStatus, check_line, check_note
 from syndicate.errors import DomainError, InputError, Problem
@@ -47,11 +47,6 @@ IfVersionOption = Annotated[
         "overwriting a change you have not seen).",
     ),
 ]
-
-
-def _state(ctx: typer.Context) -> CliState:
-    state: CliState = ctx.obj
-    return state
 
 
 def _publish_order(loaded: list[LoadedItem]) -> list[LoadedItem]:
@@ -113,7 +108,7 @@ def publish(
                 worst = 2
         if dry_run:
             ok = 0
-            with _state(ctx).project().disclosures() as log:
+            with state_of(ctx).project().disclosures() as log:
                 verdicts = log.check_publish([i.content for i in loaded], actor=who)
             for item, (_, problem) in zip(loaded, verdicts, strict=True):
                 if problem is None:
@@ -132,7 +127,7 @@ def publish(
             )
             raise typer.Exit(worst)
         published = 0
-        with _state(ctx).project().disclosures() as log:
+        with state_of(ctx).project().disclosures() as log:
             for item in _publish_order(loaded):
                 try:
                     change = log.publish(
@@ -188,7 +183,7 @@ def revise(
         reason = check_line("--reason", reason, 500)
         who = check_line("--actor", resolve_actor(actor), 100)
         loaded = load_item_file(path)
-        with _state(ctx).project().disclosures() as log:
+        with state_of(ctx).project().disclosures() as log:
             item_id = log.resolve(ref)
             try:
                 change = log.revise(
@@ -237,7 +232,7 @@ def withdraw(
             raise InputError(
                 [Problem("--note", "must be text of at most 2000 characters")]
             ) from None
-        with _state(ctx).project().disclosures() as log:
+        with state_of(ctx).project().disclosures() as log:
             change = log.withdraw(
                 ref,
                 reason=reason,
@@ -359,7 +354,7 @@ def show(
 
     Example: syndicate items show 某县民政局/000014349/2026-00012 --json
     """
-    with cli_errors(), _state(ctx).project().disclosures() as log:
+    with cli_errors(), state_of(ctx).project().disclosures() as log:
         item = log.get(ref, version=version)
         if as_json:
             echo_json(item_json(item))
@@ -394,7 +389,7 @@ def list_items(
                 area_code = parse_area(area)
             except ValueError as exc:
                 raise InputError([Problem("--area", str(exc))]) from None
-        with _state(ctx).project().disclosures() as log:
+        with state_of(ctx).project().disclosures() as log:
             found = log.items(area=area_code, agency=agency, status=status)
         if as_json:
             echo_json([s.as_json() for s in found])

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from syndicate.cli.output import cli_errors, echo_json, table
-from syndicate.cli.state import ActorOption, CliState, JsonOption, resolve_actor
+from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
 
 __all__ = ["app"]
 
@@ -17,11 +17,6 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-
-
-def _state(ctx: typer.Context) -> CliState:
-    state: CliState = ctx.obj
-    return state
 
 
 @app.command("list")
@@ -57,7 +52,7 @@ def check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     Example: syndicate outlets check
     """
     with cli_errors():
-        outlets = _state(ctx).project().outlets
+        outlets = state_of(ctx).project().outlets
         described = [
             {
                 "name": o.name,
@@ -98,7 +93,7 @@ def detach(
     Example: syndicate outlets detach old-village-group --actor 张三
     """
     with cli_errors():
-        project = _state(ctx).project()
+        project = state_of(ctx).project()
         with (
             project.disclosures() as items,
             project.deliveries(items, outlets={}) as log,

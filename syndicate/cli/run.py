@@ -25,7 +25,7 @@ from syndicate.cli.output import (
     iso_china,
     table,
 )
-from syndicate.cli.state import ActorOption, CliState, JsonOption, resolve_actor
+from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
 from syndicate.delivery import Backoff, RunSummary, Worker
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.errors import InputError, ItemNotFound, Problem
@@ -37,11 +37,6 @@ __all__ = ["register"]
 OutletOption = Annotated[
     str | None, typer.Option("--outlet", metavar="NAME", help="Only this outlet.")
 ]
-
-
-def _state(ctx: typer.Context) -> CliState:
-    state: CliState = ctx.obj
-    return state
 
 
 @dataclass
@@ -66,7 +61,7 @@ class Engine:
 
 @contextmanager
 def engine(ctx: typer.Context, *, outlets: bool = True) -> Iterator[Engine]:
-    project = _state(ctx).project()
+    project = state_of(ctx).project()
     with (
         project.disclosures() as items,
         project.deliveries(items, outlets=None if outlets else {}) as deliveries,

@@ -12,7 +12,7 @@ import typer
 from syndicate.errors import InputError
 from syndicate.project import Project
 
-__all__ = ["ActorOption", "CliState", "JsonOption", "resolve_actor"]
+__all__ = ["ActorOption", "CliState", "JsonOption", "resolve_actor", "state_of"]
 
 
 @dataclass
@@ -24,6 +24,12 @@ class CliState:
     def project(self) -> Project:
         """The home's project; `ConfigurationError` if it is not initialised."""
         return Project.load(self.home)
+
+
+def state_of(ctx: typer.Context) -> CliState:
+    """The global options of the running command."""
+    state: CliState = ctx.obj
+    return state
 
 
 ActorOption = Annotated[

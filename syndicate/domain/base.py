@@ -7,7 +7,7 @@ and `upcast_vN_vM` static methods, which `syndicate.persistence.PydanticMapper` 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from typing import ClassVar
 from uuid import UUID
 
@@ -50,13 +50,3 @@ class Aggregate(BaseAggregate[UUID]):
 
     def __init__(self) -> None:
         """State is set by the created event's `apply`, not by arguments."""
-
-    @property
-    def created_at(self) -> datetime:
-        """When the first event happened (timezone-aware)."""
-        return self.created_on
-
-    @property
-    def modified_at(self) -> datetime:
-        """When the latest event happened (timezone-aware)."""
-        return self.modified_on
