@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 from uuid import UUID
 
@@ -46,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from syndicate.domain.catalogue import ChannelCategory
 from syndicate.domain.content import ItemContent, canonical_json
+from syndicate.domain.items import VersionRecord
 
 __all__ = [
     "Capabilities",
@@ -87,6 +89,16 @@ class Capabilities(BaseModel):
     reads_back: bool = Field(
         default=False, description="`read_back` returns what the outlet shows now."
     )
+    keeps_withdrawn: bool = Field(
+        default=False,
+        description="A withdrawn item stays on the outlet as a withdrawal notice, so an "
+        "outlet attached later is backfilled with withdrawn items too.",
+    )
+    needs_attestation: bool = Field(
+        default=False,
+        description="A person puts each rendition up (a printed sheet on a notice "
+        "board): a delivery awaits `syndicate attest` after the rendition is produced.",
+    )
 
 
 class Operation(StrEnum):
@@ -112,6 +124,8 @@ class ItemView:
     updated_at: datetime
     reason: str | None = None
     public_note: str | None = None
+    # Every version up to this one, oldest first (the 更正说明 list of a portal page).
+    history: tuple[VersionRecord, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -134,6 +148,9 @@ class DeliveryJob:
     withdrawn_items: Sequence[ItemView] = field(default_factory=tuple)
     # The outlet's public base URL of the portal, when configured (for links back).
     portal_url: str | None = None
+    # The project's content-addressed attachment store (`<root>/<sha[:2]>/<sha>`), for
+    # outlets that publish attachment files; None when the worker has none.
+    attachments: Path | None = None
 
 
 class Rendition(BaseModel):

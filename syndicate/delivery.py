@@ -28,6 +28,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from uuid import UUID, uuid5
 
@@ -150,6 +151,7 @@ def item_view(item: DisclosureItem) -> ItemView:
         updated_at=item.modified_on,
         reason=last.reason,
         public_note=item.withdrawal.public_note if item.withdrawal else None,
+        history=tuple(item.history),
     )
 
 
@@ -193,6 +195,7 @@ class Worker:
         lease: timedelta = timedelta(minutes=2),
         session_factory: Callable[[], requests.Session] = requests.Session,
         batch_size: int = 20,
+        attachments: Path | None = None,
     ) -> None:
         self.deliveries = deliveries
         self.items = items
@@ -202,6 +205,7 @@ class Worker:
         self.backoff = backoff or Backoff()
         self.lease = lease
         self.batch_size = batch_size
+        self.attachments = attachments
         self._sessions = {
             name: _outlet_session(outlet, session_factory)
             for name, outlet in self.outlets.items()
@@ -494,8 +498,11 @@ class Worker:
                 rendition,
                 permanent=False,
             )
+        # On outlets a person puts up (notice boards) the rendition is ready, not yet
+        # seen: the delivery waits for `syndicate attest`, and no worker touches it again.
+        attested = outlet.capabilities.needs_attestation
         delivery.record(
-            Delivery.Succeeded,
+            Delivery.AwaitingAttestation if attested else Delivery.Succeeded,
             at=self.clock(),
             worker=self.name,
             attempt=attempt,
@@ -505,7 +512,7 @@ class Worker:
                 **dict(receipt.detail),
             },
         )
-        return "succeeded"
+        return "awaiting_attestation" if attested else "succeeded"
 
     def _failed(
         self,
@@ -636,6 +643,32 @@ class Worker:
             return True
         return False
 
+    def check_outlet(self, delivery: Delivery) -> str:
+        """Compare what the outlet shows now with this delivery's rendition.
+
+        Returns "in sync", "drifted" (the outlet shows other bytes), "missing" (nothing
+        there), "not removed" (a removal that the outlet still shows), or "cannot read
+        back" (the adapter has no `read_back`, or the outlet is not configured here).
+        """
+        outlet = self.outlets.get(delivery.outlet)
+        adapter = self._adapters.get(delivery.outlet)
+        read_back = getattr(adapter, "read_back", None)
+        if outlet is None or adapter is None or read_back is None:
+            return "cannot read back"
+        if not outlet.capabilities.reads_back:
+            return "cannot read back"
+        job = self._job(delivery, outlet, {})
+        expected = adapter.render(job).data
+        try:
+            shown = read_back(job, self._sessions[outlet.name])
+        except (OSError, DeliveryError, requests.RequestException):
+            return "cannot read back"
+        if not expected:  # a removal: the outlet should show nothing
+            return "in sync" if shown is None else "not removed"
+        if shown is None:
+            return "missing"
+        return "in sync" if shown == expected else "drifted"
+
     def _job(
         self,
         delivery: Delivery,
@@ -667,4 +700,5 @@ class Worker:
             item=item_view(item),
             live_items=tuple(live),
             withdrawn_items=tuple(withdrawn),
+            attachments=self.attachments,
         )

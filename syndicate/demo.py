@@ -35,7 +35,39 @@ kind = "webhook"
 channel = "portal"
 url = "{url}/syndicate"
 secret = "${{{variable}}}"
+
+# The outlets people read: the portal site, its feeds, a service-hall kiosk bundle and
+# printable notice-board sheets. Preview the first three with `syndicate serve`.
+[outlets.portal]
+kind = "portal"
+channel = "portal"
+path = "outlets/portal"
+site_url = "{site}"
+site_name = "临溪县人民政府"
+site_id_code = "3301000001"
+feeds_url = "{site}/feeds/feed.xml"
+
+[outlets.feeds]
+kind = "rss"
+channel = "rss"
+path = "outlets/portal/feeds"
+site_url = "{site}"
+site_name = "临溪县人民政府"
+
+[outlets.kiosk-hall]
+kind = "kiosk"
+channel = "kiosk"
+path = "outlets/kiosk-hall"
+title = "临溪县政务服务中心 · 政务公开查询"
+portal_url = "{site}"
+
+[outlets.village-board]
+kind = "noticeboard"
+channel = "noticeboard"
+path = "outlets/village-board"
+portal_url = "{site}"
 """
+SITE_URL = "https://www.linxi.gov.cn"
 REVISED_INDEX_NO = "11330100MB0000005X/2026-00031"
 WITHDRAWN_INDEX_NO = "11330100MB00000010/2026-00047"
 REVISED_REF = f"临溪县青石镇人民政府/{REVISED_INDEX_NO}"
@@ -91,7 +123,11 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     with LoopbackServer(receive) as receiver:
         project, _ = Project.init(home)
         with project.config_path.open("a", encoding="utf-8") as config:
-            config.write(OUTLETS.format(url=receiver.url, variable=SECRET_VARIABLE))
+            config.write(
+                OUTLETS.format(
+                    url=receiver.url, variable=SECRET_VARIABLE, site=SITE_URL
+                )
+            )
         project = Project.load(home)
         _publish_examples(project, echo)
         summary = _deliver(project)
@@ -107,12 +143,34 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
             f"  county-platform  {len(received)} signed POSTs received by the demo's "
             f"webhook receiver at {receiver.url}"
         )
+        outlets = home / "outlets"
+        pages = len(list((outlets / "portal").rglob("*.html")))
+        echo(f"  portal           {pages} pages in outlets/portal (open index.html)")
+        echo(
+            f"  feeds            RSS and Atom in outlets/portal/feeds "
+            f"({len(list((outlets / 'portal' / 'feeds').rglob('*.xml')))} RSS files)"
+        )
+        echo(
+            "  kiosk-hall       a touch-screen bundle in outlets/kiosk-hall (index.html)"
+        )
+        sheets = len(list((outlets / "village-board").glob("*.pdf")))
+        echo(
+            f"  village-board    {sheets} A4 PDF sheets in outlets/village-board, "
+            "awaiting attestation"
+        )
     prefix = f"syndicate --home {home}"
     echo("\nTry:")
     echo(f"  {prefix} items list")
     echo(f"  {prefix} items show {REVISED_REF}")
     echo(f"  {prefix} log")
     echo(f"  {prefix} status")
+    echo(
+        f"  {prefix} serve                       # the portal at http://127.0.0.1:8000/"
+    )
+    echo(f"  {prefix} serve --outlet kiosk-hall   # the kiosk bundle")
+    echo(
+        f"  {prefix} attest DELIVERY --by 张三     # after posting a sheet (ids: status)"
+    )
     echo(
         f"(The receiver stopped with the demo. To run `syndicate sync` in this home again, "
         f"set {SECRET_VARIABLE} to any whsec_ secret; attempts to the gone receiver will "
@@ -158,7 +216,13 @@ def _publish_examples(project: Project, echo: Callable[[str], None]) -> None:
 def _deliver(project: Project) -> RunSummary:
     with project.disclosures() as items, project.deliveries(items) as deliveries:
         summary = RunSummary(planned_events=deliveries.plan())
-        worker = Worker(deliveries, items, project.outlets, name="demo")
+        worker = Worker(
+            deliveries,
+            items,
+            project.outlets,
+            name="demo",
+            attachments=project.attachments.root,
+        )
         try:
             return worker.run_until_idle(summary)
         finally:

@@ -40,7 +40,7 @@ from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.domain.base import Aggregate
 from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import DELIVERY_NAMESPACE, Delivery
-from syndicate.domain.items import DisclosureItem
+from syndicate.domain.items import DisclosureItem, ItemStatus
 from syndicate.errors import ConfigurationError, InputError, Problem
 from syndicate.outlets import Outlet
 from syndicate.persistence import ConfiguredEnvironment, JSONTranscoder, PydanticMapper
@@ -266,7 +266,8 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
             )
 
     def attach_new_outlets(self) -> list[str]:
-        """Backfill outlets seen for the first time with the live items they take."""
+        """Backfill outlets seen for the first time with the live items they take (and,
+        for outlets that keep withdrawal notices, the withdrawn ones)."""
         attached: list[str] = []
         for _ in range(10):
             register = self.register()
@@ -278,14 +279,17 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
             position = self.position()
             now = self.clock()
             planned: list[Aggregate] = []
-            for item, at_position in self.items.live_items(position):
-                if not outlet.accepts(item.content):
+            keeps = outlet.capabilities.keeps_withdrawn
+            for item, at_position in self.items.items_as_of(position):
+                withdrawn = item.status is ItemStatus.WITHDRAWN
+                if (withdrawn and not keeps) or not outlet.accepts(item.content):
                     continue
+                operation = Operation.RETRACT if withdrawn else Operation.PUBLISH
                 delivery = Delivery.plan(
                     item_id=item.id,
                     item_version=item.version,
                     outlet=name,
-                    operation=Operation.PUBLISH.value,
+                    operation=operation.value,
                     position=at_position,
                     at=now,
                 )

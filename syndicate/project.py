@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,25 @@ data_dir = "data"
 _STORE_KEYS = {"url", "data_dir", "schema", "password"}
 
 
+class _Placeholders(Mapping[str, str]):
+    """The environment, with every variable set (unset ones to a placeholder)."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def __getitem__(self, key: str) -> str:
+        return self._environ.get(key, "unset")
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._environ)
+
+    def __len__(self) -> int:
+        return len(self._environ)
+
+
 class Project:
     """A loaded syndicate home."""
 
@@ -104,6 +123,28 @@ class Project:
                 environ=self._environ,
             )
         return self._outlets
+
+    def outlets_for_reading(self) -> dict[str, Outlet]:
+        """The outlets, for commands that only read their files (`serve`).
+
+        An unset `${ENV}` secret does not stop them, since nothing is sent; an outlet
+        whose table is invalid is left out (`syndicate outlets check` reports it).
+        """
+        tables = self._outlet_tables
+        if not isinstance(tables, dict):
+            return self.outlets  # raises the configuration error
+        found: dict[str, Outlet] = {}
+        for name, table in tables.items():
+            try:
+                found |= load_outlets(
+                    {name: table},
+                    self.registry,
+                    home=self.home,
+                    environ=_Placeholders(self._environ),
+                )
+            except ConfigurationError:
+                continue  # a placeholder secret failed its check; not needed here
+        return found
 
     @property
     def config_path(self) -> Path:

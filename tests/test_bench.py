@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import deliver, publish
+from bench import deliver, portal, publish
 
 
 def test_publish_benchmark_reports_both_ratios(
@@ -26,3 +26,14 @@ def test_delivery_benchmark_compares_with_apprise_and_bare_requests(
     assert ratios["vs_bare"] > 0
     out = capsys.readouterr().out
     assert "syndicate / apprise:" in out
+
+
+def test_portal_benchmark_reports_rebuild_speed_and_revision_ratio(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    figures = portal.main(["--quick"])
+    assert set(figures) == {"pages_per_second", "revision_ratio"}
+    assert figures["pages_per_second"] > 0
+    out = capsys.readouterr().out
+    assert "rebuild of 1,000 items: 1,1" in out  # every item, column and month page
+    assert "revision 1,000 / 100:" in out

@@ -122,7 +122,7 @@ def test_resolve_needs_an_unconfirmed_delivery(
         assert missing.exit_code == 1
 
 
-def test_demo_delivers_to_both_outlets_and_status_shows_latest_versions(
+def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -135,12 +135,45 @@ def test_demo_delivers_to_both_outlets_and_status_shows_latest_versions(
     project = Project.load(tmp_path / "syndicate-demo", environ={})
     with project.disclosures() as items:
         latest = {str(s.id): (s.version, s.status.value) for s in items.items()}
-    assert {r["outlet"] for r in rows} == {"archive", "county-platform"}
+    assert {r["outlet"] for r in rows} == {
+        "archive",
+        "county-platform",
+        "portal",
+        "feeds",
+        "kiosk-hall",
+        "village-board",
+    }
     for row in rows:
         version, state = latest[row["item_id"]]
-        assert row["state"] == "succeeded"
         assert row["version"] == version
+        if row["outlet"] == "village-board":  # printed sheets wait for a person
+            assert row["state"] == "awaiting_attestation"
+            assert row["live_version"] is None
+            continue
+        if row["state"] == "superseded":  # whole-set outlets: a later set replaced it
+            continue
+        assert row["state"] == "succeeded"
         assert row["live_version"] == ("withdrawn" if state == "withdrawn" else version)
+    for outlet in ("portal", "feeds", "kiosk-hall"):
+        assert any(r["outlet"] == outlet and r["state"] == "succeeded" for r in rows), (
+            outlet
+        )
+    assert "serve" in result.stdout
+    assert "attest" in result.stdout
+    # Everything on the file outlets is exactly what the log says it should be.
+    check = CliRunner().invoke(
+        app, ["--home", "syndicate-demo", "status", "--check", "--json"]
+    )
+    assert check.exit_code == 0, check.output
+    verdicts = {(r["outlet"], r["on_outlet"]) for r in json.loads(check.stdout)}
+    assert {v for o, v in verdicts if o != "county-platform"} == {"in sync"}
+    page = next(
+        (tmp_path / "syndicate-demo" / "outlets" / "portal" / "items").iterdir()
+    )
+    page.write_text(page.read_text("utf-8").replace("</h1>", "（改）</h1>"), "utf-8")
+    check = CliRunner().invoke(app, ["--home", "syndicate-demo", "status", "--check"])
+    assert check.exit_code == 1
+    assert "drifted" in check.stdout
     secret = "SYNDICATE_DEMO_WEBHOOK_SECRET"
     config = (tmp_path / "syndicate-demo" / "syndicate.toml").read_text("utf-8")
     assert f"${{{secret}}}" in config

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from syndicate.cli import commands, items, outlets, run
+from syndicate.cli import attest, commands, items, outlets, run, serve
 from syndicate.cli.state import CliState
 
 __all__ = ["app", "main"]
@@ -66,6 +66,8 @@ app.add_typer(items.app, name="items")
 app.add_typer(outlets.app, name="outlets")
 commands.register(app)
 run.register(app)
+attest.register(app)
+serve.register(app)
 
 
 def main() -> None:

@@ -56,6 +56,7 @@ class Engine:
             name=name,
             lease=timedelta(seconds=settings.claim_seconds),
             backoff=Backoff(max_age=timedelta(hours=settings.max_age_hours)),
+            attachments=self.project.attachments.root,
         )
 
 
@@ -163,7 +164,8 @@ def _rows(run: Engine, ref: str | None, outlet: str | None) -> list[dict[str, An
     for (item_id, outlet_name), deliveries in groups.items():
         deliveries.sort(key=lambda d: d.item_version)
         newest = deliveries[-1]
-        done = [d for d in deliveries if d.state is DeliveryState.SUCCEEDED]
+        done = [d for d in deliveries if d.state.done]
+        attested = newest.attestation
         live: int | str | None = None
         if done:
             last = done[-1]
@@ -187,10 +189,80 @@ def _rows(run: Engine, ref: str | None, outlet: str | None) -> list[dict[str, An
                 "next_try": iso_china(newest.due_at)
                 if newest.state is DeliveryState.RETRYING
                 else None,
+                # Notice boards: who put the newest sheet up, and sheets still to post.
+                "attested_by": attested.by if attested else None,
+                "attested_at": iso_china(attested.posted_at) if attested else None,
+                "photo_sha256": attested.photo_sha256 if attested else None,
+                "awaiting_attestation": [
+                    {
+                        "delivery_id": str(d.id),
+                        "version": d.item_version,
+                        "operation": d.operation,
+                        "file": (d.receipt or {}).get("file"),
+                        "since": iso_china(d.delivered_at) if d.delivered_at else None,
+                    }
+                    for d in deliveries
+                    if d.state is DeliveryState.AWAITING_ATTESTATION
+                ],
             }
         )
     rows.sort(key=lambda r: (r["ref"], r["outlet"]))
     return rows
+
+
+def _print_attestations(rows: list[dict[str, Any]]) -> None:
+    """Sheets waiting for a person to post them, and who posted the newest ones."""
+    waiting = [(r, w) for r in rows for w in r["awaiting_attestation"]]
+    if waiting:
+        typer.echo(
+            f"\nawaiting attestation: {len(waiting)} sheet(s) to print and post; then "
+            "record who posted each with `syndicate attest DELIVERY --by NAME "
+            "[--photo FILE]`"
+        )
+        typer.echo(
+            table(
+                ["DELIVERY", "ITEM", "OUTLET", "VER", "SINCE", "FILE"],
+                [
+                    [
+                        w["delivery_id"][:8],
+                        r["ref"],
+                        r["outlet"],
+                        f"v{w['version']}",
+                        (w["since"] or "-")[:19].replace("T", " "),
+                        w["file"] or "-",
+                    ]
+                    for r, w in waiting
+                ],
+            )
+        )
+    attested = [r for r in rows if r["attested_by"] is not None]
+    if attested:
+        typer.echo(f"\nattested: {len(attested)}")
+        typer.echo(
+            table(
+                [
+                    "DELIVERY",
+                    "ITEM",
+                    "OUTLET",
+                    "VER",
+                    "POSTED BY",
+                    "POSTED AT",
+                    "PHOTO",
+                ],
+                [
+                    [
+                        r["delivery_id"][:8],
+                        r["ref"],
+                        r["outlet"],
+                        f"v{r['version']}",
+                        r["attested_by"],
+                        r["attested_at"][:19].replace("T", " "),
+                        (r["photo_sha256"] or "-")[:16],
+                    ]
+                    for r in attested
+                ],
+            )
+        )
 
 
 def status(
@@ -200,14 +272,30 @@ def status(
         typer.Argument(metavar="[REF]", help="Only this item.", show_default=False),
     ] = None,
     outlet: OutletOption = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Also read back each outlet that supports it (files of the portal, "
+            "feeds, kiosk, notice board) and compare with the expected rendition.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show each item on each outlet: state, version live there, attempts, last error, next try.
+
+    Notice-board sheets waiting for a person to post them are listed separately
+    ("awaiting attestation", see `syndicate attest`), with who posted the newest ones.
+    With --check, an ON OUTLET column says whether the outlet shows exactly what was
+    delivered last: in sync, drifted (someone changed it), missing, not removed, or
+    cannot read back. Exit 1 if any outlet is not in sync.
 
     Example: syndicate status 临溪县民政局/11330100MB0000006R/2026-00019 --outlet cms --json
     """
     with cli_errors(), engine(ctx, outlets=False) as run:
         rows = _rows(run, ref, outlet)
+        if check:
+            _check_outlets(run, rows)
         if as_json:
             echo_json(rows)
             return
@@ -241,6 +329,75 @@ def status(
                         (r["last_error"] or "")[:80],
                     ]
                     for r in rows
+                ],
+            )
+        )
+        _print_attestations(rows)
+        if check:
+            _print_checks(rows)
+    if check and any(r["on_outlet"] not in _FINE for r in rows):
+        raise typer.Exit(1)
+
+
+_FINE = {"in sync", "cannot read back", None}
+
+
+def _check_outlets(run: Engine, rows: list[dict[str, Any]]) -> None:
+    """Add `on_outlet` to each row: what read-back says about the last delivery."""
+    view = run.deliveries.all_deliveries()
+    outlets = run.project.outlets_for_reading()
+    worker = Worker(
+        run.deliveries,
+        run.items,
+        outlets,
+        name="status-check",
+        attachments=run.project.attachments.root,
+    )
+    shown = {DeliveryState.SUCCEEDED, DeliveryState.AWAITING_ATTESTATION}
+    shown.add(DeliveryState.ATTESTED)
+    delivered = [d for d in view.values() if d.state in shown]
+    # A whole-set outlet holds its newest rendition, whichever item it was planned for.
+    newest: dict[str, Delivery] = {}
+    for d in delivered:
+        if d.outlet not in newest or d.position > newest[d.outlet].position:
+            newest[d.outlet] = d
+    verdicts: dict[UUID, str] = {}
+    try:
+        for row in rows:
+            mine = [
+                d
+                for d in delivered
+                if str(d.item_id) == row["item_id"] and d.outlet == row["outlet"]
+            ]
+            cfg = outlets.get(row["outlet"])
+            if cfg is not None and cfg.capabilities.whole_set:
+                # The folder holds the newest whole set, whichever item it was for.
+                mine = [newest[row["outlet"]]] if row["outlet"] in newest else []
+            if not mine:
+                row["on_outlet"] = None
+                continue
+            last = max(mine, key=lambda d: d.item_version)
+            if last.id not in verdicts:
+                verdicts[last.id] = worker.check_outlet(last)
+            row["on_outlet"] = verdicts[last.id]
+    finally:
+        worker.close()
+
+
+def _print_checks(rows: list[dict[str, Any]]) -> None:
+    checked = [r for r in rows if r.get("on_outlet")]
+    bad = [r for r in checked if r["on_outlet"] not in _FINE]
+    typer.echo(
+        f"\nread back: {len(checked)} checked, "
+        f"{sum(r['on_outlet'] == 'in sync' for r in checked)} in sync, {len(bad)} not"
+    )
+    if bad:
+        typer.echo(
+            table(
+                ["ITEM", "OUTLET", "VER", "ON OUTLET"],
+                [
+                    [r["ref"], r["outlet"], f"v{r['version']}", r["on_outlet"]]
+                    for r in bad
                 ],
             )
         )

@@ -12,19 +12,31 @@ planned ──claim──▶ claimed ──▶ succeeded
    │                  │ ├────▶ failed (permanent: an operator must act; `syndicate retry`)
    │                  │ ├────▶ unconfirmed (outcome unknown, channel cannot deduplicate:
    │                  │ │        never resent automatically; `syndicate resolve`)
-   └──── released ◀───┘ └────▶ abandoned (older than the maximum age)
+   └──── released ◀───┘ ├────▶ abandoned (older than the maximum age)
+                        └────▶ awaiting_attestation ──attest──▶ attested
+                                 (outlets that need a person to put the rendition up,
+                                  e.g. a printed sheet on a notice board)
 planned / retrying ──▶ superseded (a newer version replaces it on a latest-only outlet)
 ```
+
+Attestation: on an outlet whose capabilities say `needs_attestation`, the worker records
+`AwaitingAttestation` (same fields as `Succeeded`) instead of `Succeeded`: the sheet exists,
+but nobody has put it up yet. `Attested` (who posted it, when, the sha256 of a photo) is
+recorded by an operator with `syndicate attest`, and settles it as `attested`. Both facts are
+in the log itself, so replaying it gives the same states whatever the configuration says
+today, and logs written before attestation existed load unchanged.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import CanInitAggregate
+from pydantic import AwareDatetime
 
 from syndicate.domain.base import Aggregate
 
@@ -32,6 +44,13 @@ __all__ = ["DELIVERY_NAMESPACE", "Delivery", "DeliveryState", "delivery_id"]
 
 # Never change: delivery ids derived from it are stored in every delivery event.
 DELIVERY_NAMESPACE = UUID("0d6f1c2e-9b3a-5c47-8e21-7a4b5c6d7e8f")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# The worker that produced a sheet and the operator who attests it may be on machines
+# whose clocks differ a little; a posting time this much before the sheet is accepted.
+_CLOCK_SKEW = timedelta(minutes=5)
 
 
 def delivery_id(item_id: UUID, version: int, outlet: str) -> UUID:
@@ -50,6 +69,8 @@ class DeliveryState(StrEnum):
     UNCONFIRMED = "unconfirmed"
     ABANDONED = "abandoned"
     SUPERSEDED = "superseded"
+    AWAITING_ATTESTATION = "awaiting_attestation"
+    ATTESTED = "attested"
 
     @property
     def settled(self) -> bool:
@@ -61,6 +82,11 @@ class DeliveryState(StrEnum):
         """It needs an operator's attention."""
         return self in _PROBLEMS
 
+    @property
+    def done(self) -> bool:
+        """The rendition is on the outlet (for attested outlets: a person said so)."""
+        return self in (DeliveryState.SUCCEEDED, DeliveryState.ATTESTED)
+
 
 _SETTLED = {
     DeliveryState.SUCCEEDED,
@@ -68,6 +94,10 @@ _SETTLED = {
     DeliveryState.UNCONFIRMED,
     DeliveryState.ABANDONED,
     DeliveryState.SUPERSEDED,
+    # No worker ever sends it again; a person puts it up and `syndicate attest` records
+    # that. Waiting for a person is the normal course, not a problem.
+    DeliveryState.AWAITING_ATTESTATION,
+    DeliveryState.ATTESTED,
 }
 _PROBLEMS = {DeliveryState.FAILED, DeliveryState.UNCONFIRMED, DeliveryState.ABANDONED}
 
@@ -165,6 +195,35 @@ class Delivery(Aggregate):
         actor: str
         sent: bool
 
+    class AwaitingAttestation(Event):
+        """The outlet took the rendition, and a person must now put it up.
+
+        Recorded instead of `Succeeded` on outlets whose capabilities say
+        `needs_attestation` (a notice board: the sheet is in the print folder).
+        """
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.AwaitingAttestation"
+        worker: str
+        attempt: int
+        rendition_sha256: str
+        receipt: dict[str, str]
+
+    class Attested(Event):
+        """A person put the rendition up; an operator recorded it (`syndicate attest`).
+
+        `by` posted it at `posted_at`; `actor` recorded it (the event's timestamp). The
+        photo, if any, is kept content-addressed under the data directory: the event
+        holds only its sha256 and plain file name, never its bytes or a path.
+        """
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.Attested"
+        actor: str
+        by: str
+        posted_at: AwareDatetime
+        photo_sha256: str | None
+        photo_name: str | None
+        note: str | None
+
     if TYPE_CHECKING:
         item_id: UUID
         item_version: int
@@ -179,6 +238,9 @@ class Delivery(Aggregate):
         claim_expires_at: datetime | None
         last_error: str | None
         rendition_sha256: str | None
+        receipt: dict[str, str] | None
+        delivered_at: datetime | None
+        attestation: Delivery.Attested | None
 
     def on(self, event: Delivery.Event) -> None:
         """Apply an event to the state (the one place state changes)."""
@@ -196,6 +258,9 @@ class Delivery(Aggregate):
             self.claim_expires_at = None
             self.last_error = None
             self.rendition_sha256 = None
+            self.receipt = None
+            self.delivered_at = None
+            self.attestation = None
         elif isinstance(event, Delivery.Claimed):
             self.state = DeliveryState.CLAIMED
             self.attempt = event.attempt
@@ -210,6 +275,17 @@ class Delivery(Aggregate):
             self.state = DeliveryState.SUCCEEDED
             self.rendition_sha256 = event.rendition_sha256
             self.claimed_by = self.claim_expires_at = None
+            self.receipt = dict(event.receipt)
+            self.delivered_at = event.timestamp
+        elif isinstance(event, Delivery.AwaitingAttestation):
+            self.state = DeliveryState.AWAITING_ATTESTATION
+            self.rendition_sha256 = event.rendition_sha256
+            self.claimed_by = self.claim_expires_at = None
+            self.receipt = dict(event.receipt)
+            self.delivered_at = event.timestamp
+        elif isinstance(event, Delivery.Attested):
+            self.state = DeliveryState.ATTESTED
+            self.attestation = event
         elif isinstance(event, Delivery.Failed):
             self.last_error = f"{event.error_class}: {event.message}"
             self.rendition_sha256 = event.rendition_sha256
@@ -293,3 +369,56 @@ class Delivery(Aggregate):
     ) -> None:
         """Append an outcome or operator event."""
         self.trigger_event(event_class, timestamp=at, **fields)
+
+    def earliest_posting(self) -> datetime | None:
+        """The earliest posting time `attest` accepts (the rendition's time, less skew)."""
+        if self.delivered_at is None:
+            return None
+        return self.delivered_at - _CLOCK_SKEW
+
+    def attest(
+        self,
+        *,
+        actor: str,
+        by: str,
+        posted_at: datetime,
+        at: datetime,
+        photo_sha256: str | None = None,
+        photo_name: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        """Record that `by` put the rendition up at `posted_at` (once, and only then).
+
+        Raises `ValueError` unless the delivery awaits attestation, `posted_at` lies
+        between the delivery and `at`, and the names are non-empty single lines.
+        """
+        if self.state is not DeliveryState.AWAITING_ATTESTATION:
+            raise ValueError(
+                f"delivery {self.id} is {self.state}, not awaiting attestation"
+            )
+        for name, value in (("actor", actor), ("by", by)):
+            if not value.strip() or _CONTROL.search(value):
+                raise ValueError(f"{name} must be a non-empty single line")
+        if posted_at.tzinfo is None:
+            raise ValueError("posted_at must be timezone-aware")
+        earliest = self.earliest_posting()
+        if earliest is not None and posted_at < earliest:
+            raise ValueError("posted_at is before the rendition was produced")
+        if posted_at > at:
+            raise ValueError("posted_at is in the future")
+        if photo_sha256 is not None and not _SHA256.fullmatch(photo_sha256):
+            raise ValueError("photo_sha256 must be 64 lowercase hex digits")
+        if photo_name is not None and (
+            not photo_name or "/" in photo_name or "\\" in photo_name
+        ):
+            raise ValueError("photo_name must be a plain file name")
+        self.trigger_event(
+            self.Attested,
+            timestamp=at,
+            actor=actor,
+            by=by,
+            posted_at=posted_at,
+            photo_sha256=photo_sha256,
+            photo_name=photo_name,
+            note=note,
+        )

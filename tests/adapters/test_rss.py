@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
@@ -199,3 +200,21 @@ def test_websub_hub_is_pinged_after_the_feeds_change(tmp_path: Path) -> None:
     }
     assert all(p["hub.mode"] == ["publish"] for p in pings)
     assert Operation.PUBLISH is job.operation
+
+
+def test_renditions_match_the_golden_files() -> None:
+    """The exact feed bytes for the sample jobs are pinned (auditors re-render them)."""
+    golden_dir = Path(__file__).parent.parent / "golden" / "rss"
+    rss = RssAdapter(RssSettings.model_validate({"path": "unused", "site_url": SITE}))
+    jobs = sample_jobs()
+    # A whole-set job: the published and revised items live, the withdrawn one gone.
+    job = replace(jobs[0], live_items=(jobs[1].item,), withdrawn_items=(jobs[-1].item,))
+    files = files_of(rss, job)
+    golden = golden_dir / "feeds.json"
+    if os.environ.get("SYNDICATE_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(
+            json.dumps(files, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
+            "utf-8",
+        )
+    assert files == json.loads(golden.read_text("utf-8"))

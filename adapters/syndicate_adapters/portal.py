@@ -1,0 +1,1103 @@
+"""`portal`: the government portal (政府门户网站) as a static site, PC and mobile.
+
+Each delivery renders one item (pure): its catalogue entry and its article, the HTML of
+the item page's main content (every catalogue element, the sanitised body, attachments
+with size and sha256, the version history with each 更正说明), or a withdrawal notice.
+`deliver` stores that rendition verbatim under `.syndicate/entries/` in the site folder and
+re-renders only the pages that show the item:
+
+- its own page, and the pages of the items it is linked with (a policy and its 解读, both
+  directions);
+- the month pages and index pages of its columns (全部, its 五公开 stage, its pilot area,
+  its agency) — a column's items are filed by the month they were first published, so a
+  revision touches one month page per column and a new month touches its neighbours;
+- the home page, the agency list, the search shard of its month and the search index, the
+  sitemap of its month and the sitemap index.
+
+Every site page is a pure function of the set of stored entries, so rebuilding the whole
+site from the entries (`PortalSite.rebuild`) gives the same bytes as the incremental
+updates did. Files are written to a temporary name and renamed; a journal makes a delivery
+interrupted half-way finish on the next one; a lock serialises concurrent workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import quote, urlsplit
+from uuid import UUID
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+
+from syndicate.adapter import (
+    Capabilities,
+    DeliveryJob,
+    ItemView,
+    Operation,
+    Receipt,
+    Rendition,
+)
+from syndicate.domain.catalogue import Stage
+from syndicate.domain.content import canonical_json
+from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
+from syndicate.fsutil import write_atomically
+from syndicate_adapters._html import (
+    area_name,
+    day,
+    esc,
+    human_size,
+    markdown_html,
+    minute,
+)
+
+__all__ = ["PortalAdapter", "PortalSettings", "PortalSite"]
+
+SCHEMA = 1
+STATE = ".syndicate"
+_URL = r"^https?://[^\s\"'<>]+$"
+
+
+class PortalSettings(BaseModel):
+    """`[outlets.NAME]` settings of a portal outlet."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Path = Field(description="Folder the site is written to (the web root).")
+    site_url: str = Field(
+        pattern=_URL,
+        description="Public base URL of the site; used for the sitemap and page metadata.",
+    )
+    site_name: str = Field(
+        default="政府信息公开", min_length=1, max_length=100, description="网站名称."
+    )
+    site_id_code: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9]{1,20}$",
+        description="网站标识码 (SiteIDCode), e.g. 1304000009.",
+    )
+    home_count: int = Field(
+        default=20, ge=1, le=200, description="Latest items on the home page."
+    )
+    feeds_url: str | None = Field(
+        default=None,
+        pattern=_URL,
+        description="Public URL of the RSS feed to link from every page (an rss outlet).",
+    )
+    contact: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Footer line: who runs the site and how to reach them.",
+    )
+
+
+# -- entries ------------------------------------------------------------------------------
+
+
+def _plain(text: str, limit: int = 120) -> str:
+    """A short plain-text summary of Markdown (for lists, search and Description)."""
+    text = re.sub(r"[#>*_`|\[\]()!~-]+", " ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _agency_slug(agency: str) -> str:
+    return hashlib.sha256(agency.encode("utf-8")).hexdigest()[:12]
+
+
+def _entry(item: ItemView, gone: bool) -> dict[str, Any]:
+    c = item.content
+    return {
+        "id": str(item.item_id),
+        "ref": item.ref,
+        "version": item.version,
+        "content_hash": item.content_hash,
+        "title": c.title,
+        "agency": c.agency,
+        "index_no": c.index_no,
+        "doc_no": c.doc_no,
+        "stage": c.stage.value,
+        "area": c.area,
+        "category": c.category,
+        "interprets": str(c.interprets) if c.interprets else None,
+        "published_at": item.published_at.isoformat(),
+        "updated_at": item.updated_at.isoformat(),
+        "month": day(item.published_at)[:7],
+        "withdrawn": gone,
+        "summary": _plain(c.body),
+        "attachments": [
+            {"name": a.name, "sha256": a.sha256, "size": a.size} for a in c.attachments
+        ],
+    }
+
+
+def _file_href(sha256: str, name: str) -> str:
+    return f"../files/{sha256}/{quote(name)}"
+
+
+def _article(item: ItemView, gone: bool) -> str:
+    """The item page's own content: everything the item's events say, nothing else."""
+    c = item.content
+    if gone:
+        if item.withdrawn:
+            badge, when, what = "本信息已撤回", "撤回日期", "撤回说明"
+            note = item.public_note or "该信息已撤回。"
+        else:  # still published, but no longer for this site
+            badge, when, what = "本信息已不在本网站公开", "调整日期", "说明"
+            note = "该信息的公开方式或范围已调整，不再在本网站公开。"
+        return (
+            '<article class="notice withdrawn">\n'
+            f"<h1>{esc(c.title)}</h1>\n"
+            f'<p class="badge">{badge}</p>\n'
+            "<dl>\n"
+            f"<dt>索引号</dt><dd>{esc(c.index_no)}</dd>\n"
+            f"<dt>发布机构</dt><dd>{esc(c.agency)}</dd>\n"
+            f"<dt>{when}</dt><dd>{minute(item.updated_at)}</dd>\n"
+            f"<dt>{what}</dt><dd>{esc(note)}</dd>\n"
+            "</dl>\n"
+            "</article>"
+        )
+    rows = [
+        ("索引号", c.index_no),
+        ("发布机构", c.agency),
+        ("发文字号", c.doc_no or "无"),
+        ("主题分类", c.category or area_name(c.area)),
+        ("公开领域", area_name(c.area)),
+        ("五公开", c.stage.label),
+        ("成文日期", c.formed_on.isoformat()),
+        ("发布日期", minute(item.published_at)),
+        ("更新日期", minute(item.updated_at)),
+        ("公开依据", c.basis),
+        ("公开方式", c.attribute.label),
+        ("公开对象", c.audience),
+    ]
+    if c.notice_period:
+        rows.append(
+            (
+                "公示期",
+                f"{c.notice_period.start.isoformat()} 至 {c.notice_period.end.isoformat()}",
+            )
+        )
+    meta = "\n".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows)
+    parts = [
+        '<article class="item">',
+        f"<h1>{esc(c.title)}</h1>",
+        '<section aria-labelledby="meta-h"><h2 id="meta-h" class="sr-only">信息索引</h2>',
+        f'<dl class="meta">\n{meta}\n</dl></section>',
+    ]
+    if item.version > 1 and item.reason:
+        parts.append(
+            f'<p class="correction"><strong>更正说明：</strong>{esc(item.reason)}</p>'
+        )
+    parts.append(f'<div class="body">\n{markdown_html(c.body)}\n</div>')
+    if c.attachments:
+        links = "\n".join(
+            f'<li><a href="{esc(_file_href(a.sha256, a.name))}" download>'
+            f"{esc(a.name)}</a> <span>（{human_size(a.size)}）</span> "
+            f'<span class="hash">SHA-256：<code>{a.sha256}</code></span></li>'
+            for a in c.attachments
+        )
+        parts.append(
+            '<section aria-labelledby="att-h"><h2 id="att-h">附件</h2>'
+            f"<ul>\n{links}\n</ul></section>"
+        )
+    history = [r for r in item.history if r.version <= item.version]
+    if history:
+        lines = []
+        for r in history:
+            what = {
+                "Published": "发布",
+                "Revised": "更正",
+                "Withdrawn": "撤回",
+            }.get(r.event, r.event)
+            note = f"：{esc(r.reason)}" if r.reason and r.event != "Published" else ""
+            lines.append(
+                f"<tr><td>第 {r.version} 版</td><td>{minute(r.at)}</td>"
+                f"<td>{what}{note}</td></tr>"
+            )
+        parts.append(
+            '<section aria-labelledby="hist-h"><h2 id="hist-h">版本记录</h2>'
+            '<table class="history"><thead><tr><th scope="col">版本</th>'
+            '<th scope="col">时间</th><th scope="col">说明</th></tr></thead><tbody>\n'
+            + "\n".join(lines)
+            + "\n</tbody></table></section>"
+        )
+    parts.append(
+        f'<p class="hash">内容哈希（SHA-256）：<code>{item.content_hash}</code></p>'
+    )
+    parts.append("</article>")
+    return "\n".join(parts)
+
+
+# -- page furniture -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Head:
+    title: str
+    column: str
+    column_type: str
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+class _Layout:
+    def __init__(self, settings: PortalSettings) -> None:
+        self.s = settings
+
+    def page(self, depth: int, head: _Head, main: str, *, canonical: str) -> str:
+        s = self.s
+        up = "../" * depth
+        metas = {
+            "SiteName": s.site_name,
+            "SiteDomain": urlsplit(s.site_url).hostname or "",
+            **({"SiteIDCode": s.site_id_code} if s.site_id_code else {}),
+            "ColumnName": head.column,
+            "ColumnType": head.column_type,
+            **head.extra,
+        }
+        meta = "\n".join(
+            f'<meta name="{esc(k)}" content="{esc(v)}">' for k, v in metas.items()
+        )
+        nav = "\n".join(
+            f'<li><a href="{up}stage/{st.value}/index.html">{st.label}</a></li>'
+            for st in Stage
+        )
+        feed = (
+            f'<link rel="alternate" type="application/rss+xml" title="订阅" '
+            f'href="{esc(s.feeds_url)}">\n'
+            if s.feeds_url
+            else ""
+        )
+        contact = f"<p>{esc(s.contact)}</p>" if s.contact else ""
+        return (
+            "<!DOCTYPE html>\n"
+            '<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{esc(head.title)} - {esc(s.site_name)}</title>\n"
+            f"{meta}\n"
+            f'<link rel="canonical" href="{esc(canonical)}">\n'
+            f'<link rel="stylesheet" href="{up}assets/site.css">\n'
+            f'<link rel="icon" href="{up}assets/favicon.svg" type="image/svg+xml">\n'
+            f"{feed}"
+            "</head>\n<body>\n"
+            '<a class="skip" href="#main">跳到主要内容</a>\n'
+            '<header class="top"><div class="wrap">\n'
+            f'<p class="site"><a href="{up}index.html">{esc(s.site_name)}</a></p>\n'
+            '<div class="tools">'
+            '<button type="button" data-toggle="big" aria-pressed="false">大字版</button>'
+            '<button type="button" data-toggle="contrast" aria-pressed="false">'
+            "高对比度</button></div>\n"
+            f'<form class="search" role="search" action="{up}search.html" method="get">'
+            '<label for="q">站内搜索</label>'
+            '<input id="q" name="q" type="search" autocomplete="off">'
+            '<button type="submit">搜索</button></form>\n'
+            '</div>\n<nav class="columns" aria-label="栏目导航"><ul class="wrap">\n'
+            f'<li><a href="{up}index.html">首页</a></li>\n{nav}\n'
+            f'<li><a href="{up}list/all/index.html">全部信息</a></li>\n'
+            f'<li><a href="{up}agency/index.html">发布机构</a></li>\n'
+            "</ul></nav></header>\n"
+            f'<main id="main" class="wrap" tabindex="-1">\n{main}\n</main>\n'
+            f'<footer class="foot"><div class="wrap"><p>{esc(s.site_name)}</p>{contact}'
+            f'<p><a href="{up}sitemap.xml">网站地图</a></p></div></footer>\n'
+            f'<script src="{up}assets/site.js"></script>\n'
+            "</body>\n</html>\n"
+        )
+
+
+def _rows_list(rows: Iterable[Mapping[str, Any]], up: str) -> str:
+    items = "\n".join(
+        f'<li><a href="{up}{r["url"]}">{esc(r["title"])}</a>'
+        f'<span class="date">{r["date"]}</span></li>'
+        for r in rows
+    )
+    return (
+        f'<ul class="list">\n{items}\n</ul>'
+        if items
+        else '<p class="empty">暂无信息。</p>'
+    )
+
+
+# -- columns ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Column:
+    key: str  # state folder name, e.g. "stage-decision"
+    path: str  # public folder, e.g. "stage/decision"
+    name: str  # ColumnName
+    kind: str  # ColumnType
+
+    @property
+    def depth(self) -> int:
+        return self.path.count("/") + 1
+
+    @property
+    def fixed(self) -> bool:
+        """全部信息 and the five stage columns are always on the site, even empty."""
+        return self.key == "all" or self.key.startswith("stage-")
+
+
+def _fixed_columns() -> list[_Column]:
+    return [
+        _Column("all", "list/all", "全部信息", "信息列表"),
+        *(
+            _Column(f"stage-{st.value}", f"stage/{st.value}", st.label, "五公开")
+            for st in Stage
+        ),
+    ]
+
+
+def _columns_of(entry: Mapping[str, Any]) -> list[_Column]:
+    if entry["withdrawn"]:
+        return []
+    stage = Stage(entry["stage"])
+    slug = _agency_slug(entry["agency"])
+    return [
+        _Column("all", "list/all", "全部信息", "信息列表"),
+        _Column(f"stage-{stage.value}", f"stage/{stage.value}", stage.label, "五公开"),
+        _Column(
+            f"area-{entry['area']}",
+            f"area/{entry['area']}",
+            area_name(entry["area"]),
+            "公开领域",
+        ),
+        _Column(f"agency-{slug}", f"agency/{slug}", entry["agency"], "发布机构"),
+    ]
+
+
+def _row(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": entry["id"],
+        "title": entry["title"],
+        "agency": entry["agency"],
+        "index_no": entry["index_no"],
+        "doc_no": entry["doc_no"],
+        "stage": entry["stage"],
+        "area": entry["area"],
+        "summary": entry["summary"],
+        "date": entry["published_at"][:10],
+        "published_at": entry["published_at"],
+        "updated_at": entry["updated_at"],
+        "url": f"items/{entry['id']}.html",
+    }
+
+
+def _sort(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Newest first, with the id as a tie-break (a total order, so pages are stable)."""
+    return sorted(rows, key=lambda r: (r["published_at"], r["id"]), reverse=True)
+
+
+# -- the site -----------------------------------------------------------------------------
+
+
+class PortalSite:
+    """The site folder: its stored entries, the derived state, and every page."""
+
+    def __init__(self, settings: PortalSettings, *, durable: bool = True) -> None:
+        self.settings = settings
+        self.root = settings.path
+        self.state = self.root / STATE
+        self.layout = _Layout(settings)
+        self.durable = durable
+        self._memo: dict[str, Any] = {}
+
+    # -- files ------------------------------------------------------------------------
+
+    def _write(self, relative: str, data: str | bytes) -> None:
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        target = self.root / relative
+        if target.is_file() and target.read_bytes() == raw:
+            return
+        if self.durable:
+            write_atomically(target, raw)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".tmp-{target.name}")
+        tmp.write_bytes(raw)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+
+    def _remove(self, relative: str) -> None:
+        (self.root / relative).unlink(missing_ok=True)
+
+    def _json(self, relative: str, default: Any) -> Any:
+        """A state file, read once per locked update (callers may change it in place,
+        then must `_put_json` it)."""
+        if relative in self._memo:
+            return self._memo[relative]
+        path = self.state / relative
+        if not path.is_file():
+            return default
+        value = json.loads(path.read_bytes())
+        self._memo[relative] = value
+        return value
+
+    def _put_json(self, relative: str, value: Any) -> None:
+        self._write(f"{STATE}/{relative}", canonical_json(value))
+        self._memo[relative] = value
+
+    def _drop_tree(self, relative: str) -> None:
+        shutil.rmtree(self.state / relative, ignore_errors=True)
+        for key in [k for k in self._memo if k.startswith(relative + "/")]:
+            del self._memo[key]
+
+    def _drop_json(self, relative: str) -> None:
+        self._remove(f"{STATE}/{relative}")
+        self._memo.pop(relative, None)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """One writer at a time, across processes."""
+        self.state.mkdir(parents=True, exist_ok=True)
+        with open(self.state / "lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            self._memo.clear()  # another process may have changed the state
+            try:
+                yield
+            finally:
+                self._memo.clear()
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- entries ------------------------------------------------------------------------
+
+    def stored(self, item_id: str) -> dict[str, Any] | None:
+        """The stored rendition of an item (entry, article), or None."""
+        found: dict[str, Any] | None = self._json(f"entries/{item_id}.json", None)
+        return found
+
+    def entry(self, item_id: str) -> dict[str, Any] | None:
+        stored = self.stored(item_id)
+        return None if stored is None else dict(stored["entry"])
+
+    def entry_ids(self) -> list[str]:
+        folder = self.state / "entries"
+        if not folder.is_dir():
+            return []
+        return sorted(p.stem for p in folder.glob("*.json"))
+
+    # -- applying a rendition -----------------------------------------------------------
+
+    def apply(self, data: bytes, attachments: Path | None) -> int:
+        """Store one item's rendition and re-render what shows it; pages written."""
+        new = json.loads(data)
+        entry = new["entry"]
+        with self.locked():
+            self.write_assets()
+            self.recover(attachments)
+            old = self.entry(entry["id"])
+            self._copy_attachments(entry, attachments)
+            journal = {"old": old, "id": entry["id"]}
+            self._put_json("journal.json", journal)
+            self._write(f"{STATE}/entries/{entry['id']}.json", data)
+            self._memo[f"entries/{entry['id']}.json"] = new
+            pages = self._update(old, entry)
+            self._drop_json("journal.json")
+            return pages
+
+    def recover(self, attachments: Path | None) -> None:
+        """Finish a delivery that stopped half-way (the journal says which)."""
+        journal = self._json("journal.json", None)
+        if journal is None:
+            return
+        entry = self.entry(journal["id"])
+        if entry is not None:
+            self._update(journal["old"], entry)
+        self._drop_json("journal.json")
+
+    def _copy_attachments(
+        self, entry: Mapping[str, Any], attachments: Path | None
+    ) -> None:
+        for a in entry["attachments"]:
+            target = f"files/{a['sha256']}/{a['name']}"
+            if (self.root / target).is_file():
+                continue
+            if attachments is None:
+                raise PermanentDeliveryError(
+                    f"attachment {a['name']} cannot be copied: no attachment store given"
+                )
+            source = attachments / a["sha256"][:2] / a["sha256"]
+            try:
+                raw = source.read_bytes()
+            except FileNotFoundError:
+                raise PermanentDeliveryError(
+                    f"attachment {a['name']} ({a['sha256'][:12]}…) is missing from "
+                    f"the attachment store {attachments}"
+                ) from None
+            if hashlib.sha256(raw).hexdigest() != a["sha256"]:
+                raise PermanentDeliveryError(
+                    f"attachment {a['name']} in the store does not match its sha256"
+                )
+            self._write(target, raw)
+
+    def _update(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> int:
+        """Bring the derived state and the pages up to date for one changed entry."""
+        item_id = new["id"]
+        touched: set[tuple[str, str]] = set()  # (column key, month)
+        grown: set[str] = set()  # columns whose month list changed
+        columns: dict[str, _Column] = {}
+        for entry, row in ((old, None), (new, _row(new))):
+            if entry is None:
+                continue
+            for col in _columns_of(entry):
+                columns[col.key] = col
+                if self._file_row(col, entry["month"], item_id, row):
+                    grown.add(col.key)
+                touched.add((col.key, entry["month"]))
+        self._links(old, new)
+        related = self._related_ids(old, new)
+        count = 0
+        for rid in sorted({item_id, *related}):
+            count += self._item_page(rid)
+        for key, month in sorted(touched):
+            col = columns[key]
+            months = self._months(key)
+            count += self._month_page(col, month, months)
+            if key in grown:
+                for neighbour in _neighbours(months, month):
+                    count += self._month_page(col, neighbour, months)
+            if months or col.fixed:
+                count += self._column_index(col, months)
+            else:  # the column has no items left: it leaves the site
+                self._remove(f"{col.path}/index.html")
+                self._drop_tree(f"columns/{key}")
+        return count + self._site_pages({m for _, m in touched})
+
+    def _site_pages(self, months: Iterable[str]) -> int:
+        """The pages about the whole site, given the months of 全部信息 that changed."""
+        for month in sorted(months):
+            self._search_shard(month)
+            self._sitemap_month(month)
+        self._search_index()
+        self._sitemap_index()
+        self._agency_index()
+        self._home()
+        return 6
+
+    # -- derived state ------------------------------------------------------------------
+
+    def _month_rows(self, key: str, month: str) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = self._json(f"columns/{key}/{month}.json", {})
+        return found
+
+    def _months(self, key: str) -> dict[str, int]:
+        found: dict[str, int] = self._json(f"columns/{key}/months.json", {})
+        return found
+
+    def _file_row(
+        self, col: _Column, month: str, item_id: str, row: dict[str, Any] | None
+    ) -> bool:
+        """Put (or with None, take) an item's row in a column month; True if the
+        column's month list changed."""
+        rows = self._month_rows(col.key, month)
+        if row is None:
+            if rows.pop(item_id, None) is None:
+                return False
+        else:
+            rows[item_id] = row
+        months = self._months(col.key)
+        changed = (month in months) != bool(rows)
+        if col.key == "all":
+            self._lastmod(month, rows)
+        if rows:
+            self._put_json(f"columns/{col.key}/{month}.json", rows)
+            months[month] = len(rows)
+        else:
+            self._drop_json(f"columns/{col.key}/{month}.json")
+            months.pop(month, None)
+        self._put_json(f"columns/{col.key}/months.json", dict(sorted(months.items())))
+        self._put_json(f"columns/{col.key}/column.json", col.__dict__)
+        return changed
+
+    def _lastmod(self, month: str, rows: Mapping[str, Mapping[str, Any]]) -> None:
+        """Keep the newest update per month of 全部信息, for the sitemap index."""
+        lastmod: dict[str, str] = dict(self._json("lastmod.json", {}))
+        if rows:
+            lastmod[month] = max(r["updated_at"] for r in rows.values())
+        else:
+            lastmod.pop(month, None)
+        self._put_json("lastmod.json", dict(sorted(lastmod.items())))
+
+    def _links(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> None:
+        """Keep `links/<policy id>.json`: the live items that interpret it."""
+        item_id = new["id"]
+        was = old["interprets"] if old and not old["withdrawn"] else None
+        now = new["interprets"] if not new["withdrawn"] else None
+        if was == now:
+            return
+        if was:
+            ids = [i for i in self._json(f"links/{was}.json", []) if i != item_id]
+            if ids:
+                self._put_json(f"links/{was}.json", ids)
+            else:
+                self._drop_json(f"links/{was}.json")
+        if now:
+            ids = sorted({*self._json(f"links/{now}.json", []), item_id})
+            self._put_json(f"links/{now}.json", ids)
+
+    def _related_ids(
+        self, old: Mapping[str, Any] | None, new: Mapping[str, Any]
+    ) -> set[str]:
+        ids = {e["interprets"] for e in (old, new) if e is not None and e["interprets"]}
+        ids.update(self._json(f"links/{new['id']}.json", []))
+        return {i for i in ids if self.entry(i) is not None}
+
+    # -- pages ----------------------------------------------------------------------------
+
+    def _url(self, relative: str) -> str:
+        return f"{self.settings.site_url.rstrip('/')}/{relative}"
+
+    def _item_page(self, item_id: str) -> int:
+        stored = self.stored(item_id)
+        if stored is None:
+            return 0
+        entry = stored["entry"]
+        related = []
+        target = entry["interprets"]
+        if target and not entry["withdrawn"]:
+            policy = self.entry(target)
+            if policy is not None and not policy["withdrawn"]:
+                related.append(("本文解读的政策文件", [policy]))
+        if not entry["withdrawn"]:
+            readings = [self.entry(i) for i in self._json(f"links/{item_id}.json", [])]
+            live = [e for e in readings if e is not None and not e["withdrawn"]]
+            if live:
+                related.append(("相关解读", live))
+        aside = ""
+        if related:
+            blocks = []
+            for label, entries in related:
+                links = "\n".join(
+                    f'<li><a href="{e["id"]}.html">{esc(e["title"])}</a></li>'
+                    for e in sorted(entries, key=lambda e: e["id"])
+                )
+                blocks.append(f"<h2>{label}</h2>\n<ul>\n{links}\n</ul>")
+            aside = (
+                '\n<aside class="related" aria-label="相关链接">\n'
+                + "\n".join(blocks)
+                + "\n</aside>"
+            )
+        crumbs = (
+            '<nav class="crumbs" aria-label="当前位置"><a href="../index.html">首页</a>'
+            f' / <a href="../stage/{entry["stage"]}/index.html">'
+            f"{Stage(entry['stage']).label}</a></nav>"
+        )
+        extra = {
+            "ArticleTitle": entry["title"],
+            "PubDate": minute(datetime.fromisoformat(entry["published_at"])),
+            "ContentSource": entry["agency"],
+            "Author": entry["agency"],
+            "Keywords": " ".join(
+                k for k in (entry["category"], area_name(entry["area"])) if k
+            ),
+            "Description": entry["summary"]
+            if not entry["withdrawn"]
+            else "本信息已不再公开",
+            "Url": self._url(f"items/{item_id}.html"),
+        }
+        head = _Head(
+            title=("[已撤回] " if entry["withdrawn"] else "") + entry["title"],
+            column=Stage(entry["stage"]).label,
+            column_type="信息公开",
+            extra=extra,
+        )
+        html = self.layout.page(
+            1,
+            head,
+            f"{crumbs}\n{stored['article']}{aside}",
+            canonical=self._url(f"items/{item_id}.html"),
+        )
+        self._write(f"items/{item_id}.html", html)
+        return 1
+
+    def _month_page(self, col: _Column, month: str, months: Mapping[str, int]) -> int:
+        target = f"{col.path}/{month}.html"
+        rows = _sort(list(self._month_rows(col.key, month).values()))
+        if not rows:
+            self._remove(target)
+            return 0
+        up = "../" * col.depth
+        older, newer = _adjacent(months, month)
+        pager = ['<nav class="pager" aria-label="翻页">']
+        if newer:
+            pager.append(f'<a href="{newer}.html">较新：{newer}</a>')
+        pager.append('<a href="index.html">栏目首页</a>')
+        if older:
+            pager.append(f'<a href="{older}.html">较早：{older}</a>')
+        pager.append("</nav>")
+        main = (
+            f"<h1>{esc(col.name)} · {month}</h1>\n"
+            f"<p>本月共 {len(rows)} 条。</p>\n"
+            f"{_rows_list(rows, up)}\n" + "".join(pager)
+        )
+        head = _Head(f"{col.name} {month}", col.name, col.kind)
+        self._write(
+            target,
+            self.layout.page(col.depth, head, main, canonical=self._url(target)),
+        )
+        return 1
+
+    def _column_index(self, col: _Column, months: Mapping[str, int]) -> int:
+        target = f"{col.path}/index.html"
+        up = "../" * col.depth
+        total = sum(months.values())
+        ordered = sorted(months, reverse=True)
+        latest: list[dict[str, Any]] = []
+        for month in ordered:
+            latest += _sort(list(self._month_rows(col.key, month).values()))
+            if len(latest) >= self.settings.home_count:
+                break
+        archive = "\n".join(
+            f'<li><a href="{m}.html">{m}</a>（{months[m]} 条）</li>' for m in ordered
+        )
+        main = (
+            f"<h1>{esc(col.name)}</h1>\n<p>共 {total} 条信息。</p>\n"
+            f"<h2>最新信息</h2>\n"
+            f"{_rows_list(latest[: self.settings.home_count], up)}\n"
+            f'<h2>按月浏览</h2>\n<ul class="months">\n{archive}\n</ul>'
+        )
+        head = _Head(col.name, col.name, col.kind, {"ColumnDescription": col.name})
+        self._write(
+            target,
+            self.layout.page(col.depth, head, main, canonical=self._url(target)),
+        )
+        return 1
+
+    def _column_summaries(self, prefix: str) -> list[tuple[_Column, int]]:
+        folder = self.state / "columns"
+        found = []
+        if folder.is_dir():
+            for sub in sorted(folder.glob(f"{prefix}*")):
+                total = sum(self._months(sub.name).values())
+                if total:
+                    col = _Column(**self._json(f"columns/{sub.name}/column.json", {}))
+                    found.append((col, total))
+        return found
+
+    def _agency_index(self) -> None:
+        agencies = sorted(self._column_summaries("agency-"), key=lambda c: c[0].name)
+        items = "\n".join(
+            f'<li><a href="../{c.path}/index.html">{esc(c.name)}</a>（{n} 条）</li>'
+            for c, n in agencies
+        )
+        main = f'<h1>发布机构</h1>\n<ul class="months">\n{items}\n</ul>'
+        head = _Head("发布机构", "发布机构", "发布机构")
+        self._write(
+            "agency/index.html",
+            self.layout.page(1, head, main, canonical=self._url("agency/index.html")),
+        )
+
+    def _home(self) -> None:
+        months = self._months("all")
+        latest: list[dict[str, Any]] = []
+        for month in sorted(months, reverse=True):
+            latest += _sort(list(self._month_rows("all", month).values()))
+            if len(latest) >= self.settings.home_count:
+                break
+        stages = {c.key: n for c, n in self._column_summaries("stage-")}
+        stage_links = "\n".join(
+            f'<li><a href="stage/{st.value}/index.html">{st.label}</a>'
+            f"（{stages.get('stage-' + st.value, 0)} 条）</li>"
+            for st in Stage
+        )
+        areas = sorted(self._column_summaries("area-"), key=lambda c: c[0].key)
+        area_links = "\n".join(
+            f'<li><a href="{c.path}/index.html">{esc(c.name)}</a>（{n} 条）</li>'
+            for c, n in areas
+        )
+        main = (
+            '<h1 class="sr-only">首页</h1>\n'
+            '<section aria-labelledby="latest-h"><h2 id="latest-h">最新信息</h2>\n'
+            f"{_rows_list(latest[: self.settings.home_count], '')}\n"
+            '<p><a href="list/all/index.html">更多信息</a></p></section>\n'
+            '<section aria-labelledby="stage-h"><h2 id="stage-h">五公开</h2>\n'
+            f'<ul class="grid">\n{stage_links}\n</ul></section>\n'
+            '<section aria-labelledby="area-h"><h2 id="area-h">重点领域</h2>\n'
+            f'<ul class="grid">\n{area_links}\n</ul></section>'
+        )
+        head = _Head("首页", "首页", "首页")
+        self._write(
+            "index.html",
+            self.layout.page(0, head, main, canonical=self._url("index.html")),
+        )
+
+    def _search_shard(self, month: str) -> None:
+        rows = _sort(list(self._month_rows("all", month).values()))
+        if not rows:
+            self._remove(f"search/{month}.json")
+            return
+        public = [
+            {k: r[k] for k in ("title", "agency", "index_no", "doc_no", "date", "url")}
+            | {"summary": r["summary"]}
+            for r in rows
+        ]
+        self._write(f"search/{month}.json", canonical_json(public))
+
+    def _search_index(self) -> None:
+        months = sorted(self._months("all"), reverse=True)
+        self._write("search/index.json", canonical_json({"months": months}))
+
+    def _sitemap_month(self, month: str) -> None:
+        rows = sorted(self._month_rows("all", month).values(), key=lambda r: r["id"])
+        target = f"sitemaps/{month}.xml"
+        if not rows:
+            self._remove(target)
+            return
+        urls = "\n".join(
+            f"<url><loc>{esc(self._url(r['url']))}</loc>"
+            f"<lastmod>{r['updated_at']}</lastmod></url>"
+            for r in rows
+        )
+        self._write(
+            target,
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+            f"{urls}\n</urlset>\n",
+        )
+
+    def _sitemap_index(self) -> None:
+        months = sorted(self._months("all"))
+        lines = [
+            f"<sitemap><loc>{esc(self._url('sitemaps/pages.xml'))}</loc></sitemap>"
+        ]
+        lastmod: dict[str, str] = self._json("lastmod.json", {})
+        for month in months:
+            last = lastmod[month]
+            lines.append(
+                f"<sitemap><loc>{esc(self._url(f'sitemaps/{month}.xml'))}</loc>"
+                f"<lastmod>{last}</lastmod></sitemap>"
+            )
+        self._write(
+            "sitemap.xml",
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+            + "\n".join(lines)
+            + "\n</sitemapindex>\n",
+        )
+        pages = ["index.html", "list/all/index.html", "agency/index.html"]
+        pages += [f"{c.path}/index.html" for c in _fixed_columns()][1:]
+        urls = "\n".join(f"<url><loc>{esc(self._url(p))}</loc></url>" for p in pages)
+        self._write(
+            "sitemaps/pages.xml",
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+            f"{urls}\n</urlset>\n",
+        )
+
+    def write_assets(self) -> None:
+        """The shared stylesheet, scripts and the search page (fixed bytes)."""
+        self._write("assets/site.css", _asset("site.css"))
+        self._write("assets/site.js", _asset("site.js"))
+        self._write("assets/search.js", _asset("search.js"))
+        self._write("assets/favicon.svg", _asset("favicon.svg"))
+        main = (
+            "<h1>站内搜索</h1>\n"
+            '<p id="search-status" role="status" aria-live="polite">'
+            "请输入关键词，例如：低保、预算、公示。</p>\n"
+            '<ol id="results" class="list"></ol>\n'
+            '<script src="assets/search.js"></script>'
+        )
+        head = _Head("站内搜索", "站内搜索", "搜索")
+        self._write(
+            "search.html",
+            self.layout.page(0, head, main, canonical=self._url("search.html")),
+        )
+        for col in _fixed_columns():
+            if not (self.root / col.path / "index.html").is_file():
+                self._column_index(col, self._months(col.key))
+
+    # -- whole site ---------------------------------------------------------------------
+
+    def rebuild(self) -> int:
+        """Every page again from the stored entries alone; returns pages written."""
+        with self.locked():
+            self._drop_json("journal.json")
+            self._drop_tree("columns")
+            self._drop_tree("links")
+            entries = [e for i in self.entry_ids() if (e := self.entry(i))]
+            rows: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+            cols: dict[str, _Column] = {}
+            links: dict[str, list[str]] = {}
+            for col in _fixed_columns():
+                cols[col.key] = col
+            for e in entries:
+                for col in _columns_of(e):
+                    cols[col.key] = col
+                    rows.setdefault((col.key, e["month"]), {})[e["id"]] = _row(e)
+                if e["interprets"] and not e["withdrawn"]:
+                    links.setdefault(e["interprets"], []).append(e["id"])
+            for target, ids in links.items():
+                self._put_json(f"links/{target}.json", sorted(ids))
+            months: dict[str, dict[str, int]] = {}
+            self._drop_json("lastmod.json")
+            for (key, month), found in sorted(rows.items()):
+                self._put_json(f"columns/{key}/{month}.json", found)
+                if key == "all":
+                    self._lastmod(month, found)
+                months.setdefault(key, {})[month] = len(found)
+            for key, col in cols.items():
+                if key not in months:
+                    continue
+                self._put_json(
+                    f"columns/{key}/months.json", dict(sorted(months[key].items()))
+                )
+                self._put_json(f"columns/{key}/column.json", col.__dict__)
+            count = 0
+            for e in entries:
+                count += self._item_page(e["id"])
+            for key, col in cols.items():
+                for month in months.get(key, {}):
+                    count += self._month_page(col, month, months[key])
+                count += self._column_index(col, months.get(key, {}))
+            count += self._site_pages(months.get("all", {}))
+            self.write_assets()
+            self._prune(entries, cols, months)
+            return count
+
+    def _prune(
+        self,
+        entries: list[dict[str, Any]],
+        cols: Mapping[str, _Column],
+        months: Mapping[str, Mapping[str, int]],
+    ) -> None:
+        """Remove pages no entry accounts for any more (after a rebuild)."""
+        keep = {
+            f"{c.path}/{m}.html" for k, c in cols.items() for m in months.get(k, {})
+        }
+        keep |= {f"{c.path}/index.html" for c in cols.values()}
+        keep |= {f"{c.path}/index.html" for c in _fixed_columns()}
+        for folder in ("list", "stage", "area", "agency"):
+            base = self.root / folder
+            if not base.is_dir():
+                continue
+            for page in base.rglob("*.html"):
+                relative = page.relative_to(self.root).as_posix()
+                if relative not in keep and relative != "agency/index.html":
+                    page.unlink()
+        all_months = set(months.get("all", {}))
+        for folder, suffix in (("search", ".json"), ("sitemaps", ".xml")):
+            base = self.root / folder
+            if base.is_dir():
+                for f in base.glob(f"*{suffix}"):
+                    if f.stem not in all_months and f.stem not in ("index", "pages"):
+                        f.unlink()
+
+    # -- reading back -------------------------------------------------------------------
+
+    def read_back(self, item_id: str) -> bytes | None:
+        """The item's rendition as the site holds it, or None when it is not there.
+
+        The stored entry is returned only if the public page still carries the article
+        verbatim and every attachment file still has its sha256; otherwise the page bytes
+        are returned, so a comparison with the expected rendition reports the drift.
+        """
+        raw_path = self.state / "entries" / f"{item_id}.json"
+        page = self.root / "items" / f"{item_id}.html"
+        if not raw_path.is_file() or not page.is_file():
+            return None
+        raw = raw_path.read_bytes()
+        stored = json.loads(raw)
+        shown = page.read_bytes()
+        if stored["article"].encode("utf-8") not in shown:
+            return shown
+        for a in stored["entry"]["attachments"]:
+            f = self.root / "files" / a["sha256"] / a["name"]
+            if (
+                not f.is_file()
+                or hashlib.sha256(f.read_bytes()).hexdigest() != a["sha256"]
+            ):
+                return shown
+        return raw
+
+
+def _adjacent(months: Mapping[str, int], month: str) -> tuple[str | None, str | None]:
+    ordered = sorted(months)
+    older = [m for m in ordered if m < month]
+    newer = [m for m in ordered if m > month]
+    return (older[-1] if older else None, newer[0] if newer else None)
+
+
+def _neighbours(months: Mapping[str, int], month: str) -> list[str]:
+    return [m for m in _adjacent(months, month) if m is not None]
+
+
+def _asset(name: str) -> bytes:
+    return (Path(__file__).parent / "portal_assets" / name).read_bytes()
+
+
+class PortalAdapter:
+    """A static site: one item's rendition per delivery, the pages it affects re-rendered."""
+
+    kind: ClassVar[str] = "portal"
+    Settings: ClassVar[type[BaseModel]] = PortalSettings
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        edits_in_place=True,
+        retracts=True,  # the page becomes a withdrawal notice and leaves every list
+        keeps_withdrawn=True,
+        deduplicates=True,  # applying the same rendition again changes nothing
+        reads_back=True,
+    )
+
+    def __init__(self, settings: BaseModel) -> None:
+        if not isinstance(settings, PortalSettings):
+            raise TypeError("PortalAdapter needs PortalSettings")
+        self.settings = settings
+        self.site = PortalSite(settings)
+
+    def render(self, job: DeliveryJob) -> Rendition:
+        item = job.item
+        # Withdrawn, or no longer for this outlet (e.g. no longer proactively disclosed):
+        # the page becomes a notice and the item leaves every list.
+        gone = item.withdrawn or job.operation in (
+            Operation.RETRACT,
+            Operation.WITHDRAWAL_NOTICE,
+        )
+        data = canonical_json(
+            {
+                "schema": SCHEMA,
+                "entry": _entry(item, gone),
+                "article": _article(item, gone),
+            }
+        )
+        meta = {}
+        if job.attachments is not None and item.content.attachments:
+            meta["attachments"] = str(job.attachments)
+        return Rendition.of(
+            data,
+            "application/vnd.syndicate.portal+json",
+            key=str(job.delivery_id),
+            meta=meta,
+        )
+
+    def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
+        source = rendition.meta.get("attachments")
+        try:
+            pages = self.site.apply(rendition.data, Path(source) if source else None)
+        except PermissionError as exc:
+            raise PermanentDeliveryError(f"cannot write the site: {exc}") from exc
+        except OSError as exc:
+            raise TransientDeliveryError(
+                f"cannot write the site: {exc.strerror}"
+            ) from exc
+        entry = json.loads(rendition.data)["entry"]
+        return Receipt(
+            remote_id=f"items/{entry['id']}.html", detail={"pages": str(pages)}
+        )
+
+    def read_back(self, job: DeliveryJob, session: requests.Session) -> bytes | None:
+        """The item's rendition as the site holds it (see `PortalSite.read_back`)."""
+        return self.site.read_back(str(job.item.item_id))
+
+
+def item_url(site_url: str, item_id: UUID | str) -> str:
+    """The public URL of an item's page on a portal at `site_url`."""
+    return f"{site_url.rstrip('/')}/items/{item_id}.html"

@@ -1,0 +1,420 @@
+"""The noticeboard adapter: reproducible A4 sheets (PDF) for a 政务公开栏, written to a folder.
+
+Renders are shared within the module (WeasyPrint takes a few hundred milliseconds each).
+Golden files: `tests/golden/noticeboard/`; regenerate them after an intended change with
+`SYNDICATE_UPDATE_GOLDEN=1 pytest tests/adapters/test_noticeboard.py`.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pypdf
+import pytest
+import requests
+from pydantic import ValidationError
+from syndicate_adapters import noticeboard
+from syndicate_adapters.noticeboard import (
+    NoticeboardAdapter,
+    NoticeboardSettings,
+    body_html,
+    item_url,
+    qr_code,
+    sheet_html,
+    sheet_name,
+)
+
+from syndicate.adapter import DeliveryJob, Rendition
+from syndicate.domain.content import NoticePeriod
+from syndicate.domain.items import VersionRecord
+from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
+from syndicate.testing import AdapterContract, sample_jobs
+from tests.conftest import content
+
+SITE = "https://www.linxi.gov.cn"
+SETTINGS: dict[str, Any] = {
+    "path": "unused-sheets",
+    "portal_url": SITE,
+    "board_name": "临溪村村务公开栏",
+    "contact": "0571-12345678",
+}
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "noticeboard"
+A4 = (595.28, 841.89)  # points
+
+
+class TestNoticeboardContract(AdapterContract):
+    adapter_class: ClassVar[type[Any]] = NoticeboardAdapter
+    settings: ClassVar[dict[str, Any]] = SETTINGS
+    network: ClassVar[bool] = False
+
+    def jobs(self) -> list[DeliveryJob]:
+        # The operations the planner gives this outlet (it cannot edit in place, it can
+        # retract): post, correction, retract. `update` and `withdrawal_notice` render
+        # the same kinds of sheet (see the golden files).
+        published, _, correction, retract, _ = sample_jobs()
+        return [published, correction, retract]
+
+
+def make(path: Path | str = "unused-sheets", **overrides: Any) -> NoticeboardAdapter:
+    return NoticeboardAdapter(
+        NoticeboardSettings.model_validate({**SETTINGS, "path": path, **overrides})
+    )
+
+
+def posted_job() -> DeliveryJob:
+    """The sample item with a 公示期, as a first posting."""
+    job = sample_jobs()[0]
+    period = NoticePeriod(start=date(2026, 4, 11), end=date(2026, 4, 25))
+    c = job.item.content.model_copy(update={"notice_period": period})
+    return replace(job, item=replace(job.item, content=c))
+
+
+def revised_job() -> DeliveryJob:
+    """The sample correction, with the history a real item carries."""
+    job = sample_jobs()[2]
+    at = job.item.published_at
+    history = (
+        VersionRecord(1, "Published", at, "t", job.item.content_hash, None),
+        VersionRecord(
+            2, "Revised", job.item.updated_at, "t", job.item.content_hash, "更正人数"
+        ),
+    )
+    return replace(job, item=replace(job.item, history=history))
+
+
+def _sample(index: int) -> Callable[[], DeliveryJob]:
+    return lambda: sample_jobs()[index]
+
+
+_JOBS: dict[str, Callable[[], DeliveryJob]] = {
+    "sample": _sample(0),
+    "posted": posted_job,
+    "revised": revised_job,
+    "withdrawn": _sample(3),
+}
+
+
+@functools.cache
+def rendered(name: str) -> Rendition:
+    """One render per job for the whole module."""
+    rendition: Rendition = make().render(_JOBS[name]())
+    return rendition
+
+
+def text_of(data: bytes) -> str:
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    return "".join(page.extract_text() for page in reader.pages)
+
+
+def flat(text: str) -> str:
+    """Extracted text without the line breaks and spaces layout puts in."""
+    return re.sub(r"\s+", "", text)
+
+
+# -- what is on a sheet ------------------------------------------------------------------
+
+
+def test_a_posting_is_one_a4_page_with_the_items_facts() -> None:
+    job = posted_job()
+    rendition = rendered("posted")
+    assert rendition.media_type == "application/pdf"
+    assert rendition.meta["file"].endswith("-v1-post.pdf")
+    reader = pypdf.PdfReader(io.BytesIO(rendition.data))
+    assert len(reader.pages) == 1
+    box = reader.pages[0].mediabox
+    assert abs(float(box.width) - A4[0]) < 1
+    assert abs(float(box.height) - A4[1]) < 1
+    text = flat(text_of(rendition.data))
+    c = job.item.content
+    for expected in (
+        c.title,
+        f"发布机构{c.agency}",
+        f"索引号{c.index_no}",
+        "发布日期2026年4月11日",  # 02:00 UTC is 10:00 in China
+        "公示期2026年4月11日至2026年4月25日",
+        "经审批，新增农村低保对象47户73人。",
+        f"内容哈希（SHA-256）：{job.item.content_hash}",
+        "扫码查看网上原文",
+        item_url(SITE, job.item),
+        "监督电话：0571-12345678",
+        "临溪村村务公开栏",
+    ):
+        assert flat(expected) in text, expected
+    assert "更正" not in text
+    assert "撤除" not in text
+
+
+def test_the_embedded_fonts_are_noto_cjk_subsets() -> None:
+    reader = pypdf.PdfReader(io.BytesIO(rendered("posted").data))
+    resources: Any = reader.pages[0]["/Resources"]
+    fonts: Any = resources["/Font"]
+    names = []
+    for ref in fonts.values():
+        font: Any = ref.get_object()
+        names.append(str(font["/BaseFont"]))
+        [descendant] = font["/DescendantFonts"]
+        descriptor = descendant.get_object()["/FontDescriptor"].get_object()
+        assert "/FontFile3" in descriptor or "/FontFile2" in descriptor  # embedded
+    assert names
+    for name in names:
+        prefix, _, family = name.lstrip("/").partition("+")
+        assert re.fullmatch(r"[A-Z]{6}", prefix), name  # a subset
+        assert family.startswith("Noto-Serif-CJK-SC"), name
+
+
+def test_the_qr_code_drawn_is_the_items_portal_url() -> None:
+    job = posted_job()
+    url = f"{SITE}/items/{job.item.item_id}.html"
+    assert item_url(SITE + "/", job.item) == url
+    reader = pypdf.PdfReader(io.BytesIO(rendered("posted").data))
+    [image] = reader.pages[0].images
+    assert image.image is not None
+    pixels = image.image.convert("L")
+    width, height = pixels.size
+    drawn = [
+        [_dark(pixels.getpixel((x, y))) for x in range(width)] for y in range(height)
+    ]
+    expected = [
+        [bool(module) for module in row]
+        for row in qr_code(url).matrix_iter(scale=1, border=4)
+    ]
+    assert drawn == expected
+
+
+def _dark(value: Any) -> bool:
+    return isinstance(value, int | float) and value < 128
+
+
+def test_a_revision_is_a_replacement_sheet_with_its_correction_note() -> None:
+    rendition = rendered("revised")
+    assert rendition.meta == {
+        "file": sheet_name(revised_job()),
+        "sheet": "replace",
+    }
+    assert rendition.meta["file"].endswith("-v2-replace.pdf")
+    text = flat(text_of(rendition.data))
+    assert "更正说明：更正人数" in text
+    assert "本页为第2版，替换第1版（2026年4月11日）。" in text
+    assert "更正日期2026年4月12日" in text
+    assert revised_job().item.content.title in text
+    assert "张贴说明：撤下本事项的旧版后张贴本页。" in text
+
+
+def test_a_withdrawal_is_a_takedown_sheet() -> None:
+    job = sample_jobs()[3]
+    rendition = rendered("withdrawn")
+    assert rendition.meta["sheet"] == "takedown"
+    assert rendition.meta["file"].endswith("-v3-takedown.pdf")
+    text = flat(text_of(rendition.data))
+    assert "撤除通知" in text
+    assert f"《{job.item.content.title}》已于2026年4月13日撤回" in text
+    assert "撤回说明：该公告已撤回。" in text
+    assert job.item.content.body not in text  # the withdrawn text is not reprinted
+    assert job.item.content_hash in text
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_operator_text_never_becomes_markup() -> None:
+    job = sample_jobs()[0]
+    hostile = content(
+        title='<img src="https://evil.example/x.png">公告',
+        agency="临溪县<b>民政局",
+        body=(
+            "<script>alert(1)</script>\n\n[点我](https://evil.example) "
+            '![x](https://evil.example/y.png) <img src=x onerror="alert(1)">\n\n'
+            "## 名单\n\n- 张**\n- 李**\n\n| 姓名 | 人数 |\n|---|---|\n| 王** | 3 |"
+        ),
+    )
+    page = sheet_html(
+        replace(job, item=replace(job.item, content=hostile)),
+        NoticeboardSettings.model_validate(SETTINGS),
+    )
+    parser = _Tags()
+    parser.feed(page)
+    tags = [tag for tag, _ in parser.tags]
+    assert "script" not in tags
+    assert "a" not in tags
+    assert "b" not in tags
+    assert tags.count("img") == 1  # the QR code, nothing else
+    for tag, attrs in parser.tags:
+        for value in attrs.values():
+            assert "evil.example" not in (value or ""), (tag, attrs)
+    assert {"h2", "li", "table", "td"} <= set(tags)  # the Markdown subset survives
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown, as text
+    assert "临溪县&lt;b&gt;民政局" in page
+
+
+def test_body_markdown_is_sanitised_after_rendering() -> None:
+    assert body_html("**要点**\n\n1. 一\n2. 二") == (
+        "<p><strong>要点</strong></p>\n<ol>\n<li>一</li>\n<li>二</li>\n</ol>\n"
+    )
+    assert body_html('<p onclick="x()">hi</p>') == (
+        '<p>&lt;p onclick="x()"&gt;hi&lt;/p&gt;</p>\n'
+    )
+
+
+def test_sheet_names_are_plain_ascii_and_unique_per_item() -> None:
+    job = sample_jobs()[0]
+    odd = content(index_no="临溪/2026/../00019", agency="另一个局")
+    name = sheet_name(replace(job, item=replace(job.item, content=odd)))
+    assert re.fullmatch(r"[A-Za-z0-9_-]+\.pdf", name), name
+    assert name.endswith("-v1-post.pdf")
+    assert sheet_name(job) != name
+
+
+def test_settings_are_validated() -> None:
+    for bad in (
+        {"portal_url": "http://www.linxi.gov.cn"},  # a printed link lives for years
+        {"portal_url": "https://x.example/a b"},
+        {"board_name": "一行\n两行"},
+        {"board_name": ""},
+        {"contact": ""},
+        {"colour": "red"},
+    ):
+        with pytest.raises(ValidationError):
+            NoticeboardSettings.model_validate({**SETTINGS, **bad})
+    minimal = NoticeboardSettings.model_validate({"path": "x", "portal_url": SITE})
+    assert (minimal.board_name, minimal.contact) == ("政务公开栏", None)
+
+
+# -- reproducibility and golden files ----------------------------------------------------
+
+
+def test_renders_are_byte_identical_in_another_process() -> None:
+    here = rendered("sample").sha256
+    script = (
+        "from syndicate_adapters.noticeboard import NoticeboardAdapter as A\n"
+        "from syndicate.testing import sample_jobs\n"
+        f"settings = A.Settings.model_validate({SETTINGS!r})\n"
+        "print(A(settings).render(sample_jobs()[0]).sha256)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONHASHSEED": "12345", "TZ": "America/New_York"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == here
+
+
+def test_renditions_match_the_golden_files() -> None:
+    """Text (as pypdf extracts it) and sha256 of each sample job's sheet."""
+    update = os.environ.get("SYNDICATE_UPDATE_GOLDEN") == "1"
+    adapter = make()
+    hashes: dict[str, Any] = {}
+    for index, job in enumerate(sample_jobs(), start=1):
+        name = f"{index}-{job.operation.value}"
+        rendition = rendered("sample") if index == 1 else adapter.render(job)
+        text = text_of(rendition.data)
+        hashes[name] = {"file": rendition.meta["file"], "sha256": rendition.sha256}
+        path = GOLDEN / f"{name}.txt"
+        if update:
+            GOLDEN.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, "utf-8")
+        assert path.read_text("utf-8") == text, (
+            f"{name}: the sheet's text changed; if intended, regenerate with "
+            "SYNDICATE_UPDATE_GOLDEN=1"
+        )
+    index_path = GOLDEN / "sha256.json"
+    if update:
+        index_path.write_text(
+            json.dumps(hashes, indent=2, sort_keys=True) + "\n", "utf-8"
+        )
+    assert json.loads(index_path.read_text("utf-8")) == hashes, (
+        "the sheets' bytes changed (a layout, WeasyPrint or font change?); if "
+        "intended, regenerate with SYNDICATE_UPDATE_GOLDEN=1"
+    )
+
+
+# -- delivering and reading back ---------------------------------------------------------
+
+
+def test_deliver_writes_the_sheet_and_read_back_compares_it(tmp_path: Path) -> None:
+    board = make(tmp_path / "sheets")
+    job = posted_job()
+    rendition = rendered("posted")
+    session = requests.Session()
+    assert board.read_back(job, session) is None  # nothing delivered yet
+    receipt = board.deliver(rendition, session)
+    target = tmp_path / "sheets" / rendition.meta["file"]
+    assert receipt.remote_id == str(target)
+    assert receipt.detail == {
+        "file": rendition.meta["file"],
+        "sheet": "post",
+        "action": "written",
+    }
+    assert target.read_bytes() == rendition.data
+    assert board.read_back(job, session) == rendition.data
+    again = board.deliver(rendition, session)  # a resend changes nothing
+    assert again.detail["action"] == "unchanged"
+    target.write_bytes(rendition.data + b"% altered\n")
+    tampered = board.read_back(job, session)
+    assert tampered is not None
+    assert tampered != rendition.data
+    board.deliver(rendition, session)  # a new attempt repairs it
+    assert board.read_back(job, session) == rendition.data
+    assert [p.name for p in (tmp_path / "sheets").iterdir()] == [target.name]
+
+
+def test_deliver_refuses_file_names_outside_the_folder(tmp_path: Path) -> None:
+    board = make(tmp_path / "sheets")
+    good = rendered("posted")
+    for name in ("../escape.pdf", ".hidden.pdf", "", "a/b.pdf", "..\\x.pdf"):
+        bad = Rendition.of(
+            good.data, good.media_type, key=good.key, meta={"file": name}
+        )
+        with pytest.raises(PermanentDeliveryError):
+            board.deliver(bad, requests.Session())
+    assert not (tmp_path / "escape.pdf").exists()
+
+
+def test_file_system_errors_become_delivery_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(TransientDeliveryError):
+        make(blocker).deliver(rendered("posted"), requests.Session())
+
+    def denied(target: Path, data: bytes, *, mode: int = 0o644) -> None:
+        raise PermissionError(13, "Permission denied", str(target))
+
+    monkeypatch.setattr(noticeboard, "write_atomically", denied)
+    with pytest.raises(PermanentDeliveryError, match="permission denied"):
+        make(tmp_path / "sheets").deliver(rendered("posted"), requests.Session())
+
+
+def test_pdf_metadata_comes_from_the_item_not_the_clock() -> None:
+    """Dates from the item's events and no random file identifier: years later, a
+    re-render gives the same bytes."""
+    reader = pypdf.PdfReader(io.BytesIO(rendered("revised").data))
+    info: Any = reader.metadata
+    assert info is not None
+    assert info["/CreationDate"] == "D:20260411100000+08'00"  # published
+    assert info["/ModDate"] == "D:20260412100000+08'00"  # revised
+    assert info["/Author"] == "临溪县民政局"
+    assert str(info["/Title"]).startswith("更正：")
+    assert "/ID" not in reader.trailer

@@ -1,0 +1,732 @@
+"""The portal adapter: a static government site kept in step with the log, incrementally."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import quote
+from xml.etree import ElementTree
+
+import pytest
+import requests
+from playwright.sync_api import Browser
+from syndicate_adapters.portal import PortalAdapter, PortalSettings, PortalSite
+
+from syndicate.adapter import DeliveryJob
+from syndicate.attachments import prepare_attachment
+from syndicate.delivery import Worker
+from syndicate.domain.deliveries import DeliveryState
+from syndicate.outlets import Outlet, OutletFilter
+from syndicate.project import Project
+from syndicate.testing import AdapterContract, FixedClock, sample_jobs
+from tests.browser import (
+    axe_violations,
+    browser_fixture,  # noqa: F401  (registers the `browser` fixture)
+    format_violations,
+    screenshot,
+    serve_directory,
+    visit,
+    vnu_errors,
+)
+from tests.conftest import content
+
+SITE = "https://www.linxi.gov.cn"
+GOLDEN = Path(__file__).parent.parent / "golden" / "portal"
+IMAGES = Path(__file__).parent.parent.parent / "docs" / "images"
+POLICY = "11330100MB0000001A/2026-00001"
+READING = "11330100MB0000001A/2026-00002"
+OTHER = "11330100MB0000006R/2026-00019"
+
+
+class TestPortalContract(AdapterContract):
+    adapter_class: ClassVar[type[Any]] = PortalAdapter
+    settings: ClassVar[dict[str, Any]] = {"path": "unused-site", "site_url": SITE}
+    network: ClassVar[bool] = False
+
+
+def test_renditions_match_the_golden_files() -> None:
+    """The exact bytes of each sample rendition are pinned (auditors re-render them)."""
+    adapter = PortalAdapter(
+        PortalSettings.model_validate({"path": "unused", "site_url": SITE})
+    )
+    for job in sample_jobs():
+        rendition = adapter.render(job)
+        golden = GOLDEN / f"{job.operation.value}-v{job.item.version}.json"
+        if os.environ.get("SYNDICATE_UPDATE_GOLDEN") == "1":
+            golden.parent.mkdir(parents=True, exist_ok=True)
+            golden.write_bytes(rendition.data)
+        assert rendition.data == golden.read_bytes(), f"{golden.name} changed"
+
+
+# -- a site driven through the real engine ------------------------------------------------
+
+
+@dataclass
+class Site:
+    project: Project
+    clock: FixedClock
+    outlets: dict[str, Outlet]
+    root: Path
+
+    def sync(self) -> dict[str, int]:
+        with (
+            self.project.disclosures(clock=self.clock) as items,
+            self.project.deliveries(
+                items, clock=self.clock, outlets=self.outlets
+            ) as deliveries,
+        ):
+            deliveries.plan()
+            worker = Worker(
+                deliveries,
+                items,
+                self.outlets,
+                name="w",
+                clock=self.clock,
+                attachments=self.project.attachments.root,
+            )
+            try:
+                summary = worker.run_until_idle()
+            finally:
+                worker.close()
+            states = [d.state for d in deliveries.all_deliveries().values()]
+        assert DeliveryState.FAILED not in states, states
+        return dict(summary.outcomes)
+
+    def files(self, root: Path | None = None) -> dict[str, bytes]:
+        base = root or self.root
+        return {
+            p.relative_to(base).as_posix(): p.read_bytes()
+            for p in sorted(base.rglob("*"))
+            if p.is_file() and p.name != "lock"
+        }
+
+    def page(self, relative: str) -> str:
+        return (self.root / relative).read_text("utf-8")
+
+
+def portal_outlet(name: str, root: Path, **extra: Any) -> Outlet:
+    return Outlet(
+        name=name,
+        kind="portal",
+        channel=None,
+        filter=OutletFilter(),
+        settings=PortalSettings.model_validate(
+            {
+                "path": root,
+                "site_url": SITE,
+                "site_name": "临溪县人民政府",
+                "site_id_code": "3301000001",
+                **extra,
+            }
+        ),
+        adapter_class=PortalAdapter,
+    )
+
+
+@pytest.fixture
+def site(sqlite_project: Project, tmp_path: Path) -> Site:
+    root = tmp_path / "site"
+    return Site(
+        sqlite_project,
+        FixedClock(),
+        {"portal": portal_outlet("portal", root)},
+        root,
+    )
+
+
+def publish_three(site: Site, tmp_path: Path) -> dict[str, str]:
+    """A policy with an attachment, its interpretation, and an unrelated item."""
+    csv = tmp_path / "名单.csv"
+    csv.write_text("序号,姓名\n1,王*明\n", encoding="utf-8")
+    attachment = prepare_attachment(csv)
+    with site.project.disclosures(clock=site.clock) as items:
+        policy = items.publish(
+            content(
+                agency="临溪县人民政府办公室",
+                index_no=POLICY,
+                doc_no="临政办发〔2026〕3号",
+                title="临溪县2026年农村危房改造实施方案",
+                area="农村危房改造",
+                stage="决策公开",
+                category="城乡建设",
+                body="## 一、目标\n\n全年完成危房改造**120户**。\n\n- 摸底\n- 公示",
+                notice_period={"start": "2026-04-01", "end": "2026-04-10"},
+                attachments=[attachment.meta.model_dump()],
+            ),
+            actor="t",
+            attachments=[attachment],
+        )
+        site.clock.advance(minutes=5)
+        reading = items.publish(
+            content(
+                agency="临溪县人民政府办公室",
+                index_no=READING,
+                title="《临溪县2026年农村危房改造实施方案》政策解读",
+                area="农村危房改造",
+                stage="决策公开",
+                interprets=str(policy.item_id),
+                body="一图读懂实施方案。",
+            ),
+            actor="t",
+        )
+        site.clock.advance(minutes=5)
+        other = items.publish(content(), actor="t")
+    return {
+        "policy": str(policy.item_id),
+        "reading": str(reading.item_id),
+        "other": str(other.item_id),
+    }
+
+
+def test_item_pages_carry_every_catalogue_element_and_the_links_both_ways(
+    site: Site, tmp_path: Path
+) -> None:
+    ids = publish_three(site, tmp_path)
+    site.sync()
+    policy = site.page(f"items/{ids['policy']}.html")
+    for label in (
+        "索引号",
+        "发布机构",
+        "发文字号",
+        "主题分类",
+        "发布日期",
+        "公开依据",
+        "公开方式",
+        "公开对象",
+        "成文日期",
+        "公示期",
+    ):
+        assert f"<dt>{label}</dt>" in policy, label
+    assert "临政办发〔2026〕3号" in policy
+    assert "2026-04-01 至 2026-04-10" in policy
+    assert "<h3>一、目标</h3>" in policy
+    assert "<strong>120户</strong>" in policy
+    # The attachment: a download link with size and sha256, and the file itself.
+    digest = hashlib.sha256("序号,姓名\n1,王*明\n".encode()).hexdigest()
+    assert f"../files/{digest}/%E5%90%8D%E5%8D%95.csv" in policy
+    assert digest in policy
+    assert "B）" in policy
+    assert (
+        (site.root / "files" / digest / "名单.csv")
+        .read_bytes()
+        .startswith("序号".encode())
+    )
+    # Government page metadata (国办发〔2017〕47号).
+    for name, value in (
+        ("SiteName", "临溪县人民政府"),
+        ("SiteDomain", "www.linxi.gov.cn"),
+        ("SiteIDCode", "3301000001"),
+        ("ColumnName", "决策公开"),
+        ("ArticleTitle", "临溪县2026年农村危房改造实施方案"),
+        ("ContentSource", "临溪县人民政府办公室"),
+        ("Url", f"{SITE}/items/{ids['policy']}.html"),
+    ):
+        assert f'<meta name="{name}" content="{value}">' in policy, name
+    assert re.search(
+        r'<meta name="PubDate" content="\d{4}-\d\d-\d\d \d\d:\d\d">', policy
+    )
+    # The policy links to its interpretation, and the interpretation to the policy.
+    reading = site.page(f"items/{ids['reading']}.html")
+    assert f'href="{ids["reading"]}.html"' in policy
+    assert "相关解读" in policy
+    assert f'href="{ids["policy"]}.html"' in reading
+    assert "本文解读的政策文件" in reading
+    other = site.page(f"items/{ids['other']}.html")
+    assert "相关解读" not in other
+    assert "本文解读" not in other
+
+
+def test_a_revision_shows_its_correction_and_history_and_touches_few_pages(
+    site: Site, tmp_path: Path
+) -> None:
+    ids = publish_three(site, tmp_path)
+    site.sync()
+    before = site.files()
+    site.clock.advance(days=2)
+    with site.project.disclosures(clock=site.clock) as items:
+        items.revise(
+            ids["other"],
+            content(title="临溪县2026年第一季度城乡最低生活保障审批结果公告（更正）"),
+            reason="更正标题中的季度",
+            actor="t",
+        )
+    site.sync()
+    after = site.files()
+    page = site.page(f"items/{ids['other']}.html")
+    assert "更正说明：</strong>更正标题中的季度" in page
+    assert "第 1 版" in page
+    assert "第 2 版" in page
+    assert "更正：更正标题中的季度" in page
+    changed = {k for k in after if before.get(k) != after[k]}
+    public = {k for k in changed if not k.startswith(".syndicate/")}
+    # The item page, its month page and index in four columns, home, agency list,
+    # search shard, sitemap month and index: nothing about the other items.
+    assert f"items/{ids['other']}.html" in public
+    assert f"items/{ids['policy']}.html" not in public
+    assert f"items/{ids['reading']}.html" not in public
+    assert "index.html" in public
+    assert "list/all/index.html" in public
+    assert len(public) <= 14, sorted(public)
+    assert "（更正）" in site.page("index.html")
+
+
+def test_a_withdrawal_becomes_a_notice_and_leaves_every_list(
+    site: Site, tmp_path: Path
+) -> None:
+    ids = publish_three(site, tmp_path)
+    site.sync()
+    site.clock.advance(hours=3)
+    with site.project.disclosures(clock=site.clock) as items:
+        items.withdraw(
+            ids["reading"],
+            reason="解读内容需重新审核",
+            public_note="该解读已撤回，修订后重新发布。",
+            actor="t",
+        )
+    site.sync()
+    notice = site.page(f"items/{ids['reading']}.html")
+    assert "本信息已撤回" in notice
+    assert "该解读已撤回，修订后重新发布。" in notice
+    assert "一图读懂" not in notice  # the body is gone
+    assert "<dt>撤回日期</dt>" in notice
+    lists = [
+        p.relative_to(site.root).as_posix()
+        for p in site.root.rglob("*")
+        if p.is_file()
+        and not p.relative_to(site.root).as_posix().startswith((".syndicate", "items/"))
+    ]
+    for relative in lists:
+        text = (site.root / relative).read_bytes().decode("utf-8", "replace")
+        assert ids["reading"] not in text, f"{relative} still lists the withdrawn item"
+    # The policy no longer links to a withdrawn interpretation.
+    assert "相关解读" not in site.page(f"items/{ids['policy']}.html")
+
+
+def test_an_item_no_longer_for_the_site_leaves_it_without_being_withdrawn(
+    site: Site, tmp_path: Path
+) -> None:
+    ids = publish_three(site, tmp_path)
+    site.sync()
+    with site.project.disclosures(clock=site.clock) as items:
+        items.revise(
+            ids["other"],
+            content(attribute="on_request"),  # 依申请公开: never on a public outlet
+            reason="调整为依申请公开",
+            actor="t",
+        )
+    site.sync()
+    page = site.page(f"items/{ids['other']}.html")
+    assert "本信息已不在本网站公开" in page
+    assert "新增农村低保对象" not in page  # the body is gone
+    assert ids["other"] not in site.page("index.html")
+    assert ids["other"] not in site.page("list/all/index.html")
+
+
+def test_a_full_rebuild_from_the_log_gives_the_same_bytes(
+    site: Site, tmp_path: Path
+) -> None:
+    """Incremental updates over many events = a new outlet backfilled from the log =
+    `PortalSite.rebuild` from the stored entries."""
+    ids = publish_three(site, tmp_path)
+    site.sync()
+    with site.project.disclosures(clock=site.clock) as items:
+        for n in range(6):
+            site.clock.advance(days=17)  # spread over months
+            items.publish(
+                content(index_no=f"X/2026-{n}", title=f"公告{n}", area="就业"),
+                actor="t",
+            )
+        site.sync()
+        site.clock.advance(days=3)
+        items.revise(
+            ids["reading"],
+            content(
+                agency="临溪县人民政府办公室",
+                index_no=READING,
+                title="政策解读（修订）",
+                area="就业",
+                stage="执行公开",
+                body="修订后的解读。",
+            ),
+            reason="改为执行公开并解除关联",
+            actor="t",
+        )
+        items.withdraw("临溪县民政局/X/2026-1", reason="r", actor="t")
+    site.sync()
+    incremental = site.files()
+    assert "相关解读" not in site.page(f"items/{ids['policy']}.html")
+
+    # A second portal outlet, attached now, is backfilled from the log.
+    fresh_root = tmp_path / "fresh"
+    site.outlets["fresh"] = portal_outlet("fresh", fresh_root)
+    site.sync()
+    assert site.files(fresh_root) == incremental
+
+    # And a rebuild from the stored entries alone.
+    copy = tmp_path / "copy"
+    (copy / ".syndicate").mkdir(parents=True)
+    shutil.copytree(
+        site.root / ".syndicate" / "entries", copy / ".syndicate" / "entries"
+    )
+    shutil.copytree(site.root / "files", copy / "files")
+    settings = site.outlets["portal"].settings.model_copy(update={"path": copy})
+    assert isinstance(settings, PortalSettings)
+    PortalSite(settings, durable=False).rebuild()
+    assert site.files(copy) == incremental
+
+
+def test_an_interrupted_delivery_is_finished_by_the_next_one(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = publish_three(site, tmp_path)
+    site.sync()
+    portal = PortalAdapter(site.outlets["portal"].settings)
+    real_update = PortalSite._update
+    calls = {"n": 0}
+
+    def crash_after_state(self: PortalSite, old: Any, new: Any) -> int:
+        calls["n"] += 1  # the entry is stored; crash before any page is written
+        raise OSError(5, "simulated crash")
+
+    with site.project.disclosures(clock=site.clock) as items:
+        change = items.revise(
+            ids["other"], content(title="新标题"), reason="更正标题", actor="t"
+        )
+        item = items.get(change.item_id)
+    from syndicate.delivery import item_view
+
+    job = DeliveryJob(
+        delivery_id=change.item_id,
+        outlet="portal",
+        channel=None,
+        operation=sample_jobs()[1].operation,
+        item=item_view(item),
+    )
+    monkeypatch.setattr(PortalSite, "_update", crash_after_state)
+    with pytest.raises(Exception, match="simulated crash"):
+        portal.deliver(portal.render(job), requests.Session())
+    assert (site.root / ".syndicate" / "journal.json").is_file()
+    assert "新标题" not in site.page("index.html")
+    monkeypatch.setattr(PortalSite, "_update", real_update)
+    site.sync()  # any later delivery finishes the journal first
+    assert not (site.root / ".syndicate" / "journal.json").exists()
+    assert "新标题" in site.page("index.html")
+    assert calls["n"] == 1
+
+
+def test_read_back_reports_in_sync_drifted_and_missing(
+    site: Site, tmp_path: Path
+) -> None:
+    ids = publish_three(site, tmp_path)
+    site.sync()
+    adapter = PortalAdapter(site.outlets["portal"].settings)
+    with site.project.disclosures(clock=site.clock) as items:
+        from syndicate.delivery import item_view
+
+        item = items.get(ids["policy"])
+    job = DeliveryJob(
+        delivery_id=item.id,
+        outlet="portal",
+        channel=None,
+        operation=sample_jobs()[0].operation,
+        item=item_view(item),
+    )
+    expected = adapter.render(job).data
+    session = requests.Session()
+    assert adapter.read_back(job, session) == expected
+    page = site.root / "items" / f"{ids['policy']}.html"
+    page.write_text(page.read_text("utf-8").replace("120户", "12户"), "utf-8")
+    assert adapter.read_back(job, session) not in (None, expected)
+    page.unlink()
+    assert adapter.read_back(job, session) is None
+
+
+def test_the_sitemap_and_search_index_list_the_live_items(
+    site: Site, tmp_path: Path
+) -> None:
+    ids = publish_three(site, tmp_path)
+    site.sync()
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    index = ElementTree.fromstring(  # noqa: S314 (our own file)
+        (site.root / "sitemap.xml").read_bytes()
+    )
+    maps = [e.text for e in index.findall("s:sitemap/s:loc", ns)]
+    assert f"{SITE}/sitemaps/pages.xml" in maps
+    urls: list[str] = []
+    for loc in maps:
+        assert loc is not None
+        tree = ElementTree.fromstring(  # noqa: S314 (our own file)
+            (site.root / loc.removeprefix(SITE + "/")).read_bytes()
+        )
+        urls += [e.text or "" for e in tree.findall("s:url/s:loc", ns)]
+    for item_id in ids.values():
+        assert f"{SITE}/items/{item_id}.html" in urls
+    months = json.loads((site.root / "search" / "index.json").read_bytes())["months"]
+    rows = [
+        r
+        for m in months
+        for r in json.loads((site.root / "search" / f"{m}.json").read_bytes())
+    ]
+    assert {r["url"] for r in rows} == {f"items/{i}.html" for i in ids.values()}
+
+
+# -- in the browser -----------------------------------------------------------------------
+
+XSS_TEXT = [
+    "<script>__pwn('script')</script>",
+    "<img src=x onerror=\"__pwn('img')\">",
+    '"><svg onload=__pwn("svg")>',
+    "'><iframe srcdoc=\"<script>parent.__pwn('srcdoc')</script>\">",
+    "</title><script>__pwn('title')</script>",
+    "<a href=\"javascript:__pwn('href')\">点我</a>",
+    "{{constructor.constructor('__pwn(1)')()}}",
+]
+XSS_MARKDOWN = "\n\n".join(
+    [
+        *XSS_TEXT,
+        "[链接](javascript:__pwn('md-link'))",
+        "![图](x\" onerror=\"__pwn('md-img'))",
+        "<details open ontoggle=__pwn('toggle')>",
+        "[x](data:text/html,<script>__pwn('data')</script>)",
+        "<style>@import 'http://example.invalid/x.css';</style>",
+    ]
+)
+
+
+@pytest.fixture
+def hostile_site(site: Site, tmp_path: Path) -> tuple[Site, dict[str, str]]:
+    """Every operator-written field carries XSS vectors, on every page type."""
+    ids = publish_three(site, tmp_path)
+    payload = " ".join(XSS_TEXT)
+    with site.project.disclosures(clock=site.clock) as items:
+        bad = items.publish(
+            content(
+                agency="临溪县<img src=x onerror=__pwn('agency')>局",
+                index_no="XSS/2026-1",
+                doc_no="<script>__pwn('doc')</script>",
+                category="<svg onload=__pwn('category')>",
+                title=("公告" + payload)[:200],
+                body=XSS_MARKDOWN,
+                audience="<b onmouseover=__pwn('aud')>全社会</b>",
+            ),
+            actor="t",
+        )
+        site.clock.advance(minutes=1)
+        items.revise(
+            bad.item_id,
+            content(
+                agency="临溪县<img src=x onerror=__pwn('agency')>局",
+                index_no="XSS/2026-1",
+                title=("更正" + payload)[:200],
+                body=XSS_MARKDOWN + "\n\n更正。",
+            ),
+            reason=payload[:200],
+            actor="t",
+        )
+        gone = items.publish(
+            content(index_no="XSS/2026-2", title="待撤回" + payload[:100]), actor="t"
+        )
+        items.withdraw(gone.item_id, reason="r", public_note=payload[:500], actor="t")
+    site.sync()
+    return site, {**ids, "bad": str(bad.item_id), "gone": str(gone.item_id)}
+
+
+def test_no_xss_vector_executes_on_any_page_type(
+    browser: Browser, hostile_site: tuple[Site, dict[str, str]]
+) -> None:
+    site, ids = hostile_site
+    bad_agency = next(
+        p.parent.relative_to(site.root).as_posix()
+        for p in (site.root / "agency").glob("*/index.html")
+        if "onerror" in p.read_text("utf-8")
+    )
+    pages = [
+        "index.html",
+        f"items/{ids['bad']}.html",
+        f"items/{ids['gone']}.html",
+        "list/all/index.html",
+        f"{bad_agency}/index.html",
+        "agency/index.html",
+        "search.html?q=" + quote("公告"),
+        "search.html?q=" + quote("<script>__pwn('q')</script>"),
+    ]
+    with serve_directory(site.root) as base:
+        for page in pages:
+            with visit(browser, base + page) as v:
+                v.page.wait_for_load_state("networkidle")
+                # Hover and click every link-like element a vector could hide in.
+                for handle in v.page.query_selector_all("main a, main b, main details"):
+                    handle.hover()
+                v.settle(200)
+                assert v.xss_hits() == [], page
+                assert v.dialogs == [], page
+                assert v.external_requests == [], page
+                assert not v.page_errors, (page, v.page_errors)
+        # The search shows hostile titles as text.
+        with visit(browser, base + "search.html?q=__pwn") as v:
+            v.page.wait_for_selector("#results li")
+            shown = v.page.locator("#results li a").all_text_contents()
+            assert any("<script>__pwn('script')</script>" in t for t in shown), shown
+            assert v.xss_hits() == []
+
+
+@pytest.fixture
+def pages(site: Site, tmp_path: Path) -> tuple[Site, dict[str, str]]:
+    ids = publish_three(site, tmp_path)
+    site.clock.advance(hours=1)
+    with site.project.disclosures(clock=site.clock) as items:
+        gone = items.publish(
+            content(index_no="W/2026-9", title="2026年招聘会通知"), actor="t"
+        )
+        items.withdraw(
+            gone.item_id,
+            reason="延期",
+            public_note="原定招聘会延期举办，新的时间另行通知。",
+            actor="t",
+        )
+    site.sync()
+    return site, {**ids, "gone": str(gone.item_id)}
+
+
+def test_pages_are_accessible_valid_and_self_contained(
+    browser: Browser, pages: tuple[Site, dict[str, str]], tmp_path: Path
+) -> None:
+    site, ids = pages
+    checked = {
+        "home": "index.html",
+        "column": "stage/decision/index.html",
+        "item": f"items/{ids['policy']}.html",
+        "withdrawal": f"items/{ids['gone']}.html",
+    }
+    problems = vnu_errors(site.root / p for p in [*checked.values(), "search.html"])
+    assert problems == [], "\n".join(problems)
+    with serve_directory(site.root) as base:
+        for width, height in ((1366, 900), (375, 812)):
+            for name, page in checked.items():
+                with visit(browser, base + page, width=width, height=height) as v:
+                    v.page.wait_for_load_state("networkidle")
+                    assert v.problems() == [], (name, width, v.problems())
+                    violations = axe_violations(v.page)
+                    assert violations == [], f"{name}@{width}: " + format_violations(
+                        violations
+                    )
+                    overflow = v.page.evaluate(
+                        "document.documentElement.scrollWidth > window.innerWidth"
+                    )
+                    assert not overflow, f"{name} scrolls sideways at {width}px"
+                    shot = screenshot(v.page, tmp_path / f"portal-{name}-{width}.png")
+                    if os.environ.get(
+                        "SYNDICATE_UPDATE_SCREENSHOTS"
+                    ) == "1" and name in (
+                        "home",
+                        "item",
+                    ):
+                        kind = "desktop" if width > 1000 else "mobile"
+                        IMAGES.mkdir(parents=True, exist_ok=True)
+                        shutil.copy(shot, IMAGES / f"portal-{name}-{kind}.png")
+
+
+def test_larger_type_contrast_keyboard_and_offline_search(
+    browser: Browser, pages: tuple[Site, dict[str, str]]
+) -> None:
+    site, _ids = pages
+    with serve_directory(site.root) as base, visit(browser, base + "index.html") as v:
+        page = v.page
+
+        def size() -> float:
+            value: float = page.evaluate(
+                "parseFloat(getComputedStyle(document.body).fontSize)"
+            )
+            return value
+
+        normal = size()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "跳到主要内容"
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.dataset.toggle")
+        assert focused == "big"
+        page.keyboard.press("Enter")
+        assert size() >= normal * 1.2
+        page.click("button[data-toggle=contrast]")
+        assert page.evaluate("document.documentElement.classList.contains('contrast')")
+        assert axe_violations(page) == []
+        page.reload()  # remembered
+        assert size() >= normal * 1.2
+        page.fill("#q", "危房")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#results li")
+        titles = page.locator("#results li a").all_text_contents()
+        assert "临溪县2026年农村危房改造实施方案" in titles
+        assert all("招聘会" not in t for t in titles)  # withdrawn: not found
+        assert v.problems() == []
+
+
+def test_serve_previews_the_site_and_hides_its_state(
+    site: Site, tmp_path: Path
+) -> None:
+    publish_three(site, tmp_path)
+    home = site.project.home
+    with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
+        config.write(
+            f'\n[outlets.portal]\nkind = "portal"\npath = "{site.root}"\n'
+            f'site_url = "{SITE}"\n'
+        )
+    site.sync()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "syndicate",
+            "--home",
+            str(home),
+            "serve",
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        url = line.split(" at ")[-1].strip()
+        assert url.startswith("http://127.0.0.1:"), line
+        with requests.Session() as http:
+            home_page = http.get(url + "index.html", timeout=5)
+            assert home_page.status_code == 200
+            assert home_page.headers["Content-Type"] == "text/html; charset=utf-8"
+            assert "临溪县" in home_page.text
+            for hidden in (
+                ".syndicate/journal.json",
+                "%2Esyndicate/lock",
+                "a/../.syndicate/lock",
+            ):
+                assert http.get(url + hidden, timeout=5).status_code == 404, hidden
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)  # also closes the pipes
+
+
+def test_serve_explains_what_is_wrong(sqlite_project: Project) -> None:
+    from typer.testing import CliRunner
+
+    from syndicate.cli import app
+
+    runner = CliRunner()
+    home = str(sqlite_project.home)
+    result = runner.invoke(app, ["--home", home, "serve"])
+    assert result.exit_code == 2
+    assert "--outlet: say which outlet to preview" in result.output
+    result = runner.invoke(app, ["--home", home, "serve", "--outlet", "nope"])
+    assert result.exit_code == 2
+    assert "no outlet 'nope'" in result.output
