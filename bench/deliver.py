@@ -44,6 +44,7 @@ def engine(url: str, count: int) -> float:
             config.write(
                 f'\n[outlets.cms]\nkind = "webhook"\nurl = "{url}/hook"\n'
                 'secret = "${BENCH_SECRET}"\n'
+                "allow_private_network = true\n"  # the receiver is on 127.0.0.1
             )
         project = Project.load(home, environ=environ)
         with project.disclosures() as items:

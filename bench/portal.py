@@ -39,7 +39,7 @@ PER_DAY = 20
 AGENCIES = [f"临溪县第{n}局" for n in range(1, 21)]
 
 
-def _view(n: int, version: int = 1) -> ItemView:
+def item_view_for(n: int, version: int = 1) -> ItemView:
     areas = [a.code for a in AREAS]
     published = START + timedelta(days=n / PER_DAY)
     updated = published + timedelta(days=version - 1)
@@ -79,7 +79,7 @@ def _view(n: int, version: int = 1) -> ItemView:
     )
 
 
-def _job(view: ItemView) -> DeliveryJob:
+def job_for(view: ItemView) -> DeliveryJob:
     return DeliveryJob(
         delivery_id=uuid.uuid4(),
         outlet="portal",
@@ -96,8 +96,10 @@ def _site(root: Path, count: int) -> tuple[PortalAdapter, float, int]:
     entries = root / ".syndicate" / "entries"
     entries.mkdir(parents=True)
     for n in range(count):
-        view = _view(n)
-        (entries / f"{view.item_id}.json").write_bytes(adapter.render(_job(view)).data)
+        view = item_view_for(n)
+        (entries / f"{view.item_id}.json").write_bytes(
+            adapter.render(job_for(view)).data
+        )
     site = PortalSite(settings, durable=False)
     start = time.perf_counter()
     pages = site.rebuild()
@@ -109,9 +111,9 @@ def _revision_seconds(adapter: PortalAdapter, count: int, runs: int) -> float:
     session = requests.Session()
     times = []
     for r in range(runs):
-        view = _view((count * (r + 1)) // (runs + 1), version=2 + r)
+        view = item_view_for((count * (r + 1)) // (runs + 1), version=2 + r)
         start = time.perf_counter()
-        adapter.deliver(adapter.render(_job(view)), session)
+        adapter.deliver(adapter.render(job_for(view)), session)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

@@ -89,6 +89,11 @@ class Capabilities(BaseModel):
     reads_back: bool = Field(
         default=False, description="`read_back` returns what the outlet shows now."
     )
+    max_per_minute: int | None = Field(
+        default=None,
+        description="The platform's own limit of sends a minute; an outlet's "
+        "`rate_per_minute` defaults to it and may not exceed it.",
+    )
     keeps_withdrawn: bool = Field(
         default=False,
         description="A withdrawn item stays on the outlet as a withdrawal notice, so an "

@@ -71,6 +71,10 @@ class AttachmentStore:
         return target
 
 
+# File systems allow 255 bytes per name; leave room for a temporary-file prefix.
+MAX_NAME_BYTES = 240
+
+
 def prepare_attachment(
     path: Path, *, name: str | None = None, media_type: str | None = None
 ) -> PreparedAttachment:
@@ -83,8 +87,18 @@ def prepare_attachment(
             f"{path.name} is {size} bytes; attachments are limited to "
             f"{MAX_ATTACHMENT_BYTES} bytes"
         )
-    data = path.read_bytes()
     shown = name or path.name
+    if len(shown.encode("utf-8")) > MAX_NAME_BYTES:
+        raise ValueError(
+            f"attachment name {shown[:20]}… is {len(shown.encode('utf-8'))} bytes in "
+            f"UTF-8; outlets write it as a file name, so keep it under "
+            f"{MAX_NAME_BYTES} bytes (about {MAX_NAME_BYTES // 3} Chinese characters)"
+        )
+    if shown.startswith("."):
+        raise ValueError(
+            f"attachment name {shown!r} starts with a dot; web servers hide such files"
+        )
+    data = path.read_bytes()
     meta = Attachment(
         name=shown,
         media_type=media_type or guess_media_type(shown),

@@ -21,6 +21,7 @@ error code, mapped by its adapter) replaces the backoff. Maximum age: 3 days.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import math
@@ -37,7 +38,14 @@ import requests.utils
 from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
-from syndicate.adapter import DeliveryJob, ItemView, Operation, Rendition
+from syndicate.adapter import (
+    ChannelAdapter,
+    DeliveryJob,
+    ItemView,
+    Operation,
+    Receipt,
+    Rendition,
+)
 from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.domain.base import Aggregate
 from syndicate.domain.deliveries import (
@@ -53,6 +61,7 @@ from syndicate.errors import (
     TransientDeliveryError,
     UnknownOutcomeError,
 )
+from syndicate.netguard import blocked_cause, guard_session
 from syndicate.outlets import Outlet
 from syndicate.planning import Deliveries
 
@@ -124,6 +133,10 @@ def _outlet_session(
 
     requests re-reads proxy variables from the environment on every request; for an
     outlet with a URL we resolve them (NO_PROXY included) for that URL up front.
+
+    The session is guarded (`syndicate.netguard`): it refuses loopback, private,
+    link-local and other internal addresses unless the outlet sets
+    `allow_private_network = true`, and does not follow redirects to other hosts.
     """
     session = factory()
     url = getattr(outlet.settings, "url", None)
@@ -135,7 +148,7 @@ def _outlet_session(
         if bundle:
             session.verify = bundle
         session.trust_env = False
-    return session
+    return guard_session(session, allow_private=outlet.allow_private_network)
 
 
 def item_view(item: DisclosureItem) -> ItemView:
@@ -178,6 +191,9 @@ class RunSummary:
             self.outcomes.get(k)
             for k in ("retrying", "failed", "abandoned", "unconfirmed")
         )
+
+
+_PUT_UP = {DeliveryState.AWAITING_ATTESTATION, DeliveryState.ATTESTED}
 
 
 class Worker:
@@ -250,7 +266,8 @@ class Worker:
 
     def _latest_only(self, outlet: Outlet) -> bool:
         caps = outlet.capabilities
-        return caps.edits_in_place or caps.whole_set
+        # A sheet not printed yet is not worth printing once a newer one is planned.
+        return caps.edits_in_place or caps.whole_set or caps.needs_attestation
 
     def _waits_for_older(self, d: Delivery, now: datetime) -> bool:
         """An item's versions reach an outlet in order.
@@ -351,7 +368,9 @@ class Worker:
         if outcome == "released":
             self._save_outcome(delivery, outcome)
             return None
-        return self._save_outcome(delivery, outcome)
+        saved = self._save_outcome(delivery, outcome)
+        self._retire_older_sheets([(delivery, saved)])
+        return saved
 
     def _attempt_group(self, group: list[Delivery]) -> list[str | None]:
         """Claim a group in one transaction, deliver each, record outcomes in one."""
@@ -386,8 +405,31 @@ class Worker:
         except IntegrityError:
             for delivery, events, outcome in pending:
                 self._save_events(delivery.id, list(events), outcome)
+        self._retire_older_sheets(done)
         outcomes += [None if o == "released" else o for _, o in done]
         return outcomes
+
+    def _retire_older_sheets(self, done: list[tuple[Delivery, str]]) -> None:
+        """A newer sheet replaces older ones still waiting for a person to post them:
+        they are recorded as superseded, so nobody is asked to post an outdated one."""
+        for delivery, outcome in done:
+            if outcome != "awaiting_attestation":
+                continue
+            for version in range(1, delivery.item_version):
+                older_id = delivery_id(delivery.item_id, version, delivery.outlet)
+                seen = self._view.get(older_id)
+                if seen is None or seen.state is not DeliveryState.AWAITING_ATTESTATION:
+                    continue
+                fresh = self.deliveries.delivery(older_id)
+                if fresh.state is not DeliveryState.AWAITING_ATTESTATION:
+                    continue
+                fresh.record(
+                    Delivery.Superseded,
+                    at=self.clock(),
+                    by_version=delivery.item_version,
+                )
+                with contextlib.suppress(IntegrityError):
+                    self.deliveries.save(fresh)
 
     def _decide(self, delivery: Delivery, now: datetime) -> str | None:
         """ "claim", an outcome recorded without sending ("superseded"), or None (skip)."""
@@ -474,7 +516,7 @@ class Worker:
             )
             return "released"
         try:
-            receipt = adapter.deliver(rendition, self._sessions[outlet.name])
+            receipt = self._deliver(outlet, adapter, rendition)
         except UnknownOutcomeError as exc:
             if outlet.capabilities.deduplicates:
                 return self._failed(delivery, exc, rendition, permanent=False)
@@ -513,6 +555,27 @@ class Worker:
             },
         )
         return "awaiting_attestation" if attested else "succeeded"
+
+    def _deliver(
+        self, outlet: Outlet, adapter: ChannelAdapter, rendition: Rendition
+    ) -> Receipt:
+        """`adapter.deliver`; a destination the network guard refused fails for good.
+
+        The guard refuses before sending anything, and every adapter wraps transport
+        errors its own way (transient, unknown outcome…). Whatever the wrapping, the
+        refusal underneath means the outlet's configuration points somewhere it must not:
+        retrying cannot help, so it becomes one `PermanentDeliveryError` here, for all
+        adapters alike.
+        """
+        try:
+            return adapter.deliver(rendition, self._sessions[outlet.name])
+        except Exception as exc:
+            blocked = blocked_cause(exc)
+            if blocked is None:
+                raise
+            raise PermanentDeliveryError(
+                f"outlets.{outlet.name}: {blocked}", code="blocked_address"
+            ) from exc
 
     def _failed(
         self,
@@ -567,6 +630,10 @@ class Worker:
                 # same facts after theirs — except "released" and "superseded", which
                 # must not undo another worker's live claim.
                 fresh = self.deliveries.delivery(id_)
+                if fresh.state in _PUT_UP:
+                    # Another worker produced the sheet (and maybe a person attested
+                    # it): this late attempt's record would only undo that.
+                    return outcome
                 for raw in pending:
                     event = cast(Delivery.Event, raw)
                     if (
@@ -597,6 +664,11 @@ class Worker:
         """
         if not self._latest_only(outlet):
             return False
+        if outlet.capabilities.whole_set:
+            # A whole set as of a later log position replaces this one entirely; another
+            # worker may have planned (or written) it since this batch was chosen.
+            self.refresh()
+            return self._furthest.get(outlet.name, 0) > delivery.position
         newer = delivery_id(
             delivery.item_id, delivery.item_version + 1, delivery.outlet
         )
@@ -647,8 +719,9 @@ class Worker:
         """Compare what the outlet shows now with this delivery's rendition.
 
         Returns "in sync", "drifted" (the outlet shows other bytes), "missing" (nothing
-        there), "not removed" (a removal that the outlet still shows), or "cannot read
-        back" (the adapter has no `read_back`, or the outlet is not configured here).
+        there), "not removed" (a removal that the outlet still shows), "read failed: …"
+        (reading or re-rendering raised), or "cannot read back" (the adapter has no
+        `read_back`, or the outlet is not configured here).
         """
         outlet = self.outlets.get(delivery.outlet)
         adapter = self._adapters.get(delivery.outlet)
@@ -657,12 +730,12 @@ class Worker:
             return "cannot read back"
         if not outlet.capabilities.reads_back:
             return "cannot read back"
-        job = self._job(delivery, outlet, {})
-        expected = adapter.render(job).data
         try:
+            job = self._job(delivery, outlet, {})
+            expected = adapter.render(job).data
             shown = read_back(job, self._sessions[outlet.name])
-        except (OSError, DeliveryError, requests.RequestException):
-            return "cannot read back"
+        except Exception as exc:  # a broken file, a render error: report, go on
+            return f"read failed: {type(exc).__name__}: {exc}"[:200]
         if not expected:  # a removal: the outlet should show nothing
             return "in sync" if shown is None else "not removed"
         if shown is None:

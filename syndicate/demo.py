@@ -35,6 +35,8 @@ kind = "webhook"
 channel = "portal"
 url = "{url}/syndicate"
 secret = "${{{variable}}}"
+# The demo's receiver is on 127.0.0.1; a real platform is not, so leave this out there.
+allow_private_network = true
 
 # The outlets people read: the portal site, its feeds, a service-hall kiosk bundle and
 # printable notice-board sheets. Preview the first three with `syndicate serve`.

@@ -12,6 +12,12 @@ secret = "${LIUTANG_WEBHOOK_SECRET}"   # … secrets only as ${ENV_VAR}
 ```
 
 Errors name the outlet and the field: `outlets.village-liutang.secret: …`.
+
+Every setting whose value is an http(s) URL (a string or secret that starts with
+`http://` or `https://`, at any depth) is checked by `syndicate.netguard.check_url`:
+no loopback, private, link-local or other internal address, no `localhost`, no
+credentials in the URL, no odd IPv4 notations. `allow_private_network = true` lets an
+intranet outlet (or a test's loopback receiver) reach internal addresses.
 """
 
 from __future__ import annotations
@@ -24,12 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import AnyUrl, BaseModel, SecretStr, ValidationError
 
 from syndicate.adapter import Capabilities, ChannelAdapter
 from syndicate.domain.catalogue import ChannelCategory, parse_area, parse_channel
 from syndicate.domain.content import ItemContent, problems_from_validation_error
 from syndicate.errors import ConfigurationError
+from syndicate.netguard import PRIVATE_NETWORK_HINT, BlockedAddressError, check_url
 from syndicate.registry import Registry
 
 __all__ = ["ENV_REF", "Outlet", "OutletFilter", "expand_env", "load_outlets"]
@@ -44,7 +51,9 @@ _RESERVED = {
     "audiences",
     "internal",
     "rate_per_minute",
+    "allow_private_network",
 }
+_HTTP_URL = re.compile(r"https?://", re.IGNORECASE)
 
 
 def expand_env(value: str, field: str, environ: Mapping[str, str]) -> str:
@@ -93,6 +102,9 @@ class Outlet:
     # proactively disclosed; every other outlet is public and never does.
     internal: bool = False
     rate_per_minute: int | None = None
+    # Intranet outlets (and tests' loopback receivers) may reach loopback, private and
+    # link-local addresses; every other outlet's requests are refused there (netguard).
+    allow_private_network: bool = False
 
     @property
     def capabilities(self) -> Capabilities:
@@ -147,6 +159,49 @@ def _expand_all(value: Any, field: str, environ: Mapping[str, str]) -> Any:
     if isinstance(value, dict):
         return {k: _expand_all(v, f"{field}.{k}", environ) for k, v in value.items()}
     return value
+
+
+def _url_settings(value: Any, field: str) -> list[tuple[str, str, bool]]:
+    """(field path, URL, is secret) for every http(s) URL in a settings value."""
+    secret = isinstance(value, SecretStr)
+    text = value.get_secret_value() if secret else value
+    if isinstance(value, AnyUrl):  # pydantic's URL types
+        text = str(value)
+    if isinstance(text, str):
+        return [(field, text, secret)] if _HTTP_URL.match(text.strip()) else []
+    found: list[tuple[str, str, bool]] = []
+    if isinstance(value, BaseModel):
+        for key, inner in value:
+            found += _url_settings(inner, f"{field}.{key}")
+    elif isinstance(value, Mapping):
+        for key, inner in value.items():
+            found += _url_settings(inner, f"{field}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, inner in enumerate(value):
+            found += _url_settings(inner, f"{field}[{index}]")
+    return found
+
+
+def _check_urls(settings: BaseModel, where: str, *, allow_private: bool) -> None:
+    """Refuse configured URLs that point where syndicate must not send requests.
+
+    The rule covers every URL-valued setting, whether the adapter sends requests to it
+    (`url`, `hub`) or publishes it as a link (`site_url`, `portal_url`): a link into the
+    private network on a public outlet is a mistake too. Messages name the field and the
+    host, never the whole URL (its path or query may hold a key) nor a secret's value.
+    """
+    for key, value in settings:
+        for field, url, secret in _url_settings(value, f"{where}.{key}"):
+            try:
+                check_url(url.strip(), allow_private=allow_private)
+            except BlockedAddressError as exc:
+                if secret:
+                    hint = f"; {PRIVATE_NETWORK_HINT}" if exc.private else ""
+                    raise ConfigurationError(
+                        f"{field}: refused ({exc.reason}); the URL is a secret and "
+                        f"not shown{hint}"
+                    ) from None
+                raise ConfigurationError(f"{field}: {exc}") from None
 
 
 def _str_list(table: dict[str, Any], key: str, where: str) -> list[str]:
@@ -218,6 +273,12 @@ def _load_one(
     internal = table.get("internal", False)
     if not isinstance(internal, bool):
         raise ConfigurationError(f"{where}.internal: must be true or false")
+    allow_private = table.get("allow_private_network", False)
+    if not isinstance(allow_private, bool):
+        raise ConfigurationError(
+            f"{where}.allow_private_network: must be true or false"
+        )
+    _check_urls(settings, where, allow_private=allow_private)
     rate = table.get("rate_per_minute")
     if rate is not None and (
         not isinstance(rate, int) or isinstance(rate, bool) or rate < 1
@@ -225,6 +286,14 @@ def _load_one(
         raise ConfigurationError(
             f"{where}.rate_per_minute: must be a whole number >= 1"
         )
+    limit = adapter_class.capabilities.max_per_minute
+    if limit is not None:
+        if rate is not None and rate > limit:
+            raise ConfigurationError(
+                f"{where}.rate_per_minute: {kind} accepts at most {limit} messages a "
+                "minute; use a lower value or leave it out"
+            )
+        rate = rate or limit
     return Outlet(
         name,
         kind,
@@ -234,6 +303,7 @@ def _load_one(
         adapter_class,
         internal=internal,
         rate_per_minute=rate,
+        allow_private_network=allow_private,
     )
 
 

@@ -284,7 +284,12 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
                 withdrawn = item.status is ItemStatus.WITHDRAWN
                 if (withdrawn and not keeps) or not outlet.accepts(item.content):
                     continue
-                operation = Operation.RETRACT if withdrawn else Operation.PUBLISH
+                gone = (
+                    Operation.RETRACT
+                    if outlet.capabilities.retracts
+                    else Operation.WITHDRAWAL_NOTICE
+                )
+                operation = gone if withdrawn else Operation.PUBLISH
                 delivery = Delivery.plan(
                     item_id=item.id,
                     item_version=item.version,

@@ -124,16 +124,24 @@ class Project:
             )
         return self._outlets
 
-    def outlets_for_reading(self) -> dict[str, Outlet]:
-        """The outlets, for commands that only read their files (`serve`).
+    def outlet_kind(self, name: str) -> str | None:
+        """The `kind` written in `[outlets.NAME]`, even if the table does not load."""
+        tables = self._outlet_tables
+        table = tables.get(name) if isinstance(tables, dict) else None
+        kind = table.get("kind") if isinstance(table, dict) else None
+        return kind if isinstance(kind, str) else None
 
-        An unset `${ENV}` secret does not stop them, since nothing is sent; an outlet
-        whose table is invalid is left out (`syndicate outlets check` reports it).
+    def outlets_for_reading(self) -> tuple[dict[str, Outlet], dict[str, str]]:
+        """The outlets, for commands that only read their files (`serve`, `status
+        --check`), and the problems of those that cannot be loaded, by name.
+
+        An unset `${ENV}` secret does not stop an outlet here, since nothing is sent.
         """
         tables = self._outlet_tables
         if not isinstance(tables, dict):
-            return self.outlets  # raises the configuration error
+            return self.outlets, {}  # raises the configuration error
         found: dict[str, Outlet] = {}
+        problems: dict[str, str] = {}
         for name, table in tables.items():
             try:
                 found |= load_outlets(
@@ -142,9 +150,9 @@ class Project:
                     home=self.home,
                     environ=_Placeholders(self._environ),
                 )
-            except ConfigurationError:
-                continue  # a placeholder secret failed its check; not needed here
-        return found
+            except ConfigurationError as exc:
+                problems[name] = str(exc)
+        return found, problems
 
     @property
     def config_path(self) -> Path:

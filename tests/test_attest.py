@@ -122,6 +122,26 @@ def test_a_delivery_is_attested_once_and_only_while_awaiting() -> None:
         fresh.attest(actor="运维", by="张敏", posted_at=at, at=at)
 
 
+def test_an_attestation_is_final_whatever_a_late_worker_records() -> None:
+    at = datetime(2026, 10, 9, 1, 0, tzinfo=UTC)
+    d = produced(at)
+    d.attest(actor="运维", by="张敏", posted_at=at, at=at + timedelta(hours=1))
+    late = at + timedelta(hours=2)
+    d.record(Delivery.Released, at=late, worker="slow", attempt=1)
+    d.record(
+        Delivery.AwaitingAttestation,
+        at=late,
+        worker="slow",
+        attempt=1,
+        rendition_sha256="0" * 64,
+        receipt={"file": "x-v1-post.pdf"},
+    )
+    d.record(Delivery.Superseded, at=late, by_version=2)
+    assert d.state is DeliveryState.ATTESTED
+    assert d.attestation is not None
+    assert d.attestation.by == "张敏"
+
+
 # -- the worker, on a real store ---------------------------------------------------------
 
 
@@ -160,26 +180,30 @@ def test_the_worker_leaves_sheets_awaiting_attestation_and_never_resends_them(
 ) -> None:
     items, deliveries, outlets, clock = board_rig
     change = items.publish(content(), actor="t")
+    deliveries.plan()
+    worker = Worker(deliveries, items, outlets, name="w", clock=clock)
+    assert worker.run_until_idle().outcomes["awaiting_attestation"] == 1
     clock.advance(minutes=1)
     items.revise(
         change.item_id, content(body="更正后的正文。"), reason="更正", actor="t"
     )
+    deliveries.plan()
+    summary = worker.run_until_idle()
+    # A sheet awaiting a person is settled: the correction does not wait behind it,
+    # and once the replacement sheet exists nobody is asked to post the old one.
+    assert summary.outcomes["awaiting_attestation"] == 1
+    assert summary.ok
     clock.advance(minutes=1)
     items.withdraw(change.item_id, reason="r", public_note="已撤回。", actor="t")
     deliveries.plan()
-    worker = Worker(deliveries, items, outlets, name="w", clock=clock)
-    summary = worker.run_until_idle()
-    # A sheet awaiting a person is settled: the correction and the take-down do not
-    # wait behind the first posting.
-    assert summary.outcomes["awaiting_attestation"] == 3
-    assert summary.ok
+    worker.run_until_idle()
     board = sorted(
         (d for d in deliveries.all_deliveries().values() if d.outlet == "board"),
         key=lambda d: d.item_version,
     )
     assert [(d.operation, d.state) for d in board] == [
-        ("publish", DeliveryState.AWAITING_ATTESTATION),
-        ("correction", DeliveryState.AWAITING_ATTESTATION),
+        ("publish", DeliveryState.SUPERSEDED),
+        ("correction", DeliveryState.SUPERSEDED),
         ("retract", DeliveryState.AWAITING_ATTESTATION),
     ]
     names = sorted(p.name for p in (tmp_path / "sheets").iterdir())
@@ -199,12 +223,12 @@ def test_the_worker_leaves_sheets_awaiting_attestation_and_never_resends_them(
     clock.advance(days=10)
     assert worker.run_until_idle().attempted == 0
 
-    first = deliveries.delivery(board[0].id)
+    first = deliveries.delivery(board[-1].id)
     first.attest(
         actor="运维", by="张敏", posted_at=clock() - timedelta(days=9), at=clock()
     )
     deliveries.save(first)
-    again = deliveries.delivery(board[0].id)  # replayed from the store
+    again = deliveries.delivery(board[-1].id)  # replayed from the store
     assert again.state is DeliveryState.ATTESTED
     assert again.attestation is not None
     assert again.attestation.by == "张敏"
@@ -212,7 +236,7 @@ def test_the_worker_leaves_sheets_awaiting_attestation_and_never_resends_them(
     topics = [
         n.topic
         for n in deliveries.recorder.select_notifications(0, 10_000)
-        if n.originator_id == board[0].id
+        if n.originator_id == board[-1].id
     ]
     assert topics[-2:] == [
         "syndicate.Delivery.AwaitingAttestation",
@@ -321,6 +345,11 @@ def test_publish_sync_status_attest_status(
             "is empty",
         ),
         (["attest", ident, "--by", "张敏", "--at", "昨天"], 2, "--at: invalid time"),
+        (
+            ["attest", ident, "--by", "张敏", "--at", "0001-01-01T00:00+08:00"],
+            2,
+            "--at: '0001-01-01T00:00+08:00' is not a plausible posting time",
+        ),
         (
             ["attest", ident, "--by", "张敏", "--at", "2999-01-01T09:00"],
             2,
@@ -437,11 +466,12 @@ def test_publish_sync_status_attest_status(
     ]
     assert board["state"] == "awaiting_attestation"
     assert board["live_version"] == 1  # the attested posting is still what is up
+    # Revised and withdrawn before anyone printed the correction: only the take-down
+    # sheet is worth printing (the correction was superseded unprinted).
     assert [(w["version"], w["operation"]) for w in board["awaiting_attestation"]] == [
-        (2, "correction"),
         (3, "retract"),
     ]
-    assert "awaiting attestation: 2 sheet(s)" in cli("status").stdout
+    assert "awaiting attestation: 1 sheet(s)" in cli("status").stdout
     for w in board["awaiting_attestation"]:
         assert cli("attest", w["delivery_id"], "--by", "张敏").exit_code == 0
     board = {r["outlet"]: r for r in json.loads(cli("status", "--json").stdout)}[

@@ -53,6 +53,7 @@ kind = "webhook"
 channel = "portal"
 url = "{url}/hook"
 secret = "${{CMS_SECRET}}"
+allow_private_network = true  # the receiver is on 127.0.0.1
 """
         )
     (tmp_path / "item.md").write_text(ITEM_FILE, "utf-8")
@@ -174,6 +175,11 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
     check = CliRunner().invoke(app, ["--home", "syndicate-demo", "status", "--check"])
     assert check.exit_code == 1
     assert "drifted" in check.stdout
+    check = CliRunner().invoke(
+        app, ["--home", "syndicate-demo", "status", "--check", "--json"]
+    )
+    assert check.exit_code == 1  # scripts see the drift too
+    assert "drifted" in {r["on_outlet"] for r in json.loads(check.stdout)}
     secret = "SYNDICATE_DEMO_WEBHOOK_SECRET"
     config = (tmp_path / "syndicate-demo" / "syndicate.toml").read_text("utf-8")
     assert f"${{{secret}}}" in config

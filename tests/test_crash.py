@@ -56,6 +56,7 @@ def _home(tmp_path: Path, url: str) -> Path:
             config.write(
                 f'\n[outlets.{name}]\nkind = "webhook"\nurl = "{url}/{name}"\n'
                 'secret = "${CRASH_SECRET}"\ntimeout = 5\n'
+                "allow_private_network = true\n"  # the receiver is on 127.0.0.1
             )
     return home
 

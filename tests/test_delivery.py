@@ -391,6 +391,7 @@ def test_signed_webhook_end_to_end_with_the_reference_verifier(
             "cms",
             WebhookAdapter,
             WebhookSettings(url=server.url + "/hook", secret=SECRET, timeout=5),  # type: ignore[arg-type]
+            allow_private_network=True,  # the receiver is on 127.0.0.1
         )
         with (
             project.disclosures(clock=clock) as items,

@@ -94,6 +94,7 @@ def run(project: Project, url: str) -> tuple[DeliveryState, float | None, str]:
         filter=OutletFilter(),
         settings=WebhookSettings(url=url, secret=SECRET, timeout=1),  # type: ignore[arg-type]
         adapter_class=WebhookAdapter,
+        allow_private_network=True,  # the fault server is on 127.0.0.1
     )
     with (
         project.disclosures(clock=clock) as items,
@@ -169,6 +170,7 @@ def test_three_days_of_failures_are_simulated_then_abandoned(
             }
         ),
         adapter_class=WebhookAdapter,
+        allow_private_network=True,  # the fault server is on 127.0.0.1
     )
     started = time.monotonic()
     with (

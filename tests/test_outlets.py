@@ -24,6 +24,7 @@ kind = "webhook"
 channel = "portal"
 url = "http://127.0.0.1:9/hook"
 secret = "${CMS_SECRET}"
+allow_private_network = true   # an intranet receiver
 
 [outlets.liutang-village]
 kind = "directory"

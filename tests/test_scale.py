@@ -42,6 +42,7 @@ def test_four_workers_share_one_postgres_store(tmp_path: Path, pg_schema: str) -
                 config.write(
                     f'\n[outlets.{name}]\nkind = "webhook"\nurl = "{server.url}/{name}"\n'
                     'secret = "${SCALE_SECRET}"\n'
+                    "allow_private_network = true\n"  # the receiver is on 127.0.0.1
                 )
         project = Project.load(home, environ=environ)
         with project.disclosures() as items:

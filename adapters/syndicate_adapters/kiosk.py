@@ -137,7 +137,9 @@ def body_html(markdown: str) -> str:
     bare = nh3.clean(
         markdown_html(markdown),
         tags=_BODY_TAGS | {"a"},
-        attributes={"a": {"href"}, "ol": {"start"}},
+        # "*": nh3 would otherwise keep `title` and `lang` on every tag, and a link with
+        # a title would then escape the flattening below (and lose its address).
+        attributes={"*": set(), "a": {"href"}, "ol": {"start"}},
         url_schemes={"http", "https", "mailto"},
         link_rel=None,
     )

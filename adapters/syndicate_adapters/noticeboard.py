@@ -37,8 +37,6 @@ import requests
 import segno
 from markdown_it import MarkdownIt
 from pydantic import BaseModel, ConfigDict, Field
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from syndicate.adapter import (
     Capabilities,
@@ -350,13 +348,43 @@ def sheet_html(job: DeliveryJob, settings: NoticeboardSettings) -> str:
     )
 
 
+CJK_FONTS = ("Noto-Serif-CJK-SC", "Noto-Sans-CJK-SC")
+
+
 def render_pdf(document: str) -> bytes:
-    """PDF bytes of a sheet's HTML; reproducible (no identifier, fonts subset)."""
+    """PDF bytes of a sheet's HTML; reproducible (no identifier, fonts subset).
+
+    WeasyPrint is imported here, not with the module: a machine without Pango can still
+    run every other outlet and command. A sheet whose text would fall back to a font
+    without Chinese glyphs is refused rather than printed as empty boxes.
+    """
+    try:
+        from weasyprint import HTML
+        from weasyprint.urls import URLFetcher
+    except (ImportError, OSError) as exc:
+        raise PermanentDeliveryError(
+            "the noticeboard outlet needs WeasyPrint and the Pango library "
+            f"(Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0): {exc}",
+            code="weasyprint",
+        ) from None
     # Only the sheet's own data: URL (the QR code) loads; nothing from disk or network.
     fetcher = URLFetcher(allowed_protocols={"data"})
-    pdf: bytes = HTML(string=document, url_fetcher=fetcher).write_pdf(
-        pdf_identifier=False
+    rendered = HTML(string=document, url_fetcher=fetcher).render()
+    pdf: bytes = rendered.write_pdf(pdf_identifier=False)
+    # Embedded names look like b"/LWGGBP+Noto-Serif-CJK-SC" (a subset tag, then the font).
+    used = sorted(
+        {
+            bytes(font.name).decode("ascii", "replace").split("+")[-1]
+            for font in rendered.fonts.values()
+        }
     )
+    if not any(name.startswith(CJK_FONTS) for name in used):
+        raise PermanentDeliveryError(
+            "font Noto Serif CJK SC was not found, so Chinese text would print as "
+            "empty boxes (Debian: apt-get install fonts-noto-cjk); fonts used: "
+            + (", ".join(used) or "none"),
+            code="font",
+        )
     return pdf
 
 

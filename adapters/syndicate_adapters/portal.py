@@ -23,6 +23,7 @@ interrupted half-way finish on the next one; a lock serialises concurrent worker
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -51,7 +52,7 @@ from syndicate.adapter import (
 from syndicate.domain.catalogue import Stage
 from syndicate.domain.content import canonical_json
 from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
-from syndicate.fsutil import write_atomically
+from syndicate.fsutil import fsync_dir, write_atomically
 from syndicate_adapters._html import (
     area_name,
     day,
@@ -63,7 +64,7 @@ from syndicate_adapters._html import (
 
 __all__ = ["PortalAdapter", "PortalSettings", "PortalSite"]
 
-SCHEMA = 1
+SCHEMA = 2
 STATE = ".syndicate"
 _URL = r"^https?://[^\s\"'<>]+$"
 
@@ -133,9 +134,14 @@ def _entry(item: ItemView, gone: bool) -> dict[str, Any]:
         "published_at": item.published_at.isoformat(),
         "updated_at": item.updated_at.isoformat(),
         "month": day(item.published_at)[:7],
-        "withdrawn": gone,
-        "summary": _plain(c.body),
-        "attachments": [
+        "withdrawn": item.withdrawn,
+        # Gone: withdrawn, or no longer for this site. Its page is a notice, it leaves
+        # every list, and nothing of its content is kept (no summary, no attachments).
+        "gone": gone,
+        "summary": "" if gone else _plain(c.body),
+        "attachments": []
+        if gone
+        else [
             {"name": a.name, "sha256": a.sha256, "size": a.size} for a in c.attachments
         ],
     }
@@ -358,7 +364,7 @@ def _fixed_columns() -> list[_Column]:
 
 
 def _columns_of(entry: Mapping[str, Any]) -> list[_Column]:
-    if entry["withdrawn"]:
+    if entry["gone"]:
         return []
     stage = Stage(entry["stage"])
     slug = _agency_slug(entry["agency"])
@@ -385,7 +391,7 @@ def _row(entry: Mapping[str, Any]) -> dict[str, Any]:
         "stage": entry["stage"],
         "area": entry["area"],
         "summary": entry["summary"],
-        "date": entry["published_at"][:10],
+        "date": day(datetime.fromisoformat(entry["published_at"])),
         "published_at": entry["published_at"],
         "updated_at": entry["updated_at"],
         "url": f"items/{entry['id']}.html",
@@ -428,7 +434,11 @@ class PortalSite:
         os.replace(tmp, target)
 
     def _remove(self, relative: str) -> None:
-        (self.root / relative).unlink(missing_ok=True)
+        target = self.root / relative
+        if target.is_file():
+            target.unlink()
+            if self.durable:
+                fsync_dir(target.parent)
 
     def _json(self, relative: str, default: Any) -> Any:
         """A state file, read once per locked update (callers may change it in place,
@@ -483,7 +493,9 @@ class PortalSite:
         folder = self.state / "entries"
         if not folder.is_dir():
             return []
-        return sorted(p.stem for p in folder.glob("*.json"))
+        return sorted(
+            p.stem for p in folder.glob("*.json") if not p.name.startswith(".")
+        )
 
     # -- applying a rendition -----------------------------------------------------------
 
@@ -492,9 +504,15 @@ class PortalSite:
         new = json.loads(data)
         entry = new["entry"]
         with self.locked():
+            if self._json("site.json", None) != self._fingerprint():
+                # New settings or templates: every page must show them, not only the
+                # pages this delivery touches.
+                self.rebuild(locked=True)
             self.write_assets()
             self.recover(attachments)
             old = self.entry(entry["id"])
+            if old is not None and old["version"] > entry["version"]:
+                return 0  # a late, older version never replaces a newer one
             self._copy_attachments(entry, attachments)
             journal = {"old": old, "id": entry["id"]}
             self._put_json("journal.json", journal)
@@ -511,7 +529,7 @@ class PortalSite:
             return
         entry = self.entry(journal["id"])
         if entry is not None:
-            self._update(journal["old"], entry)
+            self._update(journal["old"], entry, all_neighbours=True)
         self._drop_json("journal.json")
 
     def _copy_attachments(
@@ -519,7 +537,11 @@ class PortalSite:
     ) -> None:
         for a in entry["attachments"]:
             target = f"files/{a['sha256']}/{a['name']}"
-            if (self.root / target).is_file():
+            present = self.root / target
+            if (
+                present.is_file()
+                and hashlib.sha256(present.read_bytes()).hexdigest() == a["sha256"]
+            ):
                 continue
             if attachments is None:
                 raise PermanentDeliveryError(
@@ -539,8 +561,19 @@ class PortalSite:
                 )
             self._write(target, raw)
 
-    def _update(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> int:
-        """Bring the derived state and the pages up to date for one changed entry."""
+    def _update(
+        self,
+        old: Mapping[str, Any] | None,
+        new: Mapping[str, Any],
+        *,
+        all_neighbours: bool = False,
+    ) -> int:
+        """Bring the derived state and the pages up to date for one changed entry.
+
+        `all_neighbours`: re-render the adjacent month pages of every touched column,
+        as when finishing an interrupted update (its state may already be current, so
+        whether a column's month list changed can no longer be told).
+        """
         item_id = new["id"]
         touched: set[tuple[str, str]] = set()  # (column key, month)
         grown: set[str] = set()  # columns whose month list changed
@@ -553,6 +586,9 @@ class PortalSite:
                 if self._file_row(col, entry["month"], item_id, row):
                     grown.add(col.key)
                 touched.add((col.key, entry["month"]))
+        if all_neighbours:
+            grown = set(columns)
+        self._files(old, new)
         self._links(old, new)
         related = self._related_ids(old, new)
         count = 0
@@ -565,11 +601,12 @@ class PortalSite:
             if key in grown:
                 for neighbour in _neighbours(months, month):
                     count += self._month_page(col, neighbour, months)
+            if not months:  # no items left: no state (as a rebuild would have none)
+                self._drop_tree(f"columns/{key}")
             if months or col.fixed:
                 count += self._column_index(col, months)
             else:  # the column has no items left: it leaves the site
                 self._remove(f"{col.path}/index.html")
-                self._drop_tree(f"columns/{key}")
         return count + self._site_pages({m for _, m in touched})
 
     def _site_pages(self, months: Iterable[str]) -> int:
@@ -625,13 +662,56 @@ class PortalSite:
             lastmod[month] = max(r["updated_at"] for r in rows.values())
         else:
             lastmod.pop(month, None)
-        self._put_json("lastmod.json", dict(sorted(lastmod.items())))
+        if lastmod:
+            self._put_json("lastmod.json", dict(sorted(lastmod.items())))
+        else:
+            self._drop_json("lastmod.json")
+
+    def _files(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> None:
+        """Keep `files.json` (which live items use each attachment file) and delete a
+        file once no live item uses it: a withdrawn attachment leaves the site."""
+
+        def paths(entry: Mapping[str, Any] | None) -> set[str]:
+            if entry is None or entry["gone"]:
+                return set()
+            return {f"{a['sha256']}/{a['name']}" for a in entry["attachments"]}
+
+        before, after = paths(old), paths(new)
+        if before == after:
+            return
+        users: dict[str, list[str]] = dict(self._json("files.json", {}))
+        for path in before - after:
+            left = [i for i in users.get(path, []) if i != new["id"]]
+            if left:
+                users[path] = left
+            else:
+                users.pop(path, None)
+                self._remove(f"files/{path}")
+                folder = self.root / "files" / path.split("/")[0]
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+        for path in after - before:
+            users[path] = sorted({*users.get(path, []), new["id"]})
+        if users:
+            self._put_json("files.json", dict(sorted(users.items())))
+        else:
+            self._drop_json("files.json")
+
+    def _fingerprint(self) -> str:
+        """What every page depends on besides the entries: settings, schema, assets."""
+        parts = [
+            self.settings.model_dump_json(exclude={"path"}).encode(),
+            str(SCHEMA).encode(),
+            *(_asset(n) for n in _ASSETS),
+            Path(__file__).read_bytes(),  # the templates live in this module
+        ]
+        return hashlib.sha256(b"\0".join(parts)).hexdigest()
 
     def _links(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> None:
         """Keep `links/<policy id>.json`: the live items that interpret it."""
         item_id = new["id"]
-        was = old["interprets"] if old and not old["withdrawn"] else None
-        now = new["interprets"] if not new["withdrawn"] else None
+        was = old["interprets"] if old and not old["gone"] else None
+        now = new["interprets"] if not new["gone"] else None
         if was == now:
             return
         if was:
@@ -663,13 +743,13 @@ class PortalSite:
         entry = stored["entry"]
         related = []
         target = entry["interprets"]
-        if target and not entry["withdrawn"]:
+        if target and not entry["gone"]:
             policy = self.entry(target)
-            if policy is not None and not policy["withdrawn"]:
+            if policy is not None and not policy["gone"]:
                 related.append(("本文解读的政策文件", [policy]))
-        if not entry["withdrawn"]:
+        if not entry["gone"]:
             readings = [self.entry(i) for i in self._json(f"links/{item_id}.json", [])]
-            live = [e for e in readings if e is not None and not e["withdrawn"]]
+            live = [e for e in readings if e is not None and not e["gone"]]
             if live:
                 related.append(("相关解读", live))
         aside = ""
@@ -700,12 +780,19 @@ class PortalSite:
                 k for k in (entry["category"], area_name(entry["area"])) if k
             ),
             "Description": entry["summary"]
-            if not entry["withdrawn"]
+            if not entry["gone"]
             else "本信息已不再公开",
             "Url": self._url(f"items/{item_id}.html"),
         }
         head = _Head(
-            title=("[已撤回] " if entry["withdrawn"] else "") + entry["title"],
+            title=(
+                "[已撤回] "
+                if entry["withdrawn"]
+                else "[已不在本网站公开] "
+                if entry["gone"]
+                else ""
+            )
+            + entry["title"],
             column=Stage(entry["stage"]).label,
             column_type="信息公开",
             extra=extra,
@@ -895,10 +982,8 @@ class PortalSite:
 
     def write_assets(self) -> None:
         """The shared stylesheet, scripts and the search page (fixed bytes)."""
-        self._write("assets/site.css", _asset("site.css"))
-        self._write("assets/site.js", _asset("site.js"))
-        self._write("assets/search.js", _asset("search.js"))
-        self._write("assets/favicon.svg", _asset("favicon.svg"))
+        for name in _ASSETS:
+            self._write(f"assets/{name}", _asset(name))
         main = (
             "<h1>站内搜索</h1>\n"
             '<p id="search-status" role="status" aria-live="polite">'
@@ -917,51 +1002,76 @@ class PortalSite:
 
     # -- whole site ---------------------------------------------------------------------
 
-    def rebuild(self) -> int:
+    def rebuild(self, *, locked: bool = False) -> int:
         """Every page again from the stored entries alone; returns pages written."""
-        with self.locked():
-            self._drop_json("journal.json")
-            self._drop_tree("columns")
-            self._drop_tree("links")
-            entries = [e for i in self.entry_ids() if (e := self.entry(i))]
-            rows: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-            cols: dict[str, _Column] = {}
-            links: dict[str, list[str]] = {}
-            for col in _fixed_columns():
+        if not locked:
+            with self.locked():
+                return self.rebuild(locked=True)
+        self._drop_json("journal.json")
+        self._drop_tree("columns")
+        self._drop_tree("links")
+        entries = [e for i in self.entry_ids() if (e := self.entry(i))]
+        rows: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        cols: dict[str, _Column] = {}
+        links: dict[str, list[str]] = {}
+        users: dict[str, list[str]] = {}
+        for col in _fixed_columns():
+            cols[col.key] = col
+        for e in entries:
+            for col in _columns_of(e):
                 cols[col.key] = col
-            for e in entries:
-                for col in _columns_of(e):
-                    cols[col.key] = col
-                    rows.setdefault((col.key, e["month"]), {})[e["id"]] = _row(e)
-                if e["interprets"] and not e["withdrawn"]:
-                    links.setdefault(e["interprets"], []).append(e["id"])
-            for target, ids in links.items():
-                self._put_json(f"links/{target}.json", sorted(ids))
-            months: dict[str, dict[str, int]] = {}
-            self._drop_json("lastmod.json")
-            for (key, month), found in sorted(rows.items()):
-                self._put_json(f"columns/{key}/{month}.json", found)
-                if key == "all":
-                    self._lastmod(month, found)
-                months.setdefault(key, {})[month] = len(found)
-            for key, col in cols.items():
-                if key not in months:
-                    continue
-                self._put_json(
-                    f"columns/{key}/months.json", dict(sorted(months[key].items()))
-                )
-                self._put_json(f"columns/{key}/column.json", col.__dict__)
-            count = 0
-            for e in entries:
-                count += self._item_page(e["id"])
-            for key, col in cols.items():
-                for month in months.get(key, {}):
-                    count += self._month_page(col, month, months[key])
-                count += self._column_index(col, months.get(key, {}))
-            count += self._site_pages(months.get("all", {}))
-            self.write_assets()
-            self._prune(entries, cols, months)
-            return count
+                rows.setdefault((col.key, e["month"]), {})[e["id"]] = _row(e)
+            if e["interprets"] and not e["gone"]:
+                links.setdefault(e["interprets"], []).append(e["id"])
+            if not e["gone"]:
+                for a in e["attachments"]:
+                    path = f"{a['sha256']}/{a['name']}"
+                    users.setdefault(path, []).append(e["id"])
+        for target, ids in links.items():
+            self._put_json(f"links/{target}.json", sorted(ids))
+        self._drop_json("files.json")
+        if users:
+            self._put_json(
+                "files.json", {k: sorted(v) for k, v in sorted(users.items())}
+            )
+        months: dict[str, dict[str, int]] = {}
+        self._drop_json("lastmod.json")
+        for (key, month), found in sorted(rows.items()):
+            self._put_json(f"columns/{key}/{month}.json", found)
+            if key == "all":
+                self._lastmod(month, found)
+            months.setdefault(key, {})[month] = len(found)
+        for key, col in cols.items():
+            if key not in months:
+                continue
+            self._put_json(
+                f"columns/{key}/months.json", dict(sorted(months[key].items()))
+            )
+            self._put_json(f"columns/{key}/column.json", col.__dict__)
+        count = 0
+        for e in entries:
+            count += self._item_page(e["id"])
+        for key, col in cols.items():
+            for month in months.get(key, {}):
+                count += self._month_page(col, month, months[key])
+            count += self._column_index(col, months.get(key, {}))
+        count += self._site_pages(months.get("all", {}))
+        self.write_assets()
+        self._prune(entries, cols, months)
+        self._prune_files(set(users))
+        self._put_json("site.json", self._fingerprint())
+        return count
+
+    def _prune_files(self, used: set[str]) -> None:
+        base = self.root / "files"
+        if not base.is_dir():
+            return
+        for f in sorted(base.glob("*/*")):
+            if f.is_file() and f.relative_to(base).as_posix() not in used:
+                f.unlink()
+        for folder in base.iterdir():
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
     def _prune(
         self,
@@ -1030,6 +1140,9 @@ def _neighbours(months: Mapping[str, int], month: str) -> list[str]:
     return [m for m in _adjacent(months, month) if m is not None]
 
 
+_ASSETS = ("site.css", "site.js", "search.js", "favicon.svg")
+
+
 def _asset(name: str) -> bytes:
     return (Path(__file__).parent / "portal_assets" / name).read_bytes()
 
@@ -1085,8 +1198,16 @@ class PortalAdapter:
         except PermissionError as exc:
             raise PermanentDeliveryError(f"cannot write the site: {exc}") from exc
         except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            if exc.errno in (errno.ENAMETOOLONG, errno.EINVAL):
+                raise PermanentDeliveryError(
+                    f"cannot write the site: {exc.strerror}{where}; rename the "
+                    "attachment (file systems allow 255 bytes, about 85 Chinese "
+                    "characters) and revise the item",
+                    code=errno.errorcode.get(exc.errno or 0),
+                ) from exc
             raise TransientDeliveryError(
-                f"cannot write the site: {exc.strerror}"
+                f"cannot write the site: {exc.strerror}{where}"
             ) from exc
         entry = json.loads(rendition.data)["entry"]
         return Receipt(

@@ -90,7 +90,11 @@ def _parse_time(value: str, problems: list[Problem]) -> datetime | None:
             )
         )
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TZ)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TZ)
+    if not 1970 <= moment.year <= 9000:  # far outside, time zones overflow
+        problems.append(Problem("--at", f"{value!r} is not a plausible posting time"))
+        return None
+    return moment
 
 
 def _read_photo(path: Path, problems: list[Problem]) -> PreparedAttachment | None:

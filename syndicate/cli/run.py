@@ -28,7 +28,7 @@ from syndicate.cli.output import (
 from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
 from syndicate.delivery import Backoff, RunSummary, Worker
 from syndicate.domain.deliveries import Delivery, DeliveryState
-from syndicate.errors import InputError, ItemNotFound, Problem
+from syndicate.errors import InputError, ItemNotFound, Problem, SyndicateError
 from syndicate.planning import Deliveries
 from syndicate.project import Project
 
@@ -298,45 +298,48 @@ def status(
             _check_outlets(run, rows)
         if as_json:
             echo_json(rows)
-            return
-        if not rows:
+        elif not rows:
             typer.echo(
                 "no deliveries yet; configure outlets and run `syndicate sync`",
                 err=True,
             )
-            return
-        typer.echo(
-            table(
-                [
-                    "ITEM",
-                    "OUTLET",
-                    "STATE",
-                    "VER",
-                    "LIVE",
-                    "TRIES",
-                    "NEXT TRY",
-                    "LAST ERROR",
-                ],
-                [
-                    [
-                        r["ref"],
-                        r["outlet"],
-                        r["state"],
-                        f"v{r['version']}",
-                        "-" if r["live_version"] is None else str(r["live_version"]),
-                        str(r["attempts"]),
-                        r["next_try"][:19].replace("T", " ") if r["next_try"] else "-",
-                        (r["last_error"] or "")[:80],
-                    ]
-                    for r in rows
-                ],
-            )
-        )
-        _print_attestations(rows)
-        if check:
-            _print_checks(rows)
+        else:
+            _print_status(rows, check=check)
     if check and any(r["on_outlet"] not in _FINE for r in rows):
         raise typer.Exit(1)
+
+
+def _print_status(rows: list[dict[str, Any]], *, check: bool) -> None:
+    typer.echo(
+        table(
+            [
+                "ITEM",
+                "OUTLET",
+                "STATE",
+                "VER",
+                "LIVE",
+                "TRIES",
+                "NEXT TRY",
+                "LAST ERROR",
+            ],
+            [
+                [
+                    r["ref"],
+                    r["outlet"],
+                    r["state"],
+                    f"v{r['version']}",
+                    "-" if r["live_version"] is None else str(r["live_version"]),
+                    str(r["attempts"]),
+                    r["next_try"][:19].replace("T", " ") if r["next_try"] else "-",
+                    (r["last_error"] or "")[:80],
+                ]
+                for r in rows
+            ],
+        )
+    )
+    _print_attestations(rows)
+    if check:
+        _print_checks(rows)
 
 
 _FINE = {"in sync", "cannot read back", None}
@@ -345,7 +348,7 @@ _FINE = {"in sync", "cannot read back", None}
 def _check_outlets(run: Engine, rows: list[dict[str, Any]]) -> None:
     """Add `on_outlet` to each row: what read-back says about the last delivery."""
     view = run.deliveries.all_deliveries()
-    outlets = run.project.outlets_for_reading()
+    outlets, problems = run.project.outlets_for_reading()
     worker = Worker(
         run.deliveries,
         run.items,
@@ -369,6 +372,9 @@ def _check_outlets(run: Engine, rows: list[dict[str, Any]]) -> None:
                 for d in delivered
                 if str(d.item_id) == row["item_id"] and d.outlet == row["outlet"]
             ]
+            if row["outlet"] in problems:
+                row["on_outlet"] = _unloadable(run.project, row["outlet"], problems)
+                continue
             cfg = outlets.get(row["outlet"])
             if cfg is not None and cfg.capabilities.whole_set:
                 # The folder holds the newest whole set, whichever item it was for.
@@ -382,6 +388,17 @@ def _check_outlets(run: Engine, rows: list[dict[str, Any]]) -> None:
             row["on_outlet"] = verdicts[last.id]
     finally:
         worker.close()
+
+
+def _unloadable(project: Project, name: str, problems: dict[str, str]) -> str:
+    """An outlet whose table does not load: fine if it could not be read back anyway."""
+    kind = project.outlet_kind(name)
+    try:
+        if kind and not project.registry[kind].capabilities.reads_back:
+            return "cannot read back"
+    except SyndicateError:
+        pass
+    return f"not configured: {problems[name]}"
 
 
 def _print_checks(rows: list[dict[str, Any]]) -> None:

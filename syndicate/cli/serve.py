@@ -46,13 +46,17 @@ class _Preview(SimpleHTTPRequestHandler):
         typer.echo(f"{self.address_string()} {format % args}", err=True)
 
 
-def _pick(outlets: dict[str, Outlet], name: str | None) -> tuple[Outlet, Path]:
+def _pick(
+    outlets: dict[str, Outlet], problems: dict[str, str], name: str | None
+) -> tuple[Outlet, Path]:
     foldered = {
         n: o
         for n, o in outlets.items()
         if isinstance(getattr(o.settings, "path", None), Path)
     }
     if name is not None:
+        if name in problems:
+            raise InputError(f"--outlet: {problems[name]}")
         if name not in outlets:
             raise InputError(
                 f"--outlet: no outlet {name!r} in syndicate.toml "
@@ -107,7 +111,7 @@ def serve(
     Example: syndicate serve --outlet portal --port 8080
     """
     with cli_errors():
-        chosen, folder = _pick(state_of(ctx).project().outlets_for_reading(), outlet)
+        chosen, folder = _pick(*state_of(ctx).project().outlets_for_reading(), outlet)
         handler = functools.partial(_Preview, directory=str(folder))
         try:
             server = ThreadingHTTPServer(("127.0.0.1", port), handler)

@@ -244,6 +244,12 @@ class Delivery(Aggregate):
 
     def on(self, event: Delivery.Event) -> None:
         """Apply an event to the state (the one place state changes)."""
+        if getattr(self, "state", None) is DeliveryState.ATTESTED and isinstance(
+            event, _WORKER_EVENTS
+        ):
+            # An attestation is final: a late worker's record (an expired claim that
+            # finished after another worker and the operator) changes nothing.
+            return
         if isinstance(event, Delivery.Planned):
             self.item_id = event.item_id
             self.item_version = event.item_version
@@ -422,3 +428,15 @@ class Delivery(Aggregate):
             photo_name=photo_name,
             note=note,
         )
+
+
+_WORKER_EVENTS = (
+    Delivery.Claimed,
+    Delivery.Released,
+    Delivery.Succeeded,
+    Delivery.AwaitingAttestation,
+    Delivery.Failed,
+    Delivery.Unconfirmed,
+    Delivery.Abandoned,
+    Delivery.Superseded,
+)

@@ -317,6 +317,12 @@ def test_body_html_is_sanitised_and_links_become_text() -> None:
     assert "<table>" in html
 
 
+def test_a_link_with_a_title_keeps_its_address() -> None:
+    html = body_html('[门户](https://www.linxi.gov.cn "县政府门户")\n\n3. 三\n4. 四')
+    assert "门户（https://www.linxi.gov.cn）" in html
+    assert '<ol start="3">' in html
+
+
 def test_script_data_cannot_end_its_script() -> None:
     value = {"t": "</script><script>__pwn(5)</script>\u2028&amp;\u2029<!--"}
     text = js_json(value)

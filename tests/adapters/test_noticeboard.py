@@ -418,3 +418,45 @@ def test_pdf_metadata_comes_from_the_item_not_the_clock() -> None:
     assert info["/Author"] == "临溪县民政局"
     assert str(info["/Title"]).startswith("更正：")
     assert "/ID" not in reader.trailer
+
+
+def test_a_sheet_is_refused_when_no_cjk_font_would_print_it() -> None:
+    with pytest.raises(PermanentDeliveryError, match="fonts-noto-cjk") as caught:
+        noticeboard.render_pdf(
+            '<p style="font-family: DejaVu Sans, sans-serif">Notice</p>'
+        )
+    assert caught.value.code == "font"
+
+
+def test_without_weasyprint_only_the_noticeboard_fails(tmp_path: Path) -> None:
+    """A machine without Pango runs every other outlet and command."""
+    fake = tmp_path / "fake" / "weasyprint"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "raise OSError(\"cannot load library 'libpango-1.0-0'\")\n", "utf-8"
+    )
+    script = (
+        "import syndicate_adapters.noticeboard as nb\n"
+        "from syndicate.cli import app\n"
+        "from typer.testing import CliRunner\n"
+        "out = CliRunner().invoke(app, ['outlets', 'list'])\n"
+        "assert out.exit_code == 0, out.output\n"
+        "assert 'noticeboard' in out.output\n"
+        "try:\n"
+        "    nb.render_pdf('<p>x</p>')\n"
+        "except nb.PermanentDeliveryError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'fake'}"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "refused: the noticeboard outlet needs WeasyPrint and the Pango" in done.stdout
+    )

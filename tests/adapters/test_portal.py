@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -20,10 +21,12 @@ import requests
 from playwright.sync_api import Browser
 from syndicate_adapters.portal import PortalAdapter, PortalSettings, PortalSite
 
+from bench.portal import item_view_for, job_for
 from syndicate.adapter import DeliveryJob
 from syndicate.attachments import prepare_attachment
 from syndicate.delivery import Worker
 from syndicate.domain.deliveries import DeliveryState
+from syndicate.errors import TransientDeliveryError
 from syndicate.outlets import Outlet, OutletFilter
 from syndicate.project import Project
 from syndicate.testing import AdapterContract, FixedClock, sample_jobs
@@ -330,6 +333,60 @@ def test_an_item_no_longer_for_the_site_leaves_it_without_being_withdrawn(
     assert ids["other"] not in site.page("list/all/index.html")
 
 
+def test_withdrawn_content_leaves_the_site_attachments_included(
+    site: Site, tmp_path: Path
+) -> None:
+    ids = publish_three(site, tmp_path)
+    site.sync()
+    digest = hashlib.sha256("序号,姓名\n1,王*明\n".encode()).hexdigest()
+    assert (site.root / "files" / digest / "名单.csv").is_file()
+    with site.project.disclosures(clock=site.clock) as items:
+        items.withdraw(ids["policy"], reason="含个人信息", actor="t")
+    site.sync()
+    assert not (site.root / "files" / digest).exists()
+    stored = json.loads(
+        (site.root / ".syndicate" / "entries" / f"{ids['policy']}.json").read_bytes()
+    )
+    assert stored["entry"]["summary"] == ""
+    assert stored["entry"]["attachments"] == []
+    assert "危房改造**120户**" not in json.dumps(stored, ensure_ascii=False)
+    assert "<title>[已撤回] " in site.page(f"items/{ids['policy']}.html")
+    # A portal attached afterwards gets the notice, never the withdrawn file.
+    site.outlets["late"] = portal_outlet("late", tmp_path / "late")
+    site.sync()
+    assert not (tmp_path / "late" / "files").exists()
+    assert "本信息已撤回" in (
+        tmp_path / "late" / "items" / f"{ids['policy']}.html"
+    ).read_text("utf-8")
+
+
+def test_lists_show_the_beijing_date(site: Site) -> None:
+    # 20:30 UTC on 31 January is 04:30 on 1 February in Beijing.
+    site.clock.now = datetime(2026, 1, 31, 20, 30, tzinfo=UTC)
+    with site.project.disclosures(clock=site.clock) as items:
+        change = items.publish(content(formed_on="2026-01-30"), actor="t")
+    site.sync()
+    home = site.page("index.html")
+    assert '<span class="date">2026-02-01</span>' in home
+    assert (site.root / "list" / "all" / "2026-02.html").is_file()
+    rows = json.loads((site.root / "search" / "2026-02.json").read_bytes())
+    assert [r["date"] for r in rows] == ["2026-02-01"]
+    page = site.page(f"items/{change.item_id}.html")
+    assert '<meta name="PubDate" content="2026-02-01 04:30">' in page
+
+
+def test_new_settings_reach_every_page(site: Site, tmp_path: Path) -> None:
+    ids = publish_three(site, tmp_path)
+    site.sync()
+    renamed = portal_outlet("portal", site.root, site_name="临溪县人民政府门户网站")
+    site.outlets["portal"] = renamed
+    with site.project.disclosures(clock=site.clock) as items:
+        items.publish(content(index_no="N/2026-1", title="新公告"), actor="t")
+    site.sync()
+    for item_id in ids.values():  # pages no delivery touched show the new name too
+        assert "临溪县人民政府门户网站" in site.page(f"items/{item_id}.html")
+
+
 def test_a_full_rebuild_from_the_log_gives_the_same_bytes(
     site: Site, tmp_path: Path
 ) -> None:
@@ -360,8 +417,11 @@ def test_a_full_rebuild_from_the_log_gives_the_same_bytes(
             actor="t",
         )
         items.withdraw("临溪县民政局/X/2026-1", reason="r", actor="t")
+        # The policy was the last item in 决策公开: a fixed column left empty.
+        items.withdraw(ids["policy"], reason="r", actor="t")
     site.sync()
     incremental = site.files()
+    assert "stage/decision/2026-10.html" not in incremental
     assert "相关解读" not in site.page(f"items/{ids['policy']}.html")
 
     # A second portal outlet, attached now, is backfilled from the log.
@@ -383,43 +443,72 @@ def test_a_full_rebuild_from_the_log_gives_the_same_bytes(
     assert site.files(copy) == incremental
 
 
-def test_an_interrupted_delivery_is_finished_by_the_next_one(
-    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _rebuilt_copy(root: Path, settings: PortalSettings, into: Path) -> dict[str, bytes]:
+    """The site a rebuild makes from `root`'s stored entries and files alone."""
+    shutil.rmtree(into, ignore_errors=True)
+    (into / ".syndicate").mkdir(parents=True)
+    shutil.copytree(root / ".syndicate" / "entries", into / ".syndicate" / "entries")
+    if (root / "files").is_dir():
+        shutil.copytree(root / "files", into / "files")
+    PortalSite(settings.model_copy(update={"path": into}), durable=False).rebuild()
+    return tree(into)
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "lock"
+    }
+
+
+def test_an_update_interrupted_at_any_write_is_finished_by_the_next_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ids = publish_three(site, tmp_path)
-    site.sync()
-    portal = PortalAdapter(site.outlets["portal"].settings)
-    real_update = PortalSite._update
-    calls = {"n": 0}
+    """Crash after each write of an update that starts a new month in every column;
+    the next delivery (of another item) must leave exactly what a rebuild gives."""
+    base = tmp_path / "base"
+    settings = PortalSettings.model_validate({"path": base, "site_url": SITE})
+    adapter = PortalAdapter(settings)
+    session = requests.Session()
+    for n in range(0, 60, 3):  # about a month and a half at 20 a day
+        adapter.deliver(adapter.render(job_for(item_view_for(n))), session)
+    late = adapter.render(job_for(item_view_for(1400)))  # three months later
+    other = adapter.render(job_for(item_view_for(10, version=2)))
+    real_write = PortalSite._write
+    crashes = 0
+    for limit in range(0, 60, 2):
+        site_dir = tmp_path / "crash"
+        shutil.rmtree(site_dir, ignore_errors=True)
+        shutil.copytree(base, site_dir)
+        crashing = PortalAdapter(settings.model_copy(update={"path": site_dir}))
+        writes = {"n": 0}
 
-    def crash_after_state(self: PortalSite, old: Any, new: Any) -> int:
-        calls["n"] += 1  # the entry is stored; crash before any page is written
-        raise OSError(5, "simulated crash")
+        def write(
+            self: PortalSite,
+            relative: str,
+            data: str | bytes,
+            writes: dict[str, int] = writes,
+            limit: int = limit,
+        ) -> None:
+            writes["n"] += 1
+            if writes["n"] > limit:
+                raise OSError(5, "simulated crash")
+            real_write(self, relative, data)
 
-    with site.project.disclosures(clock=site.clock) as items:
-        change = items.revise(
-            ids["other"], content(title="新标题"), reason="更正标题", actor="t"
-        )
-        item = items.get(change.item_id)
-    from syndicate.delivery import item_view
-
-    job = DeliveryJob(
-        delivery_id=change.item_id,
-        outlet="portal",
-        channel=None,
-        operation=sample_jobs()[1].operation,
-        item=item_view(item),
-    )
-    monkeypatch.setattr(PortalSite, "_update", crash_after_state)
-    with pytest.raises(Exception, match="simulated crash"):
-        portal.deliver(portal.render(job), requests.Session())
-    assert (site.root / ".syndicate" / "journal.json").is_file()
-    assert "新标题" not in site.page("index.html")
-    monkeypatch.setattr(PortalSite, "_update", real_update)
-    site.sync()  # any later delivery finishes the journal first
-    assert not (site.root / ".syndicate" / "journal.json").exists()
-    assert "新标题" in site.page("index.html")
-    assert calls["n"] == 1
+        monkeypatch.setattr(PortalSite, "_write", write)
+        try:
+            crashing.deliver(late, session)
+        except TransientDeliveryError:
+            crashes += 1
+        monkeypatch.setattr(PortalSite, "_write", real_write)
+        crashing.deliver(other, session)  # a later, unrelated delivery
+        expected = _rebuilt_copy(site_dir, crashing.settings, tmp_path / "expected")
+        got = tree(site_dir)
+        # The late item's page may be missing if the crash came before its entry was
+        # stored (that delivery is retried); everything present must equal a rebuild.
+        assert got == expected, f"crash after {limit} writes"
+    assert crashes >= 15  # the crash points really were inside the update
 
 
 def test_read_back_reports_in_sync_drifted_and_missing(
@@ -706,7 +795,12 @@ def test_serve_previews_the_site_and_hides_its_state(
             assert home_page.status_code == 200
             assert home_page.headers["Content-Type"] == "text/html; charset=utf-8"
             assert "临溪县" in home_page.text
+            entry = next((site.root / ".syndicate" / "entries").iterdir()).name
+            assert http.get(url + "items/", timeout=5).status_code in (200, 404)
             for hidden in (
+                f".syndicate/entries/{entry}",
+                f"%2Esyndicate/entries/{entry}",
+                f"items/../.syndicate/entries/{entry}",
                 ".syndicate/journal.json",
                 "%2Esyndicate/lock",
                 "a/../.syndicate/lock",

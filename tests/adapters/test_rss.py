@@ -218,3 +218,36 @@ def test_renditions_match_the_golden_files() -> None:
             "utf-8",
         )
     assert files == json.loads(golden.read_text("utf-8"))
+
+
+def test_a_whole_set_is_not_written_over_a_later_one(
+    project: Project, tmp_path: Path
+) -> None:
+    """The last look before writing: a set as of a later position (planned by another
+    process since this worker chose its batch) makes this one stand down."""
+    clock = FixedClock()
+    feeds = Outlet(
+        name="feeds",
+        kind="rss",
+        channel=None,
+        filter=OutletFilter(),
+        settings=RssSettings.model_validate(
+            {"path": tmp_path / "feeds", "site_url": SITE}
+        ),
+        adapter_class=RssAdapter,
+    )
+    outlets = {"feeds": feeds}
+    with (
+        project.disclosures(clock=clock) as items,
+        project.deliveries(items, clock=clock, outlets=outlets) as deliveries,
+    ):
+        items.publish(content(index_no="F/2026-1", title="甲公告"), actor="t")
+        deliveries.plan()
+        worker = Worker(deliveries, items, outlets, name="w", clock=clock)
+        [first] = worker.due(clock())
+        assert not worker._superseded_in_store(first, feeds)
+        # Meanwhile another process publishes and plans a later set.
+        items.publish(content(index_no="F/2026-2", title="乙公告"), actor="t")
+        deliveries.plan()
+        assert worker._superseded_in_store(first, feeds)
+        worker.close()

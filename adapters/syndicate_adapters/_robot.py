@@ -1,0 +1,594 @@
+"""What the group-robot outlets (`wecom_group`, `dingtalk_group`) share.
+
+- **Message text.** `notice_for` turns a delivery job into a `Notice` (heading, facts,
+  paragraphs, a link back to the portal), which each adapter writes as Markdown or plain
+  text. Operator text is neutralised (`md_text`) so a title cannot become a link or a
+  font tag in a group chat.
+- **Splitting.** `split_text` cuts a long message into chunks that fit a byte budget, at
+  paragraph boundaries first, then line ends, then sentence ends, and only as a last
+  resort between two characters (never inside one, never before a combining mark).
+  Concatenating the chunks gives back the text exactly.
+- **Sending.** `RobotAdapter.deliver` posts the rendition's request bodies one by one
+  through the injected session (no redirects, no retries), enforces the robot's own
+  20-messages-a-minute window before sending, and maps transport failures and `errcode`
+  answers to the delivery errors the worker understands. Once a message of a delivery
+  has reached the group, any later failure is an unknown outcome: sending the delivery
+  again would repeat what the group has already seen.
+- **Secrets.** Robot keys, access tokens and signatures travel in the query string. They
+  never appear in messages (`mask` shows the last four characters at most), and a
+  logging filter on urllib3's loggers blanks `key=`, `access_token=` and `sign=` values,
+  because urllib3 logs request URLs at DEBUG level.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar, Final
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from markdown_it import MarkdownIt
+from urllib3.exceptions import NewConnectionError
+
+from syndicate.adapter import DeliveryJob, Operation, Receipt, Rendition
+from syndicate.domain.content import canonical_json
+from syndicate.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    UnknownOutcomeError,
+)
+from syndicate_adapters._html import day
+
+__all__ = [
+    "PORTAL_URL_PATTERN",
+    "Notice",
+    "RateWindow",
+    "RobotAdapter",
+    "check_bodies",
+    "json_len",
+    "mask",
+    "md_text",
+    "notice_for",
+    "number_label",
+    "plain_summary",
+    "secret_from_url",
+    "split_text",
+    "utf8_len",
+]
+
+# An https base URL that is safe inside a Markdown link: no spaces, quotes, brackets.
+PORTAL_URL_PATTERN: Final = r"^https://[^\s\"'<>\\()\[\]]+$"
+SUMMARY_CHARS: Final = 200
+WINDOW: Final = timedelta(seconds=60)
+_HEADERS: Final = {"Content-Type": "application/json; charset=utf-8"}
+
+
+# -- secrets -------------------------------------------------------------------------
+
+
+def mask(secret: str) -> str:
+    """A form of a secret safe to show: `…` and at most its last four characters."""
+    return "…" + secret[-4:] if len(secret) >= 16 else "…"
+
+
+_QUERY_SECRET = re.compile(r"(?<![A-Za-z0-9_])(key|access_token|sign)=[^&\s\"'#]*")
+
+
+class _RedactQuerySecrets(logging.Filter):
+    """Blank robot secrets in urllib3's log records (it logs URLs at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logging's problem, not ours
+            return True
+        redacted = _QUERY_SECRET.sub(r"\1=***", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
+    _logger = logging.getLogger(_name)
+    if not any(isinstance(f, _RedactQuerySecrets) for f in _logger.filters):
+        _logger.addFilter(_RedactQuerySecrets())
+
+
+def secret_from_url(
+    value: str, *, base_url: str, path: str, param: str, example: str
+) -> str:
+    """The `param` value of a pasted webhook URL, checked against `base_url`.
+
+    The URL must be `{base_url}{path}?{param}=…`: a key is never sent to another host
+    than the one the outlet names. Messages never contain the value.
+    """
+    parts = urlsplit(value.strip())
+    base = urlsplit(base_url)
+    found = parse_qs(parts.query).get(param, [""])[0].strip()
+    if parts.scheme not in ("http", "https") or not parts.netloc or not found:
+        raise ValueError(f"give the webhook URL ({example}) or just its {param} value")
+    host = parts.netloc.rpartition("@")[2].lower()  # never show credentials
+    if (parts.scheme, host) != (base.scheme, base.netloc.lower()):
+        raise ValueError(
+            f"the webhook URL points at {parts.scheme}://{host}, but base_url "
+            f"is {base.scheme}://{base.netloc}; give just the {param} value, or set "
+            "base_url to match"
+        )
+    if parts.path.rstrip("/") != base.path.rstrip("/") + path:
+        raise ValueError(f"the webhook URL's path must be {path} (as in {example})")
+    return found
+
+
+# -- message text --------------------------------------------------------------------
+
+# Characters that make Markdown structure in the robots' dialects, and full-width
+# look-alikes shown instead (written as escapes: they look the same as the originals).
+_MD_SAFE = str.maketrans(
+    {
+        "[": "\uff3b",
+        "]": "\uff3d",
+        "<": "\uff1c",
+        ">": "\uff1e",
+        "*": "\uff0a",
+        "`": "\uff40",
+        "_": "\uff3f",
+        "~": "\uff5e",
+    }
+)
+_LINE_START_MARK = re.compile(r"(?m)^(\s*)#")
+
+
+def md_text(text: str) -> str:
+    """Operator text for a robot Markdown message: no links, tags, emphasis or headings."""
+    return _LINE_START_MARK.sub("\\1\uff03", text.translate(_MD_SAFE))
+
+
+_PARSER: Final = MarkdownIt("commonmark", {"html": False}).enable("table")
+_BLOCK_END = re.compile(r"_close$")
+
+
+def _plain_text(markdown: str) -> str:
+    """The words of operator Markdown, whitespace collapsed: what a reader reads."""
+    out: list[str] = []
+    for token in _PARSER.parse(markdown):
+        if token.type == "inline":
+            for child in token.children or []:
+                if child.type in ("text", "code_inline"):
+                    out.append(child.content)
+                elif child.type in ("softbreak", "hardbreak"):
+                    out.append(" ")
+        elif token.type in ("fence", "code_block"):
+            out.append(token.content)
+        elif _BLOCK_END.search(token.type):
+            out.append(" ")
+    return " ".join("".join(out).split())
+
+
+def _is_joiner(ch: str) -> bool:
+    """True for characters that belong to the character before them."""
+    return (
+        unicodedata.combining(ch) != 0
+        or unicodedata.category(ch) in ("Mn", "Me")
+        or ch in "\u200d\ufe0e\ufe0f"
+        or "\U0001f3fb" <= ch <= "\U0001f3ff"  # skin tone modifiers
+    )
+
+
+def plain_summary(markdown: str, limit: int = SUMMARY_CHARS) -> str:
+    """The first `limit` characters of the body as plain text, `……` if cut."""
+    text = _plain_text(markdown)
+    if len(text) <= limit:
+        return text
+    cut = limit
+    while cut > 1 and _is_joiner(text[cut]):
+        cut -= 1
+    return text[:cut].rstrip() + "……"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What a robot message says, before it is written as Markdown or text."""
+
+    tag: str  # "" (a publication), "更正" or "撤回"
+    title: str
+    facts: tuple[tuple[str, str], ...]
+    paragraphs: tuple[str, ...]
+    link_label: str
+    link: str
+
+    @property
+    def heading(self) -> str:
+        """The title line: `【更正】title`, or the title alone for a publication."""
+        return f"【{self.tag}】{self.title}" if self.tag else self.title
+
+    def markdown(self, level: int, heading: str | None = None) -> str:
+        """The notice as robot Markdown; operator text neutralised."""
+        blocks = [f"{'#' * level} {md_text(heading or self.heading)}"]
+        if self.facts:
+            blocks.append(
+                "\n".join(f"> {label}：{md_text(value)}" for label, value in self.facts)
+            )
+        blocks += [md_text(p) for p in self.paragraphs]
+        blocks.append(f"[{self.link_label}]({self.link})")
+        return "\n\n".join(blocks)
+
+    def text(self) -> str:
+        """The notice as plain text (WeCom `text` messages)."""
+        head = [self.heading, *(f"{label}：{value}" for label, value in self.facts)]
+        blocks = ["\n".join(head), *self.paragraphs, f"{self.link_label}：{self.link}"]
+        return "\n\n".join(blocks)
+
+
+def notice_for(job: DeliveryJob, portal_url: str) -> Notice:
+    """The notice a delivery sends: a publication, a 更正 or a 撤回 message."""
+    item = job.item
+    content = item.content
+    link = f"{portal_url.rstrip('/')}/items/{item.item_id}.html"
+    if job.operation in (Operation.RETRACT, Operation.WITHDRAWAL_NOTICE):
+        when = day(item.updated_at)
+        paragraphs = [
+            f"《{content.title}》已于{when}撤回，请以政府网站公布的信息为准。"
+        ]
+        if item.public_note:
+            paragraphs.append(f"撤回说明：{item.public_note}")
+        return Notice(
+            tag="撤回",
+            title=content.title,
+            facts=(
+                ("发布机构", content.agency),
+                ("索引号", content.index_no),
+                ("原发布日期", day(item.published_at)),
+                ("撤回日期", when),
+            ),
+            paragraphs=tuple(paragraphs),
+            link_label="查看撤回说明",
+            link=link,
+        )
+    facts = [("发布机构", content.agency)]
+    correction = job.operation in (Operation.CORRECTION, Operation.UPDATE)
+    facts.append(("更正日期" if correction else "发布日期", day(item.updated_at)))
+    facts.append(("索引号", content.index_no))
+    if content.doc_no:
+        facts.append(("发文字号", content.doc_no))
+    if content.notice_period:
+        period = content.notice_period
+        facts.append(
+            ("公示期", f"{period.start.isoformat()} 至 {period.end.isoformat()}")
+        )
+    paragraphs = []
+    if correction:
+        paragraphs.append(f"更正说明：{item.reason or '内容已更新。'}")
+    paragraphs.append(plain_summary(content.body))
+    return Notice(
+        tag="更正" if correction else "",
+        title=content.title,
+        facts=tuple(facts),
+        paragraphs=tuple(paragraphs),
+        link_label="查看原文",
+        link=link,
+    )
+
+
+# -- splitting -----------------------------------------------------------------------
+
+
+def utf8_len(text: str) -> int:
+    """Bytes of `text` in UTF-8."""
+    return len(text.encode("utf-8"))
+
+
+def json_len(text: str) -> int:
+    """Bytes of `text` inside a JSON string (UTF-8, escapes counted, quotes not)."""
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8")) - 2
+
+
+def number_label(index: int, total: int) -> str:
+    """`（2/3）`: the number of a part."""
+    return f"（{index}/{total}）"
+
+
+# Coarsest first: blank-line paragraph ends, line ends, sentence ends. A separator stays
+# with the text before it, so the pieces concatenate back to the original.
+_LEVELS: Final = (
+    re.compile(r"(?<=\n\n)(?!\n)"),
+    re.compile(r"(?<=\n)(?!\n)"),
+    re.compile("(?<=[。！？；!?;])(?![。！？；!?;\u201d\u2019」』）)])"),
+)
+
+
+def _hard_pieces(
+    text: str, budget: int, measure: Callable[[str], int]
+) -> Iterator[str]:
+    """Pieces of at most `budget`, cut between characters (never before a joiner)."""
+    start, size = 0, 0
+    for index, ch in enumerate(text):
+        width = measure(ch)
+        if width > budget:
+            raise ValueError(f"one character is wider than the budget of {budget}")
+        if size + width > budget:
+            cut = index
+            while cut > start + 1 and _is_joiner(text[cut]):
+                cut -= 1  # keep a combining mark or emoji modifier with its base
+            if measure(text[cut:index]) + width > budget:
+                cut = index  # a cluster longer than the budget: no way to keep it whole
+            yield text[start:cut]
+            start = cut
+            size = measure(text[start:index])
+        size += width
+    if start < len(text):
+        yield text[start:]
+
+
+def _pieces(
+    text: str, budget: int, measure: Callable[[str], int], level: int = 0
+) -> Iterator[str]:
+    if measure(text) <= budget:
+        yield text
+        return
+    if level == len(_LEVELS):
+        yield from _hard_pieces(text, budget, measure)
+        return
+    for piece in _LEVELS[level].split(text):
+        if piece:
+            yield from _pieces(piece, budget, measure, level + 1)
+
+
+def split_text(
+    text: str, budget: int, measure: Callable[[str], int] = utf8_len
+) -> list[str]:
+    """Chunks of `text`, each at most `budget` by `measure`, that concatenate to `text`.
+
+    Chunks end at paragraph boundaries where possible; a paragraph too long by itself is
+    cut at line ends, then sentence ends, then between characters. `measure` must be
+    additive (the size of a string is the sum of its characters' sizes), as UTF-8 and
+    JSON-escaped lengths are.
+    """
+    if budget < 8:
+        raise ValueError("budget too small to split into")
+    chunks: list[str] = []
+    current, size = "", 0
+    for piece in _pieces(text, budget, measure):
+        width = measure(piece)
+        if current and size + width > budget:
+            chunks.append(current)
+            current, size = "", 0
+        current += piece
+        size += width
+    if current or not chunks:
+        chunks.append(current)
+    return chunks
+
+
+# -- rate window ---------------------------------------------------------------------
+
+
+class RateWindow:
+    """Messages sent by one robot in the last 60 s, and a pause the platform imposed."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.sent: deque[datetime] = deque()
+        self.paused_until: datetime | None = None
+
+    def wait(self, now: datetime, count: int) -> float:
+        """Seconds until `count` more messages may go (0.0: now)."""
+        while self.sent and now - self.sent[0] >= WINDOW:
+            self.sent.popleft()
+        pause = 0.0
+        if self.paused_until is not None and now < self.paused_until:
+            pause = (self.paused_until - now).total_seconds()
+        excess = len(self.sent) + min(count, self.limit) - self.limit
+        if excess <= 0:
+            return pause
+        free_at = self.sent[excess - 1] + WINDOW
+        return max(pause, (free_at - now).total_seconds())
+
+    def record(self, now: datetime) -> None:
+        """One message went out."""
+        self.sent.append(now)
+
+    def pause(self, now: datetime, seconds: float) -> None:
+        """The platform asked for a pause: send nothing before it ends."""
+        self.paused_until = now + timedelta(seconds=seconds)
+
+
+# -- sending -------------------------------------------------------------------------
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether a connection error happened before a connection existed (so before
+    anything was sent): refused, unreachable, or the name did not resolve."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NewConnectionError | ConnectionRefusedError):
+            return True
+        todo += [
+            current.__cause__,
+            current.__context__,
+            getattr(current, "reason", None),
+        ]
+        todo += [a for a in current.args if isinstance(a, BaseException)]
+    text = str(exc)
+    return "refused" in text.lower() or "Failed to establish" in text
+
+
+class RobotAdapter:
+    """The delivery half shared by the robot adapters; subclasses say how to address,
+    what errcodes mean and which secrets to keep out of messages."""
+
+    platform: ClassVar[str]
+    per_minute: ClassVar[int] = 20
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._window = RateWindow(self.per_minute)
+
+    # Subclasses provide these three.
+    def _url(self, now: datetime) -> str:
+        raise NotImplementedError
+
+    def _error(self, errcode: int, errmsg: str) -> DeliveryError:
+        """The delivery error for a non-zero errcode."""
+        raise NotImplementedError
+
+    def _secrets(self) -> list[str]:
+        raise NotImplementedError
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets():
+            if secret:
+                text = text.replace(secret, mask(secret))
+        return _QUERY_SECRET.sub(r"\1=***", text)
+
+    def _errmsg(self, errmsg: str) -> str:
+        """The platform's errmsg, short and without secrets (drops the `hint` suffix)."""
+        short = errmsg.split(", hint:")[0].strip()
+        return self._scrub(short[:160])
+
+    def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
+        """Post each request body in order; see the module docstring for the rules."""
+        bodies = [canonical_json(body) for body in json.loads(rendition.data)]
+        total = len(bodies)
+        now = self.clock()
+        wait = self._window.wait(now, total)
+        if wait > 0:
+            raise TransientDeliveryError(
+                f"{self.platform} robots take {self.per_minute} messages a minute; "
+                f"this delivery needs {total}, so it waits {wait:.0f} s (nothing sent)",
+                code="rate_limit",
+                retry_after=wait,
+            )
+        for sent, body in enumerate(bodies):
+            try:
+                self._post_one(session, body)
+            except DeliveryError as exc:
+                if sent == 0:
+                    raise
+                raise self._partial(exc, sent, total) from None
+        return Receipt(detail={"messages": str(total)})
+
+    def _partial(
+        self, exc: DeliveryError, sent: int, total: int
+    ) -> UnknownOutcomeError:
+        first = "message 1" if sent == 1 else f"messages 1-{sent}"
+        fate = (
+            "may or may not have arrived"
+            if isinstance(exc, UnknownOutcomeError)
+            else "was not sent"
+        )
+        return UnknownOutcomeError(
+            f"{first} of {total} reached the group; message {sent + 1} {fate}: {exc}. "
+            f"Sending again would repeat {first}: check the group, post what is "
+            "missing by hand if you like, then run `syndicate resolve DELIVERY --sent` "
+            "(or --not-sent to send every part again)",
+            code=exc.code,
+        )
+
+    def _post_one(self, session: requests.Session, body: bytes) -> None:
+        now = self.clock()
+        try:
+            response = session.post(
+                self._url(now),
+                data=body,
+                headers=_HEADERS,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.ConnectTimeout:
+            raise TransientDeliveryError(
+                f"cannot connect to {self.platform} (timed out)", code="connect"
+            ) from None
+        except requests.exceptions.InvalidURL:
+            raise PermanentDeliveryError(
+                f"the {self.platform} URL is not valid; check base_url", code="url"
+            ) from None
+        except requests.ConnectionError as exc:
+            # Refused before sending is safe to retry; a reset after sending is not known.
+            if _never_connected(exc):
+                raise TransientDeliveryError(
+                    f"cannot connect to {self.platform} (connection refused)",
+                    code="connect",
+                ) from None
+            self._window.record(now)
+            raise UnknownOutcomeError(
+                f"the connection to {self.platform} broke after the message was sent "
+                f"({type(exc).__name__}); the robot cannot be asked whether it arrived",
+                code="connection",
+            ) from None
+        except requests.Timeout:
+            self._window.record(now)
+            raise UnknownOutcomeError(
+                f"no answer from {self.platform} within {self.timeout:g} s; the message "
+                "may have arrived, and the robot cannot be asked",
+                code="timeout",
+            ) from None
+        except requests.RequestException as exc:
+            self._window.record(now)
+            raise UnknownOutcomeError(
+                f"transport error talking to {self.platform}: {type(exc).__name__}",
+                code="transport",
+            ) from None
+        self._window.record(now)
+        self._check(response, now)
+
+    def _check(self, response: requests.Response, now: datetime) -> None:
+        status = response.status_code
+        if 300 <= status < 400:
+            raise PermanentDeliveryError(
+                f"{self.platform} answered with a redirect ({status}); redirects are "
+                "never followed: check base_url",
+                code=str(status),
+            )
+        if status == 429 or status >= 500:
+            raise TransientDeliveryError(
+                f"{self.platform} answered HTTP {status}", code=str(status)
+            )
+        if status != 200:
+            raise PermanentDeliveryError(
+                f"{self.platform} answered HTTP {status}; check base_url",
+                code=str(status),
+            )
+        try:
+            answer = json.loads(response.content)
+        except ValueError:
+            answer = None
+        errcode = answer.get("errcode") if isinstance(answer, dict) else None
+        if not isinstance(errcode, int) or isinstance(errcode, bool):
+            raise UnknownOutcomeError(
+                f"{self.platform} answered HTTP 200 without an errcode (not the robot "
+                "API's JSON); the message may have arrived",
+                code="unparseable",
+            )
+        if errcode == 0:
+            return
+        errmsg = answer.get("errmsg") if isinstance(answer, dict) else None
+        error = self._error(errcode, errmsg if isinstance(errmsg, str) else "")
+        if isinstance(error, TransientDeliveryError) and error.retry_after:
+            self._window.pause(now, error.retry_after)
+        raise error
+
+
+def check_bodies(
+    bodies: Sequence[dict[str, object]], limit: int, platform: str
+) -> None:
+    """Refuse a rendition whose request bodies exceed `limit` bytes (a bug guard)."""
+    for body in bodies:
+        if len(canonical_json(body)) > limit:
+            raise PermanentDeliveryError(
+                f"a {platform} request body would exceed {limit} bytes",
+                code="too_large",
+            )

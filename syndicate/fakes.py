@@ -1,0 +1,587 @@
+"""Loopback fakes of the group robots (WeCom 群机器人, DingTalk 自定义机器人).
+
+Each fake is an HTTP/1.1 server on 127.0.0.1 that follows the robot's documented protocol
+(docs/outlets/wecom_group.md, docs/outlets/dingtalk_group.md): HTTP 200 with an
+`{"errcode", "errmsg"}` body for every answer, the platform's checks and error codes, and a
+sliding 60-second window of 20 messages a robot. It records every request, and the messages
+it accepted per key or token, for assertions. Its clock is injectable (a
+`syndicate.testing.FixedClock` shared with the worker lets a test move time on without
+waiting).
+
+Scripted answers override the normal handling for the next requests to one robot: an
+errcode, an HTTP status, a raw body, a delay (to make the client time out) or a dropped
+connection after the body was read (an unknown outcome), each optionally with the message
+accepted first:
+
+```python
+with WeComRobotServer(keys=["k-0001-…"], clock=clock) as wecom:
+    wecom.script("k-0001-…", Reply(), Reply(errcode=45009))  # 1st normal, 2nd refused
+    …
+    assert [m["msgtype"] for m in wecom.messages("k-0001-…")] == ["markdown"]
+```
+
+Importable without test-only dependencies (standard library only, plus syndicate itself),
+so `syndicate demo` can use it too.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = [
+    "DingTalkRobotServer",
+    "Received",
+    "Reply",
+    "WeComRobotServer",
+    "loopback_outlet_keys",
+    "toml_table",
+]
+
+Clock = Callable[[], datetime]
+WINDOW = timedelta(seconds=60)
+
+
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A scripted answer to one request; `Reply()` means "handle it normally".
+
+    - `errcode` (with optional `errmsg`): answer HTTP 200 with this errcode; the message is
+      not accepted.
+    - `status` / `body`: answer with this HTTP status and raw body.
+    - `drop`: read the request, then close the connection without answering.
+    - `accept`: with `drop`, handle the message normally first (it reaches the group, but
+      the sender cannot know).
+    - `delay`: wait this many seconds before answering (handled normally, unless an
+      errcode is given); longer than the client's timeout, it is a read timeout after the
+      message was taken.
+    """
+
+    errcode: int | None = None
+    errmsg: str | None = None
+    status: int | None = None
+    body: bytes | None = None
+    drop: bool = False
+    delay: float = 0.0
+    accept: bool = False
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request the fake got, and what it answered (`errcode` None: no errcode)."""
+
+    robot: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    errcode: int | None
+    at: datetime
+
+
+@dataclass
+class _Answer:
+    status: int = 200
+    payload: bytes = b""
+    drop: bool = False
+    delay: float = 0.0
+
+
+def _errbody(errcode: int, errmsg: str) -> bytes:
+    return json.dumps(
+        {"errcode": errcode, "errmsg": errmsg}, ensure_ascii=False
+    ).encode("utf-8")
+
+
+class _RobotServer:
+    """The HTTP plumbing and bookkeeping both fakes share."""
+
+    send_path: ClassVar[str]
+    robot_param: ClassVar[str]
+
+    def __init__(self, *, clock: Clock | None = None, per_minute: int = 20) -> None:
+        self.clock: Clock = clock or _system_clock
+        self.per_minute = per_minute
+        self.received: list[Received] = []
+        self._accepted: dict[str, list[dict[str, Any]]] = {}
+        self._scripts: dict[str, deque[Reply]] = {}
+        self._sent_at: dict[str, deque[datetime]] = {}
+        self._lock = threading.Lock()
+        outer = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # Without this every keep-alive request waits ~40 ms for Nagle's algorithm.
+            disable_nagle_algorithm = True
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if len(body) != length:
+                    self.close_connection = True  # the sender died mid-request
+                    return
+                answer = outer._handle(
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    self.client_address[0],
+                )
+                if answer.delay:
+                    time.sleep(answer.delay)
+                if answer.drop:
+                    self.close_connection = True
+                    return
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(answer.payload)))
+                self.end_headers()
+                self.wfile.write(answer.payload)
+
+            do_GET = do_POST = do_PUT = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the request line holds the key."""
+
+        class _Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                """Quiet: a client that timed out and left is part of the script."""
+
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        # A short poll keeps close() quick (the default waits up to 0.5 s).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            daemon=True,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:54321 (an outlet's `base_url`)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        """Serve in a background thread."""
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> _RobotServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- scripting and assertions --------------------------------------------------------
+
+    def script(self, robot: str, *replies: Reply) -> None:
+        """Answer the next requests to `robot` with `replies`, in order."""
+        with self._lock:
+            self._scripts.setdefault(robot, deque()).extend(replies)
+
+    def messages(self, robot: str) -> list[dict[str, Any]]:
+        """The message bodies `robot` accepted, in order (what its group shows)."""
+        with self._lock:
+            return list(self._accepted.get(robot, []))
+
+    def errcodes(self, robot: str | None = None) -> list[int | None]:
+        """The errcodes answered, in order (to `robot`, or to every robot)."""
+        with self._lock:
+            return [r.errcode for r in self.received if robot in (None, r.robot)]
+
+    # -- handling ------------------------------------------------------------------------
+
+    def _handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, ip: str
+    ) -> _Answer:
+        parts = urlsplit(target)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        robot = query.get(self.robot_param, "")
+        now = self.clock()
+        with self._lock:
+            script = self._scripts.get(robot)
+            reply = script.popleft() if script else Reply()
+            if method != "POST" or parts.path != self.send_path:
+                answer, errcode = _Answer(404, b'{"error": "not found"}'), None
+            elif reply.errcode is not None:
+                said = reply.errmsg or f"scripted error {reply.errcode}"
+                errcode = reply.errcode
+                answer = _Answer(payload=_errbody(errcode, said), delay=reply.delay)
+            elif reply.status is not None or reply.body is not None:
+                answer = _Answer(reply.status or 200, reply.body or b"")
+                errcode = None
+            elif reply.drop and not reply.accept:
+                answer, errcode = _Answer(drop=True), None
+            else:
+                errcode, errmsg, message = self._check(robot, query, headers, body, ip)
+                if errcode == 0 and message is not None:
+                    self._accepted.setdefault(robot, []).append(message)
+                    self._sent_at.setdefault(robot, deque()).append(now)
+                answer = _Answer(
+                    payload=_errbody(errcode, errmsg),
+                    drop=reply.drop,
+                    delay=reply.delay,
+                )
+                if reply.drop:
+                    errcode = None  # nothing was answered
+            self.received.append(
+                Received(robot, parts.path, query, headers, body, errcode, now)
+            )
+        return answer
+
+    def _window_full(self, robot: str, now: datetime) -> bool:
+        sent = self._sent_at.setdefault(robot, deque())
+        while sent and now - sent[0] >= WINDOW:
+            sent.popleft()
+        return len(sent) >= self.per_minute
+
+    def _check(
+        self,
+        robot: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+        ip: str,
+    ) -> tuple[int, str, dict[str, Any] | None]:
+        """(errcode, errmsg, the accepted message or None). Called under the lock."""
+        raise NotImplementedError
+
+    # -- configuration helpers -----------------------------------------------------------
+
+    def _table(self, kind: str, **values: Any) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "channel": "group",
+            "base_url": self.url,
+            **loopback_outlet_keys(),
+            **values,
+        }
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class WeComRobotServer(_RobotServer):
+    """A fake `qyapi.weixin.qq.com` serving `/cgi-bin/webhook/send?key=KEY`.
+
+    Unknown key → 93000; invalid JSON → 40035; unknown or upper-case `msgtype` → 40008;
+    `text.content` over 2048 bytes or `markdown.content` over 4096 bytes → 40058; more than
+    `per_minute` accepted messages in 60 s → 45009 (no lock-out beyond the window).
+    """
+
+    send_path = "/cgi-bin/webhook/send"
+    robot_param = "key"
+    _LIMITS: ClassVar[dict[str, int]] = {
+        "text": 2048,
+        "markdown": 4096,
+        "markdown_v2": 4096,
+    }
+    _TYPES: ClassVar[set[str]] = {
+        "text",
+        "markdown",
+        "markdown_v2",
+        "image",
+        "news",
+        "file",
+        "voice",
+        "template_card",
+    }
+
+    def __init__(
+        self,
+        keys: Iterable[str] = (),
+        *,
+        clock: Clock | None = None,
+        per_minute: int = 20,
+    ) -> None:
+        super().__init__(clock=clock, per_minute=per_minute)
+        self.keys: set[str] = set(keys)
+
+    def __enter__(self) -> WeComRobotServer:
+        self.start()
+        return self
+
+    def add_key(self, key: str) -> None:
+        """A robot with this key now exists."""
+        with self._lock:
+            self.keys.add(key)
+
+    def remove_key(self, key: str) -> None:
+        """The robot is removed from its group (its key gives 93000 from now on)."""
+        with self._lock:
+            self.keys.discard(key)
+
+    @staticmethod
+    def _hint(errcode: int, ip: str) -> str:
+        return (
+            f", hint: [1760000000_{errcode}_fake], from ip: {ip}, more info at "
+            f"https://open.work.weixin.qq.com/devtool/query?e={errcode}"
+        )
+
+    def _check(
+        self,
+        robot: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+        ip: str,
+    ) -> tuple[int, str, dict[str, Any] | None]:
+        if robot not in self.keys:
+            return 93000, "invalid webhook url" + self._hint(93000, ip), None
+        message = _json_object(body)
+        if message is None:
+            return 40035, "invalid json" + self._hint(40035, ip), None
+        msgtype = message.get("msgtype")
+        if msgtype not in self._TYPES or not isinstance(message.get(msgtype), dict):
+            return 40008, "invalid message type" + self._hint(40008, ip), None
+        limit = self._LIMITS.get(msgtype)
+        content = message[msgtype].get("content")
+        if limit is not None:
+            if not isinstance(content, str) or not content:
+                return 40035, "empty content" + self._hint(40035, ip), None
+            if len(content.encode("utf-8")) > limit:
+                return (
+                    40058,
+                    f"{msgtype}.content exceed max length {limit}. invalid Request "
+                    "Parameter" + self._hint(40058, ip),
+                    None,
+                )
+        if self._window_full(robot, self.clock()):
+            return 45009, "api freq out of limit" + self._hint(45009, ip), None
+        return 0, "ok", message
+
+    def outlet_table(
+        self, key_env: str, *, portal_url: str, **values: Any
+    ) -> dict[str, Any]:
+        """An `[outlets.NAME]` table for a `wecom_group` outlet on this fake.
+
+        `key_env` names the environment variable holding the key; `values` are more
+        settings (`mention_all`, `msgtype`, outlet filters…).
+        """
+        return self._table(
+            "wecom_group",
+            webhook=f"${{{key_env}}}",
+            portal_url=portal_url,
+            **values,
+        )
+
+
+@dataclass
+class _DingTalkRobot:
+    secret: str | None = None
+    keywords: tuple[str, ...] = ()
+    allowed_ips: tuple[str, ...] | None = None
+    throttled_until: datetime | None = None
+
+
+class DingTalkRobotServer(_RobotServer):
+    """A fake `oapi.dingtalk.com` serving `/robot/send?access_token=T[&timestamp&sign]`.
+
+    Checks, in order: the token (→ 400101); `Content-Type: application/json` (→ 43004);
+    the body ≤ 20000 bytes (→ 460101, an assumed code: the real one is undocumented);
+    valid JSON (→ 40035); the signature, when the robot has a secret — both parameters
+    present (→ 310000 sign not match), `timestamp` within
+    3600 s of the fake's clock (→ 310000 invalid timestamp) and `sign` equal to
+    base64(HMAC-SHA256(secret, f"{timestamp}\\n{secret}")) after one URL-decoding (→ 310000
+    sign not match); the IP allow-list (→ 310000); the message type (→ 400105) and its
+    required fields (→ 40035); the keywords (→ 310000 keywords not in content). Then the
+    rate: while throttled, 410100; the 21st message in 60 s → 410100 and a 10-minute
+    throttle.
+    """
+
+    send_path = "/robot/send"
+    robot_param = "access_token"
+    body_limit = 20_000
+    throttle = timedelta(minutes=10)
+    _TYPES: ClassVar[set[str]] = {"text", "link", "markdown", "actionCard", "feedCard"}
+
+    def __init__(self, *, clock: Clock | None = None, per_minute: int = 20) -> None:
+        super().__init__(clock=clock, per_minute=per_minute)
+        self.robots: dict[str, _DingTalkRobot] = {}
+
+    def __enter__(self) -> DingTalkRobotServer:
+        self.start()
+        return self
+
+    def add_robot(
+        self,
+        token: str,
+        *,
+        secret: str | None = None,
+        keywords: Sequence[str] = (),
+        allowed_ips: Sequence[str] | None = None,
+    ) -> None:
+        """A robot with this token (and security settings) now exists."""
+        with self._lock:
+            self.robots[token] = _DingTalkRobot(
+                secret=secret,
+                keywords=tuple(keywords),
+                allowed_ips=None if allowed_ips is None else tuple(allowed_ips),
+            )
+
+    def throttled_until(self, token: str) -> datetime | None:
+        """When the robot's 10-minute throttle ends (None: not throttled)."""
+        with self._lock:
+            robot = self.robots.get(token)
+            return robot.throttled_until if robot else None
+
+    @staticmethod
+    def expected_sign(secret: str, timestamp: str) -> str:
+        """The documented signature (base64, before URL encoding)."""
+        digest = hmac.new(
+            secret.encode("utf-8"),
+            f"{timestamp}\n{secret}".encode(),
+            hashlib.sha256,
+        ).digest()
+        return base64.b64encode(digest).decode("ascii")
+
+    def _check(
+        self,
+        robot: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+        ip: str,
+    ) -> tuple[int, str, dict[str, Any] | None]:
+        config = self.robots.get(robot)
+        if config is None:
+            return 400101, "access_token不存在", None
+        if "application/json" not in headers.get("content-type", ""):
+            return 43004, "无效的HTTP HEADER Content-Type", None
+        if len(body) > self.body_limit:
+            return (
+                460101,
+                "body 大小不合法;解决方案:请保持大小在 20000bytes 以内",
+                None,
+            )
+        message = _json_object(body)
+        if message is None:
+            return 40035, "缺少参数 json", None
+        now = self.clock()
+        if config.secret is not None:
+            stamp = query.get("timestamp", "")
+            if not stamp or "sign" not in query:
+                return 310000, "sign not match", None
+            try:
+                moment = datetime.fromtimestamp(int(stamp) / 1000, UTC)
+            except (ValueError, OverflowError, OSError):
+                return 310000, "invalid timestamp", None
+            if abs((now - moment).total_seconds()) > 3600:
+                return 310000, "invalid timestamp", None
+            expected = self.expected_sign(config.secret, stamp)
+            if not hmac.compare_digest(query.get("sign", ""), expected):
+                return 310000, "sign not match", None
+        if config.allowed_ips is not None and ip not in config.allowed_ips:
+            return 310000, f"ip {ip} not in whitelist", None
+        msgtype = message.get("msgtype")
+        if msgtype not in self._TYPES:
+            return 400105, "不支持的消息类型", None
+        inner = message.get(msgtype)
+        if not isinstance(inner, dict):
+            return 40035, f"缺少参数 {msgtype}", None
+        if msgtype == "markdown":
+            for name in ("title", "text"):
+                if not isinstance(inner.get(name), str) or not inner[name]:
+                    return 40035, f"缺少参数 markdown.{name}", None
+            content = inner["text"]
+        elif msgtype == "text":
+            content = inner.get("content")
+            if not isinstance(content, str) or not content:
+                return 40035, "缺少参数 text.content", None
+        else:
+            content = json.dumps(inner, ensure_ascii=False)
+        if config.keywords and not any(k in content for k in config.keywords):
+            return 310000, "keywords not in content", None
+        if config.throttled_until is not None and now < config.throttled_until:
+            return 410100, "发送速度太快而限流", None
+        if self._window_full(robot, now):
+            config.throttled_until = now + self.throttle
+            return 410100, "发送速度太快而限流", None
+        return 0, "ok", message
+
+    def outlet_table(
+        self,
+        token_env: str,
+        *,
+        portal_url: str,
+        secret_env: str | None = None,
+        **values: Any,
+    ) -> dict[str, Any]:
+        """An `[outlets.NAME]` table for a `dingtalk_group` outlet on this fake.
+
+        `token_env` (and `secret_env`) name the environment variables holding the token
+        (and the 加签 secret); `values` are more settings (`keyword`, `at_all`, filters…).
+        """
+        secrets = {"secret": f"${{{secret_env}}}"} if secret_env else {}
+        return self._table(
+            "dingtalk_group",
+            access_token=f"${{{token_env}}}",
+            portal_url=portal_url,
+            **secrets,
+            **values,
+        )
+
+
+def loopback_outlet_keys() -> dict[str, Any]:
+    """Outlet-table keys an outlet needs to reach a loopback fake.
+
+    Once syndicate refuses private and loopback addresses unless an outlet says
+    `allow_private_network = true`, that key is included; before, it would be an unknown
+    setting, so it is left out. Every table built here goes through this one function.
+    """
+    from syndicate import outlets
+
+    reserved: set[str] = getattr(outlets, "_RESERVED", set())
+    names = {f.name for f in dataclasses.fields(outlets.Outlet)}
+    if "allow_private_network" in reserved or "allow_private_network" in names:
+        return {"allow_private_network": True}
+    return {}
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as a TOML value")
+
+
+def toml_table(name: str, table: Mapping[str, Any]) -> str:
+    """`[outlets.NAME]` and its keys as TOML text (strings, numbers, booleans, lists)."""
+    lines = [f"[outlets.{name}]"]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,714 @@
+"""Safe outbound HTTP: refuse requests that would reach into the operator's own network.
+
+An outlet's URL comes from configuration, a receiver's redirect or a name server, and any
+of them can point at the machine syndicate runs on, the intranet around it, or a cloud
+metadata service (server-side request forgery, SSRF). The guard works in three places:
+
+1. **Configured URLs**, when outlets are loaded (`syndicate.outlets`): `check_url` refuses
+   other schemes than http/https, `user:password@` in the URL, hosts that are not well
+   formed, numeric hosts written in any but the plain dotted-decimal form (`2130706433`,
+   `0177.0.0.1`, `0x7f.1`, `127.1`: refused outright as ambiguous, naming the address
+   they stand for), `localhost`, and IP literals in the refused ranges.
+2. **Every request**, in `GuardedAdapter.send`: the same `check_url` on the request URL.
+3. **Every connection**: the adapter's urllib3 connections resolve the host name
+   themselves, refuse it when *any* address it resolves to is in a refused range, and
+   connect only to the addresses they checked. The name is resolved once per connection,
+   so a name server that answers differently the second time (DNS rebinding) cannot
+   redirect the connection after the check. TLS still verifies the certificate against
+   the host name (SNI and hostname checks use the name, not the address), and the
+   `Host` header is the name from the URL.
+
+Refused ranges (`check_address`): loopback, private (RFC 1918, unique-local), link-local
+(including cloud metadata at 169.254.169.254), carrier-grade NAT, benchmarking,
+documentation, IETF protocol assignments and reserved space, deprecated IPv6 site-local,
+the IPv6 discard prefix, IPv6 forms that carry an IPv4 address (IPv4-mapped and the
+well-known NAT64 prefix are judged by the IPv4 address they carry; IPv4-compatible,
+IPv4-translated, 6to4, Teredo and local-use NAT64 are refused outright: they are obsolete
+or local transition mechanisms that no public receiver needs, and Teredo hides its
+address), and anything else `ipaddress` does not call global. `allow_private` (the
+per-outlet `allow_private_network = true`) lets all of these through except addresses
+that are never a destination: unspecified (0.0.0.0/8, ::), multicast and broadcast.
+
+**Proxies.** When a proxy is configured (`HTTPS_PROXY`, `HTTP_PROXY`, resolved per outlet),
+the connection goes to the proxy, which is trusted: it is not checked, and it resolves the
+target's name itself. The target URL is still checked by `check_url` (scheme, credentials,
+IP literals, `localhost`), but a *name* that resolves to a private address is the proxy's
+to refuse.
+
+**Redirects.** Adapters never follow redirects (`allow_redirects=False`). As a safety net,
+`guard_session` makes the session decline any redirect to another scheme, host or port
+(an upgrade from http to https on the same host is followed): the 3xx response is
+returned to the caller as if redirects were off. A same-host redirect still goes
+through the guard like any request.
+
+Refusals raise `BlockedAddressError`, a `requests.ConnectionError`, before a byte is
+sent; the worker turns it into a permanent delivery failure (retrying cannot help).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import unquote, urljoin, urlsplit
+
+import idna
+import requests
+import requests.adapters
+from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+)
+from urllib3.poolmanager import PoolManager
+from urllib3.util.connection import allowed_gai_family
+
+__all__ = [
+    "PRIVATE_NETWORK_HINT",
+    "BlockedAddressError",
+    "GuardedAdapter",
+    "blocked_cause",
+    "check_address",
+    "check_url",
+    "guard_session",
+]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+PRIVATE_NETWORK_HINT = (
+    "set allow_private_network = true on the outlet if it is meant to reach an "
+    "intranet host"
+)
+
+
+class BlockedAddressError(requests.exceptions.ConnectionError):
+    """The guard refused a URL or an address; nothing was sent.
+
+    `problem` says what and why, and never contains the URL's path, query or credentials
+    (a webhook URL may be a secret); `reason` is the same without the host (e.g. "a
+    loopback address"); `host` and `address` are what was refused, when known;
+    `private` is true when `allow_private_network = true` would let it through.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        host: str | None = None,
+        address: str | None = None,
+        private: bool = False,
+        reason: str | None = None,
+        request: requests.PreparedRequest | None = None,
+    ) -> None:
+        self.problem = problem
+        self.reason = reason or problem
+        self.host = host
+        self.address = address
+        self.private = private
+        text = f"{problem}; {PRIVATE_NETWORK_HINT}" if private else problem
+        super().__init__(text, request=request)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def again(self, request: requests.PreparedRequest | None) -> BlockedAddressError:
+        """The same refusal, attached to `request`."""
+        return BlockedAddressError(
+            self.problem,
+            host=self.host,
+            address=self.address,
+            private=self.private,
+            reason=self.reason,
+            request=request,
+        )
+
+
+# -- addresses -----------------------------------------------------------------------------
+
+_NEVER = "never"  # refused even with allow_private: not a destination at all
+_INTERNAL = "internal"  # refused unless allow_private
+_EMBEDS = "embeds"  # judge the IPv4 address the IPv6 address carries
+
+
+@dataclass(frozen=True)
+class _Range:
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    what: str
+    rule: str
+
+
+def _table(*rows: tuple[str, str, str]) -> tuple[_Range, ...]:
+    return tuple(_Range(ipaddress.ip_network(n), what, rule) for n, what, rule in rows)
+
+
+# Checked in order; the first range that contains the address decides.
+_IPV4 = _table(
+    ("0.0.0.0/8", "an unspecified ('this network') address", _NEVER),
+    ("10.0.0.0/8", "a private address", _INTERNAL),
+    ("100.64.0.0/10", "a carrier-grade NAT (shared) address", _INTERNAL),
+    ("127.0.0.0/8", "a loopback address", _INTERNAL),
+    (
+        "169.254.0.0/16",
+        "a link-local address (cloud metadata services live here)",
+        _INTERNAL,
+    ),
+    ("172.16.0.0/12", "a private address", _INTERNAL),
+    ("192.0.0.0/24", "an IETF protocol assignment (reserved) address", _INTERNAL),
+    ("192.0.2.0/24", "a documentation address", _INTERNAL),
+    ("192.88.99.0/24", "a deprecated 6to4 relay address", _INTERNAL),
+    ("192.168.0.0/16", "a private address", _INTERNAL),
+    ("198.18.0.0/15", "a benchmarking address", _INTERNAL),
+    ("198.51.100.0/24", "a documentation address", _INTERNAL),
+    ("203.0.113.0/24", "a documentation address", _INTERNAL),
+    ("224.0.0.0/4", "a multicast address", _NEVER),
+    ("255.255.255.255/32", "the broadcast address", _NEVER),
+    ("240.0.0.0/4", "a reserved address", _INTERNAL),
+)
+_IPV6 = _table(
+    ("::/128", "an unspecified address", _NEVER),
+    ("::1/128", "a loopback address", _INTERNAL),
+    ("::ffff:0:0/96", "an IPv4-mapped address", _EMBEDS),
+    ("::ffff:0:0:0/96", "an IPv4-translated address", _INTERNAL),
+    ("::/96", "an IPv4-compatible address (deprecated)", _INTERNAL),
+    ("64:ff9b::/96", "a NAT64 address", _EMBEDS),
+    ("64:ff9b:1::/48", "a local-use NAT64 address", _INTERNAL),
+    ("100::/64", "a discard-only address", _INTERNAL),
+    ("2001::/32", "a Teredo address (it hides an IPv4 address)", _INTERNAL),
+    ("2001:db8::/32", "a documentation address", _INTERNAL),
+    ("2002::/16", "a 6to4 address (it embeds an IPv4 address)", _INTERNAL),
+    ("3fff::/20", "a documentation address", _INTERNAL),
+    ("5f00::/16", "a segment-routing address", _INTERNAL),
+    ("fc00::/7", "a private (unique-local) address", _INTERNAL),
+    ("fe80::/10", "a link-local address", _INTERNAL),
+    ("fec0::/10", "a site-local address (deprecated)", _INTERNAL),
+    ("ff00::/8", "a multicast address", _NEVER),
+)
+
+
+def _as_address(ip: str | IPAddress) -> IPAddress:
+    address = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
+    # A zone id (fe80::1%eth0) names the interface, not the address: judge the address.
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        address = ipaddress.IPv6Address(address.packed)
+    return address
+
+
+def _show(address: IPAddress) -> str:
+    mapped = getattr(address, "ipv4_mapped", None)
+    return f"::ffff:{mapped}" if mapped else str(address)
+
+
+def _classify(address: IPAddress) -> tuple[str, bool] | None:
+    """(what it is, whether `allow_private` permits it), or None for a public address."""
+    table = _IPV4 if address.version == 4 else _IPV6
+    for row in table:
+        if address not in row.network:
+            continue
+        if row.rule == _EMBEDS:
+            assert isinstance(address, ipaddress.IPv6Address)  # noqa: S101 - by table
+            inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+            found = _classify(inner)
+            if found is None:
+                return None
+            what, permitted = found
+            return f"{row.what} that carries {inner}, {what}", permitted
+        return row.what, row.rule != _NEVER
+    # Whatever the table misses and ipaddress still does not consider public.
+    if address.is_multicast or address.is_unspecified:
+        return "not a unicast address", False
+    if (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_reserved
+        or not address.is_global
+    ):
+        return "a special-purpose (non-public) address", True
+    return None
+
+
+def check_address(ip: str | IPAddress, *, allow_private: bool = False) -> str | None:
+    """Why an HTTP request must not go to `ip` (e.g. "a loopback address"), or None.
+
+    `allow_private` (an intranet outlet) permits every refused range except those that are
+    never a destination (unspecified, multicast, broadcast). Raises `ValueError` if `ip`
+    is not an IP address.
+    """
+    found = _classify(_as_address(ip))
+    if found is None:
+        return None
+    what, permitted = found
+    return None if permitted and allow_private else what
+
+
+def _refuse_address(
+    address: IPAddress, name: str | None = None, *, allow_private: bool
+) -> None:
+    """Raise `BlockedAddressError` if `address` (what `name` resolved to) is refused."""
+    found = _classify(address)
+    if found is None:
+        return
+    what, permitted = found
+    if permitted and allow_private:
+        return
+    shown = _show(address)
+    if name is None or name == shown:
+        problem = f"{shown} is {what}"
+    else:
+        problem = f"{name} resolves to {shown}, {what}"
+    raise BlockedAddressError(
+        problem, host=name or shown, address=shown, private=permitted, reason=what
+    )
+
+
+# -- URLs ----------------------------------------------------------------------------------
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def _ends_in_number(labels: list[str]) -> bool:
+    """The WHATWG URL rule: a host whose last label is numeric is an IPv4 address."""
+    last = labels[-1]
+    if last.isascii() and last.isdigit():
+        return True
+    return last.startswith("0x") and set(last[2:]) <= _HEX_DIGITS
+
+
+def _ipv4_number(part: str) -> int | None:
+    if part.startswith("0x"):
+        digits, base = part[2:], 16
+    elif len(part) > 1 and part.startswith("0"):
+        digits, base = part[1:], 8
+    else:
+        digits, base = part, 10
+    if not digits:
+        return 0 if base == 16 else None
+    try:
+        return int(digits, base) if digits.isascii() and digits.isalnum() else None
+    except ValueError:
+        return None
+
+
+def _parse_ipv4(labels: list[str]) -> ipaddress.IPv4Address | None:
+    """An IPv4 address written the ways `inet_aton` and browsers accept, or None."""
+    if len(labels) > 4:
+        return None
+    numbers = [_ipv4_number(part) for part in labels]
+    if any(n is None for n in numbers):
+        return None
+    values = [n for n in numbers if n is not None]
+    if any(n > 255 for n in values[:-1]) or values[-1] >= 256 ** (5 - len(values)):
+        return None
+    value = values[-1]
+    for index, n in enumerate(values[:-1]):
+        value += n << (8 * (3 - index))
+    return ipaddress.IPv4Address(value)
+
+
+def _is_plain_dotted_quad(labels: list[str]) -> bool:
+    return len(labels) == 4 and all(
+        p.isascii() and p.isdigit() and (p == "0" or not p.startswith("0"))
+        for p in labels
+    )
+
+
+def _split_netloc(netloc: str) -> tuple[str, str]:
+    """(host, port text) of an authority without credentials."""
+    if netloc.startswith("["):
+        close = netloc.find("]")
+        if close < 0:
+            raise BlockedAddressError("the URL's IPv6 host has no closing ']'")
+        host, rest = netloc[: close + 1], netloc[close + 1 :]
+        if rest and not rest.startswith(":"):
+            raise BlockedAddressError("the URL's host is not well formed")
+        return host, rest[1:]
+    host, _, port = netloc.partition(":")
+    if ":" in port:
+        raise BlockedAddressError("the URL's host is not well formed")
+    return host, port
+
+
+def _check_ipv6_literal(host: str, *, allow_private: bool) -> None:
+    inner = unquote(host[1:-1])
+    try:
+        address = ipaddress.IPv6Address(inner)
+    except ValueError:
+        raise BlockedAddressError(
+            f"the URL's host {host} is not a valid IPv6 address",
+            reason="the host is not a valid IPv6 address",
+        ) from None
+    _refuse_address(_as_address(address), allow_private=allow_private)
+
+
+def _ascii_host(host: str) -> str:
+    """The host as requests sends it: IDNA (UTS #46) for names that are not ASCII."""
+    if host.isascii():
+        return host.lower()
+    try:
+        return idna.encode(host, uts46=True).decode("ascii").lower()
+    except idna.IDNAError:
+        raise BlockedAddressError(
+            "the URL's host is not a valid international domain name"
+        ) from None
+
+
+def _check_name(host: str, *, allow_private: bool) -> None:
+    encoded = _ascii_host(host)
+    labels = encoded.split(".")
+    if len(labels) > 1 and labels[-1] == "":
+        labels = labels[:-1]  # one trailing dot: a fully qualified name
+    if not encoded or any(not label for label in labels):
+        raise BlockedAddressError(
+            f"the URL's host {host!r} is not well formed",
+            reason="the host is not well formed",
+        )
+    if _ends_in_number(labels):
+        address = _parse_ipv4(labels)
+        if address is None:
+            raise BlockedAddressError(
+                f"the URL's host {host!r} looks like an IPv4 address but is not one",
+                reason="the host looks like an IPv4 address but is not one",
+            )
+        if not _is_plain_dotted_quad(labels) or encoded.endswith("."):
+            found = _classify(address)
+            kind = f" ({found[0]})" if found else ""
+            raise BlockedAddressError(
+                f"the URL's host {host!r} is a non-standard way to write "
+                f"{address}{kind}; write the address as {address}",
+                host=host,
+                address=str(address),
+                reason="the host is an IPv4 address in a non-standard notation",
+            )
+        _refuse_address(address, allow_private=allow_private)
+        return
+    for label in labels:
+        if len(label) > 63 or not all(c.isalnum() or c in "-_" for c in label):
+            raise BlockedAddressError(
+                f"the URL's host {host!r} is not a valid name",
+                reason="the host is not a valid name",
+            )
+    if len(encoded) > 254:
+        raise BlockedAddressError("the URL's host name is too long")
+    if labels[-1] == "localhost" and not allow_private:
+        raise BlockedAddressError(
+            f"{host} is a loopback name",
+            host=host,
+            private=True,
+            reason="a loopback name",
+        )
+
+
+def check_url(url: str, *, allow_private: bool) -> None:
+    """Refuse a URL syndicate must not send a request to; return None if it may.
+
+    Raises `BlockedAddressError` naming the problem (never the URL's path, query or
+    credentials). Names are not resolved here; connections check what they resolve to.
+    """
+    if any(c <= " " or c in "\x7f\\" for c in url):
+        raise BlockedAddressError(
+            "the URL contains spaces, control characters or backslashes; "
+            "percent-encode them"
+        )
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise BlockedAddressError("the URL is not well formed") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        shown = f"{scheme}:" if scheme else "no scheme"
+        raise BlockedAddressError(f"only http and https URLs are allowed, not {shown}")
+    netloc = parts.netloc
+    if "@" in netloc:
+        raise BlockedAddressError(
+            "the URL carries a user name or password (user:password@host); "
+            "credentials belong in the outlet's secret settings"
+        )
+    host, port = _split_netloc(netloc)
+    if not host:
+        raise BlockedAddressError("the URL has no host")
+    if port and (not port.isascii() or not port.isdigit() or int(port) > 65535):
+        raise BlockedAddressError("the URL's port is not a number from 0 to 65535")
+    if "%" in host and not host.startswith("["):
+        raise BlockedAddressError(
+            f"the URL's host {host!r} is percent-encoded; write it plainly",
+            reason="the host is percent-encoded",
+        )
+    if host.startswith("["):
+        _check_ipv6_literal(host, allow_private=allow_private)
+    else:
+        _check_name(host, allow_private=allow_private)
+
+
+# -- connections ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Guard:
+    allow_private: bool
+
+    def open(
+        self,
+        host: str,
+        port: int | None,
+        *,
+        timeout: object,
+        source_address: tuple[str, int] | None,
+        socket_options: list[tuple[int, int, int | bytes]] | None,
+    ) -> socket.socket:
+        """Resolve `host` once, check every address, connect to a checked one."""
+        name = host[1:-1] if host.startswith("[") else host
+        found = socket.getaddrinfo(name, port, allowed_gai_family(), socket.SOCK_STREAM)
+        if not found:
+            raise OSError(f"{host} resolves to no address")
+        shown = name.rstrip(".")
+        for *_, sockaddr in found:
+            address = _as_address(str(sockaddr[0]))
+            _refuse_address(address, shown, allow_private=self.allow_private)
+        error: OSError | None = None
+        for family, kind, proto, _, sockaddr in found:
+            sock = None
+            try:
+                sock = socket.socket(family, kind, proto)
+                for option in socket_options or ():
+                    sock.setsockopt(*option)
+                if timeout is None or isinstance(timeout, int | float):
+                    sock.settimeout(timeout)
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(sockaddr)  # the address checked above, never the name
+                return sock
+            except OSError as exc:
+                error = exc
+                if sock is not None:
+                    sock.close()
+        assert error is not None  # noqa: S101 - found is not empty
+        raise error
+
+
+_STRICT = _Guard(allow_private=False)
+
+
+class _Refused(NewConnectionError):
+    """urllib3's view of a refusal: the connection was never made."""
+
+    def __init__(self, conn: HTTPConnection, blocked: BlockedAddressError) -> None:
+        super().__init__(conn, f"Failed to establish a new connection: {blocked}")
+        self.blocked = blocked
+
+
+class _GuardedConnection(HTTPConnection):
+    guard: _Guard = _STRICT
+
+    def _new_conn(self) -> socket.socket:
+        if self.proxy is not None:
+            return super()._new_conn()  # the connection goes to the trusted proxy
+        try:
+            sock = self.guard.open(
+                self._dns_host,
+                self.port,
+                timeout=self.timeout,
+                source_address=self.source_address,
+                socket_options=self.socket_options,
+            )
+        except BlockedAddressError as exc:
+            raise _Refused(self, exc) from exc
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(
+                self,
+                f"Connection to {self.host} timed out. "
+                f"(connect timeout={self.timeout})",
+            ) from exc
+        except OSError as exc:
+            raise NewConnectionError(
+                self, f"Failed to establish a new connection: {exc}"
+            ) from exc
+        sys.audit("http.client.connect", self, self.host, self.port)
+        return sock
+
+
+class _GuardedHTTPSConnection(_GuardedConnection, HTTPSConnection):
+    pass
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedConnection
+    guard: _Guard = _STRICT
+
+    def _new_conn(self) -> Any:
+        conn = cast(_GuardedConnection, super()._new_conn())
+        conn.guard = self.guard
+        return conn
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+    guard: _Guard = _STRICT
+
+    def _new_conn(self) -> Any:
+        conn = cast(_GuardedConnection, super()._new_conn())
+        conn.guard = self.guard
+        return conn
+
+
+class _GuardedPoolManager(PoolManager):
+    def __init__(self, guard: _Guard, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.guard = guard
+        self.pool_classes_by_scheme = {
+            "http": _GuardedHTTPPool,
+            "https": _GuardedHTTPSPool,
+        }
+
+    def _new_pool(
+        self,
+        scheme: str,
+        host: str,
+        port: int,
+        request_context: dict[str, Any] | None = None,
+    ) -> HTTPConnectionPool:
+        pool = super()._new_pool(scheme, host, port, request_context)
+        if isinstance(pool, _GuardedHTTPPool | _GuardedHTTPSPool):
+            pool.guard = self.guard
+        return pool
+
+
+def _walk(exc: object, seen: set[int]) -> Iterator[BaseException]:
+    # Causes and contexts, urllib3's `reason`, and errors passed as arguments (requests
+    # wraps urllib3's errors that way); a bounded walk, each error once.
+    if not isinstance(exc, BaseException) or id(exc) in seen or len(seen) > 50:
+        return
+    seen.add(id(exc))
+    yield exc
+    for inner in (
+        getattr(exc, "blocked", None),
+        exc.__cause__,
+        exc.__context__,
+        getattr(exc, "reason", None),
+        *exc.args,
+    ):
+        yield from _walk(inner, seen)
+
+
+def blocked_cause(exc: BaseException) -> BlockedAddressError | None:
+    """The guard's refusal behind `exc` (its causes, context and wrapped errors), if any.
+
+    Adapters wrap transport errors in their own (`TransientDeliveryError(...) from exc`);
+    this finds the refusal underneath so the worker can treat it as permanent.
+    """
+    for found in _walk(exc, set()):
+        if isinstance(found, BlockedAddressError):
+            return found
+    return None
+
+
+class GuardedAdapter(requests.adapters.HTTPAdapter):
+    """A `requests` transport that refuses unsafe destinations before sending a byte.
+
+    Mount it for `http://` and `https://` (`guard_session` does). With `allow_private`
+    (an intranet outlet) only unspecified, multicast and broadcast addresses are refused.
+    """
+
+    def __init__(self, *, allow_private: bool = False, **kwargs: Any) -> None:
+        self.guard = _Guard(allow_private=allow_private)  # init_poolmanager needs it
+        super().__init__(**kwargs)
+
+    @property
+    def allow_private(self) -> bool:
+        """Whether private, loopback and link-local addresses are allowed."""
+        return self.guard.allow_private
+
+    def init_poolmanager(
+        self,
+        connections: int,
+        maxsize: int,
+        block: bool = DEFAULT_POOLBLOCK,
+        **pool_kwargs: Any,
+    ) -> None:
+        self._pool_connections = connections
+        self._pool_maxsize = maxsize
+        self._pool_block = block
+        self.poolmanager = _GuardedPoolManager(
+            getattr(self, "guard", _STRICT),
+            num_pools=connections,
+            maxsize=maxsize,
+            block=block,
+            **pool_kwargs,
+        )
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        try:
+            check_url(request.url or "", allow_private=self.guard.allow_private)
+            return super().send(request, **kwargs)
+        except requests.exceptions.ConnectionError as exc:
+            blocked = blocked_cause(exc)
+            if blocked is None:
+                raise
+            if blocked is exc:
+                raise blocked.again(request) from None
+            raise blocked.again(request) from exc
+
+
+def _same_origin(old: str, new: str) -> bool:
+    """Same host and port; the scheme may stay or go from http to https."""
+    a, b = urlsplit(old), urlsplit(new)
+    try:
+        a_port = a.port or (443 if a.scheme == "https" else 80)
+        b_port = b.port or (443 if b.scheme == "https" else 80)
+    except ValueError:
+        return False
+    if (a.hostname or "").rstrip(".") != (b.hostname or "").rstrip("."):
+        return False
+    if a.scheme == b.scheme:
+        return a_port == b_port
+    return a.scheme == "http" and b.scheme == "https" and b_port == 443
+
+
+def guard_session(
+    session: requests.Session, *, allow_private: bool = False
+) -> requests.Session:
+    """Make `session` safe for outbound requests, and return it.
+
+    Every mounted `HTTPAdapter` (the real network transport) is replaced by a
+    `GuardedAdapter` with the same pool sizes and retries; other transports (the test
+    kit's `FakeTransport`) open no connections and are left as they are. Redirects to
+    another host are no longer followed.
+    """
+    for prefix, transport in list(session.adapters.items()):
+        if isinstance(transport, GuardedAdapter) or not isinstance(
+            transport, requests.adapters.HTTPAdapter
+        ):
+            continue
+        session.mount(
+            prefix,
+            GuardedAdapter(
+                allow_private=allow_private,
+                pool_connections=getattr(
+                    transport, "_pool_connections", DEFAULT_POOLSIZE
+                ),
+                pool_maxsize=getattr(transport, "_pool_maxsize", DEFAULT_POOLSIZE),
+                max_retries=transport.max_retries,
+                pool_block=getattr(transport, "_pool_block", DEFAULT_POOLBLOCK),
+            ),
+        )
+        transport.close()
+    find_target: Callable[[requests.Response], str | None] = session.get_redirect_target
+
+    def same_host_target(response: requests.Response) -> str | None:
+        target = find_target(response)
+        if target is None or _same_origin(response.url, urljoin(response.url, target)):
+            return target
+        return None  # not followed: the caller sees the 3xx response itself
+
+    # An instance attribute shadows the method (the session came from a factory).
+    session.get_redirect_target = same_host_target  # type: ignore[method-assign,assignment]
+    return session
