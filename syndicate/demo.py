@@ -9,10 +9,12 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from syndicate.delivery import RunSummary, Worker
 from syndicate.domain.content import ItemContent
 from syndicate.errors import InputError
+from syndicate.fakes import DingTalkRobotServer, WeComRobotServer
 from syndicate.itemfiles import expand_paths, load_item_file
 from syndicate.project import Project
 from syndicate.testing import LoopbackServer
@@ -70,6 +72,34 @@ path = "outlets/village-board"
 portal_url = "{site}"
 """
 SITE_URL = "https://www.linxi.gov.cn"
+# Village and township groups: robots on loopback fakes of WeCom and DingTalk that the demo
+# runs while it lasts (their keys are secrets, given only to this process).
+GROUPS = """
+[outlets.liutang-village]
+kind = "wecom_group"
+channel = "group"
+webhook = "${{SYNDICATE_DEMO_WECOM_KEY}}"
+base_url = "{wecom}"
+portal_url = "{site}"
+allow_private_network = true   # the demo's fake robot runs on 127.0.0.1
+
+[outlets.qingshi-township]
+kind = "dingtalk_group"
+channel = "group"
+access_token = "${{SYNDICATE_DEMO_DINGTALK_TOKEN}}"
+secret = "${{SYNDICATE_DEMO_DINGTALK_SECRET}}"
+base_url = "{ding}"
+portal_url = "{site}"
+allow_private_network = true
+"""
+GROUP_KEYS = ("SYNDICATE_DEMO_WECOM_KEY", "SYNDICATE_DEMO_DINGTALK_TOKEN")
+GROUP_SECRETS: dict[str, Callable[[], str]] = {
+    "SYNDICATE_DEMO_WECOM_KEY": lambda: (
+        f"{secrets.token_hex(4)}-demo-4c1e-9b7f-{secrets.token_hex(6)}"
+    ),
+    "SYNDICATE_DEMO_DINGTALK_TOKEN": lambda: secrets.token_hex(32),
+    "SYNDICATE_DEMO_DINGTALK_SECRET": lambda: "SEC" + secrets.token_hex(32),
+}
 REVISED_INDEX_NO = "11330100MB0000005X/2026-00031"
 WITHDRAWN_INDEX_NO = "11330100MB00000010/2026-00047"
 REVISED_REF = f"临溪县青石镇人民政府/{REVISED_INDEX_NO}"
@@ -122,7 +152,17 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         os.environ[SECRET_VARIABLE] = (
             "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
         )
-    with LoopbackServer(receive) as receiver:
+    for variable, make in GROUP_SECRETS.items():
+        os.environ.setdefault(variable, make())
+    with (
+        LoopbackServer(receive) as receiver,
+        WeComRobotServer(keys=[os.environ["SYNDICATE_DEMO_WECOM_KEY"]]) as wecom,
+        DingTalkRobotServer() as ding,
+    ):
+        ding.add_robot(
+            os.environ["SYNDICATE_DEMO_DINGTALK_TOKEN"],
+            secret=os.environ["SYNDICATE_DEMO_DINGTALK_SECRET"],
+        )
         project, _ = Project.init(home)
         with project.config_path.open("a", encoding="utf-8") as config:
             config.write(
@@ -130,6 +170,7 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
                     url=receiver.url, variable=SECRET_VARIABLE, site=SITE_URL
                 )
             )
+            config.write(GROUPS.format(wecom=wecom.url, ding=ding.url, site=SITE_URL))
         project = Project.load(home)
         _publish_examples(project, echo)
         summary = _deliver(project)
@@ -155,6 +196,15 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         echo(
             "  kiosk-hall       a touch-screen bundle in outlets/kiosk-hall (index.html)"
         )
+        for name, kind, messages in (
+            ("liutang-village", "WeCom", wecom.messages(os.environ[GROUP_KEYS[0]])),
+            ("qingshi-township", "DingTalk", ding.messages(os.environ[GROUP_KEYS[1]])),
+        ):
+            first = _first_line(messages[0]) if messages else "-"
+            echo(
+                f"  {name:<16} {len(messages)} messages received by the demo's {kind} "
+                f"robot, e.g. “{first}”"
+            )
         sheets = len(list((outlets / "village-board").glob("*.pdf")))
         echo(
             f"  village-board    {sheets} A4 PDF sheets in outlets/village-board, "
@@ -174,11 +224,18 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         f"  {prefix} attest DELIVERY --by 张三     # after posting a sheet (ids: status)"
     )
     echo(
-        f"(The receiver stopped with the demo. To run `syndicate sync` in this home again, "
-        f"set {SECRET_VARIABLE} to any whsec_ secret; attempts to the gone receiver will "
-        "then be recorded as failures and retried — the engine at work.)"
+        "(The webhook receiver and the group robots stopped with the demo. To run "
+        f"`syndicate sync` in this home again, set {SECRET_VARIABLE} to any whsec_ "
+        f"secret and {', '.join(GROUP_SECRETS)} to any values; attempts to the gone "
+        "servers will then be recorded as failures and retried — the engine at work.)"
     )
     return project.home
+
+
+def _first_line(message: dict[str, Any]) -> str:
+    body = message.get("markdown") or message.get("text") or {}
+    text = str(body.get("content") or body.get("text") or "")
+    return text.split("\n", 1)[0].lstrip("# ")[:40]
 
 
 def _publish_examples(project: Project, echo: Callable[[str], None]) -> None:

@@ -127,7 +127,13 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SYNDICATE_DEMO_WEBHOOK_SECRET", raising=False)
+    for variable in (
+        "SYNDICATE_DEMO_WEBHOOK_SECRET",
+        "SYNDICATE_DEMO_WECOM_KEY",
+        "SYNDICATE_DEMO_DINGTALK_TOKEN",
+        "SYNDICATE_DEMO_DINGTALK_SECRET",
+    ):
+        monkeypatch.delenv(variable, raising=False)
     result = CliRunner().invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "signed POSTs received" in result.stdout
@@ -143,6 +149,8 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
         "feeds",
         "kiosk-hall",
         "village-board",
+        "liutang-village",
+        "qingshi-township",
     }
     for row in rows:
         version, state = latest[row["item_id"]]
@@ -159,6 +167,8 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
         assert any(r["outlet"] == outlet and r["state"] == "succeeded" for r in rows), (
             outlet
         )
+    assert "messages received by the demo's WeCom robot" in result.stdout
+    assert "messages received by the demo's DingTalk robot" in result.stdout
     assert "serve" in result.stdout
     assert "attest" in result.stdout
     # Everything on the file outlets is exactly what the log says it should be.
@@ -167,7 +177,9 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
     )
     assert check.exit_code == 0, check.output
     verdicts = {(r["outlet"], r["on_outlet"]) for r in json.loads(check.stdout)}
-    assert {v for o, v in verdicts if o != "county-platform"} == {"in sync"}
+    pushed = {"county-platform", "liutang-village", "qingshi-township"}
+    assert {v for o, v in verdicts if o not in pushed} == {"in sync"}
+    assert {v for o, v in verdicts if o in pushed} == {"cannot read back"}
     page = next(
         (tmp_path / "syndicate-demo" / "outlets" / "portal" / "items").iterdir()
     )

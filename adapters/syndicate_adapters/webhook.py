@@ -11,7 +11,9 @@ Status handling: 2xx success; 429/502/503/504 transient (honouring `Retry-After`
 5xx transient; 410 permanent (the receiver is gone); 3xx permanent (never followed: a
 redirect could point anywhere); other 4xx permanent. Connection failures before sending
 are transient; timeouts and resets after sending are unknown outcomes, which the engine may
-resend because the receiver deduplicates on `webhook-id`.
+resend because the receiver deduplicates on `webhook-id`. A destination the network guard
+refuses (`syndicate.netguard`: loopback, private and other internal addresses, unless the
+outlet sets `allow_private_network = true`) fails for good before anything is sent.
 """
 
 from __future__ import annotations

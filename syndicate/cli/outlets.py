@@ -61,6 +61,9 @@ def check(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 "agencies": list(o.filter.agencies),
                 "areas": list(o.filter.areas),
                 "audiences": list(o.filter.audiences),
+                "internal": o.internal,
+                "rate_per_minute": o.rate_per_minute,
+                "allow_private_network": o.allow_private_network,
                 "settings": {k: str(v) for k, v in o.masked_settings().items()},
             }
             for o in outlets.values()
@@ -73,9 +76,17 @@ def check(ctx: typer.Context, as_json: JsonOption = False) -> None:
             return
         for outlet in described:
             settings = json.dumps(outlet["settings"], ensure_ascii=False)
+            flags = "".join(
+                f"  {flag}"
+                for flag in ("internal", "allow_private_network")
+                if outlet[flag]
+            )
+            rate = outlet["rate_per_minute"]
             typer.echo(
                 f"ok  {outlet['name']}  kind={outlet['kind']}  "
-                f"channel={outlet['channel']}  settings={settings}"
+                f"channel={outlet['channel']}"
+                + (f"  rate_per_minute={rate}" if rate else "")
+                + f"{flags}  settings={settings}"
             )
 
 

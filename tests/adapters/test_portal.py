@@ -644,6 +644,14 @@ def test_no_xss_vector_executes_on_any_page_type(
         "list/all/index.html",
         f"{bad_agency}/index.html",
         "agency/index.html",
+        *sorted(
+            p.relative_to(site.root).as_posix()
+            for p in site.root.glob("*/*/20*.html")  # month pages of every column
+        ),
+        *sorted(
+            p.relative_to(site.root).as_posix()
+            for p in site.root.glob("area/*/index.html")
+        ),
         "search.html?q=" + quote("公告"),
         "search.html?q=" + quote("<script>__pwn('q')</script>"),
     ]

@@ -1,0 +1,170 @@
+"""Secret canaries: every secret of every push outlet is a random value, the outlets are
+driven through successes and failures, and then every byte syndicate kept or showed is
+searched for each canary — raw, base64, hex and URL-encoded. Zero hits.
+
+Searched: the SQLite files of the home (with their WAL files, kept alive by open readers),
+syndicate.toml, every outlet folder, the output of every command (including the JSON
+exports of `log`, `status` and `outlets check`), and every log record at DEBUG level.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+import sqlite3
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from syndicate.cli import app
+from syndicate.fakes import (
+    DingTalkRobotServer,
+    Reply,
+    WeComRobotServer,
+    loopback_outlet_keys,
+    toml_table,
+)
+from syndicate.testing import LoopbackServer
+from tests.conftest import ITEM_FILE
+
+PORTAL = "https://www.linxi.gov.cn"
+
+
+def encodings(secret: str) -> set[bytes]:
+    """The forms a leaked secret could take."""
+    raw = secret.encode()
+    forms = {
+        raw,
+        base64.b64encode(raw),
+        base64.urlsafe_b64encode(raw),
+        raw.hex().encode(),
+        raw.hex().upper().encode(),
+        quote(secret, safe="").encode(),
+        quote_plus(secret).encode(),
+    }
+    return {f for f in forms if len(f) >= 16}
+
+
+def test_no_secret_of_any_push_outlet_is_kept_or_shown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="markdown_it")
+    caplog.set_level(logging.DEBUG)
+    webhook_key = secrets.token_bytes(32)
+    canaries = {
+        "CANARY_WEBHOOK": "whsec_" + base64.b64encode(webhook_key).decode(),
+        "CANARY_WECOM": f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-4c1e-9b7f-"
+        f"{secrets.token_hex(6)}",
+        "CANARY_DING_TOKEN": secrets.token_hex(32),
+        "CANARY_DING_SECRET": "SEC" + secrets.token_hex(32),
+    }
+    forms = {name: encodings(value) for name, value in canaries.items()}
+    # The webhook's signing key is the base64 part; search its bytes too.
+    forms["CANARY_WEBHOOK"] |= {
+        base64.b64encode(webhook_key),
+        webhook_key.hex().encode(),
+        quote(base64.b64encode(webhook_key).decode(), safe="").encode(),
+    }
+    hits: list[int] = []
+
+    def receive(request: object, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        hits.append(1)
+        return (410, {}, b"") if len(hits) == 1 else (204, {}, b"")
+
+    with (
+        LoopbackServer(receive) as receiver,
+        WeComRobotServer(keys=[canaries["CANARY_WECOM"]]) as wecom,
+        DingTalkRobotServer() as ding,
+    ):
+        ding.add_robot(
+            canaries["CANARY_DING_TOKEN"], secret=canaries["CANARY_DING_SECRET"]
+        )
+        tables = (
+            toml_table(
+                "cms",
+                {
+                    "kind": "webhook",
+                    "url": f"{receiver.url}/hook",
+                    "secret": "${CANARY_WEBHOOK}",
+                    **loopback_outlet_keys(),
+                },
+            )
+            + toml_table(
+                "village", wecom.outlet_table("CANARY_WECOM", portal_url=PORTAL)
+            )
+            + toml_table(
+                "township",
+                ding.outlet_table(
+                    "CANARY_DING_TOKEN",
+                    secret_env="CANARY_DING_SECRET",
+                    portal_url=PORTAL,
+                ),
+            )
+        )
+        home = tmp_path / "home"
+        runner = CliRunner(env={"SYNDICATE_ACTOR": "运维", **canaries})
+        assert runner.invoke(app, ["--home", str(home), "init"]).exit_code == 0
+        with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
+            config.write("\n" + tables)
+        (tmp_path / "item.md").write_text(ITEM_FILE, "utf-8")
+        # Keep a reader on each database, so no closing connection can checkpoint and
+        # delete the WAL files: what was written must still be there to be searched.
+        readers = [sqlite3.connect(db) for db in sorted((home / "data").glob("*.db"))]
+        for reader in readers:
+            reader.execute("SELECT count(*) FROM sqlite_master").fetchone()
+
+        def cli(*args: str) -> Result:
+            return runner.invoke(app, ["--home", str(home), *args])
+
+        outputs = [cli("outlets", "check"), cli("outlets", "check", "--json")]
+        outputs.append(cli("items", "publish", str(tmp_path / "item.md")))
+        assert outputs[-1].exit_code == 0, outputs[-1].output
+        # Failures first: a 410 from the webhook, a bad-key answer from WeCom (whose
+        # message names the key, masked), a signature refusal from DingTalk.
+        wecom.script(canaries["CANARY_WECOM"], Reply(errcode=93000))
+        ding.script(
+            canaries["CANARY_DING_TOKEN"],
+            Reply(errcode=310000, errmsg="sign not match"),
+        )
+        outputs.append(cli("sync"))
+        assert outputs[-1].exit_code == 1
+        outputs += [cli("status", "--json"), cli("status"), cli("log", "--json")]
+        outputs.append(cli("retry"))
+        outputs.append(cli("sync"))
+        outputs += [
+            cli("status", "--json"),
+            cli("status", "--check", "--json"),
+            cli("log", "--json"),
+        ]
+        assert len(wecom.messages(canaries["CANARY_WECOM"])) == 1
+        assert len(ding.messages(canaries["CANARY_DING_TOKEN"])) == 1
+        assert len(hits) == 2
+
+    contents = {}
+    for path in home.rglob("*"):
+        try:
+            contents[path] = path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            continue
+    kept = list(contents)
+    for reader in readers:
+        reader.close()
+    assert any(p.name.endswith("-wal") and contents[p] for p in kept)
+    shown = (
+        "".join(o.stdout + o.stderr for o in outputs).encode() + caplog.text.encode()
+    )
+    assert b"93000" in shown  # the failures really happened and were reported
+    for name, variants in forms.items():
+        for path in kept:
+            if path.name == "syndicate.toml":
+                continue  # it holds ${ENV} references only; checked below
+            data = contents[path]
+            leaked = [v for v in variants if v in data]
+            assert not leaked, f"{name} is in {path.relative_to(home)}"
+        leaked = [v for v in variants if v in shown]
+        assert not leaked, f"{name} is in the output or the logs"
+    config = (home / "syndicate.toml").read_text("utf-8")
+    assert not any(value in config for value in canaries.values())
