@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
@@ -190,7 +190,7 @@ class _RobotServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> _RobotServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -327,10 +327,6 @@ class WeComRobotServer(_RobotServer):
         super().__init__(clock=clock, per_minute=per_minute)
         self.keys: set[str] = set(keys)
 
-    def __enter__(self) -> WeComRobotServer:
-        self.start()
-        return self
-
     def add_key(self, key: str) -> None:
         """A robot with this key now exists."""
         with self._lock:
@@ -428,10 +424,6 @@ class DingTalkRobotServer(_RobotServer):
     def __init__(self, *, clock: Clock | None = None, per_minute: int = 20) -> None:
         super().__init__(clock=clock, per_minute=per_minute)
         self.robots: dict[str, _DingTalkRobot] = {}
-
-    def __enter__(self) -> DingTalkRobotServer:
-        self.start()
-        return self
 
     def add_robot(
         self,

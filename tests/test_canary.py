@@ -166,5 +166,5 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
             assert not leaked, f"{name} is in {path.relative_to(home)}"
         leaked = [v for v in variants if v in shown]
         assert not leaked, f"{name} is in the output or the logs"
-    config = (home / "syndicate.toml").read_text("utf-8")
-    assert not any(value in config for value in canaries.values())
+    written = (home / "syndicate.toml").read_text("utf-8")
+    assert not any(value in written for value in canaries.values())

@@ -8,10 +8,14 @@
   paragraph boundaries first, then line ends, then sentence ends, and only as a last
   resort between two characters (never inside one, never before a combining mark).
   Concatenating the chunks gives back the text exactly.
-- **Sending.** `RobotAdapter.deliver` posts the rendition's request bodies one by one
+- **Settings.** `normalise_settings` accepts the robot's secret as the whole webhook
+  URL or as the bare value, and keeps the value.
+- **Sending.** `RobotAdapter.render` writes the request bodies as the rendition;
+  `RobotAdapter.deliver` posts the rendition's request bodies one by one
   through the injected session (no redirects, no retries), enforces the robot's own
   20-messages-a-minute window before sending, and maps transport failures and `errcode`
-  answers to the delivery errors the worker understands. Once a message of a delivery
+  answers to the delivery errors the worker understands (-1 is busy everywhere; an
+  adapter names the errcodes its platform documents). Once a message of a delivery
   has reached the group, any later failure is an unknown outcome: sending the delivery
   again would repeat what the group has already seen.
 - **Secrets.** Robot keys, access tokens and signatures travel in the query string. They
@@ -30,11 +34,12 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar, Final
+from typing import Any, ClassVar, Final
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from markdown_it import MarkdownIt
+from pydantic import SecretStr
 from urllib3.exceptions import NewConnectionError
 
 from syndicate.adapter import DeliveryJob, Operation, Receipt, Rendition
@@ -48,14 +53,17 @@ from syndicate.errors import (
 from syndicate_adapters._html import day
 
 __all__ = [
+    "BASE_URL_PATTERN",
     "PORTAL_URL_PATTERN",
     "Notice",
     "RateWindow",
     "RobotAdapter",
     "check_bodies",
+    "check_parts",
     "json_len",
     "mask",
     "md_text",
+    "normalise_settings",
     "notice_for",
     "number_label",
     "plain_summary",
@@ -66,6 +74,8 @@ __all__ = [
 
 # An https base URL that is safe inside a Markdown link: no spaces, quotes, brackets.
 PORTAL_URL_PATTERN: Final = r"^https://[^\s\"'<>\\()\[\]]+$"
+# Where a robot API is: http(s), a host, maybe a path; no query or fragment.
+BASE_URL_PATTERN: Final = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
 SUMMARY_CHARS: Final = 200
 WINDOW: Final = timedelta(seconds=60)
 _HEADERS: Final = {"Content-Type": "application/json; charset=utf-8"}
@@ -125,6 +135,39 @@ def secret_from_url(
     if parts.path.rstrip("/") != base.path.rstrip("/") + path:
         raise ValueError(f"the webhook URL's path must be {path} (as in {example})")
     return found
+
+
+def normalise_settings(
+    data: Any, *, field: str, param: str, default_base_url: str, path: str
+) -> Any:
+    """Raw settings with `base_url` trimmed and `field` kept as the bare secret.
+
+    `field` may hold the whole webhook URL (`{base_url}{path}?{param}=…`, checked by
+    `secret_from_url`; errors name `field`) or just the value, which is stripped. Meant
+    for a settings model's `mode="before"` validator; anything but a dict passes as is.
+    """
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    base = data.get("base_url", default_base_url)
+    if isinstance(base, str):
+        data["base_url"] = base = base.strip().rstrip("/")
+    value = data.get(field)
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if isinstance(text, str) and isinstance(base, str) and "://" in text:
+        try:
+            data[field] = secret_from_url(
+                text,
+                base_url=base,
+                path=path,
+                param=param,
+                example=f"{default_base_url}{path}?{param}=…",
+            )
+        except ValueError as exc:
+            raise ValueError(f"{field}: {exc}") from None
+    elif isinstance(text, str):
+        data[field] = text.strip()
+    return data
 
 
 # -- message text --------------------------------------------------------------------
@@ -426,27 +469,63 @@ def _never_connected(exc: BaseException) -> bool:
 
 
 class RobotAdapter:
-    """The delivery half shared by the robot adapters; subclasses say how to address,
-    what errcodes mean and which secrets to keep out of messages."""
+    """The rendition and delivery half shared by the robot adapters; subclasses say what
+    to send, how to address, what errcodes mean and which secrets to keep out of
+    messages."""
 
     platform: ClassVar[str]
     per_minute: ClassVar[int] = 20
+    # The end of the message for an errcode the adapter does not know.
+    unknown_errcode_advice: ClassVar[str] = "fix the cause, then run `syndicate retry`"
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._window = RateWindow(self.per_minute)
 
-    # Subclasses provide these three.
+    # Subclasses provide these four.
+    def bodies(self, job: DeliveryJob) -> list[dict[str, Any]]:
+        """The request bodies a delivery sends, in order."""
+        raise NotImplementedError
+
     def _url(self, now: datetime) -> str:
         raise NotImplementedError
 
-    def _error(self, errcode: int, errmsg: str) -> DeliveryError:
-        """The delivery error for a non-zero errcode."""
+    def _known_error(self, errcode: int, said: str) -> DeliveryError | str | None:
+        """What a non-zero errcode the platform documents means: the delivery error, or
+        the advice of a permanent failure; None for any other errcode. `said` is the
+        platform's errmsg as `_errmsg` shortens it."""
         raise NotImplementedError
 
     def _secrets(self) -> list[str]:
         raise NotImplementedError
+
+    def render(self, job: DeliveryJob) -> Rendition:
+        bodies = self.bodies(job)
+        return Rendition.of(
+            canonical_json(bodies),
+            "application/json",
+            key=str(job.delivery_id),
+            meta={"messages": str(len(bodies))},
+        )
+
+    def _error(self, errcode: int, errmsg: str) -> DeliveryError:
+        """The delivery error for a non-zero errcode."""
+        said = self._errmsg(errmsg)
+        code = str(errcode)
+        if errcode == -1:
+            return TransientDeliveryError(
+                f"{self.platform} is busy (-1 {said}); trying again later", code=code
+            )
+        known = self._known_error(errcode, said)
+        if isinstance(known, DeliveryError):
+            return known
+        if known is None:
+            known = (
+                f"{self.platform} refused the message: errcode {errcode} ({said}); "
+                f"{self.unknown_errcode_advice}"
+            )
+        return PermanentDeliveryError(known, code=code)
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets():
@@ -580,6 +659,16 @@ class RobotAdapter:
         if isinstance(error, TransientDeliveryError) and error.retry_after:
             self._window.pause(now, error.retry_after)
         raise error
+
+
+def check_parts(total: int, limit: int, platform: str) -> None:
+    """Refuse a notice that needs more than `limit` messages (a bug guard)."""
+    if total > limit:
+        raise PermanentDeliveryError(
+            f"the notice needs {total} {platform} messages; at most {limit} are "
+            "sent per delivery",
+            code="too_large",
+        )
 
 
 def check_bodies(

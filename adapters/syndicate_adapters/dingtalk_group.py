@@ -41,22 +41,20 @@ from pydantic import (
     model_validator,
 )
 
-from syndicate.adapter import Capabilities, DeliveryJob, Rendition
+from syndicate.adapter import Capabilities, DeliveryJob
 from syndicate.domain.content import canonical_json
-from syndicate.errors import (
-    DeliveryError,
-    PermanentDeliveryError,
-    TransientDeliveryError,
-)
+from syndicate.errors import DeliveryError, TransientDeliveryError
 from syndicate_adapters._robot import (
+    BASE_URL_PATTERN,
     PORTAL_URL_PATTERN,
     RobotAdapter,
     check_bodies,
+    check_parts,
     json_len,
     mask,
+    normalise_settings,
     notice_for,
     number_label,
-    secret_from_url,
     split_text,
 )
 
@@ -70,7 +68,6 @@ MAX_PARTS: Final = 4
 _LABEL_ROOM: Final = "（99/99）"
 _TOKEN_PATTERN: Final = r"^[A-Za-z0-9_-]{8,128}$"  # noqa: S105 (a pattern)
 _SECRET_PATTERN: Final = r"^SEC[A-Za-z0-9+/=_-]{8,200}$"  # noqa: S105 (a pattern)
-_BASE_URL_PATTERN: Final = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
 _ONE_LINE: Final = r"^[^\x00-\x1f\x7f-\x9f]+$"
 
 
@@ -109,7 +106,7 @@ class DingTalkGroupSettings(BaseModel):
     )
     base_url: str = Field(
         default=DEFAULT_BASE_URL,
-        pattern=_BASE_URL_PATTERN,
+        pattern=BASE_URL_PATTERN,
         description="Where the robot API is (tests point it at a loopback server).",
     )
     at_all: bool = Field(
@@ -122,28 +119,14 @@ class DingTalkGroupSettings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _normalise(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        base = data.get("base_url", DEFAULT_BASE_URL)
-        if isinstance(base, str):
-            data["base_url"] = base = base.strip().rstrip("/")
-        token = data.get("access_token")
-        text = token.get_secret_value() if isinstance(token, SecretStr) else token
-        if isinstance(text, str) and isinstance(base, str) and "://" in text:
-            try:
-                data["access_token"] = secret_from_url(
-                    text,
-                    base_url=base,
-                    path=SEND_PATH,
-                    param="access_token",
-                    example=f"{DEFAULT_BASE_URL}{SEND_PATH}?access_token=…",
-                )
-            except ValueError as exc:
-                raise ValueError(f"access_token: {exc}") from None
-        elif isinstance(text, str):
-            data["access_token"] = text.strip()
-        secret = data.get("secret")
+        data = normalise_settings(
+            data,
+            field="access_token",
+            param="access_token",
+            default_base_url=DEFAULT_BASE_URL,
+            path=SEND_PATH,
+        )
+        secret = data.get("secret") if isinstance(data, dict) else None
         if isinstance(secret, str):
             data["secret"] = secret.strip()
         return data
@@ -203,15 +186,6 @@ class DingTalkGroupAdapter(RobotAdapter):
 
     # -- render ----------------------------------------------------------------------
 
-    def render(self, job: DeliveryJob) -> Rendition:
-        bodies = self.bodies(job)
-        return Rendition.of(
-            canonical_json(bodies),
-            "application/json",
-            key=str(job.delivery_id),
-            meta={"messages": str(len(bodies))},
-        )
-
     def _with_keyword(self, text: str) -> str:
         keyword = self.settings.keyword
         return text if keyword is None or keyword in text else f"【{keyword}】{text}"
@@ -238,12 +212,7 @@ class DingTalkGroupAdapter(RobotAdapter):
         envelope = len(canonical_json(self._body(title + _LABEL_ROOM, "", True)))
         chunks = split_text(text, BODY_LIMIT - envelope - json_len(label), json_len)
         total = len(chunks)
-        if total > MAX_PARTS:
-            raise PermanentDeliveryError(
-                f"the notice needs {total} DingTalk messages; at most {MAX_PARTS} are "
-                "sent per delivery",
-                code="too_large",
-            )
+        check_parts(total, MAX_PARTS, self.platform)
         bodies = []
         for index, chunk in enumerate(chunks, 1):
             number = number_label(index, total)
@@ -273,23 +242,17 @@ class DingTalkGroupAdapter(RobotAdapter):
         secret = self.settings.secret
         return [self.settings.token, *([secret.get_secret_value()] if secret else [])]
 
-    def _error(self, errcode: int, errmsg: str) -> DeliveryError:
-        said = self._errmsg(errmsg)
-        code = str(errcode)
+    def _known_error(self, errcode: int, said: str) -> DeliveryError | str | None:
         token = mask(self.settings.token)
         if errcode in (410100, 130101):
             return TransientDeliveryError(
                 f"the robot sent more than 20 messages in a minute and DingTalk "
                 f"throttles it for 10 minutes ({errcode} {said}); trying again in 600 s",
-                code=code,
+                code=str(errcode),
                 retry_after=600.0,
             )
-        if errcode == -1:
-            return TransientDeliveryError(
-                f"DingTalk is busy (-1 {said}); trying again later", code=code
-            )
         if errcode == 310000:
-            return PermanentDeliveryError(self._security_advice(said), code=code)
+            return self._security_advice(said)
         content = (
             "DingTalk's content check refused the message ({code} {said}); review the "
             "item's text and links, then run `syndicate retry`"
@@ -316,14 +279,7 @@ class DingTalkGroupAdapter(RobotAdapter):
         }
         for check in (430102, 430103, 430104):
             advice[check] = content.format(code=check, said=said)
-        return PermanentDeliveryError(
-            advice.get(
-                errcode,
-                f"DingTalk refused the message: errcode {errcode} ({said}); fix the "
-                "cause, then run `syndicate retry`",
-            ),
-            code=code,
-        )
+        return advice.get(errcode)
 
     def _security_advice(self, said: str) -> str:
         lower = said.lower()

@@ -35,21 +35,18 @@ from pydantic import (
     model_validator,
 )
 
-from syndicate.adapter import Capabilities, DeliveryJob, Rendition
-from syndicate.domain.content import canonical_json
-from syndicate.errors import (
-    DeliveryError,
-    PermanentDeliveryError,
-    TransientDeliveryError,
-)
+from syndicate.adapter import Capabilities, DeliveryJob
+from syndicate.errors import DeliveryError, TransientDeliveryError
 from syndicate_adapters._robot import (
+    BASE_URL_PATTERN,
     PORTAL_URL_PATTERN,
     RobotAdapter,
     check_bodies,
+    check_parts,
     mask,
+    normalise_settings,
     notice_for,
     number_label,
-    secret_from_url,
     split_text,
     utf8_len,
 )
@@ -68,7 +65,6 @@ MAX_PARTS: Final = 10
 _LABEL_RESERVE: Final = 16  # bytes for "（99/99）\n"
 _MENTION_TEXT: Final = "请查看上方政务公开信息。"
 _KEY_PATTERN: Final = r"^[A-Za-z0-9_-]{8,128}$"
-_BASE_URL_PATTERN: Final = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
 
 
 class WeComGroupSettings(BaseModel):
@@ -88,7 +84,7 @@ class WeComGroupSettings(BaseModel):
     )
     base_url: str = Field(
         default=DEFAULT_BASE_URL,
-        pattern=_BASE_URL_PATTERN,
+        pattern=BASE_URL_PATTERN,
         description="Where the robot API is (tests point it at a loopback server).",
     )
     msgtype: Literal["markdown", "text"] = Field(
@@ -104,29 +100,13 @@ class WeComGroupSettings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _normalise(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        base = data.get("base_url", DEFAULT_BASE_URL)
-        if isinstance(base, str):
-            data["base_url"] = base = base.strip().rstrip("/")
-        hook = data.get("webhook")
-        text = hook.get_secret_value() if isinstance(hook, SecretStr) else hook
-        if isinstance(text, str) and isinstance(base, str) and "://" in text:
-            try:
-                key = secret_from_url(
-                    text,
-                    base_url=base,
-                    path=SEND_PATH,
-                    param="key",
-                    example=f"{DEFAULT_BASE_URL}{SEND_PATH}?key=…",
-                )
-            except ValueError as exc:
-                raise ValueError(f"webhook: {exc}") from None
-            data["webhook"] = key
-        elif isinstance(text, str):
-            data["webhook"] = text.strip()
-        return data
+        return normalise_settings(
+            data,
+            field="webhook",
+            param="key",
+            default_base_url=DEFAULT_BASE_URL,
+            path=SEND_PATH,
+        )
 
     @field_validator("webhook")
     @classmethod
@@ -161,6 +141,10 @@ class WeComGroupAdapter(RobotAdapter):
     kind: ClassVar[str] = "wecom_group"
     Settings: ClassVar[type[BaseModel]] = WeComGroupSettings
     platform: ClassVar[str] = "WeCom"
+    unknown_errcode_advice: ClassVar[str] = (
+        "look the code up at https://open.work.weixin.qq.com/devtool/query, fix the "
+        "cause, then run `syndicate retry`"
+    )
     capabilities: ClassVar[Capabilities] = Capabilities(
         edits_in_place=False,  # a revision is a 更正 message
         retracts=False,  # a withdrawal is a 撤回 notice
@@ -179,15 +163,6 @@ class WeComGroupAdapter(RobotAdapter):
 
     # -- render ----------------------------------------------------------------------
 
-    def render(self, job: DeliveryJob) -> Rendition:
-        bodies = self.bodies(job)
-        return Rendition.of(
-            canonical_json(bodies),
-            "application/json",
-            key=str(job.delivery_id),
-            meta={"messages": str(len(bodies))},
-        )
-
     def bodies(self, job: DeliveryJob) -> list[dict[str, Any]]:
         """The request bodies a delivery sends, in order."""
         notice = notice_for(job, self.settings.portal_url)
@@ -200,12 +175,7 @@ class WeComGroupAdapter(RobotAdapter):
             else split_text(text, limit - _LABEL_RESERVE)
         )
         total = len(chunks)
-        if total > MAX_PARTS:
-            raise PermanentDeliveryError(
-                f"the notice needs {total} WeCom messages; at most {MAX_PARTS} are "
-                "sent per delivery",
-                code="too_large",
-            )
+        check_parts(total, MAX_PARTS, self.platform)
         bodies: list[dict[str, Any]] = []
         for index, chunk in enumerate(chunks, 1):
             content = f"{number_label(index, total)}\n{chunk}" if total > 1 else chunk
@@ -237,20 +207,14 @@ class WeComGroupAdapter(RobotAdapter):
     def _secrets(self) -> list[str]:
         return [self.settings.key]
 
-    def _error(self, errcode: int, errmsg: str) -> DeliveryError:
+    def _known_error(self, errcode: int, said: str) -> DeliveryError | str | None:
         key = self.settings.masked_key
-        said = self._errmsg(errmsg)
-        code = str(errcode)
         if errcode == 45009:
             return TransientDeliveryError(
                 "the robot sent more than 20 messages in a minute (45009 api freq out "
                 "of limit); trying again in 60 s",
-                code=code,
+                code=str(errcode),
                 retry_after=60.0,
-            )
-        if errcode == -1:
-            return TransientDeliveryError(
-                f"WeCom is busy (-1 {said}); trying again later", code=code
             )
         advice = {
             93000: f"the robot key {key} is not valid (93000 invalid webhook url): the "
@@ -267,12 +231,4 @@ class WeComGroupAdapter(RobotAdapter):
             40058: f"WeCom says the message is too long (40058 {said}) although syndicate "
             "splits messages at 4096 bytes: this is a bug in syndicate, please report it",
         }
-        return PermanentDeliveryError(
-            advice.get(
-                errcode,
-                f"WeCom refused the message: errcode {errcode} ({said}); look the code "
-                "up at https://open.work.weixin.qq.com/devtool/query, fix the cause, "
-                "then run `syndicate retry`",
-            ),
-            code=code,
-        )
+        return advice.get(errcode)

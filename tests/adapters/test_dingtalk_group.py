@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -20,22 +19,26 @@ from syndicate_adapters.dingtalk_group import (
     sign,
 )
 
-from syndicate.adapter import DeliveryJob
-from syndicate.application import Disclosures
-from syndicate.delivery import Worker
 from syndicate.domain.content import canonical_json, problems_from_validation_error
-from syndicate.domain.deliveries import Delivery, DeliveryState
+from syndicate.domain.deliveries import DeliveryState
 from syndicate.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
 from syndicate.fakes import DingTalkRobotServer, Reply
-from syndicate.outlets import Outlet, load_outlets
-from syndicate.planning import Deliveries
 from syndicate.project import Project
-from syndicate.registry import Registry
 from syndicate.testing import AdapterContract, FixedClock, sample_jobs
-from tests.conftest import content
+from tests.adapters.robot_helpers import (
+    BUSY,
+    Case,
+    RobotRig,
+    bodies,
+    check_outcome,
+    failed,
+    open_rig,
+    publish_21_in_a_minute,
+    withdrawal,
+)
 
 PORTAL = "https://www.linxi.gov.cn"
 TOKEN = "7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f3a"
@@ -65,11 +68,6 @@ def make(base_url: str = "http://127.0.0.1:9", **values: Any) -> DingTalkGroupAd
         }
     )
     return DingTalkGroupAdapter(settings)
-
-
-def bodies(adapter: DingTalkGroupAdapter, job: DeliveryJob) -> list[dict[str, Any]]:
-    data: list[dict[str, Any]] = json.loads(adapter.render(job).data)
-    return data
 
 
 # -- settings ------------------------------------------------------------------------
@@ -223,8 +221,7 @@ def test_a_body_over_20000_bytes_is_split_into_numbered_parts() -> None:
     note = "\n\n".join(
         f"{n}. 名单：" + "张三（1.2亩）、“李四”（0.8亩）、" * 40 for n in range(14)
     )
-    job = sample_jobs()[4]
-    job = replace(job, item=replace(job.item, public_note=note))
+    job = withdrawal(note)
     adapter = make(keyword=KEYWORD, at_all=True)
     parts = bodies(adapter, job)
     assert len(parts) == 2
@@ -249,35 +246,7 @@ def test_a_body_over_20000_bytes_is_split_into_numbered_parts() -> None:
 # -- against the fake: through a Worker and a Project ---------------------------------
 
 
-@dataclass
-class Rig:
-    project: Project
-    clock: FixedClock
-    fake: DingTalkRobotServer
-    items: Disclosures
-    deliveries: Deliveries
-    outlets: dict[str, Outlet]
-
-    def sync(self) -> dict[str, int]:
-        self.deliveries.plan()
-        worker = Worker(
-            self.deliveries, self.items, self.outlets, name="w", clock=self.clock
-        )
-        try:
-            return worker.run_until_idle().outcomes
-        finally:
-            worker.close()
-
-    def only(self) -> Delivery:
-        [delivery] = self.deliveries.all_deliveries().values()
-        return self.deliveries.delivery(delivery.id)
-
-    def failure(self, delivery: Delivery) -> Any:
-        return [
-            e
-            for e in self.deliveries.events.get(delivery.id)
-            if isinstance(e, Delivery.Failed)
-        ][-1]
+Rig = RobotRig[DingTalkRobotServer]
 
 
 def outlet_tables(fake: DingTalkRobotServer) -> dict[str, Any]:
@@ -297,40 +266,14 @@ def outlet_tables(fake: DingTalkRobotServer) -> dict[str, Any]:
 def rig(sqlite_project: Project, clock: FixedClock) -> Iterator[Rig]:
     with DingTalkRobotServer(clock=clock) as fake:
         fake.add_robot(TOKEN, secret=SECRET, keywords=[KEYWORD])
-        outlets = load_outlets(
+        with open_rig(
+            sqlite_project,
+            clock,
+            fake,
             outlet_tables(fake),
-            Registry.from_entry_points(),
-            home=sqlite_project.home,
-            environ={"VILLAGE_TOKEN": TOKEN, "VILLAGE_SECRET": SECRET},
-        )
-        with (
-            sqlite_project.disclosures(clock=clock) as items,
-            sqlite_project.deliveries(items, clock=clock, outlets=outlets) as log,
-        ):
-            yield Rig(sqlite_project, clock, fake, items, log, outlets)
-
-
-@dataclass(frozen=True)
-class Case:
-    replies: tuple[Reply, ...]
-    state: DeliveryState
-    code: str | None = None
-    retry: tuple[float, float] | None = None
-    says: tuple[str, ...] = ()
-    reached: int = 0
-
-
-BUSY = (4.0, 6.0)  # the worker's first backoff: 5 s ± 20 %
-
-
-def _failed(errcode: int, errmsg: str, *says: str) -> Case:
-    return Case(
-        (Reply(errcode=errcode, errmsg=errmsg),),
-        DeliveryState.FAILED,
-        str(errcode),
-        None,
-        says,
-    )
+            {"VILLAGE_TOKEN": TOKEN, "VILLAGE_SECRET": SECRET},
+        ) as rig:
+            yield rig
 
 
 CASES = {
@@ -356,25 +299,23 @@ CASES = {
         BUSY,
         ("busy",),
     ),
-    "310000-sign": _failed(310000, "sign not match", "加签", "secret"),
-    "310000-timestamp": _failed(310000, "invalid timestamp", "clock", "NTP"),
-    "310000-keyword": _failed(310000, "keywords not in content", "`keyword`"),
-    "310000-ip": _failed(310000, "ip 1.2.3.4 not in whitelist", "IP 地址"),
-    "310000-other": _failed(310000, "消息校验未通过", "安全设置"),
-    "400101-no-token": _failed(
-        400101, "access_token不存在", "…1f3a", "syndicate retry"
-    ),
-    "400102-disabled": _failed(400102, "机器人已停用", "enable it"),
-    "400106-no-robot": _failed(400106, "机器人不存在", "add a new custom robot"),
-    "400013-group-gone": _failed(400013, "群已被解散", "remove this outlet"),
-    "400105-msgtype": _failed(400105, "不支持的消息类型", "bug"),
-    "40035-parameter": _failed(40035, "缺少参数 json", "bug"),
-    "43004-content-type": _failed(43004, "无效的HTTP HEADER Content-Type", "bug"),
-    "430101-unsafe-link": _failed(430101, "不安全的外链", "portal_url"),
-    "430102-text": _failed(430102, "不合适的文本", "content check"),
-    "430103-image": _failed(430103, "不合适的图片", "content check"),
-    "430104-content": _failed(430104, "不合适的内容", "content check"),
-    "unknown-errcode": _failed(300005, "token is not exist", "errcode 300005"),
+    "310000-sign": failed(310000, "sign not match", "加签", "secret"),
+    "310000-timestamp": failed(310000, "invalid timestamp", "clock", "NTP"),
+    "310000-keyword": failed(310000, "keywords not in content", "`keyword`"),
+    "310000-ip": failed(310000, "ip 1.2.3.4 not in whitelist", "IP 地址"),
+    "310000-other": failed(310000, "消息校验未通过", "安全设置"),
+    "400101-no-token": failed(400101, "access_token不存在", "…1f3a", "syndicate retry"),
+    "400102-disabled": failed(400102, "机器人已停用", "enable it"),
+    "400106-no-robot": failed(400106, "机器人不存在", "add a new custom robot"),
+    "400013-group-gone": failed(400013, "群已被解散", "remove this outlet"),
+    "400105-msgtype": failed(400105, "不支持的消息类型", "bug"),
+    "40035-parameter": failed(40035, "缺少参数 json", "bug"),
+    "43004-content-type": failed(43004, "无效的HTTP HEADER Content-Type", "bug"),
+    "430101-unsafe-link": failed(430101, "不安全的外链", "portal_url"),
+    "430102-text": failed(430102, "不合适的文本", "content check"),
+    "430103-image": failed(430103, "不合适的图片", "content check"),
+    "430104-content": failed(430104, "不合适的内容", "content check"),
+    "unknown-errcode": failed(300005, "token is not exist", "errcode 300005"),
     "http-503": Case(
         (Reply(status=503, body=b""),), DeliveryState.RETRYING, "503", BUSY
     ),
@@ -400,50 +341,13 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_each_answer_becomes_the_right_outcome(rig: Rig, case: Case) -> None:
-    rig.items.publish(content(), actor="张三")
-    rig.fake.script(TOKEN, *case.replies)
-    rig.sync()
-    delivery = rig.only()
-    assert delivery.state is case.state
-    assert len(rig.fake.messages(TOKEN)) == case.reached
-    if case.state is DeliveryState.SUCCEEDED:
-        assert delivery.receipt == {"messages": "1"}
-        return
-    assert delivery.last_error is not None
-    for fragment in case.says:
-        assert fragment in delivery.last_error
-    assert TOKEN not in delivery.last_error
-    assert SECRET not in delivery.last_error
-    if case.state is DeliveryState.UNCONFIRMED:
-        sent = len(rig.fake.received)
-        rig.clock.advance(days=1)
-        assert rig.sync() == {}
-        assert len(rig.fake.received) == sent
-        return
-    failed = rig.failure(delivery)
-    assert failed.code == case.code
-    if case.retry is None:
-        assert failed.retry_at is None
-        return
-    wait = (failed.retry_at - rig.clock.now).total_seconds()
-    assert case.retry[0] <= wait <= case.retry[1]
-    rig.clock.advance(seconds=wait)
-    assert rig.sync() == {"succeeded": 1}
-    assert len(rig.fake.messages(TOKEN)) == 1
+    check_outcome(rig, case, TOKEN, secrets=[TOKEN, SECRET])
 
 
 def test_21_items_in_a_minute_the_21st_waits_and_nothing_is_throttled(
     rig: Rig,
 ) -> None:
-    for n in range(21):
-        rig.items.publish(content(index_no=f"X/2026-{n:03}"), actor="张三")
-    assert rig.sync() == {"succeeded": 20}
-    rig.clock.advance(seconds=59)
-    assert rig.sync() == {}
-    rig.clock.advance(seconds=1)
-    assert rig.sync() == {"succeeded": 1}
-    assert len(rig.fake.messages(TOKEN)) == 21
-    assert set(rig.fake.errcodes()) == {0}  # never a 410100
+    publish_21_in_a_minute(rig, TOKEN)  # never a 410100
     assert rig.fake.throttled_until(TOKEN) is None
 
 

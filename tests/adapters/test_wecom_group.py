@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,9 +25,7 @@ from syndicate_adapters._robot import (
 )
 from syndicate_adapters.wecom_group import WeComGroupAdapter, WeComGroupSettings
 
-from syndicate.adapter import DeliveryJob, Operation
-from syndicate.application import Disclosures
-from syndicate.delivery import Worker
+from syndicate.adapter import Operation
 from syndicate.domain.content import problems_from_validation_error
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.errors import (
@@ -37,11 +35,21 @@ from syndicate.errors import (
     UnknownOutcomeError,
 )
 from syndicate.fakes import Reply, WeComRobotServer
-from syndicate.outlets import Outlet, load_outlets
-from syndicate.planning import Deliveries
+from syndicate.outlets import load_outlets
 from syndicate.project import Project
 from syndicate.registry import Registry
 from syndicate.testing import AdapterContract, FixedClock, sample_jobs
+from tests.adapters.robot_helpers import (
+    BUSY,
+    Case,
+    RobotRig,
+    bodies,
+    check_outcome,
+    failed,
+    open_rig,
+    publish_21_in_a_minute,
+    withdrawal,
+)
 from tests.conftest import content
 
 PORTAL = "https://www.linxi.gov.cn"
@@ -66,22 +74,12 @@ def make(base_url: str = "http://127.0.0.1:9", **values: Any) -> WeComGroupAdapt
     return WeComGroupAdapter(settings)
 
 
-def bodies(adapter: WeComGroupAdapter, job: DeliveryJob) -> list[dict[str, Any]]:
-    data: list[dict[str, Any]] = json.loads(adapter.render(job).data)
-    return data
-
-
 def long_note(paragraphs: int = 8) -> str:
     """A withdrawal note near the 2000-character limit, in paragraphs."""
     sentence = "经复核，原公示名单中部分农户的承包面积统计有误，现予撤回并重新核定。"
     return "\n\n".join(
         f"{n + 1}. " + sentence * 7 for n in range(paragraphs)
     )  # ~240 characters each
-
-
-def withdrawal(note: str) -> DeliveryJob:
-    job = sample_jobs()[4]
-    return replace(job, item=replace(job.item, public_note=note))
 
 
 # -- settings ------------------------------------------------------------------------
@@ -448,42 +446,7 @@ def test_connection_refused_before_sending_is_transient() -> None:
 # -- against the fake: through a Worker and a Project ---------------------------------
 
 
-@dataclass
-class Rig:
-    project: Project
-    clock: FixedClock
-    fake: WeComRobotServer
-    items: Disclosures
-    deliveries: Deliveries
-    outlets: dict[str, Outlet]
-
-    def worker(self) -> Worker:
-        return Worker(
-            self.deliveries, self.items, self.outlets, name="w", clock=self.clock
-        )
-
-    def sync(self) -> dict[str, int]:
-        self.deliveries.plan()
-        worker = self.worker()
-        try:
-            return worker.run_until_idle().outcomes
-        finally:
-            worker.close()
-
-    def only(self) -> Delivery:
-        [delivery] = [
-            d
-            for d in self.deliveries.all_deliveries().values()
-            if d.state is not DeliveryState.SUCCEEDED
-        ] or list(self.deliveries.all_deliveries().values())
-        return self.deliveries.delivery(delivery.id)
-
-    def failure(self, delivery: Delivery) -> Any:
-        return [
-            e
-            for e in self.deliveries.events.get(delivery.id)
-            if isinstance(e, Delivery.Failed)
-        ][-1]
+Rig = RobotRig[WeComRobotServer]
 
 
 def outlet_tables(fake: WeComRobotServer, **values: Any) -> dict[str, Any]:
@@ -497,31 +460,19 @@ def outlet_tables(fake: WeComRobotServer, **values: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def rig(sqlite_project: Project, clock: FixedClock) -> Iterator[Rig]:
-    with WeComRobotServer(keys=[KEY], clock=clock) as fake:
-        outlets = load_outlets(
+    with (
+        WeComRobotServer(keys=[KEY], clock=clock) as fake,
+        open_rig(
+            sqlite_project,
+            clock,
+            fake,
             outlet_tables(fake),
-            Registry.from_entry_points(),
-            home=sqlite_project.home,
-            environ={"VILLAGE_KEY": KEY},
-        )
-        with (
-            sqlite_project.disclosures(clock=clock) as items,
-            sqlite_project.deliveries(items, clock=clock, outlets=outlets) as log,
-        ):
-            yield Rig(sqlite_project, clock, fake, items, log, outlets)
+            {"VILLAGE_KEY": KEY},
+        ) as rig,
+    ):
+        yield rig
 
 
-@dataclass(frozen=True)
-class Case:
-    replies: tuple[Reply, ...]
-    state: DeliveryState
-    code: str | None = None
-    retry: tuple[float, float] | None = None  # seconds, low and high
-    says: tuple[str, ...] = ()
-    reached: int = 0  # messages the group shows afterwards
-
-
-BUSY = (4.0, 6.0)  # the worker's first backoff: 5 s ± 20 %
 CASES = {
     "ok": Case((), DeliveryState.SUCCEEDED, reached=1),
     "45009-rate-limit": Case(
@@ -538,47 +489,22 @@ CASES = {
         BUSY,
         ("busy",),
     ),
-    "93000-bad-url": Case(
-        (Reply(errcode=93000, errmsg="invalid webhook url, hint: [x], from ip: 1"),),
-        DeliveryState.FAILED,
-        "93000",
-        None,
-        (MASKED, "群设置 → 群机器人", "syndicate retry"),
+    "93000-bad-url": failed(
+        93000,
+        "invalid webhook url, hint: [x], from ip: 1",
+        MASKED,
+        "群设置 → 群机器人",
+        "syndicate retry",
     ),
-    "93004-disabled": Case(
-        (Reply(errcode=93004, errmsg="robot disabled"),),
-        DeliveryState.FAILED,
-        "93004",
-        None,
-        ("disabled",),
-    ),
-    "93008-not-in-group": Case(
-        (Reply(errcode=93008, errmsg="not in chat"),),
-        DeliveryState.FAILED,
-        "93008",
-        None,
-        ("no longer in the group",),
-    ),
-    "40008-msgtype": Case(
-        (Reply(errcode=40008, errmsg="invalid message type"),),
-        DeliveryState.FAILED,
-        "40008",
-        None,
-        ("msgtype",),
-    ),
-    "40058-too-long": Case(
-        (Reply(errcode=40058, errmsg="markdown.content exceed max length 4096."),),
-        DeliveryState.FAILED,
-        "40058",
-        None,
-        ("bug",),
-    ),
-    "unknown-errcode": Case(
-        (Reply(errcode=60020, errmsg="not allow to access from your ip"),),
-        DeliveryState.FAILED,
-        "60020",
-        None,
-        ("errcode 60020", "not allow to access"),
+    "93004-disabled": failed(93004, "robot disabled", "disabled"),
+    "93008-not-in-group": failed(93008, "not in chat", "no longer in the group"),
+    "40008-msgtype": failed(40008, "invalid message type", "msgtype"),
+    "40058-too-long": failed(40058, "markdown.content exceed max length 4096.", "bug"),
+    "unknown-errcode": failed(
+        60020,
+        "not allow to access from your ip",
+        "errcode 60020",
+        "not allow to access",
     ),
     "http-502": Case(
         (Reply(status=502, body=b"Bad Gateway"),),
@@ -631,38 +557,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_each_answer_becomes_the_right_outcome(rig: Rig, case: Case) -> None:
-    rig.items.publish(content(), actor="张三")
-    rig.fake.script(KEY, *case.replies)
-    rig.sync()
-    delivery = rig.only()
-    assert delivery.state is case.state
-    assert len(rig.fake.messages(KEY)) == case.reached
-    if case.state is DeliveryState.SUCCEEDED:
-        assert delivery.receipt == {"messages": "1"}
-        return
-    assert delivery.last_error is not None
-    for fragment in case.says:
-        assert fragment in delivery.last_error
-    assert KEY not in delivery.last_error
-    if case.state is DeliveryState.UNCONFIRMED:
-        # Never resent automatically, however long we wait.
-        sent = len(rig.fake.received)
-        rig.clock.advance(days=1)
-        assert rig.sync() == {}
-        assert len(rig.fake.received) == sent
-        return
-    failed = rig.failure(delivery)
-    assert failed.code == case.code
-    if case.retry is None:
-        assert failed.retry_at is None
-        return
-    wait = (failed.retry_at - rig.clock.now).total_seconds()
-    assert case.retry[0] <= wait <= case.retry[1]
-    rig.clock.advance(seconds=wait - 1)
-    assert rig.sync() == {}  # not before its time
-    rig.clock.advance(seconds=1)
-    assert rig.sync() == {"succeeded": 1}
-    assert len(rig.fake.messages(KEY)) == 1
+    check_outcome(rig, case, KEY, secrets=[KEY])
 
 
 def test_a_removed_robot_fails_for_good_with_advice(rig: Rig) -> None:
@@ -713,15 +608,7 @@ def test_a_part_failing_after_others_were_sent_is_unconfirmed(rig: Rig) -> None:
 def test_21_items_in_a_minute_the_21st_waits_and_the_robot_never_refuses(
     rig: Rig,
 ) -> None:
-    for n in range(21):
-        rig.items.publish(content(index_no=f"X/2026-{n:03}"), actor="张三")
-    assert rig.sync() == {"succeeded": 20}
-    rig.clock.advance(seconds=59)
-    assert rig.sync() == {}
-    rig.clock.advance(seconds=1)
-    assert rig.sync() == {"succeeded": 1}
-    assert len(rig.fake.messages(KEY)) == 21
-    assert set(rig.fake.errcodes()) == {0}  # never a 45009
+    publish_21_in_a_minute(rig, KEY)  # never a 45009
     assert all(
         d.state is DeliveryState.SUCCEEDED
         for d in rig.deliveries.all_deliveries().values()
