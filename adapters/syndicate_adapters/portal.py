@@ -381,21 +381,19 @@ def _columns_of(entry: Mapping[str, Any]) -> list[_Column]:
     ]
 
 
-def _row(entry: Mapping[str, Any]) -> dict[str, Any]:
-    return {
+def _row(entry: Mapping[str, Any], col: _Column) -> dict[str, Any]:
+    """An item as a column lists it; 全部信息 keeps what search and sitemaps need too."""
+    row = {
         "id": entry["id"],
         "title": entry["title"],
-        "agency": entry["agency"],
-        "index_no": entry["index_no"],
-        "doc_no": entry["doc_no"],
-        "stage": entry["stage"],
-        "area": entry["area"],
-        "summary": entry["summary"],
         "date": day(datetime.fromisoformat(entry["published_at"])),
         "published_at": entry["published_at"],
         "updated_at": entry["updated_at"],
         "url": f"items/{entry['id']}.html",
     }
+    if col.key == "all":
+        row |= {k: entry[k] for k in ("agency", "index_no", "doc_no", "summary")}
+    return row
 
 
 def _sort(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -578,11 +576,12 @@ class PortalSite:
         touched: set[tuple[str, str]] = set()  # (column key, month)
         grown: set[str] = set()  # columns whose month list changed
         columns: dict[str, _Column] = {}
-        for entry, row in ((old, None), (new, _row(new))):
+        for entry, keep in ((old, False), (new, True)):
             if entry is None:
                 continue
             for col in _columns_of(entry):
                 columns[col.key] = col
+                row = _row(entry, col) if keep else None
                 if self._file_row(col, entry["month"], item_id, row):
                     grown.add(col.key)
                 touched.add((col.key, entry["month"]))
@@ -1020,7 +1019,7 @@ class PortalSite:
         for e in entries:
             for col in _columns_of(e):
                 cols[col.key] = col
-                rows.setdefault((col.key, e["month"]), {})[e["id"]] = _row(e)
+                rows.setdefault((col.key, e["month"]), {})[e["id"]] = _row(e, col)
             if e["interprets"] and not e["gone"]:
                 links.setdefault(e["interprets"], []).append(e["id"])
             if not e["gone"]:
