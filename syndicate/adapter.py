@@ -17,7 +17,12 @@ An adapter is a class with:
 
 Optional methods, for channels that support them: `read_back(job, session) -> bytes | None`
 (what the outlet shows now) and `confirm(receipt, session) -> Receipt | None` (asynchronous
-confirmation; None while still pending).
+confirmation, for outlets whose capabilities say `confirms_async`: the worker records
+`Submitted` after `deliver` and calls `confirm` with that receipt when a check is due; None
+while still pending; a receipt whose `detail["confirmed"]` is "yes" from `deliver` needs
+no check). An optional class method `check_content(content: ItemContent) -> str | None`
+says why an item cannot go to the outlet at all (a length limit): the planner records
+such a delivery as failed at once, before any attempt.
 
 ```python
 class MyAdapter:
@@ -156,6 +161,9 @@ class DeliveryJob:
     # The project's content-addressed attachment store (`<root>/<sha[:2]>/<sha>`), for
     # outlets that publish attachment files; None when the worker has none.
     attachments: Path | None = None
+    # Receipts of the earlier versions of the item that succeeded on this outlet, oldest
+    # first (e.g. the article ids a correction or a withdrawal refers to).
+    previous: Sequence[Mapping[str, str]] = field(default_factory=tuple)
 
 
 class Rendition(BaseModel):

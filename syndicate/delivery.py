@@ -17,6 +17,15 @@ At-least-once, with every attempt an event:
 Backoff: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h… with ±20 % jitter (derived from the
 delivery id and attempt, so it is reproducible); an outlet's `Retry-After` (or rate-limit
 error code, mapped by its adapter) replaces the backoff. Maximum age: 3 days.
+
+Asynchronous confirmation: on an outlet whose capabilities say `confirms_async`, a
+successful `deliver` records `Submitted` with the time of the first check. A submitted
+delivery is claimed like any other when due, but the worker then calls the adapter's
+`confirm(receipt, session)` instead of rendering and sending: a receipt records
+`Succeeded` (the two receipts merged), None records `Submitted` again with the next check
+(10 s, 30 s, 1 min, 5 min, 15 min, then every 30 min), `PermanentDeliveryError` records
+`Failed`, any other error is noted on a new `Submitted` and checked again later. One that
+is still pending beyond the maximum age is `Abandoned`.
 """
 
 from __future__ import annotations
@@ -75,6 +84,15 @@ class Backoff:
     schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
     jitter: float = 0.2
     max_age: timedelta = timedelta(days=3)
+    # When to ask an outlet that confirms asynchronously again (no jitter: checks only
+    # read, so several landing at once cost nothing but a request each).
+    checks: tuple[float, ...] = (10, 30, 60, 300, 900, 1800)
+
+    def check_delay(self, checks: int, retry_after: float | None = None) -> float:
+        """Seconds until the next check, after `checks` recorded submissions."""
+        if retry_after is not None and math.isfinite(retry_after):
+            return min(max(1.0, retry_after), self.max_age.total_seconds() + 1)
+        return float(self.checks[min(max(checks, 0), len(self.checks) - 1)])
 
     def delay(self, delivery: UUID, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt `attempt + 1`."""
@@ -194,6 +212,20 @@ class RunSummary:
 
 
 _PUT_UP = {DeliveryState.AWAITING_ATTESTATION, DeliveryState.ATTESTED}
+
+
+def _stored_receipt(receipt: Receipt) -> dict[str, str]:
+    """A receipt as the flat mapping delivery events store."""
+    return {
+        **({"remote_id": receipt.remote_id} if receipt.remote_id else {}),
+        **dict(receipt.detail),
+    }
+
+
+def _final(receipt: Receipt) -> bool:
+    """An asynchronous outlet may say at once that nothing is left to confirm (a
+    deletion, or a publication found already done): `detail["confirmed"] == "yes"`."""
+    return receipt.detail.get("confirmed") == "yes"
 
 
 class Worker:
@@ -436,6 +468,8 @@ class Worker:
         outlet = self.outlets.get(delivery.outlet)
         if outlet is None or not delivery.is_due(now):
             return None
+        if delivery.confirming:
+            return "claim"  # a check sends nothing: no superseding, no rate slot
         if self._latest_only(outlet):
             newer = self._newer_version(delivery)
             if newer is not None:
@@ -463,6 +497,9 @@ class Worker:
         """Render and deliver a claimed delivery; record (not save) what happened."""
         outlet = self.outlets[delivery.outlet]
         attempt = delivery.attempt
+        if delivery.confirming:
+            # Checking only reads, so an expired claim is safe to take over.
+            return self._confirm(delivery, outlet)
         if took_over and not outlet.capabilities.deduplicates:
             delivery.record(
                 Delivery.Unconfirmed,
@@ -540,6 +577,20 @@ class Worker:
                 rendition,
                 permanent=False,
             )
+        stored = _stored_receipt(receipt)
+        if outlet.capabilities.confirms_async and not _final(receipt):
+            # Accepted, not yet up: a later check (`_confirm`) says how it ended.
+            now = self.clock()
+            delivery.record(
+                Delivery.Submitted,
+                at=now,
+                worker=self.name,
+                attempt=attempt,
+                rendition_sha256=rendition.sha256,
+                receipt=stored,
+                check_at=now + timedelta(seconds=self.backoff.check_delay(0)),
+            )
+            return "submitted"
         # On outlets a person puts up (notice boards) the rendition is ready, not yet
         # seen: the delivery waits for `syndicate attest`, and no worker touches it again.
         attested = outlet.capabilities.needs_attestation
@@ -549,12 +600,80 @@ class Worker:
             worker=self.name,
             attempt=attempt,
             rendition_sha256=rendition.sha256,
-            receipt={
-                **({"remote_id": receipt.remote_id} if receipt.remote_id else {}),
-                **dict(receipt.detail),
-            },
+            receipt=stored,
         )
         return "awaiting_attestation" if attested else "succeeded"
+
+    def _confirm(self, delivery: Delivery, outlet: Outlet) -> str:
+        """Ask the outlet how a submitted delivery ended; record (not save) the answer."""
+        adapter = self._adapters[outlet.name]
+        submitted = dict(delivery.submitted or {})
+        sha256 = delivery.rendition_sha256 or ""
+        confirm = getattr(adapter, "confirm", None)
+        if confirm is None:
+            return self._failed(
+                delivery,
+                PermanentDeliveryError(
+                    f"{outlet.name}: the adapter confirms asynchronously but has no "
+                    "`confirm` method",
+                    code="no_confirm",
+                ),
+                None,
+                permanent=True,
+            )
+        sent = Receipt(
+            remote_id=submitted.get("remote_id"),
+            detail={k: v for k, v in submitted.items() if k != "remote_id"},
+        )
+        error: DeliveryError | None = None
+        try:
+            answer = confirm(sent, self._sessions[outlet.name])
+        except PermanentDeliveryError as exc:
+            return self._failed(delivery, exc, None, permanent=True)
+        except DeliveryError as exc:
+            answer, error = None, exc
+        except Exception as exc:  # an adapter bug: note it, look again later
+            answer = None
+            error = TransientDeliveryError(f"adapter error: {exc!r}")
+        now = self.clock()
+        if answer is not None:
+            delivery.record(
+                Delivery.Succeeded,
+                at=now,
+                worker=self.name,
+                attempt=delivery.attempt,
+                rendition_sha256=sha256,
+                receipt={**submitted, **_stored_receipt(answer)},
+            )
+            return "succeeded"
+        wait = self.backoff.check_delay(
+            delivery.checks, error.retry_after if error else None
+        )
+        check_at = now + timedelta(seconds=wait)
+        if check_at - delivery.planned_at > self.backoff.max_age:
+            why = f"; last error: {error}" if error else ""
+            delivery.record(
+                Delivery.Abandoned,
+                at=now,
+                reason=f"{outlet.name} had not confirmed it after {delivery.checks} "
+                f"checks and {self.backoff.max_age}{why}"[:500],
+            )
+            return "abandoned"
+        delivery.record(
+            Delivery.Submitted,
+            at=now,
+            worker=self.name,
+            attempt=delivery.attempt,
+            rendition_sha256=sha256,
+            receipt=submitted,
+            check_at=check_at,
+            message=(
+                f"could not check: {type(error).__name__}: {error}"[:500]
+                if error
+                else None
+            ),
+        )
+        return "submitted"
 
     def _deliver(
         self, outlet: Outlet, adapter: ChannelAdapter, rendition: Rendition
@@ -601,7 +720,13 @@ class Worker:
             code=exc.code,
             message=str(exc)[:500],
             retry_at=retry_at,
-            rendition_sha256=rendition.sha256 if rendition else None,
+            rendition_sha256=(
+                rendition.sha256
+                if rendition
+                else delivery.rendition_sha256
+                if delivery.confirming
+                else None
+            ),
         )
         if (
             retry_at is not None
@@ -774,4 +899,28 @@ class Worker:
             live_items=tuple(live),
             withdrawn_items=tuple(withdrawn),
             attachments=self.attachments,
+            previous=self._previous(delivery),
         )
+
+    def _previous(self, delivery: Delivery) -> tuple[dict[str, str], ...]:
+        """Receipts of the item's earlier versions that succeeded on the same outlet.
+
+        Oldest first, from this worker's view of the log. An item's versions reach a
+        message outlet in order (`_waits_for_older`), so by the time this one is sent
+        the earlier ones are settled and in the view.
+        """
+        if delivery.item_version <= 1:
+            return ()
+        if any(
+            delivery_id(delivery.item_id, v, delivery.outlet) not in self._view
+            for v in range(1, delivery.item_version)
+        ):
+            self.refresh()
+        found: list[dict[str, str]] = []
+        for version in range(1, delivery.item_version):
+            older = self._view.get(
+                delivery_id(delivery.item_id, version, delivery.outlet)
+            )
+            if older is not None and older.state.done and older.receipt:
+                found.append(dict(older.receipt))
+        return tuple(found)

@@ -46,6 +46,7 @@ __all__ = [
     "Received",
     "Reply",
     "WeComRobotServer",
+    "WechatMpServer",
     "loopback_outlet_keys",
     "toml_table",
 ]
@@ -577,3 +578,319 @@ def toml_table(name: str, table: Mapping[str, Any]) -> str:
     lines = [f"[outlets.{name}]"]
     lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
     return "\n".join(lines) + "\n"
+
+
+@dataclass
+class _PublishJob:
+    publish_id: str
+    draft: list[dict[str, Any]]
+    polls_left: int
+    fail_status: int | None
+    article_id: str | None = None
+
+
+class WechatMpServer(_RobotServer):
+    """A fake `api.weixin.qq.com` for one official account (发布能力 only).
+
+    - `/cgi-bin/stable_token` (POST JSON) and `/cgi-bin/token` (GET): wrong AppID → 40013,
+      wrong secret → 40125. `stable_token` with `force_refresh: false` returns the current
+      token while it is valid; `force_refresh: true` and `/cgi-bin/token` issue a new one,
+      which makes the previous one answer 42001 (as does an expired one). Tokens live
+      `expires_in` seconds of the fake's clock.
+    - `material/add_material?type=thumb` (multipart field `media`; a thumb over 64 KB →
+      40006), `draft/add` (unknown thumb → 40007; content ≥ 20,000 characters → 45002),
+      `freepublish/submit` (→ `publish_id`), `freepublish/get` (status 1 for
+      `publish_polls` polls, then 0 with `article_id` / `article_detail`, or the status
+      set with `fail_next`), `freepublish/delete` (unknown or deleted → 53600),
+      `freepublish/batchget` (published articles, newest first).
+    - `script(api, Reply(...))` answers the next calls to `api` (e.g. "freepublish/submit")
+      with scripted errcodes, HTTP answers, delays or dropped connections (`accept=True`:
+      handled first, then dropped). `calls(api)` lists what each API received.
+    """
+
+    send_path = "/cgi-bin/"
+    robot_param = ""
+    thumb_limit = 64 * 1024
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        secret: str,
+        clock: Clock | None = None,
+        expires_in: int = 7200,
+        publish_polls: int = 1,
+    ) -> None:
+        super().__init__(clock=clock)
+        self.app_id = app_id
+        self.secret = secret
+        self.expires_in = expires_in
+        self.publish_polls = publish_polls
+        self.tokens: list[str] = []  # every token issued, oldest first
+        self.token_expires: datetime | None = None
+        self.materials: dict[str, bytes] = {}
+        self.drafts: dict[str, list[dict[str, Any]]] = {}
+        self.jobs: dict[str, _PublishJob] = {}
+        self.articles: dict[str, dict[str, Any]] = {}  # article_id → record
+        self._fail_next: deque[int] = deque()
+        self._counter = 0
+
+    def __enter__(self) -> WechatMpServer:
+        self.start()
+        return self
+
+    # -- scripting -----------------------------------------------------------------------
+
+    def fail_next(self, *statuses: int) -> None:
+        """The next publish jobs end with these `publish_status` values (2-6)."""
+        with self._lock:
+            self._fail_next.extend(statuses)
+
+    def rotate(self) -> str:
+        """Issue a new token as another client would (`/cgi-bin/token`)."""
+        with self._lock:
+            return self._issue()
+
+    def calls(self, api: str) -> list[Received]:
+        """Requests to `api` (e.g. "freepublish/submit"), in order."""
+        with self._lock:
+            return [r for r in self.received if r.robot == api]
+
+    def published(self) -> list[dict[str, Any]]:
+        """Articles published and not deleted, oldest first."""
+        with self._lock:
+            return [a for a in self.articles.values() if not a["is_deleted"]]
+
+    def outlet_table(
+        self, secret_env: str, *, portal_url: str, **values: Any
+    ) -> dict[str, Any]:
+        """An `[outlets.NAME]` table for a `wechat_mp` outlet on this fake."""
+        return {
+            "kind": "wechat_mp",
+            "channel": "new_media",
+            "base_url": self.url,
+            **loopback_outlet_keys(),
+            "app_id": self.app_id,
+            "app_secret": f"${{{secret_env}}}",
+            "portal_url": portal_url,
+            **values,
+        }
+
+    # -- handling ------------------------------------------------------------------------
+
+    def _next_id(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}{self._counter:06d}"
+
+    def _issue(self) -> str:
+        digest = hashlib.sha256(
+            f"{self.secret}:{len(self.tokens)}".encode()
+        ).hexdigest()
+        token = f"{len(self.tokens):02d}_{digest}{digest}"
+        self.tokens.append(token)
+        self.token_expires = self.clock() + timedelta(seconds=self.expires_in)
+        return token
+
+    def _handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, ip: str
+    ) -> _Answer:
+        parts = urlsplit(target)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        api = parts.path.removeprefix("/cgi-bin/")
+        now = self.clock()
+        with self._lock:
+            script = self._scripts.get(api)
+            reply = script.popleft() if script else Reply()
+            if reply.errcode is not None:
+                said = reply.errmsg or f"scripted error {reply.errcode}"
+                errcode: int | None = reply.errcode
+                answer = _Answer(
+                    payload=_errbody(reply.errcode, said), delay=reply.delay
+                )
+            elif reply.status is not None or reply.body is not None:
+                answer, errcode = _Answer(reply.status or 200, reply.body or b""), None
+            elif reply.drop and not reply.accept:
+                answer, errcode = _Answer(drop=True), None
+            else:
+                result = self._api(method, api, query, headers, body, now)
+                errcode = int(result.get("errcode", 0))
+                payload = json.dumps(result, ensure_ascii=False).encode("utf-8")
+                answer = _Answer(payload=payload, drop=reply.drop, delay=reply.delay)
+                if reply.drop:
+                    errcode = None
+            self.received.append(
+                Received(api, parts.path, query, headers, body, errcode, now)
+            )
+        return answer
+
+    def _token_error(
+        self, query: Mapping[str, str], now: datetime
+    ) -> dict[str, Any] | None:
+        token = query.get("access_token", "")
+        if not token:
+            return {"errcode": 41001, "errmsg": "access_token missing"}
+        if token not in self.tokens:
+            return {"errcode": 40014, "errmsg": "invalid access_token"}
+        current = self.tokens[-1]
+        expired = self.token_expires is not None and now >= self.token_expires
+        if token != current or expired:
+            return {"errcode": 42001, "errmsg": "access_token expired"}
+        return None
+
+    def _api(
+        self,
+        method: str,
+        api: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+        now: datetime,
+    ) -> dict[str, Any]:
+        if api in ("stable_token", "token"):
+            asked: dict[str, Any] = (
+                _json_object(body) if api == "stable_token" else dict(query)
+            ) or {}
+            if asked.get("appid") != self.app_id:
+                return {"errcode": 40013, "errmsg": "invalid appid"}
+            if asked.get("secret") != self.secret:
+                return {"errcode": 40125, "errmsg": "invalid appsecret"}
+            valid = bool(self.tokens) and (
+                self.token_expires is not None and now < self.token_expires
+            )
+            if api == "token" or asked.get("force_refresh") or not valid:
+                self._issue()
+            expires = self.token_expires or now
+            left = int((expires - now).total_seconds())
+            return {"access_token": self.tokens[-1], "expires_in": left}
+        problem = self._token_error(query, now)
+        if problem is not None:
+            return problem
+        if api == "material/add_material":
+            media = _multipart_field(headers.get("content-type", ""), body, "media")
+            if media is None:
+                return {"errcode": 41005, "errmsg": "media data missing"}
+            if query.get("type") == "thumb" and len(media) > self.thumb_limit:
+                return {"errcode": 40006, "errmsg": "invalid meida size"}
+            media_id = self._next_id("THUMB_")
+            self.materials[media_id] = media
+            return {"media_id": media_id}
+        data = _json_object(body)
+        if data is None:
+            return {"errcode": 44002, "errmsg": "empty post data"}
+        if api == "draft/add":
+            articles: list[dict[str, Any]] = list(data.get("articles") or [])
+            for article in articles:
+                if article.get("thumb_media_id") not in self.materials:
+                    return {"errcode": 40007, "errmsg": "invalid media_id"}
+                if len(article.get("content", "")) >= 20_000:
+                    return {"errcode": 45002, "errmsg": "content size out of limit"}
+            media_id = self._next_id("DRAFT_")
+            self.drafts[media_id] = articles
+            return {"media_id": media_id}
+        if api == "freepublish/submit":
+            draft = self.drafts.pop(str(data.get("media_id")), None)
+            if draft is None:
+                return {"errcode": 40007, "errmsg": "invalid media_id"}
+            job = _PublishJob(
+                self._next_id("PUB_"),
+                draft,
+                self.publish_polls,
+                self._fail_next.popleft() if self._fail_next else None,
+            )
+            self.jobs[job.publish_id] = job
+            if job.polls_left <= 0:
+                self._finish(job)
+            return {"errcode": 0, "errmsg": "ok", "publish_id": job.publish_id}
+        if api == "freepublish/get":
+            found = self.jobs.get(str(data.get("publish_id")))
+            if found is None:
+                return {"errcode": 40007, "errmsg": "invalid publish_id"}
+            if found.polls_left > 0:
+                found.polls_left -= 1
+                return {
+                    "publish_id": found.publish_id,
+                    "publish_status": 1,
+                    "fail_idx": [],
+                }
+            self._finish(found)
+            if found.fail_status is not None:
+                return {
+                    "publish_id": found.publish_id,
+                    "publish_status": found.fail_status,
+                    "fail_idx": [1] if found.fail_status in (2, 4) else [],
+                }
+            record = self.articles[found.article_id or ""]
+            return {
+                "publish_id": found.publish_id,
+                "publish_status": 0,
+                "article_id": found.article_id,
+                "article_detail": {
+                    "count": 1,
+                    "item": [{"idx": 1, "article_url": record["url"]}],
+                },
+                "fail_idx": [],
+            }
+        if api == "freepublish/delete":
+            gone = self.articles.get(str(data.get("article_id")))
+            if gone is None or gone["is_deleted"]:
+                return {"errcode": 53600, "errmsg": "Article ID 无效"}
+            gone["is_deleted"] = True
+            return {"errcode": 0, "errmsg": "ok"}
+        if api == "freepublish/batchget":
+            offset, count = int(data.get("offset", 0)), int(data.get("count", 20))
+            if not 1 <= count <= 20:
+                return {"errcode": 40097, "errmsg": "invalid args"}
+            newest = list(reversed(self.articles.values()))[offset : offset + count]
+            items = []
+            for record in newest:
+                news = [
+                    {
+                        **{
+                            k: v
+                            for k, v in a.items()
+                            if k != "content" or not data.get("no_content")
+                        },
+                        "url": record["url"],
+                        "is_deleted": record["is_deleted"],
+                    }
+                    for a in record["articles"]
+                ]
+                items.append(
+                    {"article_id": record["article_id"], "content": {"news_item": news}}
+                )
+            return {
+                "total_count": len(self.articles),
+                "item_count": len(items),
+                "item": items,
+            }
+        return {"errcode": 404, "errmsg": f"unknown api {api}"}
+
+    def _finish(self, job: _PublishJob) -> None:
+        if job.fail_status is not None or job.article_id is not None:
+            return
+        job.polls_left = 0
+        article_id = self._next_id("ART_")
+        job.article_id = article_id
+        self.articles[article_id] = {
+            "article_id": article_id,
+            "articles": job.draft,
+            "url": f"https://mp.weixin.qq.com/s/{article_id}",
+            "is_deleted": False,
+        }
+
+
+def _multipart_field(content_type: str, body: bytes, name: str) -> bytes | None:
+    """The bytes of form field `name` in a multipart/form-data body."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    if not content_type.startswith("multipart/form-data"):
+        return None
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == name:
+            payload = part.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else None
+    return None

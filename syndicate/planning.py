@@ -16,6 +16,12 @@ and after it, and the outlet (its filters and declared capabilities):
 one `Delivery.Planned` per (item event, matching outlet) in the same transaction as its
 tracking position, so a crash and restart never plans an event twice or skips one.
 
+Limits are checked here, not when a delivery fails: an adapter may offer a class method
+`check_content(content) -> str | None`; when it names a problem (a body longer than the
+outlet takes), the delivery is recorded `Planned` and then `Failed` (permanent, code
+"limit") in the same transaction, so `syndicate status` shows it at once and no worker
+ever calls the outlet for it. Removals (retract, withdrawal notice) are never refused.
+
 Outlets added later are *attached*: the first planner run that sees a new outlet backfills
 it with the current state of every live item it takes (as of the planner's position), and
 records that it did in the shared `OutletRegister`, so it happens once. `syndicate sync`
@@ -26,6 +32,7 @@ configuration lacks an attached outlet refuses to plan. See docs/delivery.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from uuid import UUID, uuid5
 
@@ -45,7 +52,13 @@ from syndicate.errors import ConfigurationError, InputError, Problem
 from syndicate.outlets import Outlet
 from syndicate.persistence import ConfiguredEnvironment, JSONTranscoder, PydanticMapper
 
-__all__ = ["Deliveries", "OutletRegister", "plan_operation"]
+__all__ = [
+    "Deliveries",
+    "OutletRegister",
+    "content_problem",
+    "plan_operation",
+    "planned_delivery",
+]
 
 
 def plan_operation(
@@ -70,6 +83,53 @@ def plan_operation(
     if event == "Withdrawn":
         return gone if took else None
     raise ValueError(f"unknown item event {event!r}")
+
+
+_REMOVALS = (Operation.RETRACT, Operation.WITHDRAWAL_NOTICE)
+
+
+def content_problem(outlet: Outlet, content: ItemContent) -> str | None:
+    """Why the outlet cannot take `content` at all (its adapter's `check_content`)."""
+    check = getattr(outlet.adapter_class, "check_content", None)
+    if check is None:
+        return None
+    problem = check(content)
+    return problem if isinstance(problem, str) and problem else None
+
+
+def planned_delivery(
+    outlet: Outlet,
+    content: ItemContent,
+    *,
+    item_id: UUID,
+    item_version: int,
+    operation: Operation,
+    position: int,
+    at: datetime,
+) -> Delivery:
+    """A new delivery; failed at once (code "limit") if the outlet cannot take it."""
+    delivery = Delivery.plan(
+        item_id=item_id,
+        item_version=item_version,
+        outlet=outlet.name,
+        operation=operation.value,
+        position=position,
+        at=at,
+    )
+    problem = None if operation in _REMOVALS else content_problem(outlet, content)
+    if problem is not None:
+        delivery.record(
+            Delivery.Failed,
+            at=at,
+            worker="planner",
+            attempt=0,
+            error_class="PermanentDeliveryError",
+            code="limit",
+            message=f"{outlet.name}: {problem}"[:500],
+            retry_at=None,
+            rendition_sha256=None,
+        )
+    return delivery
 
 
 class OutletRegister(Aggregate):
@@ -217,11 +277,12 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
             if operation is None:
                 continue
             processing_event.collect_events(
-                Delivery.plan(
+                planned_delivery(
+                    outlet,
+                    after,
                     item_id=event.originator_id,
                     item_version=event.originator_version,
-                    outlet=outlet.name,
-                    operation=operation.value,
+                    operation=operation,
                     position=position,
                     # When it was planned: the age limit counts from here, so a
                     # planner that was down for days does not abandon on first failure.
@@ -290,11 +351,12 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
                     else Operation.WITHDRAWAL_NOTICE
                 )
                 operation = gone if withdrawn else Operation.PUBLISH
-                delivery = Delivery.plan(
+                delivery = planned_delivery(
+                    outlet,
+                    item.content,
                     item_id=item.id,
                     item_version=item.version,
-                    outlet=name,
-                    operation=operation.value,
+                    operation=operation,
                     position=at_position,
                     at=now,
                 )

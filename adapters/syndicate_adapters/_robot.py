@@ -625,22 +625,7 @@ class RobotAdapter:
         self._check(response, now)
 
     def _check(self, response: requests.Response, now: datetime) -> None:
-        status = response.status_code
-        if 300 <= status < 400:
-            raise PermanentDeliveryError(
-                f"{self.platform} answered with a redirect ({status}); redirects are "
-                "never followed: check base_url",
-                code=str(status),
-            )
-        if status == 429 or status >= 500:
-            raise TransientDeliveryError(
-                f"{self.platform} answered HTTP {status}", code=str(status)
-            )
-        if status != 200:
-            raise PermanentDeliveryError(
-                f"{self.platform} answered HTTP {status}; check base_url",
-                code=str(status),
-            )
+        check_status(self.platform, response.status_code)
         try:
             answer = json.loads(response.content)
         except ValueError:
@@ -681,3 +666,23 @@ def check_bodies(
                 f"a {platform} request body would exceed {limit} bytes",
                 code="too_large",
             )
+
+
+def check_status(platform: str, status: int, api: str | None = None) -> None:
+    """The HTTP status of a platform API that answers 200 with an errcode body:
+    redirects (never followed) and other non-200 answers become delivery errors."""
+    if 300 <= status < 400:
+        raise PermanentDeliveryError(
+            f"{platform} answered with a redirect ({status}); redirects are never "
+            "followed: check base_url",
+            code=str(status),
+        )
+    if status == 429 or status >= 500:
+        raise TransientDeliveryError(
+            f"{platform} answered HTTP {status}", code=str(status)
+        )
+    if status != 200:
+        to = f" to {api}" if api else ""
+        raise PermanentDeliveryError(
+            f"{platform} answered HTTP {status}{to}; check base_url", code=str(status)
+        )

@@ -186,8 +186,9 @@ def _rows(run: Engine, ref: str | None, outlet: str | None) -> list[dict[str, An
                 "live_version": live,
                 "attempts": newest.attempt,
                 "last_error": newest.last_error,
+                # Retrying: the next attempt; submitted: the next check with the outlet.
                 "next_try": iso_china(newest.due_at)
-                if newest.state is DeliveryState.RETRYING
+                if newest.state in (DeliveryState.RETRYING, DeliveryState.SUBMITTED)
                 else None,
                 # Notice boards: who put the newest sheet up, and sheets still to post.
                 "attested_by": attested.by if attested else None,
@@ -337,6 +338,12 @@ def _print_status(rows: list[dict[str, Any]], *, check: bool) -> None:
             ],
         )
     )
+    submitted = sum(1 for r in rows if r["state"] == DeliveryState.SUBMITTED.value)
+    if submitted:
+        typer.echo(
+            f"\nsubmitted: {submitted} delivery(ies) accepted by the outlet and not yet "
+            "confirmed; the worker checks again at NEXT TRY"
+        )
     _print_attestations(rows)
     if check:
         _print_checks(rows)

@@ -13,9 +13,11 @@ planned ──claim──▶ claimed ──▶ succeeded
    │                  │ ├────▶ unconfirmed (outcome unknown, channel cannot deduplicate:
    │                  │ │        never resent automatically; `syndicate resolve`)
    └──── released ◀───┘ ├────▶ abandoned (older than the maximum age)
-                        └────▶ awaiting_attestation ──attest──▶ attested
-                                 (outlets that need a person to put the rendition up,
-                                  e.g. a printed sheet on a notice board)
+                        ├────▶ awaiting_attestation ──attest──▶ attested
+                        │        (outlets that need a person to put the rendition up,
+                        │         e.g. a printed sheet on a notice board)
+                        └────▶ submitted ──claim (check)──▶ succeeded | failed |
+                                 submitted again (still pending) | abandoned
 planned / retrying ──▶ superseded (a newer version replaces it on a latest-only outlet)
 ```
 
@@ -25,6 +27,15 @@ but nobody has put it up yet. `Attested` (who posted it, when, the sha256 of a p
 recorded by an operator with `syndicate attest`, and settles it as `attested`. Both facts are
 in the log itself, so replaying it gives the same states whatever the configuration says
 today, and logs written before attestation existed load unchanged.
+
+Asynchronous confirmation: on an outlet whose capabilities say `confirms_async` (a WeChat
+official account publishes an article minutes after accepting it), the worker records
+`Submitted` (the receipt so far, and `check_at`) instead of `Succeeded`. A submitted
+delivery is due again at `check_at`; the worker claims it and asks the adapter's
+`confirm(receipt, session)`, never rendering or sending again: the answer becomes
+`Succeeded`, `Failed`, or another `Submitted` with a later `check_at`. Submitted is not
+settled (a worker will look again) and not a problem. Logs written before it existed load
+unchanged: nothing old produces the new event.
 """
 
 from __future__ import annotations
@@ -71,6 +82,7 @@ class DeliveryState(StrEnum):
     SUPERSEDED = "superseded"
     AWAITING_ATTESTATION = "awaiting_attestation"
     ATTESTED = "attested"
+    SUBMITTED = "submitted"
 
     @property
     def settled(self) -> bool:
@@ -208,6 +220,22 @@ class Delivery(Aggregate):
         rendition_sha256: str
         receipt: dict[str, str]
 
+    class Submitted(Event):
+        """The outlet accepted the rendition and will say later whether it is up.
+
+        Recorded instead of `Succeeded` on outlets whose capabilities say
+        `confirms_async`, and again after each check that finds it still pending (or
+        could not ask: then `message` says why). Due again at `check_at`.
+        """
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.Submitted"
+        worker: str
+        attempt: int
+        rendition_sha256: str
+        receipt: dict[str, str]
+        check_at: datetime
+        message: str | None = None
+
     class Attested(Event):
         """A person put the rendition up; an operator recorded it (`syndicate attest`).
 
@@ -241,6 +269,10 @@ class Delivery(Aggregate):
         receipt: dict[str, str] | None
         delivered_at: datetime | None
         attestation: Delivery.Attested | None
+        # The receipt of the last `Submitted` while the outlet has not confirmed it
+        # (None otherwise), and how many times it was recorded (the check schedule).
+        submitted: dict[str, str] | None
+        checks: int
 
     def on(self, event: Delivery.Event) -> None:
         """Apply an event to the state (the one place state changes)."""
@@ -267,17 +299,32 @@ class Delivery(Aggregate):
             self.receipt = None
             self.delivered_at = None
             self.attestation = None
+            self.submitted = None
+            self.checks = 0
         elif isinstance(event, Delivery.Claimed):
             self.state = DeliveryState.CLAIMED
             self.attempt = event.attempt
             self.claimed_by = event.worker
             self.claim_expires_at = event.expires_at
         elif isinstance(event, Delivery.Released):
-            self.state = DeliveryState.PLANNED
+            # A check given back leaves the delivery submitted; a send, planned.
+            pending = getattr(self, "submitted", None) is not None
+            self.state = DeliveryState.SUBMITTED if pending else DeliveryState.PLANNED
             self.attempt = event.attempt - 1  # given back unsent: not an attempt
             self.due_at = event.timestamp
             self.claimed_by = self.claim_expires_at = None
+        elif isinstance(event, Delivery.Submitted):
+            self.state = DeliveryState.SUBMITTED
+            self.rendition_sha256 = event.rendition_sha256
+            self.claimed_by = self.claim_expires_at = None
+            self.receipt = dict(event.receipt)
+            self.submitted = dict(event.receipt)
+            self.checks = getattr(self, "checks", 0) + 1
+            self.due_at = event.check_at
+            if event.message is not None:
+                self.last_error = event.message
         elif isinstance(event, Delivery.Succeeded):
+            self.submitted = None
             self.state = DeliveryState.SUCCEEDED
             self.rendition_sha256 = event.rendition_sha256
             self.claimed_by = self.claim_expires_at = None
@@ -293,6 +340,7 @@ class Delivery(Aggregate):
             self.state = DeliveryState.ATTESTED
             self.attestation = event
         elif isinstance(event, Delivery.Failed):
+            self.submitted = None
             self.last_error = f"{event.error_class}: {event.message}"
             self.rendition_sha256 = event.rendition_sha256
             self.claimed_by = self.claim_expires_at = None
@@ -302,21 +350,25 @@ class Delivery(Aggregate):
                 self.state = DeliveryState.RETRYING
                 self.due_at = event.retry_at
         elif isinstance(event, Delivery.Unconfirmed):
+            self.submitted = None
             self.state = DeliveryState.UNCONFIRMED
             self.last_error = event.message
             self.rendition_sha256 = event.rendition_sha256
             self.claimed_by = self.claim_expires_at = None
         elif isinstance(event, Delivery.Abandoned):
+            self.submitted = None
             self.state = DeliveryState.ABANDONED
             self.last_error = event.reason
         elif isinstance(event, Delivery.Superseded):
             self.state = DeliveryState.SUPERSEDED
         elif isinstance(event, Delivery.RetryRequested):
+            self.submitted = None
             self.state = DeliveryState.PLANNED
             self.due_at = event.timestamp
             # A retry starts a fresh age window: the operator took responsibility.
             self.planned_at = event.timestamp
         elif isinstance(event, Delivery.Resolved):
+            self.submitted = None
             self.state = (
                 DeliveryState.SUCCEEDED if event.sent else DeliveryState.PLANNED
             )
@@ -351,7 +403,11 @@ class Delivery(Aggregate):
 
     def is_due(self, now: datetime) -> bool:
         """A worker may claim it now."""
-        if self.state in (DeliveryState.PLANNED, DeliveryState.RETRYING):
+        if self.state in (
+            DeliveryState.PLANNED,
+            DeliveryState.RETRYING,
+            DeliveryState.SUBMITTED,
+        ):
             return self.due_at <= now
         if self.state is DeliveryState.CLAIMED:
             return self.claim_expires_at is not None and self.claim_expires_at <= now
@@ -375,6 +431,11 @@ class Delivery(Aggregate):
     ) -> None:
         """Append an outcome or operator event."""
         self.trigger_event(event_class, timestamp=at, **fields)
+
+    @property
+    def confirming(self) -> bool:
+        """The outlet took the rendition; what is left is asking whether it is up."""
+        return getattr(self, "submitted", None) is not None
 
     def earliest_posting(self) -> datetime | None:
         """The earliest posting time `attest` accepts (the rendition's time, less skew)."""
@@ -435,6 +496,7 @@ _WORKER_EVENTS = (
     Delivery.Released,
     Delivery.Succeeded,
     Delivery.AwaitingAttestation,
+    Delivery.Submitted,
     Delivery.Failed,
     Delivery.Unconfirmed,
     Delivery.Abandoned,
