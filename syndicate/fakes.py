@@ -27,7 +27,6 @@ so `syndicate demo` can use it too.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -546,19 +545,9 @@ class DingTalkRobotServer(_RobotServer):
 
 
 def loopback_outlet_keys() -> dict[str, Any]:
-    """Outlet-table keys an outlet needs to reach a loopback fake.
-
-    Once syndicate refuses private and loopback addresses unless an outlet says
-    `allow_private_network = true`, that key is included; before, it would be an unknown
-    setting, so it is left out. Every table built here goes through this one function.
-    """
-    from syndicate import outlets
-
-    reserved: set[str] = getattr(outlets, "_RESERVED", set())
-    names = {f.name for f in dataclasses.fields(outlets.Outlet)}
-    if "allow_private_network" in reserved or "allow_private_network" in names:
-        return {"allow_private_network": True}
-    return {}
+    """Outlet-table keys an outlet needs to reach a loopback fake: the network guard
+    refuses loopback addresses unless the outlet allows its private network."""
+    return {"allow_private_network": True}
 
 
 def _toml_value(value: Any) -> str:

@@ -414,6 +414,7 @@ class PortalSite:
         self.layout = _Layout(settings)
         self.durable = durable
         self._memo: dict[str, Any] = {}
+        self._site_hash: str | None = None
 
     # -- files ------------------------------------------------------------------------
 
@@ -697,14 +698,18 @@ class PortalSite:
             self._drop_json("files.json")
 
     def _fingerprint(self) -> str:
-        """What every page depends on besides the entries: settings, schema, assets."""
-        parts = [
-            self.settings.model_dump_json(exclude={"path"}).encode(),
-            str(SCHEMA).encode(),
-            *(_asset(n) for n in _ASSETS),
-            Path(__file__).read_bytes(),  # the templates live in this module
-        ]
-        return hashlib.sha256(b"\0".join(parts)).hexdigest()
+        """What every page depends on besides the entries: settings, schema, assets.
+
+        Computed once per site object, not on every delivery."""
+        if self._site_hash is None:
+            parts = [
+                self.settings.model_dump_json(exclude={"path"}).encode(),
+                str(SCHEMA).encode(),
+                *(_asset(n) for n in _ASSETS),
+                Path(__file__).read_bytes(),  # the templates live in this module
+            ]
+            self._site_hash = hashlib.sha256(b"\0".join(parts)).hexdigest()
+        return self._site_hash
 
     def _links(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> None:
         """Keep `links/<policy id>.json`: the live items that interpret it."""
