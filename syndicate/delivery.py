@@ -36,7 +36,7 @@ import hashlib
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -87,6 +87,12 @@ class Backoff:
     # When to ask an outlet that confirms asynchronously again (no jitter: checks only
     # read, so several landing at once cost nothing but a request each).
     checks: tuple[float, ...] = (10, 30, 60, 300, 900, 1800)
+
+    def with_first_check(self, seconds: float) -> Backoff:
+        """This policy with the first check after `seconds` (later checks unchanged,
+        never earlier than the first)."""
+        later = tuple(max(c, seconds) for c in self.checks[1:])
+        return replace(self, checks=(seconds, *later))
 
     def check_delay(self, checks: int, retry_after: float | None = None) -> float:
         """Seconds until the next check, after `checks` recorded submissions."""
@@ -546,7 +552,7 @@ class Worker:
             self.stop_requested
             or not self._lease_left(delivery, outlet)
             or self._superseded_in_store(delivery, outlet)
-            or not self._take_slot(outlet, delivery)
+            or not self._take_slots(outlet, delivery, _messages(rendition))
         ):
             delivery.record(
                 Delivery.Released, at=self.clock(), worker=self.name, attempt=attempt
@@ -800,15 +806,37 @@ class Worker:
         return newer in self.deliveries.repository
 
     def _slot_free(self, outlet: Outlet, now: datetime) -> bool:
-        """Whether a rate slot is free now (a peek; `_take_slot` takes it for real)."""
+        """Whether a rate slot is free now (a peek; `_take_slots` takes them for real)."""
+        return self._free_slots(outlet, now) > 0
+
+    def _take_slots(self, outlet: Outlet, delivery: Delivery, count: int) -> bool:
+        """Take `count` rate slots (one per message the platform will count), or none.
+
+        A notice split into k messages costs k of the robot's 20 a minute. If fewer
+        than `count` slots are free, the delivery waits; slots taken on the way stay
+        taken for their minute, which only errs on the side of sending later. More
+        messages than the whole limit take every slot (the adapter sends the rest as
+        the platform allows).
+        """
+        limit = outlet.rate_per_minute
+        if not limit:
+            return True
+        wanted = min(max(count, 1), limit)
+        if wanted > 1 and self._free_slots(outlet, self.clock()) < wanted:
+            return False
+        return all(self._take_slot(outlet, delivery) for _ in range(wanted))
+
+    def _free_slots(self, outlet: Outlet, now: datetime) -> int:
+        free = 0
         for index in range(outlet.rate_per_minute or 0):
             slot_id = RateSlot.id_for(outlet.name, index)
             if slot_id not in self.deliveries.repository:
-                return True
+                free += 1
+                continue
             slot = cast(RateSlot, self.deliveries.repository.get(slot_id))
             if now - slot.last_taken >= timedelta(seconds=60):
-                return True
-        return False
+                free += 1
+        return free
 
     def _take_slot(self, outlet: Outlet, delivery: Delivery) -> bool:
         limit = outlet.rate_per_minute
@@ -924,3 +952,12 @@ class Worker:
             if older is not None and older.state.done and older.receipt:
                 found.append(dict(older.receipt))
         return tuple(found)
+
+
+def _messages(rendition: Rendition) -> int:
+    """How many messages the platform will count for this rendition (`meta["messages"]`
+    from adapters that split a notice; 1 otherwise)."""
+    try:
+        return max(int(rendition.meta.get("messages", "1")), 1)
+    except ValueError:
+        return 1

@@ -5,16 +5,19 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from syndicate.delivery import RunSummary, Worker
+from syndicate.delivery import Backoff, RunSummary, Worker
 from syndicate.domain.content import ItemContent
+from syndicate.domain.deliveries import DeliveryState
 from syndicate.errors import InputError
-from syndicate.fakes import DingTalkRobotServer, WeComRobotServer
+from syndicate.fakes import DingTalkRobotServer, WechatMpServer, WeComRobotServer
 from syndicate.itemfiles import expand_paths, load_item_file
 from syndicate.project import Project
 from syndicate.testing import LoopbackServer
@@ -92,6 +95,22 @@ base_url = "{ding}"
 portal_url = "{site}"
 allow_private_network = true
 """
+# The county's WeChat official account, on a loopback fake of api.weixin.qq.com. WeChat
+# confirms publishing asynchronously; the demo looks again after one second.
+WECHAT = """
+[outlets.linxi-wechat]
+kind = "wechat_mp"
+channel = "new_media"
+app_id = "{app_id}"
+app_secret = "${{SYNDICATE_DEMO_WECHAT_SECRET}}"
+base_url = "{wechat}"
+portal_url = "{site}"
+allow_private_network = true   # the demo's fake WeChat API runs on 127.0.0.1
+
+[delivery]
+first_check_seconds = 1   # WeChat publishes in seconds to minutes; the demo's fake at once
+"""
+WECHAT_APP_ID = "wx5d3c0a7e91b24f68"
 GROUP_KEYS = ("SYNDICATE_DEMO_WECOM_KEY", "SYNDICATE_DEMO_DINGTALK_TOKEN")
 GROUP_SECRETS: dict[str, Callable[[], str]] = {
     "SYNDICATE_DEMO_WECOM_KEY": lambda: (
@@ -99,6 +118,7 @@ GROUP_SECRETS: dict[str, Callable[[], str]] = {
     ),
     "SYNDICATE_DEMO_DINGTALK_TOKEN": lambda: secrets.token_hex(32),
     "SYNDICATE_DEMO_DINGTALK_SECRET": lambda: "SEC" + secrets.token_hex(32),
+    "SYNDICATE_DEMO_WECHAT_SECRET": lambda: secrets.token_hex(16),
 }
 REVISED_INDEX_NO = "11330100MB0000005X/2026-00031"
 WITHDRAWN_INDEX_NO = "11330100MB00000010/2026-00047"
@@ -158,6 +178,11 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         LoopbackServer(receive) as receiver,
         WeComRobotServer(keys=[os.environ["SYNDICATE_DEMO_WECOM_KEY"]]) as wecom,
         DingTalkRobotServer() as ding,
+        WechatMpServer(
+            app_id=WECHAT_APP_ID,
+            secret=os.environ["SYNDICATE_DEMO_WECHAT_SECRET"],
+            publish_polls=0,
+        ) as wechat,
     ):
         ding.add_robot(
             os.environ["SYNDICATE_DEMO_DINGTALK_TOKEN"],
@@ -171,9 +196,12 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
                 )
             )
             config.write(GROUPS.format(wecom=wecom.url, ding=ding.url, site=SITE_URL))
+            config.write(
+                WECHAT.format(app_id=WECHAT_APP_ID, wechat=wechat.url, site=SITE_URL)
+            )
         project = Project.load(home)
         _publish_examples(project, echo)
-        summary = _deliver(project)
+        summary = _deliver(project, echo)
         echo(
             f"\ndelivered: {summary.outcomes.get('succeeded', 0)} deliveries succeeded, "
             f"{summary.outcomes.get('superseded', 0)} superseded by a newer version"
@@ -205,6 +233,12 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
                 f"  {name:<16} {len(messages)} messages received by the demo's {kind} "
                 f"robot, e.g. “{first}”"
             )
+        articles = wechat.published()
+        echo(
+            f"  linxi-wechat     {len(articles)} articles published by the demo's WeChat "
+            f"API ({len(wechat.calls('freepublish/delete'))} deleted on withdrawal), "
+            f"e.g. “{articles[-1]['articles'][0]['title'][:40] if articles else '-'}”"
+        )
         sheets = len(list((outlets / "village-board").glob("*.pdf")))
         echo(
             f"  village-board    {sheets} A4 PDF sheets in outlets/village-board, "
@@ -224,7 +258,8 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         f"  {prefix} attest DELIVERY --by 张三     # after posting a sheet (ids: status)"
     )
     echo(
-        "(The webhook receiver and the group robots stopped with the demo. To run "
+        "(The webhook receiver, the group robots and the WeChat API stopped with the "
+        "demo. To run "
         f"`syndicate sync` in this home again, set {SECRET_VARIABLE} to any whsec_ "
         f"secret and {', '.join(GROUP_SECRETS)} to any values; attempts to the gone "
         "servers will then be recorded as failures and retried — the engine at work.)"
@@ -272,17 +307,37 @@ def _publish_examples(project: Project, echo: Callable[[str], None]) -> None:
         echo(f"\nthe items log holds {log.position()} events")
 
 
-def _deliver(project: Project) -> RunSummary:
+def _deliver(project: Project, echo: Callable[[str], None]) -> RunSummary:
     with project.disclosures() as items, project.deliveries(items) as deliveries:
         summary = RunSummary(planned_events=deliveries.plan())
+        first_check = project.delivery.first_check_seconds
         worker = Worker(
             deliveries,
             items,
             project.outlets,
             name="demo",
             attachments=project.attachments.root,
+            backoff=Backoff().with_first_check(first_check),
         )
         try:
-            return worker.run_until_idle(summary)
+            worker.run_until_idle(summary)
+            # WeChat accepted the articles and publishes them in the background: look
+            # again when the first check is due (a few times at most).
+            for _ in range(5):
+                waiting = [
+                    d
+                    for d in worker.due(worker.clock() + timedelta(minutes=1))
+                    if d.state is DeliveryState.SUBMITTED
+                ]
+                if not waiting:
+                    break
+                echo(
+                    f"waiting for WeChat to confirm {len(waiting)} submitted "
+                    "article(s)…"
+                )
+                wait = min(d.due_at for d in waiting) - worker.clock()
+                time.sleep(max(wait.total_seconds(), 0) + 0.05)
+                worker.run_until_idle(summary)
+            return summary
         finally:
             worker.close()

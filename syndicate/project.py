@@ -36,6 +36,8 @@ class DeliverySettings:
 
     claim_seconds: int = 120
     max_age_hours: int = 72
+    # The first look at a delivery an outlet confirms asynchronously (WeChat publishing).
+    first_check_seconds: int = 10
 
 
 CONFIG_NAME = "syndicate.toml"
@@ -259,7 +261,7 @@ class Project:
     def _delivery(table: Any) -> DeliverySettings:
         if not isinstance(table, dict):
             raise ConfigurationError("[delivery] must be a table")
-        known = {"claim_seconds", "max_age_hours"}
+        known = {"claim_seconds", "max_age_hours", "first_check_seconds"}
         extra = set(table) - known
         if extra:
             raise ConfigurationError(

@@ -13,6 +13,7 @@ import base64
 import logging
 import secrets
 import sqlite3
+import time
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -23,6 +24,7 @@ from syndicate.cli import app
 from syndicate.fakes import (
     DingTalkRobotServer,
     Reply,
+    WechatMpServer,
     WeComRobotServer,
     loopback_outlet_keys,
     toml_table,
@@ -60,6 +62,7 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
         f"{secrets.token_hex(6)}",
         "CANARY_DING_TOKEN": secrets.token_hex(32),
         "CANARY_DING_SECRET": "SEC" + secrets.token_hex(32),
+        "CANARY_WECHAT": secrets.token_hex(16),
     }
     forms = {name: encodings(value) for name, value in canaries.items()}
     # The webhook's signing key is the base64 part; search its bytes too.
@@ -78,6 +81,9 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
         LoopbackServer(receive) as receiver,
         WeComRobotServer(keys=[canaries["CANARY_WECOM"]]) as wecom,
         DingTalkRobotServer() as ding,
+        WechatMpServer(
+            app_id="wx0123456789abcdef", secret=canaries["CANARY_WECHAT"]
+        ) as wechat,
     ):
         ding.add_robot(
             canaries["CANARY_DING_TOKEN"], secret=canaries["CANARY_DING_SECRET"]
@@ -103,6 +109,10 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
                     portal_url=PORTAL,
                 ),
             )
+            + toml_table(
+                "wechat", wechat.outlet_table("CANARY_WECHAT", portal_url=PORTAL)
+            )
+            + "[delivery]\nfirst_check_seconds = 1\n"
         )
         home = tmp_path / "home"
         runner = CliRunner(env={"SYNDICATE_ACTOR": "运维", **canaries})
@@ -129,10 +139,17 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
             canaries["CANARY_DING_TOKEN"],
             Reply(errcode=310000, errmsg="sign not match"),
         )
+        # WeChat refuses the server's IP, naming it (as WeChat does).
+        wechat.script(
+            "stable_token",
+            Reply(errcode=40164, errmsg="invalid ip 10.1.2.3, not in whitelist"),
+        )
         outputs.append(cli("sync"))
         assert outputs[-1].exit_code == 1
         outputs += [cli("status", "--json"), cli("status"), cli("log", "--json")]
         outputs.append(cli("retry"))
+        outputs.append(cli("sync"))
+        time.sleep(1.1)  # WeChat's first check is due (first_check_seconds = 1)
         outputs.append(cli("sync"))
         outputs += [
             cli("status", "--json"),
@@ -142,6 +159,13 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
         assert len(wecom.messages(canaries["CANARY_WECOM"])) == 1
         assert len(ding.messages(canaries["CANARY_DING_TOKEN"])) == 1
         assert len(hits) == 2
+        assert len(wechat.calls("freepublish/submit")) == 1
+        assert wechat.calls("freepublish/get")  # confirmed, and read back by --check
+        tokens = list(wechat.tokens)
+    assert tokens
+    # Access tokens are credentials too: none may be kept or shown either.
+    for n, token in enumerate(tokens):
+        forms[f"wechat access token {n}"] = encodings(token)
 
     contents = {}
     for path in home.rglob("*"):
@@ -157,6 +181,7 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
         "".join(o.stdout + o.stderr for o in outputs).encode() + caplog.text.encode()
     )
     assert b"93000" in shown  # the failures really happened and were reported
+    assert "IP白名单".encode() in shown
     for name, variants in forms.items():
         for path in kept:
             if path.name == "syndicate.toml":

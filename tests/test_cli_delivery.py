@@ -132,6 +132,7 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
         "SYNDICATE_DEMO_WECOM_KEY",
         "SYNDICATE_DEMO_DINGTALK_TOKEN",
         "SYNDICATE_DEMO_DINGTALK_SECRET",
+        "SYNDICATE_DEMO_WECHAT_SECRET",
     ):
         monkeypatch.delenv(variable, raising=False)
     result = CliRunner().invoke(app, ["demo"])
@@ -151,6 +152,7 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
         "village-board",
         "liutang-village",
         "qingshi-township",
+        "linxi-wechat",
     }
     for row in rows:
         version, state = latest[row["item_id"]]
@@ -169,6 +171,9 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
         )
     assert "messages received by the demo's WeCom robot" in result.stdout
     assert "messages received by the demo's DingTalk robot" in result.stdout
+    # WeChat confirmed every article the demo submitted (none left `submitted`).
+    assert "articles published by the demo's WeChat API (1 deleted" in result.stdout
+    assert {r["state"] for r in rows if r["outlet"] == "linxi-wechat"} == {"succeeded"}
     assert "serve" in result.stdout
     assert "attest" in result.stdout
     # Everything on the file outlets is exactly what the log says it should be.
@@ -177,7 +182,7 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
     )
     assert check.exit_code == 0, check.output
     verdicts = {(r["outlet"], r["on_outlet"]) for r in json.loads(check.stdout)}
-    pushed = {"county-platform", "liutang-village", "qingshi-township"}
+    pushed = {"county-platform", "liutang-village", "qingshi-township", "linxi-wechat"}
     assert {v for o, v in verdicts if o not in pushed} == {"in sync"}
     assert {v for o, v in verdicts if o in pushed} == {"cannot read back"}
     page = next(

@@ -1,18 +1,25 @@
-"""One item, published, revised and withdrawn, across three WeCom village groups and two
-DingTalk township groups, through the command line against loopback robots that follow
-each platform's protocol: what every robot received, byte limits and rate limits included.
+"""One item, published, revised and withdrawn, across the county's WeChat official account,
+three WeCom village groups and two DingTalk township groups, through the command line
+against loopback servers that follow each platform's protocol: what every server received,
+byte limits and rate limits included.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner, Result
 
 from syndicate.cli import app
-from syndicate.fakes import DingTalkRobotServer, WeComRobotServer, toml_table
+from syndicate.fakes import (
+    DingTalkRobotServer,
+    WechatMpServer,
+    WeComRobotServer,
+    toml_table,
+)
 from tests.conftest import ITEM_FRONT
 
 PORTAL = "https://www.linxi.gov.cn"
@@ -21,6 +28,8 @@ DING = {
     f"TOWNSHIP_{n}_TOKEN": (f"{n:02x}" * 32, "SEC" + f"{n + 7:02x}" * 32)
     for n in range(1, 3)
 }
+WECHAT_APP_ID = "wx0123456789abcdef"
+WECHAT_SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 # A long notice: about 9,000 bytes of body; groups get a summary and the link.
 LONG_BODY = "\n\n".join(
     f"{n}. 柳塘村第{n}组申报户经村民代表大会评议，符合耕地地力保护补贴发放条件，"
@@ -38,12 +47,17 @@ def body_of(message: dict[str, Any]) -> str:
     return str(part.get("content") or part.get("text") or "")
 
 
-def test_publish_revise_withdraw_across_five_groups(tmp_path: Path) -> None:
+def test_publish_revise_withdraw_across_wechat_and_five_groups(tmp_path: Path) -> None:
     environ = {**WECOM, **{k: t for k, (t, _) in DING.items()}}
     environ |= {k.replace("TOKEN", "SECRET"): s for k, (_, s) in DING.items()}
+    environ["WECHAT_SECRET"] = WECHAT_SECRET
     with (
         WeComRobotServer(keys=WECOM.values()) as wecom,
         DingTalkRobotServer() as ding,
+        # Published by the first check (several polls: tests/adapters/test_wechat_mp.py).
+        WechatMpServer(
+            app_id=WECHAT_APP_ID, secret=WECHAT_SECRET, publish_polls=0
+        ) as wechat,
     ):
         for token, secret in DING.values():
             ding.add_robot(token, secret=secret)
@@ -61,6 +75,14 @@ def test_publish_revise_withdraw_across_five_groups(tmp_path: Path) -> None:
             )
             for n, name in enumerate(DING, start=1)
         )
+        tables += toml_table(
+            "county-wechat",
+            wechat.outlet_table(
+                "WECHAT_SECRET", portal_url=PORTAL, delete_corrected=True
+            ),
+        )
+        # WeChat publishes in the background; look again after a second, not ten.
+        tables += "[delivery]\nfirst_check_seconds = 1\n"
         home = tmp_path / "home"
         runner = CliRunner(env={"SYNDICATE_ACTOR": "运维", **environ})
         assert runner.invoke(app, ["--home", str(home), "init"]).exit_code == 0
@@ -70,10 +92,21 @@ def test_publish_revise_withdraw_across_five_groups(tmp_path: Path) -> None:
         def cli(*args: str) -> Result:
             return runner.invoke(app, ["--home", str(home), *args])
 
+        def sync() -> None:
+            """Sync, then sync again once WeChat's publishing job is due a check."""
+            assert cli("sync").exit_code == 0
+            for _ in range(5):
+                rows = json.loads(cli("status", "--json").stdout)
+                if not any(r["state"] == "submitted" for r in rows):
+                    return
+                time.sleep(1.1)
+                assert cli("sync").exit_code == 0
+            raise AssertionError("WeChat never confirmed the article")
+
         item = tmp_path / "item.md"
         item.write_text(notice(LONG_BODY), "utf-8")
         assert cli("items", "publish", str(item)).exit_code == 0
-        assert cli("sync").exit_code == 0
+        sync()
         revised = tmp_path / "revised.md"
         revised.write_text(notice(LONG_BODY.replace("第1组", "第一组")), "utf-8")
         ref = "临溪县民政局/11330100MB0000006R/2026-00019"
@@ -81,16 +114,45 @@ def test_publish_revise_withdraw_across_five_groups(tmp_path: Path) -> None:
             cli("items", "revise", ref, str(revised), "--reason", "更正组名").exit_code
             == 0
         )
-        assert cli("sync").exit_code == 0
+        sync()
         withdrawn = cli(
             "items", "withdraw", ref, "--reason", "重新审核", "--note", "名单重新审核"
         )
         assert withdrawn.exit_code == 0
-        assert cli("sync").exit_code == 0
+        sync()
         rows = json.loads(cli("status", "--json").stdout)
 
     assert {r["state"] for r in rows} == {"succeeded"}
     assert {r["version"] for r in rows} == {3}
+    assert {r["outlet"] for r in rows} == {
+        "county-wechat",
+        *(f"village-{n}" for n in range(1, 4)),
+        *(f"township-{n}" for n in range(1, 3)),
+    }
+    # WeChat: the article, then a 【更正】 article (the first one deleted, as configured),
+    # then the correction deleted on withdrawal; nothing is left published.
+    assert not [code for code in wechat.errcodes() if code]  # nothing refused
+    drafts = [json.loads(r.body)["articles"][0] for r in wechat.calls("draft/add")]
+    assert len(drafts) == 2
+    assert drafts[0]["title"] == "临溪县2026年第一季度城乡最低生活保障审批结果公告"
+    assert drafts[1]["title"] == f"【更正】{drafts[0]['title']}"
+    assert "更正组名" in drafts[1]["content"]
+    assert "柳塘村第一组" in drafts[1]["content"]
+    for draft in drafts:
+        assert len(draft["content"]) < 20_000
+        assert len(draft["content"].encode("utf-8")) < 1024 * 1024
+        assert draft["content_source_url"].startswith(f"{PORTAL}/items/")
+        assert "<script" not in draft["content"]
+    assert len(wechat.calls("freepublish/submit")) == 2  # never resubmitted
+    deleted = [
+        json.loads(r.body)["article_id"] for r in wechat.calls("freepublish/delete")
+    ]
+    assert len(deleted) == 2
+    assert len(set(deleted)) == 2
+    assert wechat.published() == []
+    thumbs = wechat.calls("material/add_material")
+    assert thumbs
+    assert all(len(r.body) <= 64 * 1024 + 4096 for r in thumbs)
     assert set(wecom.errcodes()) == {0}  # the robots never refused anything
     assert set(ding.errcodes()) == {0}
     for key in WECOM.values():
@@ -165,3 +227,40 @@ def test_a_burst_of_notices_waits_for_each_robots_limit(tmp_path: Path) -> None:
         states = [r["state"] for r in rows if r["outlet"] == outlet]
         assert states.count("succeeded") == 20
         assert states.count("planned") == 2  # sent when a slot frees, a minute on
+
+
+def test_a_notice_of_two_messages_takes_two_of_the_robots_slots(tmp_path: Path) -> None:
+    """With @all in markdown mode every notice is two messages (the notice, then the
+    mention): 12 notices fit 10 to the minute, and the robot never answers 45009."""
+    key = WECOM["VILLAGE_1_KEY"]
+    with WeComRobotServer(keys=[key]) as wecom:
+        table = wecom.outlet_table("VILLAGE_1_KEY", portal_url=PORTAL, mention_all=True)
+        home = tmp_path / "home"
+        runner = CliRunner(env={"SYNDICATE_ACTOR": "运维", "VILLAGE_1_KEY": key})
+        home_args = ["--home", str(home)]
+        assert runner.invoke(app, [*home_args, "init"]).exit_code == 0
+        with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
+            config.write("\n" + toml_table("village", table))
+        files = []
+        for n in range(12):
+            path = tmp_path / f"item-{n}.md"
+            path.write_text(
+                notice(f"第{n}号公告正文。").replace(
+                    "2026-00019", f"2026-{n + 200:05}"
+                ),
+                "utf-8",
+            )
+            files.append(str(path))
+        assert (
+            runner.invoke(app, [*home_args, "items", "publish", *files]).exit_code == 0
+        )
+        synced = runner.invoke(app, [*home_args, "sync"])
+        assert synced.exit_code == 0, synced.output
+        rows = json.loads(runner.invoke(app, [*home_args, "status", "--json"]).stdout)
+    messages = wecom.messages(key)
+    assert len(messages) == 20
+    assert [m["msgtype"] for m in messages] == ["markdown", "text"] * 10
+    assert set(wecom.errcodes()) == {0}
+    states = [r["state"] for r in rows]
+    assert states.count("succeeded") == 10
+    assert states.count("planned") == 2

@@ -316,13 +316,16 @@ def _digest(html: str) -> str:
 
 
 def _article_ids(previous: Sequence[Mapping[str, str]]) -> list[str]:
-    """Article ids published by earlier deliveries, oldest first, each once."""
+    """Article ids published by earlier deliveries and not deleted since (a correction
+    with `delete_corrected` records what it deleted), oldest first, each once."""
     ids: list[str] = []
+    gone: set[str] = set()
     for receipt in previous:
         article = receipt.get("article_id")
         if article and article not in ids:
             ids.append(article)
-    return ids
+        gone.update(a for a in receipt.get("deleted", "").split(",") if a)
+    return [a for a in ids if a not in gone]
 
 
 def _next_midnight_beijing(now: datetime) -> float:

@@ -55,7 +55,9 @@ class Engine:
             self.project.outlets,
             name=name,
             lease=timedelta(seconds=settings.claim_seconds),
-            backoff=Backoff(max_age=timedelta(hours=settings.max_age_hours)),
+            backoff=Backoff(
+                max_age=timedelta(hours=settings.max_age_hours)
+            ).with_first_check(settings.first_check_seconds),
             attachments=self.project.attachments.root,
         )
 

@@ -331,6 +331,35 @@ def test_a_rejected_token_is_refetched_once(rig: Rig) -> None:
     assert [a["force_refresh"] for a in asked] == [False, False]
 
 
+@pytest.mark.parametrize("errcode", [40001, 40014, 42001])
+def test_a_token_errcode_drops_the_cached_token_and_retries_once(
+    rig: Rig, errcode: int
+) -> None:
+    """40001 (invalid credential), 40014 (invalid access_token) and 42001 (expired) on
+    an API call: fetch a token again and repeat that call once; no failure recorded."""
+    rig.fake.script("draft/add", Reply(errcode=errcode))
+    rig.items.publish(content(), actor="张三")
+    rig.sync()
+    assert rig.last().state is DeliveryState.SUBMITTED
+    assert rig.last().last_error is None
+    assert [r.errcode for r in rig.fake.calls("draft/add")] == [errcode, 0]
+    asked = [json.loads(r.body) for r in rig.fake.calls("stable_token")]
+    # The fake still holds the refused token valid, so the plain re-fetch returns the
+    # same one and the adapter then forces a new one (which invalidates the old).
+    assert [a["force_refresh"] for a in asked] == [False, False, True]
+
+
+def test_a_second_token_errcode_in_a_row_is_a_failure(rig: Rig) -> None:
+    rig.fake.script("draft/add", Reply(errcode=40014), Reply(errcode=40014))
+    rig.items.publish(content(), actor="张三")
+    rig.sync()
+    delivery = rig.last()
+    assert delivery.state is DeliveryState.RETRYING
+    assert delivery.last_error is not None
+    assert "40014" in delivery.last_error
+    assert len(rig.fake.calls("draft/add")) == 2  # retried once, not in a loop
+
+
 def test_the_token_is_refreshed_before_it_expires(
     sqlite_project: Project, clock: FixedClock
 ) -> None:
