@@ -20,7 +20,12 @@ Optional methods, for channels that support them: `read_back(job, session) -> by
 confirmation, for outlets whose capabilities say `confirms_async`: the worker records
 `Submitted` after `deliver` and calls `confirm` with that receipt when a check is due; None
 while still pending; a receipt whose `detail["confirmed"]` is "yes" from `deliver` needs
-no check). An optional class method `check_content(content: ItemContent) -> str | None`
+no check). Outlets the public reads may also offer `inventory(session) -> set[UUID]` (the
+ids of every item the outlet shows anything for, withdrawal notices included: what
+`syndicate audit consistency` calls "extra" when the log never sent it there) and
+`witness(checkpoints, public_key)` (publish the signed audit checkpoints, newest last, and
+the verifier key, so the public witnesses them; called with the whole list each time, it
+must be idempotent). An optional class method `check_content(content: ItemContent) -> str | None`
 says why an item cannot go to the outlet at all (a length limit): the planner records
 such a delivery as failed at once, before any attempt.
 
@@ -56,6 +61,7 @@ from syndicate.domain.items import VersionRecord
 
 __all__ = [
     "Capabilities",
+    "WitnessedCheckpoint",
     "ChannelAdapter",
     "DeliveryJob",
     "ItemView",
@@ -199,6 +205,22 @@ class Rendition(BaseModel):
             key=key,
             meta=dict(meta or {}),
         )
+
+
+@dataclass(frozen=True)
+class WitnessedCheckpoint:
+    """A signed checkpoint of the audit log, as outlets publish it (`witness`).
+
+    `note` is the whole signed note (C2SP signed-note: the checkpoint body — origin, tree
+    size, base64 root — a blank line, then signature lines); an auditor verifies it with
+    the verifier key the outlet publishes next to it.
+    """
+
+    number: int
+    size: int
+    root_hex: str
+    at: datetime
+    note: str
 
 
 class Receipt(BaseModel):

@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from syndicate.audit.log import ensure_keys, load_verifier, verify
+from syndicate.audit.service import open_reader, record_checkpoint
 from syndicate.delivery import Backoff, RunSummary, Worker
 from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import DeliveryState
@@ -200,6 +202,7 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
                 WECHAT.format(app_id=WECHAT_APP_ID, wechat=wechat.url, site=SITE_URL)
             )
         project = Project.load(home)
+        ensure_keys(project)
         _publish_examples(project, echo)
         summary = _deliver(project, echo)
         echo(
@@ -244,12 +247,16 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
             f"  village-board    {sheets} A4 PDF sheets in outlets/village-board, "
             "awaiting attestation"
         )
+        _audit(project, echo)
     prefix = f"syndicate --home {home}"
     echo("\nTry:")
     echo(f"  {prefix} items list")
     echo(f"  {prefix} items show {REVISED_REF}")
     echo(f"  {prefix} log")
     echo(f"  {prefix} status")
+    echo(f"  {prefix} audit trail {REVISED_REF}")
+    echo(f"  {prefix} audit verify")
+    echo(f"  {prefix} audit export audit-export   # for an auditor, verified offline")
     echo(
         f"  {prefix} serve                       # the portal at http://127.0.0.1:8000/"
     )
@@ -341,3 +348,18 @@ def _deliver(project: Project, echo: Callable[[str], None]) -> RunSummary:
             return summary
         finally:
             worker.close()
+
+
+def _audit(project: Project, echo: Callable[[str], None]) -> None:
+    """End like a real run: sign a checkpoint, verify the whole log against it."""
+    echo("\naudit:")
+    echo("  " + record_checkpoint(project, trigger="demo", actor=DEMO_ACTOR))
+    verifier = load_verifier(project)
+    with open_reader(project) as (store, reader):
+        verdict = verify(reader, list(store.checkpoints()), verifier)
+    if not verdict.ok:
+        raise RuntimeError(f"the demo's own log does not verify: {verdict.findings}")
+    echo(
+        f"  verify: OK, {verdict.events} events in both logs match the signed "
+        f"checkpoint (key {verdict.key}, in keys/audit-signing.pub)"
+    )

@@ -27,7 +27,13 @@ from syndicate.persistence import StoreSettings, has_password
 from syndicate.planning import Deliveries
 from syndicate.registry import Registry
 
-__all__ = ["CONFIG_NAME", "CONFIG_TEMPLATE", "DeliverySettings", "Project"]
+__all__ = [
+    "CONFIG_NAME",
+    "CONFIG_TEMPLATE",
+    "AuditSettings",
+    "DeliverySettings",
+    "Project",
+]
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,13 @@ class DeliverySettings:
     max_age_hours: int = 72
     # The first look at a delivery an outlet confirms asynchronously (WeChat publishing).
     first_check_seconds: int = 10
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """`[audit]`: how often workers sign a checkpoint of the log by themselves."""
+
+    checkpoint_every: int = 1000
 
 
 CONFIG_NAME = "syndicate.toml"
@@ -95,6 +108,7 @@ class Project:
         store: StoreSettings,
         *,
         delivery: DeliverySettings | None = None,
+        audit: AuditSettings | None = None,
         outlet_tables: Any = None,
         environ: Mapping[str, str] | None = None,
         registry: Registry | None = None,
@@ -102,6 +116,7 @@ class Project:
         self.home = home
         self.store = store
         self.delivery = delivery or DeliverySettings()
+        self.audit = audit or AuditSettings()
         self._outlet_tables = outlet_tables
         self._environ = dict(os.environ if environ is None else environ)
         self._registry = registry
@@ -204,6 +219,7 @@ class Project:
             home,
             cls._store(home, data, environ, path),
             delivery=cls._delivery(data.get("delivery", {})),
+            audit=cls._audit(data.get("audit", {})),
             outlet_tables=data.get("outlets"),
             environ=environ,
             registry=registry,
@@ -213,7 +229,7 @@ class Project:
     def _store(
         home: Path, data: dict[str, Any], environ: Mapping[str, str], path: Path
     ) -> StoreSettings:
-        unknown = set(data) - {"store", "outlets", "delivery"}
+        unknown = set(data) - {"store", "outlets", "delivery", "audit"}
         if unknown:
             raise ConfigurationError(
                 f"{path}: unknown section(s) {', '.join(sorted(unknown))}"
@@ -272,6 +288,23 @@ class Project:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigurationError(f"delivery.{key}: must be a whole number >= 1")
         return DeliverySettings(**table)
+
+    @staticmethod
+    def _audit(table: Any) -> AuditSettings:
+        if not isinstance(table, dict):
+            raise ConfigurationError("[audit] must be a table")
+        extra = set(table) - {"checkpoint_every"}
+        if extra:
+            raise ConfigurationError(
+                f"audit: unknown key(s) {', '.join(sorted(extra))}; expected "
+                "checkpoint_every"
+            )
+        every = table.get("checkpoint_every", 1000)
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise ConfigurationError(
+                "audit.checkpoint_every: must be a whole number >= 1"
+            )
+        return AuditSettings(checkpoint_every=every)
 
     @classmethod
     def init(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from syndicate.audit.log import ensure_keys, key_paths, open_audit
 from syndicate.cli.output import (
     cli_errors,
     echo_json,
@@ -48,6 +49,15 @@ def init(
         verb = "created" if created else "kept existing"
         typer.echo(f"{verb} {project.config_path}")
         typer.echo(f"event store: {project.store.describe()}")
+        with open_audit(project, create_tables=True):
+            pass
+        verifier, made = ensure_keys(project)
+        private, public = key_paths(project)
+        typer.echo(
+            f"{'created' if made else 'kept existing'} audit signing key {private} "
+            "(keep it secret and backed up; it is never printed)"
+        )
+        typer.echo(f"audit public key ({public}): {verifier.to_text()}")
         typer.echo("next: syndicate items publish PATH...  (see docs/items.md)")
 
 

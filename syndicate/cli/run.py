@@ -18,6 +18,7 @@ from uuid import UUID
 import typer
 
 from syndicate.application import Disclosures
+from syndicate.audit.service import auto_checkpoint
 from syndicate.cli.output import (
     cli_errors,
     echo_json,
@@ -110,6 +111,9 @@ def sync(ctx: typer.Context) -> None:
         finally:
             worker.close()
         _print_summary(summary)
+        said = auto_checkpoint(run.project, "sync")
+        if said:
+            typer.echo(said, err=said.startswith("note:"))
         if not summary.ok:
             raise typer.Exit(1)
 
@@ -136,12 +140,19 @@ def worker(
 
         previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
         typer.echo(f"worker {runner.name} started", err=True)
+        told: set[str] = set()
         try:
             while not runner.stop_requested:
                 summary = RunSummary(planned_events=run.deliveries.plan())
                 runner.run_until_idle(summary)
                 if summary.attempted:
                     _print_summary(summary)
+                said = auto_checkpoint(
+                    run.project, "worker", every=run.project.audit.checkpoint_every
+                )
+                if said and said not in told:  # a missing key is said once
+                    typer.echo(said, err=True)
+                    told.add(said)
                 deadline = time.monotonic() + poll
                 while not runner.stop_requested and time.monotonic() < deadline:
                     time.sleep(min(0.1, poll))

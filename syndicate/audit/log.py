@@ -1,0 +1,750 @@
+"""The tamper-evident audit log: an RFC 6962 Merkle tree over every stored event of the
+items log and the deliveries log, signed checkpoints, verification, export and proofs.
+
+Leaves (specified for independent verifiers in docs/audit.md):
+
+- Leaf data is the UTF-8 bytes of a canonical JSON object (keys sorted, no spaces,
+  non-ASCII kept as is) with the stored event exactly as the store holds it:
+  `{"log": "items"|"deliveries", "originator_id": "<uuid>", "originator_version": n,
+  "position": <notification id>, "state": "<stored state, UTF-8 text>", "topic": "<topic>"}`
+  (`state_base64` instead of `state` if the stored bytes are not UTF-8). An export's
+  `events.jsonl` holds exactly these bytes, one leaf per line.
+- Leaf hash = SHA-256(0x00 ‖ data); nodes = SHA-256(0x01 ‖ left ‖ right) (RFC 6962 §2.1).
+- Order: checkpoints cut both logs into segments. Segment k is the items-log events with
+  positions in (items_position of checkpoint k-1, items_position of k], in position order,
+  then the deliveries-log events in (deliveries_position of k-1, of k]. Events after the
+  newest checkpoint follow the same rule, up to the current end of each log. So the tree
+  only ever grows by appending, whatever order the two logs were written in.
+
+A checkpoint is a C2SP signed note whose body is `<origin>\\n<size>\\n<base64 root>\\n`
+plus one extension line `positions items=<i> deliveries=<d>\\n` that pins the segment
+bounds, signed with the home's Ed25519 key (`keys/audit-signing.key`, outside the log).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from syndicate.audit.merkle import (
+    CompactRange,
+    MerkleTree,
+    ProofError,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from syndicate.audit.signing import (
+    Checkpoint,
+    KeyFileError,
+    SignatureError,
+    Signer,
+    Verifier,
+    read_signer_file,
+    read_verifier_file,
+    write_signer_file,
+    write_verifier_file,
+)
+from syndicate.audit.store import AuditStore, CheckpointRecord
+from syndicate.errors import ConfigurationError, InputError
+from syndicate.fsutil import write_atomically
+from syndicate.project import Project
+
+__all__ = [
+    "Finding",
+    "Leaf",
+    "LogReader",
+    "Verdict",
+    "checkpoint",
+    "ensure_keys",
+    "export_log",
+    "key_paths",
+    "leaf_data",
+    "open_audit",
+    "prove",
+    "verify",
+    "verify_export",
+    "verify_leaves",
+    "verify_proof",
+]
+
+LOGS = ("items", "deliveries")
+_PAGE = 500
+_POSITIONS = re.compile(r"positions items=(0|[1-9]\d*) deliveries=(0|[1-9]\d*)")
+KEY_ENV = "SYNDICATE_AUDIT_KEY"
+
+
+# -- leaves -----------------------------------------------------------------------------
+
+
+def leaf_data(
+    log: str,
+    position: int,
+    originator_id: UUID | str,
+    originator_version: int,
+    topic: str,
+    state: bytes,
+) -> bytes:
+    """The leaf data of one stored event (see the module docstring)."""
+    doc: dict[str, Any] = {
+        "log": log,
+        "position": position,
+        "originator_id": str(originator_id),
+        "originator_version": originator_version,
+        "topic": topic,
+    }
+    try:
+        doc["state"] = state.decode("utf-8")
+    except UnicodeDecodeError:
+        doc["state_base64"] = base64.b64encode(state).decode("ascii")
+    return json.dumps(
+        doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    ).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One leaf: which event it is, and its data."""
+
+    log: str
+    position: int
+    data: bytes
+
+    @property
+    def hash(self) -> bytes:
+        return leaf_hash(self.data)
+
+    def where(self) -> str:
+        return f"{self.log} log position {self.position}"
+
+
+class _Recorder(Protocol):
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Any]: ...
+
+    def max_notification_id(self) -> int | None: ...
+
+
+class LogReader:
+    """Reads the stored events of both logs as leaves, in pages (memory stays bounded)."""
+
+    def __init__(self, items: _Recorder, deliveries: _Recorder) -> None:
+        self._recorders = {"items": items, "deliveries": deliveries}
+
+    def ends(self) -> tuple[int, int]:
+        """The current last position of the items log and of the deliveries log."""
+        return (
+            self._recorders["items"].max_notification_id() or 0,
+            self._recorders["deliveries"].max_notification_id() or 0,
+        )
+
+    def read(self, log: str, after: int, upto: int) -> Iterator[Leaf]:
+        """Events of `log` with positions in (after, upto], in position order."""
+        recorder = self._recorders[log]
+        start = after
+        while start < upto:
+            page = recorder.select_notifications(
+                start=start, limit=_PAGE, stop=upto, inclusive_of_start=False
+            )
+            if not page:
+                return
+            for n in page:
+                data = leaf_data(
+                    log, n.id, n.originator_id, n.originator_version, n.topic, n.state
+                )
+                yield Leaf(log, n.id, data)
+            start = page[-1].id
+
+    def segment(self, start: tuple[int, int], end: tuple[int, int]) -> Iterator[Leaf]:
+        """The leaves between two pairs of positions, in leaf order."""
+        yield from self.read("items", start[0], end[0])
+        yield from self.read("deliveries", start[1], end[1])
+
+    def leaves(
+        self, bounds: Sequence[tuple[int, int]], end: tuple[int, int]
+    ) -> Iterator[Leaf]:
+        """Every leaf in leaf order: the segments cut by `bounds`, then up to `end`."""
+        previous = (0, 0)
+        for bound in [*bounds, end]:
+            upto = (max(bound[0], previous[0]), max(bound[1], previous[1]))
+            yield from self.segment(previous, upto)
+            previous = upto
+
+
+# -- keys and the store -------------------------------------------------------------------
+
+
+def key_paths(project: Project) -> tuple[Path, Path]:
+    """The private key file (SYNDICATE_AUDIT_KEY or keys/audit-signing.key under the
+    home) and the public key file (keys/audit-signing.pub under the home)."""
+    configured = os.environ.get(KEY_ENV)
+    private = (
+        Path(configured) if configured else project.home / "keys/audit-signing.key"
+    )
+    return private, project.home / "keys" / "audit-signing.pub"
+
+
+def ensure_keys(project: Project) -> tuple[Verifier, bool]:
+    """Create the signing key pair if there is none (`syndicate init`); returns the
+    public key and whether it was created now. The private key is never printed."""
+    private, public = key_paths(project)
+    if private.exists():
+        signer = read_signer_file(private)
+        if not public.exists():
+            write_verifier_file(public, signer.verifier())
+        return signer.verifier(), False
+    signer = Signer.generate(f"syndicate-audit-{secrets.token_hex(4)}")
+    write_signer_file(private, signer)
+    public.unlink(missing_ok=True)
+    write_verifier_file(public, signer.verifier())
+    return signer.verifier(), True
+
+
+def load_signer(project: Project) -> Signer:
+    """The home's signing key; ConfigurationError saying how to get one if missing."""
+    private, _ = key_paths(project)
+    try:
+        return read_signer_file(private)
+    except KeyFileError as exc:
+        raise ConfigurationError(f"audit signing key: {exc}") from None
+
+
+def load_verifier(project: Project, path: Path | None = None) -> Verifier:
+    """The trusted public key: `path` if given, else the home's public key file."""
+    _, public = key_paths(project)
+    chosen = path or public
+    try:
+        return read_verifier_file(chosen)
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise InputError(
+                f"--pubkey {chosen}: not found"
+                if path
+                else f"{chosen}: no public key; run `syndicate init` to create the "
+                "key pair"
+            ) from None
+        raise InputError(f"--pubkey {chosen}: not a public key ({exc})") from None
+
+
+def open_audit(project: Project, *, create_tables: bool = False) -> AuditStore:
+    """Open the checkpoint store. Close it (or use `with`) when done."""
+    create = create_tables or not project.store.is_postgres
+    return AuditStore(project.store.env_for(AuditStore.name, create_tables=create))
+
+
+# -- checkpoints --------------------------------------------------------------------------
+
+
+def _bounds(records: Iterable[CheckpointRecord]) -> list[tuple[int, int]]:
+    return [(r.items_position, r.deliveries_position) for r in records]
+
+
+def checkpoint(
+    store: AuditStore,
+    reader: LogReader,
+    signer: Signer,
+    *,
+    trigger: str,
+    actor: str,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> CheckpointRecord | None:
+    """Sign and record a checkpoint of everything logged so far; None if nothing was
+    logged since the newest checkpoint. Safe to call from several processes at once."""
+    for _ in range(5):
+        latest = store.latest()
+        end = reader.ends()
+        start = (
+            (latest.items_position, latest.deliveries_position) if latest else (0, 0)
+        )
+        end = (max(end[0], start[0]), max(end[1], start[1]))
+        if end == start:
+            return None  # nothing logged since the newest checkpoint (or at all)
+        tree = (
+            CompactRange.resume(latest.size, latest.peaks) if latest else CompactRange()
+        )
+        segment = bytearray()
+        for leaf in reader.segment(start, end):
+            digest = leaf.hash
+            tree.append(digest)
+            segment += digest
+        body = Checkpoint(
+            origin=signer.name,
+            size=tree.size,
+            root=tree.root(),
+            extensions=(f"positions items={end[0]} deliveries={end[1]}",),
+        )
+        try:
+            return store.record(
+                number=(latest.number + 1) if latest else 1,
+                origin=signer.name,
+                size=tree.size,
+                root=tree.root().hex(),
+                items_position=end[0],
+                deliveries_position=end[1],
+                segment=base64.b64encode(bytes(segment)).decode("ascii"),
+                peaks=[p.hex() for p in tree.peaks],
+                note=signer.sign(body.body()),
+                public_key=signer.verifier().to_text(),
+                trigger=trigger,
+                actor=actor,
+                timestamp=clock(),
+            )
+        except IntegrityError:
+            continue  # another process recorded this number first: start again
+    raise RuntimeError("could not record a checkpoint: the store kept changing")
+
+
+# -- verification -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem `verify` found. `kind`: altered, deleted, inserted, reordered,
+    truncated (events), or signature, checkpoint, consistency (checkpoints)."""
+
+    kind: str
+    message: str
+    leaf_index: int | None = None
+    checkpoint: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "leaf_index": self.leaf_index,
+            "checkpoint": self.checkpoint,
+        }
+
+
+@dataclass
+class Verdict:
+    """What `verify` concluded."""
+
+    events: int = 0
+    checkpoints: int = 0
+    covered: int = 0
+    root: bytes = b""
+    key: str = ""
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def uncovered(self) -> int:
+        """Events logged after the newest checkpoint (not yet protected)."""
+        return max(self.events - self.covered, 0)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "checkpoints": self.checkpoints,
+            "covered": self.covered,
+            "uncovered": self.uncovered,
+            "root": self.root.hex(),
+            "key": self.key,
+            "findings": [f.as_json() for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class _Signed:
+    record: CheckpointRecord
+    body: Checkpoint
+    bounds: tuple[int, int]
+
+
+def _check_checkpoints(
+    records: Sequence[CheckpointRecord], verifier: Verifier, verdict: Verdict
+) -> list[_Signed]:
+    """The checkpoints whose signature, numbering and fields hold up; findings for the
+    rest (any finding here already fails the verdict)."""
+    trusted: list[_Signed] = []
+    for expected, record in enumerate(records, start=1):
+        label = f"checkpoint #{record.number}"
+        if record.number != expected:
+            verdict.findings.append(
+                Finding(
+                    "checkpoint",
+                    f"{label} is where #{expected} should be: a checkpoint was "
+                    "removed, added or reordered",
+                    checkpoint=record.number,
+                )
+            )
+        try:
+            body = Checkpoint.parse(verifier.verify(record.note))
+        except SignatureError as exc:
+            by = ""
+            try:
+                other = Verifier.from_text(record.public_key)
+                other.verify(record.note)
+                by = f" (it is signed by another key, {other.label})"
+            except ValueError:
+                pass
+            verdict.findings.append(
+                Finding(
+                    "signature",
+                    f"{label} is not signed by the trusted key {verifier.label}: "
+                    f"{exc}{by}",
+                    checkpoint=record.number,
+                )
+            )
+            continue
+        positions = [m for e in body.extensions if (m := _POSITIONS.fullmatch(e))]
+        if (
+            len(positions) != 1
+            or body.size != record.size
+            or body.root != record.root
+            or body.origin != verifier.name
+        ):
+            verdict.findings.append(
+                Finding(
+                    "checkpoint",
+                    f"{label}: the recorded fields differ from what was signed",
+                    checkpoint=record.number,
+                )
+            )
+            continue
+        bounds = (int(positions[0].group(1)), int(positions[0].group(2)))
+        if trusted and (
+            body.size < trusted[-1].body.size
+            or bounds[0] < trusted[-1].bounds[0]
+            or bounds[1] < trusted[-1].bounds[1]
+        ):
+            verdict.findings.append(
+                Finding(
+                    "checkpoint",
+                    f"{label} covers less than the checkpoint before it",
+                    checkpoint=record.number,
+                )
+            )
+            continue
+        trusted.append(_Signed(record, body, bounds))
+    return trusted
+
+
+def _recorded_hashes(trusted: Sequence[_Signed]) -> list[bytes] | None:
+    """The leaf hashes the checkpoints recorded, if they reproduce every signed root."""
+    hashes: list[bytes] = []
+    tree = CompactRange()
+    for signed in trusted:
+        segment = signed.record.segment
+        if len(segment) % 32:
+            return None
+        for offset in range(0, len(segment), 32):
+            digest = segment[offset : offset + 32]
+            hashes.append(digest)
+            tree.append(digest)
+        if tree.size != signed.body.size or tree.root() != signed.body.root:
+            return None
+    return hashes
+
+
+def _classify(recorded: Sequence[bytes], current: Sequence[bytes], i: int) -> str:
+    """What kind of change makes `current` differ from `recorded` first at index i."""
+    if i >= len(current):
+        return "truncated"
+    mine, theirs = recorded[i], current[i]
+    now, then = set(current), set(recorded)
+    if i + 1 < len(recorded) and theirs == recorded[i + 1] and mine not in now:
+        return "deleted"
+    if i + 1 < len(current) and current[i + 1] == mine and theirs not in then:
+        return "inserted"
+    if mine in now and theirs in then:
+        return "reordered"
+    if mine not in now and theirs not in then:
+        return "altered"
+    return "deleted" if mine not in now else "inserted"
+
+
+def _describe(kind: str, index: int, where: str, number: int, size: int) -> str:
+    text = {
+        "altered": f"leaf {index} ({where}) was altered",
+        "deleted": f"leaf {index} was deleted ({where} is now in its place)",
+        "inserted": f"leaf {index} ({where}) was inserted",
+        "reordered": f"leaf {index} ({where}) was moved: the log's events were "
+        "reordered",
+        "truncated": f"the log was truncated: it ends after leaf {index - 1}",
+    }[kind]
+    return f"{text}; checkpoint #{number} (signed over {size} events) no longer matches"
+
+
+def _verify_leaves(
+    leaves: Iterable[Leaf], trusted: Sequence[_Signed], verdict: Verdict
+) -> MerkleTree:
+    tree = MerkleTree()
+    where: list[str] = []
+    for leaf in leaves:
+        tree.append(leaf.hash)
+        where.append(leaf.where())
+    verdict.events = tree.size
+    verdict.root = tree.root()
+    previous: _Signed | None = None
+    for signed in trusted:
+        size, root = signed.body.size, signed.body.root
+        number = signed.record.number
+        matches = size <= tree.size and tree.root(size) == root
+        if not matches:
+            recorded = _recorded_hashes(trusted)
+            current = [tree.leaf(i) for i in range(tree.size)]
+            if recorded is not None:
+                first = next(
+                    (
+                        i
+                        for i in range(min(len(recorded), len(current)))
+                        if recorded[i] != current[i]
+                    ),
+                    min(len(recorded), len(current)),
+                )
+                kind = _classify(recorded, current, first)
+                at = where[first] if first < len(where) else "the end of the log"
+                verdict.findings.append(
+                    Finding(
+                        kind,
+                        _describe(kind, first, at, number, size),
+                        leaf_index=first,
+                        checkpoint=number,
+                    )
+                )
+            else:
+                low = previous.body.size if previous else 0
+                kind = "truncated" if size > tree.size else "altered"
+                verdict.findings.append(
+                    Finding(
+                        kind,
+                        f"checkpoint #{number} does not match the log: it changed "
+                        f"within leaves {low}..{size - 1} (the recorded leaf hashes "
+                        "were changed too, so the exact leaf cannot be named)",
+                        leaf_index=low,
+                        checkpoint=number,
+                    )
+                )
+            return tree
+        if previous is not None:
+            old = previous.body
+            try:
+                proof = (
+                    tree.consistency_proof(old.size, size)
+                    if 0 < old.size < size
+                    else []
+                )
+                if old.size > 0:
+                    verify_consistency(old.size, size, proof, old.root, root)
+            except (ProofError, ValueError) as exc:
+                verdict.findings.append(
+                    Finding(
+                        "consistency",
+                        f"checkpoints #{previous.record.number} and #{number} are not "
+                        f"consistent: {exc}",
+                        checkpoint=number,
+                    )
+                )
+                return tree
+        verdict.covered = size
+        previous = signed
+    return tree
+
+
+def verify(
+    reader: LogReader, records: Sequence[CheckpointRecord], verifier: Verifier
+) -> Verdict:
+    """Recompute the tree from the stored events; check every checkpoint's signature,
+    that each matches the log, and that consecutive ones are consistent."""
+    verdict = Verdict(checkpoints=len(records), key=verifier.label)
+    trusted = _check_checkpoints(records, verifier, verdict)
+    bounds = [s.bounds for s in trusted]
+    end = reader.ends()
+    _verify_leaves(reader.leaves(bounds, end), trusted, verdict)
+    return verdict
+
+
+# -- export -------------------------------------------------------------------------------
+
+EVENTS_FILE = "events.jsonl"
+CHECKPOINTS_FILE = "checkpoints.jsonl"
+PUBLIC_KEY_FILE = "public-key.txt"
+
+
+def export_log(
+    reader: LogReader,
+    records: Sequence[CheckpointRecord],
+    verifier: Verifier,
+    out: Path,
+    on_leaf: Callable[[], None] | None = None,
+) -> dict[str, int]:
+    """Write the leaves (events.jsonl, in leaf order), the checkpoints and the public key
+    to `out`. Returns counts."""
+    out.mkdir(parents=True, exist_ok=True)
+    bounds = _bounds(records)
+    count = 0
+    tmp = out / f".{EVENTS_FILE}.tmp"
+    with tmp.open("wb") as events:
+        for leaf in reader.leaves(bounds, reader.ends()):
+            events.write(leaf.data + b"\n")
+            count += 1
+            if on_leaf:
+                on_leaf()
+        events.flush()
+        os.fsync(events.fileno())
+    tmp.replace(out / EVENTS_FILE)
+    lines = "".join(
+        json.dumps(r.as_json(), ensure_ascii=False, sort_keys=True) + "\n"
+        for r in records
+    )
+    write_atomically(out / CHECKPOINTS_FILE, lines.encode("utf-8"))
+    write_atomically(out / PUBLIC_KEY_FILE, (verifier.to_text() + "\n").encode())
+    return {"events": count, "checkpoints": len(records)}
+
+
+def read_export(directory: Path) -> tuple[list[Leaf], list[CheckpointRecord]]:
+    """The leaves (in file order) and checkpoints of an export; InputError if unreadable."""
+    events = directory / EVENTS_FILE
+    checkpoints = directory / CHECKPOINTS_FILE
+    for path in (events, checkpoints):
+        if not path.is_file():
+            raise InputError(f"--export {directory}: no {path.name} (not an export?)")
+    leaves: list[Leaf] = []
+    with events.open("rb") as handle:
+        for line in handle:
+            data = line[:-1] if line.endswith(b"\n") else line
+            log, position = "?", -1
+            try:
+                doc = json.loads(data)
+                log, position = str(doc["log"]), int(doc["position"])
+            except (ValueError, KeyError, TypeError):
+                pass  # an unreadable line is still a leaf: its hash will not match
+            leaves.append(Leaf(log, position, data))
+    records: list[CheckpointRecord] = []
+    for number, line in enumerate(checkpoints.read_bytes().splitlines(), start=1):
+        try:
+            records.append(CheckpointRecord.from_json(json.loads(line)))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(
+                f"{checkpoints}: line {number} is not a checkpoint record ({exc})"
+            ) from None
+    return leaves, records
+
+
+def verify_leaves(
+    leaves: Iterable[Leaf], records: Sequence[CheckpointRecord], verifier: Verifier
+) -> Verdict:
+    """`verify` over leaves already in leaf order (an export's lines, as given)."""
+    verdict = Verdict(checkpoints=len(records), key=verifier.label)
+    trusted = _check_checkpoints(records, verifier, verdict)
+    _verify_leaves(leaves, trusted, verdict)
+    return verdict
+
+
+def verify_export(directory: Path, verifier: Verifier) -> Verdict:
+    """`verify` over an export: no database, no network."""
+    leaves, records = read_export(directory)
+    return verify_leaves(leaves, records, verifier)
+
+
+# -- proofs -------------------------------------------------------------------------------
+
+
+def prove(
+    reader: LogReader,
+    records: Sequence[CheckpointRecord],
+    verifier: Verifier,
+    wanted: Callable[[Leaf], bool],
+) -> dict[str, Any]:
+    """Inclusion proofs, against the newest checkpoint, for every leaf `wanted` picks.
+
+    The bundle holds the signed checkpoint, the public key, and per leaf its index, data
+    and audit path (base64), so `verify_proof` (or any RFC 6962 verifier) checks it
+    offline. Leaves logged after that checkpoint are listed as not yet covered.
+    """
+    verdict = Verdict()
+    trusted = _check_checkpoints(records, verifier, verdict)
+    if verdict.findings or not trusted:
+        problem = verdict.findings[0].message if verdict.findings else "none yet"
+        raise InputError(
+            f"no trusted checkpoint to prove against ({problem}); run "
+            "`syndicate audit checkpoint` (and `syndicate audit verify`)"
+        )
+    newest = trusted[-1]
+    tree = MerkleTree()
+    picked: list[tuple[int, Leaf]] = []
+    for index, leaf in enumerate(
+        reader.leaves([s.bounds for s in trusted], reader.ends())
+    ):
+        tree.append(leaf.hash)
+        if wanted(leaf):
+            picked.append((index, leaf))
+    size = newest.body.size
+    if tree.size < size or tree.root(size) != newest.body.root:
+        raise InputError(
+            "the log no longer matches the newest checkpoint; run "
+            "`syndicate audit verify` to see where"
+        )
+    proofs = [
+        {
+            "leaf_index": index,
+            "leaf": leaf.data.decode("utf-8"),
+            "proof": [
+                base64.b64encode(h).decode() for h in tree.inclusion_proof(index, size)
+            ],
+        }
+        for index, leaf in picked
+        if index < size
+    ]
+    return {
+        "format": "syndicate-inclusion-proofs/1",
+        "checkpoint": newest.record.note,
+        "public_key": verifier.to_text(),
+        "tree_size": size,
+        "proofs": proofs,
+        "not_yet_covered": [leaf.where() for index, leaf in picked if index >= size],
+    }
+
+
+def verify_proof(bundle: dict[str, Any], verifier: Verifier) -> list[str]:
+    """Check a `prove` bundle offline; returns a line per proven event, or raises
+    InputError naming the first problem."""
+    try:
+        body = Checkpoint.parse(verifier.verify(str(bundle["checkpoint"])))
+        proofs = list(bundle["proofs"])
+    except SignatureError as exc:
+        raise InputError(f"the bundle's checkpoint does not verify: {exc}") from None
+    except (KeyError, TypeError) as exc:
+        raise InputError(f"not a proof bundle: missing {exc}") from None
+    lines: list[str] = []
+    for entry in proofs:
+        try:
+            data = str(entry["leaf"]).encode("utf-8")
+            index = int(entry["leaf_index"])
+            path = [base64.b64decode(p, validate=True) for p in entry["proof"]]
+            verify_inclusion(leaf_hash(data), index, body.size, path, body.root)
+        except (ProofError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(
+                f"proof for leaf {entry.get('leaf_index')}: {exc}"
+            ) from None
+        doc = json.loads(data)
+        lines.append(
+            f"leaf {index}: {doc.get('log')} log position {doc.get('position')} "
+            f"({doc.get('topic')}) is in the log of {body.size} events signed by "
+            f"{verifier.label}"
+        )
+    return lines

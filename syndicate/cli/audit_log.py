@@ -1,0 +1,291 @@
+"""`syndicate audit checkpoint | pubkey | verify | export | prove`: the signed Merkle log."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from syndicate.audit.log import (
+    Leaf,
+    Verdict,
+    export_log,
+    load_verifier,
+    open_audit,
+    prove,
+    verify,
+    verify_export,
+    verify_proof,
+)
+from syndicate.audit.service import open_reader, record_checkpoint
+from syndicate.audit.signing import Verifier, read_verifier_file
+from syndicate.cli.output import cli_errors, echo_json, fail, format_time
+from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
+from syndicate.errors import InputError
+
+__all__ = ["register"]
+
+PubkeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--pubkey",
+        metavar="FILE",
+        help="The public key to trust (as published on the portal at "
+        ".well-known/syndicate-audit/public-key.txt). Default: the home's own "
+        "keys/audit-signing.pub, or the export's public-key.txt.",
+        dir_okay=False,
+    ),
+]
+
+
+def checkpoint_command(ctx: typer.Context, actor: ActorOption = None) -> None:
+    """Sign the current tree head of the audit log and record it as a checkpoint.
+
+    The tree covers every stored event of the items log and the deliveries log (RFC 6962
+    Merkle tree; docs/audit.md). The checkpoint is signed with the home's Ed25519 key
+    (keys/audit-signing.key, created by `syndicate init`, or the file named by
+    SYNDICATE_AUDIT_KEY) and published on outlets that witness checkpoints (the portal's
+    .well-known/syndicate-audit/ and its audit page, the feeds' checkpoints.xml).
+    `sync` does this by itself at its end and every [audit] checkpoint_every events.
+
+    Example: syndicate audit checkpoint
+    """
+    with cli_errors():
+        project = state_of(ctx).project()
+        typer.echo(
+            record_checkpoint(project, trigger="manual", actor=resolve_actor(actor))
+        )
+
+
+def pubkey(ctx: typer.Context) -> None:
+    """Print the public key that verifies this home's checkpoints (never the private one).
+
+    Publish it out of band too (an official notice), so auditors can pin it.
+
+    Example: syndicate audit pubkey > linxi-audit.pub
+    """
+    with cli_errors():
+        typer.echo(load_verifier(state_of(ctx).project()).to_text())
+
+
+def _print_verdict(verdict: Verdict, as_json: bool) -> None:
+    if as_json:
+        echo_json(verdict.as_json())
+    else:
+        for finding in verdict.findings:
+            typer.echo(f"FAIL {finding.kind}: {finding.message}")
+        if verdict.ok:
+            typer.echo(
+                f"OK: {verdict.events} events, {verdict.checkpoints} checkpoints "
+                f"checked with key {verdict.key}; {verdict.covered} events covered by "
+                f"the newest checkpoint, {verdict.uncovered} logged since"
+            )
+        else:
+            typer.echo(
+                f"FAILED: {verdict.events} events, {verdict.checkpoints} checkpoints "
+                f"checked with key {verdict.key}; the log was changed after it was "
+                "signed (the first change is named above)"
+            )
+        if verdict.ok and verdict.uncovered:
+            typer.echo(
+                "  (events after the newest checkpoint are protected from the next "
+                "one on: `syndicate audit checkpoint`)"
+            )
+    if not verdict.ok:
+        raise typer.Exit(1)
+
+
+def verify_command(
+    ctx: typer.Context,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export",
+            metavar="DIR",
+            help="Verify an export (`audit export`) instead of the store: no database.",
+            file_okay=False,
+        ),
+    ] = None,
+    proof: Annotated[
+        Path | None,
+        typer.Option(
+            "--proof",
+            metavar="FILE",
+            help="Verify an inclusion-proof bundle (`audit prove --out FILE`) instead.",
+            dir_okay=False,
+        ),
+    ] = None,
+    pubkey_file: PubkeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recompute the Merkle tree and check every checkpoint; exit 1 on any change.
+
+    Checks each checkpoint's signature with the trusted public key, that the log still
+    gives each signed root, and that consecutive checkpoints are consistent (the log
+    only grew). On failure it names the first leaf where the log diverges and the kind of
+    change: altered, deleted, inserted, reordered or truncated (or a checkpoint that is
+    not signed by the trusted key).
+
+    Examples:
+      syndicate audit verify
+      syndicate audit verify --export audit-2026 --pubkey linxi-audit.pub
+      syndicate audit verify --proof proofs.json --pubkey linxi-audit.pub
+    """
+    with cli_errors():
+        if export is not None and proof is not None:
+            raise InputError("--export and --proof: give one of them")
+        if proof is not None:
+            try:
+                bundle = json.loads(proof.read_text("utf-8"))
+            except (OSError, ValueError) as exc:
+                raise InputError(f"--proof {proof}: cannot read ({exc})") from None
+            key = (
+                _verifier_file(pubkey_file)
+                if pubkey_file
+                else Verifier.from_text(str(bundle.get("public_key", "")))
+            )
+            lines = verify_proof(bundle, key)
+            if as_json:
+                echo_json({"ok": True, "proven": lines})
+            else:
+                for line in lines:
+                    typer.echo(f"OK {line}")
+            return
+        if export is not None:
+            from syndicate.audit.log import EVENTS_FILE, PUBLIC_KEY_FILE
+
+            if not (export / EVENTS_FILE).is_file():
+                raise InputError(
+                    f"--export {export}: no {EVENTS_FILE} (not an `audit export`?)"
+                )
+
+            key = _verifier_file(pubkey_file or export / PUBLIC_KEY_FILE)
+            if pubkey_file is None and not as_json:
+                typer.echo(
+                    f"note: trusting the export's own {PUBLIC_KEY_FILE}; pin the key "
+                    "published by the government with --pubkey FILE",
+                    err=True,
+                )
+            verdict = verify_export(export, key)
+        else:
+            project = state_of(ctx).project()
+            key = load_verifier(project, pubkey_file)
+            with open_reader(project) as (store, reader):
+                verdict = verify(reader, list(store.checkpoints()), key)
+    _print_verdict(verdict, as_json)
+
+
+def _verifier_file(path: Path) -> Verifier:
+    try:
+        return read_verifier_file(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--pubkey {path}: not a public key ({exc})") from None
+
+
+def export_command(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Argument(metavar="DIR", file_okay=False)],
+) -> None:
+    """Write the audit log for an auditor: events.jsonl (every leaf, in tree order),
+    checkpoints.jsonl (signed checkpoints) and public-key.txt.
+
+    Verify it anywhere with `syndicate audit verify --export DIR --pubkey KEY` or an
+    independent RFC 6962 verifier (docs/audit.md specifies the formats).
+
+    Example: syndicate audit export audit-2026
+    """
+    with cli_errors():
+        project = state_of(ctx).project()
+        key = load_verifier(project)
+        if out.exists() and any(out.iterdir()):
+            raise InputError(f"{out}: not empty; export into a new directory")
+        with open_reader(project) as (store, reader):
+            counts = export_log(reader, list(store.checkpoints()), key, out)
+        typer.echo(
+            f"exported {counts['events']} events and {counts['checkpoints']} "
+            f"checkpoints to {out}"
+        )
+
+
+def prove_command(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="REF", help="AGENCY/INDEX_NO or id.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", metavar="FILE", help="Write the bundle here.", dir_okay=False
+        ),
+    ] = None,
+) -> None:
+    """Print inclusion proofs for an item's events (items log and its deliveries)
+    against the newest checkpoint, as a JSON bundle anyone can verify offline.
+
+    Example: syndicate audit prove 临溪县民政局/11330100MB0000006R/2026-00019 --out p.json
+    """
+    with cli_errors():
+        project = state_of(ctx).project()
+        key = load_verifier(project)
+        with project.disclosures() as items:
+            item_id = str(items.resolve(ref))
+            with project.deliveries(items, outlets={}) as deliveries:
+                ours = {
+                    str(d.id)
+                    for d in deliveries.all_deliveries().values()
+                    if str(d.item_id) == item_id
+                }
+        ids = ours | {item_id}
+
+        def wanted(leaf: Leaf) -> bool:
+            doc = json.loads(leaf.data)
+            return str(doc["originator_id"]) in ids
+
+        with open_reader(project) as (store, reader):
+            bundle = prove(reader, list(store.checkpoints()), key, wanted)
+        text = json.dumps(bundle, ensure_ascii=False, indent=1)
+        if out is None:
+            sys.stdout.write(text + "\n")
+            return
+        out.write_text(text + "\n", "utf-8")
+        typer.echo(
+            f"{len(bundle['proofs'])} inclusion proofs written to {out}"
+            + (
+                f"; {len(bundle['not_yet_covered'])} newer events are not covered "
+                "until the next checkpoint"
+                if bundle["not_yet_covered"]
+                else ""
+            )
+        )
+
+
+def list_checkpoints(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List the recorded checkpoints: number, time, events covered, root, trigger.
+
+    Example: syndicate audit checkpoints --json
+    """
+    with cli_errors():
+        project = state_of(ctx).project()
+        with open_audit(project) as store:
+            records = list(store.checkpoints())
+        if as_json:
+            echo_json([r.as_json() | {"segment": None} for r in records])
+            return
+        if not records:
+            fail("no checkpoints yet; run `syndicate audit checkpoint`", 1)
+        for r in records:
+            typer.echo(
+                f"#{r.number:<5} {format_time(r.at)}  {r.size:>8} events  "
+                f"{r.root.hex()[:16]}…  {r.trigger} ({r.actor})"
+            )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the Merkle-log commands to the `audit` app."""
+    app.command("checkpoint")(checkpoint_command)
+    app.command("checkpoints")(list_checkpoints)
+    app.command("pubkey")(pubkey)
+    app.command("verify")(verify_command)
+    app.command("export")(export_command)
+    app.command("prove")(prove_command)
