@@ -876,17 +876,10 @@ class Worker:
         (reading or re-rendering raised), or "cannot read back" (the adapter has no
         `read_back`, or the outlet is not configured here).
         """
-        outlet = self.outlets.get(delivery.outlet)
-        adapter = self._adapters.get(delivery.outlet)
-        read_back = getattr(adapter, "read_back", None)
-        if outlet is None or adapter is None or read_back is None:
-            return "cannot read back"
-        if not outlet.capabilities.reads_back:
+        if not self.reads_back(delivery.outlet):
             return "cannot read back"
         try:
-            job = self._job(delivery, outlet, {})
-            expected = adapter.render(job).data
-            shown = read_back(job, self._sessions[outlet.name])
+            expected, shown = self.read_outlet(delivery)
         except Exception as exc:  # a broken file, a render error: report, go on
             return f"read failed: {type(exc).__name__}: {exc}"[:200]
         if not expected:  # a removal: the outlet should show nothing
@@ -894,6 +887,44 @@ class Worker:
         if shown is None:
             return "missing"
         return "in sync" if shown == expected else "drifted"
+
+    def reads_back(self, outlet: str) -> bool:
+        """Whether the outlet is configured here and can show what it holds."""
+        config = self.outlets.get(outlet)
+        adapter = self._adapters.get(outlet)
+        return (
+            config is not None
+            and config.capabilities.reads_back
+            and getattr(adapter, "read_back", None) is not None
+        )
+
+    def read_outlet(self, delivery: Delivery) -> tuple[bytes, bytes | None]:
+        """The delivery's rendition (rendered again) and what its outlet shows for the
+        same item now (None: nothing). Raises whatever rendering or reading raises."""
+        outlet = self.outlets[delivery.outlet]
+        adapter = self._adapters[delivery.outlet]
+        job = self._job(delivery, outlet, {})
+        expected = adapter.render(job).data
+        shown: bytes | None = getattr(adapter, "read_back")(  # noqa: B009
+            job, self._sessions[outlet.name]
+        )
+        return expected, shown
+
+    def rendition_of(self, delivery: Delivery) -> bytes:
+        """The delivery's rendition, rendered again from the log (pure)."""
+        outlet = self.outlets[delivery.outlet]
+        return (
+            self._adapters[delivery.outlet].render(self._job(delivery, outlet, {})).data
+        )
+
+    def inventory(self, outlet: str) -> set[UUID] | None:
+        """Ids of every item the outlet shows (adapters with `inventory`), else None."""
+        adapter = self._adapters.get(outlet)
+        take = getattr(adapter, "inventory", None)
+        if take is None:
+            return None
+        found: set[UUID] = take(self._sessions[outlet])
+        return found
 
     def _job(
         self,

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from syndicate.audit.consistency import check
 from syndicate.audit.log import ensure_keys, load_verifier, verify
 from syndicate.audit.service import open_reader, record_checkpoint
 from syndicate.delivery import Backoff, RunSummary, Worker
@@ -256,6 +257,7 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     echo(f"  {prefix} status")
     echo(f"  {prefix} audit trail {REVISED_REF}")
     echo(f"  {prefix} audit verify")
+    echo(f"  {prefix} audit consistency")
     echo(f"  {prefix} audit export audit-export   # for an auditor, verified offline")
     echo(
         f"  {prefix} serve                       # the portal at http://127.0.0.1:8000/"
@@ -362,4 +364,25 @@ def _audit(project: Project, echo: Callable[[str], None]) -> None:
     echo(
         f"  verify: OK, {verdict.events} events in both logs match the signed "
         f"checkpoint (key {verdict.key}, in keys/audit-signing.pub)"
+    )
+    with project.disclosures() as items, project.deliveries(items) as deliveries:
+        refs = {s.id: s.ref for s in items.items()}
+        worker = Worker(
+            deliveries,
+            items,
+            project.outlets,
+            name="demo-audit",
+            attachments=project.attachments.root,
+        )
+        try:
+            rows = list(check(worker, refs))
+        finally:
+            worker.close()
+    bad = [r for r in rows if not r.ok]
+    if bad:
+        raise RuntimeError(f"the demo's outlets are not consistent: {bad}")
+    read = sum(r.verdict == "in sync" for r in rows)
+    echo(
+        f"  consistency: OK, {read} item-outlet pairs read back and in sync, "
+        f"{len(rows) - read} as recorded in the log (outlets that cannot be read)"
     )

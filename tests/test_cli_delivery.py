@@ -174,6 +174,15 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
     # WeChat confirmed every article the demo submitted (none left `submitted`).
     assert "articles published by the demo's WeChat API (1 deleted" in result.stdout
     assert {r["state"] for r in rows if r["outlet"] == "linxi-wechat"} == {"succeeded"}
+    # The demo ends like a real run: a signed checkpoint, a clean verify and a clean
+    # consistency check.
+    assert "checkpoint #1: " in result.stdout
+    assert "verify: OK" in result.stdout
+    assert "consistency: OK" in result.stdout
+    verified = CliRunner().invoke(app, ["--home", "syndicate-demo", "audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+    portal = tmp_path / "syndicate-demo" / "outlets" / "portal"
+    assert (portal / ".well-known" / "syndicate-audit" / "checkpoint.txt").is_file()
     assert "serve" in result.stdout
     assert "attest" in result.stdout
     # Everything on the file outlets is exactly what the log says it should be.

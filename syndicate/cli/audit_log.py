@@ -281,6 +281,79 @@ def list_checkpoints(ctx: typer.Context, as_json: JsonOption = False) -> None:
             )
 
 
+def consistency_command(
+    ctx: typer.Context,
+    outlet: Annotated[
+        str | None, typer.Option("--outlet", metavar="NAME", help="Only this outlet.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check that every outlet shows what the log says, per item and outlet.
+
+    Outlets that can be read (portal files, feeds, kiosk bundle, directory) are read and
+    compared with the renditions: in sync, stale (an older version), missing, drifted
+    (bytes the log never sent) or extra (on the outlet, never sent there). Outlets that
+    cannot be read (group robots, WeChat, webhooks, notice boards) report their last
+    recorded delivery or attestation. Exit 1 on any mismatch.
+
+    Example: syndicate audit consistency --outlet portal --json
+    """
+    from syndicate.audit.consistency import check
+    from syndicate.delivery import Worker
+
+    with cli_errors():
+        project = state_of(ctx).project()
+        outlets, problems = project.outlets_for_reading()
+        if outlet is not None and outlet not in outlets:
+            raise InputError(f"--outlet {outlet}: no such outlet in syndicate.toml")
+        with (
+            project.disclosures() as items,
+            project.deliveries(items, outlets=outlets) as deliveries,
+        ):
+            refs = {s.id: s.ref for s in items.items()}
+            worker = Worker(
+                deliveries,
+                items,
+                outlets,
+                name="audit",
+                attachments=project.attachments.root,
+            )
+            try:
+                rows = list(check(worker, refs, outlet))
+            finally:
+                worker.close()
+    bad = [r for r in rows if not r.ok]
+    if as_json:
+        echo_json([r.as_json() for r in rows])
+    else:
+        from syndicate.cli.output import table
+
+        typer.echo(
+            table(
+                ["ITEM", "OUTLET", "VERDICT", "EXPECTED", "SHOWN", "DETAIL"],
+                [
+                    [
+                        r.ref,
+                        r.outlet,
+                        r.verdict,
+                        f"v{r.expected_version}" if r.expected_version else "-",
+                        f"v{r.shown_version}" if r.shown_version else "-",
+                        r.detail,
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+        for name, problem in sorted(problems.items()):
+            typer.echo(f"note: outlet {name} not checked: {problem}", err=True)
+        typer.echo(
+            f"\n{len(rows) - len(bad)} consistent, {len(bad)} mismatched "
+            f"({len({r.outlet for r in rows})} outlets)"
+        )
+    if bad:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add the Merkle-log commands to the `audit` app."""
     app.command("checkpoint")(checkpoint_command)
@@ -289,3 +362,4 @@ def register(app: typer.Typer) -> None:
     app.command("verify")(verify_command)
     app.command("export")(export_command)
     app.command("prove")(prove_command)
+    app.command("consistency")(consistency_command)

@@ -1,0 +1,117 @@
+"""`syndicate audit consistency`: every outlet read back and compared with the log."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner, Result
+
+from syndicate.cli import app
+from tests.conftest import ITEM_FILE
+
+REF = "临溪县民政局/11330100MB0000006R/2026-00019"
+OUTLETS = """
+[outlets.archive]
+kind = "directory"
+path = "out/archive"
+
+[outlets.portal]
+kind = "portal"
+channel = "portal"
+path = "out/portal"
+site_url = "https://www.linxi.gov.cn"
+site_name = "临溪县人民政府"
+site_id_code = "3301000001"
+
+[outlets.feeds]
+kind = "rss"
+channel = "rss"
+path = "out/feeds"
+site_url = "https://www.linxi.gov.cn"
+site_name = "临溪县人民政府"
+
+[outlets.board]
+kind = "noticeboard"
+channel = "noticeboard"
+path = "out/board"
+portal_url = "https://www.linxi.gov.cn"
+"""
+
+
+def verdicts(result: Result) -> dict[tuple[str, str], str]:
+    return {(r["outlet"], r["ref"]): r["verdict"] for r in json.loads(result.stdout)}
+
+
+def test_consistency_names_stale_missing_drifted_and_extra(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    home = tmp_path / "home"
+    runner = CliRunner(env={"SYNDICATE_ACTOR": "审计员", **environ})
+
+    def cli(*args: str) -> Result:
+        return runner.invoke(app, ["--home", str(home), *args])
+
+    assert cli("init").exit_code == 0
+    with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
+        config.write(OUTLETS)
+    (tmp_path / "item.md").write_text(ITEM_FILE, "utf-8")
+    assert cli("items", "publish", str(tmp_path / "item.md")).exit_code == 0
+    assert cli("sync").exit_code == 0
+    checked = cli("audit", "consistency", "--json")
+    assert checked.exit_code == 0, checked.output
+    seen = verdicts(checked)
+    assert seen == {
+        ("archive", REF): "in sync",
+        ("portal", REF): "in sync",
+        ("feeds", REF): "in sync",
+        ("board", REF): "in sync",  # the sheet file; its posting awaits attestation
+    }
+    # A revision logged but not yet delivered: every outlet still shows version 1.
+    (tmp_path / "v2.md").write_text(ITEM_FILE.replace("47户", "48户"), "utf-8")
+    assert (
+        cli(
+            "items", "revise", REF, str(tmp_path / "v2.md"), "--reason", "更正"
+        ).exit_code
+        == 0
+    )
+    from syndicate.project import Project
+
+    project = Project.load(home, environ)
+    with project.disclosures() as items, project.deliveries(items) as deliveries:
+        assert deliveries.plan() == 1
+    stale = cli("audit", "consistency", "--json")
+    assert stale.exit_code == 1
+    assert verdicts(stale)[("archive", REF)] == "stale"
+    assert verdicts(stale)[("portal", REF)] == "stale"
+    rows = {r["outlet"]: r for r in json.loads(stale.stdout)}
+    assert (rows["portal"]["expected_version"], rows["portal"]["shown_version"]) == (
+        2,
+        1,
+    )
+    assert cli("sync").exit_code == 0
+    assert cli("audit", "consistency").exit_code == 0
+    # Now change the outlets behind syndicate's back.
+    out = home / "out"
+    page = next((out / "portal" / "items").glob("*.html"))
+    page.write_text(page.read_text("utf-8").replace("</h1>", "（改）</h1>"), "utf-8")
+    next((out / "archive").glob("*.json")).unlink()
+    shutil.copy(
+        page, out / "portal" / "items" / "00000000-0000-4000-8000-00000000beef.html"
+    )
+    broken = cli("audit", "consistency", "--json")
+    assert broken.exit_code == 1
+    found = verdicts(broken)
+    assert found[("portal", REF)] == "drifted"
+    assert found[("archive", REF)] == "missing"
+    assert found[("portal", "00000000-0000-4000-8000-00000000beef")] == "extra"
+    assert found[("feeds", REF)] == "in sync"
+    text = cli("audit", "consistency", "--outlet", "portal")
+    assert text.exit_code == 1
+    assert "drifted" in text.stdout
+    assert "archive" not in text.stdout
+    assert "2 mismatched" in text.stdout
+    unknown = cli("audit", "consistency", "--outlet", "nowhere")
+    assert unknown.exit_code == 2
+    assert "--outlet nowhere" in unknown.stderr
