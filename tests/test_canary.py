@@ -155,6 +155,11 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
             cli("status", "--json"),
             cli("status", "--check", "--json"),
             cli("log", "--json"),
+            cli("audit", "checkpoint"),
+            cli("audit", "pubkey"),
+            cli("audit", "verify", "--json"),
+            cli("audit", "export", str(home / "export")),
+            cli("audit", "consistency", "--json"),
         ]
         assert len(wecom.messages(canaries["CANARY_WECOM"])) == 1
         assert len(ding.messages(canaries["CANARY_DING_TOKEN"])) == 1
@@ -167,8 +172,17 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
     for n, token in enumerate(tokens):
         forms[f"wechat access token {n}"] = encodings(token)
 
+    # The audit signing key is a secret too: its seed must be nowhere but its own file.
+    key_file = home / "keys" / "audit-signing.key"
+    seed = key_file.read_text().strip().rsplit("+", 1)[1]
+    forms["audit signing key"] = encodings(seed) | {
+        base64.b64decode(seed)[1:].hex().encode(),
+        base64.b64encode(base64.b64decode(seed)[1:]),
+    }
     contents = {}
     for path in home.rglob("*"):
+        if path == key_file:
+            continue
         try:
             contents[path] = path.read_bytes()
         except (FileNotFoundError, IsADirectoryError):
