@@ -3,13 +3,16 @@
 Useful as a hand-off to systems that read files (an intranet CMS import folder, an rsync
 target), and as the simplest outlet to watch the engine work. Each document is the item's
 canonical JSON (`syndicate.adapter.item_document`); its file is written to a temporary name,
-fsynced and renamed, so a reader never sees half a document.
+fsynced and renamed, so a reader never sees half a document. `inventory` lists the items
+that have a document in the folder.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import ClassVar
+from uuid import UUID
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +29,10 @@ from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
 from syndicate.fsutil import fsync_dir, write_atomically
 
 __all__ = ["DirectoryAdapter", "DirectorySettings"]
+
+_DOCUMENT = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\.json"
+)
 
 
 class DirectorySettings(BaseModel):
@@ -97,3 +104,15 @@ class DirectoryAdapter:
         """The document now in the folder for this item, or None."""
         path = self.settings.path / f"{job.item.item_id}.json"
         return path.read_bytes() if path.is_file() else None
+
+    def inventory(self, session: requests.Session) -> set[UUID]:
+        """The items with a `<item id>.json` document in the folder (other files, and
+        names that are not item ids, are ignored)."""
+        folder = self.settings.path
+        if not folder.is_dir():
+            return set()
+        return {
+            UUID(p.name.removesuffix(".json"))
+            for p in folder.iterdir()
+            if _DOCUMENT.fullmatch(p.name) and p.is_file()
+        }

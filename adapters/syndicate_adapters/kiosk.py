@@ -28,6 +28,8 @@ wall clock), items are in a fixed order, and the assets are constants of this mo
   Policy allows scripts, styles and images from the bundle only (and the `data:` QR codes).
 - The page polls `manifest.json` when idle (served over http only) and reloads when the
   bundle changed, so a LAN-served kiosk picks up new bundles by itself.
+
+`inventory` reads the items a kiosk shows from the folder's `manifest.json`.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final
+from uuid import UUID
 
 import nh3
 import requests
@@ -73,6 +76,9 @@ __all__ = [
 MANIFEST_SCHEMA: Final = 1
 _ITEM_FILE = re.compile(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.js$"
+)
+_UUID: Final = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
 _FIXED_FILES: Final = (
     "index.html",
@@ -463,6 +469,22 @@ class KioskAdapter:
             for p in _managed(root)
         }
         return canonical_json({"files": files})
+
+    def inventory(self, session: requests.Session) -> set[UUID]:
+        """The items the folder's `manifest.json` lists (what the kiosk shows); a missing
+        or malformed manifest lists none, entries without an item id are skipped."""
+        path = self.settings.path / "manifest.json"
+        try:
+            manifest = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return set()
+        entries = manifest.get("items") if isinstance(manifest, dict) else None
+        found: set[UUID] = set()
+        for entry in entries if isinstance(entries, list) else []:
+            ref = entry.get("id") if isinstance(entry, dict) else None
+            if isinstance(ref, str) and _UUID.fullmatch(ref):
+                found.add(UUID(ref))
+        return found
 
 
 def _is_managed_name(relative: str) -> bool:

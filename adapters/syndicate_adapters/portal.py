@@ -18,6 +18,13 @@ Every site page is a pure function of the set of stored entries, so rebuilding t
 site from the entries (`PortalSite.rebuild`) gives the same bytes as the incremental
 updates did. Files are written to a temporary name and renamed; a journal makes a delivery
 interrupted half-way finish on the next one; a lock serialises concurrent workers.
+
+`witness` publishes the audit log's signed checkpoints and the verifier key (under
+`.well-known/syndicate-audit/`), the 审计检查点 page `audit/index.html` and its Atom feed
+`audit/checkpoints.xml`. Those files are not derived from the entries: a rebuild leaves
+them in place (it re-renders the page and the feed from `.syndicate/witness.json`, or
+writes the page with no checkpoints on a site that never had any), and needs none of them.
+`inventory` lists the item pages on disk.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -48,7 +55,9 @@ from syndicate.adapter import (
     Operation,
     Receipt,
     Rendition,
+    WitnessedCheckpoint,
 )
+from syndicate.domain.base import CHINA_TZ
 from syndicate.domain.catalogue import Stage
 from syndicate.domain.content import canonical_json
 from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
@@ -61,12 +70,22 @@ from syndicate_adapters._html import (
     markdown_html,
     minute,
 )
+from syndicate_adapters.rss import (
+    CHECKPOINT_NOTES,
+    PublishedCheckpoint,
+    checked_checkpoints,
+    checkpoint_feed,
+)
 
 __all__ = ["PortalAdapter", "PortalSettings", "PortalSite"]
 
 SCHEMA = 2
 STATE = ".syndicate"
+AUDIT = ".well-known/syndicate-audit"
 _URL = r"^https?://[^\s\"'<>]+$"
+_ITEM_PAGE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\.html"
+)
 
 
 class PortalSettings(BaseModel):
@@ -314,7 +333,8 @@ class _Layout:
             "</ul></nav></header>\n"
             f'<main id="main" class="wrap" tabindex="-1">\n{main}\n</main>\n'
             f'<footer class="foot"><div class="wrap"><p>{esc(s.site_name)}</p>{contact}'
-            f'<p><a href="{up}sitemap.xml">网站地图</a></p></div></footer>\n'
+            f'<p><a href="{up}sitemap.xml">网站地图</a> | '
+            f'<a href="{up}audit/index.html">审计检查点</a></p></div></footer>\n'
             f'<script src="{up}assets/site.js"></script>\n'
             "</body>\n</html>\n"
         )
@@ -974,7 +994,12 @@ class PortalSite:
             + "\n".join(lines)
             + "\n</sitemapindex>\n",
         )
-        pages = ["index.html", "list/all/index.html", "agency/index.html"]
+        pages = [
+            "index.html",
+            "list/all/index.html",
+            "agency/index.html",
+            "audit/index.html",
+        ]
         pages += [f"{c.path}/index.html" for c in _fixed_columns()][1:]
         urls = "\n".join(f"<url><loc>{esc(self._url(p))}</loc></url>" for p in pages)
         self._write(
@@ -1003,6 +1028,8 @@ class PortalSite:
         for col in _fixed_columns():
             if not (self.root / col.path / "index.html").is_file():
                 self._column_index(col, self._months(col.key))
+        if not (self.root / "audit" / "index.html").is_file():
+            self._audit_pages(self._json("witness.json", None))
 
     # -- whole site ---------------------------------------------------------------------
 
@@ -1061,6 +1088,14 @@ class PortalSite:
             count += self._column_index(col, months.get(key, {}))
         count += self._site_pages(months.get("all", {}))
         self.write_assets()
+        # The audit page from the witness state, or saying no checkpoint is published
+        # yet; but checkpoints published and their state lost: it stays as it is.
+        witnessed = self._json("witness.json", None)
+        if (
+            witnessed is not None
+            or not (self.root / AUDIT / "checkpoint.txt").is_file()
+        ):
+            self._audit_pages(witnessed)
         self._prune(entries, cols, months)
         self._prune_files(set(users))
         self._put_json("site.json", self._fingerprint())
@@ -1105,6 +1140,88 @@ class PortalSite:
                     if f.stem not in all_months and f.stem not in ("index", "pages"):
                         f.unlink()
 
+    # -- audit checkpoints --------------------------------------------------------------
+
+    def witness(self, checkpoints: Sequence[PublishedCheckpoint], key: str) -> None:
+        """Publish checked checkpoints (oldest first) and the verifier key text.
+
+        Every file is written atomically, under the lock, and only if its bytes change:
+        each note, the key, the newest note, the state the page is re-rendered from on a
+        rebuild, then the page and the feed."""
+        with self.locked():
+            if self._json("site.json", None) != self._fingerprint():
+                self.rebuild(locked=True)  # the page's links need a current site
+            self.write_assets()
+            for c in checkpoints:
+                self._write(f"{AUDIT}/checkpoints/{c.number}.txt", c.note)
+            self._write(f"{AUDIT}/public-key.txt", key + "\n")
+            if checkpoints:
+                self._write(f"{AUDIT}/checkpoint.txt", checkpoints[-1].note)
+            state = {
+                "public_key": key,
+                "checkpoints": [
+                    {
+                        "number": c.number,
+                        "size": c.size,
+                        "root_hex": c.root_hex,
+                        "at": c.at.isoformat(),
+                        "note": c.note,
+                        "origin": c.origin,
+                    }
+                    for c in checkpoints
+                ],
+            }
+            self._put_json("witness.json", state)
+            self._audit_pages(state)
+
+    def _audit_pages(self, state: Mapping[str, Any] | None) -> None:
+        """The 审计检查点 page and (with checkpoints) its Atom feed, from the state."""
+        checkpoints = [
+            PublishedCheckpoint(
+                number=c["number"],
+                size=c["size"],
+                root_hex=c["root_hex"],
+                at=datetime.fromisoformat(c["at"]),
+                note=c["note"],
+                origin=c["origin"],
+            )
+            for c in (state or {}).get("checkpoints", [])
+        ]
+        key: str | None = state["public_key"] if state else None
+        head = _Head("审计检查点", "审计检查点", "审计")
+        self._write(
+            "audit/index.html",
+            self.layout.page(
+                1,
+                head,
+                _audit_main(checkpoints, key),
+                canonical=self._url("audit/index.html"),
+            ),
+        )
+        if checkpoints:
+            self._write(
+                "audit/checkpoints.xml",
+                checkpoint_feed(
+                    checkpoints,
+                    self_url=self._url("audit/checkpoints.xml"),
+                    site_url=self.settings.site_url,
+                    title=f"{self.settings.site_name}：审计检查点",
+                    author=self.settings.site_name,
+                ),
+            )
+
+    def inventory(self) -> set[UUID]:
+        """The items with a page in `items/` (withdrawal notices included), read from
+        the folder, not from the stored entries: a page copied in by hand counts."""
+        folder = self.root / "items"
+        if not folder.is_dir():
+            return set()
+        return {
+            UUID(p.name.removesuffix(".html"))
+            for p in folder.iterdir()
+            if _ITEM_PAGE.fullmatch(p.name) and p.is_file()
+        }
+
     # -- reading back -------------------------------------------------------------------
 
     def read_back(self, item_id: str) -> bytes | None:
@@ -1131,6 +1248,72 @@ class PortalSite:
             ):
                 return shown
         return raw
+
+
+def _audit_main(checkpoints: Sequence[PublishedCheckpoint], key: str | None) -> str:
+    """The main content of `audit/index.html`: the key, how to verify, every checkpoint
+    newest first."""
+    notes = f"../{CHECKPOINT_NOTES}/"
+    parts = [
+        '<nav class="crumbs" aria-label="当前位置"><a href="../index.html">首页</a>'
+        " / 审计检查点</nav>",
+        "<h1>审计检查点（日志公证）</h1>",
+        "<p>本网站发布、更正和撤回的每一条政务公开信息，都作为一个事件记入发布系统的审计"
+        "日志。审计日志是一棵 Merkle 树（RFC 6962）：已记录的事件一旦被改动、删除或调换"
+        "顺序，树的根哈希就会改变。发布机关定期对日志的事件数和根哈希签名，形成检查点，"
+        "在此公开发布，供公众保存和核对。</p>",
+    ]
+    if key is None:
+        parts.append('<p class="empty">本网站尚未发布审计检查点。</p>')
+        return "\n".join(parts)
+    parts.append(
+        '<section aria-labelledby="key-h"><h2 id="key-h">验证公钥</h2>\n'
+        "<p>检查点用下面的 Ed25519 公钥签名（C2SP signed-note 格式）：</p>\n"
+        f'<p class="hash"><code>{esc(key)}</code></p>\n'
+        f'<p><a href="../{AUDIT}/public-key.txt">下载公钥文件 public-key.txt</a></p>'
+        "</section>"
+    )
+    parts.append(
+        '<section aria-labelledby="how-h"><h2 id="how-h">如何验证</h2>\n<ol>\n'
+        "<li>下载公钥文件 <code>public-key.txt</code>，并保存本页列出的检查点文件。</li>\n"
+        "<li>向发布机关获取审计日志的导出目录（由 <code>syndicate audit export</code> "
+        "生成）。</li>\n"
+        "<li>运行 <code>syndicate audit verify --export DIR --pubkey public-key.txt"
+        "</code>（DIR 为导出目录），核对导出中的检查点签名、事件数和根哈希。</li>\n"
+        "<li>将结果与本页公布的检查点逐一比对：同一编号的事件数和根哈希必须一致，"
+        "否则说明日志已被改写。</li>\n</ol>\n"
+        f"<p>最新的检查点也发布在 <code>/{AUDIT}/checkpoint.txt</code>。</p></section>"
+    )
+    if not checkpoints:
+        parts.append('<p class="empty">本网站尚未发布审计检查点。</p>')
+        return "\n".join(parts)
+    origins = "、".join(
+        f"<code>{esc(o)}</code>" for o in sorted({c.origin for c in checkpoints})
+    )
+    rows = []
+    for c in sorted(checkpoints, key=lambda c: c.number, reverse=True):
+        at = c.at.astimezone(CHINA_TZ)
+        rows.append(
+            f'<tr id="checkpoint-{c.number}"><td>#{c.number}</td>'
+            f'<td><time datetime="{at.isoformat()}">'
+            f"{at.strftime('%Y-%m-%d %H:%M:%S')}</time></td>"
+            f"<td>{c.size:,}</td>"
+            f'<td class="hash"><code>{esc(c.root_hex)}</code></td>'
+            f'<td><a href="{notes}{c.number}.txt">{c.number}.txt</a></td></tr>'
+        )
+    parts.append(
+        '<section aria-labelledby="list-h"><h2 id="list-h">检查点列表</h2>\n'
+        f"<p>共 {len(checkpoints)} 个检查点，最新的在前（时间为北京时间）。"
+        f"日志标识：{origins}。"
+        '<a href="checkpoints.xml">订阅检查点（Atom）</a></p>\n'
+        '<table class="history checkpoints"><thead><tr>'
+        '<th scope="col">编号</th><th scope="col">时间</th>'
+        '<th scope="col">事件数</th><th scope="col">根哈希（SHA-256）</th>'
+        '<th scope="col">签名检查点</th></tr></thead><tbody>\n'
+        + "\n".join(rows)
+        + "\n</tbody></table></section>"
+    )
+    return "\n".join(parts)
 
 
 def _adjacent(months: Mapping[str, int], month: str) -> tuple[str | None, str | None]:
@@ -1221,6 +1404,20 @@ class PortalAdapter:
     def read_back(self, job: DeliveryJob, session: requests.Session) -> bytes | None:
         """The item's rendition as the site holds it (see `PortalSite.read_back`)."""
         return self.site.read_back(str(job.item.item_id))
+
+    def inventory(self, session: requests.Session) -> set[UUID]:
+        """Every item with a page on the site, notices included (from `items/`)."""
+        return self.site.inventory()
+
+    def witness(
+        self, checkpoints: Sequence[WitnessedCheckpoint], public_key: str
+    ) -> None:
+        """Publish the signed checkpoints and the verifier key (see the module doc).
+
+        Raises ValueError, before writing anything, if the key is malformed or a note
+        does not verify under it or disagrees with its checkpoint's size or root."""
+        key, checked = checked_checkpoints(checkpoints, public_key)
+        self.site.witness(checked, key)
 
 
 def item_url(site_url: str, item_id: UUID | str) -> str:

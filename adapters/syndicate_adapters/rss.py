@@ -13,15 +13,24 @@ time), entries in a fixed order.
   for `notice_days` after the withdrawal.
 - Text is carried as text (escaped), never as HTML, so nothing in an item can become
   markup or a `javascript:` link; links are built only from the configured `site_url`.
+
+`witness` writes `checkpoints.xml`: an Atom feed of the audit log's signed checkpoints, one
+entry per checkpoint (the signed note as its text), so feed readers witness them too. The
+portal publishes the same entries (`checkpoint_feed`, shared with it). `inventory` lists
+the items the feed files mention (entries, RSS withdrawal notices, Atom tombstones).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote
+from uuid import UUID
 
 import requests
 from feedgen.ext.base import BaseExtension
@@ -29,17 +38,38 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field
 
-from syndicate.adapter import Capabilities, DeliveryJob, ItemView, Receipt, Rendition
+from syndicate.adapter import (
+    Capabilities,
+    DeliveryJob,
+    ItemView,
+    Receipt,
+    Rendition,
+    WitnessedCheckpoint,
+)
+from syndicate.audit.signing import Verifier, verify_checkpoint
 from syndicate.domain.base import CHINA_TZ
 from syndicate.domain.catalogue import Stage, area_by_code
 from syndicate.domain.content import canonical_json
 from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
 from syndicate.fsutil import write_atomically
 
-__all__ = ["RssAdapter", "RssSettings"]
+__all__ = [
+    "CHECKPOINT_NOTES",
+    "PublishedCheckpoint",
+    "RssAdapter",
+    "RssSettings",
+    "checked_checkpoints",
+    "checkpoint_feed",
+    "checkpoint_title",
+]
 
 TOMBSTONE_NS = "http://purl.org/atompub/tombstones/1.0"
 _ATOM_NS = "http://www.w3.org/2005/Atom"
+# Where the portal publishes each signed note; the checkpoint feeds link entries there.
+CHECKPOINT_NOTES = ".well-known/syndicate-audit/checkpoints"
+_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 
 
 class RssSettings(BaseModel):
@@ -99,6 +129,101 @@ def _text(item: ItemView) -> str:
     if item.version > 1 and item.reason:
         lines.insert(0, f"更正说明：{item.reason}")
     return "\n".join([*lines, "", content.body])
+
+
+# -- audit checkpoints (shared with the portal) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedCheckpoint:
+    """A witnessed checkpoint once checked: its note verifies and agrees with its fields."""
+
+    number: int
+    size: int
+    root_hex: str
+    at: datetime
+    note: str
+    origin: str
+
+
+def checked_checkpoints(
+    checkpoints: Sequence[WitnessedCheckpoint], public_key: str
+) -> tuple[str, list[PublishedCheckpoint]]:
+    """The key text (one line) and the checkpoints sorted by number, oldest first.
+
+    Raises ValueError when the key is malformed, a note does not verify under it, a
+    note's tree size or root differs from the checkpoint's fields, or two checkpoints
+    share a number: an outlet never publishes a checkpoint an auditor would reject.
+    """
+    key = public_key.strip()
+    verifier = Verifier.from_text(key)  # KeyFormatError is a ValueError
+    found: dict[int, PublishedCheckpoint] = {}
+    for c in checkpoints:
+        if not isinstance(c.number, int) or isinstance(c.number, bool) or c.number < 0:
+            raise ValueError(f"checkpoint number {c.number!r} is not a whole number")
+        if c.number in found:
+            raise ValueError(f"checkpoint #{c.number} is given twice")
+        try:
+            body = verify_checkpoint(c.note, verifier)
+        except ValueError as exc:
+            raise ValueError(f"checkpoint #{c.number}: {exc}") from None
+        if body.size != c.size or body.root.hex() != c.root_hex.lower():
+            raise ValueError(
+                f"checkpoint #{c.number}: its note says size {body.size}, root "
+                f"{body.root.hex()}, not size {c.size}, root {c.root_hex}"
+            )
+        found[c.number] = PublishedCheckpoint(
+            number=c.number,
+            size=c.size,
+            root_hex=body.root.hex(),
+            at=c.at,
+            note=c.note,
+            origin=body.origin,
+        )
+    return key, [found[n] for n in sorted(found)]
+
+
+def checkpoint_title(checkpoint: PublishedCheckpoint) -> str:
+    """`审计检查点 #12：1,234 个事件`."""
+    return f"审计检查点 #{checkpoint.number}：{checkpoint.size:,} 个事件"
+
+
+def checkpoint_feed(
+    checkpoints: Sequence[PublishedCheckpoint],
+    *,
+    self_url: str,
+    site_url: str,
+    title: str,
+    author: str,
+) -> bytes:
+    """An Atom feed with one entry per checkpoint, newest first; deterministic bytes.
+
+    Entry id `urn:syndicate:checkpoint:<origin>:<number>` (stable for the checkpoint's
+    life), updated = the checkpoint's time, text = the signed note verbatim, link = the
+    note file the portal at `site_url` publishes.
+    """
+    newest = max((c.at for c in checkpoints), default=None)
+    if newest is None:
+        raise ValueError("a checkpoint feed needs at least one checkpoint")
+    fg = FeedGenerator()
+    fg.id(self_url)
+    fg.title(title)
+    fg.author(name=author)
+    fg.language("zh-CN")
+    fg.link(href=self_url, rel="self")
+    fg.updated(newest.astimezone(CHINA_TZ))
+    base = site_url.rstrip("/")
+    for c in sorted(checkpoints, key=lambda c: c.number, reverse=True):
+        when = c.at.astimezone(CHINA_TZ)
+        fe = fg.add_entry(order="append")
+        fe.id(f"urn:syndicate:checkpoint:{quote(c.origin, safe='/:@.-_~')}:{c.number}")
+        fe.title(checkpoint_title(c))
+        fe.link(href=f"{base}/{CHECKPOINT_NOTES}/{c.number}.txt")
+        fe.published(when)
+        fe.updated(when)
+        fe.content(c.note, type="text")
+    data: bytes = fg.atom_str(pretty=True)
+    return data
 
 
 class RssAdapter:
@@ -272,6 +397,62 @@ class RssAdapter:
                     code=str(response.status_code),
                 )
 
+    def witness(
+        self, checkpoints: Sequence[WitnessedCheckpoint], public_key: str
+    ) -> None:
+        """Write `checkpoints.xml`: every signed checkpoint as an Atom entry.
+
+        Idempotent (the same checkpoints give the same bytes; unchanged files are not
+        rewritten). With no checkpoints there is nothing to write.
+        """
+        _key, checked = checked_checkpoints(checkpoints, public_key)
+        if not checked:
+            return
+        settings = self.settings
+        data = checkpoint_feed(
+            checked,
+            self_url=f"{self._feed_url()}/checkpoints.xml",
+            site_url=settings.site_url,
+            title=f"{settings.site_name}：审计检查点",
+            author=settings.site_name,
+        )
+        target = settings.path / "checkpoints.xml"
+        if not (target.is_file() and target.read_bytes() == data):
+            write_atomically(target, data)
+
+    def inventory(self, session: requests.Session) -> set[UUID]:
+        """Items the feed files mention: entries, RSS withdrawal notices (`…:withdrawn`)
+        and Atom tombstones, in every feed file of the folder (the site-wide pair and
+        the column feeds). Files that do not parse are skipped."""
+        found: set[UUID] = set()
+        root = self.settings.path
+        if not root.is_dir():
+            return found
+        parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+        )
+        for path in _managed(root):
+            try:
+                tree = etree.fromstring(path.read_bytes(), parser)
+            except (OSError, etree.XMLSyntaxError):
+                continue
+            refs = [
+                *(e.text or "" for e in tree.iterfind("channel/item/guid")),
+                *(
+                    e.text or ""
+                    for e in tree.iterfind(f"{{{_ATOM_NS}}}entry/{{{_ATOM_NS}}}id")
+                ),
+                *(
+                    e.get("ref") or ""
+                    for e in tree.iterfind(f"{{{TOMBSTONE_NS}}}deleted-entry")
+                ),
+            ]
+            for ref in refs:
+                item = _item_ref(ref.strip())
+                if item is not None:
+                    found.add(item)
+        return found
+
     def read_back(self, job: DeliveryJob, session: requests.Session) -> bytes | None:
         """The feed files now in the folder, in the rendition's form."""
         root = self.settings.path
@@ -281,6 +462,15 @@ class RssAdapter:
             p.relative_to(root).as_posix(): p.read_text("utf-8") for p in _managed(root)
         }
         return canonical_json({"files": files})
+
+
+def _item_ref(ref: str) -> UUID | None:
+    """The item of an entry id: `urn:uuid:<id>` or a notice's `urn:uuid:<id>:withdrawn`."""
+    rest = ref.removeprefix("urn:uuid:")
+    if rest == ref:
+        return None
+    rest = rest.removesuffix(":withdrawn")
+    return UUID(rest) if _UUID.fullmatch(rest) else None
 
 
 def _managed(root: Path) -> list[Path]:

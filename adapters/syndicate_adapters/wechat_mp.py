@@ -34,6 +34,9 @@ resends on its own, and the look-up protects the resend an operator allows.
 
 Secrets: the AppSecret and the access token never reach renditions, receipts, events,
 logs or messages (shown masked, `…` and the last four characters at most).
+
+`inventory` pages through every published article (`freepublish/batchget`, deleted ones
+skipped) and returns the items whose 阅读原文 link points at `{portal_url}/items/<id>.html`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
+from uuid import UUID
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -84,6 +88,11 @@ TOKEN_ERRORS: Final = frozenset({40001, 40014, 42001})
 _PORTAL_URL_PATTERN: Final = r"^https://[^\s\"'<>\\()\[\]?#]+$"
 _BASE_URL_PATTERN: Final = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
 _HEADERS: Final = {"Content-Type": "application/json; charset=utf-8"}
+_SOURCE_ITEM: Final = re.compile(
+    r"items/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12})\.html(?:[?#].*)?",
+    re.DOTALL,
+)
 _REMOVALS: Final = (Operation.RETRACT, Operation.WITHDRAWAL_NOTICE)
 _PUBLISH_FAILURES: Final = {
     2: "原创声明失败 (the originality claim failed)",
@@ -565,6 +574,47 @@ class WechatMpAdapter:
                         },
                     )
         return None
+
+    def inventory(self, session: requests.Session) -> set[UUID]:
+        """The items of every article the account shows now: all pages of
+        `freepublish/batchget`, deleted articles skipped, 阅读原文 links parsed for
+        `{portal_url}/items/<id>.html` (anything else is not one of ours)."""
+        found: set[UUID] = set()
+        prefix = self.settings.portal_url + "/"
+        seen: set[str] = set()
+        offset = 0
+        while True:
+            answer = self._call(
+                session,
+                "freepublish/batchget",
+                body={"offset": offset, "count": BATCH, "no_content": 1},
+            )
+            entries = answer.get("item")
+            if not isinstance(entries, list) or not entries:
+                break
+            fresh = False
+            for entry in entries:
+                if not isinstance(entry, dict):
+                    continue
+                article_id = str(entry.get("article_id", ""))
+                fresh = fresh or article_id not in seen
+                seen.add(article_id)
+                content = entry.get("content")
+                news = content.get("news_item") if isinstance(content, dict) else None
+                for article in news if isinstance(news, list) else []:
+                    if not isinstance(article, dict) or article.get("is_deleted"):
+                        continue
+                    source = str(article.get("content_source_url") or "")
+                    match = _SOURCE_ITEM.fullmatch(source.removeprefix(prefix))
+                    if source.startswith(prefix) and match:
+                        found.add(UUID(match[1]))
+            offset += len(entries)
+            total = answer.get("total_count")
+            if not fresh or len(entries) < BATCH:
+                break  # the last page (or an API that ignores the offset)
+            if isinstance(total, int) and offset >= total:
+                break
+        return found
 
     def _delete_all(self, session: requests.Session, ids: Sequence[str]) -> list[str]:
         """Delete each article; one already gone (53600) counts as deleted."""

@@ -37,7 +37,9 @@ class _Preview(SimpleHTTPRequestHandler):
 
     def send_head(self) -> Any:
         parts = posixpath.normpath(unquote(urlsplit(self.path).path)).split("/")
-        if any(part.startswith(".") for part in parts if part):
+        # Hidden files and folders (the outlet's .syndicate/ state) are never served;
+        # .well-known/ (RFC 8615: the published audit key and checkpoints) is.
+        if any(p.startswith(".") and p != ".well-known" for p in parts if p):
             self.send_error(404, "Not found")
             return None
         return super().send_head()

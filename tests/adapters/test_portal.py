@@ -814,6 +814,14 @@ def test_serve_previews_the_site_and_hides_its_state(
                 "a/../.syndicate/lock",
             ):
                 assert http.get(url + hidden, timeout=5).status_code == 404, hidden
+            # .well-known/ (the published audit key and checkpoints) is served.
+            known = site.root / ".well-known" / "syndicate-audit" / "public-key.txt"
+            known.parent.mkdir(parents=True, exist_ok=True)
+            known.write_text("k\n")
+            served = http.get(
+                url + ".well-known/syndicate-audit/public-key.txt", timeout=5
+            )
+            assert served.status_code == 200
     finally:
         process.terminate()
         process.communicate(timeout=10)  # also closes the pipes
