@@ -413,3 +413,28 @@ def test_checkpoint_timestamps_are_aware() -> None:
     assert made is not None
     assert made.at == datetime(2026, 11, 22, tzinfo=UTC)
     assert made.size == 1
+
+
+def test_leaves_read_from_the_file_equal_leaves_read_through_eventsourcing(
+    tmp_path: Path,
+) -> None:
+    home, _ = _home(tmp_path, {})
+    from syndicate.audit.service import open_reader
+    from syndicate.project import Project
+
+    project = Project.load(home, environ={})
+    with open_reader(project) as (_, fast):
+        end = fast.ends()
+        quick = list(fast.leaves([], end))
+        assert quick
+        slow = LogReader(fast._recorders["items"], fast._recorders["deliveries"])
+        assert [leaf.data for leaf in slow.leaves([], end)] == [q.data for q in quick]
+    doc = json.loads(quick[0].data)
+    assert doc["originator_id"] == str(uuid.UUID(doc["originator_id"]))
+    # The hand-written encoder is the documented canonical JSON.
+    assert (
+        quick[0].data
+        == json.dumps(
+            doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        ).encode()
+    )

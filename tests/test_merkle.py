@@ -326,3 +326,18 @@ def test_large_trees_stay_fast_and_agree() -> None:
         verify_consistency(
             size // 7 + 1, size, proof, tree.root(size // 7 + 1), tree.root(size)
         )
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=0, max_value=70))
+def test_a_tree_built_at_once_is_the_tree_built_by_appending(n: int) -> None:
+    hashes = [leaf_hash(bytes([i % 256, i // 256])) for i in range(n)]
+    appended = MerkleTree(hashes)
+    built = MerkleTree.of(hashes)
+    assert built.size == n
+    for size in range(n + 1):
+        assert built.root(size) == appended.root(size)
+    for index in range(n):
+        assert built.inclusion_proof(index) == appended.inclusion_proof(index)
+    if n:
+        assert built.consistency_proof(1) == appended.consistency_proof(1)

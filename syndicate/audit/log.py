@@ -28,6 +28,7 @@ import json
 import os
 import re
 import secrets
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -80,6 +81,7 @@ __all__ = [
 ]
 
 LOGS = ("items", "deliveries")
+_quote = json.encoder.encode_basestring  # JSON string literal, non-ASCII kept
 _PAGE = 500
 _POSITIONS = re.compile(r"positions items=(0|[1-9]\d*) deliveries=(0|[1-9]\d*)")
 KEY_ENV = "SYNDICATE_AUDIT_KEY"
@@ -96,21 +98,23 @@ def leaf_data(
     topic: str,
     state: bytes,
 ) -> bytes:
-    """The leaf data of one stored event (see the module docstring)."""
-    doc: dict[str, Any] = {
-        "log": log,
-        "position": position,
-        "originator_id": str(originator_id),
-        "originator_version": originator_version,
-        "topic": topic,
-    }
+    """The leaf data of one stored event (see the module docstring).
+
+    Written out by hand, keys in sorted order, because this runs once per event when
+    verifying: it equals `json.dumps(doc, sort_keys=True, ensure_ascii=False,
+    separators=(",", ":"))` of the documented object (a test checks that).
+    """
     try:
-        doc["state"] = state.decode("utf-8")
+        text = state.decode("utf-8")
     except UnicodeDecodeError:
-        doc["state_base64"] = base64.b64encode(state).decode("ascii")
-    return json.dumps(
-        doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")
-    ).encode("utf-8")
+        field_, text = "state_base64", base64.b64encode(state).decode("ascii")
+    else:
+        field_ = "state"
+    return (
+        f'{{"log":{_quote(log)},"originator_id":{_quote(str(originator_id))},'
+        f'"originator_version":{int(originator_version)},"position":{int(position)},'
+        f'"{field_}":{_quote(text)},"topic":{_quote(topic)}}}'
+    ).encode()
 
 
 @dataclass(frozen=True)
@@ -146,8 +150,30 @@ class _Recorder(Protocol):
 class LogReader:
     """Reads the stored events of both logs as leaves, in pages (memory stays bounded)."""
 
-    def __init__(self, items: _Recorder, deliveries: _Recorder) -> None:
+    def __init__(
+        self,
+        items: _Recorder,
+        deliveries: _Recorder,
+        *,
+        sqlite_files: dict[str, Path] | None = None,
+    ) -> None:
         self._recorders = {"items": items, "deliveries": deliveries}
+        # On SQLite, reading the table directly (read-only) is several times faster
+        # than building eventsourcing's notification objects; the rows are the same.
+        self._files = sqlite_files or {}
+
+    @classmethod
+    def of(cls, project: Project, items: Any, deliveries: Any) -> LogReader:
+        """A reader over a home's two open logs."""
+        files = (
+            None
+            if project.store.is_postgres
+            else {
+                "items": project.store.sqlite_path(items.name),
+                "deliveries": project.store.sqlite_path(deliveries.name),
+            }
+        )
+        return cls(items.recorder, deliveries.recorder, sqlite_files=files)
 
     def ends(self) -> tuple[int, int]:
         """The current last position of the items log and of the deliveries log."""
@@ -158,6 +184,9 @@ class LogReader:
 
     def read(self, log: str, after: int, upto: int) -> Iterator[Leaf]:
         """Events of `log` with positions in (after, upto], in position order."""
+        if log in self._files:
+            yield from self._read_file(log, after, upto)
+            return
         recorder = self._recorders[log]
         start = after
         while start < upto:
@@ -172,6 +201,35 @@ class LogReader:
                 )
                 yield Leaf(log, n.id, data)
             start = page[-1].id
+
+    def _read_file(self, log: str, after: int, upto: int) -> Iterator[Leaf]:
+        uri = f"{self._files[log].resolve().as_uri()}?mode=ro"
+        connection = sqlite3.connect(uri, uri=True)
+        try:
+            start = after
+            while start < upto:
+                rows = connection.execute(
+                    "SELECT rowid, originator_id, originator_version, topic, state "
+                    "FROM stored_events WHERE rowid > ? AND rowid <= ? "
+                    "ORDER BY rowid LIMIT ?",
+                    (start, upto, _PAGE * 4),
+                ).fetchall()
+                if not rows:
+                    return
+                for position, originator, version, topic, state in rows:
+                    # eventsourcing keeps ids as 32 hex digits in SQLite; leaves carry the
+                    # hyphenated form on every store.
+                    h = str(originator)
+                    uid = (
+                        f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+                        if len(h) == 32
+                        else str(UUID(h))
+                    )
+                    data = leaf_data(log, position, uid, version, topic, state)
+                    yield Leaf(log, position, data)
+                start = rows[-1][0]
+        finally:
+            connection.close()
 
     def segment(self, start: tuple[int, int], end: tuple[int, int]) -> Iterator[Leaf]:
         """The leaves between two pairs of positions, in leaf order."""
@@ -492,11 +550,12 @@ def _describe(kind: str, index: int, where: str, number: int, size: int) -> str:
 def _verify_leaves(
     leaves: Iterable[Leaf], trusted: Sequence[_Signed], verdict: Verdict
 ) -> MerkleTree:
-    tree = MerkleTree()
-    where: list[str] = []
+    hashes: list[bytes] = []
+    where: list[tuple[str, int]] = []
     for leaf in leaves:
-        tree.append(leaf.hash)
-        where.append(leaf.where())
+        hashes.append(leaf_hash(leaf.data))
+        where.append((leaf.log, leaf.position))
+    tree = MerkleTree.of(hashes)
     verdict.events = tree.size
     verdict.root = tree.root()
     previous: _Signed | None = None
@@ -517,7 +576,11 @@ def _verify_leaves(
                     min(len(recorded), len(current)),
                 )
                 kind = _classify(recorded, current, first)
-                at = where[first] if first < len(where) else "the end of the log"
+                at = (
+                    f"{where[first][0]} log position {where[first][1]}"
+                    if first < len(where)
+                    else "the end of the log"
+                )
                 verdict.findings.append(
                     Finding(
                         kind,

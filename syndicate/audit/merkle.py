@@ -139,6 +139,24 @@ class MerkleTree:
         for h in leaf_hashes:
             self.append(h)
 
+    @classmethod
+    def of(cls, leaf_hashes: Sequence[bytes]) -> MerkleTree:
+        """The same tree as appending each hash in turn, built level by level (several
+        times faster for a whole log)."""
+        for h in leaf_hashes:
+            _check_hash(h, "leaf hash", ValueError)
+        tree = cls()
+        tree._levels = [list(leaf_hashes)]
+        while len(tree._levels[-1]) >= 2:
+            below = tree._levels[-1]
+            tree._levels.append(
+                [
+                    hashlib.sha256(b"\x01" + below[i] + below[i + 1]).digest()
+                    for i in range(0, len(below) - 1, 2)
+                ]
+            )
+        return tree
+
     @property
     def size(self) -> int:
         """Number of leaves."""

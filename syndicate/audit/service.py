@@ -28,7 +28,7 @@ def open_reader(project: Project) -> Iterator[tuple[AuditStore, LogReader]]:
         project.deliveries(items, outlets={}) as deliveries,
         open_audit(project) as store,
     ):
-        yield store, LogReader(items.recorder, deliveries.recorder)
+        yield store, LogReader.of(project, items, deliveries)
 
 
 def record_checkpoint(project: Project, *, trigger: str, actor: str) -> str:
