@@ -61,13 +61,13 @@ from syndicate.domain.items import VersionRecord
 
 __all__ = [
     "Capabilities",
-    "WitnessedCheckpoint",
     "ChannelAdapter",
     "DeliveryJob",
     "ItemView",
     "Operation",
     "Receipt",
     "Rendition",
+    "WitnessedCheckpoint",
     "item_document",
 ]
 

@@ -129,10 +129,10 @@ def verify_command(
     change: altered, deleted, inserted, reordered or truncated (or a checkpoint that is
     not signed by the trusted key).
 
-    Examples:
-      syndicate audit verify
-      syndicate audit verify --export audit-2026 --pubkey linxi-audit.pub
-      syndicate audit verify --proof proofs.json --pubkey linxi-audit.pub
+    With --export, no database is needed; with --proof, an inclusion-proof bundle from
+    `audit prove` is checked instead.
+
+    Example: syndicate audit verify --export audit-2026 --pubkey linxi-audit.pub
     """
     with cli_errors():
         if export is not None and proof is not None:

@@ -1,0 +1,170 @@
+"""The trail of one item: every event about it in both logs, in time order.
+
+Items-log events (published, revised, withdrawn) and the events of every delivery of the
+item to any outlet (planned, claimed, succeeded, failed, attested …) become `TrailRow`s.
+They are sorted by time; at equal times the items log comes first, then log position.
+
+The deliveries log is read once, in pages, and only the item's deliveries are kept: a
+delivery belongs to the item when its `Planned` event names it, and every later event of
+that delivery follows its `Planned` in the log. Only those events are decoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+
+from syndicate.application import CHINA_TZ, Disclosures
+from syndicate.audit.facts import delivery_events, plain_state
+from syndicate.domain.deliveries import Delivery
+from syndicate.planning import Deliveries
+
+__all__ = ["TrailRow", "compact_receipt", "delivery_row", "trail"]
+
+ITEMS_LOG = "items"
+DELIVERIES_LOG = "deliveries"
+
+
+@dataclass(frozen=True)
+class TrailRow:
+    """One event about an item, from either log."""
+
+    at: datetime
+    log: str  # "items" or "deliveries"
+    position: int  # in that log
+    event: str  # the event class name: Published, Planned, Succeeded, …
+    actor: str | None
+    version: int  # the item version it is about
+    outlet: str | None = None
+    delivery_id: UUID | None = None
+    attempt: int | None = None
+    receipt: Mapping[str, str] | None = None
+    content_sha256: str | None = None  # item events
+    rendition_sha256: str | None = None  # delivery events that carry one
+    detail: str | None = None  # operation, reason, error, who posted …
+
+    @property
+    def sort_key(self) -> tuple[datetime, int, int]:
+        """Time, then the items log before the deliveries log, then position."""
+        return self.at, 0 if self.log == ITEMS_LOG else 1, self.position
+
+
+def compact_receipt(receipt: Mapping[str, str] | None) -> str:
+    """`remote_id=… k=v …`: a receipt on one line (receipts never hold secrets)."""
+    if not receipt:
+        return ""
+    keys = sorted(receipt, key=lambda k: (k != "remote_id", k))
+    return " ".join(f"{k}={receipt[k]}" for k in keys)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(CHINA_TZ).isoformat(timespec="seconds")
+
+
+def _actor(event: Delivery.Event) -> str | None:
+    if isinstance(event, Delivery.Planned):
+        return "planner"
+    if isinstance(event, Delivery.Attested):
+        return event.by  # who put the sheet up; `actor` recorded it (in `detail`)
+    for name in ("worker", "actor"):
+        value = getattr(event, name, None)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _detail(event: Delivery.Event) -> str | None:
+    if isinstance(event, Delivery.Planned):
+        return f"operation={event.operation} item_position={event.position}"
+    if isinstance(event, Delivery.Claimed):
+        return f"until {_iso(event.expires_at)}"
+    if isinstance(event, Delivery.Failed):
+        code = f" [{event.code}]" if event.code else ""
+        retry = f"; retry at {_iso(event.retry_at)}" if event.retry_at else "; final"
+        return f"{event.error_class}{code}: {event.message}{retry}"
+    if isinstance(event, Delivery.Unconfirmed):
+        return event.message
+    if isinstance(event, Delivery.Abandoned):
+        return event.reason
+    if isinstance(event, Delivery.Superseded):
+        return f"by v{event.by_version}"
+    if isinstance(event, Delivery.Resolved):
+        return "sent" if event.sent else "not sent"
+    if isinstance(event, Delivery.Submitted):
+        text = f"check at {_iso(event.check_at)}"
+        return f"{text}; {event.message}" if event.message else text
+    if isinstance(event, Delivery.Attested):
+        parts = [
+            f"posted at {_iso(event.posted_at)}",
+            f"recorded by {event.actor}",
+        ]
+        if event.photo_sha256:
+            parts.append(f"photo sha256={event.photo_sha256}")
+        if event.note:
+            parts.append(event.note)
+        return "; ".join(parts)
+    return None
+
+
+def delivery_row(
+    position: int, event: Delivery.Event, planned: Delivery.Planned
+) -> TrailRow:
+    """A delivery event as a trail row; `planned` is its delivery's first event."""
+    receipt = getattr(event, "receipt", None)
+    attempt = getattr(event, "attempt", None)
+    sha = getattr(event, "rendition_sha256", None)
+    return TrailRow(
+        at=event.timestamp,
+        log=DELIVERIES_LOG,
+        position=position,
+        event=type(event).__name__,
+        actor=_actor(event),
+        version=planned.item_version,
+        outlet=planned.outlet,
+        delivery_id=event.originator_id,
+        attempt=attempt if isinstance(attempt, int) else None,
+        receipt=dict(receipt) if isinstance(receipt, Mapping) else None,
+        rendition_sha256=sha if isinstance(sha, str) else None,
+        detail=_detail(event),
+    )
+
+
+def trail(items: Disclosures, deliveries: Deliveries, item_id: UUID) -> list[TrailRow]:
+    """Every event about the item in both logs, oldest first (see `TrailRow.sort_key`)."""
+    rows = [
+        TrailRow(
+            at=e.timestamp,
+            log=ITEMS_LOG,
+            position=e.position,
+            event=e.event,
+            actor=e.actor,
+            version=e.version,
+            content_sha256=e.content_hash,
+            detail=e.reason,
+        )
+        for e in items.read_log(item=item_id)
+    ]
+    planned: dict[UUID, Delivery.Planned] = {}
+    needle = str(item_id).encode()
+    quick = plain_state(deliveries)
+
+    def keep(n: Notification) -> bool:
+        if n.originator_id in planned:
+            return True
+        # A Planned event names its item; a byte search spares decoding the others.
+        return n.topic == Delivery.Planned.TOPIC and (not quick or needle in n.state)
+
+    for position, event in delivery_events(deliveries, keep=keep):
+        if isinstance(event, Delivery.Planned):
+            if event.item_id != item_id:
+                continue
+            planned[event.originator_id] = event
+        first = planned.get(event.originator_id)
+        if first is not None:
+            rows.append(delivery_row(position, event, first))
+    rows.sort(key=lambda r: r.sort_key)
+    return rows

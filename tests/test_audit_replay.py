@@ -1,0 +1,372 @@
+"""`syndicate audit replay`: what each outlet showed at a moment, rebuilt and re-rendered."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from syndicate_adapters.directory import DirectoryAdapter, DirectorySettings
+from syndicate_adapters.noticeboard import NoticeboardAdapter, NoticeboardSettings
+
+from syndicate.audit import replay as replay_module
+from syndicate.audit.replay import extension, parse_moment, replay, shown_as_of
+from syndicate.delivery import Worker
+from syndicate.domain.base import CHINA_TZ
+from syndicate.outlets import Outlet, OutletFilter
+from syndicate.project import Project
+from syndicate.testing import FixedClock
+from tests.conftest import ITEM_FILE, content
+from tests.test_audit_trail import REF, SITE, Home
+
+
+def manifest(folder: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((folder / "manifest.json").read_text("utf-8"))
+    return data
+
+
+def succeeded_at(h: Home, version: int) -> str:
+    """The latest time a delivery of `version` succeeded anywhere (ISO, China time)."""
+    return max(
+        str(r["time"])
+        for r in h.trail()
+        if r["event"] == "Succeeded" and r["version"] == version
+    )
+
+
+def check_files(folder: Path, entries: list[dict[str, Any]]) -> None:
+    """Every file's bytes hash to what the log recorded for it."""
+    for entry in entries:
+        assert entry["match"] is True, entry
+        assert entry["sha256_rerendered"] == entry["sha256_recorded"]
+        if entry["file"] is not None:
+            data = (folder / entry["file"]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == entry["sha256_recorded"]
+    names = {p.name for p in folder.iterdir()} - {"manifest.json"}
+    assert names == {e["file"] for e in entries if e["file"]}
+
+
+def test_replay_as_of_before_between_and_after_changes(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    h = Home(tmp_path, environ)
+    h.ok("items", "publish", h.item("item.md"))
+    h.ok("sync")
+    item_id = json.loads(h.ok("items", "show", REF, "--json").stdout)["id"]
+    first = succeeded_at(h, 1)
+    h.ok(
+        "items",
+        "revise",
+        REF,
+        h.item("v2.md", ITEM_FILE.replace("47户73人", "47户74人")),
+        "--reason",
+        "更正人数",
+    )
+    h.ok("sync")
+    second = succeeded_at(h, 2)
+    before = h.snapshot()
+
+    # Between the publication and the revision: version 1 everywhere.
+    out = tmp_path / "r1"
+    result = h.ok("audit", "replay", "--as-of", first, "--out", out)
+    assert "archive" in result.stdout
+    assert "MISMATCHES" in result.stdout
+    summary = json.loads((out / "replay.json").read_text("utf-8"))
+    assert summary["as_of"] == first
+    assert summary["counts"] == {
+        "outlets": 3,
+        "configured": 3,
+        "not_configured": 0,
+        "items": 3,
+        "shown": 3,
+        "mismatches": 0,
+    }
+    assert summary["mismatches"] == []
+    for outlet, ext in (("archive", "json"), ("portal", "json"), ("feeds", "json")):
+        data = manifest(out / outlet)
+        [entry] = data["items"]
+        assert (entry["id"], entry["ref"], entry["version"]) == (item_id, REF, 1)
+        assert entry["operation"] == "publish"
+        assert entry["file"] == f"{item_id}-v1.{ext}"
+        assert datetime.fromisoformat(entry["delivered_at"]) <= datetime.fromisoformat(
+            first
+        )
+        check_files(out / outlet, data["items"])
+    assert manifest(out / "feeds")["whole_set"] is True
+    archived = json.loads((out / "archive" / f"{item_id}-v1.json").read_text("utf-8"))
+    assert archived["version"] == 1
+    assert "47户73人" in archived["content"]["body"]
+
+    # After the revision: version 2, as the outlets hold it now.
+    out = tmp_path / "r2"
+    h.ok("audit", "replay", "--as-of", second, "--out", out)
+    for outlet in ("archive", "portal", "feeds"):
+        data = manifest(out / outlet)
+        assert [e["version"] for e in data["items"]] == [2]
+        check_files(out / outlet, data["items"])
+    shown_now = (home_file := h.home / "out" / f"{item_id}.json").read_bytes()
+    assert (out / "archive" / f"{item_id}-v2.json").read_bytes() == shown_now, home_file
+
+    # Before anything: every configured outlet, empty.
+    out = tmp_path / "r0"
+    h.ok("audit", "replay", "--as-of", "2020-01-01", "--out", out)
+    for outlet in ("archive", "portal", "feeds"):
+        assert manifest(out / outlet)["items"] == []
+        assert sorted(p.name for p in (out / outlet).iterdir()) == ["manifest.json"]
+    assert json.loads((out / "replay.json").read_text("utf-8"))["counts"]["items"] == 0
+
+    # One outlet only; JSON on stdout too.
+    out = tmp_path / "r-one"
+    result = h.ok(
+        "audit",
+        "replay",
+        "--as-of",
+        second,
+        "--out",
+        out,
+        "--outlet",
+        "portal",
+        "--json",
+    )
+    assert [o["name"] for o in json.loads(result.stdout)["outlets"]] == ["portal"]
+    assert sorted(p.name for p in out.iterdir()) == ["portal", "replay.json"]
+
+    assert h.snapshot() == before  # a replay writes nothing to the logs
+
+
+def test_withdrawn_items_are_not_shown_after_the_withdrawal(tmp_path: Path) -> None:
+    h = Home(tmp_path, {})
+    h.ok("items", "publish", h.item("item.md"))
+    h.ok("sync")
+    item_id = json.loads(h.ok("items", "show", REF, "--json").stdout)["id"]
+    h.ok("items", "withdraw", REF, "--reason", "信息有误", "--note", "该信息已撤回。")
+    h.ok("sync")
+    gone = max(r["time"] for r in h.trail() if r["event"] == "Succeeded")
+    out = tmp_path / "after"
+    h.ok("audit", "replay", "--as-of", gone, "--out", out)
+    [entry] = manifest(out / "archive")["items"]
+    # The folder outlet deletes the document: nothing shown, no file.
+    assert (entry["version"], entry["operation"], entry["shown"]) == (
+        2,
+        "retract",
+        False,
+    )
+    assert entry["file"] is None
+    assert entry["match"] is True
+    check_files(out / "archive", [entry])
+    # The portal keeps a withdrawal notice where the page was: that is what it showed.
+    [notice] = manifest(out / "portal")["items"]
+    assert (notice["operation"], notice["shown"]) == ("retract", True)
+    check_files(out / "portal", [notice])
+    page = json.loads((out / "portal" / notice["file"]).read_text("utf-8"))
+    assert "该信息已撤回" in json.dumps(page, ensure_ascii=False)
+    # The feed's set no longer lists it as live.
+    [feed] = manifest(out / "feeds")["items"]
+    assert feed["version"] == 2
+    check_files(out / "feeds", [feed])
+    # Just before the withdrawal it was shown.
+    out = tmp_path / "before"
+    h.ok("audit", "replay", "--as-of", succeeded_at(h, 1), "--out", out)
+    [entry] = manifest(out / "archive")["items"]
+    assert (entry["version"], entry["shown"]) == (1, True)
+    assert (out / "archive" / f"{item_id}-v1.json").is_file()
+
+
+def test_replay_refuses_bad_input_and_writes_nothing(tmp_path: Path) -> None:
+    h = Home(tmp_path, {})
+    h.ok("items", "publish", h.item("item.md"))
+    h.ok("sync")
+    before = h.snapshot()
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "old.txt").write_text("x", "utf-8")
+    a_file = tmp_path / "file"
+    a_file.write_text("x", "utf-8")
+    future = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    cases: list[tuple[list[str], str]] = [
+        (["--as-of", "2999-01-01"], "--as-of: 2999-01-01 23:59:59 is in the future"),
+        (["--as-of", future], "--as-of:"),
+        (["--as-of", "yesterday"], "--as-of: invalid time 'yesterday'"),
+        (["--as-of", "2026-13-01"], "--as-of: invalid time"),
+        (
+            ["--as-of", "0001-01-01T00:00"],
+            "--as-of: '0001-01-01T00:00' is not a plausible",
+        ),
+        (["--as-of", "2026-01-01", "--out", str(busy)], "is not empty"),
+        (["--as-of", "2026-01-01", "--out", str(a_file)], "is not a directory"),
+        (["--as-of", "2026-11-01", "--outlet", "nope"], "--outlet: no outlet 'nope'"),
+    ]
+    for extra, fragment in cases:
+        args = ["audit", "replay", *extra]
+        if "--out" not in extra:
+            args += ["--out", str(tmp_path / "new")]
+        result = h(*args)
+        assert result.exit_code == 2, (extra, result.output)
+        assert fragment in result.stderr, (extra, result.output)
+        assert result.stderr.startswith("error: ")
+        assert not (tmp_path / "new").exists(), extra
+    assert h("audit", "replay", "--out", str(tmp_path / "new")).exit_code == 2
+    # A date alone that is today means "until now", not the future.
+    today = datetime.now(CHINA_TZ).date().isoformat()
+    h.ok("audit", "replay", "--as-of", today, "--out", tmp_path / "today")
+    assert h.snapshot() == before
+
+
+def test_outlets_removed_from_the_configuration_are_listed_without_files(
+    tmp_path: Path,
+) -> None:
+    h = Home(tmp_path, {})
+    h.ok("items", "publish", h.item("item.md"))
+    h.ok("sync")
+    at = succeeded_at(h, 1)
+    config = h.home / "syndicate.toml"
+    text = config.read_text("utf-8")
+    config.write_text(text[: text.index("[outlets.feeds]")], "utf-8")
+    out = tmp_path / "r"
+    result = h.ok("audit", "replay", "--as-of", at, "--out", out)
+    assert "not configured" in result.stdout
+    summary = json.loads((out / "replay.json").read_text("utf-8"))
+    [feeds] = [o for o in summary["outlets"] if o["name"] == "feeds"]
+    assert feeds["configured"] is False
+    [recorded] = feeds["recorded"]
+    assert recorded["ref"] == REF
+    trail_sha = [
+        r["rendition_sha256"]
+        for r in h.trail()
+        if r["outlet"] == "feeds" and r["event"] == "Succeeded"
+    ]
+    assert [recorded["sha256_recorded"]] == trail_sha
+    assert not (out / "feeds").exists()
+    assert summary["counts"]["not_configured"] == 1
+
+
+def test_a_rendition_that_renders_differently_exits_1_and_is_named(
+    tmp_path: Path,
+) -> None:
+    h = Home(tmp_path, {})
+    h.ok("items", "publish", h.item("item.md"))
+    h.ok("sync")
+    at = succeeded_at(h, 1)
+    config = h.home / "syndicate.toml"
+    # The feed's settings changed since: its feed would not be the same bytes.
+    text = config.read_text("utf-8")
+    head, tail = text.rsplit('site_name = "临溪县人民政府"', 1)
+    config.write_text(head + 'site_name = "临溪县政府"' + tail, "utf-8")
+    out = tmp_path / "r"
+    result = h("audit", "replay", "--as-of", at, "--out", out)
+    assert result.exit_code == 1, result.output
+    assert "error: feeds: " + REF in result.stderr
+    assert "rendering it again gives" in result.stderr
+    summary = json.loads((out / "replay.json").read_text("utf-8"))
+    assert [m["outlet"] for m in summary["mismatches"]] == ["feeds"]
+    [entry] = manifest(out / "feeds")["items"]
+    assert entry["match"] is False
+    assert entry["sha256_rerendered"] != entry["sha256_recorded"]
+    assert manifest(out / "archive")["items"][0]["match"] is True
+    assert manifest(out / "portal")["items"][0]["match"] is True
+
+
+@pytest.fixture
+def rig(
+    sqlite_project: Project, tmp_path: Path
+) -> tuple[Project, dict[str, Outlet], FixedClock]:
+    outlets = {
+        "archive": Outlet(
+            name="archive",
+            kind="directory",
+            channel=None,
+            filter=OutletFilter(),
+            settings=DirectorySettings(path=tmp_path / "archive"),
+            adapter_class=DirectoryAdapter,
+        ),
+        "board": Outlet(
+            name="board",
+            kind="noticeboard",
+            channel=None,
+            filter=OutletFilter(),
+            settings=NoticeboardSettings(path=tmp_path / "sheets", portal_url=SITE),
+            adapter_class=NoticeboardAdapter,
+        ),
+    }
+    return sqlite_project, outlets, FixedClock()
+
+
+def test_a_sheet_counts_from_its_attested_posting_time(
+    rig: tuple[Project, dict[str, Outlet], FixedClock],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project, outlets, clock = rig
+    with (
+        project.disclosures(clock=clock) as items,
+        project.deliveries(items, clock=clock, outlets=outlets) as deliveries,
+    ):
+        change = items.publish(content(), actor="t")
+        deliveries.plan()
+        worker = Worker(deliveries, items, outlets, name="w", clock=clock)
+        worker.run_until_idle()
+        worker.close()
+        printed = clock()
+        [sheet] = [
+            d for d in deliveries.all_deliveries().values() if d.outlet == "board"
+        ]
+        clock.advance(days=2)
+        fresh = deliveries.delivery(sheet.id)
+        posted = printed + timedelta(hours=3)
+        fresh.attest(actor="运维", by="张敏", posted_at=posted, at=clock())
+        deliveries.save(fresh)
+
+        def board(as_of: datetime, out: Path) -> list[dict[str, Any]]:
+            summary = replay(
+                items, deliveries, as_of=as_of, out=out, outlets=outlets, only="board"
+            )
+            assert not summary.mismatches
+            entries: list[dict[str, Any]] = manifest(out / "board")["items"]
+            return entries
+
+        # Printed but not yet posted: the board showed nothing.
+        assert board(posted - timedelta(minutes=1), tmp_path / "r1") == []
+        # Posted (the attestation was recorded later, with the posting time).
+        [entry] = board(posted, tmp_path / "r2")
+        assert entry["file"] == f"{change.item_id}-v1.pdf"
+        assert (tmp_path / "r2" / "board" / entry["file"]).read_bytes()[:5] == b"%PDF-"
+        check_files(tmp_path / "r2" / "board", [entry])
+
+        # The (outlet, item) cache is bounded; misses ask the store, same answer.
+        full = shown_as_of(deliveries, clock())
+        monkeypatch.setattr(replay_module, "_CACHE", 1)
+        assert shown_as_of(deliveries, clock()) == full
+        assert {k[0] for k in full} == {"archive", "board"}
+
+
+def test_parse_moment() -> None:
+    end = parse_moment("2026-10-09")
+    assert end == datetime(2026, 10, 9, 23, 59, 59, 999_999, tzinfo=CHINA_TZ)
+    assert parse_moment(" 2026-10-09T09:30 ") == datetime(
+        2026, 10, 9, 9, 30, tzinfo=CHINA_TZ
+    )
+    utc = parse_moment("2026-10-09T01:30:00+00:00")
+    assert utc == datetime(2026, 10, 9, 9, 30, tzinfo=CHINA_TZ)
+    assert utc.utcoffset() == timedelta(0)
+    for bad in ("", "soon", "2026-02-30", "10/09/2026", "0001-01-01"):
+        with pytest.raises(ValueError, match=r"2026-10-09|plausible"):
+            parse_moment(bad)
+
+
+@pytest.mark.parametrize(
+    ("media_type", "ext"),
+    [
+        ("application/json", "json"),
+        ("application/vnd.syndicate.portal+json", "json"),
+        ("application/pdf", "pdf"),
+        ("text/html; charset=utf-8", "html"),
+        ("application/atom+xml", "xml"),
+        ("image/png", "png"),
+        ("application/x-unknown-thing", "bin"),
+    ],
+)
+def test_extension(media_type: str, ext: str) -> None:
+    assert extension(media_type) == ext
