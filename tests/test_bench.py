@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import deliver, portal, publish
+from bench import audit, deliver, portal, publish
 
 
 def test_publish_benchmark_reports_both_ratios(
@@ -37,3 +37,15 @@ def test_portal_benchmark_reports_rebuild_speed_and_revision_ratio(
     out = capsys.readouterr().out
     assert "rebuild of 1,000 items: 1,1" in out  # every item, column and month page
     assert "revision 1,000 / 100:" in out
+
+
+def test_audit_benchmark_reports_verify_replay_and_prove_figures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    figures = audit.main(["--quick"])
+    assert set(figures) == {"verify_ratio", "replay_memory_ratio", "prove_seconds"}
+    assert figures["verify_ratio"] > 0
+    assert figures["replay_memory_ratio"] > 0
+    out = capsys.readouterr().out
+    assert "verify / raw read (rate):" in out
+    assert "replay peak memory large / small:" in out

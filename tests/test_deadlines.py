@@ -196,3 +196,17 @@ def test_add_then_count_roundtrip(start: date, n: int) -> None:
     end = cal.add_working_days(start, n)
     assert cal.working_days_between(start, end) == n
     assert n == 0 or cal.is_workday(end)
+
+
+def test_published_on_a_rest_day_after_the_due_date_is_late_by_one() -> None:
+    calendar = WorkdayCalendar()
+    # Formed 2024-11-01 (Friday) is due 2024-11-29 (Friday); Saturday 11-30 is a rest day.
+    deadline = deadline_for(
+        date(2024, 11, 1),
+        date(2024, 11, 30),
+        today=date(2024, 12, 10),
+        calendar=calendar,
+    )
+    assert deadline.due == date(2024, 11, 29)
+    assert deadline.state is DeadlineState.LATE
+    assert deadline.late_by == 1

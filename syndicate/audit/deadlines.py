@@ -153,8 +153,8 @@ class Deadline:
     published_on: date | None
     state: DeadlineState
     late_by: int = 0
-    """Working days past ``due`` (to publication, or to today if unpublished); can be 0
-    for a LATE item published on a non-working day right after ``due``."""
+    """Working days past ``due`` (to publication, or to today if unpublished); at least
+    1 for a LATE item (one published on a rest day right after ``due`` counts as 1)."""
     remaining: int = 0
     """Working days left until ``due`` (open / due_soon only)."""
 
@@ -185,10 +185,11 @@ def deadline_for(
     if published_on is not None:
         if published_on <= due:
             return Deadline(formed_on, due, published_on, DeadlineState.MET)
-        late_by = calendar.working_days_between(due, published_on)
+        # Published on a rest day after the due date: late, by (at least) one day.
+        late_by = max(calendar.working_days_between(due, published_on), 1)
         return Deadline(formed_on, due, published_on, DeadlineState.LATE, late_by)
     if today > due:
-        late_by = calendar.working_days_between(due, today)
+        late_by = max(calendar.working_days_between(due, today), 1)
         return Deadline(formed_on, due, None, DeadlineState.LATE, late_by)
     remaining = calendar.working_days_between(today, due)
     state = DeadlineState.DUE_SOON if remaining <= due_soon_days else DeadlineState.OPEN
