@@ -438,3 +438,31 @@ def test_leaves_read_from_the_file_equal_leaves_read_through_eventsourcing(
             doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")
         ).encode()
     )
+
+
+def test_workers_checkpoint_every_n_events_and_say_so_when_there_is_no_key(
+    tmp_path: Path,
+) -> None:
+    from syndicate.audit.service import auto_checkpoint
+    from syndicate.project import Project
+
+    home, cli = _home(tmp_path, {})
+    project = Project.load(home, environ={})
+    assert project.audit.checkpoint_every == 1000
+    (tmp_path / "v2.md").write_text(ITEM_FILE.replace("47户", "49户"), "utf-8")
+    ref = "临溪县民政局/11330100MB0000006R/2026-00019"
+    assert (
+        cli("items", "revise", ref, str(tmp_path / "v2.md"), "--reason", "改").exit_code
+        == 0
+    )
+    assert auto_checkpoint(project, "worker", every=1000) == ""  # 1 new event < 1000
+    assert auto_checkpoint(project, "worker", every=1).startswith("checkpoint #2")
+    (home / "keys" / "audit-signing.key").unlink()
+    said = auto_checkpoint(project, "worker", every=1)
+    assert said.startswith("note: no audit signing key")
+    assert "syndicate init" in said
+    with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
+        config.write("\n[audit]\ncheckpoint_every = 0\n")
+    refused = cli("status")
+    assert refused.exit_code == 2
+    assert "audit.checkpoint_every" in refused.stderr
