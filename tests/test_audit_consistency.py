@@ -115,3 +115,50 @@ def test_consistency_names_stale_missing_drifted_and_extra(
     unknown = cli("audit", "consistency", "--outlet", "nowhere")
     assert unknown.exit_code == 2
     assert "--outlet nowhere" in unknown.stderr
+
+
+def test_wechat_is_checked_against_what_it_lists(tmp_path: Path) -> None:
+    import time
+
+    from syndicate.fakes import WechatMpServer, toml_table
+
+    secret = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    with WechatMpServer(
+        app_id="wx0123456789abcdef", secret=secret, publish_polls=0
+    ) as wechat:
+        home = tmp_path / "home"
+        runner = CliRunner(env={"SYNDICATE_ACTOR": "审计员", "WX_SECRET": secret})
+
+        def cli(*args: str) -> Result:
+            return runner.invoke(app, ["--home", str(home), *args])
+
+        assert cli("init").exit_code == 0
+        table = wechat.outlet_table("WX_SECRET", portal_url="https://www.linxi.gov.cn")
+        with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
+            config.write(toml_table("wechat", table))
+            config.write("[delivery]\nfirst_check_seconds = 1\n")
+        (tmp_path / "item.md").write_text(ITEM_FILE, "utf-8")
+        assert cli("items", "publish", str(tmp_path / "item.md")).exit_code == 0
+        assert cli("sync").exit_code == 0
+        time.sleep(1.1)
+        assert cli("sync").exit_code == 0
+        listed = cli("audit", "consistency", "--json")
+        assert listed.exit_code == 0, listed.output
+        assert verdicts(listed) == {("wechat", REF): "in sync"}
+        assert json.loads(listed.stdout)[0]["detail"] == "listed by the outlet"
+        # Someone deletes the article in the WeChat back office.
+        for article in wechat.articles.values():
+            article["is_deleted"] = True
+        gone = cli("audit", "consistency", "--json")
+        assert gone.exit_code == 1
+        assert verdicts(gone) == {("wechat", REF): "missing"}
+        # Withdrawn: deleted on WeChat, and not listed is now what the log expects.
+        withdrawn = cli("items", "withdraw", REF, "--reason", "重审", "--note", "重审")
+        assert withdrawn.exit_code == 0, withdrawn.output
+        for article in wechat.articles.values():
+            article["is_deleted"] = False
+        assert cli("sync").exit_code == 0
+        assert not wechat.published()
+        removed = cli("audit", "consistency", "--json")
+        assert removed.exit_code == 0, removed.output
+        assert verdicts(removed) == {("wechat", REF): "in sync"}

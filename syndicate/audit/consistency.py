@@ -6,7 +6,10 @@ Per item and outlet, against the newest version planned for that outlet:
   outlet's bytes equal the rendition of the newest delivery), "stale" (they equal the
   rendition of an older version), "missing" (nothing there), "drifted" (other bytes);
   and "extra" for items the outlet shows (`inventory`) that the log never sent there;
-- outlets that cannot be read back (robots, WeChat, webhooks, notice boards): their last
+- outlets that cannot give back bytes but list what they show (WeChat, through
+  `freepublish/batchget`): "in sync" if a delivered item is listed (or a retracted one is
+  not), "missing" / "stale" otherwise, and "extra" for listed items never sent there;
+- outlets that cannot be read back (robots, webhooks, notice boards): their last
   recorded delivery or attestation: "recorded" (the newest version succeeded or was
   attested), "awaiting attestation" (a sheet waits for a person: not a mismatch),
   otherwise "stale" (an older version is the newest recorded) or "missing".
@@ -21,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from uuid import UUID
 
+from syndicate.adapter import Operation
 from syndicate.delivery import Worker
 from syndicate.domain.deliveries import Delivery, DeliveryState
 
@@ -76,6 +80,17 @@ def _recorded(newest: Delivery, done: list[Delivery]) -> tuple[str, int | None, 
     return "missing", None, f"newest is {newest.state.value}"
 
 
+def _listed(newest: Delivery, listed: bool) -> tuple[str, int | None, str]:
+    """The verdict for an outlet that lists the items it shows (no bytes to compare)."""
+    if newest.operation == Operation.RETRACT:
+        if listed:
+            return "stale", None, "still listed by the outlet after its removal"
+        return "in sync", newest.item_version, "removed, and not listed by the outlet"
+    if listed:
+        return "in sync", newest.item_version, "listed by the outlet"
+    return "missing", None, "delivered, but not listed by the outlet"
+
+
 def _read(
     worker: Worker, newest: Delivery, done: list[Delivery]
 ) -> tuple[str, int | None, str]:
@@ -127,6 +142,15 @@ def check(
                 default=None,
             )
             set_verdict = _read(worker, latest, []) if latest else ("missing", None, "")
+        # Outlets that cannot give back bytes but can list what they show (WeChat:
+        # freepublish/batchget) are checked item by item against that list.
+        listing: set[UUID] | None = None
+        listing_error = ""
+        if not readable and name in worker.outlets:
+            try:
+                listing = worker.inventory(name)
+            except Exception as exc:  # an unreachable API: reported per item
+                listing_error = f"{type(exc).__name__}: {exc}"[:200]
         sent: set[UUID] = set()
         for key in keys:
             deliveries = sorted(groups[key], key=lambda d: d.item_version)
@@ -136,6 +160,10 @@ def check(
                 sent.add(key[1])
             if not readable:
                 verdict = _recorded(newest, done)
+                if listing_error and verdict[0] == "recorded":
+                    verdict = ("read failed", None, listing_error)
+                elif listing is not None and verdict[0] == "recorded":
+                    verdict = _listed(newest, key[1] in listing)
             elif set_verdict is not None:
                 verdict = set_verdict
                 if verdict[0] == "in sync" and not newest.state.done:
@@ -156,6 +184,17 @@ def check(
                 verdict[1],
                 verdict[2],
             )
+        if listing is not None:
+            for extra in sorted(listing - sent - {k[1] for k in keys}):
+                yield Row(
+                    extra,
+                    refs.get(extra, str(extra)),
+                    name,
+                    "extra",
+                    None,
+                    None,
+                    "listed by the outlet, but the log never delivered it there",
+                )
         if readable:
             try:
                 shown = worker.inventory(name)
