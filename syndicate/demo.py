@@ -13,9 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from syndicate.audit.consistency import check
 from syndicate.audit.log import ensure_keys, load_verifier, verify
-from syndicate.audit.service import open_reader, record_checkpoint
+from syndicate.audit.service import consistency_rows, open_reader, record_checkpoint
 from syndicate.delivery import Backoff, RunSummary, Worker
 from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import DeliveryState
@@ -365,19 +364,7 @@ def _audit(project: Project, echo: Callable[[str], None]) -> None:
         f"  verify: OK, {verdict.events} events in both logs match the signed "
         f"checkpoint (key {verdict.key}, in keys/audit-signing.pub)"
     )
-    with project.disclosures() as items, project.deliveries(items) as deliveries:
-        refs = {s.id: s.ref for s in items.items()}
-        worker = Worker(
-            deliveries,
-            items,
-            project.outlets,
-            name="demo-audit",
-            attachments=project.attachments.root,
-        )
-        try:
-            rows = list(check(worker, refs))
-        finally:
-            worker.close()
+    rows = consistency_rows(project, project.outlets)
     bad = [r for r in rows if not r.ok]
     if bad:
         raise RuntimeError(f"the demo's outlets are not consistent: {bad}")

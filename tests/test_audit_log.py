@@ -466,3 +466,31 @@ def test_workers_checkpoint_every_n_events_and_say_so_when_there_is_no_key(
     refused = cli("status")
     assert refused.exit_code == 2
     assert "audit.checkpoint_every" in refused.stderr
+
+
+def test_bad_input_is_refused_clearly_and_changes_nothing(tmp_path: Path) -> None:
+    home, cli = _home(tmp_path, {})
+    log_before = cli("log", "--json").stdout
+    checkpoints_before = cli("audit", "checkpoints", "--json").stdout
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    cases = [
+        (("audit", "export", str(tmp_path / "full")), 2, "not empty"),
+        (("audit", "prove", "临溪县民政局/NO-SUCH-ITEM"), 1, "NO-SUCH-ITEM"),
+        (("audit", "verify", "--pubkey", str(tmp_path / "none.pub")), 2, "not found"),
+        (("audit", "verify", "--pubkey", str(tmp_path / "full" / "x")), 2, "not a public key"),
+        (("audit", "verify", "--proof", str(tmp_path / "full" / "x")), 2, "cannot read"),
+    ]  # fmt: skip
+    for args, code, says in cases:
+        result = cli(*args)
+        assert result.exit_code == code, (args, result.output)
+        assert says in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.output
+    (home / "keys" / "audit-signing.key").unlink()
+    (home / "keys" / "audit-signing.pub").unlink()
+    for args in (("audit", "checkpoint"), ("audit", "pubkey")):
+        result = cli(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "syndicate init" in result.stderr
+    assert cli("log", "--json").stdout == log_before
+    assert cli("audit", "checkpoints", "--json").stdout == checkpoints_before

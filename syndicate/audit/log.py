@@ -74,6 +74,7 @@ __all__ = [
     "leaf_data",
     "open_audit",
     "prove",
+    "read_trusted_key",
     "verify",
     "verify_export",
     "verify_leaves",
@@ -285,21 +286,26 @@ def load_signer(project: Project) -> Signer:
         raise ConfigurationError(f"audit signing key: {exc}") from None
 
 
+def read_trusted_key(path: Path, *, what: str = "--pubkey") -> Verifier:
+    """A public key file an auditor gives; InputError naming `what` if it is not one."""
+    if not path.is_file():
+        raise InputError(f"{what} {path}: not found")
+    try:
+        return read_verifier_file(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{what} {path}: not a public key ({exc})") from None
+
+
 def load_verifier(project: Project, path: Path | None = None) -> Verifier:
     """The trusted public key: `path` if given, else the home's public key file."""
+    if path is not None:
+        return read_trusted_key(path)
     _, public = key_paths(project)
-    chosen = path or public
-    try:
-        return read_verifier_file(chosen)
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise InputError(
-                f"--pubkey {chosen}: not found"
-                if path
-                else f"{chosen}: no public key; run `syndicate init` to create the "
-                "key pair"
-            ) from None
-        raise InputError(f"--pubkey {chosen}: not a public key ({exc})") from None
+    if not public.exists():
+        raise InputError(
+            f"{public}: no public key; run `syndicate init` to create the key pair"
+        )
+    return read_trusted_key(public, what="public key")
 
 
 def open_audit(project: Project, *, create_tables: bool = False) -> AuditStore:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from syndicate.audit.consistency import Row, check
 from syndicate.audit.log import (
     LogReader,
     checkpoint,
@@ -14,10 +15,12 @@ from syndicate.audit.log import (
     open_audit,
 )
 from syndicate.audit.store import AuditStore
+from syndicate.delivery import Worker
 from syndicate.errors import SyndicateError
+from syndicate.outlets import Outlet
 from syndicate.project import Project
 
-__all__ = ["auto_checkpoint", "open_reader", "record_checkpoint"]
+__all__ = ["auto_checkpoint", "consistency_rows", "open_reader", "record_checkpoint"]
 
 
 @contextmanager
@@ -91,3 +94,26 @@ def _witness(project: Project, store: AuditStore) -> list[str]:
         witness(notes, records[-1].public_key)
         done.append(name)
     return done
+
+
+def consistency_rows(
+    project: Project, outlets: dict[str, Outlet], outlet: str | None = None
+) -> list[Row]:
+    """`syndicate.audit.consistency.check` over a home: every item on every outlet (or
+    on `outlet`), the outlets read with a worker that sends nothing."""
+    with (
+        project.disclosures() as items,
+        project.deliveries(items, outlets=outlets) as deliveries,
+    ):
+        refs = {s.id: s.ref for s in items.items()}
+        worker = Worker(
+            deliveries,
+            items,
+            outlets,
+            name="audit",
+            attachments=project.attachments.root,
+        )
+        try:
+            return list(check(worker, refs, outlet))
+        finally:
+            worker.close()

@@ -16,13 +16,14 @@ from syndicate.audit.log import (
     load_verifier,
     open_audit,
     prove,
+    read_trusted_key,
     verify,
     verify_export,
     verify_proof,
 )
-from syndicate.audit.service import open_reader, record_checkpoint
-from syndicate.audit.signing import Verifier, read_verifier_file
-from syndicate.cli.output import cli_errors, echo_json, fail, format_time
+from syndicate.audit.service import consistency_rows, open_reader, record_checkpoint
+from syndicate.audit.signing import Verifier
+from syndicate.cli.output import cli_errors, echo_json, fail, format_time, table
 from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
 from syndicate.errors import InputError
 
@@ -142,11 +143,15 @@ def verify_command(
                 bundle = json.loads(proof.read_text("utf-8"))
             except (OSError, ValueError) as exc:
                 raise InputError(f"--proof {proof}: cannot read ({exc})") from None
-            key = (
-                _verifier_file(pubkey_file)
-                if pubkey_file
-                else Verifier.from_text(str(bundle.get("public_key", "")))
-            )
+            if pubkey_file:
+                key = read_trusted_key(pubkey_file)
+            else:
+                try:
+                    key = Verifier.from_text(str(bundle.get("public_key", "")))
+                except ValueError as exc:
+                    raise InputError(
+                        f"--proof {proof}: its public_key is not a key ({exc})"
+                    ) from None
             lines = verify_proof(bundle, key)
             if as_json:
                 echo_json({"ok": True, "proven": lines})
@@ -162,7 +167,7 @@ def verify_command(
                     f"--export {export}: no {EVENTS_FILE} (not an `audit export`?)"
                 )
 
-            key = _verifier_file(pubkey_file or export / PUBLIC_KEY_FILE)
+            key = read_trusted_key(pubkey_file or export / PUBLIC_KEY_FILE)
             if pubkey_file is None and not as_json:
                 typer.echo(
                     f"note: trusting the export's own {PUBLIC_KEY_FILE}; pin the key "
@@ -176,13 +181,6 @@ def verify_command(
             with open_reader(project) as (store, reader):
                 verdict = verify(reader, list(store.checkpoints()), key)
     _print_verdict(verdict, as_json)
-
-
-def _verifier_file(path: Path) -> Verifier:
-    try:
-        return read_verifier_file(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"--pubkey {path}: not a public key ({exc})") from None
 
 
 def export_command(
@@ -298,36 +296,16 @@ def consistency_command(
 
     Example: syndicate audit consistency --outlet portal --json
     """
-    from syndicate.audit.consistency import check
-    from syndicate.delivery import Worker
-
     with cli_errors():
         project = state_of(ctx).project()
         outlets, problems = project.outlets_for_reading()
-        if outlet is not None and outlet not in outlets:
+        if outlet is not None and outlet not in outlets and outlet not in problems:
             raise InputError(f"--outlet {outlet}: no such outlet in syndicate.toml")
-        with (
-            project.disclosures() as items,
-            project.deliveries(items, outlets=outlets) as deliveries,
-        ):
-            refs = {s.id: s.ref for s in items.items()}
-            worker = Worker(
-                deliveries,
-                items,
-                outlets,
-                name="audit",
-                attachments=project.attachments.root,
-            )
-            try:
-                rows = list(check(worker, refs, outlet))
-            finally:
-                worker.close()
+        rows = consistency_rows(project, outlets, outlet)
     bad = [r for r in rows if not r.ok]
     if as_json:
         echo_json([r.as_json() for r in rows])
     else:
-        from syndicate.cli.output import table
-
         typer.echo(
             table(
                 ["ITEM", "OUTLET", "VERDICT", "EXPECTED", "SHOWN", "DETAIL"],
