@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from syndicate.adapter import WitnessedCheckpoint
 from syndicate.audit.consistency import Row, check
 from syndicate.audit.log import (
     LogReader,
@@ -75,8 +76,6 @@ def auto_checkpoint(project: Project, trigger: str, *, every: int | None = None)
 
 def _witness(project: Project, store: AuditStore) -> list[str]:
     """Publish every checkpoint on the outlets that witness them (portal, feeds)."""
-    from syndicate.adapter import WitnessedCheckpoint
-
     records = list(store.checkpoints())
     if not records:
         return []

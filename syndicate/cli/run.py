@@ -141,18 +141,24 @@ def worker(
         previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
         typer.echo(f"worker {runner.name} started", err=True)
         told: set[str] = set()
+        every = run.project.audit.checkpoint_every
+        counted = 0
         try:
             while not runner.stop_requested:
                 summary = RunSummary(planned_events=run.deliveries.plan())
                 runner.run_until_idle(summary)
                 if summary.attempted:
                     _print_summary(summary)
-                said = auto_checkpoint(
-                    run.project, "worker", every=run.project.audit.checkpoint_every
-                )
-                if said and said not in told:  # a missing key is said once
-                    typer.echo(said, err=True)
-                    told.add(said)
+                # Counting events is cheap on the open logs; the checkpoint store is
+                # only opened once `checkpoint_every` more have been logged.
+                logged = run.deliveries.recorder.max_notification_id() or 0
+                total = run.items.position() + logged
+                if total - counted >= every:
+                    counted = total
+                    said = auto_checkpoint(run.project, "worker", every=every)
+                    if said and said not in told:  # a missing key is said once
+                        typer.echo(said, err=True)
+                        told.add(said)
                 deadline = time.monotonic() + poll
                 while not runner.stop_requested and time.monotonic() < deadline:
                     time.sleep(min(0.1, poll))
