@@ -43,9 +43,16 @@ def test_audit_benchmark_reports_verify_replay_and_prove_figures(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     figures = audit.main(["--quick"])
-    assert set(figures) == {"verify_ratio", "replay_memory_ratio", "prove_seconds"}
+    assert set(figures) == {
+        "verify_ratio",
+        "verify_one_thread_ratio",
+        "replay_memory_ratio",
+        "prove_seconds",
+    }
     assert figures["verify_ratio"] > 0
+    assert figures["verify_one_thread_ratio"] > 0
     assert figures["replay_memory_ratio"] > 0
     out = capsys.readouterr().out
     assert "verify / raw read (rate):" in out
+    assert "pure Python on one thread:" in out
     assert "replay peak memory large / small:" in out

@@ -19,6 +19,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from types import ModuleType
+
+_native: ModuleType | None
+try:  # the compiled fast path (syndicate/audit/_native.c), when it was built
+    from syndicate.audit import _native
+except ImportError:  # pragma: no cover - pure-Python installs
+    _native = None
 
 __all__ = [
     "EMPTY_ROOT",
@@ -28,6 +35,7 @@ __all__ = [
     "ProofError",
     "leaf_hash",
     "node_hash",
+    "parent_level",
     "verify_consistency",
     "verify_inclusion",
 ]
@@ -37,6 +45,20 @@ HASH_SIZE = 32
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """The root of the empty tree, SHA-256 of the empty string."""
+
+
+def parent_level(level: bytes | bytearray) -> bytes:
+    """The level above `level` (concatenated 32-byte hashes): the node hash of each
+    adjacent pair, left to right; an odd last hash has no parent on this level."""
+    if len(level) % HASH_SIZE:
+        raise ValueError(f"a level of {len(level)} bytes is not whole hashes")
+    if _native is not None:
+        return bytes(_native.parent_level(level))
+    sha = hashlib.sha256
+    return b"".join(
+        sha(b"\x01" + level[i : i + 2 * HASH_SIZE]).digest()
+        for i in range(0, len(level) - 2 * HASH_SIZE + 1, 2 * HASH_SIZE)
+    )
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -130,12 +152,12 @@ class CompactRange:
 class MerkleTree:
     """All leaf hashes in memory, with every complete subtree hash cached per level.
 
-    Memory is about 2n hashes. `root(size)` and proofs for any earlier size cost
-    O(log n) hash operations.
+    Each level is one packed buffer of 32-byte hashes, so memory is about 64 bytes per
+    leaf. `root(size)` and proofs for any earlier size cost O(log n) hash operations.
     """
 
     def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
-        self._levels: list[list[bytes]] = [[]]
+        self._levels: list[bytearray] = [bytearray()]
         for h in leaf_hashes:
             self.append(h)
 
@@ -145,39 +167,50 @@ class MerkleTree:
         times faster for a whole log)."""
         for h in leaf_hashes:
             _check_hash(h, "leaf hash", ValueError)
+        return cls.packed(b"".join(leaf_hashes))
+
+    @classmethod
+    def packed(cls, leaf_hashes: bytes | bytearray) -> MerkleTree:
+        """`of` for leaf hashes given as one buffer of 32-byte hashes, end to end."""
+        if len(leaf_hashes) % HASH_SIZE:
+            raise ValueError(f"{len(leaf_hashes)} bytes are not whole leaf hashes")
         tree = cls()
-        tree._levels = [list(leaf_hashes)]
-        while len(tree._levels[-1]) >= 2:
-            below = tree._levels[-1]
-            tree._levels.append(
-                [
-                    hashlib.sha256(b"\x01" + below[i] + below[i + 1]).digest()
-                    for i in range(0, len(below) - 1, 2)
-                ]
-            )
+        tree._levels = [bytearray(leaf_hashes)]
+        while len(tree._levels[-1]) >= 2 * HASH_SIZE:
+            tree._levels.append(bytearray(parent_level(tree._levels[-1])))
         return tree
 
     @property
     def size(self) -> int:
         """Number of leaves."""
-        return len(self._levels[0])
+        return len(self._levels[0]) // HASH_SIZE
 
     def append(self, leaf_hash: bytes) -> None:
         """Append one leaf hash (32 bytes; ValueError otherwise)."""
         _check_hash(leaf_hash, "leaf hash", ValueError)
-        self._levels[0].append(leaf_hash)
+        self._levels[0] += leaf_hash
         level = 0
-        while len(self._levels[level]) % 2 == 0:  # a right child completed its parent
+        while len(self._levels[level]) // HASH_SIZE % 2 == 0:  # a parent completed
             nodes = self._levels[level]
             if level + 1 == len(self._levels):
-                self._levels.append([])
-            self._levels[level + 1].append(node_hash(nodes[-2], nodes[-1]))
+                self._levels.append(bytearray())
+            self._levels[level + 1] += hashlib.sha256(
+                b"\x01" + nodes[-2 * HASH_SIZE :]
+            ).digest()
             level += 1
 
     def leaf(self, index: int) -> bytes:
         """The leaf hash at `index` (ValueError when out of range)."""
         self._check_index(index, self.size)
-        return self._levels[0][index]
+        return self._node(0, index)
+
+    def leaves(self) -> list[bytes]:
+        """Every leaf hash, in order."""
+        return [self._node(0, i) for i in range(self.size)]
+
+    def _node(self, level: int, index: int) -> bytes:
+        """The hash of complete node `index` on `level`."""
+        return bytes(self._levels[level][index * HASH_SIZE : (index + 1) * HASH_SIZE])
 
     def root(self, size: int | None = None) -> bytes:
         """Root of the first `size` leaves (default: all); EMPTY_ROOT for size 0."""
@@ -213,7 +246,7 @@ class MerkleTree:
         # trees; the proof starts from it, omitted when it is the whole old tree.
         index = old_size - 1
         shift = (old_size & -old_size).bit_length() - 1
-        seed = [] if old_size == 1 << shift else [self._levels[shift][index >> shift]]
+        seed = [] if old_size == 1 << shift else [self._node(shift, index >> shift)]
         return seed + self._path(index, shift, new_size)
 
     def _path(self, index: int, start: int, size: int) -> list[bytes]:
@@ -228,7 +261,7 @@ class MerkleTree:
             proof.append(self._range(sibling << level, end))
         for level in range(inner, size.bit_length()):
             if (index >> level) & 1:  # on the right edge only left siblings occur
-                proof.append(self._levels[level][(index >> level) ^ 1])
+                proof.append(self._node(level, (index >> level) ^ 1))
         return proof
 
     def _range(self, start: int, end: int) -> bytes:
@@ -237,7 +270,7 @@ class MerkleTree:
         peaks = []
         for level in reversed(range((end - start).bit_length())):
             if (end - start) >> level & 1:
-                peaks.append(self._levels[level][start >> level])
+                peaks.append(self._node(level, start >> level))
                 start += 1 << level
         return _fold(peaks)
 

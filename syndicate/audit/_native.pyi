@@ -1,0 +1,9 @@
+"""Types of the compiled fast path (syndicate/audit/_native.c)."""
+
+from collections.abc import Sequence
+
+def sqlite_leaves(
+    path: str, log: str, after: int, upto: int, limit: int, /
+) -> tuple[bytes, bytes, int]: ...
+def leaf_hashes(datas: Sequence[bytes], /) -> bytes: ...
+def parent_level(level: bytes | bytearray, /) -> bytes: ...
