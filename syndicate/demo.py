@@ -18,7 +18,7 @@ from syndicate.audit.service import consistency_rows, open_reader, record_checkp
 from syndicate.delivery import Backoff, RunSummary, Worker
 from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import DeliveryState
-from syndicate.errors import InputError
+from syndicate.errors import InputError, SyndicateError
 from syndicate.fakes import DingTalkRobotServer, WechatMpServer, WeComRobotServer
 from syndicate.itemfiles import expand_paths, load_item_file
 from syndicate.project import Project
@@ -351,6 +351,10 @@ def _deliver(project: Project, echo: Callable[[str], None]) -> RunSummary:
             worker.close()
 
 
+class DemoFailed(SyndicateError):
+    """The demo's own end-of-run checks failed (say, a font a sheet needs is missing)."""
+
+
 def _audit(project: Project, echo: Callable[[str], None]) -> None:
     """End like a real run: sign a checkpoint, verify the whole log against it."""
     echo("\naudit:")
@@ -359,7 +363,10 @@ def _audit(project: Project, echo: Callable[[str], None]) -> None:
     with open_reader(project) as (store, reader):
         verdict = verify(reader, list(store.checkpoints()), verifier)
     if not verdict.ok:
-        raise RuntimeError(f"the demo's own log does not verify: {verdict.findings}")
+        raise DemoFailed(
+            "the demo's own log does not verify: "
+            + "; ".join(f"{f.kind}: {f.message}" for f in verdict.findings)
+        )
     echo(
         f"  verify: OK, {verdict.events} events in both logs match the signed "
         f"checkpoint (key {verdict.key}, in keys/audit-signing.pub)"
@@ -367,9 +374,17 @@ def _audit(project: Project, echo: Callable[[str], None]) -> None:
     rows = consistency_rows(project, project.outlets)
     bad = [r for r in rows if not r.ok]
     if bad:
-        raise RuntimeError(f"the demo's outlets are not consistent: {bad}")
+        raise DemoFailed(
+            "the demo's outlets do not show what the log says: "
+            + "; ".join(
+                f"{r.outlet} {r.ref}: {r.verdict} {r.detail}".strip() for r in bad
+            )
+        )
     read = sum(r.verdict == "in sync" for r in rows)
+    waiting = sum(r.verdict == "awaiting attestation" for r in rows)
     echo(
         f"  consistency: OK, {read} item-outlet pairs read back and in sync, "
-        f"{len(rows) - read} as recorded in the log (outlets that cannot be read)"
+        f"{waiting} sheet files right and awaiting attestation, "
+        f"{len(rows) - read - waiting} as recorded in the log (outlets that cannot "
+        "be read)"
     )

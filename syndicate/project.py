@@ -48,9 +48,12 @@ class DeliverySettings:
 
 @dataclass(frozen=True)
 class AuditSettings:
-    """`[audit]`: how often workers sign a checkpoint of the log by themselves."""
+    """`[audit]`: how often workers sign a checkpoint of the log by themselves: once
+    `checkpoint_every` events are not covered yet, or `checkpoint_minutes` after the
+    last try when any are."""
 
     checkpoint_every: int = 1000
+    checkpoint_minutes: int = 10
 
 
 CONFIG_NAME = "syndicate.toml"
@@ -293,18 +296,17 @@ class Project:
     def _audit(table: Any) -> AuditSettings:
         if not isinstance(table, dict):
             raise ConfigurationError("[audit] must be a table")
-        extra = set(table) - {"checkpoint_every"}
+        known = {"checkpoint_every", "checkpoint_minutes"}
+        extra = set(table) - known
         if extra:
             raise ConfigurationError(
                 f"audit: unknown key(s) {', '.join(sorted(extra))}; expected "
-                "checkpoint_every"
+                f"{', '.join(sorted(known))}"
             )
-        every = table.get("checkpoint_every", 1000)
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise ConfigurationError(
-                "audit.checkpoint_every: must be a whole number >= 1"
-            )
-        return AuditSettings(checkpoint_every=every)
+        for key, value in table.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigurationError(f"audit.{key}: must be a whole number >= 1")
+        return AuditSettings(**table)
 
     @classmethod
     def init(

@@ -66,7 +66,7 @@ def test_consistency_names_stale_missing_drifted_and_extra(
         ("archive", REF): "in sync",
         ("portal", REF): "in sync",
         ("feeds", REF): "in sync",
-        ("board", REF): "in sync",  # the sheet file; its posting awaits attestation
+        ("board", REF): "awaiting attestation",  # the sheet file is right
     }
     # A revision logged but not yet delivered: every outlet still shows version 1.
     (tmp_path / "v2.md").write_text(ITEM_FILE.replace("47户", "48户"), "utf-8")

@@ -87,15 +87,15 @@ class MemoryRecorder:
 
 
 def generated_log(
-    rng: random.Random, signer: Signer
+    rng: random.Random, signer: Signer, most: int = 25
 ) -> tuple[list[Leaf], list[CheckpointRecord]]:
     """A log of both kinds of events, written interleaved, with 1-4 checkpoints (the
-    last at the end, so every event is covered)."""
+    last at the end, so every event is covered), each after 1 to `most` events."""
     items, deliveries = MemoryRecorder(), MemoryRecorder()
     reader = LogReader(items, deliveries)
     store = AuditStore(env={})  # in memory
     for _ in range(rng.randint(1, 4)):
-        for _ in range(rng.randint(1, 25)):
+        for _ in range(rng.randint(1, most)):
             (items if rng.random() < 0.3 else deliveries).add(rng)
         made = checkpoint(store, reader, signer, trigger="test", actor="t")
         assert made is not None
@@ -152,8 +152,9 @@ def tamper(
     name it correctly."""
     leaves, records = list(leaves), list(records)
     op = rng.choice(
-        ["flip", "delete", "reorder", "truncate", "insert", "resign", "flip-note"]
-    )
+        ["flip", "delete", "reorder", "truncate", "insert", "duplicate", "resign",
+         "flip-note"]
+    )  # fmt: skip
     n = len(leaves)
     if op == "flip":
         i = rng.randrange(n)
@@ -176,6 +177,13 @@ def tamper(
     if op == "insert":
         forged = leaf_data("items", 10**6, uuid.uuid4(), 1, "syndicate.Forged", b"{}")
         leaves.insert(rng.randrange(n), Leaf("items", 10**6, forged))
+        return op, leaves, records, {"inserted"}
+    if op == "duplicate":  # a copy of a real event, slipped in elsewhere
+        # (After the last leaf it would be a new event no checkpoint covers yet.)
+        copy, at = leaves[rng.randrange(n)], rng.randrange(n)
+        if leaves[at] == copy:
+            return tamper(leaves, records, rng, other)
+        leaves.insert(at, copy)
         return op, leaves, records, {"inserted"}
     if op == "resign":
         # Rewrite a suffix of the log and re-sign every checkpoint over it with another
@@ -221,7 +229,10 @@ def test_every_random_tampering_is_detected_and_named(signer: Signer) -> None:
     rng = random.Random(seed)
     other = Signer.generate("test-audit")  # same name, different key
     verifier = signer.verifier()
-    logs = [generated_log(rng, signer) for _ in range(40)]
+    # Mostly small logs; every tenth up to 2,000 events (reliability.md test 8).
+    logs = [
+        generated_log(rng, signer, most=500 if k % 10 == 0 else 25) for k in range(40)
+    ]
     missed: list[str] = []
     misnamed: list[str] = []
     counts: dict[str, int] = {}
@@ -237,7 +248,8 @@ def test_every_random_tampering_is_detected_and_named(signer: Signer) -> None:
     assert not missed, f"seed {seed}: {len(missed)} undetected, e.g. {missed[:5]}"
     assert not misnamed, f"seed {seed}: {misnamed[:5]}"
     assert set(counts) == {
-        "flip", "delete", "reorder", "truncate", "insert", "resign", "flip-note"
+        "flip", "delete", "reorder", "truncate", "insert", "duplicate", "resign",
+        "flip-note",
     }  # fmt: skip
 
 
@@ -325,8 +337,10 @@ def test_checkpoint_verify_export_and_prove(
     refused = runner.invoke(
         app, ["audit", "verify", "--proof", str(tmp_path / "bad.json")]
     )
-    assert refused.exit_code == 2
-    assert "root mismatch" in refused.stderr
+    assert refused.exit_code == 1  # a failed proof is a verdict, not bad input
+    assert refused.stdout.startswith("FAIL proof for leaf ")
+    assert "root mismatch" in refused.stdout
+    assert "trusting the bundle's own public_key" in refused.stderr
 
 
 def _edit(db: Path, sql: str) -> None:
@@ -468,6 +482,16 @@ def test_workers_checkpoint_every_n_events_and_say_so_when_there_is_no_key(
     assert "audit.checkpoint_every" in refused.stderr
 
 
+def test_a_worker_checkpoints_by_count_or_after_the_interval() -> None:
+    from syndicate.cli.run import checkpoint_due
+
+    assert checkpoint_due(1000, 0, 0.0, 1000, 600) == 1000  # N not covered
+    assert checkpoint_due(1999, 1000, 0.0, 1000, 600) is None  # counted from covered
+    assert checkpoint_due(5, 0, 599.0, 1000, 600) is None
+    assert checkpoint_due(5, 0, 600.0, 1000, 600) == 1  # a few, but long enough
+    assert checkpoint_due(5, 5, 9999.0, 1000, 600) is None  # nothing uncovered
+
+
 def test_bad_input_is_refused_clearly_and_changes_nothing(tmp_path: Path) -> None:
     home, cli = _home(tmp_path, {})
     log_before = cli("log", "--json").stdout
@@ -494,3 +518,93 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(tmp_path: Path) -> Non
         assert "syndicate init" in result.stderr
     assert cli("log", "--json").stdout == log_before
     assert cli("audit", "checkpoints", "--json").stdout == checkpoints_before
+
+
+def _kept_checkpoint(cli: Any, tmp_path: Path, name: str) -> Path:
+    """The newest checkpoint note, as an auditor would keep it."""
+    out = tmp_path / f"export-{name}"
+    assert cli("audit", "export", str(out)).exit_code == 0
+    records = (out / "checkpoints.jsonl").read_text("utf-8").splitlines()
+    kept = tmp_path / f"{name}.txt"
+    kept.write_text(json.loads(records[-1])["note"], "utf-8")
+    return kept
+
+
+def test_removed_checkpoints_are_caught_with_a_kept_one(tmp_path: Path) -> None:
+    """Deleting the checkpoint store and then rewriting an event passes the log's own
+    checks only if nobody kept a checkpoint: verify says there is none, and a kept
+    checkpoint (the portal publishes each) names what happened."""
+    home, cli = _home(tmp_path, {})
+    kept = _kept_checkpoint(cli, tmp_path, "kept")
+    ok = cli("audit", "verify", "--checkpoint", str(kept))
+    assert ok.exit_code == 0, ok.output
+    (home / "data" / "audit.db").unlink()
+    bare = cli("audit", "verify")
+    assert bare.exit_code == 1
+    assert bare.stdout.startswith("FAIL checkpoint: no signed checkpoint")
+    removed = cli("audit", "verify", "--checkpoint", str(kept), "--json")
+    kinds = [f["kind"] for f in json.loads(removed.stdout)["findings"]]
+    assert removed.exit_code == 1
+    assert kinds == ["checkpoint", "checkpoint"]
+    assert "recorded checkpoints were removed" in removed.stdout
+    _edit(
+        home / "data" / "disclosures.db",
+        "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), "
+        "'民政局', '财政局') AS BLOB) WHERE rowid = 1",
+    )
+    assert cli("audit", "checkpoint").exit_code == 0  # re-signed with the same key
+    rewritten = cli("audit", "verify", "--checkpoint", str(kept))
+    assert rewritten.exit_code == 1
+    assert "FAIL altered: the log's first " in rewritten.stdout
+    # A kept file that is not a checkpoint signed by the trusted key is bad input.
+    (tmp_path / "junk.txt").write_text("not a note", "utf-8")
+    junk = cli("audit", "verify", "--checkpoint", str(tmp_path / "junk.txt"))
+    assert junk.exit_code == 2
+    assert "--checkpoint" in junk.stderr
+    assert "Traceback" not in junk.output
+
+
+def test_recorded_positions_must_equal_the_signed_ones(tmp_path: Path) -> None:
+    _, cli = _home(tmp_path, {})
+    out = tmp_path / "export"
+    assert cli("audit", "export", str(out)).exit_code == 0
+    lines = (out / "checkpoints.jsonl").read_text("utf-8").splitlines()
+    record = json.loads(lines[0])
+    record["items_position"] += 1
+    (out / "checkpoints.jsonl").write_text(
+        json.dumps(record, ensure_ascii=False) + "\n", "utf-8"
+    )
+    verified = cli("audit", "verify", "--export", str(out))
+    assert verified.exit_code == 1
+    assert "the recorded positions differ from the signed ones" in verified.stdout
+
+
+@pytest.mark.parametrize(
+    ("bundle", "code", "said"),
+    [
+        ("[]", 2, "not a proof bundle"),
+        ('"text"', 2, "not a proof bundle"),
+        ('{"checkpoint": "x"}', 2, "not a proof bundle"),
+        ("PROOFS:[1]", 2, "proofs entry 1: malformed"),
+        ('PROOFS:"ab"', 2, "not a proof bundle"),
+        ("PROOFS:[]", 1, "FAIL the bundle proves no events"),
+    ],
+)
+def test_malformed_proof_bundles_are_refused_clearly(
+    tmp_path: Path, bundle: str, code: int, said: str
+) -> None:
+    home, cli = _home(tmp_path, {})
+    ref = "临溪县民政局/11330100MB0000006R/2026-00019"
+    assert cli("audit", "prove", ref, "--out", str(tmp_path / "p.json")).exit_code == 0
+    if bundle.startswith("PROOFS:"):
+        doc = json.loads((tmp_path / "p.json").read_text("utf-8"))
+        doc["proofs"] = json.loads(bundle.removeprefix("PROOFS:"))
+        bundle = json.dumps(doc)
+    (tmp_path / "bad.json").write_text(bundle, "utf-8")
+    key = str(home / "keys" / "audit-signing.pub")
+    result = cli(
+        "audit", "verify", "--proof", str(tmp_path / "bad.json"), "--pubkey", key
+    )
+    assert result.exit_code == code, result.output
+    assert said in result.output
+    assert "Traceback" not in result.output

@@ -51,7 +51,9 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def test_deadline_states_with_hand_made_formed_on_dates(tmp_path: Path) -> None:
+def test_deadline_states_with_hand_made_formed_on_dates(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
     today = datetime.now(CHINA_TZ).date()
     cal = WorkdayCalendar()
     soon = today - timedelta(days=1)
@@ -69,7 +71,7 @@ def test_deadline_states_with_hand_made_formed_on_dates(tmp_path: Path) -> None:
         "due_soon": ("2026-10004", soon, 'channels = ["noticeboard"]'),
         "not proactive": ("2026-10005", today, 'attribute = "依申请公开"'),
     }
-    h = Home(tmp_path, {}, OUTLETS)
+    h = Home(tmp_path, environ, OUTLETS)
     for index, formed_on, extra in items.values():
         h.ok(
             "items",
@@ -171,9 +173,11 @@ def test_deadlines_refuse_bad_options(tmp_path: Path) -> None:
     assert "0 proactive item(s)" in result.stdout
 
 
-def test_report_writes_html_and_csvs_with_the_expected_counts(tmp_path: Path) -> None:
+def test_report_writes_html_and_csvs_with_the_expected_counts(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
     outlets = OUTLETS + '\n[outlets.mirror]\nkind = "directory"\npath = "mirror"\n'
-    h = Home(tmp_path, {}, outlets)
+    h = Home(tmp_path, environ, outlets)
     a, b, c = ref("2026-00019"), ref("2026-00020"), ref("2026-00021")
     h.ok("items", "publish", h.item("a.md"))
     h.ok(

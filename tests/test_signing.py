@@ -144,8 +144,31 @@ def test_bad_signature_by_this_key_rejects_the_whole_note() -> None:
     sig = bytearray(base64.b64decode(note.split(" ")[-1]))
     sig[-1] ^= 1
     bad = f"\u2014 log {base64.b64encode(bytes(sig)).decode()}\n"
-    with pytest.raises(SignatureError, match="does not verify"):
+    with pytest.raises(SignatureError, match="signs it twice"):
         signer.verifier().verify(note + bad)
+    with pytest.raises(SignatureError, match="does not verify"):
+        signer.verifier().verify(note[: -len(note.split("\n")[-2]) - 1] + bad)
+
+
+def test_a_signer_line_given_twice_is_rejected() -> None:
+    """reliability.md §9: a duplicate signer makes the note malformed (as in Go's
+    sumdb/note), even when both copies verify."""
+    signer = Signer.generate("log")
+    note = signer.sign("x\n")
+    line = note.split("\n")[-2] + "\n"
+    assert signer.verifier().verify(note) == "x\n"
+    with pytest.raises(SignatureError, match="signs it twice"):
+        signer.verifier().verify(note + line)
+
+
+def test_a_checkpoint_of_another_log_is_rejected() -> None:
+    """Signed by the trusted key, but for another origin: not this log's checkpoint."""
+    signer = Signer.generate("linxi-audit")
+    other = Checkpoint(origin="other-log", size=3, root=b"\x01" * 32)
+    note = signer.sign(other.body())
+    with pytest.raises(SignatureError, match="not of 'linxi-audit'"):
+        verify_checkpoint(note, signer.verifier())
+    assert verify_checkpoint(note, signer.verifier(), origin="other-log") == other
 
 
 def test_body_may_contain_blank_lines() -> None:

@@ -2,17 +2,19 @@
 
 Per item and outlet, against the newest version planned for that outlet:
 
-- outlets that read back (portal files, feeds, kiosk bundle, directory): "in sync" (the
-  outlet's bytes equal the rendition of the newest delivery), "stale" (they equal the
-  rendition of an older version), "missing" (nothing there), "drifted" (other bytes);
-  and "extra" for items the outlet shows (`inventory`) that the log never sent there;
+- outlets that read back (portal files, feeds, kiosk bundle, directory, notice-board
+  sheet files): "in sync" (the outlet's bytes equal the rendition of the newest
+  delivery), "stale" (they equal the rendition of an older version), "missing" (nothing
+  there), "drifted" (other bytes), "read failed"; and "extra" for items the outlet shows
+  (`inventory`) that the log never sent there. A notice-board sheet whose file is right
+  but whose posting is not attested yet is "awaiting attestation" (not a mismatch);
 - outlets that cannot give back bytes but list what they show (WeChat, through
   `freepublish/batchget`): "in sync" if a delivered item is listed (or a retracted one is
   not), "missing" / "stale" otherwise, and "extra" for listed items never sent there;
-- outlets that cannot be read back (robots, webhooks, notice boards): their last
-  recorded delivery or attestation: "recorded" (the newest version succeeded or was
-  attested), "awaiting attestation" (a sheet waits for a person: not a mismatch),
-  otherwise "stale" (an older version is the newest recorded) or "missing".
+- outlets that cannot be read back (robots, webhooks, outlets whose settings do not load
+  here): their last recorded delivery or attestation: "recorded" (the newest version
+  succeeded or was attested), "awaiting attestation", otherwise "stale" (an older
+  version is the newest recorded) or "missing".
 
 Whole-set outlets (feeds) hold one rendition for every item: each item's row reflects
 the comparison of the outlet with its newest whole-set delivery.
@@ -175,6 +177,16 @@ def check(
                     )
             else:
                 verdict = _read(worker, newest, done)
+                if (
+                    verdict[0] == "in sync"
+                    and newest.state is DeliveryState.AWAITING_ATTESTATION
+                ):  # the sheet file is right; whether it hangs on the board is not known
+                    verdict = (
+                        "awaiting attestation",
+                        verdict[1],
+                        "the sheet file matches the log; its posting waits for "
+                        "`syndicate attest`",
+                    )
             yield Row(
                 key[1],
                 refs.get(key[1], str(key[1])),

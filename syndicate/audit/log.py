@@ -59,6 +59,7 @@ from syndicate.audit.signing import (
     Verifier,
     read_signer_file,
     read_verifier_file,
+    verify_checkpoint,
     write_signer_file,
     write_verifier_file,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "Leaf",
     "LeafHashes",
     "LogReader",
+    "ProofRejected",
     "Verdict",
     "checkpoint",
     "ensure_keys",
@@ -80,6 +82,7 @@ __all__ = [
     "leaf_data",
     "open_audit",
     "prove",
+    "read_kept_checkpoint",
     "read_trusted_key",
     "verify",
     "verify_export",
@@ -661,6 +664,16 @@ def _check_checkpoints(
             )
             continue
         bounds = (int(positions[0].group(1)), int(positions[0].group(2)))
+        if bounds != (record.items_position, record.deliveries_position):
+            verdict.findings.append(
+                Finding(
+                    "checkpoint",
+                    f"{label}: the recorded positions differ from the signed ones "
+                    f"(items={bounds[0]} deliveries={bounds[1]})",
+                    checkpoint=record.number,
+                )
+            )
+            continue
         if trusted and (
             body.size < trusted[-1].body.size
             or bounds[0] < trusted[-1].bounds[0]
@@ -699,6 +712,14 @@ def _classify(recorded: Sequence[bytes], current: Sequence[bytes], i: int) -> st
     """What kind of change makes `current` differ from `recorded` first at index i."""
     if i >= len(current):
         return "truncated"
+    # Alignment first: the rest shifted by one means one leaf came in or went out,
+    # even when that leaf is a copy of another event.
+    ahead = recorded[i : i + 8]
+    if ahead and current[i + 1 : i + 1 + len(ahead)] == ahead:
+        return "inserted"
+    behind = current[i : i + 8]
+    if recorded[i + 1 : i + 1 + len(behind)] == behind and i + 1 < len(recorded):
+        return "deleted"
     mine, theirs = recorded[i], current[i]
     now, then = set(current), set(recorded)
     if i + 1 < len(recorded) and theirs == recorded[i + 1] and mine not in now:
@@ -798,15 +819,68 @@ def _verify_leaves(
     return tree
 
 
+def _check_kept(
+    tree: MerkleTree,
+    records: Sequence[CheckpointRecord],
+    trusted: Sequence[_Signed],
+    kept: Sequence[Checkpoint],
+    verdict: Verdict,
+) -> None:
+    """What the recorded checkpoints cannot show alone: that there are any, and that
+    none was removed or rewritten since the checkpoints an auditor kept."""
+    if not records and tree.size:
+        verdict.findings.append(
+            Finding(
+                "checkpoint",
+                f"no signed checkpoint: nothing proves the log's {tree.size} events "
+                "are unchanged (`syndicate audit checkpoint` makes one; auditors: "
+                "compare with a checkpoint you kept, --checkpoint FILE)",
+            )
+        )
+    recorded = {(s.body.size, s.body.root) for s in trusted}
+    for body in kept:
+        label = f"the kept checkpoint of {body.size} events"
+        if body.size > tree.size:
+            verdict.findings.append(
+                Finding(
+                    "truncated",
+                    f"{label} is longer than the log ({tree.size} events): the log "
+                    "was truncated",
+                    leaf_index=tree.size,
+                )
+            )
+        elif tree.root(body.size) != body.root:
+            verdict.findings.append(
+                Finding(
+                    "altered",
+                    f"the log's first {body.size} events no longer give the root of "
+                    f"{label}: events were altered, deleted, inserted or reordered",
+                )
+            )
+        elif (body.size, body.root) not in recorded:
+            verdict.findings.append(
+                Finding(
+                    "checkpoint",
+                    f"{label} is not among the recorded checkpoints: recorded "
+                    "checkpoints were removed",
+                )
+            )
+
+
 def verify(
-    reader: LogReader, records: Sequence[CheckpointRecord], verifier: Verifier
+    reader: LogReader,
+    records: Sequence[CheckpointRecord],
+    verifier: Verifier,
+    kept: Sequence[Checkpoint] = (),
 ) -> Verdict:
     """Recompute the tree from the stored events; check every checkpoint's signature,
-    that each matches the log, and that consecutive ones are consistent."""
+    that each matches the log, that consecutive ones are consistent, and that the log
+    still matches each checkpoint an auditor `kept` (already verified)."""
     verdict = Verdict(checkpoints=len(records), key=verifier.label)
     trusted = _check_checkpoints(records, verifier, verdict)
     bounds = [s.bounds for s in trusted]
-    _verify_leaves(reader.leaf_hashes(bounds, reader.ends()), trusted, verdict)
+    tree = _verify_leaves(reader.leaf_hashes(bounds, reader.ends()), trusted, verdict)
+    _check_kept(tree, records, trusted, kept, verdict)
     return verdict
 
 
@@ -878,19 +952,41 @@ def read_export(directory: Path) -> tuple[list[Leaf], list[CheckpointRecord]]:
 
 
 def verify_leaves(
-    leaves: Sequence[Leaf], records: Sequence[CheckpointRecord], verifier: Verifier
+    leaves: Sequence[Leaf],
+    records: Sequence[CheckpointRecord],
+    verifier: Verifier,
+    kept: Sequence[Checkpoint] = (),
 ) -> Verdict:
     """`verify` over leaves already in leaf order (an export's lines, as given)."""
     verdict = Verdict(checkpoints=len(records), key=verifier.label)
     trusted = _check_checkpoints(records, verifier, verdict)
-    _verify_leaves(LeafHashes.of(leaves), trusted, verdict)
+    tree = _verify_leaves(LeafHashes.of(leaves), trusted, verdict)
+    _check_kept(tree, records, trusted, kept, verdict)
     return verdict
 
 
-def verify_export(directory: Path, verifier: Verifier) -> Verdict:
+def verify_export(
+    directory: Path, verifier: Verifier, kept: Sequence[Checkpoint] = ()
+) -> Verdict:
     """`verify` over an export: no database, no network."""
     leaves, records = read_export(directory)
-    return verify_leaves(leaves, records, verifier)
+    return verify_leaves(leaves, records, verifier, kept)
+
+
+def read_kept_checkpoint(path: Path, verifier: Verifier) -> Checkpoint:
+    """A checkpoint an auditor kept (a signed note, such as the portal's
+    .well-known/syndicate-audit/checkpoint.txt), verified with the trusted key;
+    InputError naming the file otherwise."""
+    try:
+        note = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--checkpoint {path}: cannot read ({exc})") from None
+    try:
+        return verify_checkpoint(note, verifier)
+    except ValueError as exc:  # SignatureError and malformed notes
+        raise InputError(
+            f"--checkpoint {path}: not a checkpoint signed by {verifier.label} ({exc})"
+        ) from None
 
 
 # -- proofs -------------------------------------------------------------------------------
@@ -952,28 +1048,47 @@ def prove(
     }
 
 
-def verify_proof(bundle: dict[str, Any], verifier: Verifier) -> list[str]:
-    """Check a `prove` bundle offline; returns a line per proven event, or raises
-    InputError naming the first problem."""
+class ProofRejected(Exception):
+    """A proof bundle is well formed but does not prove what it claims."""
+
+
+def verify_proof(bundle: object, verifier: Verifier) -> list[str]:
+    """Check a `prove` bundle offline; returns a line per proven event. Raises
+    InputError if the bundle is malformed, ProofRejected if it does not verify."""
+    if not isinstance(bundle, dict):
+        raise InputError("not a proof bundle: expected a JSON object")
+    checkpoint_note, proofs = bundle.get("checkpoint"), bundle.get("proofs")
+    if not isinstance(checkpoint_note, str) or not isinstance(proofs, list):
+        raise InputError(
+            "not a proof bundle: it needs a `checkpoint` text and a `proofs` list"
+        )
     try:
-        body = Checkpoint.parse(verifier.verify(str(bundle["checkpoint"])))
-        proofs = list(bundle["proofs"])
+        body = verify_checkpoint(checkpoint_note, verifier)
     except SignatureError as exc:
-        raise InputError(f"the bundle's checkpoint does not verify: {exc}") from None
-    except (KeyError, TypeError) as exc:
-        raise InputError(f"not a proof bundle: missing {exc}") from None
+        raise ProofRejected(f"the bundle's checkpoint does not verify: {exc}") from None
+    except ValueError as exc:
+        raise InputError(f"the bundle's checkpoint is malformed: {exc}") from None
+    if not proofs:
+        raise ProofRejected("the bundle proves no events (its `proofs` list is empty)")
     lines: list[str] = []
-    for entry in proofs:
+    for number, entry in enumerate(proofs, start=1):
         try:
+            if not isinstance(entry, dict):
+                raise TypeError("not an object")
             data = str(entry["leaf"]).encode("utf-8")
             index = int(entry["leaf_index"])
             path = [base64.b64decode(p, validate=True) for p in entry["proof"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"proofs entry {number}: malformed ({exc})") from None
+        try:
             verify_inclusion(leaf_hash(data), index, body.size, path, body.root)
-        except (ProofError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(
-                f"proof for leaf {entry.get('leaf_index')}: {exc}"
-            ) from None
-        doc = json.loads(data)
+        except ProofError as exc:
+            raise ProofRejected(f"proof for leaf {index}: {exc}") from None
+        try:
+            doc = json.loads(data)
+            doc = doc if isinstance(doc, dict) else {}
+        except ValueError:
+            doc = {}
         lines.append(
             f"leaf {index}: {doc.get('log')} log position {doc.get('position')} "
             f"({doc.get('topic')}) is in the log of {body.size} events signed by "

@@ -21,7 +21,13 @@ from syndicate.errors import SyndicateError
 from syndicate.outlets import Outlet
 from syndicate.project import Project
 
-__all__ = ["auto_checkpoint", "consistency_rows", "open_reader", "record_checkpoint"]
+__all__ = [
+    "auto_checkpoint",
+    "checkpointed",
+    "consistency_rows",
+    "open_reader",
+    "record_checkpoint",
+]
 
 
 @contextmanager
@@ -72,6 +78,13 @@ def auto_checkpoint(project: Project, trigger: str, *, every: int | None = None)
         return record_checkpoint(project, trigger=trigger, actor="syndicate")
     except SyndicateError as exc:
         return f"note: no checkpoint was made: {exc}"
+
+
+def checkpointed(project: Project) -> int:
+    """How many events (items + deliveries positions) the newest checkpoint covers."""
+    with open_audit(project) as store:
+        latest = store.latest()
+    return (latest.items_position + latest.deliveries_position) if latest else 0
 
 
 def _witness(project: Project, store: AuditStore) -> list[str]:

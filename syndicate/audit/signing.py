@@ -216,6 +216,8 @@ class Verifier:
                 else ""
             )
             raise SignatureError(f"no signature by key {self.label}{hint}")
+        if len(mine) > 1:
+            raise SignatureError(f"malformed note: key {self.label} signs it twice")
         key = ed25519.Ed25519PublicKey.from_public_bytes(self.public_key)
         for sig in mine:
             try:
@@ -301,9 +303,18 @@ def sign_checkpoint(signer: Signer, checkpoint: Checkpoint) -> str:
     return signer.sign(checkpoint.body())
 
 
-def verify_checkpoint(note: str, verifier: Verifier) -> Checkpoint:
-    """The checkpoint in `note`, once its signature by `verifier` verifies."""
-    return Checkpoint.parse(verifier.verify(note))
+def verify_checkpoint(
+    note: str, verifier: Verifier, origin: str | None = None
+) -> Checkpoint:
+    """The checkpoint in `note`, once its signature by `verifier` verifies and its
+    origin is `origin` (by default the key's name, which names our logs)."""
+    checkpoint = Checkpoint.parse(verifier.verify(note))
+    expected = verifier.name if origin is None else origin
+    if checkpoint.origin != expected:
+        raise SignatureError(
+            f"checkpoint of log {checkpoint.origin!r}, not of {expected!r}"
+        )
+    return checkpoint
 
 
 def _create(path: Path, text: str, mode: int) -> None:

@@ -11,11 +11,13 @@ import typer
 
 from syndicate.audit.log import (
     Leaf,
+    ProofRejected,
     Verdict,
     export_log,
     load_verifier,
     open_audit,
     prove,
+    read_kept_checkpoint,
     read_trusted_key,
     verify,
     verify_export,
@@ -50,7 +52,8 @@ def checkpoint_command(ctx: typer.Context, actor: ActorOption = None) -> None:
     (keys/audit-signing.key, created by `syndicate init`, or the file named by
     SYNDICATE_AUDIT_KEY) and published on outlets that witness checkpoints (the portal's
     .well-known/syndicate-audit/ and its audit page, the feeds' checkpoints.xml).
-    `sync` does this by itself at its end and every [audit] checkpoint_every events.
+    `sync` does this by itself at its end, and `worker` every [audit] checkpoint_every
+    events or checkpoint_minutes minutes (defaults 1,000 and 10).
 
     Example: syndicate audit checkpoint
     """
@@ -120,6 +123,18 @@ def verify_command(
         ),
     ] = None,
     pubkey_file: PubkeyOption = None,
+    kept_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint",
+            metavar="FILE",
+            help="A signed checkpoint you kept, such as a copy of the portal's "
+            ".well-known/syndicate-audit/checkpoint.txt (repeatable): the log must "
+            "still give its root, and it must still be recorded. This catches "
+            "recorded checkpoints that were removed, which the log alone cannot.",
+            dir_okay=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Recompute the Merkle tree and check every checkpoint; exit 1 on any change.
@@ -131,33 +146,16 @@ def verify_command(
     not signed by the trusted key).
 
     With --export, no database is needed; with --proof, an inclusion-proof bundle from
-    `audit prove` is checked instead.
+    `audit prove` is checked instead. A log with events but no checkpoint fails: nothing
+    would prove it unchanged.
 
-    Example: syndicate audit verify --export audit-2026 --pubkey linxi-audit.pub
+    Example: syndicate audit verify --export audit-2026 --pubkey linxi-audit.pub --checkpoint kept/checkpoint.txt
     """
     with cli_errors():
         if export is not None and proof is not None:
             raise InputError("--export and --proof: give one of them")
         if proof is not None:
-            try:
-                bundle = json.loads(proof.read_text("utf-8"))
-            except (OSError, ValueError) as exc:
-                raise InputError(f"--proof {proof}: cannot read ({exc})") from None
-            if pubkey_file:
-                key = read_trusted_key(pubkey_file)
-            else:
-                try:
-                    key = Verifier.from_text(str(bundle.get("public_key", "")))
-                except ValueError as exc:
-                    raise InputError(
-                        f"--proof {proof}: its public_key is not a key ({exc})"
-                    ) from None
-            lines = verify_proof(bundle, key)
-            if as_json:
-                echo_json({"ok": True, "proven": lines})
-            else:
-                for line in lines:
-                    typer.echo(f"OK {line}")
+            _verify_proof_file(proof, pubkey_file, as_json)
             return
         if export is not None:
             from syndicate.audit.log import EVENTS_FILE, PUBLIC_KEY_FILE
@@ -169,18 +167,58 @@ def verify_command(
 
             key = read_trusted_key(pubkey_file or export / PUBLIC_KEY_FILE)
             if pubkey_file is None and not as_json:
-                typer.echo(
-                    f"note: trusting the export's own {PUBLIC_KEY_FILE}; pin the key "
-                    "published by the government with --pubkey FILE",
-                    err=True,
-                )
-            verdict = verify_export(export, key)
+                _trusting_own_key(f"the export's own {PUBLIC_KEY_FILE}")
+            kept = [read_kept_checkpoint(f, key) for f in kept_files or ()]
+            verdict = verify_export(export, key, kept)
         else:
             project = state_of(ctx).project()
             key = load_verifier(project, pubkey_file)
+            kept = [read_kept_checkpoint(f, key) for f in kept_files or ()]
             with open_reader(project) as (store, reader):
-                verdict = verify(reader, list(store.checkpoints()), key)
+                verdict = verify(reader, list(store.checkpoints()), key, kept)
     _print_verdict(verdict, as_json)
+
+
+def _trusting_own_key(what: str) -> None:
+    typer.echo(
+        f"note: trusting {what}; pin the key published by the government with "
+        "--pubkey FILE",
+        err=True,
+    )
+
+
+def _verify_proof_file(proof: Path, pubkey_file: Path | None, as_json: bool) -> None:
+    """`verify --proof`: exit 1 if the bundle does not prove what it claims."""
+    try:
+        bundle = json.loads(proof.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--proof {proof}: cannot read ({exc})") from None
+    if not isinstance(bundle, dict):
+        raise InputError(f"--proof {proof}: not a proof bundle (a JSON object)")
+    if pubkey_file:
+        key = read_trusted_key(pubkey_file)
+    else:
+        try:
+            key = Verifier.from_text(str(bundle.get("public_key", "")))
+        except ValueError as exc:
+            raise InputError(
+                f"--proof {proof}: its public_key is not a key ({exc})"
+            ) from None
+        if not as_json:
+            _trusting_own_key("the bundle's own public_key")
+    try:
+        lines = verify_proof(bundle, key)
+    except ProofRejected as exc:
+        if as_json:
+            echo_json({"ok": False, "proven": [], "problem": str(exc)})
+        else:
+            typer.echo(f"FAIL {exc}")
+        raise typer.Exit(1) from None
+    if as_json:
+        echo_json({"ok": True, "proven": lines, "problem": None})
+    else:
+        for line in lines:
+            typer.echo(f"OK {line}")
 
 
 def export_command(

@@ -18,7 +18,7 @@ from uuid import UUID
 import typer
 
 from syndicate.application import Disclosures
-from syndicate.audit.service import auto_checkpoint
+from syndicate.audit.service import auto_checkpoint, checkpointed
 from syndicate.cli.output import (
     cli_errors,
     echo_json,
@@ -118,6 +118,19 @@ def sync(ctx: typer.Context) -> None:
             raise typer.Exit(1)
 
 
+def checkpoint_due(
+    total: int, covered: int, waited: float, every: int, interval: float
+) -> int | None:
+    """Whether a worker should try to checkpoint now, as the `every` to pass to
+    `auto_checkpoint` (re-checked there against the store): `every` once that many
+    events are not covered, 1 once `interval` seconds passed with any uncovered."""
+    if total - covered >= every:
+        return every
+    if total > covered and waited >= interval:
+        return 1
+    return None
+
+
 def worker(
     ctx: typer.Context,
     poll: Annotated[
@@ -142,7 +155,9 @@ def worker(
         typer.echo(f"worker {runner.name} started", err=True)
         told: set[str] = set()
         every = run.project.audit.checkpoint_every
-        counted = 0
+        interval = run.project.audit.checkpoint_minutes * 60
+        counted = checkpointed(run.project)  # events the newest checkpoint covers
+        tried = time.monotonic()
         try:
             while not runner.stop_requested:
                 summary = RunSummary(planned_events=run.deliveries.plan())
@@ -150,12 +165,21 @@ def worker(
                 if summary.attempted:
                     _print_summary(summary)
                 # Counting events is cheap on the open logs; the checkpoint store is
-                # only opened once `checkpoint_every` more have been logged.
+                # only opened once `checkpoint_every` more have been logged than the
+                # newest checkpoint covers, or `checkpoint_minutes` after the last try.
                 logged = run.deliveries.recorder.max_notification_id() or 0
                 total = run.items.position() + logged
-                if total - counted >= every:
-                    counted = total
-                    said = auto_checkpoint(run.project, "worker", every=every)
+                due = checkpoint_due(
+                    total, counted, time.monotonic() - tried, every, interval
+                )
+                if due:
+                    said = auto_checkpoint(run.project, "worker", every=due)
+                    tried = time.monotonic()
+                    # Another worker may have checkpointed (nothing due here): count
+                    # from what is covered. Without a key, wait for the next round.
+                    counted = (
+                        total if said.startswith("note:") else checkpointed(run.project)
+                    )
                     if said and said not in told:  # a missing key is said once
                         typer.echo(said, err=True)
                         told.add(said)
