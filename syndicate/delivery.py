@@ -35,7 +35,7 @@ import copy
 import hashlib
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -901,21 +901,28 @@ class Worker:
     def read_outlet(self, delivery: Delivery) -> tuple[bytes, bytes | None]:
         """The delivery's rendition (rendered again) and what its outlet shows for the
         same item now (None: nothing). Raises whatever rendering or reading raises."""
-        outlet = self.outlets[delivery.outlet]
+        job, rendition = self.render_again(delivery)
         adapter = self._adapters[delivery.outlet]
-        job = self._job(delivery, outlet, {})
-        expected = adapter.render(job).data
         shown: bytes | None = getattr(adapter, "read_back")(  # noqa: B009
-            job, self._sessions[outlet.name]
+            job, self._sessions[delivery.outlet]
         )
-        return expected, shown
+        return rendition.data, shown
+
+    def render_again(
+        self, delivery: Delivery, previous: Sequence[dict[str, str]] | None = None
+    ) -> tuple[DeliveryJob, Rendition]:
+        """The job and rendition the worker produced for `delivery`, produced again
+        (pure). `previous`: the receipts of the item's earlier versions as they stood
+        then (a replay gives them); by default they come from this worker's view."""
+        outlet = self.outlets[delivery.outlet]
+        job = self._job(
+            delivery, outlet, {}, None if previous is None else tuple(previous)
+        )
+        return job, self._adapters[delivery.outlet].render(job)
 
     def rendition_of(self, delivery: Delivery) -> bytes:
         """The delivery's rendition, rendered again from the log (pure)."""
-        outlet = self.outlets[delivery.outlet]
-        return (
-            self._adapters[delivery.outlet].render(self._job(delivery, outlet, {})).data
-        )
+        return self.render_again(delivery)[1].data
 
     def inventory(self, outlet: str) -> set[UUID] | None:
         """Ids of every item the outlet shows (adapters with `inventory`), else None."""
@@ -931,6 +938,7 @@ class Worker:
         delivery: Delivery,
         outlet: Outlet,
         items: dict[tuple[UUID, int], DisclosureItem],
+        previous: tuple[dict[str, str], ...] | None = None,
     ) -> DeliveryJob:
         key = (delivery.item_id, delivery.item_version)
         if key not in items:
@@ -958,7 +966,7 @@ class Worker:
             live_items=tuple(live),
             withdrawn_items=tuple(withdrawn),
             attachments=self.attachments,
-            previous=self._previous(delivery),
+            previous=self._previous(delivery) if previous is None else previous,
         )
 
     def _previous(self, delivery: Delivery) -> tuple[dict[str, str], ...]:

@@ -8,7 +8,7 @@ notice (kept) or empty bytes (the item was not shown). On whole-set outlets (fee
 bundles) every rendition is the whole set, so only the latest one of the outlet counts.
 
 Each such rendition is rendered again with the outlet's adapter from the job the worker
-built for it (`Worker._job`: the item at the delivery's version, the live set at its log
+built for it (`Worker.render_again`: the item at the delivery's version, the live set at its log
 position, the receipts of earlier versions as they stood when it was rendered), and its
 sha256 is compared with the `rendition_sha256` the log recorded. Renders are pure, so the
 same bytes come back years later unless the adapter, its settings or the log changed.
@@ -24,14 +24,13 @@ from __future__ import annotations
 import json
 import mimetypes
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
-from syndicate.adapter import DeliveryJob, Rendition
 from syndicate.application import CHINA_TZ, Disclosures
 from syndicate.audit.facts import delivery_events
 from syndicate.delivery import Worker
@@ -205,29 +204,6 @@ def shown_as_of(
 
 
 # -- re-rendering ----------------------------------------------------------------------
-
-
-class _Rerenderer(Worker):
-    """The worker's own job building, for renders only.
-
-    `Worker._job` takes the receipts of the item's earlier versions (`previous`) from the
-    worker's view of the whole deliveries log; here the caller gives them, as they stood
-    when the delivery was rendered, so nothing folds the whole log into memory.
-    """
-
-    _given: tuple[dict[str, str], ...] = ()
-
-    def _previous(self, delivery: Delivery) -> tuple[dict[str, str], ...]:
-        return self._given
-
-    def render_again(
-        self, delivery: Delivery, previous: Sequence[dict[str, str]]
-    ) -> tuple[DeliveryJob, Rendition]:
-        """The job and rendition the worker produced for `delivery`, produced again."""
-        self._given = tuple(previous)
-        outlet = self.outlets[delivery.outlet]
-        job = self._job(delivery, outlet, {})
-        return job, self._adapters[delivery.outlet].render(job)
 
 
 def _fold(events: Iterable[Any], *, until: datetime | None = None) -> Delivery | None:
@@ -428,7 +404,7 @@ def _ref(items: Disclosures, item_id: UUID, version: int) -> str:
 def _render_one(
     items: Disclosures,
     deliveries: Deliveries,
-    worker: _Rerenderer,
+    worker: Worker,
     shown: Shown,
     folder: Path,
     files: list[Path],
@@ -499,7 +475,7 @@ def replay(
     files: list[Path] = []
     result: list[OutletReplay] = []
     refs: dict[UUID, str] = {}
-    worker = _Rerenderer(
+    worker = Worker(
         deliveries,
         items,
         {n: o for n, o in outlets.items() if n in names},
