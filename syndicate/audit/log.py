@@ -1013,14 +1013,15 @@ def prove(
             "`syndicate audit checkpoint` (and `syndicate audit verify`)"
         )
     newest = trusted[-1]
-    tree = MerkleTree()
+    hashes = bytearray()
     picked: list[tuple[int, Leaf]] = []
     for index, leaf in enumerate(
         reader.leaves([s.bounds for s in trusted], reader.ends())
     ):
-        tree.append(leaf.hash)
+        hashes += leaf.hash
         if wanted(leaf):
             picked.append((index, leaf))
+    tree = MerkleTree.packed(hashes)
     size = newest.body.size
     if tree.size < size or tree.root(size) != newest.body.root:
         raise InputError(

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from syndicate.audit import merkle
 from syndicate.audit.log import (
     Leaf,
     ProofRejected,
@@ -157,6 +158,12 @@ def verify_command(
         if proof is not None:
             _verify_proof_file(proof, pubkey_file, as_json)
             return
+        if merkle._native is None and not as_json:
+            typer.echo(
+                "note: the compiled hashing module was not built at install "
+                "(see README), so this runs in pure Python: same result, slower",
+                err=True,
+            )
         if export is not None:
             from syndicate.audit.log import EVENTS_FILE, PUBLIC_KEY_FILE
 
