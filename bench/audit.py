@@ -3,6 +3,7 @@ grows, and the time to prove one item's events.
 
     python -m bench.audit            # a 200,000-event log vs a 20,000-event one (minutes)
     python -m bench.audit --quick    # a smoke run, seconds
+    python -m bench.audit --homes D  # keep the built logs in D and reuse them next time
 
 The log is real: items published and revised through `Disclosures`, every version
 delivered to a `directory` outlet by the worker, so both logs hold what they hold in
@@ -180,17 +181,27 @@ def measure(project: Project, out: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run")
+    parser.add_argument(
+        "--homes",
+        type=Path,
+        help="build the logs here and keep them; reuse them if they are there",
+    )
     args = parser.parse_args(argv)
     items, small, large = (20, 400, 4_000) if args.quick else (500, 20_000, 200_000)
     figures: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for label, events in (("small", small), ("large", large)):
-            started = time.perf_counter()
-            project = build(Path(tmp) / label, items, events)
-            print(
-                f"built a {label} log over {items} items in "
-                f"{time.perf_counter() - started:.0f} s"
-            )
+            home = (args.homes or Path(tmp)) / label
+            if args.homes and (home / "syndicate.toml").exists():
+                project = Project.load(home, environ={})
+                print(f"reusing the {label} log in {home}")
+            else:
+                started = time.perf_counter()
+                project = build(home, items, events)
+                print(
+                    f"built a {label} log over {items} items in "
+                    f"{time.perf_counter() - started:.0f} s"
+                )
             figures[label] = measure(project, Path(tmp) / f"{label}-replay")
     big = figures["large"]
     verify_ratio = big["raw_seconds"] / big["verify_seconds"]

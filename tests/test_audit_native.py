@@ -159,7 +159,10 @@ def test_compiled_rows_are_the_documented_canonical_json(tmp_path: Path) -> None
         rows.append((uuid.UUID(int=n).hex, n + 1, f"t{text}", text.encode()))
     db = tmp_path / "log.db"
     _write(db, rows)
-    hashes, positions, odd = native.sqlite_leaves(str(db), "items", 0, 10**6, 10**6)  # type: ignore[union-attr]
+    assert native is not None
+    hashes, positions, odd = native.sqlite_leaves(
+        os.fsencode(db), "items", 0, 10**6, 10**6
+    )
     assert odd == 0  # every row was encoded in C
     assert len(positions) == 8 * 300
     for index, (originator, version, topic, state) in enumerate(rows):
@@ -185,14 +188,15 @@ def test_rows_the_compiled_path_cannot_encode_are_handed_back_in_order(
 ) -> None:
     rows: list[tuple[Any, ...]] = [
         (uuid.UUID(int=1).hex, 1, "t", b"ok"),
-        (uuid.UUID(int=2).hex, 1, "t", b"\xff not utf-8"),  # state_base64
+        (uuid.UUID(int=2).hex, 1, "t", b"\xff not utf-8"),  # state_base64, in C too
         (uuid.UUID(int=3).hex, "seven", "t", b"x"),  # unreadable
         (uuid.UUID(int=4).hex, 1, "t", b"ok again"),
     ]
     db = tmp_path / "log.db"
     _write(db, rows)
-    hashes, _, odd = native.sqlite_leaves(str(db), "items", 0, 99, 99)  # type: ignore[union-attr]
-    assert (len(hashes), odd) == (32, 2)  # stops before the row it cannot encode
+    assert native is not None
+    hashes, _, odd = native.sqlite_leaves(os.fsencode(db), "items", 0, 99, 99)
+    assert (len(hashes), odd) == (64, 3)  # stops before the row it cannot encode
     leaves = list(_reader(db)._read_file("items", 0, 99))
     assert b'"state_base64":"/yBub3QgdXRmLTg="' in leaves[1].data
     assert b'"unreadable":' in leaves[2].data
@@ -311,3 +315,50 @@ def test_odd_edits_outside_the_library_are_caught_without_a_traceback(
     assert verified.stdout.startswith("FAIL altered: leaf "), verified.stdout
     assert "deliveries log position 2" in verified.stdout
     assert verified.exception is None or isinstance(verified.exception, SystemExit)
+
+
+@needs_native
+def test_a_position_near_two_to_the_63_costs_one_piece_not_one_per_gap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row moved to rowid 2**63 - 1 by an edit outside the library: the log is cut
+    into pieces by its rows, not by its positions, so verify still takes no time."""
+    db = tmp_path / "log.db"
+    _write(db, [(uuid.UUID(int=n).hex, 1, "t", b"{}") for n in range(1, 5)])
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE stored_events SET rowid = 9223372036854775807 WHERE rowid = 4"
+        )
+    conn.close()
+    monkeypatch.setenv(audit_log.THREADS_ENV, "2")
+    reader = _reader(db)
+    pieces = reader._pieces("items", 2**63 - 1)
+    assert len(pieces) == audit_log._MAX_PIECES
+    assert pieces[0][0] == 0
+    assert pieces[-1][1] == 2**63 - 1
+    got = reader.leaf_hashes([], (2**63 - 1, 0))
+    leaves = list(reader.leaves([], (2**63 - 1, 0)))
+    assert bytes(got.hashes) == b"".join(leaf.hash for leaf in leaves)
+    assert got.where(3) == "items log position 9223372036854775807"
+    dense = tmp_path / "dense.db"
+    _write(dense, [(uuid.UUID(int=n).hex, 1, "t", b"{}") for n in range(1, 20)])
+    monkeypatch.setattr(audit_log, "_CHUNK", 8)
+    assert _reader(dense)._pieces("items", 19) == [(0, 8), (8, 16), (16, 19)]
+
+
+@needs_native
+def test_a_home_whose_path_is_not_utf8_is_read(tmp_path: Path) -> None:
+    folder = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9"))
+    folder.mkdir()
+    db = folder / "log.db"
+    _write(db, [(uuid.UUID(int=1).hex, 1, "t", b"{}")])
+    run = _reader(db)._hash_range("items", 0, 10)
+    assert bytes(run.hashes) == _python_hashes(db, 0, 10)[0]
+    assert len(run.positions) == 1
+
+
+@needs_native
+def test_the_compiled_module_uses_pythons_own_sqlite_here() -> None:
+    """Both must be one library (else the reader falls back to Python, see log.py)."""
+    assert audit_log._compiled_sqlite()
+    assert not audit_log._same_sqlite(1)

@@ -5,12 +5,13 @@
  * makes the per-event work cheap:
  *
  *   sqlite_leaves(path, log, after, upto, limit) -> (hashes, positions, odd)
+ *       (`path` as bytes, os.fsencode)
  *       Reads stored_events rows with rowid in (after, upto] from the SQLite file at
  *       `path` (read-only), builds each row's leaf data exactly as log.leaf_data does,
  *       and returns the RFC 6962 leaf hashes (32 bytes each, concatenated), the rows'
  *       positions (native int64 each, concatenated) and `odd`: 0, or the position of
  *       the next row, which this code does not encode (an id that is not 32 ASCII
- *       characters, state that is not UTF-8, a column of an unexpected type) and the
+ *       characters, a topic that is not UTF-8, a column of an unexpected type) and the
  *       caller must read itself. At most `limit` rows per call. The GIL is released
  *       while reading and hashing, so two calls run on two cores.
  *   leaf_hashes(datas) -> bytes       SHA-256(0x00 || data) of each bytes object.
@@ -194,6 +195,39 @@ static int put_string(buffer *b, const unsigned char *s, size_t n) {
     return 1;
 }
 
+/* A JSON string of the standard base64 of `n` bytes, with '=' padding. */
+static int put_base64(buffer *b, const unsigned char *s, size_t n) {
+    static const char digits[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (!reserve(b, (n + 2) / 3 * 4 + 2)) return 0;
+    unsigned char *out = b->data + b->len;
+    *out++ = '"';
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        *out++ = (unsigned char)digits[v >> 18];
+        *out++ = (unsigned char)digits[(v >> 12) & 63];
+        *out++ = (unsigned char)digits[(v >> 6) & 63];
+        *out++ = (unsigned char)digits[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)s[i] << 16;
+        *out++ = (unsigned char)digits[v >> 18];
+        *out++ = (unsigned char)digits[(v >> 12) & 63];
+        *out++ = '=';
+        *out++ = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
+        *out++ = (unsigned char)digits[v >> 18];
+        *out++ = (unsigned char)digits[(v >> 12) & 63];
+        *out++ = (unsigned char)digits[(v >> 6) & 63];
+        *out++ = '=';
+    }
+    *out++ = '"';
+    b->len = (size_t)(out - b->data);
+    return 1;
+}
+
 static int put_literal(buffer *b, const char *s) {
     size_t n = strlen(s);
     if (!reserve(b, n)) return 0;
@@ -234,7 +268,8 @@ static int encode_row(buffer *b, sqlite3_stmt *stmt, const unsigned char *log,
     const unsigned char *state = sqlite3_column_blob(stmt, 4);
     size_t state_len = (size_t)sqlite3_column_bytes(stmt, 4);
     if (!state) state = (const unsigned char *)"";
-    if (!valid_utf8(topic, topic_len) || !valid_utf8(state, state_len)) return 0;
+    if (!valid_utf8(topic, topic_len)) return 0;
+    int text = valid_utf8(state, state_len);
 
     unsigned char uuid[36];
     memcpy(uuid, id, 8);
@@ -256,7 +291,9 @@ static int encode_row(buffer *b, sqlite3_stmt *stmt, const unsigned char *log,
         !put_int(b, sqlite3_column_int64(stmt, 2)) ||
         !put_literal(b, ",\"position\":") ||
         !put_int(b, sqlite3_column_int64(stmt, 0)) ||
-        !put_literal(b, ",\"state\":") || !put_string(b, state, state_len) ||
+        !(text ? put_literal(b, ",\"state\":") && put_string(b, state, state_len)
+               : put_literal(b, ",\"state_base64\":") &&
+                     put_base64(b, state, state_len)) ||
         !put_literal(b, ",\"topic\":") || !put_string(b, topic, topic_len) ||
         !put_literal(b, "}"))
         return -1;
@@ -266,11 +303,17 @@ static int encode_row(buffer *b, sqlite3_stmt *stmt, const unsigned char *log,
 static PyObject *sqlite_leaves(PyObject *self, PyObject *args) {
     (void)self;
     const char *path;
+    Py_ssize_t path_len;
     const char *log;
     Py_ssize_t log_len;
     long long after, upto, limit;
-    if (!PyArg_ParseTuple(args, "ss#LLL", &path, &log, &log_len, &after, &upto, &limit))
+    if (!PyArg_ParseTuple(args, "y#s#LLL", &path, &path_len, &log, &log_len, &after,
+                          &upto, &limit))
         return NULL;
+    if (strlen(path) != (size_t)path_len) {
+        PyErr_SetString(PyExc_ValueError, "path: embedded NUL byte");
+        return NULL;
+    }
     if (limit < 1) {
         PyErr_SetString(PyExc_ValueError, "limit must be at least 1");
         return NULL;
@@ -402,7 +445,18 @@ static PyObject *parent_level(PyObject *self, PyObject *arg) {
     return out;
 }
 
+/* Where this module's SQLite lives: the caller compares it with the one Python's
+ * sqlite3 module uses, because two copies of SQLite in one process must never open the
+ * same file (closing one drops the other's POSIX locks: sqlite.org/howtocorrupt.html). */
+static PyObject *sqlite_address(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return PyLong_FromVoidPtr((void *)&sqlite3_libversion);
+}
+
 static PyMethodDef methods[] = {
+    {"sqlite_address", sqlite_address, METH_NOARGS,
+     "sqlite_address() -> address of sqlite3_libversion in the SQLite linked here"},
     {"sqlite_leaves", sqlite_leaves, METH_VARARGS,
      "sqlite_leaves(path, log, after, upto, limit) -> (hashes, positions, odd)"},
     {"leaf_hashes", leaf_hashes, METH_O, "leaf_hashes(datas) -> concatenated hashes"},

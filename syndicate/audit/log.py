@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import base64
 import bisect
+import contextlib
+import ctypes
+import functools
 import json
 import os
 import re
@@ -94,6 +97,7 @@ LOGS = ("items", "deliveries")
 _quote = json.encoder.encode_basestring  # JSON string literal, non-ASCII kept
 _PAGE = 500
 _CHUNK = 1 << 13  # positions per piece of work on the compiled path
+_MAX_PIECES = 256
 _POSITIONS = re.compile(r"positions items=(0|[1-9]\d*) deliveries=(0|[1-9]\d*)")
 KEY_ENV = "SYNDICATE_AUDIT_KEY"
 
@@ -216,6 +220,29 @@ class _Run:
 THREADS_ENV = "SYNDICATE_AUDIT_THREADS"
 
 
+@functools.cache
+def _same_sqlite(address: int) -> bool:
+    """Whether Python's sqlite3 module uses the SQLite library at `address` (the
+    compiled module's). Two copies of SQLite in one process must never open the same
+    file: closing a connection in one drops the other's POSIX locks (corruption; see
+    sqlite.org/howtocorrupt.html). A Python that carries its own SQLite inside its
+    sqlite3 module therefore reads through Python instead."""
+    import _sqlite3
+
+    try:
+        library = ctypes.CDLL(_sqlite3.__file__)
+        theirs = ctypes.cast(library.sqlite3_libversion, ctypes.c_void_p).value
+    except (OSError, AttributeError):
+        return False
+    return theirs == address
+
+
+def _compiled_sqlite() -> bool:
+    """Whether SQLite files may be read by the compiled module here."""
+    native = merkle._native
+    return native is not None and _same_sqlite(native.sqlite_address())
+
+
 def _workers() -> int:
     """Threads that hash the log: SYNDICATE_AUDIT_THREADS, else the usable cores (at
     most 4: reading the files is the limit beyond that)."""
@@ -326,17 +353,17 @@ class LogReader:
         the SQLite file when possible, else through `read`."""
         run = _Run(log)
         path = self._files.get(log)
-        if merkle._native is None or path is None:
+        if path is None or not _compiled_sqlite():
             for leaf in self.read(log, after, upto):
                 run.add(leaf.hash, leaf.position)
             return run
         start = after
         while start < upto:
             try:
-                hashes, positions, odd = merkle._native.sqlite_leaves(
-                    str(path), log, start, upto, max(upto - start, 1)
+                hashes, positions, odd = merkle._native.sqlite_leaves(  # type: ignore[union-attr]
+                    os.fsencode(path), log, start, upto, max(upto - start, 1)
                 )
-            except OSError:  # unreadable here: the Python path says why
+            except (OSError, ValueError):  # unreadable here: the Python path says why
                 for leaf in self.read(log, start, upto):
                     run.add(leaf.hash, leaf.position)
                 return run
@@ -344,8 +371,8 @@ class LogReader:
             run.positions.frombytes(positions)
             if not odd:
                 break
-            # A row the compiled path does not encode (odd types, state that is not
-            # UTF-8): the Python definition does.
+            # A row the compiled path does not encode (a column of another type, text
+            # that is not UTF-8: only edits outside the library): Python does.
             for leaf in self._read_file(log, odd - 1, odd):
                 run.add(leaf.hash, leaf.position)
             start = odd
@@ -355,13 +382,13 @@ class LogReader:
         """Leaf hashes of each log up to its `upto`. On the compiled path the logs are
         cut into pieces hashed on all cores (the compiled code runs without the GIL)."""
         workers = _workers()
-        if workers == 1 or merkle._native is None or not self._files:
+        if workers == 1 or not self._files or not _compiled_sqlite():
             return [self._hash_range(log, 0, upto[k]) for k, log in enumerate(LOGS)]
         with ThreadPoolExecutor(workers) as pool:
             pieces = [
                 [
-                    pool.submit(self._hash_range, log, after, min(after + _CHUNK, end))
-                    for after in range(0, end, _CHUNK)
+                    pool.submit(self._hash_range, log, after, until)
+                    for after, until in self._pieces(log, end)
                 ]
                 for log, end in zip(LOGS, upto, strict=True)
             ]
@@ -372,6 +399,31 @@ class LogReader:
                     run.extend(future.result())
                 runs.append(run)
         return runs
+
+    def _pieces(self, log: str, upto: int) -> list[tuple[int, int]]:
+        """(after, upto] position ranges covering the log up to `upto`: `_CHUNK`
+        positions each, and never more than `_MAX_PIECES` (a log edited outside the
+        library could hold a position near 2**63: not one piece per gap)."""
+        path = self._files.get(log)
+        if path is None:
+            return [(0, upto)]
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        try:
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
+                low, high = connection.execute(  # one index lookup each
+                    "SELECT (SELECT min(rowid) FROM stored_events WHERE rowid > 0), "
+                    "(SELECT max(rowid) FROM stored_events WHERE rowid <= ?)",
+                    (upto,),
+                ).fetchone()
+        except sqlite3.Error:
+            return [(0, upto)]  # the reader says what is wrong
+        if low is None or high is None or high < low:
+            return [(0, upto)]
+        start = low - 1
+        size = max(_CHUNK, -(-(upto - start) // _MAX_PIECES))
+        return [(0, start)] * (start > 0) + [
+            (after, min(after + size, upto)) for after in range(start, upto, size)
+        ]
 
     def leaf_hashes(
         self, bounds: Sequence[tuple[int, int]], end: tuple[int, int]
