@@ -22,6 +22,7 @@ from syndicate.audit.log import (
     Leaf,
     LogReader,
     checkpoint,
+    ensure_keys,
     leaf_data,
     verify_leaves,
 )
@@ -29,7 +30,7 @@ from syndicate.audit.merkle import leaf_hash
 from syndicate.audit.signing import Signer
 from syndicate.audit.store import AuditStore, CheckpointRecord
 from syndicate.cli import app
-from tests.conftest import ITEM_FILE
+from tests.conftest import ITEM_FILE, content
 
 TRIALS = 10_000
 
@@ -608,3 +609,24 @@ def test_malformed_proof_bundles_are_refused_clearly(
     assert result.exit_code == code, result.output
     assert said in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_library_made_home_never_fails_a_worker_over_checkpoints(
+    project: Any,
+) -> None:
+    """`Project.init` from the library makes no key and, on PostgreSQL, no checkpoint
+    table: a worker's checkpoint attempts say so and the worker goes on."""
+    from syndicate.audit.service import auto_checkpoint, checkpointed
+
+    with project.disclosures() as log:
+        log.publish(content(), actor="t")
+    assert checkpointed(project) == 0
+    said = auto_checkpoint(project, "worker", every=1)
+    assert said.startswith("note: no audit signing key")
+    ensure_keys(project)
+    said = auto_checkpoint(project, "worker", every=1)
+    if project.store.is_postgres:  # no table: `syndicate init` would have made one
+        assert said.startswith("note: no checkpoint was made: the checkpoint store")
+        assert "does not exist" in said
+    else:  # the SQLite file is made on first use
+        assert said.startswith("checkpoint #1: 1 events")

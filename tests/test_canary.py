@@ -174,7 +174,7 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
 
     # The audit signing key is a secret too: its seed must be nowhere but its own file.
     key_file = home / "keys" / "audit-signing.key"
-    seed = key_file.read_text().strip().rsplit("+", 1)[1]
+    seed = key_file.read_text().strip().split("+", 4)[4]  # base64 may hold "+"
     forms["audit signing key"] = encodings(seed) | {
         base64.b64decode(seed)[1:].hex().encode(),
         base64.b64encode(base64.b64decode(seed)[1:]),

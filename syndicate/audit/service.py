@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from eventsourcing.persistence import PersistenceError
+
 from syndicate.adapter import WitnessedCheckpoint
 from syndicate.audit.consistency import Row, check
 from syndicate.audit.log import (
@@ -19,6 +21,7 @@ from syndicate.audit.store import AuditStore
 from syndicate.delivery import Worker
 from syndicate.errors import SyndicateError
 from syndicate.outlets import Outlet
+from syndicate.persistence import scrub
 from syndicate.project import Project
 
 __all__ = [
@@ -67,23 +70,34 @@ def auto_checkpoint(project: Project, trigger: str, *, every: int | None = None)
             f"note: no audit signing key at {private}, so no checkpoint was made; run "
             "`syndicate init` to create one"
         )
-    if every is not None:
-        with open_reader(project) as (store, reader):
-            latest = store.latest()
-            items_end, deliveries_end = reader.ends()
-            done = (latest.items_position + latest.deliveries_position) if latest else 0
-            if items_end + deliveries_end - done < every:
-                return ""
     try:
+        if every is not None:
+            with open_reader(project) as (store, reader):
+                latest = store.latest()
+                items_end, deliveries_end = reader.ends()
+                done = (
+                    (latest.items_position + latest.deliveries_position)
+                    if latest
+                    else 0
+                )
+                if items_end + deliveries_end - done < every:
+                    return ""
         return record_checkpoint(project, trigger=trigger, actor="syndicate")
     except SyndicateError as exc:
         return f"note: no checkpoint was made: {exc}"
+    except PersistenceError as exc:
+        return f"note: no checkpoint was made: the checkpoint store: {scrub(str(exc))}"
 
 
 def checkpointed(project: Project) -> int:
-    """How many events (items + deliveries positions) the newest checkpoint covers."""
-    with open_audit(project) as store:
-        latest = store.latest()
+    """How many events (items + deliveries positions) the newest checkpoint covers; 0
+    when there is none or the checkpoint store cannot be read (the next checkpoint
+    attempt says why). Never fails the command it runs in."""
+    try:
+        with open_audit(project) as store:
+            latest = store.latest()
+    except (SyndicateError, PersistenceError):
+        return 0
     return (latest.items_position + latest.deliveries_position) if latest else 0
 
 
