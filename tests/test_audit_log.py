@@ -565,19 +565,36 @@ def test_removed_checkpoints_are_caught_with_a_kept_one(tmp_path: Path) -> None:
     assert "Traceback" not in junk.output
 
 
-def test_recorded_positions_must_equal_the_signed_ones(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("items_position", "+1", "the recorded positions differ from the signed ones"),
+        ("root", "not hex", "the recorded fields differ from what was signed"),
+        ("size", "many", "the recorded fields differ from what was signed"),
+        ("number", None, "is where #1 should be"),
+    ],
+)
+def test_unsigned_record_fields_must_agree_with_the_note(
+    tmp_path: Path, field: str, value: str | None, said: str
+) -> None:
+    """Only the note is trusted: a spoilt field beside it is a finding (exit 1), not
+    an unreadable export (exit 2)."""
     _, cli = _home(tmp_path, {})
     out = tmp_path / "export"
     assert cli("audit", "export", str(out)).exit_code == 0
     lines = (out / "checkpoints.jsonl").read_text("utf-8").splitlines()
     record = json.loads(lines[0])
-    record["items_position"] += 1
+    record[field] = record[field] + 1 if value == "+1" else value
     (out / "checkpoints.jsonl").write_text(
         json.dumps(record, ensure_ascii=False) + "\n", "utf-8"
     )
     verified = cli("audit", "verify", "--export", str(out))
-    assert verified.exit_code == 1
-    assert "the recorded positions differ from the signed ones" in verified.stdout
+    assert verified.exit_code == 1, verified.output
+    assert said in verified.stdout
+    (out / "checkpoints.jsonl").write_text("[1, 2]\n", "utf-8")
+    unreadable = cli("audit", "verify", "--export", str(out))
+    assert unreadable.exit_code == 2
+    assert "line 1 is not a checkpoint record" in unreadable.stderr
 
 
 @pytest.mark.parametrize(
