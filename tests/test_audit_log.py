@@ -572,10 +572,13 @@ def test_removed_checkpoints_are_caught_with_a_kept_one(tmp_path: Path) -> None:
         ("root", "not hex", "the recorded fields differ from what was signed"),
         ("size", "many", "the recorded fields differ from what was signed"),
         ("number", None, "is where #1 should be"),
+        ("segment", "AAAA", "its recorded leaf hashes or peaks are not the log's"),
+        ("segment", "!!", "its recorded leaf hashes or peaks are not the log's"),
+        ("peaks", ["00" * 32], "its recorded leaf hashes or peaks are not the log's"),
     ],
 )
 def test_unsigned_record_fields_must_agree_with_the_note(
-    tmp_path: Path, field: str, value: str | None, said: str
+    tmp_path: Path, field: str, value: Any, said: str
 ) -> None:
     """Only the note is trusted: a spoilt field beside it is a finding (exit 1), not
     an unreadable export (exit 2)."""

@@ -341,3 +341,13 @@ def test_a_tree_built_at_once_is_the_tree_built_by_appending(n: int) -> None:
         assert built.inclusion_proof(index) == appended.inclusion_proof(index)
     if n:
         assert built.consistency_proof(1) == appended.consistency_proof(1)
+
+
+def test_tree_peaks_at_any_size_equal_the_compact_ranges() -> None:
+    tree, compact = MerkleTree(leaves(70)), CompactRange()
+    assert tree.peaks(0) == compact.peaks == ()
+    for size, h in enumerate(leaves(70), start=1):
+        compact.append(h)
+        assert tree.peaks(size) == compact.peaks
+    with pytest.raises(ValueError, match="outside"):
+        tree.peaks(71)

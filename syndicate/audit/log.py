@@ -868,7 +868,34 @@ def _verify_leaves(
                 return tree
         verdict.covered = size
         previous = signed
+    _check_records(tree, leaves, trusted, verdict)
     return tree
+
+
+def _check_records(
+    tree: MerkleTree,
+    leaves: LeafHashes,
+    trusted: Sequence[_Signed],
+    verdict: Verdict,
+) -> None:
+    """Once the log matches every signed root: the unsigned leaf hashes and peaks
+    recorded with each checkpoint must be the log's own (an edited record would
+    mislead whoever names a changed leaf or resumes the tree from it)."""
+    start = 0
+    for signed in trusted:
+        record, size = signed.record, signed.body.size
+        ours = bytes(leaves.hashes[start * HASH_SIZE : size * HASH_SIZE])
+        if record.segment != ours or tuple(record.peaks) != tree.peaks(size):
+            verdict.findings.append(
+                Finding(
+                    "checkpoint",
+                    f"checkpoint #{record.number}: its recorded leaf hashes or peaks "
+                    "are not the log's (the record was edited beside its signed note)",
+                    checkpoint=record.number,
+                )
+            )
+            return
+        start = size
 
 
 def _check_kept(

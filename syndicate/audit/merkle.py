@@ -264,6 +264,17 @@ class MerkleTree:
                 proof.append(self._node(level, (index >> level) ^ 1))
         return proof
 
+    def peaks(self, size: int | None = None) -> tuple[bytes, ...]:
+        """The complete subtrees of the first `size` leaves, largest first: what
+        `CompactRange.peaks` holds after appending them."""
+        size = self._check_size(size)
+        peaks, start = [], 0
+        for level in reversed(range(size.bit_length())):
+            if size >> level & 1:
+                peaks.append(self._node(level, start >> level))
+                start += 1 << level
+        return tuple(peaks)
+
     def _range(self, start: int, end: int) -> bytes:
         """MTH of leaves [start, end), where start is aligned to a power of two that is
         at least end - start (true of every RFC subtree)."""
