@@ -185,9 +185,6 @@ class LeafHashes:
     def __len__(self) -> int:
         return len(self.hashes) // HASH_SIZE
 
-    def __getitem__(self, index: int) -> bytes:
-        return bytes(self.hashes[index * HASH_SIZE : (index + 1) * HASH_SIZE])
-
     @classmethod
     def of(cls, leaves: Sequence[Leaf]) -> LeafHashes:
         """The hashes of leaves already read (an export's lines)."""
@@ -421,9 +418,8 @@ class LogReader:
             return [(0, upto)]
         start = low - 1
         size = max(_CHUNK, -(-(upto - start) // _MAX_PIECES))
-        return [(0, start)] * (start > 0) + [
-            (after, min(after + size, upto)) for after in range(start, upto, size)
-        ]
+        # Nothing lies at or below `start`: the first piece begins there.
+        return [(after, min(after + size, upto)) for after in range(start, upto, size)]
 
     def leaf_hashes(
         self, bounds: Sequence[tuple[int, int]], end: tuple[int, int]

@@ -267,23 +267,22 @@ class MerkleTree:
     def peaks(self, size: int | None = None) -> tuple[bytes, ...]:
         """The complete subtrees of the first `size` leaves, largest first: what
         `CompactRange.peaks` holds after appending them."""
-        size = self._check_size(size)
-        peaks, start = [], 0
-        for level in reversed(range(size.bit_length())):
-            if size >> level & 1:
-                peaks.append(self._node(level, start >> level))
-                start += 1 << level
-        return tuple(peaks)
+        return tuple(self._subtrees(0, self._check_size(size)))
 
     def _range(self, start: int, end: int) -> bytes:
         """MTH of leaves [start, end), where start is aligned to a power of two that is
         at least end - start (true of every RFC subtree)."""
-        peaks = []
+        return _fold(self._subtrees(start, end))
+
+    def _subtrees(self, start: int, end: int) -> list[bytes]:
+        """The complete subtrees covering leaves [start, end) (aligned as in
+        `_range`), largest first."""
+        found = []
         for level in reversed(range((end - start).bit_length())):
             if (end - start) >> level & 1:
-                peaks.append(self._node(level, start >> level))
+                found.append(self._node(level, start >> level))
                 start += 1 << level
-        return _fold(peaks)
+        return found
 
     def _check_size(self, size: int | None) -> int:
         if size is None:
