@@ -451,7 +451,10 @@ class Worker:
         """A newer sheet replaces older ones still waiting for a person to post them:
         they are recorded as superseded, so nobody is asked to post an outdated one."""
         for delivery, outcome in done:
-            if outcome != "awaiting_attestation":
+            outlet = self.outlets.get(delivery.outlet)
+            if outcome not in ("awaiting_attestation", "succeeded") or not (
+                outlet is not None and outlet.capabilities.needs_attestation
+            ):
                 continue
             for version in range(1, delivery.item_version):
                 older_id = delivery_id(delivery.item_id, version, delivery.outlet)
@@ -598,8 +601,13 @@ class Worker:
             )
             return "submitted"
         # On outlets a person puts up (notice boards) the rendition is ready, not yet
-        # seen: the delivery waits for `syndicate attest`, and no worker touches it again.
-        attested = outlet.capabilities.needs_attestation
+        # seen: the delivery waits for `syndicate attest`, and no worker touches it again
+        # — unless the outlet says there is nothing for a person to do (a withdrawal of
+        # an item none of whose sheets was ever posted).
+        attested = (
+            outlet.capabilities.needs_attestation
+            and receipt.detail.get("attestation") != "none"
+        )
         delivery.record(
             Delivery.AwaitingAttestation if attested else Delivery.Succeeded,
             at=self.clock(),

@@ -175,6 +175,18 @@ def board_rig(
         yield items, deliveries, outlets, clock
 
 
+def board_deliveries(deliveries: Deliveries) -> list[Delivery]:
+    return sorted(
+        (d for d in deliveries.all_deliveries().values() if d.outlet == "board"),
+        key=lambda d: d.item_version,
+    )
+
+
+def sheet_files(tmp_path: Path) -> list[list[str]]:
+    names = sorted(p.name for p in (tmp_path / "sheets").iterdir())
+    return [n.rsplit("-", 2)[1:] for n in names]
+
+
 def test_the_worker_leaves_sheets_awaiting_attestation_and_never_resends_them(
     board_rig: tuple[Any, Deliveries, dict[str, Outlet], FixedClock], tmp_path: Path
 ) -> None:
@@ -183,31 +195,31 @@ def test_the_worker_leaves_sheets_awaiting_attestation_and_never_resends_them(
     deliveries.plan()
     worker = Worker(deliveries, items, outlets, name="w", clock=clock)
     assert worker.run_until_idle().outcomes["awaiting_attestation"] == 1
+    first = board_deliveries(deliveries)[0]
+    first.attest(actor="运维", by="张敏", posted_at=clock(), at=clock())
+    deliveries.save(first)
     clock.advance(minutes=1)
     items.revise(
         change.item_id, content(body="更正后的正文。"), reason="更正", actor="t"
     )
     deliveries.plan()
     summary = worker.run_until_idle()
-    # A sheet awaiting a person is settled: the correction does not wait behind it,
-    # and once the replacement sheet exists nobody is asked to post the old one.
+    # The posted sheet is replaced: the correction sheet waits for a person too.
     assert summary.outcomes["awaiting_attestation"] == 1
     assert summary.ok
     clock.advance(minutes=1)
     items.withdraw(change.item_id, reason="r", public_note="已撤回。", actor="t")
     deliveries.plan()
     worker.run_until_idle()
-    board = sorted(
-        (d for d in deliveries.all_deliveries().values() if d.outlet == "board"),
-        key=lambda d: d.item_version,
-    )
+    board = board_deliveries(deliveries)
+    # The replacement was never put up, so nobody is asked to put it up now; the
+    # posted version 1 is what the take-down sheet takes down.
     assert [(d.operation, d.state) for d in board] == [
-        ("publish", DeliveryState.SUPERSEDED),
+        ("publish", DeliveryState.ATTESTED),
         ("correction", DeliveryState.SUPERSEDED),
         ("retract", DeliveryState.AWAITING_ATTESTATION),
     ]
-    names = sorted(p.name for p in (tmp_path / "sheets").iterdir())
-    assert [n.rsplit("-", 2)[1:] for n in names] == [
+    assert sheet_files(tmp_path) == [
         ["v1", "post.pdf"],
         ["v2", "replace.pdf"],
         ["v3", "takedown.pdf"],
@@ -223,11 +235,11 @@ def test_the_worker_leaves_sheets_awaiting_attestation_and_never_resends_them(
     clock.advance(days=10)
     assert worker.run_until_idle().attempted == 0
 
-    first = deliveries.delivery(board[-1].id)
-    first.attest(
+    last = deliveries.delivery(board[-1].id)
+    last.attest(
         actor="运维", by="张敏", posted_at=clock() - timedelta(days=9), at=clock()
     )
-    deliveries.save(first)
+    deliveries.save(last)
     again = deliveries.delivery(board[-1].id)  # replayed from the store
     assert again.state is DeliveryState.ATTESTED
     assert again.attestation is not None
@@ -242,6 +254,44 @@ def test_the_worker_leaves_sheets_awaiting_attestation_and_never_resends_them(
         "syndicate.Delivery.AwaitingAttestation",
         "syndicate.Delivery.Attested",
     ]
+
+
+def test_a_board_is_never_told_to_replace_or_take_down_a_sheet_nobody_posted(
+    board_rig: tuple[Any, Deliveries, dict[str, Outlet], FixedClock], tmp_path: Path
+) -> None:
+    """Published, revised and withdrawn before anyone put a sheet up: the revision is a
+    plain posting (not 替换第1版), the withdrawal prints nothing (no 撤除通知 for a sheet
+    that is not there), clears the unposted sheets out of the print folder, and needs
+    no attestation."""
+    items, deliveries, outlets, clock = board_rig
+    change = items.publish(content(), actor="t")
+    deliveries.plan()
+    worker = Worker(deliveries, items, outlets, name="w", clock=clock)
+    worker.run_until_idle()
+    clock.advance(minutes=1)
+    items.revise(
+        change.item_id, content(body="更正后的正文。"), reason="更正", actor="t"
+    )
+    deliveries.plan()
+    assert worker.run_until_idle().outcomes["awaiting_attestation"] == 1
+    assert sheet_files(tmp_path) == [["v1", "post.pdf"], ["v2", "post.pdf"]]
+    clock.advance(minutes=1)
+    items.withdraw(change.item_id, reason="r", public_note="已撤回。", actor="t")
+    deliveries.plan()
+    summary = worker.run_until_idle()
+    assert summary.outcomes["succeeded"] >= 1
+    board = board_deliveries(deliveries)
+    assert [(d.operation, d.state) for d in board] == [
+        ("publish", DeliveryState.SUPERSEDED),
+        ("correction", DeliveryState.SUPERSEDED),
+        ("retract", DeliveryState.SUCCEEDED),
+    ]
+    assert board[-1].receipt is not None
+    assert board[-1].receipt["attestation"] == "none"
+    assert sheet_files(tmp_path) == []  # nothing left that someone could post
+    # Read back and re-rendered like any delivery: the audit sees it in sync.
+    expected, shown = worker.read_outlet(board[-1])
+    assert (expected, shown) == (b"", None)
 
 
 # -- the command line, on a real project -------------------------------------------------

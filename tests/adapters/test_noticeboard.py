@@ -61,9 +61,10 @@ class TestNoticeboardContract(AdapterContract):
 
     def jobs(self) -> list[DeliveryJob]:
         # The operations the planner gives this outlet (it cannot edit in place, it can
-        # retract): post, correction, retract. `update` and `withdrawal_notice` render
-        # the same kinds of sheet (see the golden files).
-        published, _, correction, retract, _ = sample_jobs()
+        # retract): post, correction, retract, each after the earlier sheet was posted.
+        # `update` and `withdrawal_notice` render the same kinds of sheet (see the
+        # golden files).
+        published, _, correction, retract, _ = posted_jobs()
         return [published, correction, retract]
 
 
@@ -71,6 +72,20 @@ def make(path: Path | str = "unused-sheets", **overrides: Any) -> NoticeboardAda
     return NoticeboardAdapter(
         NoticeboardSettings.model_validate({**SETTINGS, "path": path, **overrides})
     )
+
+
+def posted_receipt(version: int) -> dict[str, str]:
+    """The receipt of a sheet of the sample item that a person put up (attested)."""
+    name = f"11330100MB0000006R_2026-00019-383741f6-v{version}-post.pdf"
+    return {"remote_id": f"sheets/{name}", "file": name, "sheet": "post"}
+
+
+def posted_jobs() -> list[DeliveryJob]:
+    """The sample jobs, each version after the first following a posted sheet."""
+    return [
+        replace(job, previous=(posted_receipt(1),)) if job.item.version > 1 else job
+        for job in sample_jobs()
+    ]
 
 
 def posted_job() -> DeliveryJob:
@@ -82,8 +97,9 @@ def posted_job() -> DeliveryJob:
 
 
 def revised_job() -> DeliveryJob:
-    """The sample correction, with the history a real item carries."""
-    job = sample_jobs()[2]
+    """The sample correction after version 1 was posted, with the history a real item
+    carries."""
+    job = posted_jobs()[2]
     at = job.item.published_at
     history = (
         VersionRecord(1, "Published", at, "t", job.item.content_hash, None),
@@ -98,11 +114,22 @@ def _sample(index: int) -> Callable[[], DeliveryJob]:
     return lambda: sample_jobs()[index]
 
 
+def long_job(paragraphs: int) -> DeliveryJob:
+    """The sample posting with a body long enough to need a second page."""
+    job = sample_jobs()[0]
+    body = "\n\n".join(
+        f"第{n}条　" + "村民代表会议评议结果在村务公开栏张贴公示，接受群众监督。" * 3
+        for n in range(1, paragraphs + 1)
+    )
+    c = job.item.content.model_copy(update={"body": body})
+    return replace(job, item=replace(job.item, content=c))
+
+
 _JOBS: dict[str, Callable[[], DeliveryJob]] = {
     "sample": _sample(0),
     "posted": posted_job,
     "revised": revised_job,
-    "withdrawn": _sample(3),
+    "withdrawn": lambda: posted_jobs()[3],
 }
 
 
@@ -156,22 +183,57 @@ def test_a_posting_is_one_a4_page_with_the_items_facts() -> None:
     assert "撤除" not in text
 
 
-def test_the_embedded_fonts_are_noto_cjk_subsets() -> None:
-    reader = pypdf.PdfReader(io.BytesIO(rendered("posted").data))
-    resources: Any = reader.pages[0]["/Resources"]
-    fonts: Any = resources["/Font"]
-    names = []
-    for ref in fonts.values():
-        font: Any = ref.get_object()
-        names.append(str(font["/BaseFont"]))
-        [descendant] = font["/DescendantFonts"]
-        descriptor = descendant.get_object()["/FontDescriptor"].get_object()
-        assert "/FontFile3" in descriptor or "/FontFile2" in descriptor  # embedded
-    assert names
-    for name in names:
+def embedded_fonts(data: bytes) -> dict[str, int]:
+    """BaseFont name → size of the embedded font program, for every font of a PDF."""
+    found: dict[str, int] = {}
+    for page in pypdf.PdfReader(io.BytesIO(data)).pages:
+        resources: Any = page["/Resources"]
+        for ref in resources["/Font"].values():
+            font: Any = ref.get_object()
+            [descendant] = font["/DescendantFonts"]
+            descriptor = descendant.get_object()["/FontDescriptor"].get_object()
+            program = descriptor.get("/FontFile3") or descriptor.get("/FontFile2")
+            assert program is not None, font  # embedded, not left to the viewer
+            found[str(font["/BaseFont"])] = len(program.get_object().get_data())
+    return found
+
+
+def test_the_embedded_fonts_are_the_shipped_noto_fonts_cut_to_size() -> None:
+    fonts = embedded_fonts(rendered("posted").data)
+    families = set()
+    for name, size in fonts.items():
         prefix, _, family = name.lstrip("/").partition("+")
         assert re.fullmatch(r"[A-Z]{6}", prefix), name  # a subset
-        assert family.startswith("Noto-Serif-CJK-SC"), name
+        families.add(family)
+        # The whole Noto Serif SC is 11 MB: a sheet carries only the glyphs it uses.
+        assert size < 150_000, (name, size)
+    # Text in the serif, the title and the sheet's label in the sans.
+    assert families == {"Syndicate-Noto-Serif-SC", "Syndicate-Noto-Sans-SC"}
+    assert len(rendered("posted").data) < 1_000_000
+
+
+def test_a_sheet_needs_no_system_font() -> None:
+    """With fontconfig seeing no font at all (a minimal container), a sheet renders, and
+    its bytes are those rendered here: the fonts come from syndicate's dependencies."""
+    script = (
+        "import sys\n"
+        "from syndicate_adapters.noticeboard import NoticeboardAdapter as A\n"
+        "from syndicate.testing import sample_jobs\n"
+        f"settings = A.Settings.model_validate({SETTINGS!r})\n"
+        "print(A(settings).render(sample_jobs()[0]).sha256)\n"
+    )
+    conf = Path(__file__).resolve().parent.parent / "data" / "fontconfig-empty.conf"
+    result = subprocess.run(
+        [sys.executable, "-W", "error::UserWarning", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "FONTCONFIG_FILE": str(conf)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == rendered("sample").sha256
+    assert result.stderr == ""  # no WeasyPrint warnings for an operator to puzzle over
 
 
 def test_the_qr_code_drawn_is_the_items_portal_url() -> None:
@@ -212,8 +274,30 @@ def test_a_revision_is_a_replacement_sheet_with_its_correction_note() -> None:
     assert "张贴说明：撤下本事项的旧版后张贴本页。" in text
 
 
+def test_a_revision_names_the_version_posted_on_the_board() -> None:
+    """Version 3 after version 1 was posted (version 2 never was) replaces version 1."""
+    job = revised_job()
+    v3 = replace(job, item=replace(job.item, version=3))
+    text = flat(text_of(make().render(v3).data))
+    assert "本页为第3版，替换第1版（2026年4月11日）。" in text
+
+
+def test_a_revision_of_a_sheet_never_posted_is_a_posting() -> None:
+    """Nothing of the item hangs on the board: the new version is posted, it replaces
+    nothing (no "替换第1版" for a sheet nobody put up)."""
+    job = replace(revised_job(), previous=())
+    rendition = make().render(job)
+    assert rendition.meta["sheet"] == "post"
+    assert rendition.meta["file"].endswith("-v2-post.pdf")
+    text = flat(text_of(rendition.data))
+    assert "替换" not in text
+    assert "更正说明" not in text
+    assert "张贴说明：张贴于本公开栏。" in text
+    assert job.item.content.title in text
+
+
 def test_a_withdrawal_is_a_takedown_sheet() -> None:
-    job = sample_jobs()[3]
+    job = posted_jobs()[3]
     rendition = rendered("withdrawn")
     assert rendition.meta["sheet"] == "takedown"
     assert rendition.meta["file"].endswith("-v3-takedown.pdf")
@@ -223,6 +307,53 @@ def test_a_withdrawal_is_a_takedown_sheet() -> None:
     assert "撤回说明：该公告已撤回。" in text
     assert job.item.content.body not in text  # the withdrawn text is not reprinted
     assert job.item.content_hash in text
+
+
+def test_a_withdrawal_before_any_posting_prints_nothing_and_clears_the_folder(
+    tmp_path: Path,
+) -> None:
+    job = sample_jobs()[3]  # version 3, withdrawn; no sheet of it was ever posted
+    board = make(tmp_path / "sheets")
+    rendition = board.render(job)
+    assert rendition.data == b""
+    assert rendition.meta["sheet"] == "none"
+    folder = tmp_path / "sheets"
+    folder.mkdir()
+    stem = "11330100MB0000006R_2026-00019-383741f6"
+    unposted = [f"{stem}-v1-post.pdf", f"{stem}-v2-post.pdf"]
+    kept = [
+        f"{stem}-v3-post.pdf",  # not below the withdrawn version: not ours to clear
+        "11330100MB0000006R_2026-00019-deadbeef-v1-post.pdf",  # another item
+        "notes.txt",
+    ]
+    for name in unposted + kept:
+        (folder / name).write_bytes(b"%PDF-")
+    receipt = board.deliver(rendition, requests.Session())
+    assert receipt.detail == {
+        "sheet": "none",
+        "attestation": "none",  # nothing for a person to put up or take down
+        "removed": " ".join(unposted),
+    }
+    assert sorted(p.name for p in folder.iterdir()) == sorted(kept)
+    assert board.read_back(job, requests.Session()) is None
+    hostile = Rendition.of(
+        b"", rendition.media_type, key="k", meta={"sheet": "none", "clear": "../x"}
+    )
+    with pytest.raises(PermanentDeliveryError):
+        board.deliver(hostile, requests.Session())
+
+
+def test_the_qr_block_never_stands_alone_on_a_page() -> None:
+    """However the text ends, the signature and the QR/posting block share their page
+    with the end of the text."""
+    for paragraphs in (14, 16, 18, 20, 22):
+        data = make().render(long_job(paragraphs)).data
+        pages = [
+            flat(p.extract_text()) for p in pypdf.PdfReader(io.BytesIO(data)).pages
+        ]
+        assert len(pages) >= 2, paragraphs
+        [qr_page] = [p for p in pages if "扫码查看网上原文" in p and "张贴人" in p]
+        assert f"第{paragraphs}条" in qr_page, (paragraphs, qr_page[:80])
 
 
 class _Tags(HTMLParser):
@@ -295,6 +426,34 @@ def test_settings_are_validated() -> None:
             NoticeboardSettings.model_validate({**SETTINGS, **bad})
     minimal = NoticeboardSettings.model_validate({"path": "x", "portal_url": SITE})
     assert (minimal.board_name, minimal.contact) == ("政务公开栏", None)
+    assert (minimal.body_font, minimal.heading_font) == (None, None)
+
+
+def test_font_settings_name_the_problem(tmp_path: Path) -> None:
+    (tmp_path / "notes.ttf").write_text("not a font", "utf-8")
+    for value, message in (
+        (tmp_path / "missing.ttf", "cannot read font file"),
+        (tmp_path / "notes.ttf", "is not a font file"),
+        (tmp_path, "cannot read font file"),
+    ):
+        with pytest.raises(ValidationError, match=message) as caught:
+            NoticeboardSettings.model_validate({**SETTINGS, "body_font": value})
+        assert caught.value.errors()[0]["loc"] == ("body_font",)
+
+
+def test_an_offices_own_font_comes_first(tmp_path: Path) -> None:
+    """A configured font file prints what it has; the shipped fonts the rest."""
+    from syndicate_adapters._fonts import bundled_sans
+
+    own = tmp_path / "office-heading.otf"
+    # A stand-in for an office's 方正小标宋 file: a font that has only some characters.
+    own.write_bytes(bundled_sans().subset("临溪县最低生活保障"))
+    board = make(heading_font=own)
+    data = board.render(posted_job()).data
+    families = {name.partition("+")[2] for name in embedded_fonts(data)}
+    assert "Sheet-Heading" in families  # the office's font is used
+    assert "Syndicate-Noto-Sans-SC" in families  # and the fallback, for the rest
+    assert posted_job().item.content.title in flat(text_of(data))
 
 
 # -- reproducibility and golden files ----------------------------------------------------
@@ -325,7 +484,7 @@ def test_renditions_match_the_golden_files() -> None:
     update = os.environ.get("SYNDICATE_UPDATE_GOLDEN") == "1"
     adapter = make()
     hashes: dict[str, Any] = {}
-    for index, job in enumerate(sample_jobs(), start=1):
+    for index, job in enumerate(posted_jobs(), start=1):
         name = f"{index}-{job.operation.value}"
         rendition = rendered("sample") if index == 1 else adapter.render(job)
         text = text_of(rendition.data)
@@ -420,12 +579,15 @@ def test_pdf_metadata_comes_from_the_item_not_the_clock() -> None:
     assert "/ID" not in reader.trailer
 
 
-def test_a_sheet_is_refused_when_no_cjk_font_would_print_it() -> None:
-    with pytest.raises(PermanentDeliveryError, match="fonts-noto-cjk") as caught:
-        noticeboard.render_pdf(
-            '<p style="font-family: DejaVu Sans, sans-serif">Notice</p>'
-        )
+def test_a_sheet_is_refused_when_no_font_would_print_a_character() -> None:
+    """A rare character (CJK Extension B, as in some names) that no configured font has
+    would print as an empty box: the sheet is refused, naming the character."""
+    job = posted_job()
+    c = job.item.content.model_copy(update={"body": "公示对象：王𠀀（1户）。"})
+    with pytest.raises(PermanentDeliveryError, match=r"𠀀 \(U\+20000\)") as caught:
+        make().render(replace(job, item=replace(job.item, content=c)))
     assert caught.value.code == "font"
+    assert "body_font" in str(caught.value)
 
 
 def test_without_weasyprint_only_the_noticeboard_fails(tmp_path: Path) -> None:
@@ -443,9 +605,10 @@ def test_without_weasyprint_only_the_noticeboard_fails(tmp_path: Path) -> None:
         "assert out.exit_code == 0, out.output\n"
         "assert 'noticeboard' in out.output\n"
         "try:\n"
-        "    nb.render_pdf('<p>x</p>')\n"
+        "    nb.render_pdf('<p>x</p>', nb.sheet_fonts(nb.NoticeboardSettings(\n"
+        "        path='x', portal_url='https://x.cn')))\n"
         "except nb.PermanentDeliveryError as exc:\n"
-        "    print('refused:', exc)\n"
+        "    print('refused:', exc.code, exc)\n"
     )
     env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'fake'}"}
     done = subprocess.run(
@@ -458,5 +621,7 @@ def test_without_weasyprint_only_the_noticeboard_fails(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (
-        "refused: the noticeboard outlet needs WeasyPrint and the Pango" in done.stdout
+        "refused: system-library the noticeboard outlet needs the Pango library"
+        in done.stdout
     )
+    assert "apt-get install libpango-1.0-0" in done.stdout
