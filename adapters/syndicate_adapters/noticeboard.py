@@ -465,8 +465,10 @@ def sheet_fonts(settings: NoticeboardSettings) -> tuple[SheetFont, ...]:
     return tuple(fonts)
 
 
-# Text WeasyPrint draws that is not in the document's body: the page counter (@page).
-_GENERATED_TEXT = "第页共/0123456789"
+# Text WeasyPrint draws that is not in the document: the page counter (@page) and list
+# markers (• ◦ ▪ for nested lists, "1." for numbered ones). A subset without them would
+# send the renderer to whatever system font has them.
+_GENERATED_TEXT = "第页共/0123456789.•◦▪"
 _STYLE_OR_TITLE = re.compile(r"<(style|title)\b.*?</\1>", re.DOTALL | re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
 

@@ -212,17 +212,29 @@ def test_the_embedded_fonts_are_the_shipped_noto_fonts_cut_to_size() -> None:
     assert len(rendered("posted").data) < 1_000_000
 
 
-def test_a_sheet_needs_no_system_font() -> None:
-    """With fontconfig seeing no font at all (a minimal container), a sheet renders, and
-    its bytes are those rendered here: the fonts come from syndicate's dependencies."""
+LISTS = (
+    "## 名单\n\n- 张**（3人）\n  - 李**\n    - 王**\n\n1. 第一项\n2. 第二项\n\n"
+    "| 户主 | 人数 |\n|---|---|\n| 赵** | 2 |\n\n> 引用：监督电话见下。"
+)
+
+
+@pytest.mark.parametrize("config", ["fontconfig-empty.conf", "fontconfig-dejavu.conf"])
+def test_a_sheet_needs_no_system_font(config: str) -> None:
+    """With fontconfig seeing no font at all (a minimal container) or DejaVu only (a
+    stock machine), a sheet with every kind of body markup renders with the shipped
+    fonts alone, and its bytes are those rendered here."""
     script = (
         "import sys\n"
+        "from dataclasses import replace\n"
         "from syndicate_adapters.noticeboard import NoticeboardAdapter as A\n"
         "from syndicate.testing import sample_jobs\n"
         f"settings = A.Settings.model_validate({SETTINGS!r})\n"
-        "print(A(settings).render(sample_jobs()[0]).sha256)\n"
+        "job = sample_jobs()[0]\n"
+        f"c = job.item.content.model_copy(update={{'body': {LISTS!r}}})\n"
+        "job = replace(job, item=replace(job.item, content=c))\n"
+        "print(A(settings).render(job).sha256)\n"
     )
-    conf = Path(__file__).resolve().parent.parent / "data" / "fontconfig-empty.conf"
+    conf = Path(__file__).resolve().parent.parent / "data" / config
     result = subprocess.run(
         [sys.executable, "-W", "error::UserWarning", "-c", script],
         capture_output=True,
@@ -232,8 +244,13 @@ def test_a_sheet_needs_no_system_font() -> None:
         env={**os.environ, "FONTCONFIG_FILE": str(conf)},
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == rendered("sample").sha256
     assert result.stderr == ""  # no WeasyPrint warnings for an operator to puzzle over
+    job = sample_jobs()[0]
+    c = job.item.content.model_copy(update={"body": LISTS})
+    here = make().render(replace(job, item=replace(job.item, content=c)))
+    assert result.stdout.strip() == here.sha256
+    fonts = {name.partition("+")[2] for name in embedded_fonts(here.data)}
+    assert fonts == {"Syndicate-Noto-Serif-SC", "Syndicate-Noto-Sans-SC"}
 
 
 def test_the_qr_code_drawn_is_the_items_portal_url() -> None:
