@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import audit, deliver, portal, publish
+from bench import audit, deliver, portal, publish, sheets
 
 
 def test_publish_benchmark_reports_both_ratios(
@@ -56,3 +56,15 @@ def test_audit_benchmark_reports_verify_replay_and_prove_figures(
     assert "verify / raw read (rate):" in out
     assert "pure Python on one thread:" in out
     assert "replay peak memory large / small:" in out
+
+
+def test_sheet_benchmark_reports_time_size_and_speedup(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    figures = sheets.main(["--quick"])
+    assert set(figures) == {"seconds_per_sheet", "speedup", "largest_bytes"}
+    assert 0 < figures["largest_bytes"] <= 1_000_000
+    assert figures["speedup"] > 0
+    out = capsys.readouterr().out
+    assert "baseline / syndicate:" in out
+    assert "sheet sizes:" in out
