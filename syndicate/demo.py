@@ -6,22 +6,23 @@ import base64
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from syndicate.audit.log import ensure_keys, load_verifier, verify
 from syndicate.audit.service import consistency_rows, open_reader, record_checkpoint
 from syndicate.delivery import Backoff, RunSummary, Worker
 from syndicate.domain.content import ItemContent
-from syndicate.domain.deliveries import DeliveryState
+from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.errors import InputError, SyndicateError
 from syndicate.fakes import DingTalkRobotServer, WechatMpServer, WeComRobotServer
 from syndicate.itemfiles import expand_paths, load_item_file
-from syndicate.project import Project
+from syndicate.project import ENV_FILE_NAME, Project
 from syndicate.testing import LoopbackServer
 
 __all__ = ["DEMO_ACTOR", "example_items_dir", "run_demo"]
@@ -169,28 +170,31 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         received.append(request.headers.get("webhook-id", ""))
         return 204, {}, b""
 
-    if SECRET_VARIABLE not in os.environ:
-        # A fresh secret for this run only; it is never written down.
-        os.environ[SECRET_VARIABLE] = (
-            "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-        )
+    # The secrets of the demo's outlets: made up now (or taken from the environment)
+    # and kept in the home's syndicate.env (owner-only), never in syndicate.toml, the
+    # log or the output, so every later command in the demo home can load its outlets.
+    values = {
+        SECRET_VARIABLE: os.environ.get(SECRET_VARIABLE)
+        or "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    }
     for variable, make in GROUP_SECRETS.items():
-        os.environ.setdefault(variable, make())
+        values[variable] = os.environ.get(variable) or make()
     with (
         LoopbackServer(receive) as receiver,
-        WeComRobotServer(keys=[os.environ["SYNDICATE_DEMO_WECOM_KEY"]]) as wecom,
+        WeComRobotServer(keys=[values["SYNDICATE_DEMO_WECOM_KEY"]]) as wecom,
         DingTalkRobotServer() as ding,
         WechatMpServer(
             app_id=WECHAT_APP_ID,
-            secret=os.environ["SYNDICATE_DEMO_WECHAT_SECRET"],
+            secret=values["SYNDICATE_DEMO_WECHAT_SECRET"],
             publish_polls=0,
         ) as wechat,
     ):
         ding.add_robot(
-            os.environ["SYNDICATE_DEMO_DINGTALK_TOKEN"],
-            secret=os.environ["SYNDICATE_DEMO_DINGTALK_SECRET"],
+            values["SYNDICATE_DEMO_DINGTALK_TOKEN"],
+            secret=values["SYNDICATE_DEMO_DINGTALK_SECRET"],
         )
         project, _ = Project.init(home)
+        _write_env_file(project.home / ENV_FILE_NAME, values)
         with project.config_path.open("a", encoding="utf-8") as config:
             config.write(
                 OUTLETS.format(
@@ -205,49 +209,46 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         ensure_keys(project)
         _publish_examples(project, echo)
         summary = _deliver(project, echo)
+        unserved = _unserved(project)
         echo(
             f"\ndelivered: {summary.outcomes.get('succeeded', 0)} deliveries succeeded, "
             f"{summary.outcomes.get('superseded', 0)} superseded by a newer version"
         )
-        echo(
-            f"  archive          {len(list((home / 'outlets' / 'archive').glob('*.json')))}"
-            " JSON documents in outlets/archive (the withdrawn item removed)"
-        )
-        echo(
-            f"  county-platform  {len(received)} signed POSTs received by the demo's "
-            f"webhook receiver at {receiver.url}"
-        )
         outlets = home / "outlets"
-        pages = len(list((outlets / "portal").rglob("*.html")))
-        echo(f"  portal           {pages} pages in outlets/portal (open index.html)")
-        echo(
-            f"  feeds            RSS and Atom in outlets/portal/feeds "
-            f"({len(list((outlets / 'portal' / 'feeds').rglob('*.xml')))} RSS files)"
-        )
-        echo(
-            "  kiosk-hall       a touch-screen bundle in outlets/kiosk-hall (index.html)"
-        )
-        for name, kind, messages in (
-            ("liutang-village", "WeCom", wecom.messages(os.environ[GROUP_KEYS[0]])),
-            ("qingshi-township", "DingTalk", ding.messages(os.environ[GROUP_KEYS[1]])),
-        ):
-            first = _first_line(messages[0]) if messages else "-"
-            echo(
-                f"  {name:<16} {len(messages)} messages received by the demo's {kind} "
-                f"robot, e.g. “{first}”"
-            )
         articles = wechat.published()
-        echo(
-            f"  linxi-wechat     {len(articles)} articles published by the demo's WeChat "
+        groups = {
+            name: (kind, messages)
+            for name, kind, messages in (
+                ("liutang-village", "WeCom", wecom.messages(values[GROUP_KEYS[0]])),
+                ("qingshi-township", "DingTalk", ding.messages(values[GROUP_KEYS[1]])),
+            )
+        }
+        lines = {
+            "archive": f"{len(list((outlets / 'archive').glob('*.json')))} JSON "
+            "documents in outlets/archive (the withdrawn item removed)",
+            "county-platform": f"{len(received)} signed POSTs received by the demo's "
+            f"webhook receiver at {receiver.url}",
+            "portal": f"{len(list((outlets / 'portal').rglob('*.html')))} pages in "
+            "outlets/portal (open index.html)",
+            "feeds": "RSS and Atom in outlets/portal/feeds "
+            f"({len(list((outlets / 'portal' / 'feeds').rglob('*.xml')))} RSS files)",
+            "kiosk-hall": "a touch-screen bundle in outlets/kiosk-hall (index.html)",
+            **{
+                name: f"{len(messages)} messages received by the demo's {kind} robot, "
+                f"e.g. “{_first_line(messages[0]) if messages else '-'}”"
+                for name, (kind, messages) in groups.items()
+            },
+            "linxi-wechat": f"{len(articles)} articles published by the demo's WeChat "
             f"API ({len(wechat.calls('freepublish/delete'))} deleted on withdrawal), "
-            f"e.g. “{articles[-1]['articles'][0]['title'][:40] if articles else '-'}”"
-        )
-        sheets = len(list((outlets / "village-board").glob("*.pdf")))
-        echo(
-            f"  village-board    {sheets} A4 PDF sheets in outlets/village-board, "
-            "awaiting attestation"
-        )
-        _audit(project, echo)
+            f"e.g. “{articles[-1]['articles'][0]['title'][:40] if articles else '-'}”",
+            "village-board": f"{len(list((outlets / 'village-board').glob('*.pdf')))} "
+            "A4 PDF sheets in outlets/village-board, awaiting attestation",
+        }
+        for name, line in lines.items():
+            if name in unserved:
+                line = f"not served: {unserved[name]}"
+            echo(f"  {name:<16} {line}")
+        _audit(project, echo, skip=set(unserved))
     prefix = f"syndicate --home {home}"
     echo("\nTry:")
     echo(f"  {prefix} items list")
@@ -267,12 +268,24 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     )
     echo(
         "(The webhook receiver, the group robots and the WeChat API stopped with the "
-        "demo. To run "
-        f"`syndicate sync` in this home again, set {SECRET_VARIABLE} to any whsec_ "
-        f"secret and {', '.join(GROUP_SECRETS)} to any values; attempts to the gone "
-        "servers will then be recorded as failures and retried — the engine at work.)"
+        "demo. The secrets it made up for them are in "
+        f"{home / ENV_FILE_NAME} (readable by you only), which syndicate reads, so "
+        "`sync` runs in this home as it is: new deliveries to the gone servers will be "
+        "recorded as failures and retried — the engine at work.)"
     )
     return project.home
+
+
+def _write_env_file(path: Path, values: dict[str, str]) -> None:
+    """The demo's secrets, for the home's later commands: created owner-only."""
+    lines = [
+        "# Secrets `syndicate demo` made up for its outlets (syndicate.toml refers to",
+        "# them as ${NAME}). The environment wins over this file. Keep it private.",
+        *(f"{key}={value}" for key, value in values.items()),
+    ]
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
 
 
 def _first_line(message: dict[str, Any]) -> str:
@@ -355,7 +368,60 @@ class DemoFailed(SyndicateError):
     """The demo's own end-of-run checks failed (say, a font a sheet needs is missing)."""
 
 
-def _audit(project: Project, echo: Callable[[str], None]) -> None:
+# Failure codes meaning the machine lacks a system library an outlet needs (WeasyPrint
+# without Pango for notice-board sheets): the demo goes on without that outlet.
+SYSTEM_LIBRARY_CODES = frozenset({"system-library", "weasyprint"})
+_DONE_OR_WAITING = {
+    DeliveryState.SUCCEEDED,
+    DeliveryState.SUPERSEDED,
+    DeliveryState.AWAITING_ATTESTATION,
+    DeliveryState.ATTESTED,
+}
+
+
+def _unserved(project: Project) -> dict[str, str]:
+    """Outlets the demo could not serve because a system library is missing, with the
+    first line of the error. `DemoFailed` if any delivery failed for another reason."""
+    with project.disclosures() as items, project.deliveries(items) as deliveries:
+        view = deliveries.all_deliveries()
+        last: dict[UUID, Delivery.Failed] = {}
+        position = 0
+        while page := deliveries.recorder.select_notifications(
+            start=position, limit=500, inclusive_of_start=False
+        ):
+            for notification in page:
+                event = deliveries.mapper.to_domain_event(notification)
+                if isinstance(event, Delivery.Failed):
+                    last[event.originator_id] = event
+            position = page[-1].id
+    unserved: dict[str, str] = {}
+    others: dict[str, tuple[int, str]] = {}
+    for d in view.values():
+        if d.state in _DONE_OR_WAITING:
+            continue
+        failed = last.get(d.id)
+        first = (
+            (failed.message if failed else d.last_error or d.state.value)
+            .strip()
+            .splitlines()[0]
+        )
+        if failed is not None and failed.code in SYSTEM_LIBRARY_CODES:
+            unserved.setdefault(d.outlet, first)
+        else:
+            count, _ = others.get(d.outlet, (0, first))
+            others[d.outlet] = (count + 1, first)
+    if others:
+        name, (count, first) = sorted(others.items())[0]
+        raise DemoFailed(
+            f"the demo could not deliver {count} item(s) to its outlet {name} "
+            f"({first}); see `syndicate --home {project.home} status`"
+        )
+    return unserved
+
+
+def _audit(
+    project: Project, echo: Callable[[str], None], *, skip: Collection[str] = ()
+) -> None:
     """End like a real run: sign a checkpoint, verify the whole log against it."""
     echo("\naudit:")
     echo("  " + record_checkpoint(project, trigger="demo", actor=DEMO_ACTOR))
@@ -371,7 +437,8 @@ def _audit(project: Project, echo: Callable[[str], None]) -> None:
         f"  verify: OK, {verdict.events} events in both logs match the signed "
         f"checkpoint (key {verdict.key}, in keys/audit-signing.pub)"
     )
-    rows = consistency_rows(project, project.outlets)
+    served = {n: o for n, o in project.outlets.items() if n not in skip}
+    rows = [r for r in consistency_rows(project, served) if r.outlet not in skip]
     bad = [r for r in rows if not r.ok]
     if bad:
         raise DemoFailed(

@@ -23,23 +23,34 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from pydantic import ValidationError
 
 from syndicate.attachments import PreparedAttachment, prepare_attachment
-from syndicate.domain.content import ItemContent, problems_from_validation_error
+from syndicate.domain.catalogue import Attribute, parse_attribute
+from syndicate.domain.content import (
+    ItemContent,
+    content_rules,
+    item_id,
+    parse_item_ref,
+    problems_from_validation_error,
+)
 from syndicate.errors import InputError, Problem
 
 __all__ = [
     "ITEM_SUFFIXES",
+    "Duplicate",
     "LoadedItem",
     "expand_paths",
     "load_item_file",
     "parse_item",
+    "without_duplicates",
 ]
 
 ITEM_SUFFIXES = (".toml", ".json", ".md", ".markdown")
@@ -79,12 +90,60 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    twice = sorted({k for k in keys if keys.count(k) > 1})
-    if twice:
-        raise InputError([Problem(k, "given twice in the same object") for k in twice])
-    return dict(pairs)
+def _duplicate_keys(
+    problems: list[Problem], where: str
+) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A JSON object hook that notes keys given twice (and keeps reading)."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        for key in sorted({k for k in keys if keys.count(k) > 1}):
+            problems.append(Problem(key, "given twice in the same object"))
+        return dict(pairs)
+
+    return hook
+
+
+_TOML_WHERE = re.compile(r"\(at line (\d+), column (\d+)\)")
+_TOML_KEY = re.compile(r"\s*([A-Za-z0-9_.\"-]+?)\s*=\s*(.*)")
+_DATE_LIKE = re.compile(r"(\d{4}-\d{1,2}-\d{1,2})\b")
+
+
+def _toml_problem(exc: tomllib.TOMLDecodeError, text: str, offset: int) -> Problem:
+    """A TOML syntax error as a problem of the field on its line, when there is one.
+
+    `offset` is the number of file lines before `text` (the '+++' line of front matter).
+    """
+    message = str(exc)
+    found = _TOML_WHERE.search(message)
+    if found is None:
+        return Problem("", f"invalid TOML: {message}")
+    number = int(found.group(1))
+    reason = message[: found.start()].strip()
+    lines = text.splitlines()
+    line = lines[number - 1] if 0 < number <= len(lines) else ""
+    where = f"line {number + offset}"
+    key = _TOML_KEY.match(line)
+    if key is None:
+        return Problem("", f"invalid TOML at {where}: {reason}")
+    field, value = key.group(1).strip('"'), key.group(2).split("#", 1)[0].strip()
+    written = _DATE_LIKE.match(value)
+    if written:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", written.group(1)):
+            return Problem(
+                field,
+                f"{written.group(1)} is not a valid date: write it as YYYY-MM-DD, "
+                f"e.g. 2026-03-01 ({where})",
+            )
+        try:
+            date.fromisoformat(written.group(1))
+        except ValueError as bad:
+            return Problem(
+                field, f"{written.group(1)} is not a valid date: {bad} ({where})"
+            )
+    if not value:
+        return Problem(field, f"has no value after '=' ({where})")
+    return Problem(field, f"invalid TOML value {value}: {reason} ({where})")
 
 
 def _split_front_matter(text: str) -> tuple[str, str]:
@@ -100,7 +159,9 @@ def _split_front_matter(text: str) -> tuple[str, str]:
     raise InputError("the front matter has no closing '+++' line")
 
 
-def _parse_raw(path: Path) -> dict[str, Any]:
+def _parse_raw(path: Path) -> tuple[dict[str, Any], list[Problem]]:
+    """The file's fields, and problems found on the way that do not stop reading;
+    `InputError` when the file cannot be read as fields at all."""
     suffix = path.suffix.lower()
     if suffix not in ITEM_SUFFIXES:
         raise InputError(
@@ -114,9 +175,10 @@ def _parse_raw(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror}") from None
     data: Any
+    problems: list[Problem] = []
     if suffix == ".json":
         try:
-            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+            data = json.loads(text, object_pairs_hook=_duplicate_keys(problems, ""))
         except RecursionError:
             raise InputError("the JSON is nested too deeply") from None
         except json.JSONDecodeError as exc:
@@ -125,7 +187,7 @@ def _parse_raw(path: Path) -> dict[str, Any]:
             ) from None
         if not isinstance(data, dict):
             raise InputError("a JSON item file must hold one object")
-        return dict(data)
+        return dict(data), problems
     body: str | None = None
     if suffix in (".md", ".markdown"):
         text, body = _split_front_matter(text)
@@ -134,21 +196,19 @@ def _parse_raw(path: Path) -> dict[str, Any]:
     except RecursionError:
         raise InputError("the TOML is nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        if body is not None:
-            # Count lines from the top of the file, not from the first '+++'.
-            message = re.sub(
-                r"line (\d+)", lambda m: f"line {int(m.group(1)) + 1}", message
-            )
-        where = " front matter" if body is not None else ""
-        raise InputError(f"invalid TOML{where}: {message}") from None
+        # Count lines from the top of the file, not from the first '+++'.
+        problem = _toml_problem(exc, text, 0 if body is None else 1)
+        if body is not None and not problem.field:
+            problem = Problem("", problem.message.replace("TOML", "TOML front matter"))
+        raise InputError([problem]) from None
     if body is not None:
         if "body" in data and body.strip():
-            raise InputError(
-                [Problem("body", "given in the front matter and after it; keep one")]
+            problems.append(
+                Problem("body", "given in the front matter and after it; keep one")
             )
-        data.setdefault("body", body)
-    return dict(data)
+        else:
+            data["body"] = data.get("body", body)
+    return dict(data), problems
 
 
 def _attachments(
@@ -203,29 +263,113 @@ def _attachments(
     return metas, prepared, problems
 
 
+def _raw_rules(data: dict[str, Any], metas: list[Any]) -> list[Problem]:
+    """The cross-field rules over raw fields, as far as those fields are readable
+    (pydantic skips them once any field is invalid)."""
+    attribute: Attribute | None = None
+    raw = data.get("attribute", Attribute.PROACTIVE.value)
+    if isinstance(raw, str):
+        try:
+            attribute = parse_attribute(raw)
+        except ValueError:
+            attribute = None
+    basis = data.get("attribute_basis")
+    agency, index_no = data.get("agency"), data.get("index_no")
+    own = (
+        item_id(agency, index_no)
+        if isinstance(agency, str) and isinstance(index_no, str)
+        else None
+    )
+    interprets: UUID | None = None
+    target = data.get("interprets")
+    if isinstance(target, str):
+        try:
+            ref = parse_item_ref(target)
+            interprets = ref if isinstance(ref, UUID) else item_id(*ref)
+        except ValueError:
+            interprets = None
+    return content_rules(
+        attribute=attribute,
+        attribute_basis=basis if isinstance(basis, str) else None,
+        interprets=interprets,
+        own_id=own,
+        attachment_names=[m["name"] for m in metas],
+    )
+
+
 def parse_item(
-    data: dict[str, Any], *, base: Path
+    data: dict[str, Any], *, base: Path, problems: Sequence[Problem] = ()
 ) -> tuple[ItemContent, tuple[PreparedAttachment, ...]]:
-    """Validate a mapping of item fields; attachment paths are relative to `base`."""
+    """Validate a mapping of item fields; attachment paths are relative to `base`.
+
+    Every problem is reported (`InputError`), with `problems` found earlier (while
+    reading the file) first: each field's, and each cross-field rule's.
+    """
     data = dict(data)
-    metas, prepared, problems = _attachments(data.pop("attachments", None), base)
+    found = list(problems)
+    metas, prepared, attachment_problems = _attachments(
+        data.pop("attachments", None), base
+    )
+    found.extend(attachment_problems)
     data["attachments"] = metas
     try:
         content = ItemContent.model_validate(data)
     except ValidationError as exc:
-        problems.extend(problems_from_validation_error(exc))
-    if problems:
-        raise InputError(problems)
+        found.extend(problems_from_validation_error(exc))
+        found.extend(p for p in _raw_rules(data, metas) if p not in found)
+    if found:
+        raise InputError(found)
     return content, tuple(prepared)
 
 
 def load_item_file(path: Path) -> LoadedItem:
-    """Read and validate one item file; `InputError` names the file and each field."""
+    """Read and validate one item file; `InputError` names the file and every problem
+    found in it (all fields, not just the first)."""
     try:
-        content, prepared = parse_item(_parse_raw(path), base=path.parent)
+        data, problems = _parse_raw(path)
+        content, prepared = parse_item(data, base=path.parent, problems=problems)
     except InputError as exc:
         raise exc.with_source(str(path)) from None
     return LoadedItem(path, content, prepared)
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An item file in a batch that is the same item as an earlier one: the same file
+    given twice (`same_file`), or another file with the same agency and index number
+    (the same item id)."""
+
+    item: LoadedItem
+    first: LoadedItem
+
+    @property
+    def same_file(self) -> bool:
+        """The very same file was given twice (or reached twice through a folder)."""
+        return self.item.source.resolve() == self.first.source.resolve()
+
+    def __str__(self) -> str:
+        if self.same_file:
+            return f"{self.item.source}: given more than once; counted once"
+        return (
+            f"{self.item.source}: the same item as {self.first.source} "
+            f"({self.item.content.ref}: agency and index_no identify an item); "
+            "an item is published once, then revised"
+        )
+
+
+def without_duplicates(
+    loaded: Sequence[LoadedItem],
+) -> tuple[list[LoadedItem], list[Duplicate]]:
+    """The first file of each item id in a batch, and the later ones that repeat it."""
+    first: dict[UUID, LoadedItem] = {}
+    duplicates: list[Duplicate] = []
+    for item in loaded:
+        earlier = first.get(item.content.id)
+        if earlier is None:
+            first[item.content.id] = item
+        else:
+            duplicates.append(Duplicate(item, earlier))
+    return list(first.values()), duplicates
 
 
 def load_item_files(paths: Sequence[Path]) -> list[LoadedItem | InputError]:

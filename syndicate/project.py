@@ -5,12 +5,16 @@ the applications with the right environment. Nothing else reads syndicate.toml.
 
 Configuration sources, later ones winning: `syndicate.toml`, then `SYNDICATE_STORE_URL`
 and `SYNDICATE_STORE_SCHEMA` in the environment. Secrets are written in the file as
-`${ENV_VAR}` references and resolved only in memory.
+`${ENV_VAR}` references and resolved only in memory. Variables come from the
+environment and, for those it does not set, from an optional `syndicate.env` file in
+the home (`KEY=VALUE` lines, readable by its owner only): a home can keep its secrets
+next to it without putting them in syndicate.toml (the demo home does).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -30,9 +34,11 @@ from syndicate.registry import Registry
 __all__ = [
     "CONFIG_NAME",
     "CONFIG_TEMPLATE",
+    "ENV_FILE_NAME",
     "AuditSettings",
     "DeliverySettings",
     "Project",
+    "read_env_file",
 ]
 
 
@@ -57,6 +63,45 @@ class AuditSettings:
 
 
 CONFIG_NAME = "syndicate.toml"
+ENV_FILE_NAME = "syndicate.env"
+_ENV_LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`KEY=VALUE` lines of a home's `syndicate.env` (blank lines and `#` comments
+    skipped, values optionally in matching quotes); {} if there is none.
+
+    Refused (`ConfigurationError`, naming the line, never a value) when the file is
+    readable by others than its owner, or when a line is not `KEY=VALUE`.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return {}
+    if os.name == "posix" and mode & 0o077:
+        raise ConfigurationError(
+            f"{path}: holds secrets but others may read it; run `chmod 600 {path}`"
+        )
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{path}: cannot read it: {exc}") from None
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = _ENV_LINE.fullmatch(stripped)
+        if match is None:
+            raise ConfigurationError(
+                f"{path}, line {number}: expected KEY=VALUE (the value is not shown)"
+            )
+        key, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
 
 CONFIG_TEMPLATE = """\
 # syndicate project configuration, created by `syndicate init`.
@@ -78,6 +123,62 @@ data_dir = "data"
 # and the password as an environment variable reference.
 # schema = "public"
 # password = "${SYNDICATE_PG_PASSWORD}"
+
+# -- Outlets ----------------------------------------------------------------------
+# One [outlets.NAME] table per outlet; NAME is yours to choose. To use an example,
+# delete the "# " in front of its lines and change the values. Then check them with
+# `syndicate outlets check`, and deliver with `syndicate sync`. Every setting of
+# every kind: docs/configuration.md and docs/outlets/.
+
+# The government portal as a static site for PC and mobile, written to a folder
+# that your web server publishes (preview it with `syndicate serve`):
+# [outlets.portal]
+# kind = "portal"
+# channel = "portal"
+# path = "outlets/portal"                  # the web root, relative to this file
+# site_url = "https://www.example.gov.cn"  # where that folder is published
+# site_name = "某某县人民政府"
+# feeds_url = "https://www.example.gov.cn/feeds/feed.xml"
+
+# RSS 2.0 and Atom feeds, here inside the portal's folder:
+# [outlets.feeds]
+# kind = "rss"
+# channel = "rss"
+# path = "outlets/portal/feeds"
+# site_url = "https://www.example.gov.cn"
+# site_name = "某某县人民政府"
+
+# An offline touch-screen bundle for a service-hall kiosk (自助终端):
+# [outlets.kiosk-hall]
+# kind = "kiosk"
+# channel = "kiosk"
+# path = "outlets/kiosk-hall"
+# title = "某某县政务服务中心 · 政务公开查询"
+# portal_url = "https://www.example.gov.cn"
+
+# Printable A4 sheets for a notice board (政务公开栏), with a QR code to the portal
+# page; whoever posts a sheet records it with `syndicate attest`:
+# [outlets.village-board]
+# kind = "noticeboard"
+# channel = "noticeboard"
+# path = "outlets/village-board"
+# portal_url = "https://www.example.gov.cn"
+# board_name = "村务公开栏"
+
+# A WeCom group robot for a village's residents' group (村民微信群). The robot's
+# webhook URL is a secret: set VILLAGE_GROUP_WEBHOOK in the environment (or in a
+# syndicate.env file next to this one, readable by its owner only), never here.
+# [outlets.village-group]
+# kind = "wecom_group"
+# channel = "group"
+# webhook = "${VILLAGE_GROUP_WEBHOOK}"
+# portal_url = "https://www.example.gov.cn"
+# areas = ["社会救助", "涉农补贴"]          # only items of these pilot areas
+
+# A folder of JSON documents, one per item, for other systems to pick up:
+# [outlets.archive]
+# kind = "directory"
+# path = "outlets/archive"
 """
 
 _STORE_KEYS = {"url", "data_dir", "schema", "password"}
@@ -151,6 +252,24 @@ class Project:
         kind = table.get("kind") if isinstance(table, dict) else None
         return kind if isinstance(kind, str) else None
 
+    @property
+    def outlet_names(self) -> list[str]:
+        """The names of the `[outlets.NAME]` tables, even those that do not load."""
+        tables = self._outlet_tables
+        return sorted(tables) if isinstance(tables, dict) else []
+
+    def whole_set(self, name: str) -> bool:
+        """Whether the configured outlet `name` holds the whole set of live items in each
+        rendition (feeds, kiosk bundles); False when unknown (not configured, or a kind
+        not installed)."""
+        kind = self.outlet_kind(name)
+        if kind is None:
+            return False
+        try:
+            return self.registry[kind].capabilities.whole_set
+        except ConfigurationError:
+            return False
+
     def outlets_for_reading(self) -> tuple[dict[str, Outlet], dict[str, str]]:
         """The outlets, for commands that only read their files (`serve`, `status
         --check`), and the problems of those that cannot be loaded, by name.
@@ -214,6 +333,7 @@ class Project:
     ) -> Project:
         environ = os.environ if environ is None else environ
         home = home.resolve()
+        environ = {**read_env_file(home / ENV_FILE_NAME), **environ}
         try:
             data = tomllib.loads(path.read_text("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -357,15 +477,48 @@ class Project:
             pass
         return project, created
 
+    def require_store(self, *names: str) -> None:
+        """Refuse (`ConfigurationError`) unless the SQLite store `init` made is there.
+
+        Only `init` creates a store: a data directory or database file that is missing
+        is more likely an unmounted disk or a wrong `data_dir` than a new home, and
+        silently starting an empty log there would look like every item vanished.
+        PostgreSQL is checked when it is opened: outside `init` tables are never
+        created there, and a missing table is a `StoreError` naming `syndicate init`.
+        """
+        if self.store.is_postgres:
+            return
+        data_dir = self.store.data_dir
+        if not data_dir.is_dir():
+            raise ConfigurationError(
+                f"store.data_dir: {data_dir} does not exist; syndicate creates it only "
+                "in `syndicate init`. If the disk holding it is not mounted, mount it; "
+                f"if data_dir in {self.config_path} is wrong, fix it; for a new home, "
+                "run `syndicate init`"
+            )
+        for name in names or (Disclosures.name, Deliveries.name):
+            path = self.store.sqlite_path(name)
+            if not path.is_file():
+                raise ConfigurationError(
+                    f"store: {path} does not exist, so the {name.lower()} log would "
+                    f"start empty; restore it from a backup, fix data_dir in "
+                    f"{self.config_path}, or run `syndicate init` for a new home"
+                )
+
     def disclosures(
         self, *, clock: Clock = system_clock, create_tables: bool = False
     ) -> Disclosures:
-        """Open the items log. Close it (or use `with`) when done."""
-        # SQLite's CREATE TABLE IF NOT EXISTS is safe from any process; on PostgreSQL
-        # only `syndicate init` creates tables (see syndicate.persistence).
+        """Open the items log. Close it (or use `with`) when done.
+
+        Outside `init` (`create_tables=False`), a missing SQLite store is refused
+        (`require_store`) rather than created empty.
+        """
+        # SQLite's CREATE TABLE IF NOT EXISTS is safe from any process once the file
+        # exists; on PostgreSQL only `syndicate init` creates tables (see
+        # syndicate.persistence).
         create = create_tables or not self.store.is_postgres
-        if not self.store.is_postgres:
-            self.store.data_dir.mkdir(parents=True, exist_ok=True)
+        if not create_tables:
+            self.require_store(Disclosures.name)
         return Disclosures(
             self.store.env_for(Disclosures.name, create_tables=create),
             clock=clock,
@@ -383,6 +536,8 @@ class Project:
     ) -> Deliveries:
         """Open the deliveries log (its planner follows `items`). Close it when done."""
         create = create_tables or not self.store.is_postgres
+        if not create_tables:
+            self.require_store(Deliveries.name)
         return Deliveries(
             self.store.env_for(Deliveries.name, create_tables=create),
             items=items,

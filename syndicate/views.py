@@ -1,19 +1,27 @@
-"""Read models folded from the items log: summaries for listing, rows for `syndicate log`.
+"""Read models: summaries for listing, rows for `syndicate log`, rows for `status`.
 
-They are pure folds over decoded events in log order, so the same log always gives the
-same view; the application feeds them pages of notifications.
+They are pure folds over decoded events (or over deliveries folded from the deliveries
+log), so the same log always gives the same view; the applications feed them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.domain.items import DisclosureItem, ItemStatus
 
-__all__ = ["ItemSummary", "LoggedEvent", "fold_summaries", "logged_events"]
+__all__ = [
+    "ItemSummary",
+    "LoggedEvent",
+    "OutletStatus",
+    "fold_summaries",
+    "logged_events",
+    "outlet_status",
+]
 
 
 @dataclass(frozen=True)
@@ -150,3 +158,121 @@ def logged_events(
             reason=reason,
             content_hash=digest,
         )
+
+
+# Operations that take an item down (planning's removals), by value: views sit below the
+# adapter contract in the layers.
+_REMOVALS = ("retract", "withdrawal_notice")
+# States in which a delivery's last error is history, not news: the rendition is out
+# (or replaced), so showing an old failure beside it would mislead.
+_NO_ERROR = {
+    DeliveryState.SUCCEEDED,
+    DeliveryState.AWAITING_ATTESTATION,
+    DeliveryState.ATTESTED,
+    DeliveryState.SUPERSEDED,
+}
+
+
+@dataclass(frozen=True)
+class OutletStatus:
+    """One item on one outlet, as `syndicate status` shows it.
+
+    `delivery` is the item's newest delivery there (highest version). `carried_by` is
+    set on a whole-set outlet (feeds, kiosk bundle) when that delivery was superseded
+    by a later rendition of the whole set: then `state`, `attempts` and `last_error`
+    are that rendition's, since it is what brings the item's version to the outlet.
+    `live_version` is the version readers see there now: a number, "withdrawn" when a
+    removal is what is shown, or None when nothing of the item is shown.
+    """
+
+    item_id: UUID
+    outlet: str
+    delivery: Delivery
+    state: DeliveryState
+    attempts: int
+    last_error: str | None
+    due_at: datetime | None
+    live_version: int | str | None
+    carried_by: Delivery | None
+    awaiting: tuple[Delivery, ...]
+
+
+def _live(delivery: Delivery) -> int | str:
+    return "withdrawn" if delivery.operation in _REMOVALS else delivery.item_version
+
+
+def outlet_status(
+    deliveries: Iterable[Delivery],
+    *,
+    whole_set: Collection[str] = (),
+    item: UUID | None = None,
+    outlet: str | None = None,
+) -> list[OutletStatus]:
+    """Status of each (item, outlet) pair that has deliveries, optionally only one
+    item or one outlet. `whole_set` names the outlets whose every rendition holds the
+    whole set of live items (capabilities.whole_set).
+
+    A whole-set outlet shows, for every item, the version its newest *done* rendition
+    (whichever item it was planned for) carried: the item's latest delivery planned at
+    or before that rendition's log position. Elsewhere an item shows the version of its
+    own newest done delivery.
+    """
+    everything = list(deliveries)
+    newest_done: dict[str, Delivery] = {}  # whole-set outlets: the rendition shown
+    newest_any: dict[str, Delivery] = {}  # whole-set outlets: the newest planned
+    for d in everything:
+        if d.outlet not in whole_set:
+            continue
+        if d.outlet not in newest_any or d.position > newest_any[d.outlet].position:
+            newest_any[d.outlet] = d
+        if d.state.done and (
+            d.outlet not in newest_done or d.position > newest_done[d.outlet].position
+        ):
+            newest_done[d.outlet] = d
+    groups: dict[tuple[UUID, str], list[Delivery]] = {}
+    for d in everything:
+        if (item is None or d.item_id == item) and (
+            outlet is None or d.outlet == outlet
+        ):
+            groups.setdefault((d.item_id, d.outlet), []).append(d)
+    rows = []
+    for (item_id, name), mine in groups.items():
+        mine.sort(key=lambda d: d.item_version)
+        newest = mine[-1]
+        shown: Delivery = newest
+        carried: Delivery | None = None
+        live: int | str | None = None
+        if name in whole_set:
+            top = newest_done.get(name)
+            if top is not None:
+                before = [d for d in mine if d.position <= top.position]
+                live = _live(before[-1]) if before else None
+            latest = newest_any.get(name)
+            if (
+                newest.state is DeliveryState.SUPERSEDED
+                and latest is not None
+                and latest.position > newest.position
+            ):
+                carried = shown = latest
+        else:
+            done = [d for d in mine if d.state.done]
+            live = _live(done[-1]) if done else None
+        rows.append(
+            OutletStatus(
+                item_id=item_id,
+                outlet=name,
+                delivery=newest,
+                state=shown.state,
+                attempts=shown.attempt,
+                last_error=None if shown.state in _NO_ERROR else shown.last_error,
+                due_at=shown.due_at
+                if shown.state in (DeliveryState.RETRYING, DeliveryState.SUBMITTED)
+                else None,
+                live_version=live,
+                carried_by=carried,
+                awaiting=tuple(
+                    d for d in mine if d.state is DeliveryState.AWAITING_ATTESTATION
+                ),
+            )
+        )
+    return rows

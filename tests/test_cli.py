@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from syndicate.cli import app
+from syndicate.errors import ConfigurationError
 from syndicate.project import Project
 from syndicate.testing import log_snapshot
 from tests.conftest import ITEM_FILE as GOOD
@@ -78,6 +80,133 @@ def test_init_writes_a_commented_config_and_is_safe_to_rerun(tmp_path: Path) -> 
     second = runner("init")
     assert second.exit_code == 0
     assert "kept existing" in second.stdout
+
+
+def test_init_config_has_outlet_examples_that_work_when_uncommented(
+    tmp_path: Path,
+) -> None:
+    runner = Cli(tmp_path / "home", {"VILLAGE_GROUP_WEBHOOK": "0a1b2c3d-demo-4e5f"})
+    assert runner("init").exit_code == 0
+    config = tmp_path / "home" / "syndicate.toml"
+    template = config.read_text("utf-8")
+    # An example is a run of "# " lines from "# [outlets.NAME]" to a blank line.
+    blocks = re.findall(r"^# \[outlets\.[^\n]*\n(?:# [^\n]*\n)*", template, re.M)
+    kinds = [re.search(r'^# kind = "(\w+)"', b, re.M) for b in blocks]
+    assert sorted(k[1] for k in kinds if k) == sorted(
+        ["portal", "rss", "kiosk", "noticeboard", "wecom_group", "directory"]
+    )
+    assert "${VILLAGE_GROUP_WEBHOOK}" in template  # secrets only as references
+    assert runner("outlets", "check").stderr.startswith("no outlets configured")
+    for block in blocks:
+        config.write_text(template + "\n" + re.sub(r"^# ", "", block, flags=re.M))
+        checked = runner("outlets", "check", "--json")
+        assert checked.exit_code == 0, (block, checked.output)
+        [outlet] = json.loads(checked.stdout)
+        assert f"[outlets.{outlet['name']}]" in block
+    everything = "".join(re.sub(r"^# ", "", b, flags=re.M) for b in blocks)
+    config.write_text(template + "\n" + everything)
+    checked = runner("outlets", "check")
+    assert checked.exit_code == 0, checked.output
+    assert len(checked.stdout.splitlines()) == 6
+    assert "0a1b2c3d" not in checked.stdout  # the robot key stays masked
+    # Unset optional settings are shown as unset, not as the text "None".
+    assert '"None"' not in checked.stdout
+    assert '"contact": null' in checked.stdout
+    rows = json.loads(runner("outlets", "check", "--json").stdout)
+    board = next(r for r in rows if r["kind"] == "noticeboard")
+    assert board["settings"]["contact"] is None
+    assert board["settings"]["board_name"] == "村务公开栏"
+
+
+def test_commands_refuse_a_missing_store_and_create_nothing(tmp_path: Path) -> None:
+    """Only `init` creates a store: a missing data directory is more likely a disk
+    that is not mounted than a new home."""
+    home = tmp_path / "home"
+    runner = Cli(home, {})
+    assert runner("init").exit_code == 0
+    data = home / "data"
+    (home / "item.md").write_text(GOOD, "utf-8")
+    assert runner("items", "publish", home / "item.md").exit_code == 0
+    moved = tmp_path / "unmounted"
+    data.rename(moved)
+    for args in (
+        ["items", "list"],
+        ["items", "publish", str(home / "item.md")],
+        ["log"],
+        ["status"],
+        ["sync"],
+        ["retry"],
+        ["audit", "verify"],
+        ["audit", "checkpoints"],
+    ):
+        result = runner(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert f"{data} does not exist" in result.stderr, (args, result.stderr)
+        assert "syndicate init" in result.stderr
+        assert not data.exists(), args
+    # Checking syndicate.toml alone does not need the store.
+    assert runner("outlets", "check").exit_code == 0
+    assert not data.exists()
+    # One file gone from an existing data directory: refused too, naming the file.
+    moved.rename(data)
+    (data / "disclosures.db").rename(tmp_path / "disclosures.db")
+    result = runner("items", "list")
+    assert result.exit_code == 2
+    assert f"{data / 'disclosures.db'} does not exist" in result.stderr
+    assert not (data / "disclosures.db").exists()
+    # The library refuses the same way.
+    project = Project.load(home, environ={})
+    with pytest.raises(ConfigurationError, match=r"disclosures\.db does not exist"):
+        project.disclosures()
+    (tmp_path / "disclosures.db").rename(data / "disclosures.db")
+    listed = runner("items", "list", "--json")
+    assert listed.exit_code == 0
+    assert len(json.loads(listed.stdout)) == 1
+
+
+def test_publish_counts_a_file_given_twice_once_and_refuses_a_second_file_for_the_same_item(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    a = write(tmp_path, "a.md", GOOD)
+    twice = sqlite_cli("items", "publish", "--dry-run", a, a)
+    assert twice.exit_code == 0, twice.output
+    assert "checked 1 file(s): 1 would publish" in twice.stderr
+    assert f"{a}: given more than once; counted once" in twice.stderr
+    assert twice.stdout.count("ok ") == 1
+    b = write(tmp_path, "b.md", GOOD.replace("47户73人", "47户74人"))
+    same = sqlite_cli("items", "publish", "--dry-run", a, b)
+    assert same.exit_code == 1, same.output
+    assert f"error: {b}: the same item as {a}" in same.stderr
+    assert "checked 2 file(s): 1 would publish, 1 would be refused" in same.stderr
+    before = sqlite_cli.snapshot()
+    assert before == []
+    real = sqlite_cli("items", "publish", a, b, a)
+    assert real.exit_code == 1
+    assert f"error: {b}: the same item as {a}" in real.stderr
+    assert "published 1 of 2 item file(s); 1 refused" in real.stderr
+    assert len(real.stdout.splitlines()) == 1
+    assert len(sqlite_cli.snapshot()) == 1
+
+
+def test_publish_reports_every_problem_of_a_file(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    bad = GOOD.replace('area = "社会救助"', 'area = "无此领域"').replace(
+        "formed_on = 2026-04-10", 'formed_on = 2026-04-10\nattribute = "不予公开"'
+    )
+    path = write(tmp_path, "bad.md", bad.replace("+++\n经", 'body = "x"\n+++\n经'))
+    result = sqlite_cli("items", "publish", "--dry-run", path)
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert [e.split(": ")[2] for e in errors] == ["body", "area", "attribute_basis"]
+    date = write(tmp_path, "date.md", GOOD.replace("2026-04-10", "2026-13-45"))
+    result = sqlite_cli("items", "publish", date)
+    assert result.exit_code == 2
+    assert (
+        f"error: {date}: formed_on: 2026-13-45 is not a valid date: month must be in 1..12 (line 8)"
+        in result.stderr
+    )
+    assert sqlite_cli.snapshot() == []
 
 
 def test_publish_revise_withdraw_and_read_back(cli: Cli, tmp_path: Path) -> None:
@@ -193,7 +322,7 @@ def test_actor_option_and_environment_are_recorded(
         ),
         (
             lambda t: t.replace('title = "', "title = "),
-            ["invalid TOML front matter", "line 4"],
+            ["bad.md: title: invalid TOML value", "(line 4)"],
         ),
         (
             lambda t: t.replace('stage = "结果公开"', 'stge = "结果公开"'),
@@ -362,6 +491,54 @@ def test_demo_builds_a_fresh_home_and_says_what_next(
     taken = runner.invoke(app, ["demo", "--home", "syndicate-demo"])
     assert taken.exit_code == 2
     assert "not empty" in taken.stderr
+    taken = runner.invoke(app, ["--home", "syndicate-demo", "demo"])
+    assert taken.exit_code == 2
+    assert "not empty" in taken.stderr
+
+
+def test_demo_honours_the_global_home_and_leaves_it_usable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("SYNDICATE_DEMO_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "elsewhere" / "try"
+    result = CliRunner().invoke(app, ["--home", str(home), "demo"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "syndicate-demo").exists()
+    assert (home / "syndicate.toml").is_file()
+    assert f"syndicate --home {home} items list" in result.stdout
+    # The secrets the demo made up are in the home's syndicate.env, owner-only, and
+    # nowhere in syndicate.toml, the output or the stored events.
+    env_file = home / "syndicate.env"
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    secrets = [
+        line.split("=", 1)[1]
+        for line in env_file.read_text("utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert len(secrets) == 5
+    stored = b"".join(p.read_bytes() for p in (home / "data").rglob("*") if p.is_file())
+    config = (home / "syndicate.toml").read_text("utf-8")
+    assert "syndicate.env" in result.stdout
+    for secret in secrets:
+        assert secret not in result.output
+        assert secret not in config
+        assert secret.encode() not in stored
+    # Later commands load the outlets without any variable set in the shell.
+    runner = CliRunner(env={"SYNDICATE_ACTOR": "ci"})
+    synced = runner.invoke(app, ["--home", str(home), "sync"])
+    assert synced.exit_code == 0, synced.output
+    checked = runner.invoke(app, ["--home", str(home), "outlets", "check"])
+    assert checked.exit_code == 0, checked.output
+    assert all(secret not in checked.output for secret in secrets)
+    # A syndicate.env others can read is refused, without showing what is in it.
+    env_file.chmod(0o644)
+    refused = runner.invoke(app, ["--home", str(home), "sync"])
+    assert refused.exit_code == 2
+    assert "chmod 600" in refused.stderr
+    assert all(secret not in refused.output for secret in secrets)
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -91,6 +94,12 @@ def test_sync_status_retry(
             "archive": "succeeded",
             "cms": "succeeded",
         }
+        # Once it succeeded, the failure before it is history, not the row's news.
+        assert {r["outlet"]: r["last_error"] for r in rows} == {
+            "archive": None,
+            "cms": None,
+        }
+        assert "410" not in cli("status").stdout
         # Both attempts carried the same webhook-id: receivers deduplicate on it.
         assert len(receiver.ids) == 2
         assert len(set(receiver.ids)) == 1
@@ -270,6 +279,25 @@ def test_delivery_commands_refuse_bad_input_and_write_nothing(
             (["resolve", rows_id(cli)], 2, "--sent/--not-sent"),
             (["outlets", "detach", "nothing-here"], 2, "is not attached"),
             (["worker", "--poll", "0"], 2, "--poll"),
+            # Every command that takes --outlet refuses one that does not exist.
+            (["status", "--outlet", "nosuch"], 2, "'nosuch'"),
+            (["retry", "--outlet", "nosuch"], 2, "'nosuch'"),
+            (["serve", "--outlet", "nosuch"], 2, "'nosuch'"),
+            (["audit", "consistency", "--outlet", "nosuch"], 2, "nosuch"),
+            (
+                [
+                    "audit",
+                    "replay",
+                    "--as-of",
+                    "2026-01-01",
+                    "--out",
+                    str(tmp_path / "replay"),
+                    "--outlet",
+                    "nosuch",
+                ],
+                2,
+                "'nosuch'",
+            ),
         ]
         for args, code, fragment in cases:
             result = cli(*args)
@@ -281,3 +309,144 @@ def test_delivery_commands_refuse_bad_input_and_write_nothing(
 def rows_id(cli: object) -> str:
     rows = json.loads(cli("status", "--json").stdout)  # type: ignore[operator]
     return str(rows[0]["delivery_id"])[:8]
+
+
+def test_status_shows_items_live_in_every_whole_set_rendition(tmp_path: Path) -> None:
+    """Feeds and kiosk bundles hold every live item in each rendition: an item whose own
+    rendition was replaced by a later one of the whole set is live there."""
+    home = tmp_path / "home"
+    runner = CliRunner(env={"SYNDICATE_ACTOR": "运维"})
+
+    def cli(*args: str) -> Result:
+        result = runner.invoke(app, ["--home", str(home), *args])
+        assert "Traceback" not in result.output, result.output
+        return result
+
+    assert cli("init").exit_code == 0
+    with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
+        config.write(
+            """
+[outlets.feeds]
+kind = "rss"
+path = "out/feeds"
+site_url = "https://www.linxi.gov.cn"
+
+[outlets.kiosk]
+kind = "kiosk"
+path = "out/kiosk"
+"""
+        )
+    items = tmp_path / "items"
+    items.mkdir()
+    for number in (19, 20, 21):
+        (items / f"{number}.md").write_text(
+            ITEM_FILE.replace("2026-00019", f"2026-000{number}"), "utf-8"
+        )
+    assert cli("items", "publish", str(items)).exit_code == 0
+    assert cli("sync").exit_code == 0
+    rows = json.loads(cli("status", "--json").stdout)
+    assert len(rows) == 6
+    for row in rows:
+        assert (row["state"], row["live_version"], row["last_error"]) == (
+            "succeeded",
+            1,
+            None,
+        ), row
+    # One rendition per outlet was written (the last, holding all three items); the
+    # other two items' rows name it.
+    carried = [r for r in rows if r["carried_by"]]
+    assert len(carried) == 4
+    assert {r["outlet"] for r in carried} == {"feeds", "kiosk"}
+    text = cli("status").stdout
+    assert "superseded" not in text
+    assert "whole set: 4 row(s)" in text
+    first = "临溪县民政局/11330100MB0000006R/2026-00019"
+    assert cli("items", "withdraw", first, "--reason", "有误").exit_code == 0
+    assert cli("sync").exit_code == 0
+    rows = json.loads(cli("status", "--json").stdout)
+    live = {(r["ref"][-5:], r["outlet"]): r["live_version"] for r in rows}
+    assert live == {
+        ("00019", "feeds"): "withdrawn",
+        ("00019", "kiosk"): "withdrawn",
+        ("00020", "feeds"): 1,
+        ("00020", "kiosk"): 1,
+        ("00021", "feeds"): 1,
+        ("00021", "kiosk"): 1,
+    }
+
+
+FAKE_WEASYPRINT = (
+    "raise OSError(\"cannot load library 'libpango-1.0-0': libpango-1.0-0: cannot "
+    'open shared object file: No such file or directory")\n'
+)
+
+
+def test_demo_without_pango_serves_every_other_outlet_and_says_so_once(
+    tmp_path: Path,
+) -> None:
+    """WeasyPrint without Pango fails on import with OSError; the demo goes on."""
+    fake = tmp_path / "fake" / "weasyprint"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(FAKE_WEASYPRINT, "utf-8")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SYNDICATE_", "PYTHONPATH"))
+    }
+    env["PYTHONPATH"] = str(tmp_path / "fake")
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicate", "--home", str(tmp_path / "d"), "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    board = [line for line in lines if "village-board" in line]
+    assert len(board) == 1, board  # said once, not once per sheet
+    [line] = board
+    assert line.startswith("  village-board    not served: ")
+    assert "Pango" in line or "pango" in line
+    assert len(line) < 600
+    assert "consistency: OK" in result.stdout
+    assert "signed POSTs received" in result.stdout  # the other outlets were served
+
+
+def test_demo_fails_clearly_when_an_outlet_fails_for_another_reason(
+    tmp_path: Path,
+) -> None:
+    """Any failure other than a missing system library still fails the demo."""
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / "sitecustomize.py").write_text(
+        "import syndicate_adapters.noticeboard as n\n"
+        "from syndicate.errors import PermanentDeliveryError\n"
+        "def broken(*args, **kwargs):\n"
+        "    raise PermanentDeliveryError('printer on fire', code='EIO')\n"
+        "n.render_pdf = broken\n",
+        "utf-8",
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SYNDICATE_", "PYTHONPATH"))
+    }
+    env["PYTHONPATH"] = str(tmp_path / "fake")
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicate", "--home", str(tmp_path / "d"), "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert "village-board" in errors[0]
+    assert "printer on fire" in errors[0]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from syndicate.errors import InputError
-from syndicate.itemfiles import expand_paths, load_item_file
+from syndicate.itemfiles import expand_paths, load_item_file, without_duplicates
 from tests.conftest import ITEM_BODY as BODY
 from tests.conftest import ITEM_FRONT as FRONT
 
@@ -45,11 +45,82 @@ def test_the_three_formats_give_the_same_content(tmp_path: Path) -> None:
     assert contents[0].body == BODY.strip()
 
 
-def test_invalid_toml_reports_the_line(tmp_path: Path) -> None:
+def test_invalid_toml_reports_the_field_and_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.toml", 'agency = "临溪县民政局"\ntitle = \n')
     [problem] = problems_of(path)
-    assert problem.startswith("invalid TOML")
-    assert "line 2" in problem
+    assert problem == "title: has no value after '=' (line 2)"
+    path = write(tmp_path, "bad2.toml", 'agency = "临溪县民政局"\n[x\n')
+    [problem] = problems_of(path)
+    assert problem.startswith("invalid TOML at line 2: ")
+
+
+def test_an_impossible_date_names_the_field_the_problem_and_the_line(
+    tmp_path: Path,
+) -> None:
+    front = FRONT.replace("formed_on = 2026-04-10", "formed_on = 2026-13-45")
+    assert front != FRONT
+    line = 1 + front.splitlines().index("formed_on = 2026-13-45") + 1  # after +++
+    path = write(tmp_path, "a.md", f"+++\n{front}+++\n{BODY}")
+    [problem] = problems_of(path)
+    assert problem == (
+        f"formed_on: 2026-13-45 is not a valid date: month must be in 1..12 "
+        f"(line {line})"
+    )
+    short = FRONT.replace("formed_on = 2026-04-10", "formed_on = 2026-4-1")
+    [problem] = problems_of(write(tmp_path, "b.md", f"+++\n{short}+++\n{BODY}"))
+    assert problem.startswith("formed_on: 2026-4-1 is not a valid date: write it as")
+
+
+def test_every_problem_of_a_file_is_reported(tmp_path: Path) -> None:
+    # Field errors, a cross-field rule (which pydantic skips once a field is bad)
+    # and a front-matter problem (the body twice), all in one file.
+    front = (
+        FRONT.replace('area = "社会救助"', 'area = "不存在"').replace(
+            'stage = "结果公开"', 'stage = "无"'
+        )
+        + 'attribute = "不予公开"\nbody = "正文"\n'
+    )
+    path = write(tmp_path, "a.md", f"+++\n{front}+++\n{BODY}")
+    fields = [p.split(":", 1)[0] for p in problems_of(path)]
+    assert sorted(fields) == ["area", "attribute_basis", "body", "stage"]
+    # Two cross-field rules broken in an otherwise valid file: both are named.
+    (tmp_path / "a.csv").write_text("x\n", "utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.csv").write_text("y\n", "utf-8")
+    front = FRONT + 'attribute = "不予公开"\nattachments = ["a.csv", "sub/a.csv"]\n'
+    fields = [
+        p.split(":", 1)[0]
+        for p in problems_of(write(tmp_path, "b.md", f"+++\n{front}+++\n{BODY}"))
+    ]
+    assert sorted(fields) == ["attachments", "attribute_basis"]
+    # JSON: every key given twice, and the fields' own problems.
+    js = '{"agency": "x", "agency": "y", "title": "t", "title": "u", "area": "无"}'
+    problems = problems_of(write(tmp_path, "c.json", js))
+    assert "agency: given twice in the same object" in problems
+    assert "title: given twice in the same object" in problems
+    assert any(p.startswith("area: unknown pilot area") for p in problems)
+
+
+def test_duplicates_in_a_batch_are_found_by_item_id(tmp_path: Path) -> None:
+    first = load_item_file(write(tmp_path, "a.md", f"+++\n{FRONT}+++\n{BODY}"))
+    again = load_item_file(write(tmp_path, "b.md", f"+++\n{FRONT}+++\n其他正文"))
+    other = load_item_file(
+        write(
+            tmp_path,
+            "c.md",
+            f"+++\n{FRONT.replace('2026-00019', '2026-00020')}+++\n{BODY}",
+        )
+    )
+    unique, duplicates = without_duplicates([first, again, other])
+    assert unique == [first, other]
+    [duplicate] = duplicates
+    assert (duplicate.item, duplicate.first, duplicate.same_file) == (
+        again,
+        first,
+        False,
+    )
+    assert "b.md: the same item as" in str(duplicate)
+    assert "a.md" in str(duplicate)
 
 
 def test_invalid_json_reports_line_and_column(tmp_path: Path) -> None:

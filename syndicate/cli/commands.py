@@ -19,6 +19,7 @@ from syndicate.cli.output import (
 from syndicate.cli.state import JsonOption, state_of
 from syndicate.demo import run_demo
 from syndicate.domain.catalogue import AREAS
+from syndicate.errors import InputError, Problem
 from syndicate.project import Project
 
 __all__ = ["register"]
@@ -58,7 +59,12 @@ def init(
             "(keep it secret and backed up; it is never printed)"
         )
         typer.echo(f"audit public key ({public}): {verifier.to_text()}")
-        typer.echo("next: syndicate items publish PATH...  (see docs/items.md)")
+        typer.echo(
+            "next: pick outlets from the commented examples at the end of "
+            f"{project.config_path.name} and check them with `syndicate outlets check`; "
+            "publish with `syndicate items publish PATH...` (docs/items.md) and deliver "
+            "with `syndicate sync` (docs/quickstart.md walks through it)"
+        )
 
 
 def log(
@@ -138,11 +144,13 @@ def areas(as_json: JsonOption = False) -> None:
 
 
 def demo(
+    ctx: typer.Context,
     home: Annotated[
         Path | None,
         typer.Option(
             "--home",
-            help="Directory for the demo home; must be new or empty.",
+            help="Directory for the demo home; must be new or empty. "
+            "Same as the global --home.",
             show_default="a new ./syndicate-demo directory",
             file_okay=False,
         ),
@@ -150,12 +158,25 @@ def demo(
 ) -> None:
     """Create a demo home, publish the example items, revise one, withdraw one.
 
-    It prints what happened and what to run next. The global --home is ignored here,
-    so the demo never writes into a real project.
+    It delivers them to every kind of outlet (loopback fakes for the pushed ones),
+    checks the result, and prints what happened and what to run next. The home is
+    --home (global or here) if given on the command line, which must be a new or empty
+    directory, so the demo never writes into a real project; SYNDICATE_HOME is not
+    used. Without it: a new ./syndicate-demo (./syndicate-demo-2, … if taken).
 
-    Example: syndicate demo --home /tmp/try-syndicate
+    Example: syndicate --home /tmp/try-syndicate demo
     """
     with cli_errors():
+        # Only a --home typed on the command line: SYNDICATE_HOME usually points at a
+        # real project, and the demo is not for one.
+        source = ctx.find_root().get_parameter_source("home")
+        given = source is not None and source.name == "COMMANDLINE"
+        if home is None and given:
+            home = state_of(ctx).home
+        elif home is not None and given and home != state_of(ctx).home:
+            raise InputError(
+                [Problem("--home", "given twice with different directories")]
+            )
         run_demo(home, echo=typer.echo)
 
 

@@ -20,7 +20,12 @@ from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
 from syndicate.domain.catalogue import area_by_code, parse_area
 from syndicate.domain.items import DisclosureItem, ItemStatus, check_line, check_note
 from syndicate.errors import DomainError, InputError, Problem
-from syndicate.itemfiles import LoadedItem, expand_paths, load_item_file
+from syndicate.itemfiles import (
+    LoadedItem,
+    expand_paths,
+    load_item_file,
+    without_duplicates,
+)
 
 __all__ = ["app", "item_json"]
 
@@ -89,9 +94,11 @@ def publish(
 ) -> None:
     """Publish new items from files; print each new item's id.
 
-    Each file is checked whole: a file with a problem is reported (file, field,
-    problem) and publishes nothing, while the other files go ahead. Exit 2 if any
-    file was bad, 1 if any item was refused (e.g. already published).
+    Each file is checked whole: a file with problems is reported (file, field,
+    problem, every one of them) and publishes nothing, while the other files go ahead.
+    A file given twice counts once; a second file with the same agency and index_no
+    (the same item) is refused. Exit 2 if any file was bad, 1 if any item was refused
+    (e.g. already published).
 
     Example: syndicate items publish notices/ extra-notice.md --actor 张三
     """
@@ -100,12 +107,24 @@ def publish(
         who = resolve_actor(actor)
         loaded: list[LoadedItem] = []
         worst = 0
+        seen: set[Path] = set()
         for path in files:
+            if path.resolve() in seen:  # the same file again (perhaps via a folder)
+                typer.echo(
+                    f"note: {path}: given more than once; counted once", err=True
+                )
+                continue
+            seen.add(path.resolve())
             try:
                 loaded.append(load_item_file(path))
             except InputError as exc:
                 report(exc)
                 worst = 2
+        loaded, duplicates = without_duplicates(loaded)
+        for duplicate in duplicates:
+            typer.echo(f"error: {duplicate}", err=True)
+            worst = max(worst, 1)
+        total = len(seen)
         if dry_run:
             ok = 0
             with state_of(ctx).project().disclosures() as log:
@@ -121,8 +140,8 @@ def publish(
                     typer.echo(f"error: {item.source}: {problem}", err=True)
                     worst = max(worst, 1)
             typer.echo(
-                f"checked {len(files)} file(s): {ok} would publish, "
-                f"{len(files) - ok} would be refused; nothing published",
+                f"checked {total} file(s): {ok} would publish, "
+                f"{total - ok} would be refused; nothing published",
                 err=True,
             )
             raise typer.Exit(worst)
@@ -144,8 +163,8 @@ def publish(
                 published += 1
                 typer.echo(f"{change.item_id}  {change.ref}")
         typer.echo(
-            f"published {published} of {len(files)} item file(s)"
-            + (f"; {len(files) - published} refused" if published < len(files) else ""),
+            f"published {published} of {total} item file(s)"
+            + (f"; {total - published} refused" if published < total else ""),
             err=True,
         )
         raise typer.Exit(worst)

@@ -52,7 +52,7 @@ def check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     Example: syndicate outlets check
     """
     with cli_errors():
-        outlets = state_of(ctx).project().outlets
+        outlets = state_of(ctx).project(store=False).outlets
         described = [
             {
                 "name": o.name,
@@ -64,7 +64,11 @@ def check(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 "internal": o.internal,
                 "rate_per_minute": o.rate_per_minute,
                 "allow_private_network": o.allow_private_network,
-                "settings": {k: str(v) for k, v in o.masked_settings().items()},
+                # Unset optional settings are null (not the text "None").
+                "settings": {
+                    k: None if v is None else str(v)
+                    for k, v in o.masked_settings().items()
+                },
             }
             for o in outlets.values()
         ]

@@ -18,7 +18,12 @@ from uuid import UUID
 import typer
 
 from syndicate.application import Disclosures
-from syndicate.audit.service import auto_checkpoint, checkpointed
+from syndicate.audit.consistency import FileFinding, Witnessed, file_findings
+from syndicate.audit.service import (
+    auto_checkpoint,
+    checkpointed,
+    witnessed_checkpoints,
+)
 from syndicate.cli.output import (
     cli_errors,
     echo_json,
@@ -32,6 +37,7 @@ from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.errors import InputError, ItemNotFound, Problem, SyndicateError
 from syndicate.planning import Deliveries
 from syndicate.project import Project
+from syndicate.views import outlet_status
 
 __all__ = ["register"]
 
@@ -193,46 +199,52 @@ def worker(
         typer.echo(f"worker {runner.name} stopped", err=True)
 
 
+def _known_outlet(run: Engine, outlet: str | None) -> None:
+    """`--outlet NAME` names an outlet in syndicate.toml or in the deliveries log."""
+    if outlet is None:
+        return
+    configured = run.project.outlet_names
+    if outlet in configured:
+        return
+    if any(d.outlet == outlet for d in run.deliveries.all_deliveries().values()):
+        return  # removed from syndicate.toml, still in the log
+    raise InputError(
+        [
+            Problem(
+                "--outlet",
+                f"no outlet {outlet!r} in syndicate.toml or in the deliveries log "
+                f"(outlets: {', '.join(configured) or 'none'})",
+            )
+        ]
+    )
+
+
 def _rows(run: Engine, ref: str | None, outlet: str | None) -> list[dict[str, Any]]:
     only = run.items.resolve(ref) if ref else None
-    view = run.deliveries.all_deliveries()
-    groups: dict[tuple[UUID, str], list[Delivery]] = {}
-    for d in view.values():
-        if (only is None or d.item_id == only) and (
-            outlet is None or d.outlet == outlet
-        ):
-            groups.setdefault((d.item_id, d.outlet), []).append(d)
+    view = run.deliveries.all_deliveries().values()
+    whole = {name for name in {d.outlet for d in view} if run.project.whole_set(name)}
     refs = {s.id: s.ref for s in run.items.items()}
     rows = []
-    for (item_id, outlet_name), deliveries in groups.items():
-        deliveries.sort(key=lambda d: d.item_version)
-        newest = deliveries[-1]
-        done = [d for d in deliveries if d.state.done]
+    for s in outlet_status(view, whole_set=whole, item=only, outlet=outlet):
+        newest = s.delivery
         attested = newest.attestation
-        live: int | str | None = None
-        if done:
-            last = done[-1]
-            live = (
-                "withdrawn"
-                if last.operation in ("retract", "withdrawal_notice")
-                else last.item_version
-            )
         rows.append(
             {
-                "item_id": str(item_id),
-                "ref": refs.get(item_id, str(item_id)),
-                "outlet": outlet_name,
+                "item_id": str(s.item_id),
+                "ref": refs.get(s.item_id, str(s.item_id)),
+                "outlet": s.outlet,
                 "delivery_id": str(newest.id),
                 "version": newest.item_version,
                 "operation": newest.operation,
-                "state": newest.state.value,
-                "live_version": live,
-                "attempts": newest.attempt,
-                "last_error": newest.last_error,
+                "state": s.state.value,
+                "live_version": s.live_version,
+                # Whole-set outlets: the later rendition of the whole set that took
+                # this item's newest delivery over (its state, tries and error show).
+                "carried_by": str(s.carried_by.id) if s.carried_by else None,
+                "attempts": s.attempts,
+                "last_error": s.last_error,
                 # Retrying: the next attempt; submitted: the next check with the outlet.
-                "next_try": iso_china(newest.due_at)
-                if newest.state in (DeliveryState.RETRYING, DeliveryState.SUBMITTED)
-                else None,
+                "next_try": iso_china(s.due_at) if s.due_at else None,
                 # Notice boards: who put the newest sheet up, and sheets still to post.
                 "attested_by": attested.by if attested else None,
                 "attested_at": iso_china(attested.posted_at) if attested else None,
@@ -245,8 +257,7 @@ def _rows(run: Engine, ref: str | None, outlet: str | None) -> list[dict[str, An
                         "file": (d.receipt or {}).get("file"),
                         "since": iso_china(d.delivered_at) if d.delivered_at else None,
                     }
-                    for d in deliveries
-                    if d.state is DeliveryState.AWAITING_ATTESTATION
+                    for d in s.awaiting
                 ],
             }
         )
@@ -337,6 +348,7 @@ def status(
     Example: syndicate status 临溪县民政局/11330100MB0000006R/2026-00019 --outlet cms --json
     """
     with cli_errors(), engine(ctx, outlets=False) as run:
+        _known_outlet(run, outlet)
         rows = _rows(run, ref, outlet)
         if check:
             _check_outlets(run, rows)
@@ -381,6 +393,12 @@ def _print_status(rows: list[dict[str, Any]], *, check: bool) -> None:
             ],
         )
     )
+    carried = sum(1 for r in rows if r["carried_by"])
+    if carried:
+        typer.echo(
+            f"\nwhole set: {carried} row(s) of feeds or kiosk outlets show the later "
+            "rendition of the whole set that carries the item's version there"
+        )
     submitted = sum(1 for r in rows if r["state"] == DeliveryState.SUBMITTED.value)
     if submitted:
         typer.echo(
@@ -415,6 +433,8 @@ def _check_outlets(run: Engine, rows: list[dict[str, Any]]) -> None:
         if d.outlet not in newest or d.position > newest[d.outlet].position:
             newest[d.outlet] = d
     verdicts: dict[UUID, str] = {}
+    files: dict[str, list[FileFinding] | str | None] = {}
+    witnessed = witnessed_checkpoints(run.project)
     try:
         for row in rows:
             mine = [
@@ -436,8 +456,37 @@ def _check_outlets(run: Engine, rows: list[dict[str, Any]]) -> None:
             if last.id not in verdicts:
                 verdicts[last.id] = worker.check_outlet(last)
             row["on_outlet"] = verdicts[last.id]
+            if row["on_outlet"] == "in sync" and cfg is not None:
+                row["on_outlet"] = _files_verdict(
+                    worker, row, cfg.capabilities.whole_set, files, witnessed
+                )
     finally:
         worker.close()
+
+
+def _files_verdict(
+    worker: Worker,
+    row: dict[str, Any],
+    whole: bool,
+    files: dict[str, list[FileFinding] | str | None],
+    witnessed: Witnessed,
+) -> str:
+    """ "in sync", unless a file the row's item owns (any file, on a whole-set outlet)
+    differs from what the log gives (see `syndicate audit consistency`)."""
+    name = row["outlet"]
+    if name not in files:
+        try:
+            files[name] = file_findings(worker, name, witnessed)
+        except Exception as exc:  # a render or a scratch folder that fails
+            files[name] = f"read failed: {type(exc).__name__}: {exc}"[:200]
+    found = files[name]
+    if isinstance(found, str):
+        return found
+    mine = [f for f in found or () if whole or UUID(row["item_id"]) in f.owners]
+    if not mine:
+        return "in sync"
+    more = f" and {len(mine) - 1} more" if len(mine) > 1 else ""
+    return f"{mine[0].verdict} ({mine[0].path}: {mine[0].detail}{more})"
 
 
 def _unloadable(project: Project, name: str, problems: dict[str, str]) -> str:
@@ -485,6 +534,7 @@ def retry(
     """
     with cli_errors(), engine(ctx, outlets=False) as run:
         who = resolve_actor(actor)
+        _known_outlet(run, outlet)
         only = run.items.resolve(ref) if ref else None
         count = 0
         for d in run.deliveries.all_deliveries().values():

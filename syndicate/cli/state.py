@@ -21,9 +21,14 @@ class CliState:
 
     home: Path
 
-    def project(self) -> Project:
-        """The home's project; `ConfigurationError` if it is not initialised."""
-        return Project.load(self.home)
+    def project(self, *, store: bool = True) -> Project:
+        """The home's project; `ConfigurationError` if it is not initialised, or if its
+        store is missing (only `init` creates one) unless `store` is False (for
+        commands that only read syndicate.toml)."""
+        project = Project.load(self.home)
+        if store:
+            project.require_store()
+        return project
 
 
 def state_of(ctx: typer.Context) -> CliState:

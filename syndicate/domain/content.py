@@ -45,6 +45,7 @@ __all__ = [
     "NoticePeriod",
     "canonical_json",
     "content_hash",
+    "content_rules",
     "item_id",
     "parse_item_ref",
     "problems_from_validation_error",
@@ -225,6 +226,35 @@ def _channels(value: Any) -> Any:
     return value
 
 
+def content_rules(
+    *,
+    attribute: Attribute | None,
+    attribute_basis: str | None,
+    interprets: UUID | None,
+    own_id: UUID | None,
+    attachment_names: list[str],
+) -> list[Problem]:
+    """The rules that span fields, every one broken (not just the first).
+
+    `ItemContent` applies them once its fields are valid; item files also apply them
+    to fields that are, so a file with a bad field and a broken rule hears of both.
+    """
+    problems = []
+    if attribute is Attribute.NOT_DISCLOSED and not attribute_basis:
+        problems.append(
+            Problem(
+                "attribute_basis",
+                "required when attribute is not_disclosed (不予公开); "
+                "give the legal basis for not disclosing",
+            )
+        )
+    if interprets is not None and interprets == own_id:
+        problems.append(Problem("interprets", "an item cannot interpret itself"))
+    if len(attachment_names) != len(set(attachment_names)):
+        problems.append(Problem("attachments", "two attachments have the same name"))
+    return problems
+
+
 class ItemContent(_Model):
     """One version of a disclosure item, with the standard-catalogue elements."""
 
@@ -270,16 +300,16 @@ class ItemContent(_Model):
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
-        if self.attribute is Attribute.NOT_DISCLOSED and not self.attribute_basis:
-            raise ValueError(
-                "attribute_basis: required when attribute is not_disclosed (不予公开); "
-                "give the legal basis for not disclosing"
-            )
-        if self.interprets is not None and self.interprets == self.id:
-            raise ValueError("interprets: an item cannot interpret itself")
-        names = [a.name for a in self.attachments]
-        if len(names) != len(set(names)):
-            raise ValueError("attachments: two attachments have the same name")
+        problems = content_rules(
+            attribute=self.attribute,
+            attribute_basis=self.attribute_basis,
+            interprets=self.interprets,
+            own_id=self.id,
+            attachment_names=[a.name for a in self.attachments],
+        )
+        if problems:
+            # One line per rule; `problems_from_validation_error` splits them again.
+            raise ValueError("\n".join(str(p) for p in problems))
         return self
 
     @property
@@ -334,8 +364,13 @@ def problems_from_validation_error(exc: ValidationError) -> list[Problem]:
             message = f"is longer than {limit} characters" if limit else "is too long"
         elif message.startswith(("Value error, ", "Assertion failed, ")):
             message = message.split(", ", 1)[1]
-        # Model-level rules name their own field at the start of the message.
-        if not path and ": " in message and message.split(": ", 1)[0].isidentifier():
-            path, message = message.split(": ", 1)
-        problems.append(Problem(path, message))
+        if path:
+            problems.append(Problem(path, message))
+            continue
+        # Model-level rules: one per line, each naming its own field first.
+        for line in message.split("\n"):
+            field = ""
+            if ": " in line and line.split(": ", 1)[0].isidentifier():
+                field, line = line.split(": ", 1)
+            problems.append(Problem(field, line))
     return problems
