@@ -93,7 +93,7 @@ def _site(root: Path, count: int) -> tuple[PortalAdapter, float, int]:
     """A site of `count` items built by a rebuild; returns the rebuild's time and pages."""
     settings = PortalSettings(path=root, site_url="https://www.linxi.gov.cn")
     adapter = PortalAdapter(settings)
-    entries = root / ".syndicate" / "entries"
+    entries = settings.state_folder() / "entries"
     entries.mkdir(parents=True)
     for n in range(count):
         view = item_view_for(n)

@@ -25,7 +25,15 @@ ids of every item the outlet shows anything for, withdrawal notices included: wh
 `syndicate audit consistency` calls "extra" when the log never sent it there) and
 `witness(checkpoints, public_key)` (publish the signed audit checkpoints, newest last, and
 the verifier key, so the public witnesses them; called with the whole list each time, it
-must be idempotent). An optional class method `check_content(content: ItemContent) -> str | None`
+must be idempotent). Outlets that write files may offer
+`expected_files(scratch, renditions, checkpoints, public_key) -> OutletFolder`: write into
+the empty folder `scratch` exactly what the outlet's folder would hold after the given
+renditions (the log's delivered ones, in log order) and `witness(checkpoints,
+public_key)` (when `public_key` is not None), doing no network I/O, and return an
+`OutletFolder` naming the live folder and the files whose bytes live elsewhere (e.g.
+content-addressed attachments): `syndicate audit consistency` and `syndicate repair`
+compare the live folder with it byte for byte. An optional class method
+`check_content(content: ItemContent) -> str | None`
 says why an item cannot go to the outlet at all (a length limit): the planner records
 such a delivery as failed at once, before any attempt.
 
@@ -65,6 +73,7 @@ __all__ = [
     "DeliveryJob",
     "ItemView",
     "Operation",
+    "OutletFolder",
     "Receipt",
     "Rendition",
     "WitnessedCheckpoint",
@@ -221,6 +230,26 @@ class WitnessedCheckpoint:
     root_hex: str
     at: datetime
     note: str
+
+
+@dataclass(frozen=True)
+class OutletFolder:
+    """What an outlet's folder should hold, as `expected_files` describes it.
+
+    `root`: the live folder the outlet owns (every file in it is compared; a file there
+    that the scratch copy lacks is "extra"). `linked`: files not written into the
+    scratch folder because their bytes are already kept elsewhere, by relative path
+    (the portal's attachments, `files/<sha256>/<name>`, whose bytes are the attachment
+    store's `<sha256[:2]>/<sha256>`): compared with that file, never copied. `owners`:
+    the items a file belongs to (an item page, its attachments), so a drifted file
+    makes its items' rows drifted too. `skip`: folders under `root`, relative, that are
+    not the outlet's own files (never compared, never repaired).
+    """
+
+    root: Path
+    linked: Mapping[str, Path] = field(default_factory=dict)
+    owners: Mapping[str, tuple[UUID, ...]] = field(default_factory=dict)
+    skip: tuple[str, ...] = ()
 
 
 class Receipt(BaseModel):

@@ -41,7 +41,21 @@ portal_url = "https://www.linxi.gov.cn"
 
 
 def verdicts(result: Result) -> dict[tuple[str, str], str]:
-    return {(r["outlet"], r["ref"]): r["verdict"] for r in json.loads(result.stdout)}
+    """The item rows' verdicts (file rows, which have a `path`, left out)."""
+    return {
+        (r["outlet"], r["ref"]): r["verdict"]
+        for r in json.loads(result.stdout)
+        if r["path"] is None
+    }
+
+
+def files(result: Result) -> dict[tuple[str, str], dict[str, object]]:
+    """The file rows, by outlet and path."""
+    return {
+        (r["outlet"], r["path"]): r
+        for r in json.loads(result.stdout)
+        if r["path"] is not None
+    }
 
 
 def test_consistency_names_stale_missing_drifted_and_extra(
@@ -111,7 +125,9 @@ def test_consistency_names_stale_missing_drifted_and_extra(
     assert text.exit_code == 1
     assert "drifted" in text.stdout
     assert "archive" not in text.stdout
-    assert "2 mismatched" in text.stdout
+    # Two item rows (drifted, extra) and two file rows (the page, the copied page).
+    assert "4 mismatched" in text.stdout
+    assert "items/00000000-0000-4000-8000-00000000beef.html" in text.stdout
     unknown = cli("audit", "consistency", "--outlet", "nowhere")
     assert unknown.exit_code == 2
     assert "--outlet nowhere" in unknown.stderr

@@ -10,6 +10,7 @@ that have a document in the folder.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 from uuid import UUID
@@ -21,8 +22,10 @@ from syndicate.adapter import (
     Capabilities,
     DeliveryJob,
     Operation,
+    OutletFolder,
     Receipt,
     Rendition,
+    WitnessedCheckpoint,
     canonical_document,
 )
 from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
@@ -78,7 +81,11 @@ class DirectoryAdapter:
         )
 
     def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
-        folder = self.settings.path
+        return self._put(self.settings.path, rendition)
+
+    def _put(
+        self, folder: Path, rendition: Rendition, *, durable: bool = True
+    ) -> Receipt:
         name = rendition.meta.get("file", "")
         if not name or "/" in name or name.startswith("."):
             raise PermanentDeliveryError(f"refusing to write file name {name!r}")
@@ -89,7 +96,7 @@ class DirectoryAdapter:
                 target.unlink(missing_ok=True)
                 fsync_dir(folder)
                 return Receipt(remote_id=str(target), detail={"action": "deleted"})
-            write_atomically(target, rendition.data)
+            (write_atomically if durable else _scratch_write)(target, rendition.data)
         except PermissionError as exc:
             raise PermanentDeliveryError(
                 f"cannot write {target}: permission denied", code="EACCES"
@@ -105,6 +112,23 @@ class DirectoryAdapter:
         path = self.settings.path / f"{job.item.item_id}.json"
         return path.read_bytes() if path.is_file() else None
 
+    def expected_files(
+        self,
+        scratch: Path,
+        renditions: Sequence[Rendition],
+        checkpoints: Sequence[WitnessedCheckpoint],
+        public_key: str | None,
+    ) -> OutletFolder:
+        """The folder the renditions give (each item's newest delivered one, in log
+        order), written into `scratch` with `deliver`'s code."""
+        owners: dict[str, tuple[UUID, ...]] = {}
+        for rendition in renditions:
+            self._put(scratch, rendition, durable=False)
+            name = rendition.meta.get("file", "")
+            if _DOCUMENT.fullmatch(name) and rendition.meta.get("action") == "write":
+                owners[name] = (UUID(name.removesuffix(".json")),)
+        return OutletFolder(root=self.settings.path, owners=owners)
+
     def inventory(self, session: requests.Session) -> set[UUID]:
         """The items with a `<item id>.json` document in the folder (other files, and
         names that are not item ids, are ignored)."""
@@ -116,3 +140,9 @@ class DirectoryAdapter:
             for p in folder.iterdir()
             if _DOCUMENT.fullmatch(p.name) and p.is_file()
         }
+
+
+def _scratch_write(target: Path, data: bytes) -> None:
+    """A plain write, for scratch copies (`expected_files`): nothing to make durable."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)

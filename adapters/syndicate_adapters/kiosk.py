@@ -49,7 +49,15 @@ import requests
 import segno
 from pydantic import BaseModel, ConfigDict, Field
 
-from syndicate.adapter import Capabilities, DeliveryJob, ItemView, Receipt, Rendition
+from syndicate.adapter import (
+    Capabilities,
+    DeliveryJob,
+    ItemView,
+    OutletFolder,
+    Receipt,
+    Rendition,
+    WitnessedCheckpoint,
+)
 from syndicate.domain.base import CHINA_TZ
 from syndicate.domain.catalogue import Stage, area_by_code
 from syndicate.domain.content import canonical_json
@@ -426,6 +434,12 @@ class KioskAdapter:
     def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
         files: dict[str, str] = json.loads(rendition.data)["files"]
         root = self.settings.path
+        self._write_bundle(root, files)
+        return Receipt(remote_id=str(root), detail={"files": str(len(files))})
+
+    def _write_bundle(
+        self, root: Path, files: dict[str, str], *, durable: bool = True
+    ) -> None:
         # Item files and assets first, the page next, the manifest last: a kiosk that
         # polls the manifest finds everything it names already in place; stale item
         # files go only after the new page no longer loads them.
@@ -445,7 +459,7 @@ class KioskAdapter:
                     raise PermanentDeliveryError(f"refusing to write outside {root}")
                 data = files[relative].encode("utf-8")
                 if not (target.is_file() and target.read_bytes() == data):
-                    write_atomically(target, data)
+                    (write_atomically if durable else _scratch_write)(target, data)
             for stale in _managed(root):
                 if stale.relative_to(root).as_posix() not in files:
                     stale.unlink()
@@ -457,7 +471,25 @@ class KioskAdapter:
             raise TransientDeliveryError(
                 f"cannot write the kiosk bundle: {exc.strerror}"
             ) from exc
-        return Receipt(remote_id=str(root), detail={"files": str(len(files))})
+
+    def expected_files(
+        self,
+        scratch: Path,
+        renditions: Sequence[Rendition],
+        checkpoints: Sequence[WitnessedCheckpoint],
+        public_key: str | None,
+    ) -> OutletFolder:
+        """The bundle the newest rendition (the last given) gives, written into
+        `scratch` with `deliver`'s code (kiosks publish no checkpoints)."""
+        owners: dict[str, tuple[UUID, ...]] = {}
+        if renditions:
+            files: dict[str, str] = json.loads(renditions[-1].data)["files"]
+            self._write_bundle(scratch, files, durable=False)
+            for relative in files:
+                name = relative.removeprefix("items/").removesuffix(".js")
+                if relative.startswith("items/") and _UUID.fullmatch(name):
+                    owners[relative] = (UUID(name),)
+        return OutletFolder(root=self.settings.path, owners=owners)
 
     def read_back(self, job: DeliveryJob, session: requests.Session) -> bytes | None:
         """The bundle files now in the folder, in the rendition's form."""
@@ -485,6 +517,12 @@ class KioskAdapter:
             if isinstance(ref, str) and _UUID.fullmatch(ref):
                 found.add(UUID(ref))
         return found
+
+
+def _scratch_write(target: Path, data: bytes) -> None:
+    """A plain write, for scratch copies (`expected_files`): nothing to make durable."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
 
 
 def _is_managed_name(relative: str) -> bool:

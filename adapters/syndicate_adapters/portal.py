@@ -3,7 +3,8 @@
 Each delivery renders one item (pure): its catalogue entry and its article, the HTML of
 the item page's main content (every catalogue element, the sanitised body, attachments
 with size and sha256, the version history with each 更正说明), or a withdrawal notice.
-`deliver` stores that rendition verbatim under `.syndicate/entries/` in the site folder and
+`deliver` stores that rendition verbatim under `entries/` in the outlet's state folder (outside
+the web root: `state_path`, by default the sibling folder `<web root>.syndicate`) and
 re-renders only the pages that show the item:
 
 - its own page, and the pages of the items it is linked with (a policy and its 解读, both
@@ -22,9 +23,18 @@ interrupted half-way finish on the next one; a lock serialises concurrent worker
 `witness` publishes the audit log's signed checkpoints and the verifier key (under
 `.well-known/syndicate-audit/`), the 审计检查点 page `audit/index.html` and its Atom feed
 `audit/checkpoints.xml`. Those files are not derived from the entries: a rebuild leaves
-them in place (it re-renders the page and the feed from `.syndicate/witness.json`, or
+them in place (it re-renders the page and the feed from the state's `witness.json`, or
 writes the page with no checkpoints on a site that never had any), and needs none of them.
 `inventory` lists the item pages on disk.
+
+State used to live in `<web root>/.syndicate/`, where the web server published it. A site
+that still has it there moves it to the state folder the first time it is opened (one
+rename; across file systems a copy renamed into place, then the old folder removed).
+
+`expected_files` builds, in a scratch folder, the site the log's renditions and the
+witnessed checkpoints give (the same code as `deliver`, with no attachment copied: they
+are named as links to the attachment store), for `syndicate audit consistency` and
+`syndicate repair`.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,13 +57,20 @@ from urllib.parse import quote, urlsplit
 from uuid import UUID
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from syndicate.adapter import (
     Capabilities,
     DeliveryJob,
     ItemView,
     Operation,
+    OutletFolder,
     Receipt,
     Rendition,
     WitnessedCheckpoint,
@@ -80,7 +98,7 @@ from syndicate_adapters.rss import (
 __all__ = ["PortalAdapter", "PortalSettings", "PortalSite"]
 
 SCHEMA = 2
-STATE = ".syndicate"
+LEGACY_STATE = ".syndicate"  # the state folder inside the web root, before it moved out
 AUDIT = ".well-known/syndicate-audit"
 _URL = r"^https?://[^\s\"'<>]+$"
 _ITEM_PAGE = re.compile(
@@ -94,6 +112,12 @@ class PortalSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     path: Path = Field(description="Folder the site is written to (the web root).")
+    state_path: Path | None = Field(
+        default=None,
+        description="Folder for the outlet's state (stored renditions, column indexes, "
+        "journal, lock); never inside the web root. Default: the sibling folder "
+        "`<web root>.syndicate`.",
+    )
     site_url: str = Field(
         pattern=_URL,
         description="Public base URL of the site; used for the sitemap and page metadata.",
@@ -119,6 +143,28 @@ class PortalSettings(BaseModel):
         max_length=200,
         description="Footer line: who runs the site and how to reach them.",
     )
+
+    @field_validator("state_path")
+    @classmethod
+    def _state_outside_the_site(
+        cls, value: Path | None, info: ValidationInfo
+    ) -> Path | None:
+        root = info.data.get("path")
+        if value is None or not isinstance(root, Path):
+            return value
+        state, site = value.absolute(), root.absolute()
+        if state.is_relative_to(site) or site.is_relative_to(state):
+            raise ValueError(
+                f"{state} must be outside the web root {site} (and not contain it): "
+                "the web server would publish the state"
+            )
+        return value
+
+    def state_folder(self) -> Path:
+        """Where the state lives: `state_path`, or `<web root>.syndicate` beside it."""
+        if self.state_path is not None:
+            return self.state_path
+        return self.path.with_name(f"{self.path.name}.syndicate")
 
 
 # -- entries ------------------------------------------------------------------------------
@@ -430,17 +476,52 @@ class PortalSite:
     def __init__(self, settings: PortalSettings, *, durable: bool = True) -> None:
         self.settings = settings
         self.root = settings.path
-        self.state = self.root / STATE
+        self.state = settings.state_folder()
         self.layout = _Layout(settings)
         self.durable = durable
         self._memo: dict[str, Any] = {}
         self._site_hash: str | None = None
+        self.migrate()
+
+    def migrate(self) -> None:
+        """Move a state folder left inside the web root (`.syndicate/`) out of it.
+
+        Done once, when the site is first opened: one atomic rename on the same file
+        system; across file systems, a copy renamed into place, then the old folder
+        removed. If the state folder exists already, the old one is left where it is
+        (`syndicate audit consistency` reports its files as extra). Nothing to do when
+        there is no old folder, or it cannot be moved (then it stays in use)."""
+        old = self.root / LEGACY_STATE
+        if self.state.exists() or not old.is_dir() or old.is_symlink():
+            return
+        try:
+            self.state.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(old, self.state)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                staging = self.state.with_name(f".{self.state.name}.moving")
+                shutil.rmtree(staging, ignore_errors=True)
+                shutil.copytree(old, staging, symlinks=True)
+                os.rename(staging, self.state)
+                shutil.rmtree(old)
+            if self.durable:
+                fsync_dir(self.state.parent)
+                fsync_dir(self.root)
+        except FileNotFoundError:
+            return  # another process moved it a moment ago
+        except OSError:
+            if not self.state.exists():
+                self.state = old  # cannot move it: keep using it where it is
 
     # -- files ------------------------------------------------------------------------
 
-    def _write(self, relative: str, data: str | bytes) -> None:
+    def _write(
+        self, relative: str, data: str | bytes, *, base: Path | None = None
+    ) -> None:
         raw = data.encode("utf-8") if isinstance(data, str) else data
-        target = self.root / relative
+        target = (self.root if base is None else base) / relative
         if target.is_file() and target.read_bytes() == raw:
             return
         if self.durable:
@@ -452,8 +533,8 @@ class PortalSite:
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
 
-    def _remove(self, relative: str) -> None:
-        target = self.root / relative
+    def _remove(self, relative: str, *, base: Path | None = None) -> None:
+        target = (self.root if base is None else base) / relative
         if target.is_file():
             target.unlink()
             if self.durable:
@@ -472,7 +553,7 @@ class PortalSite:
         return value
 
     def _put_json(self, relative: str, value: Any) -> None:
-        self._write(f"{STATE}/{relative}", canonical_json(value))
+        self._write(relative, canonical_json(value), base=self.state)
         self._memo[relative] = value
 
     def _drop_tree(self, relative: str) -> None:
@@ -481,7 +562,7 @@ class PortalSite:
             del self._memo[key]
 
     def _drop_json(self, relative: str) -> None:
-        self._remove(f"{STATE}/{relative}")
+        self._remove(relative, base=self.state)
         self._memo.pop(relative, None)
 
     @contextlib.contextmanager
@@ -535,7 +616,7 @@ class PortalSite:
             self._copy_attachments(entry, attachments)
             journal = {"old": old, "id": entry["id"]}
             self._put_json("journal.json", journal)
-            self._write(f"{STATE}/entries/{entry['id']}.json", data)
+            self._write(f"entries/{entry['id']}.json", data, base=self.state)
             self._memo[f"entries/{entry['id']}.json"] = new
             pages = self._update(old, entry)
             self._drop_json("journal.json")
@@ -723,7 +804,7 @@ class PortalSite:
         Computed once per site object, not on every delivery."""
         if self._site_hash is None:
             parts = [
-                self.settings.model_dump_json(exclude={"path"}).encode(),
+                self.settings.model_dump_json(exclude={"path", "state_path"}).encode(),
                 str(SCHEMA).encode(),
                 *(_asset(n) for n in _ASSETS),
                 Path(__file__).read_bytes(),  # the templates live in this module
@@ -1222,6 +1303,28 @@ class PortalSite:
             if _ITEM_PAGE.fullmatch(p.name) and p.is_file()
         }
 
+    # -- the expected site --------------------------------------------------------------
+
+    def build(self, renditions: Iterable[bytes]) -> None:
+        """Store the renditions (a newer version of an item wins over an older one, as in
+        `apply`) and render the whole site from them; attachments are not copied."""
+        with self.locked():
+            newest: dict[str, tuple[int, bytes]] = {}
+            for data in renditions:
+                entry = json.loads(data)["entry"]
+                known = newest.get(entry["id"])
+                if known is None or known[0] <= entry["version"]:
+                    newest[entry["id"]] = (entry["version"], data)
+            for item_id, (_, data) in sorted(newest.items()):
+                self._write(f"entries/{item_id}.json", data, base=self.state)
+            if newest:
+                self.rebuild(locked=True)
+
+    def attachment_users(self) -> dict[str, list[str]]:
+        """`files/<sha256>/<name>` → ids of the live items that link to it."""
+        users: dict[str, list[str]] = self._json("files.json", {})
+        return {f"files/{k}": list(v) for k, v in users.items()}
+
     # -- reading back -------------------------------------------------------------------
 
     def read_back(self, item_id: str) -> bytes | None:
@@ -1408,6 +1511,45 @@ class PortalAdapter:
     def inventory(self, session: requests.Session) -> set[UUID]:
         """Every item with a page on the site, notices included (from `items/`)."""
         return self.site.inventory()
+
+    def expected_files(
+        self,
+        scratch: Path,
+        renditions: Sequence[Rendition],
+        checkpoints: Sequence[WitnessedCheckpoint],
+        public_key: str | None,
+    ) -> OutletFolder:
+        """The site the renditions and checkpoints give, written into `scratch` by the
+        code `deliver` and `witness` use; its state goes to a temporary folder, and
+        attachments are named as links to the attachment store, not copied."""
+        with tempfile.TemporaryDirectory(prefix="syndicate-portal-state-") as state:
+            settings = self.settings.model_copy(
+                update={"path": scratch, "state_path": Path(state) / "state"}
+            )
+            site = PortalSite(settings, durable=False)
+            site.build(r.data for r in renditions)
+            if public_key is not None:
+                key, checked = checked_checkpoints(checkpoints, public_key)
+                site.witness(checked, key)
+            with site.locked():
+                users = site.attachment_users()
+        stores = {
+            json.loads(r.data)["entry"]["id"]: r.meta.get("attachments", "")
+            for r in renditions
+        }
+        linked: dict[str, Path] = {}
+        owners: dict[str, tuple[UUID, ...]] = {}
+        for relative, ids in users.items():
+            sha = relative.split("/")[1]
+            store = next((stores[i] for i in ids if stores.get(i)), "")
+            linked[relative] = (
+                Path(store) / sha[:2] / sha if store else scratch / relative
+            )
+            owners[relative] = tuple(UUID(i) for i in ids)
+        for page in (scratch / "items").glob("*.html"):
+            if _ITEM_PAGE.fullmatch(page.name):
+                owners[f"items/{page.name}"] = (UUID(page.stem),)
+        return OutletFolder(root=self.settings.path, linked=linked, owners=owners)
 
     def witness(
         self, checkpoints: Sequence[WitnessedCheckpoint], public_key: str

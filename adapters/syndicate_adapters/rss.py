@@ -42,6 +42,7 @@ from syndicate.adapter import (
     Capabilities,
     DeliveryJob,
     ItemView,
+    OutletFolder,
     Receipt,
     Rendition,
     WitnessedCheckpoint,
@@ -353,6 +354,18 @@ class RssAdapter:
     def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
         files: dict[str, str] = json.loads(rendition.data)["files"]
         root = self.settings.path
+        self._write_feeds(root, files)
+        if self.settings.hub:
+            self._ping(
+                session,
+                [f"{self._feed_url()}/feed.xml", f"{self._feed_url()}/atom.xml"],
+            )
+        return Receipt(remote_id=str(root), detail={"files": str(len(files))})
+
+    def _write_feeds(
+        self, root: Path, files: dict[str, str], *, durable: bool = True
+    ) -> None:
+        """The feed files into `root`, and stale feed files out of it (no network)."""
         try:
             for relative, text in sorted(files.items()):
                 target = (root / relative).resolve()
@@ -360,7 +373,7 @@ class RssAdapter:
                     raise PermanentDeliveryError(f"refusing to write outside {root}")
                 data = text.encode("utf-8")
                 if not (target.is_file() and target.read_bytes() == data):
-                    write_atomically(target, data)
+                    (write_atomically if durable else _scratch_write)(target, data)
             for stale in _managed(root):
                 if stale.relative_to(root).as_posix() not in files:
                     stale.unlink()
@@ -368,12 +381,6 @@ class RssAdapter:
             raise PermanentDeliveryError(f"cannot write feeds: {exc}") from exc
         except OSError as exc:
             raise TransientDeliveryError(f"cannot write feeds: {exc.strerror}") from exc
-        if self.settings.hub:
-            self._ping(
-                session,
-                [f"{self._feed_url()}/feed.xml", f"{self._feed_url()}/atom.xml"],
-            )
-        return Receipt(remote_id=str(root), detail={"files": str(len(files))})
 
     def _ping(self, session: requests.Session, urls: Iterable[str]) -> None:
         hub = self.settings.hub
@@ -405,6 +412,14 @@ class RssAdapter:
         Idempotent (the same checkpoints give the same bytes; unchanged files are not
         rewritten). With no checkpoints there is nothing to write.
         """
+        self._write_checkpoints(self.settings.path, checkpoints, public_key)
+
+    def _write_checkpoints(
+        self,
+        root: Path,
+        checkpoints: Sequence[WitnessedCheckpoint],
+        public_key: str,
+    ) -> None:
         _key, checked = checked_checkpoints(checkpoints, public_key)
         if not checked:
             return
@@ -416,9 +431,26 @@ class RssAdapter:
             title=f"{settings.site_name}：审计检查点",
             author=settings.site_name,
         )
-        target = settings.path / "checkpoints.xml"
+        target = root / "checkpoints.xml"
         if not (target.is_file() and target.read_bytes() == data):
             write_atomically(target, data)
+
+    def expected_files(
+        self,
+        scratch: Path,
+        renditions: Sequence[Rendition],
+        checkpoints: Sequence[WitnessedCheckpoint],
+        public_key: str | None,
+    ) -> OutletFolder:
+        """The feed folder the newest rendition (the last given) and the checkpoints
+        give, written into `scratch` with `deliver`'s code, without the WebSub ping."""
+        if renditions:
+            self._write_feeds(
+                scratch, json.loads(renditions[-1].data)["files"], durable=False
+            )
+        if public_key is not None:
+            self._write_checkpoints(scratch, checkpoints, public_key)
+        return OutletFolder(root=self.settings.path)
 
     def inventory(self, session: requests.Session) -> set[UUID]:
         """Items the feed files mention: entries, RSS withdrawal notices (`…:withdrawn`)
@@ -462,6 +494,12 @@ class RssAdapter:
             p.relative_to(root).as_posix(): p.read_text("utf-8") for p in _managed(root)
         }
         return canonical_json({"files": files})
+
+
+def _scratch_write(target: Path, data: bytes) -> None:
+    """A plain write, for scratch copies (`expected_files`): nothing to make durable."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
 
 
 def _item_ref(ref: str) -> UUID | None:

@@ -91,6 +91,7 @@ DELIVERY_TOPICS: tuple[str, ...] = tuple(
         Delivery.AwaitingAttestation,
         Delivery.Submitted,
         Delivery.Attested,
+        Delivery.Repaired,
     )
 )
 

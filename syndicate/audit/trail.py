@@ -97,6 +97,13 @@ def _detail(event: Delivery.Event) -> str | None:
     if isinstance(event, Delivery.Submitted):
         text = f"check at {_iso(event.check_at)}"
         return f"{text}; {event.message}" if event.message else text
+    if isinstance(event, Delivery.Repaired):
+        parts = []
+        if event.rewritten:
+            parts.append(f"rewrote {', '.join(sorted(event.rewritten))}")
+        if event.removed:
+            parts.append(f"deleted extra {', '.join(event.removed)}")
+        return "; ".join(parts) or None
     if isinstance(event, Delivery.Attested):
         parts = [
             f"posted at {_iso(event.posted_at)}",

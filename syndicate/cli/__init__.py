@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from syndicate.cli import attest, audit, commands, items, outlets, run, serve
+from syndicate.cli import attest, audit, commands, items, outlets, repair, run, serve
 from syndicate.cli.state import CliState
 
 __all__ = ["app", "main"]
@@ -69,6 +69,7 @@ commands.register(app)
 run.register(app)
 attest.register(app)
 serve.register(app)
+repair.register(app)
 
 
 def main() -> None:

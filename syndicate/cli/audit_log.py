@@ -331,13 +331,16 @@ def consistency_command(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Check that every outlet shows what the log says, per item and outlet.
+    """Check that every outlet shows what the log says, per item and outlet, and per file.
 
     Outlets that can be read (portal files, feeds, kiosk bundle, directory) are read and
     compared with the renditions: in sync, stale (an older version), missing, drifted
-    (bytes the log never sent) or extra (on the outlet, never sent there). Outlets that
-    cannot be read (group robots, WeChat, webhooks, notice boards) report their last
-    recorded delivery or attestation. Exit 1 on any mismatch.
+    (bytes the log never sent) or extra (on the outlet, never sent there). Every file of
+    their folders is also compared byte for byte with what the outlet would write from
+    the log now; a FILE row names each one that is drifted (from which byte), missing,
+    extra or unreadable (`syndicate repair` writes them back). Outlets that cannot be
+    read (group robots, WeChat, webhooks, notice boards) report their last recorded
+    delivery or attestation. Exit 1 on any mismatch.
 
     Example: syndicate audit consistency --outlet portal --json
     """
@@ -353,7 +356,7 @@ def consistency_command(
     else:
         typer.echo(
             table(
-                ["ITEM", "OUTLET", "VERDICT", "EXPECTED", "SHOWN", "DETAIL"],
+                ["ITEM", "OUTLET", "VERDICT", "EXPECTED", "SHOWN", "FILE", "DETAIL"],
                 [
                     [
                         r.ref,
@@ -361,6 +364,7 @@ def consistency_command(
                         r.verdict,
                         f"v{r.expected_version}" if r.expected_version else "-",
                         f"v{r.shown_version}" if r.shown_version else "-",
+                        r.path or "-",
                         r.detail,
                     ]
                     for r in rows

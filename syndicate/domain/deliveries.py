@@ -252,6 +252,22 @@ class Delivery(Aggregate):
         photo_name: str | None
         note: str | None
 
+    class Repaired(Event):
+        """An operator rewrote files of the outlet from the log (`syndicate repair`).
+
+        Recorded on the delivery whose rendition accounts for the files: an item's own
+        files (its page, its attachments, its document) on that item's newest done
+        delivery, the outlet's shared files (lists, feeds, checkpoints) on its newest
+        done delivery. `rewritten`: relative path → sha256 of the bytes written back;
+        `removed`: extra files deleted (paths printable, as `audit consistency` shows
+        them). The delivery's state does not change: it was done, and is again.
+        """
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.Repaired"
+        actor: str
+        rewritten: dict[str, str]
+        removed: list[str]
+
     if TYPE_CHECKING:
         item_id: UUID
         item_version: int

@@ -95,7 +95,7 @@ def test_portal_inventory_reads_the_item_pages(tmp_path: Path) -> None:
     assert portal.inventory(SESSION) == {STRANGER, *(v.item_id for v in views)}
     # A page removed by hand is gone, although its stored entry remains.
     (root / "items" / f"{views[2].item_id}.html").unlink()
-    assert (root / ".syndicate" / "entries" / f"{views[2].item_id}.json").is_file()
+    assert (portal.site.state / "entries" / f"{views[2].item_id}.json").is_file()
     assert views[2].item_id not in portal.inventory(SESSION)
     # Names that are not item pages are ignored, not fatal.
     junk(

@@ -345,7 +345,7 @@ def test_withdrawn_content_leaves_the_site_attachments_included(
     site.sync()
     assert not (site.root / "files" / digest).exists()
     stored = json.loads(
-        (site.root / ".syndicate" / "entries" / f"{ids['policy']}.json").read_bytes()
+        (state_folder(site.root) / "entries" / f"{ids['policy']}.json").read_bytes()
     )
     assert stored["entry"]["summary"] == ""
     assert stored["entry"]["attachments"] == []
@@ -434,8 +434,8 @@ def test_a_full_rebuild_from_the_log_gives_the_same_bytes(
     copy = tmp_path / "copy"
     (copy / ".syndicate").mkdir(parents=True)
     shutil.copytree(
-        site.root / ".syndicate" / "entries", copy / ".syndicate" / "entries"
-    )
+        state_folder(site.root) / "entries", copy / ".syndicate" / "entries"
+    )  # the old layout: the state moves out of the web root when the site opens
     shutil.copytree(site.root / "files", copy / "files")
     settings = site.outlets["portal"].settings.model_copy(update={"path": copy})
     assert isinstance(settings, PortalSettings)
@@ -446,12 +446,18 @@ def test_a_full_rebuild_from_the_log_gives_the_same_bytes(
 def _rebuilt_copy(root: Path, settings: PortalSettings, into: Path) -> dict[str, bytes]:
     """The site a rebuild makes from `root`'s stored entries and files alone."""
     shutil.rmtree(into, ignore_errors=True)
-    (into / ".syndicate").mkdir(parents=True)
-    shutil.copytree(root / ".syndicate" / "entries", into / ".syndicate" / "entries")
+    shutil.rmtree(state_folder(into), ignore_errors=True)
+    (into / ".syndicate").mkdir(parents=True)  # the old layout: moved out on opening
+    shutil.copytree(state_folder(root) / "entries", into / ".syndicate" / "entries")
     if (root / "files").is_dir():
         shutil.copytree(root / "files", into / "files")
     PortalSite(settings.model_copy(update={"path": into}), durable=False).rebuild()
     return tree(into)
+
+
+def state_folder(root: Path) -> Path:
+    """Where a portal whose web root is `root` keeps its state by default."""
+    return root.with_name(f"{root.name}.syndicate")
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -480,7 +486,9 @@ def test_an_update_interrupted_at_any_write_is_finished_by_the_next_one(
     for limit in range(0, 60, 2):
         site_dir = tmp_path / "crash"
         shutil.rmtree(site_dir, ignore_errors=True)
+        shutil.rmtree(state_folder(site_dir), ignore_errors=True)
         shutil.copytree(base, site_dir)
+        shutil.copytree(state_folder(base), state_folder(site_dir))
         crashing = PortalAdapter(settings.model_copy(update={"path": site_dir}))
         writes = {"n": 0}
 
@@ -490,11 +498,13 @@ def test_an_update_interrupted_at_any_write_is_finished_by_the_next_one(
             data: str | bytes,
             writes: dict[str, int] = writes,
             limit: int = limit,
+            *,
+            base: Path | None = None,
         ) -> None:
             writes["n"] += 1
             if writes["n"] > limit:
                 raise OSError(5, "simulated crash")
-            real_write(self, relative, data)
+            real_write(self, relative, data, base=base)
 
         monkeypatch.setattr(PortalSite, "_write", write)
         try:
@@ -719,6 +729,20 @@ def test_pages_are_accessible_valid_and_self_contained(
                         "document.documentElement.scrollWidth > window.innerWidth"
                     )
                     assert not overflow, f"{name} scrolls sideways at {width}px"
+                    # The header search: input and 搜索 button on one line, inside
+                    # the page, in normal and in large type.
+                    for big in (False, True):
+                        (in_top, _), (button_top, right) = v.page.evaluate(
+                            "big => { document.documentElement.classList.toggle("
+                            "'big', big); return ['.search input', '.search button']"
+                            ".map(s => { const r = document.querySelector(s)"
+                            ".getBoundingClientRect(); return [r.top, r.right]; }); }",
+                            big,
+                        )
+                        where = f"{name}@{width}{' large type' if big else ''}"
+                        assert button_top == in_top, f"{where}: 搜索 wraps"
+                        assert right <= width, f"{where}: 搜索 is cut off"
+                    v.page.evaluate("document.documentElement.classList.remove('big')")
                     shot = screenshot(v.page, tmp_path / f"portal-{name}-{width}.png")
                     if os.environ.get(
                         "SYNDICATE_UPDATE_SCREENSHOTS"
@@ -803,7 +827,8 @@ def test_serve_previews_the_site_and_hides_its_state(
             assert home_page.status_code == 200
             assert home_page.headers["Content-Type"] == "text/html; charset=utf-8"
             assert "临溪县" in home_page.text
-            entry = next((site.root / ".syndicate" / "entries").iterdir()).name
+            entry = next((state_folder(site.root) / "entries").iterdir()).name
+            assert not (site.root / ".syndicate").exists()
             assert http.get(url + "items/", timeout=5).status_code in (200, 404)
             for hidden in (
                 f".syndicate/entries/{entry}",

@@ -154,11 +154,14 @@ def test_witness_is_idempotent_and_rewrites_nothing(tmp_path: Path) -> None:
     checkpoints = [checkpoint(n) for n in range(1, 5)]
     adapter.witness(checkpoints, KEY + "\n")  # a key file's text, newline and all
     files = witness_files(root)
-    names = [*files, ".syndicate/witness.json"]
-    stamps = {k: (root / k).stat().st_mtime_ns for k in names}
+    state = adapter.site.state / "witness.json"
+    assert state.is_file()
+    assert not (root / ".syndicate").exists()
+    names = [root / k for k in files] + [state]
+    stamps = {k: k.stat().st_mtime_ns for k in names}
     adapter.witness(list(reversed(checkpoints)), KEY)  # the order given is not kept
     assert witness_files(root) == files
-    assert {k: (root / k).stat().st_mtime_ns for k in names} == stamps
+    assert {k: k.stat().st_mtime_ns for k in names} == stamps
     # Another site given the same checkpoints has the same bytes.
     other = tmp_path / "other"
     site_with_items(other).witness(checkpoints, KEY)
@@ -197,8 +200,9 @@ def test_a_rebuild_needs_no_witness_files(tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     (copy / ".syndicate").mkdir(parents=True)
     shutil.copytree(
-        witnessed / ".syndicate" / "entries", copy / ".syndicate" / "entries"
-    )
+        witnessed.with_name("witnessed.syndicate") / "entries",
+        copy / ".syndicate" / "entries",
+    )  # the old layout: the state moves out of the web root when the site opens
     settings = PortalSettings.model_validate(
         {"path": copy, "site_url": SITE, "site_name": "临溪县人民政府"}
     )
