@@ -221,3 +221,47 @@ def test_repair_never_writes_through_a_linked_folder(tmp_path: Path) -> None:
     assert (home / "out" / "portal" / "items").is_dir()
     assert not (home / "out" / "portal" / "items").is_symlink()
     assert cli("audit", "consistency").exit_code == 0
+
+
+def test_repair_waits_while_a_worker_is_delivering_to_the_outlet(
+    tmp_path: Path,
+) -> None:
+    """A live claim means a worker may be writing the folder right now, ahead of the
+    log: repairing from the log could put back what it just replaced."""
+    from datetime import timedelta
+
+    from syndicate.domain.content import ItemContent
+    from syndicate.domain.deliveries import Delivery, DeliveryState
+    from syndicate.project import Project
+
+    home, cli = _home(tmp_path)
+    page = next((home / "out" / "portal" / "items").glob("*.html"))
+    spoilt = page.read_bytes() + "<p>广告</p>".encode()
+    page.write_bytes(spoilt)
+    project = Project.load(home)
+    with project.disclosures() as items, project.deliveries(items) as deliveries:
+        first = next(iter(items.items_as_of(items.position())))[0]
+        data = first.content.model_dump()
+        data["index_no"] = "11330100MB0000006R/2026-09999"
+        items.publish(ItemContent.model_validate(data), actor="t")
+        deliveries.plan()
+        [pending] = [
+            d
+            for d in deliveries.all_deliveries().values()
+            if d.outlet == "portal" and d.state is DeliveryState.PLANNED
+        ]
+        claimed = deliveries.delivery(pending.id)
+        claimed.record(
+            Delivery.Claimed,
+            at=items.clock(),
+            worker="elsewhere",
+            attempt=1,
+            expires_at=items.clock() + timedelta(minutes=10),
+        )
+        deliveries.save(claimed)
+    logged = events(home)
+    busy = cli("repair", "--outlet", "portal")
+    assert busy.exit_code == 1, busy.output
+    assert "a worker is delivering to portal now" in busy.stdout
+    assert page.read_bytes() == spoilt  # left alone
+    assert events(home) == logged  # nothing recorded

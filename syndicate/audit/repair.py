@@ -47,7 +47,7 @@ from syndicate.audit.consistency import (
     shown_path,
 )
 from syndicate.delivery import Worker
-from syndicate.domain.deliveries import Delivery
+from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.errors import ConflictError
 from syndicate.fsutil import fsync_dir
 
@@ -220,7 +220,29 @@ def repair_outlets(
     attachments, document, kiosk file), on every outlet that has any."""
     view = worker.deliveries.all_deliveries()
     results: list[OutletRepair] = []
+    now = clock()
     for name in outlets:
+        busy = sorted(
+            str(d.id)[:8]
+            for d in view.values()
+            if d.outlet == name
+            and d.state is DeliveryState.CLAIMED
+            and not d.is_due(now)
+        )
+        if busy:
+            # A worker holds a live claim: it may be writing this folder now, and the
+            # log does not say so yet. Repairing from the log could put back what it
+            # just replaced; wait until the outlet is idle.
+            result = OutletRepair(name)
+            result.problems.append(
+                (
+                    "-",
+                    f"a worker is delivering to {name} now (delivery "
+                    f"{', '.join(busy)}); run repair again when it is idle",
+                )
+            )
+            results.append(result)
+            continue
         with tempfile.TemporaryDirectory(prefix="syndicate-repair-") as tmp:
             scratch = Path(tmp) / "files"
             scratch.mkdir()
