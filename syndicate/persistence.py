@@ -10,29 +10,42 @@ directory, WAL journal, `PRAGMA synchronous=FULL` on every connection, so a comm
 survives power loss. PostgreSQL (scale-out): tables are created once by `syndicate init`;
 every other process opens the store with table creation off, because concurrent
 `CREATE TABLE`/`CREATE FUNCTION` from several workers crashes one of them.
+
+On both stores the recorders read only the rows the audit log's Merkle tree covers
+(positions 1 and up): an aggregate read that meets another row refuses it with
+`UnauditedRowError`, and `rows_outside()` lists such rows for `audit verify`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, NoReturn, cast
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
+    ApplicationRecorder,
     IntegrityError,
     Mapper,
+    Notification,
     PersistenceError,
+    ProcessRecorder,
     StoredEvent,
     Transcoder,
 )
-from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteFactory,
+    SQLiteProcessRecorder,
+)
 from eventsourcing.utils import Environment, EnvType, get_topic, resolve_topic
 from pydantic import SecretStr
 
@@ -43,8 +56,11 @@ __all__ = [
     "ConfiguredEnvironment",
     "DurableSQLiteFactory",
     "JSONTranscoder",
+    "OutsideRow",
     "PydanticMapper",
     "StoreSettings",
+    "UnauditedRowError",
+    "log_name",
     "store_errors",
 ]
 
@@ -129,8 +145,190 @@ class _FullSyncPool(SQLiteConnectionPool):
         return connection
 
 
+# -- the rows the application reads are the rows the audit log hashes ---------------------
+#
+# eventsourcing selects an aggregate's events by originator id alone, whatever their
+# position, but notifications (and so the Merkle tree, the `log` and the planner) by
+# position, from 1 up. A row put at position 0 or below (SQLite rowid, PostgreSQL
+# notification_id) by hand would be replayed into an item and yet be in no leaf. The
+# recorders below close that gap: notifications never go below position 1, and an
+# aggregate read that meets a row outside the audited positions refuses, naming it.
+
+_LOG_NAMES = {
+    "Disclosures": "items log",
+    "Deliveries": "deliveries log",
+    "Audit": "checkpoint store",
+}
+
+
+def log_name(app_name: str) -> str:
+    """How messages name an application's log ("items log", "deliveries log", ...)."""
+    return _LOG_NAMES.get(app_name, f"{app_name} log")
+
+
+class UnauditedRowError(StoreError):
+    """A stored event the application would read lies outside the positions the audit
+    log covers (only an edit made outside syndicate puts one there)."""
+
+
+@dataclass(frozen=True)
+class OutsideRow:
+    """A stored row the application can read that the audit log does not cover."""
+
+    log: str
+    position: int | None
+    originator_id: str
+    originator_version: int | None
+    topic: str
+    why: str = "outside the audited positions (1 and up)"
+
+    def describe(self) -> str:
+        at = "no position" if self.position is None else f"position {self.position}"
+        return (
+            f"{self.log}: a stored event at {at} ({self.originator_id} version "
+            f"{self.originator_version}, {self.topic}) is {self.why}"
+        )
+
+
+def refuse_unaudited(
+    log: str, position: int | None, originator_id: object, version: object
+) -> NoReturn:
+    """Raise `UnauditedRowError` for a row an aggregate read met outside the tree."""
+    at = "no position" if position is None else f"position {position}"
+    raise UnauditedRowError(
+        f"{log}: the stored event of {originator_id} version {version} is at {at}, "
+        "outside the positions the audit log covers (1 and up); syndicate never writes "
+        "there, so it was added outside syndicate and is not read (run `syndicate audit "
+        "verify`, then remove the row)"
+    )
+
+
+def first_audited(start: int | None, inclusive: bool) -> tuple[int, bool]:
+    """A notification selection's start, never below position 1."""
+    if start is None or (start < 1 if inclusive else start < 0):
+        return 1, True
+    return start, inclusive
+
+
+class AuditedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """eventsourcing's SQLite recorder reading only what the audit log covers."""
+
+    log_name: str = "log"
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        # eventsourcing's statement and row building, with the rowid, then checked.
+        table = self.events_table_name  # eventsourcing's own constant, not input
+        statement = f"SELECT rowid, * FROM {table} WHERE originator_id=? "  # noqa: S608
+        params: list[Any] = [
+            originator_id.hex if isinstance(originator_id, UUID) else originator_id
+        ]
+        if gt is not None:
+            statement += "AND originator_version>? "
+            params.append(gt)
+        if lte is not None:
+            statement += "AND originator_version<=? "
+            params.append(lte)
+        statement += "ORDER BY originator_version " + ("DESC " if desc else "ASC ")
+        if limit is not None:
+            statement += "LIMIT ? "
+            params.append(limit)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            rows = c.fetchall()
+        for row in rows:
+            if row["rowid"] < 1:
+                refuse_unaudited(
+                    self.log_name,
+                    row["rowid"],
+                    row["originator_id"],
+                    row["originator_version"],
+                )
+        return [
+            StoredEvent(
+                originator_id=self.convert_originator_id(row["originator_id"]),
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=row["state"],
+            )
+            for row in rows
+        ]
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        start, inclusive = first_audited(start, inclusive_of_start)
+        return super().select_notifications(
+            start, limit, stop, topics, inclusive_of_start=inclusive
+        )
+
+    def max_notification_id(self) -> int | None:  # type: ignore[override]
+        top: int | None = super().max_notification_id()
+        return top if top is not None and top > 0 else None
+
+    def rows_outside(self) -> list[OutsideRow]:
+        """Rows at positions the audit log never reads (rowid 0 or below)."""
+        with self.datastore.transaction(commit=False) as c:
+            columns = "rowid, CAST(originator_id AS BLOB) AS o, originator_version, "
+            columns += "CAST(topic AS BLOB) AS t"
+            table = self.events_table_name  # eventsourcing's own constant, not input
+            c.execute(f"SELECT {columns} FROM {table} WHERE rowid <= 0 ORDER BY rowid")  # noqa: S608
+            rows = c.fetchall()
+        return [
+            OutsideRow(
+                self.log_name,
+                row["rowid"],
+                _text(row["o"]),
+                row["originator_version"],
+                _text(row["t"]),
+            )
+            for row in rows
+        ]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+class AuditedSQLiteProcessRecorder(
+    SQLiteProcessRecorder, AuditedSQLiteApplicationRecorder
+):
+    """The process recorder (events and tracking) reading only what the audit covers."""
+
+
 class DurableSQLiteFactory(SQLiteFactory):
-    """eventsourcing's SQLite factory with `synchronous=FULL` on every connection."""
+    """eventsourcing's SQLite factory with `synchronous=FULL` on every connection, and
+    recorders that read only the rows the audit log covers."""
+
+    application_recorder_class = AuditedSQLiteApplicationRecorder
+    process_recorder_class = AuditedSQLiteProcessRecorder
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = super().application_recorder()
+        if isinstance(recorder, AuditedSQLiteApplicationRecorder):
+            recorder.log_name = log_name(self.env.name)
+        return recorder
+
+    def process_recorder(self) -> ProcessRecorder:
+        recorder = super().process_recorder()
+        if isinstance(recorder, AuditedSQLiteApplicationRecorder):
+            recorder.log_name = log_name(self.env.name)
+        return recorder
 
     def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)
@@ -246,7 +444,7 @@ class StoreSettings:
             return env
         parts = urlsplit(self.url)
         env.update(
-            PERSISTENCE_MODULE="eventsourcing.postgres",
+            PERSISTENCE_MODULE="syndicate.persistence_pg:AuditedPostgresFactory",
             POSTGRES_DBNAME=unquote(parts.path.strip("/")),
             POSTGRES_HOST=parts.hostname or "",
             POSTGRES_PORT=str(parts.port or 5432),

@@ -154,7 +154,7 @@ def tamper(
     leaves, records = list(leaves), list(records)
     op = rng.choice(
         ["flip", "delete", "reorder", "truncate", "insert", "duplicate", "resign",
-         "flip-note"]
+         "flip-note", "record"]
     )  # fmt: skip
     n = len(leaves)
     if op == "flip":
@@ -215,6 +215,21 @@ def tamper(
                 )
             )
         return op, leaves, forged_records, {"signature"}
+    if op == "record":  # an unsigned field of a record edited beside its note
+        k = rng.randrange(len(records))
+        record = records[k]
+        spoilt: dict[str, Any] = rng.choice(
+            [
+                {"origin": record.origin + "x"},
+                {"public_key": other.verifier().to_text()},
+                {"size": record.size + 1},
+                {"root": bytes(32)},
+                {"items_position": record.items_position + 1},
+                {"deliveries_position": record.deliveries_position + 1},
+            ]
+        )
+        records[k] = replace(record, **spoilt)
+        return op, leaves, records, {"checkpoint"}
     k = rng.randrange(len(records))
     note = records[k].note.encode()
     records[k] = replace(records[k], note=_flip(note, rng).decode("utf-8", "replace"))
@@ -250,7 +265,7 @@ def test_every_random_tampering_is_detected_and_named(signer: Signer) -> None:
     assert not misnamed, f"seed {seed}: {misnamed[:5]}"
     assert set(counts) == {
         "flip", "delete", "reorder", "truncate", "insert", "duplicate", "resign",
-        "flip-note",
+        "flip-note", "record",
     }  # fmt: skip
 
 
@@ -364,8 +379,20 @@ def _edit(db: Path, sql: str) -> None:
             "(SELECT max(rowid) - 2 FROM stored_events)",
             "truncated",
         ),
+        # eventsourcing reads a text state as it reads the blob: the leaf must differ.
+        (
+            "UPDATE stored_events SET state = CAST(state AS TEXT) WHERE rowid = 2",
+            "altered",
+        ),
+        # A row where the tree never reads, yet eventsourcing replays it: not covered.
+        (
+            "INSERT INTO stored_events (rowid, originator_id, originator_version, "
+            "topic, state) SELECT 0, originator_id, originator_version + 100, topic, "
+            "state FROM stored_events WHERE rowid = 1",
+            "outside",
+        ),
     ],
-    ids=["altered", "deleted", "truncated"],
+    ids=["altered", "deleted", "truncated", "retyped", "outside"],
 )
 def test_a_sqlite_file_edited_with_sqlite3_is_caught(
     tmp_path: Path, sql: str, kind: str
@@ -376,7 +403,7 @@ def test_a_sqlite_file_edited_with_sqlite3_is_caught(
     verified = cli("audit", "verify")
     assert verified.exit_code == 1
     assert verified.stdout.startswith(f"FAIL {kind}: ")
-    assert "leaf" in verified.stdout
+    assert ("position 0" if kind == "outside" else "leaf") in verified.stdout
     doc = json.loads(cli("audit", "verify", "--json").stdout)
     assert doc["ok"] is False
     assert doc["findings"][0]["kind"] == kind

@@ -62,12 +62,19 @@ from syndicate.audit.signing import (
     Verifier,
     read_signer_file,
     read_verifier_file,
-    verify_checkpoint,
     write_signer_file,
     write_verifier_file,
 )
-from syndicate.audit.store import AuditStore, CheckpointRecord
-from syndicate.errors import ConfigurationError, InputError
+from syndicate.audit.store import (
+    AuditStore,
+    CheckpointRecord,
+    strict_base64,
+    strict_hex,
+    strict_int,
+    strict_list,
+    strict_str,
+)
+from syndicate.errors import ConfigurationError, InputError, StoreError
 from syndicate.fsutil import write_atomically
 from syndicate.project import Project
 
@@ -100,6 +107,8 @@ _CHUNK = 1 << 13  # positions per piece of work on the compiled path
 _MAX_PIECES = 256
 _POSITIONS = re.compile(r"positions items=(0|[1-9]\d*) deliveries=(0|[1-9]\d*)")
 KEY_ENV = "SYNDICATE_AUDIT_KEY"
+# The SQLite column types eventsourcing writes (as `typeof` names them).
+_TYPES = (b"text", b"integer", b"text", b"blob")
 
 
 # -- leaves -----------------------------------------------------------------------------
@@ -141,8 +150,12 @@ def _stored_leaf(log: str, row: tuple[Any, ...]) -> bytes:
     leaf `{"log": ..., "position": ..., "unreadable": "<Python repr of the columns>"}`,
     which can never equal a real event's leaf, so verification reports it as altered.
     """
-    position, originator, version, topic, state = row
+    position, originator, version, topic, state, *types = row
     try:
+        if types and tuple(types) != _TYPES:
+            # SQLite hands a column retyped by hand (a blob cast to text) back as
+            # the same bytes: only its type tells it from what eventsourcing wrote.
+            raise TypeError("unexpected column type")
         if not (isinstance(version, int) and isinstance(state, bytes)):
             raise TypeError("unexpected column type")
         h = originator.decode("utf-8")
@@ -153,7 +166,13 @@ def _stored_leaf(log: str, row: tuple[Any, ...]) -> bytes:
         )
         return leaf_data(log, position, uid, version, topic.decode("utf-8"), state)
     except (AttributeError, TypeError, ValueError):
-        doc = {"log": log, "position": position, "unreadable": repr(row[1:])}
+        columns = tuple(
+            value.decode("utf-8", "backslashreplace")
+            if isinstance(value, bytes) and kind == b"text"
+            else value
+            for value, kind in zip(row[1:5], types or [b""] * 4, strict=True)
+        )
+        doc = {"log": log, "position": position, "unreadable": repr(columns)}
         return json.dumps(
             doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")
         ).encode("utf-8")
@@ -276,8 +295,12 @@ class LogReader:
         deliveries: _Recorder,
         *,
         sqlite_files: dict[str, Path] | None = None,
+        leader: str | None = None,
     ) -> None:
         self._recorders = {"items": items, "deliveries": deliveries}
+        # The name under which the deliveries log tracks the items log (its planner's
+        # position), when the deliveries recorder keeps one.
+        self._leader = leader
         # On SQLite, reading the table directly (read-only) is several times faster
         # than building eventsourcing's notification objects; the rows are the same.
         self._files = sqlite_files or {}
@@ -293,13 +316,36 @@ class LogReader:
                 "deliveries": project.store.sqlite_path(deliveries.name),
             }
         )
-        return cls(items.recorder, deliveries.recorder, sqlite_files=files)
+        return cls(
+            items.recorder, deliveries.recorder, sqlite_files=files, leader=items.name
+        )
+
+    def outside(self) -> list[str]:
+        """What the application reads that the tree does not cover, one line each:
+        stored events at positions the tree never reads (0 or below; on PostgreSQL
+        also none, or one two rows share), and a planner position beyond the end of
+        the items log (the planner would skip the events it claims to have planned)."""
+        found: list[str] = []
+        for recorder in self._recorders.values():
+            rows_outside = getattr(recorder, "rows_outside", None)
+            if callable(rows_outside):
+                found += [row.describe() for row in rows_outside()]
+        tracked = getattr(self._recorders["deliveries"], "max_tracking_id", None)
+        if self._leader is not None and callable(tracked):
+            planned, end = tracked(self._leader) or 0, self.ends()[0]
+            if planned > end:
+                found.append(
+                    f"deliveries log: its planner's tracking position {planned} is "
+                    f"beyond the end of the items log ({end}): the tracking table was "
+                    "edited, and the planner would skip the items events up to it"
+                )
+        return found
 
     def ends(self) -> tuple[int, int]:
         """The current last position of the items log and of the deliveries log."""
         return (
-            self._recorders["items"].max_notification_id() or 0,
-            self._recorders["deliveries"].max_notification_id() or 0,
+            max(self._recorders["items"].max_notification_id() or 0, 0),
+            max(self._recorders["deliveries"].max_notification_id() or 0, 0),
         )
 
     def read(self, log: str, after: int, upto: int) -> Iterator[Leaf]:
@@ -332,7 +378,9 @@ class LogReader:
             start = after
             while start < upto:
                 rows = connection.execute(
-                    "SELECT rowid, originator_id, originator_version, topic, state "
+                    "SELECT rowid, originator_id, originator_version, topic, state, "
+                    "typeof(originator_id), typeof(originator_version), "
+                    "typeof(topic), typeof(state) "
                     "FROM stored_events WHERE rowid > ? AND rowid <= ? "
                     "ORDER BY rowid LIMIT ?",
                     (start, upto, _PAGE * 4),
@@ -595,7 +643,11 @@ def checkpoint(
             )
         except IntegrityError:
             continue  # another process recorded this number first: start again
-    raise RuntimeError("could not record a checkpoint: the store kept changing")
+    raise StoreError(
+        "could not record a checkpoint: the checkpoint store refused the next number "
+        "five times (another process kept checkpointing, or a row was put there by "
+        "hand: run `syndicate audit verify`)"
+    )
 
 
 # -- verification -------------------------------------------------------------------------
@@ -666,7 +718,12 @@ def _check_checkpoints(
     """The checkpoints whose signature, numbering and fields hold up; findings for the
     rest (any finding here already fails the verdict)."""
     trusted: list[_Signed] = []
-    for expected, record in enumerate(records, start=1):
+    expected = 0
+    for record in records:
+        if record.problem:
+            verdict.findings.append(Finding("checkpoint", record.problem))
+            continue
+        expected += 1
         label = f"checkpoint #{record.number}"
         if record.number != expected:
             verdict.findings.append(
@@ -678,13 +735,14 @@ def _check_checkpoints(
                 )
             )
         try:
-            body = Checkpoint.parse(verifier.verify(record.note))
+            text = verifier.verify(record.note)
         except SignatureError as exc:
             by = ""
             try:
                 other = Verifier.from_text(record.public_key)
                 other.verify(record.note)
-                by = f" (it is signed by another key, {other.label})"
+                if other != verifier:
+                    by = f" (it is signed by another key, {other.label})"
             except ValueError:
                 pass
             verdict.findings.append(
@@ -696,17 +754,36 @@ def _check_checkpoints(
                 )
             )
             continue
-        positions = [m for e in body.extensions if (m := _POSITIONS.fullmatch(e))]
-        if (
-            len(positions) != 1
-            or body.size != record.size
-            or body.root != record.root
-            or body.origin != verifier.name
-        ):
+        try:
+            body = Checkpoint.parse(text)
+        except SignatureError as exc:  # CheckpointFormatError: signed, yet not a body
             verdict.findings.append(
                 Finding(
                     "checkpoint",
-                    f"{label}: the recorded fields differ from what was signed",
+                    f"{label}: its note is signed by the trusted key, but its body "
+                    f"is not a checkpoint ({exc})",
+                    checkpoint=record.number,
+                )
+            )
+            continue
+        positions = [m for e in body.extensions if (m := _POSITIONS.fullmatch(e))]
+        differ = [
+            name
+            for name, same in (
+                ("origin", record.origin == body.origin == verifier.name),
+                ("size", body.size == record.size),
+                ("root", body.root == record.root),
+                ("positions extension", len(positions) == 1),
+                ("public_key", record.public_key == verifier.to_text()),
+            )
+            if not same
+        ]
+        if differ:
+            verdict.findings.append(
+                Finding(
+                    "checkpoint",
+                    f"{label}: the recorded fields differ from what was signed "
+                    f"({', '.join(differ)})",
                     checkpoint=record.number,
                 )
             )
@@ -903,7 +980,7 @@ def _check_kept(
 ) -> None:
     """What the recorded checkpoints cannot show alone: that there are any, and that
     none was removed or rewritten since the checkpoints an auditor kept."""
-    if not records and tree.size:
+    if not trusted and not any(r.note for r in records) and tree.size:
         verdict.findings.append(
             Finding(
                 "checkpoint",
@@ -951,12 +1028,23 @@ def verify(
     """Recompute the tree from the stored events; check every checkpoint's signature,
     that each matches the log, that consecutive ones are consistent, and that the log
     still matches each checkpoint an auditor `kept` (already verified)."""
-    verdict = Verdict(checkpoints=len(records), key=verifier.label)
+    verdict = Verdict(checkpoints=_count(records), key=verifier.label)
     trusted = _check_checkpoints(records, verifier, verdict)
     bounds = [s.bounds for s in trusted]
     tree = _verify_leaves(reader.leaf_hashes(bounds, reader.ends()), trusted, verdict)
+    verdict.findings += [
+        Finding(
+            "outside",
+            f"{line}: the application reads it, the audit log does not cover it",
+        )
+        for line in reader.outside()
+    ]
     _check_kept(tree, records, trusted, kept, verdict)
     return verdict
+
+
+def _count(records: Sequence[CheckpointRecord]) -> int:
+    return sum(1 for r in records if not r.problem)
 
 
 # -- export -------------------------------------------------------------------------------
@@ -976,7 +1064,7 @@ def export_log(
     """Write the leaves (events.jsonl, in leaf order), the checkpoints and the public key
     to `out`. Returns counts."""
     out.mkdir(parents=True, exist_ok=True)
-    bounds = _bounds(records)
+    bounds = _bounds(r for r in records if not r.problem)
     count = 0
     tmp = out / f".{EVENTS_FILE}.tmp"
     with tmp.open("wb") as events:
@@ -994,7 +1082,11 @@ def export_log(
     )
     write_atomically(out / CHECKPOINTS_FILE, lines.encode("utf-8"))
     write_atomically(out / PUBLIC_KEY_FILE, (verifier.to_text() + "\n").encode())
-    return {"events": count, "checkpoints": len(records)}
+    return {
+        "events": count,
+        "checkpoints": _count(records),
+        "outside": len(reader.outside()),
+    }
 
 
 def read_export(directory: Path) -> tuple[list[Leaf], list[CheckpointRecord]]:
@@ -1042,25 +1134,26 @@ def _record_as_given(doc: dict[str, Any]) -> CheckpointRecord:
             return spoilt
 
     return CheckpointRecord(
-        number=field_("number", int, -1),
-        origin=field_("origin", str, ""),
-        size=field_("size", int, -1),
-        root=field_("root", lambda v: bytes.fromhex(str(v)), b""),
-        items_position=field_("items_position", int, -1),
-        deliveries_position=field_("deliveries_position", int, -1),
-        segment=field_(
-            "segment", lambda v: base64.b64decode(str(v), validate=True), b"\0"
+        number=field_("number", strict_int, -1),
+        origin=field_("origin", strict_str, ""),
+        size=field_("size", strict_int, -1),
+        root=field_("root", strict_hex, b""),
+        items_position=field_("items_position", strict_int, -1),
+        deliveries_position=field_("deliveries_position", strict_int, -1),
+        segment=field_("segment", strict_base64, b"\0"),
+        peaks=field_(
+            "peaks", lambda v: tuple(strict_hex(p) for p in strict_list(v)), (b"",)
         ),
-        peaks=field_("peaks", lambda v: tuple(bytes.fromhex(str(p)) for p in v), ()),
         note=str(doc["note"]),
-        public_key=field_("public_key", str, ""),
-        trigger=field_("trigger", str, ""),
-        actor=field_("actor", str, ""),
+        public_key=field_("public_key", strict_str, ""),
+        trigger=field_("trigger", strict_str, ""),
+        actor=field_("actor", strict_str, ""),
         at=field_(
             "at",
-            lambda v: datetime.fromisoformat(str(v)),
+            lambda v: datetime.fromisoformat(strict_str(v)),
             datetime.min.replace(tzinfo=UTC),
         ),
+        problem=field_("problem", strict_str, ""),
     )
 
 
@@ -1071,11 +1164,67 @@ def verify_leaves(
     kept: Sequence[Checkpoint] = (),
 ) -> Verdict:
     """`verify` over leaves already in leaf order (an export's lines, as given)."""
-    verdict = Verdict(checkpoints=len(records), key=verifier.label)
+    verdict = Verdict(checkpoints=_count(records), key=verifier.label)
     trusted = _check_checkpoints(records, verifier, verdict)
     tree = _verify_leaves(LeafHashes.of(leaves), trusted, verdict)
+    if not verdict.findings:
+        _check_order(leaves, trusted, verdict)
     _check_kept(tree, records, trusted, kept, verdict)
     return verdict
+
+
+def _check_order(
+    leaves: Sequence[Leaf], trusted: Sequence[_Signed], verdict: Verdict
+) -> None:
+    """Leaves given in a file (an export) must be where the signed positions put them:
+    in segment k, the items log's events with positions in (iₖ₋₁, iₖ] ascending, then
+    the deliveries log's in (dₖ₋₁, dₖ] ascending; after the newest checkpoint, the same
+    with no upper bound. (Read from a store, the order is built by that rule.)"""
+    start, previous = 0, (0, 0)
+    cuts: list[tuple[int, tuple[int, int] | None, int | None]] = [
+        (s.body.size, s.bounds, s.record.number) for s in trusted
+    ]
+    cuts.append((len(leaves), None, None))
+    for size, bounds, number in cuts:
+        last = list(previous)
+        phase = 0
+        for index in range(start, min(size, len(leaves))):
+            leaf = leaves[index]
+            k = LOGS.index(leaf.log) if leaf.log in LOGS else -1
+            if not (
+                k >= phase
+                and leaf.position > last[k]
+                and (bounds is None or leaf.position <= bounds[k])
+            ):
+                if bounds is None:
+                    rule = (
+                        f"after checkpoint #{trusted[-1].record.number}: "
+                        if trusted
+                        else ""
+                    ) + (
+                        f"items log positions above {previous[0]}, then deliveries "
+                        f"log positions above {previous[1]}"
+                    )
+                else:
+                    rule = (
+                        f"checkpoint #{number} signed items log positions "
+                        f"{previous[0] + 1}..{bounds[0]}, then deliveries log positions "
+                        f"{previous[1] + 1}..{bounds[1]}"
+                    )
+                verdict.findings.append(
+                    Finding(
+                        "reordered",
+                        f"leaf {index} ({leaf.where()}) is not where the leaf order "
+                        f"puts it ({rule}, each in position order)",
+                        leaf_index=index,
+                        checkpoint=number,
+                    )
+                )
+                return
+            phase, last[k] = k, leaf.position
+        start = size
+        if bounds is not None:
+            previous = bounds
 
 
 def verify_export(
@@ -1095,11 +1244,24 @@ def read_kept_checkpoint(path: Path, verifier: Verifier) -> Checkpoint:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"--checkpoint {path}: cannot read ({exc})") from None
     try:
-        return verify_checkpoint(note, verifier)
-    except ValueError as exc:  # SignatureError and malformed notes
+        text = verifier.verify(note)
+    except SignatureError as exc:
         raise InputError(
             f"--checkpoint {path}: not a checkpoint signed by {verifier.label} ({exc})"
         ) from None
+    try:
+        body = Checkpoint.parse(text)
+    except SignatureError as exc:  # signed, but its body is not a checkpoint
+        raise InputError(
+            f"--checkpoint {path}: signed by {verifier.label}, but its body is not a "
+            f"checkpoint ({exc})"
+        ) from None
+    if body.origin != verifier.name:
+        raise InputError(
+            f"--checkpoint {path}: a checkpoint of log {body.origin!r}, not of "
+            f"{verifier.name!r}"
+        )
+    return body
 
 
 # -- proofs -------------------------------------------------------------------------------
@@ -1166,9 +1328,25 @@ class ProofRejected(Exception):
     """A proof bundle is well formed but does not prove what it claims."""
 
 
+_BUNDLE_KEYS = {
+    "format",
+    "checkpoint",
+    "public_key",
+    "tree_size",
+    "proofs",
+    "not_yet_covered",
+}
+_PROOF_KEYS = {"leaf_index", "leaf", "proof"}
+
+
 def verify_proof(bundle: object, verifier: Verifier) -> list[str]:
     """Check a `prove` bundle offline; returns a line per proven event. Raises
-    InputError if the bundle is malformed, ProofRejected if it does not verify."""
+    InputError if the bundle is malformed, ProofRejected if it does not verify.
+
+    Every field is checked: `format`, the signed `checkpoint`, `public_key` (the
+    trusted key's text), `tree_size` (the note's size), `not_yet_covered` (a list of
+    strings), and in each proof exactly `leaf_index` (an integer below the size),
+    `leaf` (a string) and `proof` (a list of canonical base64 32-byte hashes)."""
     if not isinstance(bundle, dict):
         raise InputError("not a proof bundle: expected a JSON object")
     checkpoint_note, proofs = bundle.get("checkpoint"), bundle.get("proofs")
@@ -1176,12 +1354,55 @@ def verify_proof(bundle: object, verifier: Verifier) -> list[str]:
         raise InputError(
             "not a proof bundle: it needs a `checkpoint` text and a `proofs` list"
         )
+    unknown = sorted(set(bundle) - _BUNDLE_KEYS)
+    missing = sorted(_BUNDLE_KEYS - set(bundle))
+    if unknown or missing:
+        raise InputError(
+            "not a proof bundle of format syndicate-inclusion-proofs/1: "
+            + "; ".join(
+                part
+                for part in (
+                    f"unknown field(s) {', '.join(unknown)}" if unknown else "",
+                    f"missing field(s) {', '.join(missing)}" if missing else "",
+                )
+                if part
+            )
+        )
+    if bundle["format"] != "syndicate-inclusion-proofs/1":
+        raise InputError(
+            f"not a proof bundle: format {bundle['format']!r}, expected "
+            "'syndicate-inclusion-proofs/1'"
+        )
+    covered = bundle["not_yet_covered"]
+    if not isinstance(covered, list) or not all(isinstance(c, str) for c in covered):
+        raise InputError("not a proof bundle: `not_yet_covered` is not a list of text")
     try:
-        body = verify_checkpoint(checkpoint_note, verifier)
+        text = verifier.verify(checkpoint_note)
     except SignatureError as exc:
         raise ProofRejected(f"the bundle's checkpoint does not verify: {exc}") from None
-    except ValueError as exc:
-        raise InputError(f"the bundle's checkpoint is malformed: {exc}") from None
+    try:
+        body = Checkpoint.parse(text)
+    except SignatureError as exc:  # signed, but its body is not a checkpoint
+        raise ProofRejected(
+            f"the bundle's checkpoint is signed by {verifier.label}, but its body is "
+            f"not a checkpoint ({exc})"
+        ) from None
+    if body.origin != verifier.name:
+        raise ProofRejected(
+            f"the bundle's checkpoint is of log {body.origin!r}, not of "
+            f"{verifier.name!r}"
+        )
+    if bundle["public_key"] != verifier.to_text():
+        raise ProofRejected(
+            f"the bundle's public_key is not the key that signed its checkpoint "
+            f"({verifier.label})"
+        )
+    size = bundle["tree_size"]
+    if isinstance(size, bool) or not isinstance(size, int) or size != body.size:
+        raise ProofRejected(
+            f"the bundle's tree_size ({size!r}) is not its signed checkpoint's size "
+            f"({body.size})"
+        )
     if not proofs:
         raise ProofRejected("the bundle proves no events (its `proofs` list is empty)")
     lines: list[str] = []
@@ -1189,12 +1410,23 @@ def verify_proof(bundle: object, verifier: Verifier) -> list[str]:
         try:
             if not isinstance(entry, dict):
                 raise TypeError("not an object")
-            data = str(entry["leaf"]).encode("utf-8")
-            index = int(entry["leaf_index"])
-            path = [base64.b64decode(p, validate=True) for p in entry["proof"]]
+            if set(entry) != _PROOF_KEYS:
+                raise ValueError(
+                    f"fields {', '.join(sorted(entry))}, expected leaf, leaf_index, "
+                    "proof"
+                )
+            data = strict_str(entry["leaf"]).encode("utf-8")
+            index = strict_int(entry["leaf_index"])
+            path = [strict_base64(p) for p in strict_list(entry["proof"])]
+            if any(len(h) != HASH_SIZE for h in path):
+                raise ValueError("a proof hash is not 32 bytes")
         except (ValueError, KeyError, TypeError) as exc:
             raise InputError(f"proofs entry {number}: malformed ({exc})") from None
         try:
+            if not 0 <= index < body.size:
+                raise ProofError(
+                    f"leaf index {index} is not in the tree of {body.size} events"
+                )
             verify_inclusion(leaf_hash(data), index, body.size, path, body.root)
         except ProofError as exc:
             raise ProofRejected(f"proof for leaf {index}: {exc}") from None

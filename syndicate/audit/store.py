@@ -9,9 +9,11 @@ store is separate from the two logs the Merkle tree covers (SQLite: `data/audit.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import binascii
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, cast
 from uuid import UUID, uuid5
 
@@ -20,9 +22,20 @@ from eventsourcing.domain import CanInitAggregate
 from eventsourcing.utils import get_topic
 
 from syndicate.domain.base import Aggregate
+from syndicate.errors import StoreError
 from syndicate.persistence import ConfiguredEnvironment, JSONTranscoder, PydanticMapper
 
-__all__ = ["AUDIT_NAMESPACE", "AuditStore", "CheckpointRecord", "RecordedCheckpoint"]
+__all__ = [
+    "AUDIT_NAMESPACE",
+    "AuditStore",
+    "CheckpointRecord",
+    "RecordedCheckpoint",
+    "strict_base64",
+    "strict_hex",
+    "strict_int",
+    "strict_list",
+    "strict_str",
+]
 
 AUDIT_NAMESPACE = UUID("6c1b8f0e-2d7a-5e43-9a1f-0b5d3c2e7f81")
 _PAGE = 200
@@ -86,9 +99,35 @@ class CheckpointRecord:
     trigger: str
     actor: str
     at: datetime
+    # Why this record could not be read (a row of the checkpoint store that is not a
+    # checkpoint syndicate wrote); "" for every record that reads.
+    problem: str = ""
+
+    @classmethod
+    def unreadable(cls, problem: str) -> CheckpointRecord:
+        """A stand-in for a stored row that is not a readable checkpoint: `verify`
+        reports `problem` and trusts nothing else about it."""
+        return cls(
+            number=-1,
+            origin="",
+            size=-1,
+            root=b"",
+            items_position=-1,
+            deliveries_position=-1,
+            segment=b"",
+            peaks=(),
+            note="",
+            public_key="",
+            trigger="",
+            actor="",
+            at=datetime.min.replace(tzinfo=UTC),
+            problem=problem,
+        )
 
     def as_json(self) -> dict[str, object]:
         """The record as one line of `checkpoints.jsonl` in an export."""
+        if self.problem:
+            return {"number": None, "note": "", "problem": self.problem}
         return {
             "number": self.number,
             "origin": self.origin,
@@ -107,21 +146,22 @@ class CheckpointRecord:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> CheckpointRecord:
-        """Read one `checkpoints.jsonl` line (ValueError/KeyError/TypeError if malformed)."""
+        """Read one `checkpoints.jsonl` line strictly (ValueError/KeyError/TypeError
+        if malformed; see `strict_int`, `strict_hex`, `strict_base64`)."""
         return cls(
-            number=int(doc["number"]),
-            origin=str(doc["origin"]),
-            size=int(doc["size"]),
-            root=bytes.fromhex(str(doc["root"])),
-            items_position=int(doc["items_position"]),
-            deliveries_position=int(doc["deliveries_position"]),
-            segment=base64.b64decode(str(doc["segment"]), validate=True),
-            peaks=tuple(bytes.fromhex(str(p)) for p in doc["peaks"]),
-            note=str(doc["note"]),
-            public_key=str(doc["public_key"]),
-            trigger=str(doc["trigger"]),
-            actor=str(doc["actor"]),
-            at=datetime.fromisoformat(str(doc["at"])),
+            number=strict_int(doc["number"]),
+            origin=strict_str(doc["origin"]),
+            size=strict_int(doc["size"]),
+            root=strict_hex(doc["root"]),
+            items_position=strict_int(doc["items_position"]),
+            deliveries_position=strict_int(doc["deliveries_position"]),
+            segment=strict_base64(doc["segment"]),
+            peaks=tuple(strict_hex(p) for p in strict_list(doc["peaks"])),
+            note=strict_str(doc["note"]),
+            public_key=strict_str(doc["public_key"]),
+            trigger=strict_str(doc["trigger"]),
+            actor=strict_str(doc["actor"]),
+            at=datetime.fromisoformat(strict_str(doc["at"])),
         )
 
     @classmethod
@@ -130,17 +170,72 @@ class CheckpointRecord:
             number=event.number,
             origin=event.origin,
             size=event.size,
-            root=bytes.fromhex(event.root),
+            root=_or(strict_hex, event.root, b""),
             items_position=event.items_position,
             deliveries_position=event.deliveries_position,
-            segment=base64.b64decode(event.segment),
-            peaks=tuple(bytes.fromhex(p) for p in event.peaks),
+            segment=_or(strict_base64, event.segment, b"\0"),
+            peaks=tuple(_or(strict_hex, p, b"") for p in event.peaks),
             note=event.note,
             public_key=event.public_key,
             trigger=event.trigger,
             actor=event.actor,
             at=event.timestamp,
         )
+
+
+# -- strict field formats: one value, one spelling ----------------------------------------
+#
+# The unsigned fields of a record are checked against its signed note; a spelling the
+# library never writes (upper-case hex, a number as a string, base64 that is not
+# canonical) gets a value no note can match, so it is a finding rather than accepted.
+
+_HEX32 = re.compile(r"[0-9a-f]{64}")
+
+
+def strict_int(value: object) -> int:
+    """A JSON integer (not a boolean, a float or a string)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{value!r} is not an integer")
+    return value
+
+
+def strict_str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not a string")
+    return value
+
+
+def strict_list(value: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"{value!r} is not a list")
+    return value
+
+
+def strict_hex(value: object) -> bytes:
+    """A 32-byte hash as 64 lower-case hex digits."""
+    if not isinstance(value, str) or not _HEX32.fullmatch(value):
+        raise ValueError("not 64 lower-case hex digits")
+    return bytes.fromhex(value)
+
+
+def strict_base64(value: object) -> bytes:
+    """Whole 32-byte hashes as canonical standard base64 (padded, no line breaks)."""
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    try:
+        data = base64.b64decode(value.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise ValueError("not base64") from None
+    if base64.b64encode(data).decode("ascii") != value or len(data) % 32:
+        raise ValueError("not canonical base64 of whole 32-byte hashes")
+    return data
+
+
+def _or(parse: Callable[[object], bytes], value: object, spoilt: bytes) -> bytes:
+    try:
+        return parse(value)
+    except (TypeError, ValueError):
+        return spoilt
 
 
 class AuditStore(ConfiguredEnvironment, Application[UUID]):
@@ -153,7 +248,14 @@ class AuditStore(ConfiguredEnvironment, Application[UUID]):
     }
 
     def checkpoints(self) -> Iterator[CheckpointRecord]:
-        """Every recorded checkpoint, oldest first, read in pages."""
+        """Every recorded checkpoint, oldest first, read in pages. A stored row that
+        is not a readable checkpoint (edited outside syndicate), or that lies where
+        the store is never read (position 0 or below), comes as
+        `CheckpointRecord.unreadable` saying why, first the latter, then in order."""
+        rows_outside = getattr(self.recorder, "rows_outside", None)
+        if callable(rows_outside):
+            for row in rows_outside():
+                yield CheckpointRecord.unreadable(row.describe())
         start = 0
         while True:
             page = self.recorder.select_notifications(
@@ -162,19 +264,37 @@ class AuditStore(ConfiguredEnvironment, Application[UUID]):
             if not page:
                 return
             for notification in page:
-                event = self.mapper.to_domain_event(notification)
-                if isinstance(event, RecordedCheckpoint.Made):
-                    yield CheckpointRecord.of(event)
+                yield self._read(notification)
             start = page[-1].id
 
+    def _read(self, notification: Any) -> CheckpointRecord:
+        where = f"checkpoint store position {notification.id}"
+        try:
+            event = self.mapper.to_domain_event(notification)
+            if not isinstance(event, RecordedCheckpoint.Made):
+                raise TypeError(f"a {notification.topic} event, not a checkpoint")
+            return CheckpointRecord.of(event)
+        except Exception as exc:  # any edit of a row is a finding, not a traceback
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return CheckpointRecord.unreadable(
+                f"{where} is not a readable checkpoint record ({reason[:200]}): "
+                "the checkpoint store was edited outside syndicate"
+            )
+
     def latest(self) -> CheckpointRecord | None:
-        """The newest recorded checkpoint, if any."""
+        """The newest recorded checkpoint, if any; StoreError if it cannot be read
+        (nothing can be signed on top of it)."""
         top = self.recorder.max_notification_id()
         if not top:
             return None
         page = self.recorder.select_notifications(start=top, limit=1)
-        event = self.mapper.to_domain_event(page[0])
-        return CheckpointRecord.of(cast(RecordedCheckpoint.Made, event))
+        record = self._read(page[0])
+        if record.problem:
+            raise StoreError(
+                f"{record.problem}; no checkpoint can follow it (run `syndicate audit "
+                "verify`)"
+            )
+        return record
 
     def record(self, **fields: Any) -> CheckpointRecord:
         """Record checkpoint `fields["number"]`; IntegrityError if it exists already."""

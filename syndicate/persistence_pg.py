@@ -1,0 +1,180 @@
+"""PostgreSQL recorders that read only the rows the audit log covers (see
+`syndicate.persistence`): its own module, so that a SQLite home never imports psycopg's
+pool. Selected with `PERSISTENCE_MODULE=syndicate.persistence_pg:AuditedPostgresFactory`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    Notification,
+    OperationalError,
+    ProcessRecorder,
+    StoredEvent,
+)
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresFactory,
+    PostgresProcessRecorder,
+)
+from eventsourcing.utils import retry
+from psycopg.sql import SQL, Identifier
+
+from syndicate.errors import StoreError
+from syndicate.persistence import (
+    OutsideRow,
+    first_audited,
+    log_name,
+    refuse_unaudited,
+)
+
+__all__ = [
+    "AuditedPostgresApplicationRecorder",
+    "AuditedPostgresFactory",
+    "AuditedPostgresProcessRecorder",
+]
+
+
+class AuditedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL recorder reading only what the audit log covers."""
+
+    log_name: str = "log"
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        # eventsourcing's statement (`SELECT *`, notification_id included), checked.
+        statement = self.select_events_statement
+        params: list[Any] = [originator_id]
+        if gt is not None:
+            params.append(gt)
+            statement += SQL(" AND originator_version > %s")
+        if lte is not None:
+            params.append(lte)
+            statement += SQL(" AND originator_version <= %s")
+        statement += SQL(" ORDER BY originator_version")
+        statement += SQL(" DESC") if desc else SQL(" ASC")
+        if limit is not None:
+            params.append(limit)
+            statement += SQL(" LIMIT %s")
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            rows = curs.fetchall()
+        for row in rows:
+            position = row["notification_id"]
+            if position is None or position < 1:
+                refuse_unaudited(
+                    self.log_name,
+                    position,
+                    row["originator_id"],
+                    row["originator_version"],
+                )
+        try:
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in rows
+            ]
+        except TypeError as exc:
+            raise self._altered(exc) from None
+
+    def _altered(self, exc: Exception) -> StoreError:
+        """A column retyped by hand (`state` as text, ...): eventsourcing's row
+        building fails on it; say so instead of a traceback."""
+        return StoreError(
+            f"{self.log_name}: table {self.datastore.schema}.{self.events_table_name} "
+            f"holds a row of another column type than eventsourcing writes ({exc}): "
+            "it was altered outside syndicate, and nothing is read from it"
+        )
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        start, inclusive = first_audited(start, inclusive_of_start)
+        try:
+            selected: Sequence[Notification] = super().select_notifications(
+                start, limit, stop, topics, inclusive_of_start=inclusive
+            )
+        except TypeError as exc:
+            raise self._altered(exc) from None
+        return selected
+
+    def max_notification_id(self) -> int | None:
+        top = super().max_notification_id()
+        return top if top is not None and top > 0 else None
+
+    def rows_outside(self) -> list[OutsideRow]:
+        """Rows the audit log never reads: no position, a position of 0 or below, or
+        a position two rows share (the unique index on it was dropped)."""
+        table = SQL("{0}.{1}").format(
+            Identifier(self.datastore.schema), Identifier(self.events_table_name)
+        )
+        statement = SQL(
+            "SELECT notification_id, originator_id::text AS o, originator_version, "
+            "topic, (notification_id IS NOT NULL AND notification_id > 0) AS shared "
+            "FROM {0} WHERE notification_id IS NULL OR notification_id <= 0 "
+            "OR notification_id IN (SELECT notification_id FROM {0} "
+            "GROUP BY notification_id HAVING count(*) > 1) "
+            "ORDER BY notification_id, originator_id, originator_version"
+        ).format(table)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement)
+            rows = curs.fetchall()
+        return [
+            OutsideRow(
+                self.log_name,
+                row["notification_id"],
+                str(row["o"]),
+                row["originator_version"],
+                str(row["topic"]),
+                *(("at a position another row has too",) if row["shared"] else ()),
+            )
+            for row in rows
+        ]
+
+
+class AuditedPostgresProcessRecorder(
+    PostgresProcessRecorder, AuditedPostgresApplicationRecorder
+):
+    """The process recorder (events and tracking) reading only what the audit covers."""
+
+
+class AuditedPostgresFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL factory with the recorders above."""
+
+    application_recorder_class = AuditedPostgresApplicationRecorder
+    process_recorder_class = AuditedPostgresProcessRecorder
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = super().application_recorder()
+        if isinstance(recorder, AuditedPostgresApplicationRecorder):
+            recorder.log_name = log_name(self.env.name)
+        return recorder
+
+    def process_recorder(self) -> ProcessRecorder:
+        recorder = super().process_recorder()
+        if isinstance(recorder, AuditedPostgresApplicationRecorder):
+            recorder.log_name = log_name(self.env.name)
+        return recorder
