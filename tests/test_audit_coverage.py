@@ -192,6 +192,9 @@ def test_a_revision_put_below_position_1_is_found_and_never_replayed(
     verified = cli("audit", "verify")
     assert verified.exit_code == 1
     assert verified.stdout.startswith("FAIL outside: items log: a stored event at ")
+    exported = cli("audit", "export", str(tmp_path / f"export{position}"))
+    assert exported.exit_code == 0, exported.output
+    assert "1 stored row(s) lie outside the positions" in exported.stderr
 
 
 def test_the_planner_never_plans_a_row_below_position_1(
@@ -328,6 +331,10 @@ def test_a_corrupt_checkpoint_record_is_a_finding(
     offline = cli("audit", "verify", "--export", str(out))
     assert offline.exit_code == 1
     assert "not a readable checkpoint record" in offline.stdout
+    listed = cli("audit", "checkpoints")
+    assert listed.exit_code == 0
+    assert "#?     unreadable record: checkpoint store position 1" in listed.stdout
+    assert "1-01-01" not in listed.stdout  # no made-up time or size
 
 
 def test_a_checkpoint_row_below_position_1_blocks_nothing_silently(

@@ -224,7 +224,7 @@ def test_outlets_removed_from_the_configuration_are_listed_without_files(
     at = succeeded_at(h, 1)
     config = h.home / "syndicate.toml"
     text = config.read_text("utf-8")
-    config.write_text(text[: text.index("[outlets.feeds]")], "utf-8")
+    config.write_text(text[: text.index("\n[outlets.feeds]") + 1], "utf-8")
     out = tmp_path / "r"
     result = h.ok("audit", "replay", "--as-of", at, "--out", out)
     assert "not configured" in result.stdout

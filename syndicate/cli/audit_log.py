@@ -251,6 +251,13 @@ def export_command(
             f"exported {counts['events']} events and {counts['checkpoints']} "
             f"checkpoints to {out}"
         )
+        if counts.get("outside"):
+            typer.echo(
+                f"warning: {counts['outside']} stored row(s) lie outside the positions "
+                "the audit log covers and are not in the export; run `syndicate audit "
+                "verify` on the store",
+                err=True,
+            )
 
 
 def prove_command(
@@ -318,6 +325,9 @@ def list_checkpoints(ctx: typer.Context, as_json: JsonOption = False) -> None:
         if not records:
             fail("no checkpoints yet; run `syndicate audit checkpoint`", 1)
         for r in records:
+            if r.problem:
+                typer.echo(f"#?     unreadable record: {r.problem}")
+                continue
             typer.echo(
                 f"#{r.number:<5} {format_time(r.at)}  {r.size:>8} events  "
                 f"{r.root.hex()[:16]}…  {r.trigger} ({r.actor})"
