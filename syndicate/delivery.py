@@ -16,7 +16,10 @@ At-least-once, with every attempt an event:
 
 Backoff: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h… with ±20 % jitter (derived from the
 delivery id and attempt, so it is reproducible); an outlet's `Retry-After` (or rate-limit
-error code, mapped by its adapter) replaces the backoff. Maximum age: 3 days.
+error code, mapped by its adapter) can lengthen a wait, never shorten it, and is capped at
+a day (`Backoff`). Maximum age: 3 days; a wait that would end beyond it is cut short, so
+the last try happens at the maximum age, and only a delivery still failing then is
+`Abandoned`.
 
 Asynchronous confirmation: on an outlet whose capabilities say `confirms_async`, a
 successful `deliver` records `Submitted` with the time of the first check. A submitted
@@ -79,7 +82,16 @@ __all__ = ["Backoff", "RateSlot", "RunSummary", "Worker", "item_view"]
 
 @dataclass(frozen=True)
 class Backoff:
-    """When to try again after a failed attempt, and when to give up."""
+    """When to try again after a failed attempt, and when to give up.
+
+    A receiver's `Retry-After` (or an adapter's rate-limit wait) can only lengthen a
+    wait, never shorten it: the wait is at least this attempt's step of the schedule
+    (with its jitter), and at most `max_retry_after`. So a receiver that answers
+    `Retry-After: 0` is tried no more often than one that says nothing, and one that asks
+    for the year 2099 is tried again within a day, until `max_age` is up. Sends of one
+    delivery are therefore at least 4 s, 4 min, 24 min, 96 min… apart (the schedule
+    less its jitter): at most 4 in any hour, 5 counting the last try at `max_age`.
+    """
 
     schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
     jitter: float = 0.2
@@ -87,6 +99,9 @@ class Backoff:
     # When to ask an outlet that confirms asynchronously again (no jitter: checks only
     # read, so several landing at once cost nothing but a request each).
     checks: tuple[float, ...] = (10, 30, 60, 300, 900, 1800)
+    # The longest wait an outlet may ask for; beyond it the delivery is tried anyway
+    # (a day: WeChat's daily quota resets at midnight Beijing time).
+    max_retry_after: float = 86400.0
 
     def with_first_check(self, seconds: float) -> Backoff:
         """This policy with the first check after `seconds` (later checks unchanged,
@@ -94,24 +109,29 @@ class Backoff:
         later = tuple(max(c, seconds) for c in self.checks[1:])
         return replace(self, checks=(seconds, *later))
 
+    def _asked(self, retry_after: float | None) -> float:
+        """What an outlet asked for, made sane: 0 for nothing, negative or NaN; at most
+        `max_retry_after` (also for "inf" and absurd values)."""
+        if retry_after is None or math.isnan(retry_after) or retry_after <= 0:
+            return 0.0
+        return min(retry_after, self.max_retry_after)
+
     def check_delay(self, checks: int, retry_after: float | None = None) -> float:
-        """Seconds until the next check, after `checks` recorded submissions."""
-        if retry_after is not None and math.isfinite(retry_after):
-            return min(max(1.0, retry_after), self.max_age.total_seconds() + 1)
-        return float(self.checks[min(max(checks, 0), len(self.checks) - 1)])
+        """Seconds until the next check, after `checks` recorded submissions: the check
+        schedule, or longer if the outlet asked for longer."""
+        step = float(self.checks[min(max(checks, 0), len(self.checks) - 1)])
+        return max(step, self._asked(retry_after))
 
     def delay(self, delivery: UUID, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait before attempt `attempt + 1`."""
-        if retry_after is not None:
-            # An outlet may ask for anything (even "inf"); never beyond the age limit.
-            ceiling = self.max_age.total_seconds() + 1
-            if not math.isfinite(retry_after):
-                return ceiling
-            return min(max(1.0, retry_after), ceiling)
+        """Seconds to wait before attempt `attempt + 1`: this attempt's step of the
+        schedule (± jitter), or longer if the outlet asked for longer."""
         base = self.schedule[min(max(attempt, 1), len(self.schedule)) - 1]
         digest = hashlib.sha256(f"{delivery}:{attempt}".encode()).digest()
         spread = int.from_bytes(digest[:4], "big") / 0xFFFFFFFF  # 0..1, reproducible
-        return base * (1 - self.jitter + 2 * self.jitter * spread)
+        return max(
+            base * (1 - self.jitter + 2 * self.jitter * spread),
+            self._asked(retry_after),
+        )
 
 
 class RateSlot(Aggregate):
@@ -663,14 +683,15 @@ class Worker:
         wait = self.backoff.check_delay(
             delivery.checks, error.retry_after if error else None
         )
-        check_at = now + timedelta(seconds=wait)
-        if check_at - delivery.planned_at > self.backoff.max_age:
+        check_at = self._next_try(delivery, now, wait, self.backoff.checks[0])
+        if check_at is None:
             why = f"; last error: {error}" if error else ""
             delivery.record(
                 Delivery.Abandoned,
                 at=now,
                 reason=f"{outlet.name} had not confirmed it after {delivery.checks} "
-                f"checks and {self.backoff.max_age}{why}"[:500],
+                f"checks over {_span(now - delivery.planned_at)} (the limit is "
+                f"{_span(self.backoff.max_age)}){why}"[:500],
             )
             return "abandoned"
         delivery.record(
@@ -721,9 +742,13 @@ class Worker:
         now = self.clock()
         retry_at = None
         outcome = "failed"
+        give_up = False
         if not permanent:
             wait = self.backoff.delay(delivery.id, delivery.attempt, exc.retry_after)
-            retry_at = now + timedelta(seconds=wait)
+            retry_at = self._next_try(delivery, now, wait, self.backoff.schedule[0])
+            if retry_at is None:  # the maximum age is up: this was the last try
+                give_up = True
+                retry_at = now + timedelta(seconds=wait)
             outcome = "retrying"
         delivery.record(
             Delivery.Failed,
@@ -742,18 +767,36 @@ class Worker:
                 else None
             ),
         )
-        if (
-            retry_at is not None
-            and retry_at - delivery.planned_at > self.backoff.max_age
-        ):
+        if give_up:
+            tries = (
+                "1 attempt" if delivery.attempt == 1 else f"{delivery.attempt} attempts"
+            )
             delivery.record(
                 Delivery.Abandoned,
                 at=now,
-                reason=f"still failing after {delivery.attempt} attempts and "
-                f"{self.backoff.max_age}; last error: {exc}"[:500],
+                reason=f"still failing after {tries} over "
+                f"{_span(now - delivery.planned_at)} (the limit is "
+                f"{_span(self.backoff.max_age)}); last error: {exc}"[:500],
             )
             outcome = "abandoned"
         return outcome
+
+    def _next_try(
+        self, delivery: Delivery, now: datetime, wait: float, least: float
+    ) -> datetime | None:
+        """When to try again after waiting `wait` seconds, or None: the maximum age is up.
+
+        A wait that would end beyond the maximum age is cut short to end at it (one last
+        try then, so a far-off `Retry-After` never gives up early), unless fewer than
+        `least` seconds (the schedule's first step) are left: then there is no last try.
+        """
+        deadline = delivery.planned_at + self.backoff.max_age
+        wanted = now + timedelta(seconds=wait)
+        if wanted <= deadline:
+            return wanted
+        if (deadline - now).total_seconds() >= least:
+            return deadline
+        return None
 
     def _save_outcome(self, delivery: Delivery, outcome: str) -> str:
         """Save, and never lose an outcome to a concurrent change of the delivery."""
@@ -999,6 +1042,18 @@ class Worker:
             if older is not None and older.state.done and older.receipt:
                 found.append(dict(older.receipt))
         return tuple(found)
+
+
+def _span(span: timedelta) -> str:
+    """A duration as an operator reads it: "72 h", "2 h 5 min", "45 min", "5 s"."""
+    seconds = max(int(span.total_seconds()), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"
 
 
 def _messages(rendition: Rendition) -> int:

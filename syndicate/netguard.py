@@ -43,22 +43,43 @@ through the guard like any request.
 
 Refusals raise `BlockedAddressError`, a `requests.ConnectionError`, before a byte is
 sent; the worker turns it into a permanent delivery failure (retrying cannot help).
+
+**Bounded exchanges.** Adapters send through `exchange`: one request whose `timeout` is a
+deadline for all of it (a watchdog thread shuts the socket down when it passes, so a
+receiver trickling its headers or body cannot hold a worker), whose answer is read up to a
+byte limit (the rest is never downloaded), and whose failure is named (`RequestFailed`:
+DNS failure, refused, TLS handshake, timeout, broken connection) together with whether any
+of the request was sent, which guarded connections track exactly. `retry_after` parses a
+`Retry-After` header (seconds or HTTP date).
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import http.client
 import ipaddress
+import itertools
+import math
+import os
 import socket
+import ssl
 import sys
-from collections.abc import Callable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, cast
 from urllib.parse import unquote, urljoin, urlsplit
 
 import idna
 import requests
 import requests.adapters
+import urllib3.exceptions
 from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE
+from requests.exceptions import InvalidSchema
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
@@ -72,11 +93,15 @@ from urllib3.util.connection import allowed_gai_family
 __all__ = [
     "PRIVATE_NETWORK_HINT",
     "BlockedAddressError",
+    "Exchange",
     "GuardedAdapter",
+    "RequestFailed",
     "blocked_cause",
     "check_address",
     "check_url",
+    "exchange",
     "guard_session",
+    "retry_after",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -506,6 +531,25 @@ class _GuardedConnection(HTTPConnection):
     guard: _Guard = _STRICT
 
     def _new_conn(self) -> socket.socket:
+        watch = _active_watch()
+        if watch is not None:
+            watch.guarded = True
+        sock = self._open()
+        if watch is not None:
+            watch.attach(sock)  # from here on the deadline can cut this connection
+        return sock
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:
+        watch = _active_watch()
+        if watch is not None:
+            watch.guarded = True
+            if self.sock is None:
+                self.connect()  # failing here, nothing of the request was sent
+            watch.attach(cast(socket.socket, self.sock))
+            watch.sent = True  # from here on the receiver may have seen the request
+        super().request(method, url, *args, **kwargs)
+
+    def _open(self) -> socket.socket:
         if self.proxy is not None:
             return super()._new_conn()  # the connection goes to the trusted proxy
         try:
@@ -712,3 +756,473 @@ def guard_session(
     # An instance attribute shadows the method (the session came from a factory).
     session.get_redirect_target = same_host_target  # type: ignore[method-assign,assignment]
     return session
+
+
+# -- bounded exchanges ---------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def _active_watch() -> _Watch | None:
+    watch: _Watch | None = getattr(_local, "watch", None)
+    return watch
+
+
+class _Watch:
+    """The deadline of one request, and how far the request got.
+
+    When the deadline passes, the watchdog thread shuts down (`SHUT_RDWR`) every socket
+    the request used: a read or write blocked on it returns at once, whatever phase the
+    request is in (TLS handshake, sending, waiting for the status line, trickled
+    headers or body), and the request fails. The watch keeps its own duplicate of each
+    socket's descriptor, so it never touches a descriptor the connection has closed
+    (and the system may have reused). Guarded connections (`GuardedAdapter`) report to
+    it; other transports do not, and then only the checks between body reads apply.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.guarded = False  # a guarded connection took part: `sent` is exact
+        self.sent = False  # bytes of the request may have left
+        self.expired = False
+        self.done = False
+        self.ends = time.monotonic() + seconds
+        self._dups: list[int] = []  # our own duplicates of the sockets' descriptors
+        self._lock = threading.Lock()
+
+    @property
+    def left(self) -> float:
+        """Seconds left before the deadline."""
+        return self.ends - time.monotonic()
+
+    def attach(self, sock: socket.socket) -> None:
+        """Cut `sock` too when the deadline passes (at once, if it has passed)."""
+        try:
+            dup = os.dup(sock.fileno())
+        except (OSError, ValueError):
+            return  # already closed: nothing left to cut
+        with self._lock:
+            if self.done:
+                os.close(dup)
+                return
+            self._dups.append(dup)
+            if self.expired:
+                _cut(dup)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self.done:
+                return
+            self.expired = True
+            for dup in self._dups:
+                _cut(dup)
+
+    def finish(self) -> None:
+        with self._lock:
+            self.done = True
+            dups, self._dups = self._dups, []
+        for dup in dups:
+            with contextlib.suppress(OSError):
+                os.close(dup)
+
+
+class _Watchdog:
+    """One daemon thread that expires watches at their deadlines (no thread per
+    request). Finished watches are dropped when their deadline comes up."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._count = itertools.count()
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, watch: _Watch) -> None:
+        with self._ready:
+            heapq.heappush(self._heap, (watch.ends, next(self._count), watch))
+            if self._thread is None or not self._thread.is_alive():
+                # (Also after a fork: the child has no watchdog thread.)
+                self._thread = threading.Thread(
+                    target=self._run, name="syndicate-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is watch:
+                self._ready.notify()  # it sleeps until a later deadline: wake it
+
+    def _run(self) -> None:
+        while True:
+            due: list[_Watch] = []
+            with self._ready:
+                now = time.monotonic()
+                while self._heap and (self._heap[0][0] <= now or self._heap[0][2].done):
+                    due.append(heapq.heappop(self._heap)[2])
+                if not due:
+                    wait = self._heap[0][0] - now if self._heap else None
+                    self._ready.wait(wait)
+                    continue
+            for watch in due:
+                watch.expire()  # does nothing to a finished watch
+
+
+_WATCHDOG = _Watchdog()
+
+
+def _cut(fd: int) -> None:
+    """Shut down the socket behind descriptor `fd` (ours), both ways."""
+    with contextlib.suppress(OSError):
+        sock = socket.socket(fileno=fd)
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        finally:
+            sock.detach()  # the descriptor stays ours, closed by `finish`
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """What a receiver answered to one request, read within bounds.
+
+    `body` is at most the `limit` given to `exchange`; `complete` is False when the
+    answer's body was longer, broke off, or did not arrive in time, and `problem` then
+    says which (the status line and headers did arrive).
+    """
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    complete: bool = True
+    problem: str | None = None
+
+
+class RequestFailed(Exception):
+    """A request got no answer (not even a status line); `what` says what happened.
+
+    `code`: "blocked" (the guard refused the destination), "url" (the URL is not
+    valid), "dns" (the host name did not resolve), "connect" (refused, unreachable or
+    the connection timed out), "tls" (the TLS handshake failed), "timeout" (no answer in
+    time), "connection" (the connection broke or the answer was not HTTP), "transport"
+    (anything else). `sent`: False when nothing of the request was sent (always safe to
+    retry), True when the receiver may have seen it, None when that cannot be told
+    (only for transports that are not guarded). `detail` is the short cause (e.g.
+    "connection reset by the receiver") for adapters that word their own message.
+    Messages name the host, never the URL's path or query (they may hold a key).
+    """
+
+    def __init__(
+        self, what: str, *, code: str, sent: bool | None, detail: str = ""
+    ) -> None:
+        super().__init__(what)
+        self.what = what
+        self.code = code
+        self.sent = sent
+        self.detail = detail or what
+
+
+def exchange(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    limit: int,
+    **kwargs: Any,
+) -> Exchange:
+    """Send one request and read at most `limit` bytes of its answer, within `timeout`.
+
+    `timeout` bounds the whole exchange (connecting, TLS, sending, waiting, reading),
+    not only each read: a receiver that trickles a byte a second is cut off when it is
+    up (on guarded sessions exactly; on others between reads). Redirects are never
+    followed. A body longer than `limit` is not read further: its connection is closed
+    and the answer marked incomplete. Raises `RequestFailed` when there is no answer at
+    all; never raises on a broken or slow body once the status line has arrived.
+    """
+    watch = _Watch(timeout)
+    outer = _active_watch()
+    _local.watch = watch
+    headers = {"Accept-Encoding": "identity", **dict(kwargs.pop("headers", None) or {})}
+    try:
+        _WATCHDOG.add(watch)
+        try:
+            response = session.request(
+                method,
+                url,
+                headers=headers,
+                timeout=(timeout, timeout),
+                stream=True,
+                allow_redirects=False,
+                **kwargs,
+            )
+        except requests.RequestException as exc:
+            raise _failure(exc, watch, url) from exc
+        try:
+            body, problem = _read(response, limit, watch)
+        finally:
+            response.close()  # a connection not read to its end is closed, not reused
+    finally:
+        watch.finish()
+        _local.watch = outer
+    return Exchange(
+        status=response.status_code,
+        headers=response.headers,
+        body=body,
+        complete=problem is None,
+        problem=problem,
+    )
+
+
+_BODY_ERRORS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
+
+
+def _read(
+    response: requests.Response, limit: int, watch: _Watch
+) -> tuple[bytes, str | None]:
+    raw = response.raw
+    if raw is None or not hasattr(raw, "read"):  # built in memory (a test transport)
+        content = response.content or b""
+        if len(content) > limit:
+            return content[:limit], _too_large(limit)
+        return content, None
+    chunks: list[bytes] = []
+    size = 0
+    problem: str | None = None
+    try:
+        while size <= limit:
+            if watch.expired or watch.left <= 0:
+                problem = f"the answer's body did not arrive within {watch.seconds:g} s"
+                break
+            chunk = raw.read(min(65536, limit + 1 - size), decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except _BODY_ERRORS as exc:
+        problem = (
+            f"the answer's body did not arrive within {watch.seconds:g} s"
+            if watch.expired
+            else f"the answer's body broke off ({_cause(exc)})"
+        )
+    body = b"".join(chunks)
+    if size > limit:
+        return body[:limit], _too_large(limit)
+    return body, problem
+
+
+def _too_large(limit: int) -> str:
+    return (
+        f"the answer is larger than {limit:,} bytes; only the first {limit:,} were read"
+    )
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    return list(_walk(exc, set()))
+
+
+def _cause(exc: BaseException) -> str:
+    """A short, secret-free name for what broke a connection."""
+    found = _chain(exc)
+    for kind, words in (
+        (ConnectionResetError, "connection reset by the receiver"),
+        (BrokenPipeError, "the receiver closed the connection while it was sent"),
+        (http.client.RemoteDisconnected, "the receiver closed the connection"),
+        (http.client.IncompleteRead, "the answer was cut short"),
+        (http.client.BadStatusLine, "the answer was not HTTP"),
+        (http.client.LineTooLong, "the answer's header lines were too long"),
+        (ssl.SSLError, "TLS error"),
+        (TimeoutError, "timed out"),
+    ):
+        if any(isinstance(e, kind) for e in found):
+            return words
+    return type(exc).__name__
+
+
+def _host(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "the receiver"
+        return f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return "the receiver"
+
+
+def _failure(exc: requests.RequestException, watch: _Watch, url: str) -> RequestFailed:
+    """Name what happened to a request that got no answer, and whether it was sent."""
+    host = _host(url)
+    found = _chain(exc)
+    blocked = blocked_cause(exc)
+    if blocked is not None:
+        return RequestFailed(str(blocked), code="blocked", sent=False)
+    if isinstance(
+        exc, requests.exceptions.InvalidURL | requests.exceptions.URLRequired
+    ):
+        return RequestFailed("the URL is not valid", code="url", sent=False)
+    if isinstance(exc, requests.exceptions.MissingSchema | InvalidSchema):
+        return RequestFailed("the URL is not valid", code="url", sent=False)
+    sent: bool | None = watch.sent if watch.guarded else None
+    seconds = f"{watch.seconds:g} s"
+    if watch.expired:
+        if sent is False:
+            return RequestFailed(
+                f"could not reach {host} within {seconds}; nothing was sent",
+                code="connect",
+                sent=False,
+            )
+        return RequestFailed(
+            f"no complete answer from {host} within {seconds} after the request was "
+            "sent",
+            code="timeout",
+            sent=sent,
+        )
+    if isinstance(exc, requests.exceptions.ProxyError):
+        why = next(
+            (e.strerror for e in found if isinstance(e, OSError) and e.strerror),
+            _cause(exc),
+        )
+        return RequestFailed(
+            f"cannot reach {host} through the proxy ({why}); nothing was sent",
+            code="connect",
+            sent=False,
+        )
+    dns = next((e for e in found if isinstance(e, socket.gaierror)), None)
+    if dns is not None or any(isinstance(e, NameResolutionError) for e in found):
+        why = f" ({dns.strerror})" if dns is not None and dns.strerror else ""
+        return RequestFailed(
+            f"cannot resolve {_bare(host)}: DNS lookup failed{why}; nothing was sent",
+            code="dns",
+            sent=False,
+        )
+    if any(isinstance(e, ConnectionRefusedError) for e in found):
+        return RequestFailed(
+            f"{host} refused the connection (connection refused); nothing was sent",
+            code="connect",
+            sent=False,
+        )
+    if isinstance(exc, requests.ConnectTimeout):
+        return RequestFailed(
+            f"connecting to {host} timed out after {seconds}; nothing was sent",
+            code="connect",
+            sent=False,
+        )
+    connect = next((e for e in found if isinstance(e, NewConnectionError)), None)
+    if connect is not None:
+        why = next(
+            (e.strerror for e in found if isinstance(e, OSError) and e.strerror),
+            "no connection",
+        )
+        return RequestFailed(
+            f"cannot connect to {host} ({why}); nothing was sent",
+            code="connect",
+            sent=False,
+        )
+    tls = next((e for e in found if isinstance(e, ssl.SSLError)), None)
+    if isinstance(exc, requests.exceptions.SSLError) and sent is not True:
+        return RequestFailed(
+            f"the TLS handshake with {host} failed ({_tls_reason(tls)}); nothing was "
+            "sent",
+            code="tls",
+            sent=False if sent is False or tls is not None else None,
+        )
+    if isinstance(exc, requests.Timeout):
+        return RequestFailed(
+            f"no answer from {host} within {seconds} after the request was sent",
+            code="timeout",
+            sent=True if sent is None else sent,
+        )
+    if sent is None and "refused" in str(exc).lower():
+        # An unguarded transport (a test double) that only says so in words.
+        return RequestFailed(
+            f"{host} refused the connection (connection refused); nothing was sent",
+            code="connect",
+            sent=False,
+        )
+    if sent is False:
+        return RequestFailed(
+            f"the connection to {host} failed before the request was sent "
+            f"({_cause(exc)}); nothing was sent",
+            code="connect",
+            sent=False,
+        )
+    if any(isinstance(e, http.client.BadStatusLine) for e in found):
+        hint = ""
+        line = next(
+            (str(e.args[0]) for e in found if isinstance(e, http.client.BadStatusLine)),
+            "",
+        )
+        if line.lstrip("'").startswith(_TLS_RECORDS):
+            hint = " (it speaks TLS there: use an https:// URL)"
+        return RequestFailed(
+            f"{host} answered with something that is not HTTP{hint}, after the request "
+            "was sent",
+            code="connection",
+            sent=sent,
+            detail=f"the answer was not HTTP{hint}",
+        )
+    if isinstance(
+        exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError
+    ):
+        return RequestFailed(
+            f"the connection to {host} broke after the request was sent ({_cause(exc)})",
+            code="connection",
+            sent=sent,
+            detail=_cause(exc),
+        )
+    return RequestFailed(
+        f"the request to {host} failed ({_cause(exc)})",
+        code="transport",
+        sent=sent,
+        detail=_cause(exc),
+    )
+
+
+# A TLS alert or handshake record (as http.client shows the line, or its repr).
+_TLS_RECORDS = ("\x15\x03", "\x16\x03", "\\x15\\x03", "\\x16\\x03")
+
+
+def _bare(host: str) -> str:
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _tls_reason(error: ssl.SSLError | None) -> str:
+    if error is None:
+        return "TLS error"
+    reason = getattr(error, "reason", None) or ""
+    verify = getattr(error, "verify_message", None)
+    if verify:
+        return f"certificate verify failed: {verify}"
+    if reason == "WRONG_VERSION_NUMBER":
+        return "the server does not speak TLS on this port: use an http:// URL or the right port"
+    return str(reason).lower().replace("_", " ") if reason else type(error).__name__
+
+
+# -- Retry-After ---------------------------------------------------------------------------
+
+_WEEK = 7 * 24 * 3600.0
+
+
+def retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
+    """Seconds a `Retry-After` header asks to wait, or None (absent or not understood).
+
+    Delta-seconds or an HTTP date (one without a zone is taken as UTC); a time in the
+    past is 0; anything beyond a week (or "inf") is a week. The worker's backoff makes
+    it sane (never below the schedule, at most a day), so this only has to parse.
+    """
+    value = (headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        if math.isnan(seconds):
+            return None
+        return min(max(0.0, seconds), _WEEK)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return min(max(0.0, (when - now).total_seconds()), _WEEK)

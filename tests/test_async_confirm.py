@@ -104,4 +104,9 @@ def test_the_check_schedule_grows_and_is_capped() -> None:
     delays = [backoff.check_delay(n) for n in range(10)]
     assert delays[:4] == [10, 30, 60, 300]
     assert delays[-1] == delays[-2] == 1800
-    assert backoff.check_delay(3, retry_after=42) == 42
+    # An outlet's Retry-After lengthens a wait, never shortens it (nor below the check
+    # schedule: a hostile "Retry-After: 0" must not make a worker poll every second).
+    assert backoff.check_delay(0, retry_after=42) == 42
+    assert backoff.check_delay(3, retry_after=42) == 300
+    assert backoff.check_delay(3, retry_after=0) == 300
+    assert backoff.check_delay(3, retry_after=1e30) == backoff.max_retry_after

@@ -18,6 +18,12 @@
   adapter names the errcodes its platform documents). Once a message of a delivery
   has reached the group, any later failure is an unknown outcome: sending the delivery
   again would repeat what the group has already seen.
+- **Hostile or broken answers.** Each request goes through `syndicate.netguard.exchange`:
+  `timeout` bounds it as a whole (a trickled answer is cut off), at most 64 KiB of the
+  answer is read, and JSON nested too deep to parse is "not the robot API's JSON". A
+  failure before anything was sent (DNS, connection refused, TLS handshake) is transient
+  and named; one after sending is an unknown outcome. 429 and 5xx honour `Retry-After`
+  (the worker never waits less than its own schedule, nor more than a day).
 - **Secrets.** Robot keys, access tokens and signatures travel in the query string. They
   never appear in messages (`mask` shows the last four characters at most), and a
   logging filter on urllib3's loggers blanks `key=`, `access_token=` and `sign=` values,
@@ -40,7 +46,6 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from markdown_it import MarkdownIt
 from pydantic import SecretStr
-from urllib3.exceptions import NewConnectionError
 
 from syndicate.adapter import DeliveryJob, Operation, Receipt, Rendition
 from syndicate.domain.content import canonical_json
@@ -50,9 +55,11 @@ from syndicate.errors import (
     TransientDeliveryError,
     UnknownOutcomeError,
 )
+from syndicate.netguard import Exchange, RequestFailed, exchange, retry_after
 from syndicate_adapters._html import day
 
 __all__ = [
+    "ANSWER_LIMIT",
     "BASE_URL_PATTERN",
     "PORTAL_URL_PATTERN",
     "Notice",
@@ -66,6 +73,7 @@ __all__ = [
     "normalise_settings",
     "notice_for",
     "number_label",
+    "parse_json",
     "plain_summary",
     "secret_from_url",
     "split_text",
@@ -79,6 +87,8 @@ BASE_URL_PATTERN: Final = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
 SUMMARY_CHARS: Final = 200
 WINDOW: Final = timedelta(seconds=60)
 _HEADERS: Final = {"Content-Type": "application/json; charset=utf-8"}
+# The robots answer a few dozen bytes of JSON; more than this is not the robot API.
+ANSWER_LIMIT: Final = 64 * 1024
 
 
 # -- secrets -------------------------------------------------------------------------
@@ -446,28 +456,6 @@ class RateWindow:
 # -- sending -------------------------------------------------------------------------
 
 
-def _never_connected(exc: BaseException) -> bool:
-    """Whether a connection error happened before a connection existed (so before
-    anything was sent): refused, unreachable, or the name did not resolve."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, NewConnectionError | ConnectionRefusedError):
-            return True
-        todo += [
-            current.__cause__,
-            current.__context__,
-            getattr(current, "reason", None),
-        ]
-        todo += [a for a in current.args if isinstance(a, BaseException)]
-    text = str(exc)
-    return "refused" in text.lower() or "Failed to establish" in text
-
-
 class RobotAdapter:
     """The rendition and delivery half shared by the robot adapters; subclasses say what
     to send, how to address, what errcodes mean and which secrets to keep out of
@@ -580,61 +568,59 @@ class RobotAdapter:
     def _post_one(self, session: requests.Session, body: bytes) -> None:
         now = self.clock()
         try:
-            response = session.post(
+            answer = exchange(
+                session,
+                "POST",
                 self._url(now),
                 data=body,
                 headers=_HEADERS,
                 timeout=self.timeout,
-                allow_redirects=False,
+                limit=ANSWER_LIMIT,
             )
-        except requests.ConnectTimeout:
-            raise TransientDeliveryError(
-                f"cannot connect to {self.platform} (timed out)", code="connect"
-            ) from None
-        except requests.exceptions.InvalidURL:
-            raise PermanentDeliveryError(
-                f"the {self.platform} URL is not valid; check base_url", code="url"
-            ) from None
-        except requests.ConnectionError as exc:
-            # Refused before sending is safe to retry; a reset after sending is not known.
-            if _never_connected(exc):
+        except RequestFailed as exc:
+            what = self._scrub(exc.what)
+            if exc.code == "url":
+                raise PermanentDeliveryError(
+                    f"the {self.platform} URL is not valid; check base_url", code="url"
+                ) from None
+            if exc.sent is False:  # nothing left this machine: safe to try again
                 raise TransientDeliveryError(
-                    f"cannot connect to {self.platform} (connection refused)",
-                    code="connect",
+                    f"cannot reach {self.platform}: {what}", code=exc.code
                 ) from None
             self._window.record(now)
+            if exc.code == "timeout":
+                raise UnknownOutcomeError(
+                    f"no answer from {self.platform} within {self.timeout:g} s (the "
+                    "message was sent); it may have arrived, and the robot cannot be "
+                    "asked",
+                    code=exc.code,
+                ) from None
             raise UnknownOutcomeError(
                 f"the connection to {self.platform} broke after the message was sent "
-                f"({type(exc).__name__}); the robot cannot be asked whether it arrived",
-                code="connection",
-            ) from None
-        except requests.Timeout:
-            self._window.record(now)
-            raise UnknownOutcomeError(
-                f"no answer from {self.platform} within {self.timeout:g} s; the message "
-                "may have arrived, and the robot cannot be asked",
-                code="timeout",
-            ) from None
-        except requests.RequestException as exc:
-            self._window.record(now)
-            raise UnknownOutcomeError(
-                f"transport error talking to {self.platform}: {type(exc).__name__}",
-                code="transport",
+                f"({self._scrub(exc.detail)}); the robot cannot be asked whether it "
+                "arrived",
+                code=exc.code,
             ) from None
         self._window.record(now)
-        self._check(response, now)
+        self._check(answer, now)
 
-    def _check(self, response: requests.Response, now: datetime) -> None:
-        check_status(self.platform, response.status_code)
-        try:
-            answer = json.loads(response.content)
-        except ValueError:
-            answer = None
+    def _check(self, response: Exchange, now: datetime) -> None:
+        check_status(
+            self.platform,
+            response.status,
+            retry_after=retry_after(response.headers, now),
+        )
+        answer = parse_json(response.body) if response.complete else None
         errcode = answer.get("errcode") if isinstance(answer, dict) else None
         if not isinstance(errcode, int) or isinstance(errcode, bool):
+            why = (
+                response.problem
+                if not response.complete
+                else "not the robot API's JSON"
+            )
             raise UnknownOutcomeError(
-                f"{self.platform} answered HTTP 200 without an errcode (not the robot "
-                "API's JSON); the message may have arrived",
+                f"{self.platform} answered HTTP 200 without an errcode ({why}); the "
+                "message may have arrived",
                 code="unparseable",
             )
         if errcode == 0:
@@ -644,6 +630,15 @@ class RobotAdapter:
         if isinstance(error, TransientDeliveryError) and error.retry_after:
             self._window.pause(now, error.retry_after)
         raise error
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of an answer, or None if it is not JSON (also for nesting too
+    deep to parse, which a hostile server can send in a few kilobytes)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
 
 
 def check_parts(total: int, limit: int, platform: str) -> None:
@@ -668,9 +663,16 @@ def check_bodies(
             )
 
 
-def check_status(platform: str, status: int, api: str | None = None) -> None:
+def check_status(
+    platform: str,
+    status: int,
+    api: str | None = None,
+    *,
+    retry_after: float | None = None,
+) -> None:
     """The HTTP status of a platform API that answers 200 with an errcode body:
-    redirects (never followed) and other non-200 answers become delivery errors."""
+    redirects (never followed) and other non-200 answers become delivery errors
+    (429 and 5xx transient, with the answer's `Retry-After` if it had one)."""
     if 300 <= status < 400:
         raise PermanentDeliveryError(
             f"{platform} answered with a redirect ({status}); redirects are never "
@@ -679,7 +681,9 @@ def check_status(platform: str, status: int, api: str | None = None) -> None:
         )
     if status == 429 or status >= 500:
         raise TransientDeliveryError(
-            f"{platform} answered HTTP {status}", code=str(status)
+            f"{platform} answered HTTP {status}",
+            code=str(status),
+            retry_after=retry_after,
         )
     if status != 200:
         to = f" to {api}" if api else ""

@@ -14,6 +14,13 @@ are transient; timeouts and resets after sending are unknown outcomes, which the
 resend because the receiver deduplicates on `webhook-id`. A destination the network guard
 refuses (`syndicate.netguard`: loopback, private and other internal addresses, unless the
 outlet sets `allow_private_network = true`) fails for good before anything is sent.
+
+Hostile receivers: `timeout` bounds the whole attempt (connect, TLS, send, the answer's
+status line, headers and body), not each read; at most 64 KiB of the answer is read and
+the rest is not downloaded (only the status counts, so a 2xx with a huge, slow or broken
+body is still a success). Errors name what happened — DNS failure, connection refused,
+TLS handshake failure, timeout before or after sending — and anything that failed before
+a byte was sent is a plain transient error, never an unknown outcome.
 """
 
 from __future__ import annotations
@@ -22,10 +29,8 @@ import base64
 import binascii
 import hashlib
 import hmac
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import ClassVar
 
 import requests
@@ -45,10 +50,12 @@ from syndicate.errors import (
     TransientDeliveryError,
     UnknownOutcomeError,
 )
+from syndicate.netguard import RequestFailed, exchange, retry_after
 
 __all__ = ["WebhookAdapter", "WebhookSettings", "sign"]
 
-_WEEK = 7 * 24 * 3600.0
+# Receivers' answers are read up to this many bytes (only the status matters).
+ANSWER_LIMIT = 64 * 1024
 
 _EVENT_TYPES = {
     Operation.PUBLISH: "item.published",
@@ -95,22 +102,10 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        # "inf", "nan" and absurd values are not a schedule: cap at a week.
-        return min(max(0.0, seconds), _WEEK) if math.isfinite(seconds) else _WEEK
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+def _location(headers: Mapping[str, str]) -> str:
+    """Where a redirect points, without its query (which may carry a token)."""
+    where = headers.get("Location") or "?"
+    return (where.split("?", 1)[0].split("#", 1)[0] or "?")[:200]
 
 
 class WebhookAdapter:
@@ -156,37 +151,28 @@ class WebhookAdapter:
             ),
         }
         try:
-            response = session.post(
+            response = exchange(
+                session,
+                "POST",
                 self.settings.url,
                 data=rendition.data,
                 headers=headers,
                 timeout=self.settings.timeout,
-                allow_redirects=False,
+                limit=ANSWER_LIMIT,
             )
-        except (requests.ConnectTimeout, requests.exceptions.InvalidURL) as exc:
-            raise TransientDeliveryError(
-                f"cannot connect: {type(exc).__name__}", code="connect"
-            ) from exc
-        except requests.ConnectionError as exc:
-            # Refused before sending is safe to retry; a reset after sending is not known.
-            text = str(exc)
-            if "refused" in text.lower() or "Failed to establish" in text:
-                raise TransientDeliveryError(
-                    "connection refused", code="connect"
+        except RequestFailed as exc:
+            if exc.code == "url":
+                raise PermanentDeliveryError(
+                    "the outlet's url is not valid", code="url"
                 ) from exc
+            if exc.sent is False:  # safe to send again
+                raise TransientDeliveryError(exc.what, code=exc.code) from exc
             raise UnknownOutcomeError(
-                f"connection broken: {type(exc).__name__}", code="connection"
+                f"{exc.what}; the receiver may have processed it (it is sent again "
+                "with the same webhook-id)",
+                code=exc.code,
             ) from exc
-        except requests.Timeout as exc:
-            raise UnknownOutcomeError(
-                "no response in time; the receiver may have processed it",
-                code="timeout",
-            ) from exc
-        except requests.RequestException as exc:
-            raise UnknownOutcomeError(
-                f"transport error: {type(exc).__name__}", code="transport"
-            ) from exc
-        status = response.status_code
+        status = response.status
         if 200 <= status < 300:
             return Receipt(remote_id=rendition.key, detail={"status": str(status)})
         code = str(status)
@@ -194,7 +180,7 @@ class WebhookAdapter:
             raise TransientDeliveryError(
                 f"receiver answered {status}",
                 code=code,
-                retry_after=_retry_after(response),
+                retry_after=retry_after(response.headers, self.clock()),
             )
         if status == 410:
             raise PermanentDeliveryError(
@@ -204,7 +190,7 @@ class WebhookAdapter:
             )
         if 300 <= status < 400:
             raise PermanentDeliveryError(
-                f"receiver redirects ({status}) to {response.headers.get('Location', '?')}; "
+                f"receiver redirects ({status}) to {_location(response.headers)}; "
                 "redirects are never followed: update the outlet's url",
                 code=code,
             )

@@ -35,6 +35,13 @@ resends on its own, and the look-up protects the resend an operator allows.
 Secrets: the AppSecret and the access token never reach renditions, receipts, events,
 logs or messages (shown masked, `…` and the last four characters at most).
 
+Hostile or broken servers: every call (token, cover upload, draft, submit, checks,
+deletions) is bounded by `timeout` in all (connect, TLS, send, status line, headers,
+body) and reads at most 1 MiB of the answer; an answer that is larger, slow, broken off
+or not JSON is a lost answer (transient; for `submit`, the look-up above). A call that
+failed before anything was sent (DNS, refused, TLS handshake, connect timeout) is
+transient and says which; 429 and 5xx are transient and honour `Retry-After`.
+
 `inventory` pages through every published article (`freepublish/batchget`, deleted ones
 skipped) and returns the items whose 阅读原文 link points at `{portal_url}/items/<id>.html`.
 """
@@ -54,7 +61,6 @@ from uuid import UUID
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from urllib3.exceptions import NewConnectionError
 
 from syndicate.adapter import Capabilities, DeliveryJob, Operation, Receipt, Rendition
 from syndicate.domain.base import CHINA_TZ
@@ -65,8 +71,9 @@ from syndicate.errors import (
     TransientDeliveryError,
     UnknownOutcomeError,
 )
+from syndicate.netguard import RequestFailed, exchange, retry_after
 from syndicate_adapters._html import day, esc, markdown_html
-from syndicate_adapters._robot import check_status
+from syndicate_adapters._robot import check_status, parse_json
 
 __all__ = [
     "CONTENT_BYTES",
@@ -85,6 +92,9 @@ DIGEST_CHARS: Final = 54
 REFRESH_MARGIN: Final = timedelta(minutes=5)
 BATCH: Final = 20  # freepublish/batchget takes at most 20 at a time
 TOKEN_ERRORS: Final = frozenset({40001, 40014, 42001})
+# The most of an answer read: a page of `freepublish/batchget` without content is a few
+# tens of kilobytes; more is not the API (and is never downloaded).
+ANSWER_LIMIT: Final = 1024 * 1024
 _PORTAL_URL_PATTERN: Final = r"^https://[^\s\"'<>\\()\[\]?#]+$"
 _BASE_URL_PATTERN: Final = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
 _HEADERS: Final = {"Content-Type": "application/json; charset=utf-8"}
@@ -346,25 +356,11 @@ def _next_midnight_beijing(now: datetime) -> float:
     return (midnight - local).total_seconds() + 60
 
 
-def _never_connected(exc: BaseException) -> bool:
-    """Whether a connection error happened before anything was sent."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, NewConnectionError | ConnectionRefusedError):
-            return True
-        todo += [
-            current.__cause__,
-            current.__context__,
-            getattr(current, "reason", None),
-        ]
-        todo += [a for a in current.args if isinstance(a, BaseException)]
-    text = str(exc)
-    return "refused" in text.lower() or "Failed to establish" in text
+def _dicts(value: object) -> list[dict[str, Any]]:
+    """The objects in a JSON list from WeChat (anything else in it, or no list: none)."""
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, dict)]
 
 
 class _Lost(Exception):
@@ -495,7 +491,17 @@ class WechatMpAdapter:
                 "resolve DELIVERY --sent` or `--not-sent` (a resend looks again first)",
                 code="submit_lost",
             ) from None
-        publish_id = self._field(submitted, "publish_id", "freepublish/submit")
+        try:
+            publish_id = self._field(submitted, "publish_id", "freepublish/submit")
+        except TransientDeliveryError:
+            # WeChat took the job (errcode 0) but did not say which: sending it again
+            # could publish it twice.
+            raise UnknownOutcomeError(
+                "WeChat accepted the publish request but its answer has no usable "
+                "publish_id: look in 公众平台 → 发表记录, then run `syndicate resolve "
+                "DELIVERY --sent` or `--not-sent`",
+                code="submit_unclear",
+            ) from None
         detail = {
             "publish_id": publish_id,
             "draft_media_id": draft_id,
@@ -534,7 +540,8 @@ class WechatMpAdapter:
                 f"freepublish/get answered publish_status {status!r}", code="status"
             )
         article_id = str(answer.get("article_id") or "")
-        items = (answer.get("article_detail") or {}).get("item") or []
+        detail_ = answer.get("article_detail")
+        items = _dicts(detail_.get("item") if isinstance(detail_, dict) else None)
         url = str(items[0].get("article_url", "")) if items else ""
         detail = {"article_id": article_id, "article_url": url}
         old = [a for a in receipt.detail.get("delete_after", "").split(",") if a]
@@ -559,9 +566,10 @@ class WechatMpAdapter:
                 return None
             raise
         needle = f"sd={tag}"
-        for entry in answer.get("item") or []:
-            news = (entry.get("content") or {}).get("news_item") or []
-            for article in news:
+        for entry in _dicts(answer.get("item")):
+            content = entry.get("content")
+            news = content.get("news_item") if isinstance(content, dict) else None
+            for article in _dicts(news):
                 source = str(article.get("content_source_url", ""))
                 if needle in source and not article.get("is_deleted"):
                     return Receipt(
@@ -671,6 +679,9 @@ class WechatMpAdapter:
                 raise TransientDeliveryError(
                     "stable_token answered without a token", code="token"
                 )
+            # WeChat says 7200; an absurd answer must neither overflow nor pin a token
+            # for days.
+            expires = min(max(expires, 0), 7200)
             margin = min(REFRESH_MARGIN, timedelta(seconds=expires / 2))
             refresh_at = now + timedelta(seconds=expires) - margin
             _TOKENS[key] = _Token(token, refresh_at)
@@ -747,38 +758,34 @@ class WechatMpAdapter:
             kwargs["data"] = json.dumps(body or {}, ensure_ascii=False).encode("utf-8")
             kwargs["headers"] = _HEADERS
         try:
-            response = session.post(
+            response = exchange(
+                session,
+                "POST",
                 f"{self.settings.base_url}/cgi-bin/{api}",
                 params=query,
                 timeout=self.settings.timeout,
-                allow_redirects=False,
+                limit=ANSWER_LIMIT,
                 **kwargs,
             )
-        except requests.ConnectTimeout:
-            raise TransientDeliveryError(
-                "cannot connect to WeChat (timed out)", code="connect"
-            ) from None
-        except requests.exceptions.InvalidURL:
-            raise PermanentDeliveryError(
-                "the WeChat URL is not valid; check base_url", code="url"
-            ) from None
-        except requests.ConnectionError as exc:
-            if _never_connected(exc):
-                raise TransientDeliveryError(
-                    "cannot connect to WeChat (connection refused)", code="connect"
+        except RequestFailed as exc:
+            if exc.code == "url":
+                raise PermanentDeliveryError(
+                    "the WeChat URL is not valid; check base_url", code="url"
                 ) from None
-            raise _Lost(
-                f"the connection broke after the request was sent ({type(exc).__name__})"
-            ) from None
-        except requests.Timeout:
-            raise _Lost(f"no answer within {self.settings.timeout:g} s") from None
-        except requests.RequestException as exc:
-            raise _Lost(f"transport error ({type(exc).__name__})") from None
-        check_status("WeChat", response.status_code, api)
-        try:
-            answer = json.loads(response.content)
-        except ValueError:
-            answer = None
+            if exc.sent is False:  # nothing left this machine: safe to try again
+                raise TransientDeliveryError(
+                    f"cannot reach WeChat: {exc.what}", code=exc.code
+                ) from None
+            raise _Lost(exc.what) from None
+        check_status(
+            "WeChat",
+            response.status,
+            api,
+            retry_after=retry_after(response.headers, self.clock()),
+        )
+        if not response.complete:
+            raise _Lost(response.problem or "the answer was incomplete")
+        answer = parse_json(response.body)
         if not isinstance(answer, dict):
             raise _Lost("the answer was not the API's JSON")
         errcode = answer.get("errcode", 0)
