@@ -55,8 +55,10 @@ def main() -> None:
     if not sheets:
         raise SystemExit(f"no sheets in {folder}")
     for sheet in sheets:
-        print("  " + check(sheet, limit))
-    print(f"{len(sheets)} sheets: Chinese text in embedded fonts, each <= {limit:,} bytes")
+        sys.stdout.write(f"  {check(sheet, limit)}\n")
+    sys.stdout.write(
+        f"{len(sheets)} sheets: Chinese text in embedded fonts, each <= {limit:,} bytes\n"
+    )
 
 
 if __name__ == "__main__":
