@@ -53,6 +53,7 @@ from syndicate.domain.catalogue import Stage, area_by_code
 from syndicate.domain.content import canonical_json
 from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
 from syndicate.fsutil import write_atomically
+from syndicate.netguard import RequestFailed, exchange
 
 __all__ = [
     "CHECKPOINT_NOTES",
@@ -387,21 +388,24 @@ class RssAdapter:
         if hub is None:
             return
         for url in urls:
+            # A hub's answer says nothing we need: at most a few KB of it is read, and
+            # the whole exchange ends within the outlet's timeout.
             try:
-                response = session.post(
+                answer = exchange(
+                    session,
+                    "POST",
                     hub,
                     data={"hub.mode": "publish", "hub.url": url},
                     timeout=self.settings.timeout,
-                    allow_redirects=False,
+                    limit=4096,
                 )
-            except requests.RequestException as exc:
+            except RequestFailed as exc:
                 raise TransientDeliveryError(
-                    f"WebSub hub unreachable: {type(exc).__name__}", code="hub"
+                    f"WebSub hub unreachable: {exc}", code="hub"
                 ) from exc
-            if not 200 <= response.status_code < 300:
+            if not 200 <= answer.status < 300:
                 raise TransientDeliveryError(
-                    f"WebSub hub answered {response.status_code}",
-                    code=str(response.status_code),
+                    f"WebSub hub answered {answer.status}", code=str(answer.status)
                 )
 
     def witness(

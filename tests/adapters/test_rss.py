@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 import feedparser
+import pytest
 import requests
 from lxml import etree
 from syndicate_adapters.rss import TOMBSTONE_NS, RssAdapter, RssSettings
@@ -19,6 +20,7 @@ from syndicate_adapters.rss import TOMBSTONE_NS, RssAdapter, RssSettings
 from syndicate.adapter import DeliveryJob, Operation
 from syndicate.delivery import Worker
 from syndicate.domain.deliveries import DeliveryState
+from syndicate.errors import TransientDeliveryError
 from syndicate.outlets import Outlet, OutletFilter
 from syndicate.project import Project
 from syndicate.testing import AdapterContract, FixedClock, LoopbackServer, sample_jobs
@@ -200,6 +202,27 @@ def test_websub_hub_is_pinged_after_the_feeds_change(tmp_path: Path) -> None:
     }
     assert all(p["hub.mode"] == ["publish"] for p in pings)
     assert Operation.PUBLISH is job.operation
+
+
+def test_a_hubs_huge_answer_is_not_read(tmp_path: Path) -> None:
+    """A hub that answers with 64 MB: its status counts (202 passes, 503 is a transient
+    failure); the body is not what the ping is for (at most 4 KB of it is read, through
+    `netguard.exchange`, whose bounds tests/test_hostile_receivers.py measures)."""
+    calls: list[int] = []
+
+    def hub(
+        request: BaseHTTPRequestHandler, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        calls.append(1)
+        return (202 if len(calls) == 1 else 503), {}, b"x" * (64 << 20)
+
+    with LoopbackServer(hub) as server:
+        rss = adapter(tmp_path, hub=server.url + "/hub")
+        job = sample_jobs()[0]
+        rendition = rss.render(replace(job, live_items=(job.item,)))
+        with pytest.raises(TransientDeliveryError, match="WebSub hub answered 503"):
+            rss.deliver(rendition, requests.Session())
+    assert len(calls) == 2
 
 
 def test_renditions_match_the_golden_files() -> None:
