@@ -453,5 +453,6 @@ def _audit(
         f"  consistency: OK, {read} item-outlet pairs read back and in sync, "
         f"{waiting} sheet files right and awaiting attestation, "
         f"{len(rows) - read - waiting} as recorded in the log (outlets that cannot "
-        "be read)"
+        "be read); every file of the portal, feeds, kiosk and archive folders equals, "
+        "byte for byte, what the log says they hold"
     )
