@@ -27,6 +27,12 @@ them in place (it re-renders the page and the feed from the state's `witness.jso
 writes the page with no checkpoints on a site that never had any), and needs none of them.
 `inventory` lists the item pages on disk.
 
+Attachments are published on the site's own origin (`files/<sha256>/<name>`), so an HTML
+or SVG attachment served as a page would run as the site. The state folder also gets
+`nginx.conf` and `apache.conf` (`server_configs`): web-server snippets that send every
+attachment as a sandboxed download and the pages with security headers, the same headers
+`syndicate serve` sends (`syndicate.sitehttp`).
+
 State used to live in `<web root>/.syndicate/`, where the web server published it. A site
 that still has it there moves it to the state folder the first time it is opened (one
 rename; across file systems a copy renamed into place, then the old folder removed).
@@ -80,6 +86,12 @@ from syndicate.domain.catalogue import Stage
 from syndicate.domain.content import canonical_json
 from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
 from syndicate.fsutil import fsync_dir, write_atomically
+from syndicate.sitehttp import (
+    ATTACHMENT_HEADERS,
+    ATTACHMENT_TYPE,
+    ATTACHMENTS,
+    PAGE_HEADERS,
+)
 from syndicate_adapters._html import (
     area_name,
     day,
@@ -1111,6 +1123,18 @@ class PortalSite:
                 self._column_index(col, self._months(col.key))
         if not (self.root / "audit" / "index.html").is_file():
             self._audit_pages(self._json("witness.json", None))
+        self.write_server_configs()
+
+    def write_server_configs(self) -> None:
+        """`nginx.conf` and `apache.conf` in the state folder: the headers attachments
+        and pages need (see `server_configs`). Not in the web root, so never published;
+        not written while the state is still inside it (a site that could not move its
+        old `.syndicate/` folder)."""
+        state, root = self.state.absolute(), self.root.absolute()
+        if state.is_relative_to(root):
+            return
+        for name, text in server_configs(self.settings).items():
+            self._write(name, text, base=self.state)
 
     # -- whole site ---------------------------------------------------------------------
 
@@ -1431,6 +1455,102 @@ def _neighbours(months: Mapping[str, int], month: str) -> list[str]:
 
 
 _ASSETS = ("site.css", "site.js", "search.js", "favicon.svg")
+
+
+def _nginx_headers(headers: Iterable[tuple[str, str]], indent: str = "") -> str:
+    return "".join(f'{indent}add_header {k} "{v}" always;\n' for k, v in headers)
+
+
+def _apache_headers(headers: Iterable[tuple[str, str]], indent: str = "") -> str:
+    return "".join(f'{indent}Header always set {k} "{v}"\n' for k, v in headers)
+
+
+def server_configs(settings: PortalSettings) -> dict[str, str]:
+    """Sample web-server configuration for the site: {file name: text}.
+
+    Attachments (`files/`) are sent as downloads that never run as the site: type
+    `application/octet-stream`, `Content-Disposition: attachment`, `nosniff` and a
+    sandboxing Content-Security-Policy; every other response gets the page headers of
+    `syndicate.sitehttp` (what `syndicate serve` sends); dot-files are refused except
+    `.well-known/`. Both files are snippets to include in the server block that
+    publishes the web root."""
+    root = settings.path.absolute()
+    state = settings.state_folder().absolute()
+    host = urlsplit(settings.site_url).hostname or "_"
+    files = root / ATTACHMENTS
+    head = (
+        f"# Written by syndicate (portal outlet) for the site in {root}\n"
+        f"# ({settings.site_url}); rewritten when syndicate writes the site, so copy it\n"
+        "# elsewhere before changing it. It lives in the outlet's state folder, outside\n"
+        "# the web root, and is not published.\n#\n"
+    )
+    why = (
+        "# Attachments (files/<sha256>/<name>) are whatever people uploaded, HTML and\n"
+        "# SVG with scripts included. Served from this origin as a page they would run\n"
+        "# as the site; so: always a download, of no renderable type, in a sandbox.\n"
+    )
+    nginx = (
+        head + "# Include it inside the server block that publishes the site:\n#\n"
+        "#     server {\n"
+        "#         listen 443 ssl;\n"
+        f"#         server_name {host};\n"
+        f"#         root {root};\n"
+        f"#         include {state / 'nginx.conf'};\n"
+        "#     }\n#\n"
+        "# nginx drops inherited add_header lines in a block that has add_header lines\n"
+        "# of its own: a location you add with add_header must repeat the ones below.\n"
+        "# Add Strict-Transport-Security where TLS is set up.\n\n"
+        "# Pages: scripts, styles, images and requests from the site itself only.\n"
+        "charset utf-8;\n"
+        f"{_nginx_headers(PAGE_HEADERS)}\n"
+        f"{why}"
+        "# The browser takes the file name from the URL (UTF-8, percent-encoded) and\n"
+        "# the page's download link. ^~ keeps regular-expression locations (a PHP\n"
+        "# handler, the dot-file rule) away from attachments.\n"
+        f"location ^~ /{ATTACHMENTS}/ {{\n"
+        "    types { }\n"
+        f"    default_type {ATTACHMENT_TYPE};\n"
+        "    autoindex off;\n"
+        '    add_header Content-Disposition "attachment";\n'
+        f"{_nginx_headers(ATTACHMENT_HEADERS, '    ')}"
+        "}\n\n"
+        "# Dot-files and dot-folders are not published, except .well-known/ (the\n"
+        "# audit key and checkpoints; remove this location if you have one already).\n"
+        "location ^~ /.well-known/ { }\n"
+        "location ~ /\\. { deny all; }\n"
+    )
+    apache = (
+        head + "# Include it inside the <VirtualHost> that publishes the site (needs\n"
+        "# mod_headers):\n#\n"
+        f'#     ServerName {host}\n#     DocumentRoot "{root}"\n'
+        f'#     Include "{state / "apache.conf"}"\n#\n'
+        "# Add Strict-Transport-Security where TLS is set up.\n\n"
+        "# Pages: scripts, styles, images and requests from the site itself only.\n"
+        "AddDefaultCharset utf-8\n"
+        f"{_apache_headers(PAGE_HEADERS)}\n"
+        f"{why}"
+        "# The browser takes the file name from the URL (UTF-8, percent-encoded) and\n"
+        "# the page's download link. <Location> is merged last, so no handler (PHP)\n"
+        "# and no type mapping applies to attachments; an attachment named .htaccess\n"
+        "# is never read as configuration.\n"
+        f'<Directory "{files}">\n'
+        "    AllowOverride None\n"
+        "    Options None\n"
+        "</Directory>\n"
+        f'<Location "/{ATTACHMENTS}/">\n'
+        "    SetHandler None\n"
+        f"    ForceType {ATTACHMENT_TYPE}\n"
+        "    DirectoryIndex disabled\n"
+        '    Header set Content-Disposition "attachment"\n'
+        f"{_apache_headers(ATTACHMENT_HEADERS, '    ')}"
+        "</Location>\n\n"
+        "# Dot-files and dot-folders are not published, except .well-known/ (the\n"
+        "# audit key and checkpoints).\n"
+        '<LocationMatch "/\\.(?!well-known/)">\n'
+        "    Require all denied\n"
+        "</LocationMatch>\n"
+    )
+    return {"nginx.conf": nginx, "apache.conf": apache}
 
 
 def _asset(name: str) -> bytes:

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import errno
-import functools
-import posixpath
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import unquote, urlsplit
+from typing import Annotated
 
 import typer
 
@@ -16,36 +12,9 @@ from syndicate.cli.output import cli_errors
 from syndicate.cli.state import state_of
 from syndicate.errors import DomainError, InputError
 from syndicate.outlets import Outlet
+from syndicate.sitehttp import PreviewServer
 
 __all__ = ["register"]
-
-
-class _Preview(SimpleHTTPRequestHandler):
-    """Static files with UTF-8 text types; hidden files (the site's state) are not served."""
-
-    extensions_map = {  # noqa: RUF012 (the base class declares it)
-        **SimpleHTTPRequestHandler.extensions_map,
-        ".html": "text/html; charset=utf-8",
-        ".css": "text/css; charset=utf-8",
-        ".js": "text/javascript; charset=utf-8",
-        ".json": "application/json",
-        ".xml": "application/xml; charset=utf-8",
-        ".atom": "application/atom+xml; charset=utf-8",
-        ".svg": "image/svg+xml",
-        ".csv": "text/csv; charset=utf-8",
-    }
-
-    def send_head(self) -> Any:
-        parts = posixpath.normpath(unquote(urlsplit(self.path).path)).split("/")
-        # Hidden files and folders (the outlet's .syndicate/ state) are never served;
-        # .well-known/ (RFC 8615: the published audit key and checkpoints) is.
-        if any(p.startswith(".") and p != ".well-known" for p in parts if p):
-            self.send_error(404, "Not found")
-            return None
-        return super().send_head()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        typer.echo(f"{self.address_string()} {format % args}", err=True)
 
 
 def _pick(
@@ -107,16 +76,19 @@ def serve(
     """Preview an outlet's files (the portal site, a kiosk bundle) at http://127.0.0.1:PORT/.
 
     Serves the folder the outlet writes to, read-only, on the loopback interface only;
-    the outlet's state folder is not served. Stop with Ctrl+C. This is a preview for
-    people checking pages before they go live; publish the folder with your web server.
+    dot-files (but .well-known/) and files outside the folder are not served.
+    Attachments (files/) are sent as downloads, never as pages, with the headers the
+    portal's sample nginx.conf sets. Stop with Ctrl+C. This is a preview for people
+    checking pages before they go live; publish the folder with your web server.
 
     Example: syndicate serve --outlet portal --port 8080
     """
     with cli_errors():
         chosen, folder = _pick(*state_of(ctx).project().outlets_for_reading(), outlet)
-        handler = functools.partial(_Preview, directory=str(folder))
         try:
-            server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+            server = PreviewServer(
+                folder, port, log=lambda line: typer.echo(line, err=True)
+            )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise InputError(
@@ -125,8 +97,7 @@ def serve(
             raise InputError(
                 f"--port: cannot listen on {port}: {exc.strerror}"
             ) from None
-    url = f"http://127.0.0.1:{server.server_port}/"
-    typer.echo(f"serving outlet {chosen.name} ({folder}) at {url}", err=False)
+    typer.echo(f"serving outlet {chosen.name} ({folder}) at {server.url}", err=False)
     typer.echo("press Ctrl+C to stop", err=True)
     try:
         server.serve_forever()
