@@ -38,7 +38,9 @@ import copy
 import hashlib
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import re
+import socket
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -77,7 +79,15 @@ from syndicate.netguard import blocked_cause, guard_session
 from syndicate.outlets import Outlet
 from syndicate.planning import Deliveries
 
-__all__ = ["Backoff", "RateSlot", "RunSummary", "Worker", "item_view"]
+__all__ = [
+    "Backoff",
+    "HeldClaim",
+    "RateSlot",
+    "RunSummary",
+    "Worker",
+    "held_claims",
+    "item_view",
+]
 
 
 @dataclass(frozen=True)
@@ -212,12 +222,103 @@ def item_view(item: DisclosureItem) -> ItemView:
     )
 
 
+_WORKER_NAME = re.compile(r"[^@\s]+@(?P<host>[^\s:]+):(?P<pid>[0-9]{1,10})")
+
+
+def _process_gone(worker: str) -> bool:
+    """Whether `worker` (a CLI worker name, `sync@HOST:PID`) names a process on this
+    host that no longer exists. False whenever that cannot be known for sure: another
+    host, a name of another form, or a process that exists (even if its pid was reused
+    by another program since, or is not ours to signal)."""
+    match = _WORKER_NAME.fullmatch(worker)
+    if match is None or match["host"] != socket.gethostname():
+        return False
+    pid = int(match["pid"])
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, OSError):
+        return False
+    return False
+
+
+@dataclass(frozen=True)
+class HeldClaim:
+    """A delivery held by a worker's claim whose lease has not ended yet.
+
+    No other worker takes it before `expires_at`: the holder may still be sending it.
+    `process_gone`: the claim names a process on this host that no longer exists (a
+    worker that was killed), so nothing will happen to it until the lease ends. It is
+    only a hint for the operator: on a host whose processes live in separate pid
+    namespaces (containers sharing a host name) a live worker can look gone, so
+    syndicate never takes a claim over early because of it.
+    """
+
+    delivery_id: UUID
+    item_id: UUID
+    item_version: int
+    outlet: str
+    worker: str
+    expires_at: datetime
+    process_gone: bool = False
+
+
+def held_claims(
+    deliveries: Iterable[Delivery],
+    now: datetime,
+    *,
+    outlets: Collection[str] | None = None,
+    exclude_worker: str | None = None,
+) -> list[HeldClaim]:
+    """Deliveries on a live claim at `now` (lease not ended), soonest expiry first.
+
+    `outlets`: only these; `exclude_worker`: not the claims of this worker (its own).
+    """
+    held = []
+    gone: dict[str, bool] = {}
+    for d in deliveries:
+        expires = d.claim_expires_at
+        if d.state is not DeliveryState.CLAIMED or expires is None or expires <= now:
+            continue
+        if outlets is not None and d.outlet not in outlets:
+            continue
+        worker = d.claimed_by or "?"
+        if worker == exclude_worker:
+            continue
+        if worker not in gone:
+            gone[worker] = _process_gone(worker)
+        held.append(
+            HeldClaim(
+                delivery_id=d.id,
+                item_id=d.item_id,
+                item_version=d.item_version,
+                outlet=d.outlet,
+                worker=worker,
+                expires_at=expires,
+                process_gone=gone[worker],
+            )
+        )
+    held.sort(key=lambda h: (h.expires_at, h.outlet, str(h.delivery_id)))
+    return held
+
+
 @dataclass
 class RunSummary:
-    """What one `sync` (or a stretch of `worker`) did."""
+    """What one `sync` (or a stretch of `worker`) did.
+
+    `held`: when the run ended, deliveries it could not move on because another
+    worker's claim on them had not expired yet (a worker still busy, or one that died:
+    its claims wait for their lease to end); `waiting`: deliveries due now that wait
+    behind one of those (a later version of the same item on the same outlet).
+    """
 
     planned_events: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    held: list[HeldClaim] = field(default_factory=list)
+    waiting: int = 0
 
     def count(self, outcome: str) -> None:
         """Add one outcome."""
@@ -235,6 +336,16 @@ class RunSummary:
             self.outcomes.get(k)
             for k in ("retrying", "failed", "abandoned", "unconfirmed")
         )
+
+    @property
+    def held_until(self) -> datetime | None:
+        """When the last of the held claims expires (None: nothing is held)."""
+        return max((h.expires_at for h in self.held), default=None)
+
+    @property
+    def complete(self) -> bool:
+        """Nothing due was left behind another worker's claim."""
+        return not self.held and not self.waiting
 
 
 _PUT_UP = {DeliveryState.AWAITING_ATTESTATION, DeliveryState.ATTESTED}
@@ -385,7 +496,34 @@ class Worker:
                             on_progress(1)
             if progressed == 0:
                 break  # everything due is held by others or throttled
+        if not self.stop_requested:
+            self._note_held(summary, self.clock())
         return summary
+
+    def held(self, now: datetime) -> list[HeldClaim]:
+        """Deliveries on this worker's outlets held by another worker's live claim."""
+        self.refresh()
+        return held_claims(
+            self._view.values(), now, outlets=self.outlets, exclude_worker=self.name
+        )
+
+    def _note_held(self, summary: RunSummary, now: datetime) -> None:
+        """Record in `summary` what is left behind other workers' live claims."""
+        summary.held = self.held(now)
+        ids = {h.delivery_id for h in summary.held}
+        if not ids:
+            summary.waiting = 0
+            return
+        summary.waiting = sum(
+            1
+            for d in self._view.values()
+            if d.outlet in self.outlets
+            and d.is_due(now)
+            and any(
+                delivery_id(d.item_id, v, d.outlet) in ids
+                for v in range(1, d.item_version)
+            )
+        )
 
     def _groups(self, batch: list[Delivery]) -> Iterator[list[Delivery]]:
         """Batch what is safe to batch; one at a time for everything else.

@@ -13,6 +13,14 @@ secret = "${LIUTANG_WEBHOOK_SECRET}"   # … secrets only as ${ENV_VAR}
 
 Errors name the outlet and the field: `outlets.village-liutang.secret: …`.
 
+What is shown of a setting (`Outlet.masked_settings`, `syndicate outlets check`, error
+messages) never holds a secret: a secret is `**********`; a URL is shown as
+`scheme://host[:port]/…`, never with its path, query, fragment or credentials (a
+webhook's path or query may hold its key); a setting that refers to an environment
+variable is shown as written in syndicate.toml (`${NAME}`), never with the variable's
+value (a URL in one shows its scheme and host only); and an error message that would
+repeat a variable's value names the variable instead.
+
 Every setting whose value is an http(s) URL (a string or secret that starts with
 `http://` or `https://`, at any depth) is checked by `syndicate.netguard.check_url`:
 no loopback, private, link-local or other internal address, no `localhost`, no
@@ -26,7 +34,7 @@ import re
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +47,15 @@ from syndicate.errors import ConfigurationError
 from syndicate.netguard import PRIVATE_NETWORK_HINT, BlockedAddressError, check_url
 from syndicate.registry import Registry
 
-__all__ = ["ENV_REF", "Outlet", "OutletFilter", "expand_env", "load_outlets"]
+__all__ = [
+    "ENV_REF",
+    "MASK",
+    "Outlet",
+    "OutletFilter",
+    "expand_env",
+    "load_outlets",
+    "shown_url",
+]
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -54,6 +70,73 @@ _RESERVED = {
     "allow_private_network",
 }
 _HTTP_URL = re.compile(r"https?://", re.IGNORECASE)
+MASK = "**********"
+# Anything written like a URL (any scheme): shown without what follows the host.
+_URLISH = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
+_CLEAN_HOST = re.compile(
+    r"[\w.~%-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+(%25[\w.~-]+)?\](:[0-9]{1,5})?"
+)
+
+
+def shown_url(url: str) -> str:
+    """A URL as it may be shown: `scheme://host[:port]`, then `/…` if it has more.
+
+    Never the credentials (`user:password@`), path, query or fragment: any of them may
+    hold a key. A host that is not plainly a host name, an IP address and a port (it
+    could be the start of something else) is not shown either.
+    """
+    scheme, _, rest = url.strip().partition("://")
+    # Where a browser ends the host (a backslash too): what follows is not shown.
+    netloc = re.split(r"[/?#\\]", rest, maxsplit=1)[0]
+    tail = rest[len(netloc) :]
+    hostport = netloc.rpartition("@")[2]
+    if not _CLEAN_HOST.fullmatch(hostport):
+        hostport = "…"
+    more = "/…" if tail not in ("", "/") else tail
+    return f"{scheme.lower()}://{hostport}{more}"
+
+
+def _env_names(value: Any) -> list[str]:
+    """The environment variables a raw settings value refers to, at any depth."""
+    if isinstance(value, str):
+        return ENV_REF.findall(value)
+    if isinstance(value, list):
+        return [name for inner in value for name in _env_names(inner)]
+    if isinstance(value, dict):
+        return [name for inner in value.values() for name in _env_names(inner)]
+    return []
+
+
+def _scrub_env(text: str, used: Mapping[str, str]) -> str:
+    """`text` with every value of a variable in `used` replaced by its `${NAME}`.
+
+    Values shorter than 6 characters (`true`, `15`) are left: they hold no secret, and
+    replacing them would garble the message's own words.
+    """
+    for name, value in sorted(used.items(), key=lambda kv: -len(kv[1])):
+        if len(value.strip()) >= 6:
+            text = text.replace(value, f"${{{name}}}")
+            if value.strip() != value:
+                text = text.replace(value.strip(), f"${{{name}}}")
+    return text
+
+
+def _shown(value: Any, written: Any = None, *, from_env: bool = False) -> Any:
+    """One settings value for display (see the module docstring)."""
+    if isinstance(value, SecretStr):
+        return MASK
+    text = str(value) if isinstance(value, AnyUrl) else value
+    if isinstance(text, str) and _URLISH.match(text):
+        return shown_url(text)
+    if from_env:  # as written in syndicate.toml: `${NAME}`, URLs in it shortened
+        return _shown(written)
+    if isinstance(value, BaseModel):
+        return {key: _shown(inner) for key, inner in value}
+    if isinstance(value, Mapping):
+        return {key: _shown(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_shown(inner) for inner in value]
+    return value
 
 
 def expand_env(value: str, field: str, environ: Mapping[str, str]) -> str:
@@ -96,7 +179,8 @@ class Outlet:
     kind: str
     channel: ChannelCategory | None
     filter: OutletFilter
-    settings: BaseModel
+    # Not in repr(): a URL setting may hold a key (masked_settings() is for display).
+    settings: BaseModel = field(repr=False)
     adapter_class: type[ChannelAdapter]
     # Internal outlets (an archive, an intranet hand-off) may take items that are not
     # proactively disclosed; every other outlet is public and never does.
@@ -105,6 +189,9 @@ class Outlet:
     # Intranet outlets (and tests' loopback receivers) may reach loopback, private and
     # link-local addresses; every other outlet's requests are refused there (netguard).
     allow_private_network: bool = False
+    # The settings that refer to environment variables, as written in syndicate.toml
+    # (`"${NAME}"`): what is shown of them.
+    written: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -126,11 +213,13 @@ class Outlet:
         return self.filter.accepts(content)
 
     def masked_settings(self) -> dict[str, Any]:
-        """Settings for display: secrets as `**********`."""
-        shown: dict[str, Any] = {}
-        for key, value in self.settings:
-            shown[key] = "**********" if isinstance(value, SecretStr) else value
-        return shown
+        """Settings for display: secrets as `**********`, URLs as
+        `scheme://host[:port]/…`, settings that refer to environment variables as
+        written in syndicate.toml (`${NAME}`; a URL in one as its scheme and host)."""
+        return {
+            key: _shown(value, self.written.get(key), from_env=key in self.written)
+            for key, value in self.settings
+        }
 
 
 def _is_secret(annotation: Any) -> bool:
@@ -182,26 +271,41 @@ def _url_settings(value: Any, field: str) -> list[tuple[str, str, bool]]:
     return found
 
 
-def _check_urls(settings: BaseModel, where: str, *, allow_private: bool) -> None:
+def _check_urls(
+    settings: BaseModel,
+    where: str,
+    *,
+    allow_private: bool,
+    from_env: Mapping[str, list[str]],
+) -> None:
     """Refuse configured URLs that point where syndicate must not send requests.
 
     The rule covers every URL-valued setting, whether the adapter sends requests to it
     (`url`, `hub`) or publishes it as a link (`site_url`, `portal_url`): a link into the
     private network on a public outlet is a mistake too. Messages name the field and the
-    host, never the whole URL (its path or query may hold a key) nor a secret's value.
+    host, never the whole URL (its path or query may hold a key) nor a secret's value;
+    of a URL taken from an environment variable, the host only when it is plainly one.
     """
     for key, value in settings:
-        for field, url, secret in _url_settings(value, f"{where}.{key}"):
+        names = from_env.get(key, [])
+        for path, url, secret in _url_settings(value, f"{where}.{key}"):
             try:
                 check_url(url.strip(), allow_private=allow_private)
             except BlockedAddressError as exc:
+                hint = f"; {PRIVATE_NETWORK_HINT}" if exc.private else ""
                 if secret:
-                    hint = f"; {PRIVATE_NETWORK_HINT}" if exc.private else ""
                     raise ConfigurationError(
-                        f"{field}: refused ({exc.reason}); the URL is a secret and "
+                        f"{path}: refused ({exc.reason}); the URL is a secret and "
                         f"not shown{hint}"
                     ) from None
-                raise ConfigurationError(f"{field}: {exc}") from None
+                plain = exc.host is not None and _CLEAN_HOST.fullmatch(exc.host)
+                if names and not plain:
+                    refs = ", ".join(f"${{{n}}}" for n in dict.fromkeys(names))
+                    raise ConfigurationError(
+                        f"{path}: refused ({exc.reason}); the URL comes from {refs} "
+                        f"and is not shown{hint}"
+                    ) from None
+                raise ConfigurationError(f"{path}: {exc}") from None
 
 
 def _str_list(table: dict[str, Any], key: str, where: str) -> list[str]:
@@ -258,7 +362,9 @@ def _load_one(
                 f'{where}.{key}: a secret; write it as "${{ENV_VAR}}" and set that '
                 "variable (secrets are never kept in syndicate.toml)"
             )
-    values = _expand_all(raw, where, environ)
+    refers = {key: names for key, value in raw.items() if (names := _env_names(value))}
+    values = _expand_all(raw, where, environ)  # a variable not set is named here
+    used = {name: environ[name] for names in refers.values() for name in names}
     for key, value in values.items():
         spec = fields.get(key)
         if spec is not None and _is_path(spec.annotation) and isinstance(value, str):
@@ -267,8 +373,11 @@ def _load_one(
         settings = adapter_class.Settings.model_validate(values)
     except ValidationError as exc:
         problems = problems_from_validation_error(exc)
+        # An adapter's own check may repeat what it was given: never a variable's value.
         raise ConfigurationError(
-            "; ".join(f"{where}.{p.field}: {p.message}" for p in problems)
+            _scrub_env(
+                "; ".join(f"{where}.{p.field}: {p.message}" for p in problems), used
+            )
         ) from None
     internal = table.get("internal", False)
     if not isinstance(internal, bool):
@@ -278,7 +387,7 @@ def _load_one(
         raise ConfigurationError(
             f"{where}.allow_private_network: must be true or false"
         )
-    _check_urls(settings, where, allow_private=allow_private)
+    _check_urls(settings, where, allow_private=allow_private, from_env=refers)
     rate = table.get("rate_per_minute")
     if rate is not None and (
         not isinstance(rate, int) or isinstance(rate, bool) or rate < 1
@@ -304,6 +413,7 @@ def _load_one(
         internal=internal,
         rate_per_minute=rate,
         allow_private_network=allow_private,
+        written={key: raw[key] for key in refers},
     )
 
 

@@ -9,6 +9,7 @@ import typer
 
 from syndicate.cli.output import cli_errors, echo_json, table
 from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
+from syndicate.errors import InputError, Problem
 
 __all__ = ["app"]
 
@@ -109,6 +110,18 @@ def detach(
     """
     with cli_errors():
         project = state_of(ctx).project()
+        if name in project.outlet_names:
+            # The next planner run would attach it again and backfill it: a detach
+            # that does nothing but confuse the register.
+            raise InputError(
+                [
+                    Problem(
+                        "NAME",
+                        f"outlet {name!r} is still in syndicate.toml; delete its "
+                        f"[outlets.{name}] table first (and restart workers without it)",
+                    )
+                ]
+            )
         with (
             project.disclosures() as items,
             project.deliveries(items, outlets={}) as log,

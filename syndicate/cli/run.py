@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from syndicate.cli.output import (
     table,
 )
 from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
-from syndicate.delivery import Backoff, RunSummary, Worker
+from syndicate.delivery import Backoff, HeldClaim, RunSummary, Worker
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.errors import InputError, ItemNotFound, Problem, SyndicateError
 from syndicate.planning import Deliveries
@@ -83,6 +84,27 @@ def _worker_name(prefix: str) -> str:
     return f"{prefix}@{socket.gethostname()}:{os.getpid()}"
 
 
+# `sync`: nothing failed, but deliveries due now are held by another worker's claim.
+HELD_EXIT = 3
+
+
+def printable(text: str) -> str:
+    """`text` safe to print to a terminal: control and format characters (escape
+    sequences, bidirectional overrides) as `\\x1b`-style escapes.
+
+    Errors come from receivers (a robot's errmsg, a redirect's Location); one must not
+    be able to clear the operator's screen, retitle the window or hide text.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+        else ch
+        for ch in text
+    )
+
+
 def _print_summary(summary: RunSummary) -> None:
     parts = [
         f"{count} {outcome}" for outcome, count in sorted(summary.outcomes.items())
@@ -94,11 +116,44 @@ def _print_summary(summary: RunSummary) -> None:
     )
 
 
+def held_lines(held: list[HeldClaim], waiting: int = 0) -> list[str]:
+    """What is held by other workers' claims, one line per worker (soonest first)."""
+    by_worker: dict[str, list[HeldClaim]] = {}
+    for claim in held:
+        by_worker.setdefault(claim.worker, []).append(claim)
+    lines = []
+    for worker, claims in by_worker.items():
+        outlets = sorted({c.outlet for c in claims})
+        until = max(c.expires_at for c in claims)
+        gone = (
+            " (no such process on this host any more: it was stopped or killed)"
+            if claims[0].process_gone
+            else ""
+        )
+        lines.append(
+            f"held: {len(claims)} delivery(ies) on {', '.join(outlets)} claimed by "
+            f"{printable(worker)}{gone} until {format_time(until)}"
+        )
+    if waiting:
+        lines.append(f"held: {waiting} more wait behind them (later versions)")
+    if held:
+        lines.append(
+            "held: no worker takes a claim over before it expires (its holder may still "
+            "be sending); run `syndicate sync` again after "
+            f"{format_time(max(c.expires_at for c in held))}, or keep a "
+            "`syndicate worker` running"
+        )
+    return lines
+
+
 def sync(ctx: typer.Context) -> None:
     """Plan deliveries for new item events, then deliver everything due now, and exit.
 
     Exit 0 if every attempt succeeded, 1 if any failed (and will be retried later),
     failed for good, was abandoned or is unconfirmed; `syndicate status` says which.
+    Exit 3 if nothing failed but deliveries due now are held by another worker's
+    claim (a running worker, or one that was killed: its claims wait until their
+    lease ends); it says how many, by whom and until when.
 
     Example: syndicate --home /srv/disclosure sync
     """
@@ -117,11 +172,15 @@ def sync(ctx: typer.Context) -> None:
         finally:
             worker.close()
         _print_summary(summary)
+        for line in held_lines(summary.held, summary.waiting):
+            typer.echo(line, err=True)
         said = auto_checkpoint(run.project, "sync")
         if said:
             typer.echo(said, err=said.startswith("note:"))
         if not summary.ok:
             raise typer.Exit(1)
+        if not summary.complete:
+            raise typer.Exit(HELD_EXIT)
 
 
 def checkpoint_due(
@@ -228,6 +287,8 @@ def _rows(run: Engine, ref: str | None, outlet: str | None) -> list[dict[str, An
     for s in outlet_status(view, whole_set=whole, item=only, outlet=outlet):
         newest = s.delivery
         attested = newest.attestation
+        shown = s.carried_by or newest
+        claimed = s.state is DeliveryState.CLAIMED
         rows.append(
             {
                 "item_id": str(s.item_id),
@@ -245,6 +306,14 @@ def _rows(run: Engine, ref: str | None, outlet: str | None) -> list[dict[str, An
                 "last_error": s.last_error,
                 # Retrying: the next attempt; submitted: the next check with the outlet.
                 "next_try": iso_china(s.due_at) if s.due_at else None,
+                # Claimed: which worker holds it, and until when (no one else may
+                # take it before; a killed worker's claim waits for this too).
+                "claimed_by": shown.claimed_by if claimed else None,
+                "claim_expires_at": (
+                    iso_china(shown.claim_expires_at)
+                    if claimed and shown.claim_expires_at
+                    else None
+                ),
                 # Notice boards: who put the newest sheet up, and sheets still to post.
                 "attested_by": attested.by if attested else None,
                 "attested_at": iso_china(attested.posted_at) if attested else None,
@@ -284,7 +353,7 @@ def _print_attestations(rows: list[dict[str, Any]]) -> None:
                         r["outlet"],
                         f"v{w['version']}",
                         (w["since"] or "-")[:19].replace("T", " "),
-                        w["file"] or "-",
+                        printable(w["file"] or "-"),
                     ]
                     for r, w in waiting
                 ],
@@ -386,8 +455,8 @@ def _print_status(rows: list[dict[str, Any]], *, check: bool) -> None:
                     f"v{r['version']}",
                     "-" if r["live_version"] is None else str(r["live_version"]),
                     str(r["attempts"]),
-                    r["next_try"][:19].replace("T", " ") if r["next_try"] else "-",
-                    (r["last_error"] or "")[:80],
+                    _next_try(r),
+                    printable((r["last_error"] or "")[:80]),
                 ]
                 for r in rows
             ],
@@ -399,6 +468,14 @@ def _print_status(rows: list[dict[str, Any]], *, check: bool) -> None:
             f"\nwhole set: {carried} row(s) of feeds or kiosk outlets show the later "
             "rendition of the whole set that carries the item's version there"
         )
+    claimed = [r for r in rows if r["claim_expires_at"]]
+    if claimed:
+        workers = sorted({printable(r["claimed_by"] or "?") for r in claimed})
+        typer.echo(
+            f"\nclaimed: {len(claimed)} delivery(ies) held by {', '.join(workers)} "
+            f"until {max(r['claim_expires_at'] for r in claimed)[:19].replace('T', ' ')}"
+            "; nobody else takes them before (NEXT TRY), even if that worker died"
+        )
     submitted = sum(1 for r in rows if r["state"] == DeliveryState.SUBMITTED.value)
     if submitted:
         typer.echo(
@@ -408,6 +485,12 @@ def _print_status(rows: list[dict[str, Any]], *, check: bool) -> None:
     _print_attestations(rows)
     if check:
         _print_checks(rows)
+
+
+def _next_try(row: dict[str, Any]) -> str:
+    """NEXT TRY: the next attempt or check; for a claim, when it can be taken over."""
+    when = row["next_try"] or row["claim_expires_at"]
+    return str(when)[:19].replace("T", " ") if when else "-"
 
 
 _FINE = {"in sync", "cannot read back", None}
@@ -512,7 +595,12 @@ def _print_checks(rows: list[dict[str, Any]]) -> None:
             table(
                 ["ITEM", "OUTLET", "VER", "ON OUTLET"],
                 [
-                    [r["ref"], r["outlet"], f"v{r['version']}", r["on_outlet"]]
+                    [
+                        r["ref"],
+                        r["outlet"],
+                        f"v{r['version']}",
+                        printable(r["on_outlet"]),
+                    ]
                     for r in bad
                 ],
             )
