@@ -28,7 +28,13 @@ from eventsourcing.utils import EnvType, get_topic
 
 from syndicate.attachments import AttachmentStore, PreparedAttachment
 from syndicate.domain.base import CHINA_TZ
-from syndicate.domain.content import ItemContent, item_id, parse_item_ref
+from syndicate.domain.content import (
+    ItemContent,
+    admission_problems,
+    content_hash,
+    item_id,
+    parse_item_ref,
+)
 from syndicate.domain.items import (
     DisclosureItem,
     ItemStatus,
@@ -59,6 +65,8 @@ __all__ = ["CHINA_TZ", "Change", "Clock", "Disclosures", "system_clock"]
 
 Clock = Callable[[], datetime]
 _PAGE = 500
+# Stores keep versions as signed 64-bit integers; a larger one cannot even be asked for.
+_MAX_VERSION = 2**63 - 1
 
 
 def system_clock() -> datetime:
@@ -145,8 +153,14 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                 )
             today = today_in_china(self._now)
             for content, _ in pairs:
-                self._check_formed_on(content, today)
-                self._check_interprets(content, batch=ids)
+                try:
+                    self._admit(content, today)
+                    self._check_interprets(content, batch=ids)
+                except (InputError, DomainError):
+                    # Already published says more (and a re-run of an identical
+                    # item is no error at all), whatever the rules say today.
+                    self._refuse_if_published(content)
+                    raise
             for content, prepared in pairs:
                 self._store_attachments(content, prepared)
             aggregates = [
@@ -174,9 +188,9 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         with self._guard():
             for content in contents:
                 try:
-                    self._check_formed_on(content, today)
-                    self._check_interprets(content, batch=batch)
                     self._refuse_if_published(content)
+                    self._admit(content, today)
+                    self._check_interprets(content, batch=batch)
                 except (InputError, DomainError) as exc:
                     verdicts.append((content, exc))
                 else:
@@ -197,7 +211,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         actor = check_actor(actor)
         with self._guard():
             item = self._load(ref, expected_version)
-            self._check_formed_on(content, today_in_china(self._now))
+            self._admit(content, today_in_china(self._now))
             self._check_interprets(content, batch=set())
             self._store_attachments(content, ())
             item.revise(content, reason=reason, actor=actor, at=self._now())
@@ -263,6 +277,8 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         with self._guard():
             # One read: a missing item and a missing version are both "not found".
             id_ = self._id_of(ref)
+            if version is not None and not 1 <= version <= _MAX_VERSION:
+                raise ItemNotFound(f"item {ref} has no version {version}")
             try:
                 item = cast(DisclosureItem, self.repository.get(id_, version=version))
             except AggregateNotFoundError:
@@ -399,33 +415,50 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         return self._changes(recordings)[-1]
 
     def _refuse_if_published(self, content: ItemContent) -> None:
+        """Raise `AlreadyPublished` if the item exists, saying how it compares."""
         if content.id not in self.repository:
             return
         existing = cast(DisclosureItem, self.repository.get(content.id))
         at = existing.created_on.astimezone(CHINA_TZ).isoformat(timespec="seconds")
         first = existing.history[0]
+        offered = content_hash(content)
+        if existing.status is ItemStatus.WITHDRAWN:
+            raise AlreadyPublished(
+                f"already published: {content.ref} (item {content.id}) was published "
+                f"at {at} by {first.actor}; it has been withdrawn, and an index number "
+                "is never reused"
+            )
+        if offered == existing.content_hash:
+            raise AlreadyPublished(
+                f"already published, identical: {content.ref} is at version "
+                f"{existing.version} with this very content (published at {at} by "
+                f"{first.actor}); nothing to do",
+                identical=True,
+            )
         message = (
             f"already published: {content.ref} (item {content.id}) was published at "
             f"{at} by {first.actor}"
         )
-        if existing.status is ItemStatus.WITHDRAWN:
-            message += "; it has been withdrawn, and an index number is never reused"
-        else:
-            message += "; to change it, use `syndicate items revise`"
-        raise AlreadyPublished(message)
+        earlier = [h.version for h in existing.history if h.content_hash == offered]
+        if earlier:
+            raise AlreadyPublished(
+                f"{message}; this content is its version {earlier[-1]}, but it is at "
+                f"version {existing.version} now ({self._describe_latest(existing)}): "
+                "this content is out of date; nothing was changed"
+            )
+        raise AlreadyPublished(
+            f"{message}, and this content differs from its version "
+            f"{existing.version}; to publish it as a new version, use "
+            "`syndicate items revise`",
+            revisable=True,
+        )
 
     @staticmethod
-    def _check_formed_on(content: ItemContent, today: date) -> None:
-        if content.formed_on > today:
-            raise InputError(
-                [
-                    Problem(
-                        "formed_on",
-                        f"{content.formed_on} is in the future (today is {today} in "
-                        "China); give the date the information was formed or changed",
-                    )
-                ]
-            )
+    def _admit(content: ItemContent, today: date) -> None:
+        """The plausibility rules a new version must pass (names, dates, periods)."""
+        problems = admission_problems(content, today=today)
+        if problems:
+            raise InputError(problems)
 
     def _check_interprets(self, content: ItemContent, *, batch: set[UUID]) -> None:
         target = content.interprets

@@ -105,7 +105,19 @@ class DomainError(SyndicateError):
 
 
 class AlreadyPublished(DomainError):
-    """An item with this agency and index number has been published before."""
+    """An item with this agency and index number has been published before.
+
+    `identical`: its current content is the very content offered (a re-run after a
+    crash; nothing to do). `revisable`: the content differs from every version and the
+    item is live, so `revise` would publish it.
+    """
+
+    def __init__(
+        self, message: str, *, identical: bool = False, revisable: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.identical = identical
+        self.revisable = revisable
 
 
 class ItemNotFound(DomainError):

@@ -32,9 +32,14 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from syndicate.attachments import PreparedAttachment, prepare_attachment
+from syndicate.attachments import (
+    MAX_ATTACHMENT_BYTES,
+    PreparedAttachment,
+    prepare_attachment,
+)
 from syndicate.domain.catalogue import Attribute, parse_attribute
 from syndicate.domain.content import (
+    Admission,
     ItemContent,
     content_rules,
     item_id,
@@ -45,6 +50,9 @@ from syndicate.errors import InputError, Problem
 
 __all__ = [
     "ITEM_SUFFIXES",
+    "MAX_ATTACHMENTS",
+    "MAX_ATTACHMENTS_BYTES",
+    "MAX_ITEM_FILE_BYTES",
     "Duplicate",
     "LoadedItem",
     "expand_paths",
@@ -55,6 +63,14 @@ __all__ = [
 
 ITEM_SUFFIXES = (".toml", ".json", ".md", ".markdown")
 _FENCE = "+++"
+# The body is at most 1,000,000 characters: 4 MB of UTF-8, 6 MB written as JSON \u escapes.
+MAX_ITEM_FILE_BYTES = 16 * 1024 * 1024
+# Attachments are read into memory before anything is stored.
+MAX_ATTACHMENTS = 100
+MAX_ATTACHMENTS_BYTES = 5 * MAX_ATTACHMENT_BYTES
+# No field takes a number; a longer one is refused before Python converts it (int()
+# refuses more than 4,300 digits, and is slow well before that).
+_MAX_NUMBER_DIGITS = 40
 
 
 @dataclass(frozen=True)
@@ -115,18 +131,26 @@ def _toml_problem(exc: tomllib.TOMLDecodeError, text: str, offset: int) -> Probl
     `offset` is the number of file lines before `text` (the '+++' line of front matter).
     """
     message = str(exc)
+    lines = text.splitlines()
     found = _TOML_WHERE.search(message)
     if found is None:
-        return Problem("", f"invalid TOML: {message}")
-    number = int(found.group(1))
-    reason = message[: found.start()].strip()
-    lines = text.splitlines()
+        end = message.removesuffix("(at end of document)").strip()
+        filled = [n for n, line in enumerate(lines, start=1) if line.strip()]
+        if end == message or not filled or not end.startswith("Cannot overwrite"):
+            return Problem("", f"invalid TOML: {message}")
+        # A key given again on the last line is only noticed at the end.
+        number, reason = filled[-1], end
+    else:
+        number = int(found.group(1))
+        reason = message[: found.start()].strip()
     line = lines[number - 1] if 0 < number <= len(lines) else ""
     where = f"line {number + offset}"
     key = _TOML_KEY.match(line)
     if key is None:
         return Problem("", f"invalid TOML at {where}: {reason}")
     field, value = key.group(1).strip('"'), key.group(2).split("#", 1)[0].strip()
+    if reason.startswith(("Cannot overwrite a value", "Cannot declare")):
+        return Problem(field, f"given twice; keep one ({where})")
     written = _DATE_LIKE.match(value)
     if written:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", written.group(1)):
@@ -144,6 +168,131 @@ def _toml_problem(exc: tomllib.TOMLDecodeError, text: str, offset: int) -> Probl
     if not value:
         return Problem(field, f"has no value after '=' ({where})")
     return Problem(field, f"invalid TOML value {value}: {reason} ({where})")
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A JSON value no field can take, kept in place so the problem names its field."""
+
+    problem: str
+
+
+def _json_int(text: str) -> int | _Unreadable:
+    digits = len(text.lstrip("-"))
+    if digits > _MAX_NUMBER_DIGITS:
+        return _Unreadable(
+            f"is a number with {digits} digits; no field takes a number (write text "
+            'in quotes, dates as "YYYY-MM-DD")'
+        )
+    return int(text)
+
+
+def _json_float(text: str) -> float | _Unreadable:
+    if len(text) > _MAX_NUMBER_DIGITS:
+        return _Unreadable(
+            f"is a number {len(text)} characters long; no field takes a number (write "
+            'text in quotes, dates as "YYYY-MM-DD")'
+        )
+    return float(text)
+
+
+def _json_constant(text: str) -> _Unreadable:
+    return _Unreadable(
+        f"{text} is not JSON (no field takes a number); write text in quotes"
+    )
+
+
+def _unreadable_values(data: dict[str, Any]) -> list[Problem]:
+    """Problems for the `_Unreadable` values anywhere in `data`, by field path."""
+    problems: list[Problem] = []
+    stack: list[tuple[str, Any]] = list(data.items())
+    while stack:  # no recursion: the data may be nested as deep as the parser allows
+        path, value = stack.pop()
+        if isinstance(value, _Unreadable):
+            problems.append(Problem(path, value.problem))
+        elif isinstance(value, dict):
+            stack.extend((f"{path}.{k}", v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+    return sorted(problems, key=lambda p: p.field)
+
+
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
+def _read_text(path: Path) -> str:
+    """The file as text: a regular file of bounded size, UTF-8, no NUL bytes."""
+    try:
+        if not path.is_file():
+            raise InputError(
+                "not a regular file (a directory, FIFO, device or socket); "
+                "give an item file"
+            )
+        size = path.stat().st_size
+        if size > MAX_ITEM_FILE_BYTES:
+            raise InputError(_too_big(size))
+        with path.open("rb") as handle:
+            # Bounded even if the size changed since stat (a file being written).
+            data = handle.read(MAX_ITEM_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror or exc}") from None
+    if len(data) > MAX_ITEM_FILE_BYTES:
+        raise InputError(_too_big(len(data)))
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            raise InputError(
+                f"the file is {encoding} text (it starts with a {encoding} byte order "
+                "mark); save it as UTF-8"
+            )
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise InputError(
+            f"the file contains a NUL byte (line {line}): it is binary, not a text "
+            "item file"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise InputError(
+            f"the file is not UTF-8 text (the first bad byte is at line {line}, byte "
+            f"{column}); save it as UTF-8 (files from older Chinese editors are often "
+            "GBK)"
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def _too_big(size: int) -> str:
+    return (
+        f"the file is {size:,} bytes; item files are at most "
+        f"{MAX_ITEM_FILE_BYTES:,} bytes (the body at most 1,000,000 characters); "
+        "put large documents in attachments"
+    )
+
+
+_HUGE_DIGITS = re.compile(r"[+-]?\d[\d_]{4300,}")
+
+
+def _huge_toml_number(text: str, offset: int) -> Problem:
+    """The field holding a number Python refuses to convert (more than 4,300 digits)."""
+    message = (
+        "is a number with more than 4,300 digits; no field takes a number (write "
+        'text in quotes, dates as "YYYY-MM-DD")'
+    )
+    for number, line in enumerate(text.splitlines(), start=1):
+        key = _TOML_KEY.match(line)
+        if key is not None and _HUGE_DIGITS.match(key.group(2).strip()):
+            return Problem(
+                key.group(1).strip('"'), f"{message} (line {number + offset})"
+            )
+    return Problem("", f"a value {message}")
 
 
 def _split_front_matter(text: str) -> tuple[str, str]:
@@ -168,17 +317,18 @@ def _parse_raw(path: Path) -> tuple[dict[str, Any], list[Problem]]:
             f"unsupported file type {suffix or '(none)'!r}; item files are .toml, "
             ".json, or .md with +++ TOML front matter"
         )
-    try:
-        text = path.read_text("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError:
-        raise InputError("the file is not UTF-8 text") from None
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror}") from None
+    text = _read_text(path)
     data: Any
     problems: list[Problem] = []
     if suffix == ".json":
         try:
-            data = json.loads(text, object_pairs_hook=_duplicate_keys(problems, ""))
+            data = json.loads(
+                text,
+                object_pairs_hook=_duplicate_keys(problems, ""),
+                parse_int=_json_int,
+                parse_float=_json_float,
+                parse_constant=_json_constant,
+            )
         except RecursionError:
             raise InputError("the JSON is nested too deeply") from None
         except json.JSONDecodeError as exc:
@@ -187,20 +337,24 @@ def _parse_raw(path: Path) -> tuple[dict[str, Any], list[Problem]]:
             ) from None
         if not isinstance(data, dict):
             raise InputError("a JSON item file must hold one object")
+        problems.extend(_unreadable_values(data))
         return dict(data), problems
     body: str | None = None
     if suffix in (".md", ".markdown"):
         text, body = _split_front_matter(text)
+    offset = 0 if body is None else 1
     try:
         data = tomllib.loads(text)
     except RecursionError:
         raise InputError("the TOML is nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
         # Count lines from the top of the file, not from the first '+++'.
-        problem = _toml_problem(exc, text, 0 if body is None else 1)
+        problem = _toml_problem(exc, text, offset)
         if body is not None and not problem.field:
             problem = Problem("", problem.message.replace("TOML", "TOML front matter"))
         raise InputError([problem]) from None
+    except ValueError:  # int() refused a number of more than 4,300 digits
+        raise InputError([_huge_toml_number(text, offset)]) from None
     if body is not None:
         if "body" in data and body.strip():
             problems.append(
@@ -222,9 +376,22 @@ def _attachments(
             [],
             [Problem("attachments", "must be a list of file paths or tables")],
         )
+    if len(raw) > MAX_ATTACHMENTS:
+        return (
+            [],
+            [],
+            [
+                Problem(
+                    "attachments",
+                    f"lists {len(raw)} files; at most {MAX_ATTACHMENTS} (put the rest "
+                    "in an archive)",
+                )
+            ],
+        )
     metas: list[Any] = []
     prepared: list[PreparedAttachment] = []
     problems: list[Problem] = []
+    total = 0
     for index, entry in enumerate(raw):
         where = f"attachments[{index}]"
         spec = {"path": entry} if isinstance(entry, str) else entry
@@ -237,12 +404,47 @@ def _attachments(
                 Problem(where, f"unknown field(s) {', '.join(sorted(unknown))}")
             )
             continue
-        path = (base / spec["path"]).resolve()
+        if "\x00" in spec["path"] or not spec["path"].strip():
+            problems.append(Problem(where, "path is empty or holds a NUL character"))
+            continue
+        try:
+            path = (base / spec["path"]).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long
+            problems.append(Problem(where, f"cannot follow the path: {exc}"))
+            continue
         if not path.is_relative_to(base.resolve()):
             problems.append(
                 Problem(where, "must be a file in the item file's folder or below it")
             )
             continue
+        if path.is_dir():
+            problems.append(
+                Problem(where, f"{spec['path']} is a directory, not a file")
+            )
+            continue
+        if path.exists() and not path.is_file():
+            problems.append(
+                Problem(
+                    where,
+                    f"{spec['path']} is not a regular file (a FIFO, device or socket)",
+                )
+            )
+            continue
+        try:
+            size = path.stat().st_size if path.exists() else 0
+        except OSError:
+            size = 0
+        if size <= MAX_ATTACHMENT_BYTES and total + size > MAX_ATTACHMENTS_BYTES:
+            problems.append(
+                Problem(
+                    where,
+                    f"the attachments together exceed {MAX_ATTACHMENTS_BYTES:,} bytes "
+                    "per item",
+                )
+            )
+            continue
+        if size <= MAX_ATTACHMENT_BYTES:
+            total += size
         try:
             item = prepare_attachment(
                 path,
@@ -297,37 +499,61 @@ def _raw_rules(data: dict[str, Any], metas: list[Any]) -> list[Problem]:
     )
 
 
+def _top(field: str) -> str:
+    """The top-level field of a path such as `notice_period.start` or `attachments[0]`."""
+    return field.split(".")[0].split("[")[0]
+
+
 def parse_item(
-    data: dict[str, Any], *, base: Path, problems: Sequence[Problem] = ()
+    data: dict[str, Any],
+    *,
+    base: Path,
+    problems: Sequence[Problem] = (),
+    today: date | None = None,
 ) -> tuple[ItemContent, tuple[PreparedAttachment, ...]]:
     """Validate a mapping of item fields; attachment paths are relative to `base`.
 
     Every problem is reported (`InputError`), with `problems` found earlier (while
-    reading the file) first: each field's, and each cross-field rule's.
+    reading the file) first: each field's, each cross-field rule's, and each
+    plausibility rule's (`syndicate.domain.content.admission_problems`; those relative
+    to the clock only when `today` is given).
     """
     data = dict(data)
     found = list(problems)
+    # A field already found unreadable (a 5,000-digit number) is not judged again.
+    unreadable = {_top(p.field) for p in _unreadable_values(data)}
+    for field in unreadable:
+        data.pop(field, None)
     metas, prepared, attachment_problems = _attachments(
         data.pop("attachments", None), base
     )
     found.extend(attachment_problems)
     data["attachments"] = metas
     try:
-        content = ItemContent.model_validate(data)
+        content = ItemContent.model_validate(
+            data, context={"admission": Admission(today)}
+        )
     except ValidationError as exc:
-        found.extend(problems_from_validation_error(exc))
+        found.extend(
+            p
+            for p in problems_from_validation_error(exc)
+            if _top(p.field) not in unreadable
+        )
         found.extend(p for p in _raw_rules(data, metas) if p not in found)
     if found:
         raise InputError(found)
     return content, tuple(prepared)
 
 
-def load_item_file(path: Path) -> LoadedItem:
+def load_item_file(path: Path, *, today: date | None = None) -> LoadedItem:
     """Read and validate one item file; `InputError` names the file and every problem
-    found in it (all fields, not just the first)."""
+    found in it (all fields, not just the first). `today` (in China) adds the
+    plausibility rules relative to the clock (`formed_on` not in the future …)."""
     try:
         data, problems = _parse_raw(path)
-        content, prepared = parse_item(data, base=path.parent, problems=problems)
+        content, prepared = parse_item(
+            data, base=path.parent, problems=problems, today=today
+        )
     except InputError as exc:
         raise exc.with_source(str(path)) from None
     return LoadedItem(path, content, prepared)
@@ -372,12 +598,14 @@ def without_duplicates(
     return list(first.values()), duplicates
 
 
-def load_item_files(paths: Sequence[Path]) -> list[LoadedItem | InputError]:
+def load_item_files(
+    paths: Sequence[Path], *, today: date | None = None
+) -> list[LoadedItem | InputError]:
     """Load every file; a bad one yields its `InputError` in place of the item."""
     results: list[LoadedItem | InputError] = []
     for path in paths:
         try:
-            results.append(load_item_file(path))
+            results.append(load_item_file(path, today=today))
         except InputError as exc:
             results.append(exc)
     return results

@@ -378,7 +378,8 @@ def test_domain_refusals_exit_1_and_write_nothing(cli: Cli, tmp_path: Path) -> N
     path = write(tmp_path, "a.md", GOOD)
     assert cli("items", "publish", path).exit_code == 0
     before = cli.snapshot()
-    again = cli("items", "publish", path)
+    changed = write(tmp_path, "b.md", GOOD.replace("47户", "48户"))
+    again = cli("items", "publish", changed)
     assert again.exit_code == 1
     assert "already published" in again.stderr
     same = cli(

@@ -69,9 +69,17 @@ def test_full_width_index_numbers_are_the_same_item(home: Path, tmp_path: Path) 
         ITEM_FILE.replace("2026-00019", "2026-00019".translate(FULL_WIDTH)), "utf-8"
     )
     assert run(home, "items", "publish", first).exit_code == 0
+    before = snapshot(home)
+    # The same content once folded: the same item, already published, nothing to do.
     again = run(home, "items", "publish", second)
-    assert again.exit_code == 1
-    assert "already published" in again.stderr
+    assert again.exit_code == 0
+    assert "already published, identical" in again.stderr
+    other = tmp_path / "c.md"
+    other.write_text(second.read_text("utf-8").replace("47户", "48户"), "utf-8")
+    changed = run(home, "items", "publish", other)
+    assert changed.exit_code == 1
+    assert "already published" in changed.stderr
+    assert snapshot(home) == before
 
 
 def test_lone_surrogates_and_bad_arguments_are_input_errors(

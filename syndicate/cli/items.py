@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -19,7 +20,13 @@ from syndicate.cli.output import (
 from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
 from syndicate.domain.catalogue import area_by_code, parse_area
 from syndicate.domain.items import DisclosureItem, ItemStatus, check_line, check_note
-from syndicate.errors import DomainError, InputError, Problem
+from syndicate.errors import (
+    AlreadyPublished,
+    DomainError,
+    InputError,
+    Problem,
+    SyndicateError,
+)
 from syndicate.itemfiles import (
     LoadedItem,
     expand_paths,
@@ -97,14 +104,17 @@ def publish(
     Each file is checked whole: a file with problems is reported (file, field,
     problem, every one of them) and publishes nothing, while the other files go ahead.
     A file given twice counts once; a second file with the same agency and index_no
-    (the same item) is refused. Exit 2 if any file was bad, 1 if any item was refused
-    (e.g. already published).
+    (the same item) is refused. An item already published with the file's very
+    content is counted as such, so a run cut short can be run again; a file whose item
+    was published with other content is refused (use `items revise`). Exit 2 if any
+    file was bad, 1 if any item was refused, 0 otherwise.
 
     Example: syndicate items publish notices/ extra-notice.md --actor 张三
     """
     with cli_errors():
         files = expand_paths(paths)
-        who = resolve_actor(actor)
+        # Once, before any file: a bad --actor is one error, not one per file.
+        who = check_line("--actor", resolve_actor(actor), 100)
         loaded: list[LoadedItem] = []
         worst = 0
         seen: set[Path] = set()
@@ -125,6 +135,7 @@ def publish(
             typer.echo(f"error: {duplicate}", err=True)
             worst = max(worst, 1)
         total = len(seen)
+        identical = 0
         if dry_run:
             ok = 0
             with state_of(ctx).project().disclosures() as log:
@@ -133,15 +144,19 @@ def publish(
                 if problem is None:
                     ok += 1
                     typer.echo(f"ok  {item.source}  {item.content.ref}")
+                elif isinstance(problem, AlreadyPublished) and problem.identical:
+                    identical += 1
+                    typer.echo(f"note: {item.source}: {problem}", err=True)
                 elif isinstance(problem, InputError):
                     report(problem.with_source(str(item.source)))
                     worst = 2
                 else:
-                    typer.echo(f"error: {item.source}: {problem}", err=True)
+                    _refused(item, problem)
                     worst = max(worst, 1)
+            same = f", {identical} already published (identical)" if identical else ""
             typer.echo(
-                f"checked {total} file(s): {ok} would publish, "
-                f"{total - ok} would be refused; nothing published",
+                f"checked {total} file(s): {ok} would publish{same}, "
+                f"{total - ok - identical} would be refused; nothing published",
                 err=True,
             )
             raise typer.Exit(worst)
@@ -152,22 +167,43 @@ def publish(
                     change = log.publish(
                         item.content, actor=who, attachments=item.attachments
                     )
+                except AlreadyPublished as exc:
+                    if exc.identical:
+                        identical += 1
+                        typer.echo(f"note: {item.source}: {exc}", err=True)
+                    else:
+                        _refused(item, exc)
+                        worst = max(worst, 1)
+                    continue
                 except InputError as exc:
                     report(exc.with_source(str(item.source)))
                     worst = 2
                     continue
                 except DomainError as exc:
-                    typer.echo(f"error: {item.source}: {exc}", err=True)
+                    _refused(item, exc)
                     worst = max(worst, 1)
                     continue
                 published += 1
                 typer.echo(f"{change.item_id}  {change.ref}")
+        summary = f"published {published} of {total} item file(s)"
+        if identical:
+            summary += f"; {identical} already published, identical"
+        if refused := total - published - identical:
+            summary += f"; {refused} refused"
+        typer.echo(summary, err=True)
+        raise typer.Exit(worst)
+
+
+def _refused(item: LoadedItem, exc: SyndicateError) -> None:
+    """One `error:` line naming the file; for a changed file, the command to use."""
+    typer.echo(f"error: {item.source}: {exc}", err=True)
+    if isinstance(exc, AlreadyPublished) and exc.revisable:
         typer.echo(
-            f"published {published} of {total} item file(s)"
-            + (f"; {total - published} refused" if published < total else ""),
+            f"  to publish {item.source} as a new version: syndicate items revise "
+            f"{shlex.quote(item.content.ref)} {shlex.quote(str(item.source))} "
+            '--reason "…"',
             err=True,
         )
-        raise typer.Exit(worst)
 
 
 @app.command()

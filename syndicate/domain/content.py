@@ -12,7 +12,8 @@ import hashlib
 import json
 import re
 import unicodedata
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Self
 from uuid import UUID, uuid5
 
@@ -23,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -39,10 +41,16 @@ from syndicate.domain.catalogue import (
 from syndicate.errors import Problem
 
 __all__ = [
+    "EARLIEST_DATE",
     "ITEM_NAMESPACE",
+    "MAX_NOTICE_DAYS",
+    "MAX_NOTICE_LEAD_DAYS",
+    "MAX_REF_LENGTH",
+    "Admission",
     "Attachment",
     "ItemContent",
     "NoticePeriod",
+    "admission_problems",
     "canonical_json",
     "content_hash",
     "content_rules",
@@ -62,6 +70,118 @@ _LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _INVISIBLE = {"Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
 
 
+# Plausibility bounds, checked when content is admitted (an item file, `publish`, `revise`),
+# never when stored events are read back: a rule added later must not make the log
+# unreadable. No information of a PRC government body was formed before the PRC existed.
+EARLIEST_DATE = date(1949, 10, 1)
+# 公示期 are days or weeks (5 working days, 7, 15, 30 days); a year is already generous.
+MAX_NOTICE_DAYS = 366
+# How far ahead of today a notice period may start (a notice is prepared, not planned years
+# ahead; `9999-12-31` is a placeholder, not a date).
+MAX_NOTICE_LEAD_DAYS = 366
+# AGENCY (100) + '/' + INDEX_NO (64), with room for what NFKC folds away; ids are 36.
+MAX_REF_LENGTH = 400
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Validation context that turns on the plausibility rules (see `admission_problems`).
+
+    `today` (China) adds the rules relative to the clock; without it only the fixed ones
+    apply. Pass it as `ItemContent.model_validate(data, context={"admission": ...})`.
+    """
+
+    today: date | None = None
+
+
+def _admission(info: ValidationInfo) -> Admission | None:
+    context = info.context
+    if isinstance(context, dict):
+        found = context.get("admission")
+        if isinstance(found, Admission):
+            return found
+    return None
+
+
+def _name_problem(value: str) -> str | None:
+    """Why a name (agency, index number, title) is not plausible, or None."""
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in value):
+        return (
+            f"{value!r} has no letter or digit; give the real name or number"
+            if value
+            else None
+        )
+    return None
+
+
+def _date_problem(value: date) -> str | None:
+    if value < EARLIEST_DATE:
+        return (
+            f"{value} is before {EARLIEST_DATE}; no information of a government body "
+            "in this catalogue is that old (a placeholder date?)"
+        )
+    return None
+
+
+def _formed_on_problem(value: date, today: date | None) -> str | None:
+    if (problem := _date_problem(value)) is not None:
+        return problem
+    if today is not None and value > today:
+        return (
+            f"{value} is in the future (today is {today} in China); give the date the "
+            "information was formed or changed"
+        )
+    return None
+
+
+def _notice_problems(start: date, end: date, today: date | None) -> list[str]:
+    problems = [
+        f"{name}: {problem}"
+        for name, day in (("start", start), ("end", end))
+        if (problem := _date_problem(day)) is not None
+    ]
+    days = (end - start).days + 1
+    if not problems and days > MAX_NOTICE_DAYS:
+        problems.append(
+            f"{start} to {end} is {days} days; a notice period is at most "
+            f"{MAX_NOTICE_DAYS} days (leave it out for an item that stays up)"
+        )
+    if today is not None and start > today + timedelta(days=MAX_NOTICE_LEAD_DAYS):
+        problems.append(
+            f"start: {start} is more than {MAX_NOTICE_LEAD_DAYS} days after today "
+            f"({today} in China); publish the notice closer to its period"
+        )
+    return problems
+
+
+def admission_problems(
+    content: ItemContent, *, today: date | None = None
+) -> list[Problem]:
+    """The plausibility rules a new version must pass, every one broken.
+
+    Names (`agency`, `index_no`, `title`) need a letter or digit; dates are not before
+    `EARLIEST_DATE`; `formed_on` is not after `today`; a notice period is at most
+    `MAX_NOTICE_DAYS` long and starts at most `MAX_NOTICE_LEAD_DAYS` after `today`.
+    Stored events are never checked against these: they were admitted when written.
+    """
+    problems = [
+        Problem(field, problem)
+        for field in ("agency", "index_no", "title")
+        if (problem := _name_problem(getattr(content, field))) is not None
+    ]
+    if (problem := _formed_on_problem(content.formed_on, today)) is not None:
+        problems.append(Problem("formed_on", problem))
+    if content.notice_period is not None:
+        period = content.notice_period
+        for line in _notice_problems(period.start, period.end, today):
+            field, sep, rest = line.partition(": ")
+            if sep and field in ("start", "end"):
+                problems.append(Problem(f"notice_period.{field}", rest))
+            else:
+                problems.append(Problem("notice_period", line))
+    return problems
+
+
 def item_id(agency: str, index_no: str) -> UUID:
     """The item's id: uuid5 of (agency, index_no), so an item can be published only once."""
     agency = _nfc(agency).strip()
@@ -78,6 +198,16 @@ def parse_item_ref(ref: str) -> UUID | tuple[str, str]:
     """
     _check_encodable(ref)
     text = _nfc(ref).strip()
+    if len(text) > MAX_REF_LENGTH:
+        raise ValueError(
+            f"is {len(text)} characters long; no item has a reference longer than "
+            f"{MAX_REF_LENGTH}"
+        )
+    if _LINE_CONTROL.search(text) or any(
+        unicodedata.category(ch) in _INVISIBLE for ch in text
+    ):
+        # Never echo such a REF back: an escape sequence would reach the terminal.
+        raise ValueError("contains control or invisible characters")
     try:
         return UUID(text)
     except ValueError:
@@ -196,9 +326,14 @@ class NoticePeriod(_Model):
     end: PlainDate
 
     @model_validator(mode="after")
-    def _ordered(self) -> Self:
+    def _ordered(self, info: ValidationInfo) -> Self:
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
+        admission = _admission(info)
+        if admission is not None:
+            problems = _notice_problems(self.start, self.end, admission.today)
+            if problems:
+                raise ValueError("; ".join(problems))
         return self
 
 
@@ -291,6 +426,23 @@ class ItemContent(_Model):
             raise ValueError("must not contain '/' (REFs are written AGENCY/INDEX_NO)")
         return value
 
+    @field_validator("agency", "index_no", "title")
+    @classmethod
+    def _plausible_name(cls, value: str, info: ValidationInfo) -> str:
+        if _admission(info) is not None and (problem := _name_problem(value)):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("formed_on")
+    @classmethod
+    def _plausible_formed_on(cls, value: date, info: ValidationInfo) -> date:
+        admission = _admission(info)
+        if admission is not None:
+            problem = _formed_on_problem(value, admission.today)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
     @field_validator("index_no")
     @classmethod
     def _no_space(cls, value: str) -> str:
@@ -340,6 +492,22 @@ def content_hash(content: ItemContent) -> str:
     return hashlib.sha256(canonical_json(content.model_dump(mode="json"))).hexdigest()
 
 
+def _kind_of(value: Any) -> str:
+    """What was written instead of text, in an operator's words (never the value: it
+    may be a number Python refuses to print)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, date):
+        return "a date"
+    return type(value).__name__
+
+
 def problems_from_validation_error(exc: ValidationError) -> list[Problem]:
     """Turn pydantic's errors into one `Problem` per field, worded for operators."""
     problems = []
@@ -359,6 +527,8 @@ def problems_from_validation_error(exc: ValidationError) -> list[Problem]:
             )
         elif kind in ("string_too_short", "too_short"):
             message = "must not be empty"
+        elif kind == "string_type":
+            message = f"must be text in quotes, not {_kind_of(err.get('input'))}"
         elif kind in ("string_too_long", "too_long"):
             limit = (err.get("ctx") or {}).get("max_length")
             message = f"is longer than {limit} characters" if limit else "is too long"
