@@ -1248,7 +1248,8 @@ class PortalSite:
     # -- audit checkpoints --------------------------------------------------------------
 
     def witness(self, checkpoints: Sequence[PublishedCheckpoint], key: str) -> None:
-        """Publish checked checkpoints (oldest first) and the verifier key text.
+        """Publish checked checkpoints (oldest first) and the verifier key text (one
+        key per line: the current key, then the retired ones).
 
         Every file is written atomically, under the lock, and only if its bytes change:
         each note, the key, the newest note, the state the page is re-rendered from on a
@@ -1393,10 +1394,21 @@ def _audit_main(checkpoints: Sequence[PublishedCheckpoint], key: str | None) -> 
     if key is None:
         parts.append('<p class="empty">本网站尚未发布审计检查点。</p>')
         return "\n".join(parts)
+    current, *retired = key.splitlines() or [""]
+    old = (
+        "<p>已停用的公钥（轮换前的检查点由它们签名；每次轮换由新旧两把密钥共同签名的"
+        "检查点交接，公钥文件中也列出它们）：</p>\n"
+        + "".join(
+            f'<p class="hash retired"><code>{esc(k)}</code></p>\n' for k in retired
+        )
+        if retired
+        else ""
+    )
     parts.append(
         '<section aria-labelledby="key-h"><h2 id="key-h">验证公钥</h2>\n'
         "<p>检查点用下面的 Ed25519 公钥签名（C2SP signed-note 格式）：</p>\n"
-        f'<p class="hash"><code>{esc(key)}</code></p>\n'
+        f'<p class="hash"><code>{esc(current)}</code></p>\n'
+        f"{old}"
         f'<p><a href="../{AUDIT}/public-key.txt">下载公钥文件 public-key.txt</a></p>'
         "</section>"
     )

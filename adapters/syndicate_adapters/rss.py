@@ -47,7 +47,7 @@ from syndicate.adapter import (
     Rendition,
     WitnessedCheckpoint,
 )
-from syndicate.audit.signing import Verifier, verify_checkpoint
+from syndicate.audit.signing import KeyChain, Verifier
 from syndicate.domain.base import CHINA_TZ
 from syndicate.domain.catalogue import Stage, area_by_code
 from syndicate.domain.content import canonical_json
@@ -151,22 +151,35 @@ class PublishedCheckpoint:
 def checked_checkpoints(
     checkpoints: Sequence[WitnessedCheckpoint], public_key: str
 ) -> tuple[str, list[PublishedCheckpoint]]:
-    """The key text (one line) and the checkpoints sorted by number, oldest first.
+    """The key set text (one key per line: the current key, then the retired ones)
+    and the checkpoints sorted by number, oldest first.
 
-    Raises ValueError when the key is malformed, a note does not verify under it, a
-    note's tree size or root differs from the checkpoint's fields, or two checkpoints
-    share a number: an outlet never publishes a checkpoint an auditor would reject.
+    Each note must be signed by the key valid for it (`KeyChain`: the first by a key
+    of the set, then by the key in force, a key rotation by the old and the new key).
+    Raises ValueError when a key is malformed, a note does not verify so, a note's
+    origin is not its key's name, its tree size or root differs from the checkpoint's
+    fields, or two checkpoints share a number: an outlet never publishes a checkpoint
+    an auditor would reject.
     """
-    key = public_key.strip()
-    verifier = Verifier.from_text(key)  # KeyFormatError is a ValueError
-    found: dict[int, PublishedCheckpoint] = {}
+    lines = [line.strip() for line in public_key.splitlines() if line.strip()]
+    keys = [Verifier.from_text(line) for line in lines]  # KeyFormatError: ValueError
+    if not keys:
+        raise ValueError("no public key to check the checkpoints with")
+    key = "\n".join(lines)
     for c in checkpoints:
         if not isinstance(c.number, int) or isinstance(c.number, bool) or c.number < 0:
             raise ValueError(f"checkpoint number {c.number!r} is not a whole number")
+    chain = KeyChain(keys)
+    found: dict[int, PublishedCheckpoint] = {}
+    for c in sorted(checkpoints, key=lambda c: c.number):
         if c.number in found:
             raise ValueError(f"checkpoint #{c.number} is given twice")
         try:
-            body = verify_checkpoint(c.note, verifier)
+            body, signer = chain.verify(c.note)
+            if body.origin != signer.name:
+                raise ValueError(
+                    f"checkpoint of log {body.origin!r}, not of {signer.name!r}"
+                )
         except ValueError as exc:
             raise ValueError(f"checkpoint #{c.number}: {exc}") from None
         if body.size != c.size or body.root.hex() != c.root_hex.lower():

@@ -55,13 +55,18 @@ from syndicate.audit.merkle import (
     verify_inclusion,
 )
 from syndicate.audit.signing import (
+    ROTATION,
     Checkpoint,
+    CheckpointFormatError,
+    KeyChain,
     KeyFileError,
     SignatureError,
     Signer,
     Verifier,
     read_signer_file,
-    read_verifier_file,
+    read_verifiers,
+    rotation_of,
+    sign_note,
     write_signer_file,
     write_verifier_file,
 )
@@ -80,6 +85,7 @@ from syndicate.project import Project
 
 __all__ = [
     "Finding",
+    "Kept",
     "Leaf",
     "LeafHashes",
     "LogReader",
@@ -89,11 +95,16 @@ __all__ = [
     "ensure_keys",
     "export_log",
     "key_paths",
+    "key_set",
     "leaf_data",
+    "load_keys",
     "open_audit",
     "prove",
+    "reachable_keys",
     "read_kept_checkpoint",
     "read_trusted_key",
+    "read_trusted_keys",
+    "retired_path",
     "verify",
     "verify_export",
     "verify_leaves",
@@ -549,6 +560,19 @@ def ensure_keys(project: Project) -> tuple[Verifier, bool]:
     return signer.verifier(), True
 
 
+def retired_path(project: Project) -> Path:
+    """keys/audit-retired.pub: the home's retired public keys, one per line, oldest
+    first (`rotate_key` appends the key it retires)."""
+    return project.home / "keys" / "audit-retired.pub"
+
+
+def pending_path(project: Project) -> Path:
+    """Where a rotation keeps the new private key until the rotation checkpoint is
+    recorded: the private key file's name plus `.new`, beside it."""
+    private, _ = key_paths(project)
+    return private.with_name(private.name + ".new")
+
+
 def load_signer(project: Project) -> Signer:
     """The home's signing key; ConfigurationError saying how to get one if missing."""
     private, _ = key_paths(project)
@@ -558,26 +582,74 @@ def load_signer(project: Project) -> Signer:
         raise ConfigurationError(f"audit signing key: {exc}") from None
 
 
-def read_trusted_key(path: Path, *, what: str = "--pubkey") -> Verifier:
-    """A public key file an auditor gives; InputError naming `what` if it is not one."""
+Keys = Verifier | Sequence[Verifier]
+
+
+def key_set(keys: Keys) -> list[Verifier]:
+    """A key or a sequence of keys as a list without repeats (order kept)."""
+    return [keys] if isinstance(keys, Verifier) else list(dict.fromkeys(keys))
+
+
+def read_trusted_keys(path: Path, *, what: str = "--pubkey") -> list[Verifier]:
+    """The keys in a public key file an auditor gives (one per line); InputError naming
+    `what` if it is not one."""
     if not path.is_file():
         raise InputError(f"{what} {path}: not found")
     try:
-        return read_verifier_file(path)
+        return read_verifiers(path)
     except (OSError, ValueError) as exc:
-        raise InputError(f"{what} {path}: not a public key ({exc})") from None
+        raise InputError(f"{what} {path}: not a public key file ({exc})") from None
+
+
+def read_trusted_key(path: Path, *, what: str = "--pubkey") -> Verifier:
+    """The first key of a public key file (the current key of a home's key set)."""
+    return read_trusted_keys(path, what=what)[0]
 
 
 def load_verifier(project: Project, path: Path | None = None) -> Verifier:
-    """The trusted public key: `path` if given, else the home's public key file."""
+    """The current public key: the first of `path` if given, else the home's."""
     if path is not None:
         return read_trusted_key(path)
+    return load_keys(project)[0]
+
+
+def load_keys(project: Project, paths: Sequence[Path] = ()) -> list[Verifier]:
+    """The trusted key set: the keys of every file in `paths` (each one key per line),
+    else the home's: its current public key first, then its retired keys, newest
+    first."""
+    if paths:
+        return key_set([k for path in paths for k in read_trusted_keys(path)])
     _, public = key_paths(project)
     if not public.exists():
         raise InputError(
             f"{public}: no public key; run `syndicate init` to create the key pair"
         )
-    return read_trusted_key(public, what="public key")
+    keys = read_trusted_keys(public, what="public key")
+    retired = retired_path(project)
+    if retired.exists():
+        keys += reversed(read_trusted_keys(retired, what="retired keys"))
+    return key_set(keys)
+
+
+def reachable_keys(records: Sequence[CheckpointRecord], keys: Keys) -> list[Verifier]:
+    """`keys` and every key a trusted key handed over to by a rotation checkpoint among
+    `records` (signed by both): the keys a kept checkpoint may be signed by."""
+    found = key_set(keys)
+    for record in records:
+        try:
+            body = Checkpoint.parse(record.note.rsplit("\n\n", 1)[0] + "\n")
+            rotation = rotation_of(body)
+        except (SignatureError, ValueError):
+            continue
+        if rotation is None or rotation[0] not in found or rotation[1] in found:
+            continue
+        try:
+            rotation[0].verify(record.note)
+            rotation[1].verify(record.note)
+        except SignatureError:
+            continue
+        found.append(rotation[1])
+    return found
 
 
 def open_audit(project: Project, *, create_tables: bool = False) -> AuditStore:
@@ -601,17 +673,32 @@ def checkpoint(
     trigger: str,
     actor: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    rotate_to: Signer | None = None,
 ) -> CheckpointRecord | None:
     """Sign and record a checkpoint of everything logged so far; None if nothing was
-    logged since the newest checkpoint. Safe to call from several processes at once."""
+    logged since the newest checkpoint. Safe to call from several processes at once.
+
+    `signer` must be the key in force (the newest checkpoint's signer, or the key it
+    rotated to): else `StoreError`, nothing recorded. With `rotate_to`, the checkpoint
+    is a rotation checkpoint (recorded even if nothing was logged): its body carries
+    `key-rotation <signer's key> <rotate_to's key>` and it is signed by both, so a
+    verifier who trusts the old key learns the new one from it."""
     for _ in range(5):
         latest = store.latest()
+        if latest is not None and not _in_force(latest.note, signer.verifier()):
+            raise StoreError(
+                f"the signing key {signer.verifier().label} is not the key in force "
+                f"after checkpoint #{latest.number} (it is not signed by it, or it "
+                "rotated to another key): finish an interrupted rotation with "
+                "`syndicate audit rotate-key`, or restore the signing key (see "
+                "docs/audit.md, Keys)"
+            )
         end = reader.ends()
         start = (
             (latest.items_position, latest.deliveries_position) if latest else (0, 0)
         )
         end = (max(end[0], start[0]), max(end[1], start[1]))
-        if end == start:
+        if end == start and rotate_to is None:
             return None  # nothing logged since the newest checkpoint (or at all)
         tree = (
             CompactRange.resume(latest.size, latest.peaks) if latest else CompactRange()
@@ -619,11 +706,19 @@ def checkpoint(
         segment = reader.segment_hashes(start, end)
         for offset in range(0, len(segment), HASH_SIZE):
             tree.append(segment[offset : offset + HASH_SIZE])
+        extensions = [f"positions items={end[0]} deliveries={end[1]}"]
+        signers = [signer]
+        if rotate_to is not None:
+            new = rotate_to.verifier()
+            extensions.append(
+                f"{ROTATION} {signer.verifier().to_text()} {new.to_text()}"
+            )
+            signers.append(rotate_to)
         body = Checkpoint(
             origin=signer.name,
             size=tree.size,
             root=tree.root(),
-            extensions=(f"positions items={end[0]} deliveries={end[1]}",),
+            extensions=tuple(extensions),
         )
         try:
             return store.record(
@@ -635,8 +730,8 @@ def checkpoint(
                 deliveries_position=end[1],
                 segment=base64.b64encode(segment).decode("ascii"),
                 peaks=[p.hex() for p in tree.peaks],
-                note=signer.sign(body.body()),
-                public_key=signer.verifier().to_text(),
+                note=sign_note(body.body(), *signers),
+                public_key=signers[-1].verifier().to_text(),
                 trigger=trigger,
                 actor=actor,
                 timestamp=clock(),
@@ -648,6 +743,16 @@ def checkpoint(
         "five times (another process kept checkpointing, or a row was put there by "
         "hand: run `syndicate audit verify`)"
     )
+
+
+def _in_force(note: str, key: Verifier) -> bool:
+    """Whether `key` is the key in force after the checkpoint `note`: it signed it, and
+    it is not a rotation to another key."""
+    try:
+        rotation = rotation_of(Checkpoint.parse(key.verify(note)))
+    except SignatureError:
+        return False
+    return rotation is None or rotation[1] == key
 
 
 # -- verification -------------------------------------------------------------------------
@@ -710,13 +815,28 @@ class _Signed:
     record: CheckpointRecord
     body: Checkpoint
     bounds: tuple[int, int]
+    # The keys valid for it: the key in force, or for a rotation the old and new key.
+    keys: tuple[Verifier, ...]
+    # The key in force after it (for a rotation, the new key).
+    key: Verifier
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A checkpoint an auditor kept, and the trusted keys that signed it."""
+
+    body: Checkpoint
+    keys: tuple[Verifier, ...]
 
 
 def _check_checkpoints(
-    records: Sequence[CheckpointRecord], verifier: Verifier, verdict: Verdict
+    records: Sequence[CheckpointRecord], keys: Keys, verdict: Verdict
 ) -> list[_Signed]:
     """The checkpoints whose signature, numbering and fields hold up; findings for the
-    rest (any finding here already fails the verdict)."""
+    rest (any finding here already fails the verdict). Each checkpoint must be signed
+    by the key valid for it (`KeyChain`): the first by a trusted key, later ones by the
+    key in force, a rotation by the key in force and the new key."""
+    chain = KeyChain(key_set(keys))
     trusted: list[_Signed] = []
     expected = 0
     for record in records:
@@ -734,29 +854,10 @@ def _check_checkpoints(
                     checkpoint=record.number,
                 )
             )
+        before = chain.current
         try:
-            text = verifier.verify(record.note)
-        except SignatureError as exc:
-            by = ""
-            try:
-                other = Verifier.from_text(record.public_key)
-                other.verify(record.note)
-                if other != verifier:
-                    by = f" (it is signed by another key, {other.label})"
-            except ValueError:
-                pass
-            verdict.findings.append(
-                Finding(
-                    "signature",
-                    f"{label} is not signed by the trusted key {verifier.label}: "
-                    f"{exc}{by}",
-                    checkpoint=record.number,
-                )
-            )
-            continue
-        try:
-            body = Checkpoint.parse(text)
-        except SignatureError as exc:  # CheckpointFormatError: signed, yet not a body
+            body, key = chain.verify(record.note)
+        except CheckpointFormatError as exc:  # signed, yet not a checkpoint body
             verdict.findings.append(
                 Finding(
                     "checkpoint",
@@ -766,15 +867,36 @@ def _check_checkpoints(
                 )
             )
             continue
+        except SignatureError as exc:
+            by = ""
+            try:
+                other = Verifier.from_text(record.public_key)
+                other.verify(record.note)
+                if other not in (before, *chain.trusted):
+                    by = f" (it is signed by another key, {other.label})"
+            except ValueError:
+                pass
+            verdict.findings.append(
+                Finding(
+                    "signature",
+                    f"{label} is not signed by the trusted key: {exc}{by}",
+                    checkpoint=record.number,
+                )
+            )
+            continue
+        signer = before if before is not None else key
+        rotation = rotation_of(body)
+        if rotation is not None:
+            signer = rotation[0]
         positions = [m for e in body.extensions if (m := _POSITIONS.fullmatch(e))]
         differ = [
             name
             for name, same in (
-                ("origin", record.origin == body.origin == verifier.name),
+                ("origin", record.origin == body.origin == key.name),
                 ("size", body.size == record.size),
                 ("root", body.root == record.root),
                 ("positions extension", len(positions) == 1),
-                ("public_key", record.public_key == verifier.to_text()),
+                ("public_key", record.public_key == key.to_text()),
             )
             if not same
         ]
@@ -812,7 +934,8 @@ def _check_checkpoints(
                 )
             )
             continue
-        trusted.append(_Signed(record, body, bounds))
+        valid = (signer, key) if rotation is not None else (key,)
+        trusted.append(_Signed(record, body, bounds, valid, key))
     return trusted
 
 
@@ -975,7 +1098,7 @@ def _check_kept(
     tree: MerkleTree,
     records: Sequence[CheckpointRecord],
     trusted: Sequence[_Signed],
-    kept: Sequence[Checkpoint],
+    kept: Sequence[Kept | Checkpoint],
     verdict: Verdict,
 ) -> None:
     """What the recorded checkpoints cannot show alone: that there are any, and that
@@ -989,8 +1112,12 @@ def _check_kept(
                 "compare with a checkpoint you kept, --checkpoint FILE)",
             )
         )
-    recorded = {(s.body.size, s.body.root) for s in trusted}
-    for body in kept:
+    # Several checkpoints may share a tree head (a rotation with nothing logged since).
+    recorded: dict[tuple[int, bytes], list[_Signed]] = {}
+    for signed in trusted:
+        recorded.setdefault((signed.body.size, signed.body.root), []).append(signed)
+    for one in kept:
+        body = one.body if isinstance(one, Kept) else one
         label = f"the kept checkpoint of {body.size} events"
         if body.size > tree.size:
             verdict.findings.append(
@@ -1017,19 +1144,42 @@ def _check_kept(
                     "checkpoints were removed",
                 )
             )
+        elif isinstance(one, Kept) and not any(
+            k in match.keys
+            for match in recorded[body.size, body.root]
+            for k in one.keys
+        ):
+            match = recorded[body.size, body.root][-1]
+            verdict.findings.append(
+                Finding(
+                    "signature",
+                    f"{label} is signed by {', '.join(k.label for k in one.keys)}, "
+                    f"not by the key valid for checkpoint #{match.record.number} "
+                    f"({', '.join(k.label for k in match.keys)})",
+                    checkpoint=match.record.number,
+                )
+            )
+
+
+def _key_labels(trusted: Sequence[_Signed], keys: Keys) -> str:
+    """The keys that signed the trusted checkpoints, oldest first (else the trusted)."""
+    used = list(dict.fromkeys(k for s in trusted for k in s.keys)) or key_set(keys)
+    return ", ".join(k.label for k in used)
 
 
 def verify(
     reader: LogReader,
     records: Sequence[CheckpointRecord],
-    verifier: Verifier,
-    kept: Sequence[Checkpoint] = (),
+    keys: Keys,
+    kept: Sequence[Kept | Checkpoint] = (),
 ) -> Verdict:
-    """Recompute the tree from the stored events; check every checkpoint's signature,
-    that each matches the log, that consecutive ones are consistent, and that the log
-    still matches each checkpoint an auditor `kept` (already verified)."""
-    verdict = Verdict(checkpoints=_count(records), key=verifier.label)
-    trusted = _check_checkpoints(records, verifier, verdict)
+    """Recompute the tree from the stored events; check every checkpoint's signature
+    (by the key valid for it, `KeyChain`), that each matches the log, that consecutive
+    ones are consistent, and that the log still matches each checkpoint an auditor
+    `kept` (already verified, `read_kept_checkpoint`)."""
+    verdict = Verdict(checkpoints=_count(records))
+    trusted = _check_checkpoints(records, keys, verdict)
+    verdict.key = _key_labels(trusted, keys)
     bounds = [s.bounds for s in trusted]
     tree = _verify_leaves(reader.leaf_hashes(bounds, reader.ends()), trusted, verdict)
     verdict.findings += [
@@ -1057,12 +1207,13 @@ PUBLIC_KEY_FILE = "public-key.txt"
 def export_log(
     reader: LogReader,
     records: Sequence[CheckpointRecord],
-    verifier: Verifier,
+    keys: Keys,
     out: Path,
     on_leaf: Callable[[], None] | None = None,
 ) -> dict[str, int]:
-    """Write the leaves (events.jsonl, in leaf order), the checkpoints and the public key
-    to `out`. Returns counts."""
+    """Write the leaves (events.jsonl, in leaf order), the checkpoints (rotation
+    checkpoints among them) and the public keys (public-key.txt: one per line, the
+    current key first, then the retired ones) to `out`. Returns counts."""
     out.mkdir(parents=True, exist_ok=True)
     bounds = _bounds(r for r in records if not r.problem)
     count = 0
@@ -1081,7 +1232,10 @@ def export_log(
         for r in records
     )
     write_atomically(out / CHECKPOINTS_FILE, lines.encode("utf-8"))
-    write_atomically(out / PUBLIC_KEY_FILE, (verifier.to_text() + "\n").encode())
+    write_atomically(
+        out / PUBLIC_KEY_FILE,
+        "".join(k.to_text() + "\n" for k in key_set(keys)).encode(),
+    )
     return {
         "events": count,
         "checkpoints": _count(records),
@@ -1160,12 +1314,13 @@ def _record_as_given(doc: dict[str, Any]) -> CheckpointRecord:
 def verify_leaves(
     leaves: Sequence[Leaf],
     records: Sequence[CheckpointRecord],
-    verifier: Verifier,
-    kept: Sequence[Checkpoint] = (),
+    keys: Keys,
+    kept: Sequence[Kept | Checkpoint] = (),
 ) -> Verdict:
     """`verify` over leaves already in leaf order (an export's lines, as given)."""
-    verdict = Verdict(checkpoints=_count(records), key=verifier.label)
-    trusted = _check_checkpoints(records, verifier, verdict)
+    verdict = Verdict(checkpoints=_count(records))
+    trusted = _check_checkpoints(records, keys, verdict)
+    verdict.key = _key_labels(trusted, keys)
     tree = _verify_leaves(LeafHashes.of(leaves), trusted, verdict)
     if not verdict.findings:
         _check_order(leaves, trusted, verdict)
@@ -1228,27 +1383,37 @@ def _check_order(
 
 
 def verify_export(
-    directory: Path, verifier: Verifier, kept: Sequence[Checkpoint] = ()
+    directory: Path, keys: Keys, kept: Sequence[Kept | Checkpoint] = ()
 ) -> Verdict:
     """`verify` over an export: no database, no network."""
     leaves, records = read_export(directory)
-    return verify_leaves(leaves, records, verifier, kept)
+    return verify_leaves(leaves, records, keys, kept)
 
 
-def read_kept_checkpoint(path: Path, verifier: Verifier) -> Checkpoint:
+def read_kept_checkpoint(path: Path, keys: Keys) -> Kept:
     """A checkpoint an auditor kept (a signed note, such as the portal's
-    .well-known/syndicate-audit/checkpoint.txt), verified with the trusted key;
-    InputError naming the file otherwise."""
+    .well-known/syndicate-audit/checkpoint.txt), verified with the trusted keys (give
+    `reachable_keys` to accept keys a trusted key rotated to); InputError naming the
+    file otherwise. `verify` then checks that it was signed by the key valid for it."""
     try:
         note = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"--checkpoint {path}: cannot read ({exc})") from None
-    try:
-        text = verifier.verify(note)
-    except SignatureError as exc:
+    signers: list[Verifier] = []
+    problem = ""
+    for key in key_set(keys):
+        try:
+            text = key.verify(note)
+        except SignatureError as exc:
+            problem = problem or str(exc)
+            continue
+        signers.append(key)
+    if not signers:
+        labels = ", ".join(k.label for k in key_set(keys))
         raise InputError(
-            f"--checkpoint {path}: not a checkpoint signed by {verifier.label} ({exc})"
-        ) from None
+            f"--checkpoint {path}: not a checkpoint signed by {labels} ({problem})"
+        )
+    verifier = signers[0]
     try:
         body = Checkpoint.parse(text)
     except SignatureError as exc:  # signed, but its body is not a checkpoint
@@ -1261,7 +1426,7 @@ def read_kept_checkpoint(path: Path, verifier: Verifier) -> Checkpoint:
             f"--checkpoint {path}: a checkpoint of log {body.origin!r}, not of "
             f"{verifier.name!r}"
         )
-    return body
+    return Kept(body, tuple(signers))
 
 
 # -- proofs -------------------------------------------------------------------------------
@@ -1270,17 +1435,20 @@ def read_kept_checkpoint(path: Path, verifier: Verifier) -> Checkpoint:
 def prove(
     reader: LogReader,
     records: Sequence[CheckpointRecord],
-    verifier: Verifier,
+    keys: Keys,
     wanted: Callable[[Leaf], bool],
 ) -> dict[str, Any]:
     """Inclusion proofs, against the newest checkpoint, for every leaf `wanted` picks.
 
     The bundle holds the signed checkpoint, the public key, and per leaf its index, data
     and audit path (base64), so `verify_proof` (or any RFC 6962 verifier) checks it
-    offline. Leaves logged after that checkpoint are listed as not yet covered.
+    offline. Leaves logged after that checkpoint are listed as not yet covered. If the
+    key was rotated, the bundle (format `syndicate-inclusion-proofs/2`) also carries
+    the rotation checkpoints' notes, oldest first, so a verifier who trusts an older
+    key follows the handovers to the key that signed the checkpoint.
     """
     verdict = Verdict()
-    trusted = _check_checkpoints(records, verifier, verdict)
+    trusted = _check_checkpoints(records, keys, verdict)
     if verdict.findings or not trusted:
         problem = verdict.findings[0].message if verdict.findings else "none yet"
         raise InputError(
@@ -1314,14 +1482,22 @@ def prove(
         for index, leaf in picked
         if index < size
     ]
-    return {
-        "format": "syndicate-inclusion-proofs/1",
+    rotations = [s.record.note for s in trusted if len(s.keys) > 1]
+    bundle: dict[str, Any] = {
+        "format": PROOFS_V2 if rotations else PROOFS_V1,
         "checkpoint": newest.record.note,
-        "public_key": verifier.to_text(),
+        "public_key": newest.key.to_text(),
         "tree_size": size,
         "proofs": proofs,
         "not_yet_covered": [leaf.where() for index, leaf in picked if index >= size],
     }
+    if rotations:
+        bundle["rotations"] = rotations
+    return bundle
+
+
+PROOFS_V1 = "syndicate-inclusion-proofs/1"
+PROOFS_V2 = "syndicate-inclusion-proofs/2"  # /1 plus `rotations`
 
 
 class ProofRejected(Exception):
@@ -1339,14 +1515,56 @@ _BUNDLE_KEYS = {
 _PROOF_KEYS = {"leaf_index", "leaf", "proof"}
 
 
-def verify_proof(bundle: object, verifier: Verifier) -> list[str]:
+def _bundle_key(bundle: dict[str, Any], keys: Keys) -> Verifier:
+    """The key that signed a bundle's checkpoint, once it is trusted: in `keys`, or
+    reached from a key in `keys` through the bundle's `rotations` (each signed by the
+    key before it and by the new key, oldest first). ProofRejected otherwise."""
+    trusted = key_set(keys)
+    try:
+        claimed = Verifier.from_text(strict_str(bundle["public_key"]))
+    except (TypeError, ValueError):
+        raise ProofRejected(
+            "the bundle's public_key is not a key that signed its checkpoint"
+        ) from None
+    reached = list(trusted)
+    for number, note in enumerate(bundle.get("rotations", []), start=1):
+        try:
+            _split = note.rsplit("\n\n", 1)[0] + "\n"
+            rotation = rotation_of(Checkpoint.parse(_split))
+            if rotation is None:
+                raise SignatureError("it is not a rotation checkpoint")
+            old, new = rotation
+            if new in reached:
+                continue
+            if old not in reached:
+                raise SignatureError(f"it hands over from {old.label}, not trusted")
+            Checkpoint.parse(old.verify(note))
+            new.verify(note)
+        except SignatureError as exc:
+            raise ProofRejected(
+                f"the bundle's rotation {number} does not hand over from a trusted "
+                f"key: {exc}"
+            ) from None
+        reached.append(new)
+    if claimed not in reached:
+        labels = ", ".join(k.label for k in trusted)
+        raise ProofRejected(
+            f"the bundle's public_key is not the key of a trusted signer: "
+            f"{claimed.label} is not trusted ({labels}) and no rotation in the "
+            "bundle hands over to it"
+        )
+    return claimed
+
+
+def verify_proof(bundle: object, keys: Keys) -> list[str]:
     """Check a `prove` bundle offline; returns a line per proven event. Raises
     InputError if the bundle is malformed, ProofRejected if it does not verify.
 
-    Every field is checked: `format`, the signed `checkpoint`, `public_key` (the
-    trusted key's text), `tree_size` (the note's size), `not_yet_covered` (a list of
-    strings), and in each proof exactly `leaf_index` (an integer below the size),
-    `leaf` (a string) and `proof` (a list of canonical base64 32-byte hashes)."""
+    Every field is checked: `format`, the signed `checkpoint`, `public_key` (a
+    trusted key's text, or one the bundle's `rotations` hand over to from a trusted
+    key), `tree_size` (the note's size), `not_yet_covered` (a list of strings), and in
+    each proof exactly `leaf_index` (an integer below the size), `leaf` (a string) and
+    `proof` (a list of canonical base64 32-byte hashes)."""
     if not isinstance(bundle, dict):
         raise InputError("not a proof bundle: expected a JSON object")
     checkpoint_note, proofs = bundle.get("checkpoint"), bundle.get("proofs")
@@ -1354,8 +1572,10 @@ def verify_proof(bundle: object, verifier: Verifier) -> list[str]:
         raise InputError(
             "not a proof bundle: it needs a `checkpoint` text and a `proofs` list"
         )
-    unknown = sorted(set(bundle) - _BUNDLE_KEYS)
-    missing = sorted(_BUNDLE_KEYS - set(bundle))
+    v2 = bundle.get("format") == PROOFS_V2
+    fields = _BUNDLE_KEYS | {"rotations"} if v2 else _BUNDLE_KEYS
+    unknown = sorted(set(bundle) - fields)
+    missing = sorted(fields - set(bundle))
     if unknown or missing:
         raise InputError(
             "not a proof bundle of format syndicate-inclusion-proofs/1: "
@@ -1368,14 +1588,20 @@ def verify_proof(bundle: object, verifier: Verifier) -> list[str]:
                 if part
             )
         )
-    if bundle["format"] != "syndicate-inclusion-proofs/1":
+    if bundle["format"] not in (PROOFS_V1, PROOFS_V2):
         raise InputError(
             f"not a proof bundle: format {bundle['format']!r}, expected "
-            "'syndicate-inclusion-proofs/1'"
+            f"{PROOFS_V1!r} or {PROOFS_V2!r}"
         )
+    rotations = bundle.get("rotations", [])
+    if not isinstance(rotations, list) or not all(
+        isinstance(r, str) for r in rotations
+    ):
+        raise InputError("not a proof bundle: `rotations` is not a list of notes")
     covered = bundle["not_yet_covered"]
     if not isinstance(covered, list) or not all(isinstance(c, str) for c in covered):
         raise InputError("not a proof bundle: `not_yet_covered` is not a list of text")
+    verifier = _bundle_key(bundle, keys)
     try:
         text = verifier.verify(checkpoint_note)
     except SignatureError as exc:

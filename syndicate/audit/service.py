@@ -4,8 +4,11 @@ log, and repair their files from it."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from eventsourcing.persistence import PersistenceError
 
@@ -17,9 +20,21 @@ from syndicate.audit.log import (
     key_paths,
     load_signer,
     open_audit,
+    pending_path,
+    retired_path,
 )
 from syndicate.audit.repair import OutletRepair, repair_outlets
-from syndicate.audit.store import AuditStore
+from syndicate.audit.signing import (
+    Checkpoint,
+    KeyFileError,
+    Signer,
+    Verifier,
+    read_signer_file,
+    read_verifiers,
+    rotation_of,
+    write_signer_file,
+)
+from syndicate.audit.store import AuditStore, CheckpointRecord
 from syndicate.delivery import Worker
 from syndicate.errors import (
     DomainError,
@@ -28,6 +43,7 @@ from syndicate.errors import (
     Problem,
     SyndicateError,
 )
+from syndicate.fsutil import fsync_dir, write_atomically
 from syndicate.outlets import Outlet
 from syndicate.persistence import scrub
 from syndicate.project import Project
@@ -39,6 +55,7 @@ __all__ = [
     "open_reader",
     "record_checkpoint",
     "repair",
+    "rotate_key",
     "witnessed_checkpoints",
 ]
 
@@ -64,10 +81,113 @@ def record_checkpoint(project: Project, *, trigger: str, actor: str) -> str:
             number = latest.number if latest else 0
             return f"checkpoint #{number} already covers every event"
         witnessed = _witness(project, store)
-    extra = f"; published on {', '.join(witnessed)}" if witnessed else ""
     return (
         f"checkpoint #{made.number}: {made.size} events, root {made.root.hex()[:16]}…, "
-        f"signed by {made.origin}{extra}"
+        f"signed by {made.origin}{_published(witnessed)}"
+    )
+
+
+def _published(witnessed: list[tuple[str, str]]) -> str:
+    """`; published on A, B; NOT published on C (why)` for `_witness`'s answer."""
+    done = [name for name, problem in witnessed if not problem]
+    failed = [f"{name} ({problem})" for name, problem in witnessed if problem]
+    return (f"; published on {', '.join(done)}" if done else "") + (
+        f"; NOT published on {'; '.join(failed)}" if failed else ""
+    )
+
+
+def _rotation_to(record: CheckpointRecord | None) -> Verifier | None:
+    """The new key of a recorded rotation checkpoint (as its note says), else None."""
+    if record is None:
+        return None
+    try:
+        rotation = rotation_of(
+            Checkpoint.parse(record.note.rsplit("\n\n", 1)[0] + "\n")
+        )
+    except ValueError:
+        return None
+    return rotation[1] if rotation else None
+
+
+def _install(project: Project, old: Verifier, new: Signer) -> None:
+    """Make `new` the home's key: the old public key joins keys/audit-retired.pub, the
+    public key file holds the new key, and the pending private key file replaces the
+    old one (a rename: the old private key file is gone, kept nowhere)."""
+    private, public = key_paths(project)
+    retired = retired_path(project)
+    keys = read_verifiers(retired) if retired.exists() else []
+    if old not in keys:
+        keys.append(old)
+    write_atomically(retired, "".join(k.to_text() + "\n" for k in keys).encode())
+    write_atomically(public, (new.verifier().to_text() + "\n").encode())
+    os.replace(pending_path(project), private)
+    fsync_dir(private.parent)
+
+
+@contextmanager
+def _rotation_lock(pending: Path) -> Iterator[None]:
+    """One rotation at a time (an exclusive lock on `<key file>.lock`), so a rotation
+    never takes another's pending key for an interrupted one."""
+    lock = pending.with_suffix(".lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DomainError(
+                "another `syndicate audit rotate-key` is running; wait for it"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def rotate_key(project: Project, *, actor: str) -> str:
+    """Replace the home's signing key: make a new key pair (same name, so the log's
+    origin stays), record a rotation checkpoint signed by the old and the new key, then
+    install the new key (`_install`); checkpoints are signed by the new key from then
+    on. A line saying what happened.
+
+    Crash-safe: the new private key is written first to `<key file>.new` (mode 0600);
+    if the command stops after the rotation checkpoint is recorded but before the key
+    is installed, running it again only finishes the installation."""
+    old = load_signer(project)
+    pending = pending_path(project)
+    with _rotation_lock(pending), open_reader(project) as (store, reader):
+        latest = store.latest()
+        if pending.exists():
+            try:
+                waiting = read_signer_file(pending)
+            except KeyFileError as exc:
+                raise DomainError(f"an interrupted key rotation: {exc}") from None
+            if _rotation_to(latest) == waiting.verifier():
+                _install(project, old.verifier(), waiting)
+                witnessed = _witness(project, store)
+                assert latest is not None  # noqa: S101 - _rotation_to found it
+                return (
+                    f"finished the interrupted rotation of checkpoint #{latest.number}:"
+                    f" checkpoints are now signed by {waiting.verifier().label}; "
+                    f"{old.verifier().label} is retired{_published(witnessed)}"
+                )
+            pending.unlink()  # a rotation that never recorded its checkpoint
+        new = Signer.generate(old.name)
+        write_signer_file(pending, new)
+        try:
+            made = checkpoint(
+                store, reader, old, trigger="rotation", actor=actor, rotate_to=new
+            )
+        except BaseException:
+            pending.unlink(missing_ok=True)
+            raise
+        assert made is not None  # noqa: S101 - a rotation is always recorded
+        _install(project, old.verifier(), new)
+        witnessed = _witness(project, store)
+    return (
+        f"checkpoint #{made.number}: {made.size} events, a key rotation signed by "
+        f"{old.verifier().label} and {new.verifier().label}; checkpoints are now "
+        f"signed by {new.verifier().label}, {old.verifier().label} is retired (its "
+        f"public key kept in {retired_path(project)}, its private key deleted)"
+        f"{_published(witnessed)}"
     )
 
 
@@ -119,7 +239,34 @@ def _witnessed(store: AuditStore) -> Witnessed:
         WitnessedCheckpoint(r.number, r.size, r.root.hex(), r.at, r.note)
         for r in records
     ]
-    return notes, records[-1].public_key
+    # The key set, current first, then the retired keys newest first: every key the
+    # checkpoints name (each record's key, the old key of each rotation).
+    keys: list[str] = []
+    for r in records:
+        old = _rotation_from(r)
+        if old is not None and old not in keys:
+            keys.append(old)
+        if r.public_key not in keys and _is_key(r.public_key):
+            keys.append(r.public_key)
+    return notes, "\n".join(reversed(keys))
+
+
+def _is_key(text: str) -> bool:
+    """Whether `text` is a public key text (an edited record's may not be)."""
+    try:
+        Verifier.from_text(text)
+    except ValueError:
+        return False
+    return "\n" not in text.strip()
+
+
+def _rotation_from(record: CheckpointRecord) -> str | None:
+    try:
+        body = Checkpoint.parse(record.note.rsplit("\n\n", 1)[0] + "\n")
+        rotation = rotation_of(body)
+    except ValueError:
+        return None
+    return rotation[0].to_text() if rotation else None
 
 
 def witnessed_checkpoints(project: Project, *, strict: bool = False) -> Witnessed:
@@ -139,21 +286,27 @@ def witnessed_checkpoints(project: Project, *, strict: bool = False) -> Witnesse
         return None
 
 
-def _witness(project: Project, store: AuditStore) -> list[str]:
-    """Publish every checkpoint on the outlets that witness them (portal, feeds)."""
+def _witness(project: Project, store: AuditStore) -> list[tuple[str, str]]:
+    """Publish every checkpoint on the outlets that witness them (portal, feeds): each
+    outlet's name and "" or why it refused (a checkpoint not signed by the key valid
+    for it: the outlet publishes nothing then, and the command goes on)."""
     witnessed = _witnessed(store)
     if witnessed is None:
         return []
     notes, public_key = witnessed
     outlets, _ = project.outlets_for_reading()
-    done: list[str] = []
+    done: list[tuple[str, str]] = []
     for name, outlet in outlets.items():
         adapter = outlet.adapter()
         witness = getattr(adapter, "witness", None)
         if witness is None:
             continue
-        witness(notes, public_key)
-        done.append(name)
+        try:
+            witness(notes, public_key)
+        except ValueError as exc:  # a checkpoint the outlet refuses to vouch for
+            done.append((name, str(exc)))
+            continue
+        done.append((name, ""))
     return done
 
 

@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +28,10 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from syndicate.fsutil import fsync_dir
 
 __all__ = [
+    "ROTATION",
     "Checkpoint",
     "CheckpointFormatError",
+    "KeyChain",
     "KeyFileError",
     "KeyFormatError",
     "SignatureError",
@@ -36,7 +39,10 @@ __all__ = [
     "Verifier",
     "read_signer_file",
     "read_verifier_file",
+    "read_verifiers",
+    "rotation_of",
     "sign_checkpoint",
+    "sign_note",
     "verify_checkpoint",
     "write_signer_file",
     "write_verifier_file",
@@ -289,13 +295,131 @@ class Signer:
     def sign(self, body: str) -> str:
         """The signed note: `body` (newline-terminated), a blank line, one signature."""
         _check_text(body, "note body")
+        return f"{body}\n{self.signature_line(body)}"
+
+    def signature_line(self, body: str) -> str:
+        """This key's signature line for `body`: `— <name> <base64(key ID ‖ sig)>\\n`."""
         sig = _b64(self.key_id + self._key.sign(body.encode()))
-        return f"{body}\n\u2014 {self.name} {sig}\n"
+        return f"\u2014 {self.name} {sig}\n"
 
     def __repr__(self) -> str:
         return f"Signer(name={self.name!r}, key_id={self.key_id.hex()!r})"
 
     __str__ = __repr__
+
+
+def sign_note(body: str, *signers: Signer) -> str:
+    """The signed note of `body` with one signature line per signer, in order."""
+    _check_text(body, "note body")
+    return f"{body}\n" + "".join(s.signature_line(body) for s in signers)
+
+
+# -- key rotation -------------------------------------------------------------------------
+
+ROTATION = "key-rotation"
+
+
+def rotation_of(checkpoint: Checkpoint) -> tuple[Verifier, Verifier] | None:
+    """The (old, new) keys a rotation checkpoint names in its extension line
+    `key-rotation <old key text> <new key text>`, or None if it is not one.
+    CheckpointFormatError if the line is malformed (two of them, a key that does not
+    parse, keys of different names, the same key twice)."""
+    lines = [e for e in checkpoint.extensions if e.split(" ", 1)[0] == ROTATION]
+    if not lines:
+        return None
+    parts = lines[0].split(" ")
+    if len(lines) > 1 or len(parts) != 3:
+        raise CheckpointFormatError(
+            f"a {ROTATION} line must be `{ROTATION} <old key> <new key>`, once"
+        )
+    try:
+        old, new = Verifier.from_text(parts[1]), Verifier.from_text(parts[2])
+    except KeyFormatError as exc:
+        raise CheckpointFormatError(f"{ROTATION}: {exc}") from None
+    if old.name != new.name or old == new:
+        raise CheckpointFormatError(
+            f"{ROTATION}: the new key must be another key of the same name"
+        )
+    return old, new
+
+
+class KeyChain:
+    """Follows a log's signing key through its checkpoints, oldest first.
+
+    The first checkpoint must be signed by a key in `trusted`; every later one by the
+    key in force: the key that signed the one before, or, after a rotation checkpoint
+    (`key-rotation OLD NEW`, signed by both OLD, the key in force, and NEW), the new
+    key. So a key not in `trusted` is accepted only when a trusted key handed over to
+    it; a rotation signed by the new key alone, or by any key but the one in force,
+    is refused. A checkpoint that fails leaves the key in force as it was.
+    """
+
+    def __init__(self, trusted: Sequence[Verifier]) -> None:
+        self.trusted = list(dict.fromkeys(trusted))
+        self.current: Verifier | None = None
+        self.used: list[Verifier] = []  # the keys that signed, in order
+
+    def expected(self) -> str:
+        """How messages name the key(s) a checkpoint must be signed by now."""
+        if self.current is not None:
+            return f"the key in force {self.current.label}"
+        labels = ", ".join(k.label for k in self.trusted) or "none"
+        return f"a trusted key ({labels})"
+
+    def verify(self, note: str) -> tuple[Checkpoint, Verifier]:
+        """The checkpoint in `note` and the key that signed it for the log (for a
+        rotation: the new key, in force from then on). SignatureError if it is not
+        signed by the key valid for it; CheckpointFormatError if it is, but its body is
+        not a checkpoint (or its rotation line is malformed). The origin is not checked
+        here (callers compare it with the key's name)."""
+        candidates = self.trusted if self.current is None else [self.current]
+        problems: list[str] = []
+        for key in candidates:
+            try:
+                text = key.verify(note)
+            except SignatureError as exc:
+                problems.append(str(exc))
+                continue
+            break
+        else:
+            if not problems:
+                raise SignatureError(f"no key to check it with ({self.expected()})")
+            raise SignatureError(
+                f"not signed by {self.expected()}: {problems[0]}"
+                if len(problems) == 1
+                else f"not signed by {self.expected()}"
+            )
+        body = Checkpoint.parse(text)
+        rotation = rotation_of(body)
+        if rotation is None:
+            self._use(key)
+            return body, key
+        old, new = rotation
+        if old not in candidates:
+            raise SignatureError(
+                f"a key rotation from {old.label}, which is not "
+                + (f"the key in force {key.label}" if self.current else "trusted")
+            )
+        try:
+            old.verify(note)
+        except SignatureError as exc:
+            raise SignatureError(
+                f"a key rotation from {old.label} not signed by it ({exc})"
+            ) from None
+        try:
+            new.verify(note)
+        except SignatureError as exc:
+            raise SignatureError(
+                f"a key rotation to {new.label} not co-signed by it ({exc})"
+            ) from None
+        self._use(old)
+        self._use(new)
+        return body, new
+
+    def _use(self, key: Verifier) -> None:
+        self.current = key
+        if key not in self.used:
+            self.used.append(key)
 
 
 def sign_checkpoint(signer: Signer, checkpoint: Checkpoint) -> str:
@@ -374,6 +498,25 @@ def read_signer_file(path: Path) -> Signer:
 def write_verifier_file(path: Path, verifier: Verifier) -> None:
     """Create `path` with mode 0644 holding the key text; FileExistsError if it exists."""
     _create(path, verifier.to_text() + "\n", 0o644)
+
+
+def read_verifiers(path: Path) -> list[Verifier]:
+    """Load a key set: one verifier key per line (blank lines skipped), at least one;
+    KeyFileError if missing or if any line is not a key."""
+    text = _read(path, "verifier key file", private=False)
+    keys: list[Verifier] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            keys.append(Verifier.from_text(line))
+        except KeyFormatError as exc:
+            raise KeyFileError(
+                f"verifier key file {path}, line {number}: {exc}"
+            ) from None
+    if not keys:
+        raise KeyFileError(f"verifier key file {path} holds no key")
+    return list(dict.fromkeys(keys))
 
 
 def read_verifier_file(path: Path) -> Verifier:

@@ -15,16 +15,22 @@ from syndicate.audit.log import (
     ProofRejected,
     Verdict,
     export_log,
-    load_verifier,
+    load_keys,
     open_audit,
     prove,
+    reachable_keys,
     read_kept_checkpoint,
-    read_trusted_key,
+    read_trusted_keys,
     verify,
-    verify_export,
+    verify_leaves,
     verify_proof,
 )
-from syndicate.audit.service import consistency_rows, open_reader, record_checkpoint
+from syndicate.audit.service import (
+    consistency_rows,
+    open_reader,
+    record_checkpoint,
+    rotate_key,
+)
 from syndicate.audit.signing import Verifier
 from syndicate.cli.output import cli_errors, echo_json, fail, format_time, table
 from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
@@ -33,13 +39,15 @@ from syndicate.errors import InputError
 __all__ = ["register"]
 
 PubkeyOption = Annotated[
-    Path | None,
+    list[Path] | None,
     typer.Option(
         "--pubkey",
         metavar="FILE",
-        help="The public key to trust (as published on the portal at "
-        ".well-known/syndicate-audit/public-key.txt). Default: the home's own "
-        "keys/audit-signing.pub, or the export's public-key.txt.",
+        help="The public keys to trust, one per line (as published on the portal at "
+        ".well-known/syndicate-audit/public-key.txt: the current key and the retired "
+        "ones); repeatable, the keys add up. Default: the home's keys (keys/"
+        "audit-signing.pub and keys/audit-retired.pub), or the export's "
+        "public-key.txt.",
         dir_okay=False,
     ),
 ]
@@ -66,14 +74,37 @@ def checkpoint_command(ctx: typer.Context, actor: ActorOption = None) -> None:
 
 
 def pubkey(ctx: typer.Context) -> None:
-    """Print the public key that verifies this home's checkpoints (never the private one).
+    """Print the public keys that verify this home's checkpoints (never a private one):
+    the current key on the first line, then the retired keys (after `rotate-key`),
+    newest first.
 
-    Publish it out of band too (an official notice), so auditors can pin it.
+    Publish them out of band too (an official notice), so auditors can pin them.
 
     Example: syndicate audit pubkey > linxi-audit.pub
     """
     with cli_errors():
-        typer.echo(load_verifier(state_of(ctx).project()).to_text())
+        for key in load_keys(state_of(ctx).project()):
+            typer.echo(key.to_text())
+
+
+def rotate_key_command(ctx: typer.Context, actor: ActorOption = None) -> None:
+    """Replace the audit signing key with a new one, handed over in a signed checkpoint.
+
+    Makes a new Ed25519 key pair (same name, so the log's origin stays) and records a
+    rotation checkpoint signed by both the old and the new key, so a verifier who
+    trusts the old key learns the new one from the log. The new private key replaces
+    the old one in keys/audit-signing.key (or the SYNDICATE_AUDIT_KEY file): the old
+    private key is deleted, not kept anywhere; its public key moves to
+    keys/audit-retired.pub. Checkpoints are signed by the new key from then on; the
+    outlets that witness checkpoints publish the current and the retired keys.
+    Publish the new key out of band too. If the command stops half-way, run it again:
+    it finishes the rotation.
+
+    Example: syndicate audit rotate-key
+    """
+    with cli_errors():
+        project = state_of(ctx).project()
+        typer.echo(rotate_key(project, actor=resolve_actor(actor)))
 
 
 def _print_verdict(verdict: Verdict, as_json: bool) -> None:
@@ -131,8 +162,9 @@ def verify_command(
             metavar="FILE",
             help="A signed checkpoint you kept, such as a copy of the portal's "
             ".well-known/syndicate-audit/checkpoint.txt (repeatable): the log must "
-            "still give its root, and it must still be recorded. This catches "
-            "recorded checkpoints that were removed, which the log alone cannot.",
+            "still give its root, it must still be recorded, and it must be signed by "
+            "the key valid for it. This catches recorded checkpoints that were "
+            "removed, which the log alone cannot.",
             dir_okay=False,
         ),
     ] = None,
@@ -165,24 +197,28 @@ def verify_command(
                 err=True,
             )
         if export is not None:
-            from syndicate.audit.log import EVENTS_FILE, PUBLIC_KEY_FILE
+            from syndicate.audit.log import EVENTS_FILE, PUBLIC_KEY_FILE, read_export
 
             if not (export / EVENTS_FILE).is_file():
                 raise InputError(
                     f"--export {export}: no {EVENTS_FILE} (not an `audit export`?)"
                 )
 
-            key = read_trusted_key(pubkey_file or export / PUBLIC_KEY_FILE)
-            if pubkey_file is None and not as_json:
+            keys = _trusted(pubkey_file or [export / PUBLIC_KEY_FILE])
+            if not pubkey_file and not as_json:
                 _trusting_own_key(f"the export's own {PUBLIC_KEY_FILE}")
-            kept = [read_kept_checkpoint(f, key) for f in kept_files or ()]
-            verdict = verify_export(export, key, kept)
+            leaves, records = read_export(export)
+            reached = reachable_keys(records, keys)
+            kept = [read_kept_checkpoint(f, reached) for f in kept_files or ()]
+            verdict = verify_leaves(leaves, records, keys, kept)
         else:
             project = state_of(ctx).project()
-            key = load_verifier(project, pubkey_file)
-            kept = [read_kept_checkpoint(f, key) for f in kept_files or ()]
+            keys = load_keys(project, pubkey_file or ())
             with open_reader(project) as (store, reader):
-                verdict = verify(reader, list(store.checkpoints()), key, kept)
+                records = list(store.checkpoints())
+                reached = reachable_keys(records, keys)
+                kept = [read_kept_checkpoint(f, reached) for f in kept_files or ()]
+                verdict = verify(reader, records, keys, kept)
     _print_verdict(verdict, as_json)
 
 
@@ -194,7 +230,14 @@ def _trusting_own_key(what: str) -> None:
     )
 
 
-def _verify_proof_file(proof: Path, pubkey_file: Path | None, as_json: bool) -> None:
+def _trusted(files: list[Path]) -> list[Verifier]:
+    """The keys of every `--pubkey` file, in order, without repeats."""
+    return list(dict.fromkeys(k for f in files for k in read_trusted_keys(f)))
+
+
+def _verify_proof_file(
+    proof: Path, pubkey_file: list[Path] | None, as_json: bool
+) -> None:
     """`verify --proof`: exit 1 if the bundle does not prove what it claims."""
     try:
         bundle = json.loads(proof.read_text("utf-8"))
@@ -202,8 +245,9 @@ def _verify_proof_file(proof: Path, pubkey_file: Path | None, as_json: bool) -> 
         raise InputError(f"--proof {proof}: cannot read ({exc})") from None
     if not isinstance(bundle, dict):
         raise InputError(f"--proof {proof}: not a proof bundle (a JSON object)")
+    key: Verifier | list[Verifier]
     if pubkey_file:
-        key = read_trusted_key(pubkey_file)
+        key = _trusted(pubkey_file)
     else:
         try:
             key = Verifier.from_text(str(bundle.get("public_key", "")))
@@ -242,11 +286,11 @@ def export_command(
     """
     with cli_errors():
         project = state_of(ctx).project()
-        key = load_verifier(project)
+        keys = load_keys(project)
         if out.exists() and any(out.iterdir()):
             raise InputError(f"{out}: not empty; export into a new directory")
         with open_reader(project) as (store, reader):
-            counts = export_log(reader, list(store.checkpoints()), key, out)
+            counts = export_log(reader, list(store.checkpoints()), keys, out)
         typer.echo(
             f"exported {counts['events']} events and {counts['checkpoints']} "
             f"checkpoints to {out}"
@@ -277,7 +321,7 @@ def prove_command(
     """
     with cli_errors():
         project = state_of(ctx).project()
-        key = load_verifier(project)
+        keys = load_keys(project)
         with project.disclosures() as items:
             item_id = str(items.resolve(ref))
             with project.deliveries(items, outlets={}) as deliveries:
@@ -293,7 +337,7 @@ def prove_command(
             return str(doc["originator_id"]) in ids
 
         with open_reader(project) as (store, reader):
-            bundle = prove(reader, list(store.checkpoints()), key, wanted)
+            bundle = prove(reader, list(store.checkpoints()), keys, wanted)
         text = json.dumps(bundle, ensure_ascii=False, indent=1)
         if out is None:
             sys.stdout.write(text + "\n")
@@ -396,6 +440,7 @@ def register(app: typer.Typer) -> None:
     app.command("checkpoint")(checkpoint_command)
     app.command("checkpoints")(list_checkpoints)
     app.command("pubkey")(pubkey)
+    app.command("rotate-key")(rotate_key_command)
     app.command("verify")(verify_command)
     app.command("export")(export_command)
     app.command("prove")(prove_command)
