@@ -24,8 +24,11 @@ no check). Outlets the public reads may also offer `inventory(session) -> set[UU
 ids of every item the outlet shows anything for, withdrawal notices included: what
 `syndicate audit consistency` calls "extra" when the log never sent it there) and
 `witness(checkpoints, public_key)` (publish the signed audit checkpoints, newest last, and
-the verifier key, so the public witnesses them; called with the whole list each time, it
-must be idempotent). Outlets that write files may offer
+the verifier keys, so the public witnesses them; called with the whole list each time, it
+must be idempotent; `public_key` is one verifier key per line, the key in force first and
+the keys it replaced after it — after `syndicate audit rotate-key` there are several, and
+each checkpoint verifies under the key that was in force for it: use
+`syndicate.audit.signing.KeyChain` rather than a single `Verifier`). Outlets that write files may offer
 `expected_files(scratch, renditions, checkpoints, public_key) -> OutletFolder`: write into
 the empty folder `scratch` exactly what the outlet's folder would hold after the given
 renditions (the log's delivered ones, in log order) and `witness(checkpoints,
