@@ -481,14 +481,16 @@ def verify_export(
                 # §Checkpoints: an unreadable record is a `checkpoint` finding
                 records.append(None)
         trusted = check_records(records, trusted_keys)
-        # step 5: a log with events and no checkpoint fails
-        if lines and not trusted:
-            raise Finding("checkpoint", "events but no signed checkpoint")
         current = [leaf_hash(line) for line in lines]
         check_leaves(trusted, current)
+        # step 5 (export only, reached only when steps 1-4 found nothing): the lines'
+        # order against the signed positions
+        check_order(trusted, lines)
+        # step 6: a log with events and no checkpoint fails; then kept checkpoints
+        if lines and not trusted:
+            raise Finding("checkpoint", "events but no signed checkpoint")
         for note in kept or []:
             check_kept(note, trusted_keys, trusted, current)
-        check_order(trusted, lines)
     except Finding as finding:
         return False, finding.kind
     return True, None

@@ -621,10 +621,13 @@ def test_unsigned_record_fields_must_agree_with_the_note(
     verified = cli("audit", "verify", "--export", str(out))
     assert verified.exit_code == 1, verified.output
     assert said in verified.stdout
+    # A line that is no record at all is evidence too: a checkpoint finding, exit 1.
     (out / "checkpoints.jsonl").write_text("[1, 2]\n", "utf-8")
     unreadable = cli("audit", "verify", "--export", str(out))
-    assert unreadable.exit_code == 2
-    assert "line 1 is not a checkpoint record" in unreadable.stderr
+    assert unreadable.exit_code == 1, unreadable.output
+    assert "FAIL checkpoint: checkpoints.jsonl line 1 is not a checkpoint record" in (
+        unreadable.stdout
+    )
 
 
 @pytest.mark.parametrize(

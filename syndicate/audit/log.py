@@ -1244,7 +1244,9 @@ def export_log(
 
 
 def read_export(directory: Path) -> tuple[list[Leaf], list[CheckpointRecord]]:
-    """The leaves (in file order) and checkpoints of an export; InputError if unreadable."""
+    """The leaves (in file order) and checkpoints of an export; InputError if a file is
+    missing. A `checkpoints.jsonl` line that is not a record becomes an unreadable record
+    (a `checkpoint` finding), like a garbled record in the store."""
     events = directory / EVENTS_FILE
     checkpoints = directory / CHECKPOINTS_FILE
     for path in (events, checkpoints):
@@ -1268,10 +1270,15 @@ def read_export(directory: Path) -> tuple[list[Leaf], list[CheckpointRecord]]:
         except ValueError as exc:
             doc = exc
         if not isinstance(doc, dict) or not isinstance(doc.get("note"), str):
-            raise InputError(
-                f"{checkpoints}: line {number} is not a checkpoint record (a JSON "
-                "object with a `note`)"
-            ) from None
+            # A garbled record is evidence, not bad input: a checkpoint finding (exit
+            # 1), as a garbled record in the store is.
+            records.append(
+                CheckpointRecord.unreadable(
+                    f"{CHECKPOINTS_FILE} line {number} is not a checkpoint record (a "
+                    "JSON object with a `note`)"
+                )
+            )
+            continue
         records.append(_record_as_given(doc))
     return leaves, records
 
