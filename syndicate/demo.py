@@ -20,7 +20,7 @@ from syndicate.delivery import Backoff, RunSummary, Worker
 from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.errors import InputError, SyndicateError
-from syndicate.fakes import DingTalkRobotServer, WechatMpServer, WeComRobotServer
+from syndicate.testing.fakes import DingTalkRobotServer, WechatMpServer, WeComRobotServer
 from syndicate.itemfiles import expand_paths, load_item_file
 from syndicate.project import ENV_FILE_NAME, Project
 from syndicate.testing import LoopbackServer

@@ -136,7 +136,7 @@ def test_consistency_names_stale_missing_drifted_and_extra(
 def test_wechat_is_checked_against_what_it_lists(tmp_path: Path) -> None:
     import time
 
-    from syndicate.fakes import WechatMpServer, toml_table
+    from syndicate.testing.fakes import WechatMpServer, toml_table
 
     secret = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
     with WechatMpServer(

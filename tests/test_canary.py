@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from syndicate.cli import app
-from syndicate.fakes import (
+from syndicate.testing.fakes import (
     DingTalkRobotServer,
     Reply,
     WechatMpServer,

@@ -14,7 +14,7 @@ from typing import Any
 from typer.testing import CliRunner, Result
 
 from syndicate.cli import app
-from syndicate.fakes import (
+from syndicate.testing.fakes import (
     DingTalkRobotServer,
     WechatMpServer,
     WeComRobotServer,

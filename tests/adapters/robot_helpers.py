@@ -1,7 +1,7 @@
 """What the group-robot adapter tests share (test_wecom_group, test_dingtalk_group).
 
 A `RobotRig` is a SQLite project whose outlets point at a loopback robot fake
-(`syndicate.fakes`), driven by a `Worker` on a `FixedClock`; `Case` and `check_outcome`
+(`syndicate.testing.fakes`), driven by a `Worker` on a `FixedClock`; `Case` and `check_outcome`
 describe and check what one scripted robot answer does to a delivery.
 """
 
@@ -19,7 +19,7 @@ from syndicate.adapter import DeliveryJob
 from syndicate.application import Disclosures
 from syndicate.delivery import Worker
 from syndicate.domain.deliveries import Delivery, DeliveryState
-from syndicate.fakes import Received, Reply
+from syndicate.testing.fakes import Received, Reply
 from syndicate.outlets import Outlet, load_outlets
 from syndicate.planning import Deliveries
 from syndicate.project import Project

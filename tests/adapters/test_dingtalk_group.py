@@ -1,4 +1,4 @@
-"""The DingTalk group robot adapter, against the loopback fake in syndicate.fakes."""
+"""The DingTalk group robot adapter, against the loopback fake in syndicate.testing.fakes."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from syndicate.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from syndicate.fakes import DingTalkRobotServer, Reply
+from syndicate.testing.fakes import DingTalkRobotServer, Reply
 from syndicate.project import Project
 from syndicate.testing import AdapterContract, FixedClock, sample_jobs
 from tests.adapters.robot_helpers import (

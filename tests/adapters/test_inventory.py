@@ -25,7 +25,7 @@ from syndicate_adapters.wechat_mp import (
 
 from bench.portal import item_view_for, job_for
 from syndicate.adapter import DeliveryJob, ItemView, Operation
-from syndicate.fakes import WechatMpServer
+from syndicate.testing.fakes import WechatMpServer
 
 SITE = "https://www.linxi.gov.cn"
 APP_ID = "wx0123456789abcdef"

@@ -1,4 +1,4 @@
-"""The WeChat official-account adapter, against the loopback fake in syndicate.fakes."""
+"""The WeChat official-account adapter, against the loopback fake in syndicate.testing.fakes."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from syndicate.application import Disclosures
 from syndicate.delivery import Worker
 from syndicate.domain.base import CHINA_TZ
 from syndicate.domain.deliveries import Delivery, DeliveryState
-from syndicate.fakes import Reply, WechatMpServer
+from syndicate.testing.fakes import Reply, WechatMpServer
 from syndicate.outlets import Outlet, load_outlets
 from syndicate.planning import Deliveries
 from syndicate.project import Project

@@ -1,4 +1,4 @@
-"""The WeCom group robot adapter, against the loopback fake in syndicate.fakes."""
+"""The WeCom group robot adapter, against the loopback fake in syndicate.testing.fakes."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from syndicate.errors import (
     TransientDeliveryError,
     UnknownOutcomeError,
 )
-from syndicate.fakes import Reply, WeComRobotServer
+from syndicate.testing.fakes import Reply, WeComRobotServer
 from syndicate.outlets import load_outlets
 from syndicate.project import Project
 from syndicate.registry import Registry
