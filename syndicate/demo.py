@@ -20,10 +20,14 @@ from syndicate.delivery import Backoff, RunSummary, Worker
 from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.errors import InputError, SyndicateError
-from syndicate.testing.fakes import DingTalkRobotServer, WechatMpServer, WeComRobotServer
 from syndicate.itemfiles import expand_paths, load_item_file
 from syndicate.project import ENV_FILE_NAME, Project
 from syndicate.testing import LoopbackServer
+from syndicate.testing.fakes import (
+    DingTalkRobotServer,
+    WechatMpServer,
+    WeComRobotServer,
+)
 
 __all__ = ["DEMO_ACTOR", "example_items_dir", "run_demo"]
 

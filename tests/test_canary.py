@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from syndicate.cli import app
+from syndicate.testing import LoopbackServer
 from syndicate.testing.fakes import (
     DingTalkRobotServer,
     Reply,
@@ -29,7 +30,6 @@ from syndicate.testing.fakes import (
     loopback_outlet_keys,
     toml_table,
 )
-from syndicate.testing import LoopbackServer
 from tests.conftest import ITEM_FILE
 
 PORTAL = "https://www.linxi.gov.cn"

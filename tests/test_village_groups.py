@@ -17,7 +17,12 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from syndicate.cli import app
-from syndicate.testing.fakes import DingTalkRobotServer, Reply, WeComRobotServer, toml_table
+from syndicate.testing.fakes import (
+    DingTalkRobotServer,
+    Reply,
+    WeComRobotServer,
+    toml_table,
+)
 from tests.conftest import ITEM_FRONT
 
 GROUPS = 500

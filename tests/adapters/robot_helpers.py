@@ -19,12 +19,12 @@ from syndicate.adapter import DeliveryJob
 from syndicate.application import Disclosures
 from syndicate.delivery import Worker
 from syndicate.domain.deliveries import Delivery, DeliveryState
-from syndicate.testing.fakes import Received, Reply
 from syndicate.outlets import Outlet, load_outlets
 from syndicate.planning import Deliveries
 from syndicate.project import Project
 from syndicate.registry import Registry
 from syndicate.testing import FixedClock, sample_jobs
+from syndicate.testing.fakes import Received, Reply
 from tests.conftest import content
 
 

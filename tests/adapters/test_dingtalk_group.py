@@ -25,9 +25,9 @@ from syndicate.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from syndicate.testing.fakes import DingTalkRobotServer, Reply
 from syndicate.project import Project
 from syndicate.testing import AdapterContract, FixedClock, sample_jobs
+from syndicate.testing.fakes import DingTalkRobotServer, Reply
 from tests.adapters.robot_helpers import (
     BUSY,
     Case,

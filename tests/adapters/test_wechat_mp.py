@@ -19,12 +19,12 @@ from syndicate.application import Disclosures
 from syndicate.delivery import Worker
 from syndicate.domain.base import CHINA_TZ
 from syndicate.domain.deliveries import Delivery, DeliveryState
-from syndicate.testing.fakes import Reply, WechatMpServer
 from syndicate.outlets import Outlet, load_outlets
 from syndicate.planning import Deliveries
 from syndicate.project import Project
 from syndicate.registry import Registry
 from syndicate.testing import AdapterContract, FixedClock
+from syndicate.testing.fakes import Reply, WechatMpServer
 from tests.conftest import content
 
 PORTAL = "https://www.linxi.gov.cn"

@@ -34,11 +34,11 @@ from syndicate.errors import (
     TransientDeliveryError,
     UnknownOutcomeError,
 )
-from syndicate.testing.fakes import Reply, WeComRobotServer
 from syndicate.outlets import load_outlets
 from syndicate.project import Project
 from syndicate.registry import Registry
 from syndicate.testing import AdapterContract, FixedClock, sample_jobs
+from syndicate.testing.fakes import Reply, WeComRobotServer
 from tests.adapters.robot_helpers import (
     BUSY,
     Case,
