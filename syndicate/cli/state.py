@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from syndicate.engine import Engine
 from syndicate.errors import InputError
 from syndicate.project import Project
 
-__all__ = ["ActorOption", "CliState", "JsonOption", "resolve_actor", "state_of"]
+__all__ = [
+    "ActorOption",
+    "CliState",
+    "JsonOption",
+    "OutletOption",
+    "open_engine",
+    "resolve_actor",
+    "state_of",
+]
 
 
 @dataclass
@@ -37,6 +48,13 @@ def state_of(ctx: typer.Context) -> CliState:
     return state
 
 
+@contextmanager
+def open_engine(ctx: typer.Context, *, store: bool = True) -> Iterator[Engine]:
+    """The engine of the home the command runs on, closed when the block ends."""
+    with Engine(state_of(ctx).project(store=store)) as engine:
+        yield engine
+
+
 ActorOption = Annotated[
     str | None,
     typer.Option(
@@ -45,6 +63,10 @@ ActorOption = Annotated[
         help="Who is doing this; recorded on the event. Default: your OS user name.",
         show_default=False,
     ),
+]
+
+OutletOption = Annotated[
+    str | None, typer.Option("--outlet", metavar="NAME", help="Only this outlet.")
 ]
 
 JsonOption = Annotated[

@@ -164,6 +164,12 @@ class EngineBase:
             attachments=self.project.attachments.root,
         )
 
+    def reader(self, outlets: Mapping[str, Outlet] | None = None) -> Worker:
+        """Something that renders again and reads back `outlets` (default: the
+        configured ones) but never sends: for `status --check`, consistency, repair and
+        replay. Close it when done."""
+        return self.worker("reader", outlets=outlets)
+
     # -- lifetime --------------------------------------------------------------------
 
     def close(self) -> None:
