@@ -533,12 +533,8 @@ def parse_item(
         content = ItemContent.model_validate(
             data, context={"admission": Admission(today)}
         )
-    except ValidationError as exc:
-        found.extend(
-            p
-            for p in problems_from_validation_error(exc)
-            if _top(p.field) not in unreadable
-        )
+    except InputError as exc:
+        found.extend(p for p in exc.problems if _top(p.field) not in unreadable)
         found.extend(p for p in _raw_rules(data, metas) if p not in found)
     if found:
         raise InputError(found)

@@ -8,7 +8,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from pydantic import ValidationError
 
 from syndicate.domain.catalogue import AREAS, Attribute, ChannelCategory, Stage
 from syndicate.domain.content import (
@@ -16,16 +15,15 @@ from syndicate.domain.content import (
     content_hash,
     item_id,
     parse_item_ref,
-    problems_from_validation_error,
 )
-from syndicate.errors import Problem
+from syndicate.errors import InputError, Problem
 from tests.conftest import content
 
 
 def problems(**overrides: Any) -> list[Problem]:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InputError) as info:
         content(**overrides)
-    return problems_from_validation_error(info.value)
+    return list(info.value.problems)
 
 
 def test_twenty_six_pilot_areas_with_unique_codes_and_names() -> None:
@@ -133,9 +131,9 @@ def test_missing_and_unknown_fields_are_each_named() -> None:
     data = content().model_dump()
     del data["basis"]
     data["titel"] = "typo"
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InputError) as info:
         ItemContent.model_validate(data)
-    found = {p.field: p.message for p in problems_from_validation_error(info.value)}
+    found = {p.field: p.message for p in info.value.problems}
     assert found["basis"] == "required field is missing"
     assert "unknown field" in found["titel"]
 

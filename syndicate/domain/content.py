@@ -14,7 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 from uuid import UUID, uuid5
 
 from pydantic import (
@@ -38,7 +38,7 @@ from syndicate.domain.catalogue import (
     parse_channel,
     parse_stage,
 )
-from syndicate.errors import Problem
+from syndicate.errors import InputError, Problem
 
 __all__ = [
     "EARLIEST_DATE",
@@ -303,6 +303,27 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+if TYPE_CHECKING:
+    _RefusingModel = type
+else:
+
+    class _RefusingModel(type(BaseModel)):
+        """Building the model directly (`ItemContent(...)`) refuses bad content with
+        `InputError`, one `Problem` per field worded for operators, instead of pydantic's
+        `ValidationError`.
+
+        On the metaclass, not in `__init__`: pydantic validates a model with its own
+        `__init__` through it (dropping the validation context that the admission
+        rules need) and a nested one too; the metaclass's `__call__` runs only for a
+        direct call."""
+
+        def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().__call__(*args, **kwargs)
+            except ValidationError as exc:
+                raise InputError(problems_from_validation_error(exc)) from None
+
+
 class Attachment(_Model):
     """An attachment (附件) as the log records it; the bytes live content-addressed."""
 
@@ -390,7 +411,7 @@ def content_rules(
     return problems
 
 
-class ItemContent(_Model):
+class ItemContent(_Model, metaclass=_RefusingModel):
     """One version of a disclosure item, with the standard-catalogue elements."""
 
     agency: Annotated[Line, Field(min_length=1, max_length=100)]
@@ -418,6 +439,24 @@ class ItemContent(_Model):
         tuple[ChannelCategory, ...], BeforeValidator(_channels), AfterValidator(tuple)
     ] = tuple(ChannelCategory)
     attachments: tuple[Attachment, ...] = ()
+
+    # Refuse bad content with `InputError` (see `_RefusingModel`) from model_validate
+    # too; hidden from mypy, which sees pydantic's signatures.
+    if not TYPE_CHECKING:
+
+        @classmethod
+        def model_validate(cls, obj: Any, **options: Any) -> Self:
+            try:
+                return super().model_validate(obj, **options)
+            except ValidationError as exc:
+                raise InputError(problems_from_validation_error(exc)) from None
+
+        @classmethod
+        def model_validate_json(cls, json_data: Any, **options: Any) -> Self:
+            try:
+                return super().model_validate_json(json_data, **options)
+            except ValidationError as exc:
+                raise InputError(problems_from_validation_error(exc)) from None
 
     @field_validator("agency")
     @classmethod
