@@ -13,10 +13,18 @@ import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
-from syndicate.domain.content import Attachment
+from pydantic import ValidationError
+
+from syndicate.domain.content import Attachment, problems_from_validation_error
+from syndicate.errors import InputError, Problem
 from syndicate.fsutil import write_atomically
 
-__all__ = ["MAX_ATTACHMENT_BYTES", "AttachmentStore", "PreparedAttachment"]
+__all__ = [
+    "MAX_ATTACHMENT_BYTES",
+    "AttachmentStore",
+    "PreparedAttachment",
+    "guess_media_type",
+]
 
 MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024
 
@@ -42,10 +50,71 @@ def guess_media_type(name: str) -> str:
 
 @dataclass(frozen=True)
 class PreparedAttachment:
-    """An attachment read and hashed but not stored yet."""
+    """An attachment (附件) read and hashed but not stored yet: what `Disclosures.publish`
+    and `revise` take beside the content, whose `attachments` list holds each `meta`.
+
+    Build one with `PreparedAttachment.from_file(path)` or, for bytes a backend received,
+    `PreparedAttachment.from_bytes(data, name="名单.pdf")`. Both refuse with `InputError`
+    (a name with directories or a leading dot, a name too long for a file system, more
+    than `MAX_ATTACHMENT_BYTES`) and never store anything: the items log stores the bytes
+    by their sha256 when the item is published.
+    """
 
     meta: Attachment
     data: bytes
+
+    @classmethod
+    def from_bytes(
+        cls, data: bytes, *, name: str, media_type: str | None = None
+    ) -> PreparedAttachment:
+        """The attachment `name` holding `data`; the media type is guessed from the
+        name's extension unless given."""
+        if len(data) > MAX_ATTACHMENT_BYTES:
+            raise InputError(
+                [
+                    Problem(
+                        "",
+                        f"{name} is {len(data)} bytes; attachments are limited to "
+                        f"{MAX_ATTACHMENT_BYTES} bytes",
+                    )
+                ]
+            )
+        problem = _name_problem(name)
+        if problem:
+            raise InputError([Problem("", problem)])
+        try:
+            meta = Attachment(
+                name=name,
+                media_type=media_type or guess_media_type(name),
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+        except ValidationError as exc:
+            raise InputError(problems_from_validation_error(exc)) from None
+        return cls(meta, data)
+
+    @classmethod
+    def from_file(
+        cls, path: Path, *, name: str | None = None, media_type: str | None = None
+    ) -> PreparedAttachment:
+        """The file at `path`, named `name` (default: the file's name). A missing file
+        or one too large is refused before it is read; `OSError` if it cannot be read."""
+        if not path.is_file():
+            raise InputError([Problem("", f"file not found: {path}")])
+        size = path.stat().st_size
+        if size > MAX_ATTACHMENT_BYTES:
+            raise InputError(
+                [
+                    Problem(
+                        "",
+                        f"{path.name} is {size} bytes; attachments are limited to "
+                        f"{MAX_ATTACHMENT_BYTES} bytes",
+                    )
+                ]
+            )
+        return cls.from_bytes(
+            path.read_bytes(), name=name or path.name, media_type=media_type
+        )
 
 
 class AttachmentStore:
@@ -75,34 +144,27 @@ class AttachmentStore:
 MAX_NAME_BYTES = 240
 
 
-def prepare_attachment(
-    path: Path, *, name: str | None = None, media_type: str | None = None
-) -> PreparedAttachment:
-    """Read and hash a file. Raises OSError or ValueError with an operator's message."""
-    if not path.is_file():
-        raise ValueError(f"file not found: {path}")
-    size = path.stat().st_size
-    if size > MAX_ATTACHMENT_BYTES:
-        raise ValueError(
-            f"{path.name} is {size} bytes; attachments are limited to "
-            f"{MAX_ATTACHMENT_BYTES} bytes"
-        )
-    shown = name or path.name
+def _name_problem(shown: str) -> str | None:
+    """Why `shown` cannot be an attachment's file name on every outlet, or None."""
     if len(shown.encode("utf-8")) > MAX_NAME_BYTES:
-        raise ValueError(
+        return (
             f"attachment name {shown[:20]}… is {len(shown.encode('utf-8'))} bytes in "
             f"UTF-8; outlets write it as a file name, so keep it under "
             f"{MAX_NAME_BYTES} bytes (about {MAX_NAME_BYTES // 3} Chinese characters)"
         )
     if shown.startswith("."):
-        raise ValueError(
+        return (
             f"attachment name {shown!r} starts with a dot; web servers hide such files"
         )
-    data = path.read_bytes()
-    meta = Attachment(
-        name=shown,
-        media_type=media_type or guess_media_type(shown),
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
-    return PreparedAttachment(meta, data)
+    return None
+
+
+def prepare_attachment(
+    path: Path, *, name: str | None = None, media_type: str | None = None
+) -> PreparedAttachment:
+    """`PreparedAttachment.from_file`, raising `ValueError` (the problems, one per line)
+    instead of `InputError`, for callers that name the field themselves."""
+    try:
+        return PreparedAttachment.from_file(path, name=name, media_type=media_type)
+    except InputError as exc:
+        raise ValueError("\n".join(str(p) for p in exc.problems)) from None

@@ -30,12 +30,9 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from pydantic import ValidationError
-
 from syndicate.attachments import (
     MAX_ATTACHMENT_BYTES,
     PreparedAttachment,
-    prepare_attachment,
 )
 from syndicate.domain.catalogue import Attribute, parse_attribute
 from syndicate.domain.content import (
@@ -44,7 +41,6 @@ from syndicate.domain.content import (
     content_rules,
     item_id,
     parse_item_ref,
-    problems_from_validation_error,
 )
 from syndicate.errors import InputError, Problem
 
@@ -446,18 +442,18 @@ def _attachments(
         if size <= MAX_ATTACHMENT_BYTES:
             total += size
         try:
-            item = prepare_attachment(
+            item = PreparedAttachment.from_file(
                 path,
                 name=spec.get("name"),
                 media_type=spec.get("media_type"),
             )
-        except ValidationError as exc:
+        except InputError as exc:
             problems.extend(
                 Problem(f"{where}.{p.field}" if p.field else where, p.message)
-                for p in problems_from_validation_error(exc)
+                for p in exc.problems
             )
             continue
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
             problems.append(Problem(where, str(exc)))
             continue
         metas.append(item.meta.model_dump())
