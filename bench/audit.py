@@ -46,8 +46,8 @@ from syndicate.audit.log import (
     verify,
 )
 from syndicate.audit.replay import replay
-from syndicate.delivery import Worker
 from syndicate.domain.content import ItemContent
+from syndicate.engine import Engine
 from syndicate.project import Project
 
 OUTLET = """
@@ -74,23 +74,22 @@ def _content(n: int, round_: int) -> ItemContent:
 
 def build(home: Path, items: int, events: int) -> Project:
     """A home whose two logs hold about `events` events over `items` items."""
-    project, _ = Project.init(home, environ={})
+    project, _ = Project.init(home, environ={}, keys=False)
     with project.config_path.open("a", encoding="utf-8") as config:
         config.write(OUTLET)
     project = Project.load(home, environ={})
     ensure_keys(project)
-    with (
-        project.disclosures() as log,
-        project.deliveries(log) as deliveries,
-    ):
-        worker = Worker(deliveries, log, project.outlets, name="bench")
+    with Engine(project) as engine:
+        log = engine.items
+        worker = engine.worker("bench")
         log.publish_many([_content(n, 0) for n in range(items)], actor="bench")
         total = 0
         round_ = 0
         while True:
-            deliveries.plan()
+            engine.plan()
             worker.run_until_idle()
-            total = log.position() + (deliveries.recorder.max_notification_id() or 0)
+            logged = engine.deliveries.recorder.max_notification_id() or 0
+            total = log.position() + logged
             if total >= events:
                 break
             round_ += 1

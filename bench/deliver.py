@@ -29,7 +29,7 @@ import apprise
 import requests
 
 from bench.publish import _contents
-from syndicate.delivery import Worker
+from syndicate.engine import Engine
 from syndicate.project import Project
 
 SECRET = "whsec_" + base64.b64encode(b"b" * 32).decode()
@@ -39,7 +39,7 @@ def engine(url: str, count: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         environ = {"BENCH_SECRET": SECRET}
-        Project.init(home, environ=environ)
+        Project.init(home, environ=environ, keys=False)
         with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
             config.write(
                 f'\n[outlets.cms]\nkind = "webhook"\nurl = "{url}/hook"\n'
@@ -47,15 +47,17 @@ def engine(url: str, count: int) -> float:
                 "allow_private_network = true\n"  # the receiver is on 127.0.0.1
             )
         project = Project.load(home, environ=environ)
-        with project.disclosures() as items:
-            items.publish_many(_contents(count, 0), actor="bench")
-            with project.deliveries(items) as deliveries:
-                start = time.perf_counter()
-                deliveries.plan()
-                worker = Worker(deliveries, items, project.outlets, name="bench")
-                summary = worker.run_until_idle()
-                elapsed = time.perf_counter() - start
-                worker.close()
+        with Engine(project) as run:
+            run.items.publish_many(_contents(count, 0), actor="bench")
+            # Open the deliveries log and load the outlets before the clock starts,
+            # as opening them did before: planning, the worker and sending are timed.
+            _ = run.deliveries, run.project.outlets
+            start = time.perf_counter()
+            run.plan()
+            worker = run.worker("bench")
+            summary = worker.run_until_idle()
+            elapsed = time.perf_counter() - start
+            worker.close()
         if summary.outcomes != {"succeeded": count}:
             raise RuntimeError(
                 f"engine run did not deliver everything: {summary.outcomes}"

@@ -1,13 +1,17 @@
 """syndicate: publish a government disclosure item once; project it to every outlet; prove it.
 
-The public API is small and stable: the items log (`Disclosures`), the content model
-(`ItemContent`), a home on disk (`Project`), and the errors. See docs/concepts.md.
+The public API is small and stable: the engine (`Engine`: every operation the command line
+offers, as typed calls), the items log (`Disclosures`), the content model (`ItemContent`,
+`PreparedAttachment`), a home on disk (`Project`), and the errors. See docs/api.md; the
+engine's result types are in `syndicate.engine`.
 """
 
 from syndicate.application import Change, Disclosures
+from syndicate.attachments import PreparedAttachment
 from syndicate.domain.catalogue import AREAS, Attribute, ChannelCategory, Stage
 from syndicate.domain.content import Attachment, ItemContent, NoticePeriod, item_id
 from syndicate.domain.items import DisclosureItem, ItemStatus
+from syndicate.engine import DeliveryState, Engine, StatusRow, SyncResult
 from syndicate.errors import (
     AlreadyPublished,
     ConfigurationError,
@@ -18,6 +22,7 @@ from syndicate.errors import (
     ItemNotFound,
     ItemWithdrawn,
     NothingChanged,
+    Problem,
     StoreError,
     SyndicateError,
 )
@@ -32,9 +37,11 @@ __all__ = [
     "ChannelCategory",
     "ConfigurationError",
     "ConflictError",
+    "DeliveryState",
     "DisclosureItem",
     "Disclosures",
     "DomainError",
+    "Engine",
     "InputError",
     "InterpretedItemMissing",
     "ItemContent",
@@ -43,9 +50,13 @@ __all__ = [
     "ItemWithdrawn",
     "NothingChanged",
     "NoticePeriod",
+    "PreparedAttachment",
+    "Problem",
     "Project",
     "Stage",
+    "StatusRow",
     "StoreError",
+    "SyncResult",
     "SyndicateError",
     "item_id",
 ]

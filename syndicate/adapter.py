@@ -13,32 +13,27 @@ An adapter is a class with:
 - `deliver(rendition, session) -> Receipt`: the only I/O, through the injected
   `requests.Session` (never a module-level `requests.post`, never hidden retries). It
   raises `TransientDeliveryError`, `PermanentDeliveryError` or `UnknownOutcomeError`
-  (from `syndicate.errors`) and nothing else.
+  (from `syndicate.errors`) and nothing else;
+- optionally `label`: the outlet kind's name as people read it (`"微信公众号"`), shown in
+  audit reports; `adapter_label` reads it, and a kind without one is shown as itself.
 
-Optional methods, for channels that support them: `read_back(job, session) -> bytes | None`
-(what the outlet shows now) and `confirm(receipt, session) -> Receipt | None` (asynchronous
-confirmation, for outlets whose capabilities say `confirms_async`: the worker records
-`Submitted` after `deliver` and calls `confirm` with that receipt when a check is due; None
-while still pending; a receipt whose `detail["confirmed"]` is "yes" from `deliver` needs
-no check). Outlets the public reads may also offer `inventory(session) -> set[UUID]` (the
-ids of every item the outlet shows anything for, withdrawal notices included: what
-`syndicate audit consistency` calls "extra" when the log never sent it there) and
-`witness(checkpoints, public_key)` (publish the signed audit checkpoints, newest last, and
-the verifier keys, so the public witnesses them; called with the whole list each time, it
-must be idempotent; `public_key` is one verifier key per line, the key in force first and
-the keys it replaced after it — after `syndicate audit rotate-key` there are several, and
-each checkpoint verifies under the key that was in force for it: use
-`syndicate.audit.signing.KeyChain` rather than a single `Verifier`). Outlets that write files may offer
-`expected_files(scratch, renditions, checkpoints, public_key) -> OutletFolder`: write into
-the empty folder `scratch` exactly what the outlet's folder would hold after the given
-renditions (the log's delivered ones, in log order) and `witness(checkpoints,
-public_key)` (when `public_key` is not None), doing no network I/O, and return an
-`OutletFolder` naming the live folder and the files whose bytes live elsewhere (e.g.
-content-addressed attachments): `syndicate audit consistency` and `syndicate repair`
-compare the live folder with it byte for byte. An optional class method
-`check_content(content: ItemContent) -> str | None`
-says why an item cannot go to the outlet at all (a length limit): the planner records
-such a delivery as failed at once, before any attempt.
+`syndicate.adapterkit.BaseAdapter` gives a class all of that but `kind`, `capabilities`,
+`render` and `deliver` (see there).
+
+Optional capabilities are the protocols below; an adapter that has one says so by
+inheriting it (then mypy checks its signature), and the core asks with `isinstance`:
+
+- `ReadsBack`: `read_back(job, session) -> bytes | None`, what the outlet shows now;
+- `Confirms`: `confirm(receipt, session) -> Receipt | None`, for outlets whose
+  capabilities say `confirms_async`;
+- `TakesInventory`: `inventory(session) -> set[UUID]`, the items the outlet shows;
+- `Witnesses`: `witness(checkpoints, public_key)`, publish the audit checkpoints;
+- `ExpectsFiles`: `expected_files(scratch, renditions, checkpoints, public_key)`, what
+  the folder of an outlet that writes files should hold;
+- `ChecksContent`: the class method `check_content(content) -> str | None`, why an item
+  cannot go to the outlet at all.
+
+Their docstrings state each contract.
 
 ```python
 class MyAdapter:
@@ -50,11 +45,16 @@ class MyAdapter:
     def render(self, job: DeliveryJob) -> Rendition: ...
     def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt: ...
 ```
+
+What an adapter sees of an item is re-exported here (`ItemContent`, `Stage`,
+`ChannelCategory`, `VersionRecord`, the pilot areas' `area_by_code`), so adapters import this module, `syndicate.adapterkit`
+and `syndicate.errors`, never syndicate's internals.
 """
 
 from __future__ import annotations
 
 import hashlib
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,20 +66,34 @@ from uuid import UUID
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from syndicate.domain.catalogue import ChannelCategory
+from syndicate.domain.catalogue import ChannelCategory, PilotArea, Stage, area_by_code
 from syndicate.domain.content import ItemContent, canonical_json
 from syndicate.domain.items import VersionRecord
 
 __all__ = [
     "Capabilities",
     "ChannelAdapter",
+    "ChannelCategory",
+    "ChecksContent",
+    "Confirms",
     "DeliveryJob",
+    "ExpectsFiles",
+    "ItemContent",
     "ItemView",
     "Operation",
     "OutletFolder",
+    "PilotArea",
+    "ReadsBack",
     "Receipt",
     "Rendition",
+    "Stage",
+    "TakesInventory",
+    "VersionRecord",
     "WitnessedCheckpoint",
+    "Witnesses",
+    "adapter_label",
+    "area_by_code",
+    "canonical_document",
     "item_document",
 ]
 
@@ -266,7 +280,11 @@ class Receipt(BaseModel):
 
 @runtime_checkable
 class ChannelAdapter(Protocol):
-    """The protocol every adapter class satisfies."""
+    """The protocol every adapter class satisfies.
+
+    An adapter may also declare `label: ClassVar[str]`, the kind's display name
+    (`adapter_label`); it is optional, so it is not a member here.
+    """
 
     kind: ClassVar[str]
     Settings: ClassVar[type[BaseModel]]
@@ -279,6 +297,101 @@ class ChannelAdapter(Protocol):
     def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
         """Hand the rendition to the outlet; the only I/O an adapter does."""
         ...
+
+
+def adapter_label(adapter_class: type) -> str | None:
+    """The display name an adapter class declares (`label`), or None without one."""
+    label = getattr(adapter_class, "label", None)
+    return label if isinstance(label, str) and label else None
+
+
+# -- optional capabilities -----------------------------------------------------------
+# Each is a protocol an adapter inherits to say it has the capability (mypy then checks
+# the method's signature); the core asks `isinstance(adapter, ReadsBack)`. The methods
+# are abstract: inheriting one without implementing it fails at instantiation.
+
+
+@runtime_checkable
+class ReadsBack(Protocol):
+    """An outlet whose current content can be read (declare `reads_back=True` too)."""
+
+    @abstractmethod
+    def read_back(self, job: DeliveryJob, session: requests.Session) -> bytes | None:
+        """What the outlet shows now for `job`, in the form `render` gives (so the
+        bytes compare with a fresh rendition), or None when it shows nothing."""
+
+
+@runtime_checkable
+class Confirms(Protocol):
+    """An outlet that takes a rendition now and says later whether it went up
+    (declare `confirms_async=True` too)."""
+
+    @abstractmethod
+    def confirm(self, receipt: Receipt, session: requests.Session) -> Receipt | None:
+        """The final receipt of a submitted delivery, None while it is still pending.
+
+        The worker records `Submitted` after `deliver` and calls this with that receipt
+        when a check is due; a receipt from `deliver` whose `detail["confirmed"]` is
+        "yes" needs no check. Raises the delivery errors `deliver` may raise."""
+
+
+@runtime_checkable
+class TakesInventory(Protocol):
+    """An outlet the public reads that can list what it shows."""
+
+    @abstractmethod
+    def inventory(self, session: requests.Session) -> set[UUID]:
+        """The ids of every item the outlet shows anything for, withdrawal notices
+        included: `syndicate audit consistency` reports an item the log never sent
+        there as "extra"."""
+
+
+@runtime_checkable
+class Witnesses(Protocol):
+    """An outlet the public reads that publishes the audit log's signed checkpoints."""
+
+    @abstractmethod
+    def witness(
+        self, checkpoints: Sequence[WitnessedCheckpoint], public_key: str
+    ) -> None:
+        """Publish the checkpoints (newest last) and the verifier keys.
+
+        Called with the whole list each time: it must be idempotent. `public_key` is
+        one verifier key per line, the key in force first and the keys it replaced
+        after it; each checkpoint verifies under the key in force for it
+        (`syndicate.adapterkit.checked_checkpoints` checks them so). Raises ValueError,
+        before publishing anything, for a checkpoint an auditor would reject."""
+
+
+@runtime_checkable
+class ExpectsFiles(Protocol):
+    """An outlet that writes files and can say what its folder should hold."""
+
+    @abstractmethod
+    def expected_files(
+        self,
+        scratch: Path,
+        renditions: Sequence[Rendition],
+        checkpoints: Sequence[WitnessedCheckpoint],
+        public_key: str | None,
+    ) -> OutletFolder:
+        """Write into the empty folder `scratch` exactly what the outlet's folder
+        would hold after `deliver` of `renditions` (the log's delivered ones, in log
+        order) and, when `public_key` is not None, `witness(checkpoints, public_key)`,
+        doing no network I/O; return the `OutletFolder` naming the live folder and the
+        files whose bytes live elsewhere. `syndicate audit consistency` and
+        `syndicate repair` compare the live folder with it byte for byte."""
+
+
+@runtime_checkable
+class ChecksContent(Protocol):
+    """An outlet that cannot take some items at all (a length limit). The adapter
+    class satisfies it, with a class method: the planner asks before any attempt."""
+
+    @abstractmethod
+    def check_content(self, content: ItemContent) -> str | None:
+        """Why an item with this content cannot go to the outlet, or None. The planner
+        records such a delivery as failed at once, with this reason."""
 
 
 def item_document(job: DeliveryJob) -> dict[str, Any]:

@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import ClassVar, cast
+from typing import cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
-from eventsourcing.utils import EnvType, get_topic
+from eventsourcing.utils import EnvType
 
 from syndicate.attachments import AttachmentStore, PreparedAttachment
 from syndicate.domain.base import CHINA_TZ
@@ -54,8 +54,6 @@ from syndicate.errors import (
 )
 from syndicate.persistence import (
     ConfiguredEnvironment,
-    JSONTranscoder,
-    PydanticMapper,
     StoreSettings,
     store_errors,
 )
@@ -92,10 +90,6 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
     name = "Disclosures"
     # Followers (the planner) read the log in sections of this size.
     log_section_size = 500
-    env: ClassVar[dict[str, str]] = {
-        "TRANSCODER_TOPIC": get_topic(JSONTranscoder),
-        "MAPPER_TOPIC": get_topic(PydanticMapper),
-    }
 
     def __init__(
         self,

@@ -40,53 +40,37 @@ import math
 import os
 import re
 import socket
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, cast
-from uuid import UUID, uuid5
+from typing import Any, cast
+from uuid import UUID
 
 import requests
-import requests.utils
-from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
-from syndicate.adapter import (
-    ChannelAdapter,
-    DeliveryJob,
-    ItemView,
-    Operation,
-    Receipt,
-    Rendition,
-)
+from syndicate.adapter import ChannelAdapter, Confirms, Receipt, Rendition
 from syndicate.application import Clock, Disclosures, system_clock
-from syndicate.domain.base import Aggregate
-from syndicate.domain.deliveries import (
-    DELIVERY_NAMESPACE,
-    Delivery,
-    DeliveryState,
-    delivery_id,
-)
-from syndicate.domain.items import DisclosureItem, ItemStatus
+from syndicate.domain.deliveries import Delivery, DeliveryState, delivery_id
+from syndicate.domain.outlets import RateSlot
 from syndicate.errors import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
     UnknownOutcomeError,
 )
-from syndicate.netguard import blocked_cause, guard_session
+from syndicate.netguard import blocked_cause
 from syndicate.outlets import Outlet
+from syndicate.outletset import ItemCache, OutletSet
 from syndicate.planning import Deliveries
 
 __all__ = [
     "Backoff",
     "HeldClaim",
-    "RateSlot",
     "RunSummary",
     "Worker",
     "held_claims",
-    "item_view",
 ]
 
 
@@ -142,84 +126,6 @@ class Backoff:
             base * (1 - self.jitter + 2 * self.jitter * spread),
             self._asked(retry_after),
         )
-
-
-class RateSlot(Aggregate):
-    """One of an outlet's `rate_per_minute` send slots; each is used once per 60 s."""
-
-    TOPIC = "syndicate.RateSlot"
-
-    class Event(Aggregate.Event):
-        """Base of a slot's events."""
-
-        def apply(self, aggregate: Any) -> None:
-            slot: RateSlot = aggregate
-            slot.last_taken = self.timestamp
-
-    class Opened(Event, CanInitAggregate[UUID]):
-        """The slot exists (taken for the first time)."""
-
-        TOPIC: ClassVar[str] = "syndicate.RateSlot.Opened"
-        originator_topic: str
-        outlet: str
-        index: int
-        delivery: UUID
-
-    class Taken(Event):
-        """A delivery used the slot."""
-
-        TOPIC: ClassVar[str] = "syndicate.RateSlot.Taken"
-        delivery: UUID
-
-    if TYPE_CHECKING:
-        last_taken: datetime
-
-    @staticmethod
-    def id_for(outlet: str, index: int) -> UUID:
-        """Deterministic id of slot `index` of an outlet."""
-        return uuid5(DELIVERY_NAMESPACE, f"slot:{outlet}:{index}")
-
-
-def _outlet_session(
-    outlet: Outlet, factory: Callable[[], requests.Session]
-) -> requests.Session:
-    """One session per outlet, with the environment's proxy settings read once.
-
-    requests re-reads proxy variables from the environment on every request; for an
-    outlet with a URL we resolve them (NO_PROXY included) for that URL up front.
-
-    The session is guarded (`syndicate.netguard`): it refuses loopback, private,
-    link-local and other internal addresses unless the outlet sets
-    `allow_private_network = true`, and does not follow redirects to other hosts.
-    """
-    session = factory()
-    url = getattr(outlet.settings, "url", None)
-    if isinstance(url, str) and session.trust_env:
-        session.proxies.update(requests.utils.get_environ_proxies(url))
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
-            "CURL_CA_BUNDLE"
-        )
-        if bundle:
-            session.verify = bundle
-        session.trust_env = False
-    return guard_session(session, allow_private=outlet.allow_private_network)
-
-
-def item_view(item: DisclosureItem) -> ItemView:
-    """What adapters see of an item at the version it was loaded at."""
-    last = item.history[-1]
-    return ItemView(
-        item_id=item.id,
-        version=item.version,
-        content=item.content,
-        content_hash=item.content_hash,
-        withdrawn=item.status is ItemStatus.WITHDRAWN,
-        published_at=item.created_on,
-        updated_at=item.modified_on,
-        reason=last.reason,
-        public_note=item.withdrawal.public_note if item.withdrawal else None,
-        history=tuple(item.history),
-    )
 
 
 _WORKER_NAME = re.compile(r"[^@\s]+@(?P<host>[^\s:]+):(?P<pid>[0-9]{1,10})")
@@ -366,13 +272,21 @@ def _final(receipt: Receipt) -> bool:
 
 
 class Worker:
-    """Moves due deliveries on; several may run at once against one store."""
+    """Moves due deliveries on; several may run at once against one store.
+
+    The delivery loop: choose what is due, claim it, decide, render and send through its
+    outlet's adapter and session, confirm, back off, take rate slots, record the outcome.
+    The adapters and sessions are an `OutletSet` (`outlet_set`): `outlets` is either
+    the outlets to deliver to (the worker opens a set on them, with `session_factory`,
+    `clock` and `attachments`) or a set opened already on the same two logs (then those
+    three are the set's). Either way the worker closes the set when it is closed.
+    """
 
     def __init__(
         self,
         deliveries: Deliveries,
         items: Disclosures,
-        outlets: Mapping[str, Outlet],
+        outlets: Mapping[str, Outlet] | OutletSet,
         *,
         name: str,
         clock: Clock = system_clock,
@@ -382,47 +296,41 @@ class Worker:
         batch_size: int = 20,
         attachments: Path | None = None,
     ) -> None:
+        if isinstance(outlets, OutletSet):
+            if outlets.deliveries is not deliveries or outlets.items is not items:
+                raise ValueError("the outlet set reads other logs than the worker")
+            self.outlet_set = outlets
+        else:
+            self.outlet_set = OutletSet(
+                outlets,
+                items=items,
+                deliveries=deliveries,
+                clock=clock,
+                session_factory=session_factory,
+                attachments=attachments,
+            )
         self.deliveries = deliveries
         self.items = items
-        self.outlets = dict(outlets)
+        self.outlets = self.outlet_set.outlets
         self.name = name
         self.clock = clock
         self.backoff = backoff or Backoff()
         self.lease = lease
         self.batch_size = batch_size
-        self.attachments = attachments
-        self._sessions = {
-            name: _outlet_session(outlet, session_factory)
-            for name, outlet in self.outlets.items()
-        }
-        self._adapters = {n: o.adapter() for n, o in self.outlets.items()}
-        for adapter in self._adapters.values():
-            if hasattr(adapter, "clock"):
-                adapter.clock = clock
-        self._view: dict[UUID, Delivery] = {}
-        self._newest: dict[tuple[UUID, str], int] = {}
-        self._furthest: dict[str, int] = {}
-        self._position = 0
+        self.attachments = self.outlet_set.attachments
+        # Shared with the outlet set, which reads earlier receipts from it.
+        self._view = self.outlet_set.view
         self.stop_requested = False
 
     def close(self) -> None:
-        """Release the HTTP session."""
-        for session in self._sessions.values():
-            session.close()
+        """Release the HTTP sessions."""
+        self.outlet_set.close()
 
     # -- choosing ------------------------------------------------------------------------
 
     def refresh(self) -> None:
         """Catch up with the deliveries log (incrementally)."""
-        self._position = self.deliveries.fold_into(self._view, self._position)
-        newest = self._newest
-        furthest = self._furthest
-        for d in self._view.values():
-            key = (d.item_id, d.outlet)
-            if newest.get(key, 0) < d.item_version:
-                newest[key] = d.item_version
-            if furthest.get(d.outlet, 0) < d.position:
-                furthest[d.outlet] = d.position
+        self._view.refresh()
 
     def due(self, now: datetime) -> list[Delivery]:
         """Deliveries a worker may claim now, in items-log order."""
@@ -463,7 +371,7 @@ class Worker:
         moment ago may be missed, and then `d` is sent and superseded on the outlet by
         the newer one right after, which leaves the outlet just as right.
         """
-        newest = self._newest.get((d.item_id, d.outlet), 0)
+        newest = self._view.newest.get((d.item_id, d.outlet), 0)
         return newest if newest > d.item_version else None
 
     # -- doing ---------------------------------------------------------------------------
@@ -588,7 +496,7 @@ class Worker:
             # Someone else moved one of them: fall back to one at a time, from the store.
             return [self.attempt(d.id) for d in group]
         outcomes: list[str | None] = [outcome for _, outcome in settled]
-        items: dict[tuple[UUID, int], DisclosureItem] = {}
+        items: ItemCache = {}
         done: list[tuple[Delivery, str]] = []
         for delivery, took_over in ready:
             outcome = self._execute(delivery, took_over, items)
@@ -644,7 +552,7 @@ class Worker:
                 return "superseded"
         if (
             outlet.capabilities.whole_set
-            and self._furthest.get(outlet.name, 0) > delivery.position
+            and self._view.furthest.get(outlet.name, 0) > delivery.position
         ):
             # A later rendition of the whole set replaces this one entirely.
             delivery.record(
@@ -659,7 +567,7 @@ class Worker:
         self,
         delivery: Delivery,
         took_over: bool,
-        items: dict[tuple[UUID, int], DisclosureItem],
+        items: ItemCache,
     ) -> str:
         """Render and deliver a claimed delivery; record (not save) what happened."""
         outlet = self.outlets[delivery.outlet]
@@ -679,9 +587,9 @@ class Worker:
                 rendition_sha256=None,
             )
             return "unconfirmed"
-        adapter = self._adapters[outlet.name]
+        adapter = self.outlet_set.adapter(outlet.name)
         try:
-            job = self._job(delivery, outlet, items)
+            job = self.outlet_set.job(delivery, items)
         except PersistenceError as exc:  # the store hiccuped: try again later
             return self._failed(
                 delivery,
@@ -778,11 +686,10 @@ class Worker:
 
     def _confirm(self, delivery: Delivery, outlet: Outlet) -> str:
         """Ask the outlet how a submitted delivery ended; record (not save) the answer."""
-        adapter = self._adapters[outlet.name]
+        adapter = self.outlet_set.adapter(outlet.name)
         submitted = dict(delivery.submitted or {})
         sha256 = delivery.rendition_sha256 or ""
-        confirm = getattr(adapter, "confirm", None)
-        if confirm is None:
+        if not isinstance(adapter, Confirms):
             return self._failed(
                 delivery,
                 PermanentDeliveryError(
@@ -799,7 +706,7 @@ class Worker:
         )
         error: DeliveryError | None = None
         try:
-            answer = confirm(sent, self._sessions[outlet.name])
+            answer = adapter.confirm(sent, self.outlet_set.session(outlet.name))
         except PermanentDeliveryError as exc:
             return self._failed(delivery, exc, None, permanent=True)
         except DeliveryError as exc:
@@ -860,7 +767,7 @@ class Worker:
         adapters alike.
         """
         try:
-            return adapter.deliver(rendition, self._sessions[outlet.name])
+            return adapter.deliver(rendition, self.outlet_set.session(outlet.name))
         except Exception as exc:
             blocked = blocked_cause(exc)
             if blocked is None:
@@ -988,7 +895,7 @@ class Worker:
             # A whole set as of a later log position replaces this one entirely; another
             # worker may have planned (or written) it since this batch was chosen.
             self.refresh()
-            return self._furthest.get(outlet.name, 0) > delivery.position
+            return self._view.furthest.get(outlet.name, 0) > delivery.position
         newer = delivery_id(
             delivery.item_id, delivery.item_version + 1, delivery.outlet
         )
@@ -1023,7 +930,7 @@ class Worker:
                 free += 1
                 continue
             slot = cast(RateSlot, self.deliveries.repository.get(slot_id))
-            if now - slot.last_taken >= timedelta(seconds=60):
+            if slot.is_free(now):
                 free += 1
         return free
 
@@ -1037,149 +944,18 @@ class Worker:
             try:
                 if slot_id in self.deliveries.repository:
                     slot = cast(RateSlot, self.deliveries.repository.get(slot_id))
-                    if now - slot.last_taken < timedelta(seconds=60):
+                    if not slot.is_free(now):
                         continue
-                    slot.trigger_event(
-                        RateSlot.Taken, timestamp=now, delivery=delivery.id
-                    )
+                    slot.take(delivery=delivery.id, at=now)
                 else:
-                    slot = RateSlot._create(
-                        RateSlot.Opened,
-                        id=slot_id,
-                        timestamp=now,
-                        outlet=outlet.name,
-                        index=index,
-                        delivery=delivery.id,
+                    slot = RateSlot.open(
+                        outlet.name, index, delivery=delivery.id, at=now
                     )
                 self.deliveries.save(slot)
             except IntegrityError:
                 continue  # another worker took this slot this instant
             return True
         return False
-
-    def check_outlet(self, delivery: Delivery) -> str:
-        """Compare what the outlet shows now with this delivery's rendition.
-
-        Returns "in sync", "drifted" (the outlet shows other bytes), "missing" (nothing
-        there), "not removed" (a removal that the outlet still shows), "read failed: …"
-        (reading or re-rendering raised), or "cannot read back" (the adapter has no
-        `read_back`, or the outlet is not configured here).
-        """
-        if not self.reads_back(delivery.outlet):
-            return "cannot read back"
-        try:
-            expected, shown = self.read_outlet(delivery)
-        except Exception as exc:  # a broken file, a render error: report, go on
-            return f"read failed: {type(exc).__name__}: {exc}"[:200]
-        if not expected:  # a removal: the outlet should show nothing
-            return "in sync" if shown is None else "not removed"
-        if shown is None:
-            return "missing"
-        return "in sync" if shown == expected else "drifted"
-
-    def reads_back(self, outlet: str) -> bool:
-        """Whether the outlet is configured here and can show what it holds."""
-        config = self.outlets.get(outlet)
-        adapter = self._adapters.get(outlet)
-        return (
-            config is not None
-            and config.capabilities.reads_back
-            and getattr(adapter, "read_back", None) is not None
-        )
-
-    def read_outlet(self, delivery: Delivery) -> tuple[bytes, bytes | None]:
-        """The delivery's rendition (rendered again) and what its outlet shows for the
-        same item now (None: nothing). Raises whatever rendering or reading raises."""
-        job, rendition = self.render_again(delivery)
-        adapter = self._adapters[delivery.outlet]
-        shown: bytes | None = getattr(adapter, "read_back")(  # noqa: B009
-            job, self._sessions[delivery.outlet]
-        )
-        return rendition.data, shown
-
-    def render_again(
-        self, delivery: Delivery, previous: Sequence[dict[str, str]] | None = None
-    ) -> tuple[DeliveryJob, Rendition]:
-        """The job and rendition the worker produced for `delivery`, produced again
-        (pure). `previous`: the receipts of the item's earlier versions as they stood
-        then (a replay gives them); by default they come from this worker's view."""
-        outlet = self.outlets[delivery.outlet]
-        job = self._job(
-            delivery, outlet, {}, None if previous is None else tuple(previous)
-        )
-        return job, self._adapters[delivery.outlet].render(job)
-
-    def rendition_of(self, delivery: Delivery) -> bytes:
-        """The delivery's rendition, rendered again from the log (pure)."""
-        return self.render_again(delivery)[1].data
-
-    def inventory(self, outlet: str) -> set[UUID] | None:
-        """Ids of every item the outlet shows (adapters with `inventory`), else None."""
-        adapter = self._adapters.get(outlet)
-        take = getattr(adapter, "inventory", None)
-        if take is None:
-            return None
-        found: set[UUID] = take(self._sessions[outlet])
-        return found
-
-    def _job(
-        self,
-        delivery: Delivery,
-        outlet: Outlet,
-        items: dict[tuple[UUID, int], DisclosureItem],
-        previous: tuple[dict[str, str], ...] | None = None,
-    ) -> DeliveryJob:
-        key = (delivery.item_id, delivery.item_version)
-        if key not in items:
-            items[key] = cast(
-                DisclosureItem,
-                self.items.repository.get(
-                    delivery.item_id, version=delivery.item_version
-                ),
-            )
-        item = items[key]
-        live: list[ItemView] = []
-        withdrawn: list[ItemView] = []
-        if outlet.capabilities.whole_set:
-            for other, _ in self.items.items_as_of(delivery.position):
-                if not outlet.accepts(other.content):
-                    continue
-                view = item_view(other)
-                (withdrawn if view.withdrawn else live).append(view)
-        return DeliveryJob(
-            delivery_id=delivery.id,
-            outlet=outlet.name,
-            channel=outlet.channel,
-            operation=Operation(delivery.operation),
-            item=item_view(item),
-            live_items=tuple(live),
-            withdrawn_items=tuple(withdrawn),
-            attachments=self.attachments,
-            previous=self._previous(delivery) if previous is None else previous,
-        )
-
-    def _previous(self, delivery: Delivery) -> tuple[dict[str, str], ...]:
-        """Receipts of the item's earlier versions that succeeded on the same outlet.
-
-        Oldest first, from this worker's view of the log. An item's versions reach a
-        message outlet in order (`_waits_for_older`), so by the time this one is sent
-        the earlier ones are settled and in the view.
-        """
-        if delivery.item_version <= 1:
-            return ()
-        if any(
-            delivery_id(delivery.item_id, v, delivery.outlet) not in self._view
-            for v in range(1, delivery.item_version)
-        ):
-            self.refresh()
-        found: list[dict[str, str]] = []
-        for version in range(1, delivery.item_version):
-            older = self._view.get(
-                delivery_id(delivery.item_id, version, delivery.outlet)
-            )
-            if older is not None and older.state.done and older.receipt:
-                found.append(dict(older.receipt))
-        return tuple(found)
 
 
 def _span(span: timedelta) -> str:

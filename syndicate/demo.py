@@ -12,15 +12,12 @@ from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
-from syndicate.audit.log import ensure_keys, load_verifier, verify
-from syndicate.audit.service import consistency_rows, open_reader, record_checkpoint
-from syndicate.delivery import Backoff, RunSummary, Worker
 from syndicate.domain.content import ItemContent
-from syndicate.domain.deliveries import Delivery, DeliveryState
+from syndicate.engine import Engine
+from syndicate.engine.deliveries import DeliveryState, RunSummary
 from syndicate.errors import InputError, SyndicateError
-from syndicate.itemfiles import expand_paths, load_item_file
+from syndicate.itemfiles import expand_paths, in_publish_order, load_item_file
 from syndicate.project import ENV_FILE_NAME, Project
 from syndicate.testing import LoopbackServer
 from syndicate.testing.fakes import (
@@ -197,7 +194,7 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
             values["SYNDICATE_DEMO_DINGTALK_TOKEN"],
             secret=values["SYNDICATE_DEMO_DINGTALK_SECRET"],
         )
-        project, _ = Project.init(home)
+        project = Engine.init(home).project
         _write_env_file(project.home / ENV_FILE_NAME, values)
         with project.config_path.open("a", encoding="utf-8") as config:
             config.write(
@@ -210,10 +207,10 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
                 WECHAT.format(app_id=WECHAT_APP_ID, wechat=wechat.url, site=SITE_URL)
             )
         project = Project.load(home)
-        ensure_keys(project)
-        _publish_examples(project, echo)
-        summary = _deliver(project, echo)
-        unserved = _unserved(project)
+        with Engine(project) as engine:
+            _publish_examples(engine, echo)
+            summary = _deliver(engine, echo)
+            unserved = _unserved(engine)
         echo(
             f"\ndelivered: {summary.outcomes.get('succeeded', 0)} deliveries succeeded, "
             f"{summary.outcomes.get('superseded', 0)} superseded by a newer version"
@@ -252,7 +249,8 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
             if name in unserved:
                 line = f"not served: {unserved[name]}"
             echo(f"  {name:<16} {line}")
-        _audit(project, echo, skip=set(unserved))
+        with Engine(project) as engine:
+            _audit(engine, echo, skip=set(unserved))
     prefix = f"syndicate --home {home}"
     echo("\nTry:")
     echo(f"  {prefix} items list")
@@ -298,74 +296,65 @@ def _first_line(message: dict[str, Any]) -> str:
     return text.split("\n", 1)[0].lstrip("# ")[:40]
 
 
-def _publish_examples(project: Project, echo: Callable[[str], None]) -> None:
+def _publish_examples(engine: Engine, echo: Callable[[str], None]) -> None:
+    project = engine.project
     echo(f"demo home: {project.home}")
     echo(f"event store: {project.store.describe()}")
     files = expand_paths([example_items_dir()])
     loaded = [load_item_file(path) for path in files]
     # Policies first, so the interpretation can name its policy.
-    loaded.sort(key=lambda item: item.content.interprets is not None)
-    with project.disclosures() as log:
-        echo(f"\npublishing {len(loaded)} example items as {DEMO_ACTOR!r}:")
-        for item in loaded:
-            change = log.publish(
-                item.content, actor=DEMO_ACTOR, attachments=item.attachments
-            )
-            echo(f"  published  {str(change.item_id)[:8]}  {item.content.title}")
-        revised = next(i for i in loaded if i.content.index_no == REVISED_INDEX_NO)
-        change = log.revise(
-            revised.content.id,
-            _revision(revised.content),
-            reason="更正第5户补贴面积（6.20亩更正为6.50亩）",
-            actor=DEMO_ACTOR,
+    loaded = in_publish_order(loaded)
+    log = engine.items
+    echo(f"\npublishing {len(loaded)} example items as {DEMO_ACTOR!r}:")
+    for item in loaded:
+        change = log.publish(
+            item.content, actor=DEMO_ACTOR, attachments=item.attachments
         )
-        echo(f"\nrevised    {str(change.item_id)[:8]}  {revised.content.title}")
-        echo(f"           now version {change.version}; the reason is kept as 更正说明")
-        withdrawn = next(i for i in loaded if i.content.index_no == WITHDRAWN_INDEX_NO)
-        change = log.withdraw(
-            withdrawn.content.id,
-            reason="招聘会因场馆检修延期举办",
-            public_note="原定4月18日举办的招聘会延期，新的时间另行通知。",
-            actor=DEMO_ACTOR,
-        )
-        echo(f"withdrew   {str(change.item_id)[:8]}  {withdrawn.content.title}")
-        echo(f"\nthe items log holds {log.position()} events")
+        echo(f"  published  {str(change.item_id)[:8]}  {item.content.title}")
+    revised = next(i for i in loaded if i.content.index_no == REVISED_INDEX_NO)
+    change = log.revise(
+        revised.content.id,
+        _revision(revised.content),
+        reason="更正第5户补贴面积（6.20亩更正为6.50亩）",
+        actor=DEMO_ACTOR,
+    )
+    echo(f"\nrevised    {str(change.item_id)[:8]}  {revised.content.title}")
+    echo(f"           now version {change.version}; the reason is kept as 更正说明")
+    withdrawn = next(i for i in loaded if i.content.index_no == WITHDRAWN_INDEX_NO)
+    change = log.withdraw(
+        withdrawn.content.id,
+        reason="招聘会因场馆检修延期举办",
+        public_note="原定4月18日举办的招聘会延期，新的时间另行通知。",
+        actor=DEMO_ACTOR,
+    )
+    echo(f"withdrew   {str(change.item_id)[:8]}  {withdrawn.content.title}")
+    echo(f"\nthe items log holds {log.position()} events")
 
 
-def _deliver(project: Project, echo: Callable[[str], None]) -> RunSummary:
-    with project.disclosures() as items, project.deliveries(items) as deliveries:
-        summary = RunSummary(planned_events=deliveries.plan())
-        first_check = project.delivery.first_check_seconds
-        worker = Worker(
-            deliveries,
-            items,
-            project.outlets,
-            name="demo",
-            attachments=project.attachments.root,
-            backoff=Backoff().with_first_check(first_check),
-        )
-        try:
+def _deliver(engine: Engine, echo: Callable[[str], None]) -> RunSummary:
+    summary = RunSummary(planned_events=engine.plan())
+    # The engine's worker: the home's lease and backoff, whose first check with an
+    # outlet that confirms later is `[delivery] first_check_seconds` (1 s here).
+    worker = engine.worker("demo")
+    try:
+        worker.run_until_idle(summary)
+        # WeChat accepted the articles and publishes them in the background: look
+        # again when the first check is due (a few times at most).
+        for _ in range(5):
+            waiting = [
+                d
+                for d in worker.due(worker.clock() + timedelta(minutes=1))
+                if d.state is DeliveryState.SUBMITTED
+            ]
+            if not waiting:
+                break
+            echo(f"waiting for WeChat to confirm {len(waiting)} submitted article(s)…")
+            wait = min(d.due_at for d in waiting) - worker.clock()
+            time.sleep(max(wait.total_seconds(), 0) + 0.05)
             worker.run_until_idle(summary)
-            # WeChat accepted the articles and publishes them in the background: look
-            # again when the first check is due (a few times at most).
-            for _ in range(5):
-                waiting = [
-                    d
-                    for d in worker.due(worker.clock() + timedelta(minutes=1))
-                    if d.state is DeliveryState.SUBMITTED
-                ]
-                if not waiting:
-                    break
-                echo(
-                    f"waiting for WeChat to confirm {len(waiting)} submitted "
-                    "article(s)…"
-                )
-                wait = min(d.due_at for d in waiting) - worker.clock()
-                time.sleep(max(wait.total_seconds(), 0) + 0.05)
-                worker.run_until_idle(summary)
-            return summary
-        finally:
-            worker.close()
+        return summary
+    finally:
+        worker.close()
 
 
 class DemoFailed(SyndicateError):
@@ -383,27 +372,16 @@ _DONE_OR_WAITING = {
 }
 
 
-def _unserved(project: Project) -> dict[str, str]:
+def _unserved(engine: Engine) -> dict[str, str]:
     """Outlets the demo could not serve because a system library is missing, with the
     first line of the error. `DemoFailed` if any delivery failed for another reason."""
-    with project.disclosures() as items, project.deliveries(items) as deliveries:
-        view = deliveries.all_deliveries()
-        last: dict[UUID, Delivery.Failed] = {}
-        position = 0
-        while page := deliveries.recorder.select_notifications(
-            start=position, limit=500, inclusive_of_start=False
-        ):
-            for notification in page:
-                event = deliveries.mapper.to_domain_event(notification)
-                if isinstance(event, Delivery.Failed):
-                    last[event.originator_id] = event
-            position = page[-1].id
+    view = engine.deliveries.all_deliveries()
     unserved: dict[str, str] = {}
     others: dict[str, tuple[int, str]] = {}
     for d in view.values():
         if d.state in _DONE_OR_WAITING:
             continue
-        failed = last.get(d.id)
+        failed = d.last_failure
         first = (
             (failed.message if failed else d.last_error or d.state.value)
             .strip()
@@ -418,20 +396,18 @@ def _unserved(project: Project) -> dict[str, str]:
         name, (count, first) = sorted(others.items())[0]
         raise DemoFailed(
             f"the demo could not deliver {count} item(s) to its outlet {name} "
-            f"({first}); see `syndicate --home {project.home} status`"
+            f"({first}); see `syndicate --home {engine.project.home} status`"
         )
     return unserved
 
 
 def _audit(
-    project: Project, echo: Callable[[str], None], *, skip: Collection[str] = ()
+    engine: Engine, echo: Callable[[str], None], *, skip: Collection[str] = ()
 ) -> None:
     """End like a real run: sign a checkpoint, verify the whole log against it."""
     echo("\naudit:")
-    echo("  " + record_checkpoint(project, trigger="demo", actor=DEMO_ACTOR))
-    verifier = load_verifier(project)
-    with open_reader(project) as (store, reader):
-        verdict = verify(reader, list(store.checkpoints()), verifier)
+    echo("  " + engine.record_checkpoint(trigger="demo", actor=DEMO_ACTOR))
+    verdict = engine.verify_log()
     if not verdict.ok:
         raise DemoFailed(
             "the demo's own log does not verify: "
@@ -441,8 +417,7 @@ def _audit(
         f"  verify: OK, {verdict.events} events in both logs match the signed "
         f"checkpoint (key {verdict.key}, in keys/audit-signing.pub)"
     )
-    served = {n: o for n, o in project.outlets.items() if n not in skip}
-    rows = [r for r in consistency_rows(project, served) if r.outlet not in skip]
+    rows = [r for r in engine.consistency(exclude=skip).rows if r.outlet not in skip]
     bad = [r for r in rows if not r.ok]
     if bad:
         raise DemoFailed(

@@ -52,6 +52,7 @@ __all__ = [
     "Duplicate",
     "LoadedItem",
     "expand_paths",
+    "in_publish_order",
     "load_item_file",
     "parse_item",
     "without_duplicates",
@@ -601,3 +602,24 @@ def load_item_files(
         except InputError as exc:
             results.append(exc)
     return results
+
+
+def in_publish_order(loaded: list[LoadedItem]) -> list[LoadedItem]:
+    """`loaded` in an order that publishes: policies before the interpretations (解读)
+    that name them in the same batch (`interprets`), otherwise as given."""
+    ids = {item.content.id: item for item in loaded}
+    depth: dict[UUID, int] = {}
+
+    def level(item: LoadedItem, seen: frozenset[UUID] = frozenset()) -> int:
+        key = item.content.id
+        if key not in depth:
+            target = item.content.interprets
+            parent = ids.get(target) if target is not None else None
+            depth[key] = (
+                0
+                if parent is None or target in seen
+                else 1 + level(parent, seen | {key})
+            )
+        return depth[key]
+
+    return sorted(loaded, key=level)

@@ -29,11 +29,13 @@ address), and anything else `ipaddress` does not call global. `allow_private` (t
 per-outlet `allow_private_network = true`) lets all of these through except addresses
 that are never a destination: unspecified (0.0.0.0/8, ::), multicast and broadcast.
 
-**Proxies.** When a proxy is configured (`HTTPS_PROXY`, `HTTP_PROXY`, resolved per outlet),
-the connection goes to the proxy, which is trusted: it is not checked, and it resolves the
-target's name itself. The target URL is still checked by `check_url` (scheme, credentials,
-IP literals, `localhost`), but a *name* that resolves to a private address is the proxy's
-to refuse.
+**Proxies.** When a proxy is configured (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, resolved
+per request URL with `NO_PROXY` honoured: `OutboundEnvironment`), the connection goes to
+the proxy, which is trusted: it is not checked, and it resolves the target's name itself.
+The target URL is still checked by `check_url` (scheme, credentials, IP literals,
+`localhost`) before the proxy is chosen, but a *name* that resolves to a private address
+is the proxy's to refuse. A host that `NO_PROXY` covers is connected to directly, and
+guarded like any other.
 
 **Redirects.** Adapters never follow redirects (`allow_redirects=False`). As a safety net,
 `guard_session` makes the session decline any redirect to another scheme, host or port
@@ -80,6 +82,7 @@ import requests.adapters
 import urllib3.exceptions
 from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE
 from requests.exceptions import InvalidSchema
+from requests.utils import get_environ_proxies
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
@@ -95,6 +98,7 @@ __all__ = [
     "BlockedAddressError",
     "Exchange",
     "GuardedAdapter",
+    "OutboundEnvironment",
     "RequestFailed",
     "blocked_cause",
     "check_address",
@@ -653,15 +657,72 @@ def blocked_cause(exc: BaseException) -> BlockedAddressError | None:
     return None
 
 
+class OutboundEnvironment:
+    """What the process environment says about outbound HTTP, read once.
+
+    Proxies: `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` (either case),
+    resolved for a URL exactly as requests resolves them (NO_PROXY hosts, domain
+    suffixes, `host:port`, IPv4 CIDR ranges and `*`), once per scheme, host and port,
+    then remembered. CA bundle: `REQUESTS_CA_BUNDLE`, else `CURL_CA_BUNDLE`, read when
+    made. A `GuardedAdapter` given one applies it to every request it sends, so a
+    session can stop reading the environment itself (`trust_env = False`), which
+    requests would otherwise do again on every request.
+    """
+
+    def __init__(self) -> None:
+        self.ca_bundle: str | None = (
+            os.environ.get("REQUESTS_CA_BUNDLE")
+            or os.environ.get("CURL_CA_BUNDLE")
+            or None
+        )
+        self._proxies: dict[tuple[str, str, int | None], dict[str, str]] = {}
+
+    def proxies(self, url: str) -> Mapping[str, str]:
+        """`{scheme: proxy URL}` for a request to `url`, or `{}`: no proxy is named for
+        its scheme, or NO_PROXY covers its host."""
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:  # not a URL a request can go to; check_url refuses it
+            port = None
+        key = (parts.scheme, parts.hostname or "", port)
+        found = self._proxies.get(key)
+        if found is None:
+            named = get_environ_proxies(url)  # {} when NO_PROXY covers the host
+            proxy = named.get(parts.scheme, named.get("all"))
+            found = {parts.scheme: proxy} if proxy else {}
+            self._proxies[key] = found  # a race only resolves the same answer twice
+        return found
+
+    def apply(self, url: str, kwargs: dict[str, Any]) -> None:
+        """Add the environment's settings to a transport's `send` arguments for a
+        request to `url`: its proxy under any the caller gave (the session's or the
+        request's own win, as with requests), and the CA bundle where the caller asked
+        for default verification (`verify=True`)."""
+        kwargs["proxies"] = {**self.proxies(url), **(kwargs.get("proxies") or {})}
+        if kwargs.get("verify", True) is True and self.ca_bundle:
+            kwargs["verify"] = self.ca_bundle
+
+
 class GuardedAdapter(requests.adapters.HTTPAdapter):
     """A `requests` transport that refuses unsafe destinations before sending a byte.
 
     Mount it for `http://` and `https://` (`guard_session` does). With `allow_private`
     (an intranet outlet) only unspecified, multicast and broadcast addresses are refused.
+    With an `environment`, each request that passes the check goes through the proxy
+    the environment names for its URL and uses its CA bundle (see `OutboundEnvironment`);
+    the check comes first, so a proxy never carries a request the guard refuses.
     """
 
-    def __init__(self, *, allow_private: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool = False,
+        environment: OutboundEnvironment | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.guard = _Guard(allow_private=allow_private)  # init_poolmanager needs it
+        self.environment = environment
         super().__init__(**kwargs)
 
     @property
@@ -692,6 +753,8 @@ class GuardedAdapter(requests.adapters.HTTPAdapter):
     ) -> requests.Response:
         try:
             check_url(request.url or "", allow_private=self.guard.allow_private)
+            if self.environment is not None:
+                self.environment.apply(request.url or "", kwargs)
             return super().send(request, **kwargs)
         except requests.exceptions.ConnectionError as exc:
             blocked = blocked_cause(exc)
@@ -718,13 +781,18 @@ def _same_origin(old: str, new: str) -> bool:
 
 
 def guard_session(
-    session: requests.Session, *, allow_private: bool = False
+    session: requests.Session,
+    *,
+    allow_private: bool = False,
+    environment: OutboundEnvironment | None = None,
 ) -> requests.Session:
     """Make `session` safe for outbound requests, and return it.
 
     Every mounted `HTTPAdapter` (the real network transport) is replaced by a
-    `GuardedAdapter` with the same pool sizes and retries; other transports (the test
-    kit's `FakeTransport`) open no connections and are left as they are. Redirects to
+    `GuardedAdapter` with the same pool sizes and retries (and `environment`: the
+    proxies and CA bundle its requests use; give it to a session whose `trust_env` is
+    off); other transports (the test kit's `FakeTransport`) open no connections and are
+    left as they are, and so is a `GuardedAdapter` mounted already. Redirects to
     another host are no longer followed.
     """
     for prefix, transport in list(session.adapters.items()):
@@ -736,6 +804,7 @@ def guard_session(
             prefix,
             GuardedAdapter(
                 allow_private=allow_private,
+                environment=environment,
                 pool_connections=getattr(
                     transport, "_pool_connections", DEFAULT_POOLSIZE
                 ),

@@ -11,7 +11,10 @@ url = "https://example.invalid/hook"   # the adapter's own settings …
 secret = "${LIUTANG_WEBHOOK_SECRET}"   # … secrets only as ${ENV_VAR}
 ```
 
-Errors name the outlet and the field: `outlets.village-liutang.secret: …`.
+Errors name the outlet and the field: `outlets.village-liutang.secret: …`. A table is
+validated by the model `OutletTable` (syndicate's keys) and the adapter's own `Settings`
+(every other key). `Project.add_outlet` writes a new table (`outlet_toml`) after the same
+validation.
 
 What is shown of a setting (`Outlet.masked_settings`, `syndicate outlets check`, error
 messages) never holds a secret: a secret is `**********`; a URL is shown as
@@ -30,15 +33,29 @@ intranet outlet (or a test's loopback receiver) reach internal addresses.
 
 from __future__ import annotations
 
+import math
 import re
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, cast
 
-from pydantic import AnyUrl, BaseModel, SecretStr, ValidationError
+from pydantic import (
+    AnyUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from syndicate.adapter import Capabilities, ChannelAdapter
 from syndicate.domain.catalogue import ChannelCategory, parse_area, parse_channel
@@ -50,25 +67,29 @@ from syndicate.registry import Registry
 __all__ = [
     "ENV_REF",
     "MASK",
+    "AdapterSettings",
+    "ConfigTable",
+    "Flag",
     "Outlet",
+    "OutletDescription",
     "OutletFilter",
+    "OutletKind",
+    "OutletTable",
+    "WholeNumber",
+    "configuration_error",
     "expand_env",
     "load_outlets",
+    "outlet_kinds",
+    "outlet_place",
+    "outlet_toml",
+    "refused",
+    "refused_as_said",
+    "says",
     "shown_url",
 ]
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-_RESERVED = {
-    "kind",
-    "channel",
-    "agencies",
-    "areas",
-    "audiences",
-    "internal",
-    "rate_per_minute",
-    "allow_private_network",
-}
 _HTTP_URL = re.compile(r"https?://", re.IGNORECASE)
 MASK = "**********"
 # Anything written like a URL (any scheme): shown without what follows the host.
@@ -221,6 +242,102 @@ class Outlet:
             for key, value in self.settings
         }
 
+    def describe(self) -> OutletDescription:
+        """What `syndicate outlets check` shows of the outlet: never a secret."""
+        return OutletDescription(
+            name=self.name,
+            kind=self.kind,
+            channel=self.channel.value if self.channel else "other",
+            agencies=self.filter.agencies,
+            areas=self.filter.areas,
+            audiences=self.filter.audiences,
+            internal=self.internal,
+            rate_per_minute=self.rate_per_minute,
+            allow_private_network=self.allow_private_network,
+            # Unset optional settings are None (not the text "None").
+            settings={
+                key: None if value is None else str(value)
+                for key, value in self.masked_settings().items()
+            },
+        )
+
+
+@dataclass(frozen=True)
+class OutletDescription:
+    """A configured outlet as `syndicate outlets check` shows it: its table's values
+    and its settings as text, masked (`Outlet.masked_settings`); None for an unset
+    optional setting. Holds no secret, so it may be logged or shown."""
+
+    name: str
+    kind: str
+    channel: str  # a channel category, or "other"
+    agencies: tuple[str, ...]
+    areas: tuple[str, ...]  # pilot-area codes
+    audiences: tuple[str, ...]
+    internal: bool
+    rate_per_minute: int | None
+    allow_private_network: bool
+    settings: Mapping[str, str | None]
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON object `syndicate outlets check --json` prints for it."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "channel": self.channel,
+            "agencies": list(self.agencies),
+            "areas": list(self.areas),
+            "audiences": list(self.audiences),
+            "internal": self.internal,
+            "rate_per_minute": self.rate_per_minute,
+            "allow_private_network": self.allow_private_network,
+            "settings": dict(self.settings),
+        }
+
+
+@dataclass(frozen=True)
+class OutletKind:
+    """An installed adapter kind (`syndicate outlets list`): where it comes from, what
+    it can do, and the model its `[outlets.NAME]` settings are validated by."""
+
+    kind: str
+    module: str  # `package.module:Class`
+    distribution: str  # "-" when not installed through an entry point
+    version: str
+    capabilities: Capabilities
+    settings: type[BaseModel] = field(repr=False)
+
+    def as_json(self) -> dict[str, str]:
+        """The JSON object `syndicate outlets list --json` prints for it."""
+        return {
+            "kind": self.kind,
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.version,
+        }
+
+
+def outlet_kinds(registry: Registry | None = None) -> list[OutletKind]:
+    """The adapter kinds of `registry` (default: those installed, from entry points),
+    sorted by kind. Needs no home. `ConfigurationError` if an installed adapter does
+    not load."""
+    if registry is None:
+        registry = Registry.from_entry_points()
+    kinds = []
+    for kind in registry:
+        info, adapter = registry.info(kind), registry[kind]
+        kinds.append(
+            OutletKind(
+                kind=info.kind,
+                module=info.module,
+                distribution=info.distribution,
+                version=info.version,
+                capabilities=adapter.capabilities,
+                settings=adapter.Settings,
+            )
+        )
+    return kinds
+
 
 def _is_secret(annotation: Any) -> bool:
     if annotation is SecretStr:
@@ -308,52 +425,303 @@ def _check_urls(
                 raise ConfigurationError(f"{path}: {exc}") from None
 
 
-def _str_list(table: dict[str, Any], key: str, where: str) -> list[str]:
-    value = table.get(key, [])
+# -- syndicate.toml's tables as models ---------------------------------------------------
+#
+# Every table of syndicate.toml is a pydantic model (here and in syndicate.project) whose
+# validators word each problem the way operators have always read it: `outlets.NAME.field:
+# …`, `store.data_dir: …`, `delivery.claim_seconds: must be a whole number >= 1`. A
+# validator raises one of two kinds of error: a field's problem (`_FIELD`), which
+# `configuration_error` prefixes with its place (the table, then pydantic's `loc`), or a
+# message that is whole already (`_WHOLE`: it names its own place, or several places).
+# Only the first problem is reported, in the order the fields are declared: for an outlet
+# table the order of the checks before the models (the order is part of what an operator
+# sees); within [store], [delivery] and [audit], of several wrong values the first
+# declared one (before the models: the first in the file).
+
+_FIELD = "syndicate_config"
+_WHOLE = "syndicate_config_message"
+
+
+def refused(message: str) -> PydanticCustomError:
+    """A problem of the value being validated; `configuration_error` names its place."""
+    return PydanticCustomError(_FIELD, message)
+
+
+def refused_as_said(message: str) -> PydanticCustomError:
+    """A problem whose `message` names its own place (`store.password: …`)."""
+    return PydanticCustomError(_WHOLE, message)
+
+
+def says(message: str) -> WrapValidator:
+    """Report any problem of the annotated type as `message` (`must be true or false`)."""
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise refused(message) from None
+
+    return WrapValidator(validate)
+
+
+WholeNumber = Annotated[
+    int, Field(strict=True, ge=1), says("must be a whole number >= 1")
+]
+"""A TOML integer >= 1 (not a boolean, not a float, not a string)."""
+
+Flag = Annotated[bool, Field(strict=True), says("must be true or false")]
+"""A TOML boolean."""
+
+
+def configuration_error(exc: ValidationError, where: str = "") -> ConfigurationError:
+    """The first problem of a configuration model's validation, as a `ConfigurationError`
+    naming its place: `where` (a table, such as `outlets.NAME`; "" for the whole file)
+    followed by the field's path."""
+    error = exc.errors(include_url=False)[0]
+    if error["type"] == _WHOLE:
+        return ConfigurationError(error["msg"])
+    place = where
+    for part in error["loc"]:
+        place += f"[{part}]" if isinstance(part, int) else f".{part}" if place else part
+    return ConfigurationError(f"{place}: {error['msg']}" if place else error["msg"])
+
+
+class ConfigTable(BaseModel):
+    """Base of the models of syndicate.toml's tables: immutable; the value must be a TOML
+    table, and a key the model does not know is refused (all of them named at once, with
+    the keys that are expected)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def not_a_table(cls, info: ValidationInfo) -> PydanticCustomError:
+        """The error for a value that is not a table (a model may word it otherwise)."""
+        return refused("must be a table")
+
+    @classmethod
+    def unknown_keys(cls, keys: list[str], info: ValidationInfo) -> PydanticCustomError:
+        """The error for keys the model does not know (sorted)."""
+        return refused(
+            f"unknown key(s) {', '.join(keys)}; expected {', '.join(cls.table_keys())}"
+        )
+
+    @classmethod
+    def table_keys(cls) -> list[str]:
+        """The keys the table may hold, as written in syndicate.toml, sorted."""
+        return sorted(f.alias or name for name, f in cls.model_fields.items())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_table_of_known_keys(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, dict):
+            raise cls.not_a_table(info)
+        unknown = sorted(set(data) - set(cls.table_keys()))
+        if unknown:
+            raise cls.unknown_keys(unknown, info)
+        return data
+
+
+def outlet_place(name: str) -> str:
+    """`outlets.NAME`, where problems of the outlet `name` are named; a name that is not
+    one is a `ConfigurationError`."""
+    if not _NAME.fullmatch(name):
+        raise ConfigurationError(
+            f"outlets.{name}: outlet names use letters, digits, '-' and '_' (at most 64)"
+        )
+    return f"outlets.{name}"
+
+
+def _str_list(value: Any) -> tuple[str, ...]:
+    """`agencies`, `areas`, `audiences`: a string or a list of strings, trimmed."""
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigurationError(f"{where}.{key}: must be a list of strings")
-    return [v.strip() for v in value]
+        raise refused("must be a list of strings")
+    return tuple(v.strip() for v in value)
 
 
-def _load_one(
-    name: str,
-    table: Any,
-    registry: Registry,
-    home: Path,
-    environ: Mapping[str, str],
-) -> Outlet:
-    where = f"outlets.{name}"
-    if not _NAME.fullmatch(name):
-        raise ConfigurationError(
-            f"{where}: outlet names use letters, digits, '-' and '_' (at most 64)"
-        )
-    if not isinstance(table, dict):
-        raise ConfigurationError(f"{where}: must be a table")
-    kind = table.get("kind")
-    if not isinstance(kind, str):
-        raise ConfigurationError(f"{where}.kind: required (`syndicate outlets list`)")
-    try:
-        adapter_class = registry[kind]
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{where}.kind: {exc}") from None
-    channel_text = table.get("channel", "other")
-    try:
-        channel = None if channel_text == "other" else parse_channel(channel_text)
-    except (ValueError, AttributeError) as exc:
-        raise ConfigurationError(f"{where}.channel: {exc}; or 'other'") from None
-    try:
-        areas = tuple(parse_area(a) for a in _str_list(table, "areas", where))
-    except ValueError as exc:
-        raise ConfigurationError(f"{where}.areas: {exc}") from None
-    item_filter = OutletFilter(
-        agencies=tuple(_str_list(table, "agencies", where)),
-        areas=areas,
-        audiences=tuple(_str_list(table, "audiences", where)),
-    )
+@dataclass(frozen=True)
+class _Loading:
+    """What validating an outlet table needs besides the table (the validation context)."""
+
+    where: str  # `outlets.NAME`
+    registry: Registry
+    home: Path
+    environ: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class AdapterSettings:
+    """An outlet's own settings, validated by its adapter's `Settings` model, and those
+    that refer to environment variables as written in syndicate.toml (shown instead)."""
+
+    model: BaseModel
+    written: Mapping[str, Any]
+
+
+def _loading(info: ValidationInfo) -> _Loading:
+    context = info.context
+    if not isinstance(context, _Loading):  # a programming error, not a user's
+        raise TypeError("validate an OutletTable with OutletTable.load()")
+    return context
+
+
+class OutletTable(BaseModel):
+    """One `[outlets.NAME]` table of syndicate.toml, validated.
+
+    The keys below are syndicate's; every other key is the adapter's own setting,
+    validated by its `Settings` model (`settings`). Secrets must be `${ENV_VAR}`
+    references; every http(s) URL among the settings must pass `netguard.check_url`
+    unless `allow_private_network`. Validate one with `OutletTable.load`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Declared in the order they are checked: the first problem is the one reported.
+    kind: str
+    channel: ChannelCategory | None = None  # None: "other", any of the item's channels
+    areas: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()
+    audiences: tuple[str, ...] = ()
+    settings: AdapterSettings
+    internal: Flag = False
+    allow_private_network: Annotated[Flag, Field(validate_default=True)] = False
+    rate_per_minute: Annotated[
+        WholeNumber | None,
+        says("must be a whole number >= 1"),  # one message, not one per arm
+        Field(validate_default=True),
+    ] = None
+
+    @classmethod
+    def load(
+        cls,
+        name: str,
+        table: Any,
+        registry: Registry,
+        *,
+        home: Path,
+        environ: Mapping[str, str],
+    ) -> OutletTable:
+        """Validate `[outlets.NAME]`; the first problem is a `ConfigurationError`."""
+        where = outlet_place(name)
+        try:
+            return cls.model_validate(
+                table, context=_Loading(where, registry, home, environ)
+            )
+        except ValidationError as exc:
+            raise configuration_error(exc, where) from None
+
+    @classmethod
+    def syndicate_keys(cls) -> frozenset[str]:
+        """The keys of an outlet table that are syndicate's, not the adapter's."""
+        return frozenset(cls.model_fields) - {"settings"}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _settings_apart(cls, data: Any) -> Any:
+        """syndicate's keys as they are; every other key into `settings`."""
+        if not isinstance(data, dict):
+            raise refused("must be a table")
+        reserved = cls.syndicate_keys()
+        ours = {k: v for k, v in data.items() if k in reserved}
+        settings = {k: v for k, v in data.items() if k not in reserved}
+        return {**ours, "kind": data.get("kind"), "settings": settings}
+
+    @field_validator("kind", mode="plain")
+    @classmethod
+    def _installed(cls, value: Any, info: ValidationInfo) -> str:
+        if not isinstance(value, str):
+            raise refused("required (`syndicate outlets list`)")
+        try:
+            _loading(info).registry[value]
+        except ConfigurationError as exc:
+            raise refused(str(exc)) from None
+        return value
+
+    @field_validator("channel", mode="plain")
+    @classmethod
+    def _channel(cls, value: Any) -> ChannelCategory | None:
+        if isinstance(value, ChannelCategory) or value is None:
+            return value
+        try:
+            return None if value == "other" else parse_channel(value)
+        except (ValueError, AttributeError) as exc:
+            raise refused(f"{exc}; or 'other'") from None
+
+    @field_validator("areas", mode="plain")
+    @classmethod
+    def _areas(cls, value: Any) -> tuple[str, ...]:
+        try:
+            return tuple(parse_area(a) for a in _str_list(value))
+        except ValueError as exc:
+            raise refused(str(exc)) from None
+
+    @field_validator("agencies", "audiences", mode="plain")
+    @classmethod
+    def _names(cls, value: Any) -> tuple[str, ...]:
+        return _str_list(value)
+
+    @field_validator("settings", mode="plain")
+    @classmethod
+    def _adapter_settings(cls, value: Any, info: ValidationInfo) -> AdapterSettings:
+        if isinstance(value, AdapterSettings):
+            return value
+        kind = info.data.get("kind")
+        if kind is None:  # the kind is wrong: that problem is reported, not this
+            return cast(AdapterSettings, value)
+        loading = _loading(info)
+        try:
+            return _validate_settings(value, loading.registry[kind], loading)
+        except ConfigurationError as exc:
+            raise refused_as_said(str(exc)) from None
+
+    @field_validator("allow_private_network", mode="after")
+    @classmethod
+    def _urls_allowed(cls, value: bool, info: ValidationInfo) -> bool:
+        settings = info.data.get("settings")
+        if isinstance(settings, AdapterSettings):
+            from_env = {k: _env_names(v) for k, v in settings.written.items()}
+            try:
+                _check_urls(
+                    settings.model,
+                    _loading(info).where,
+                    allow_private=value,
+                    from_env=from_env,
+                )
+            except ConfigurationError as exc:
+                raise refused_as_said(str(exc)) from None
+        return value
+
+    @field_validator("rate_per_minute", mode="after")
+    @classmethod
+    def _within_the_platforms_limit(
+        cls, value: int | None, info: ValidationInfo
+    ) -> int | None:
+        kind = info.data.get("kind")
+        if kind is None:
+            return value
+        limit = _loading(info).registry[kind].capabilities.max_per_minute
+        if limit is None:
+            return value
+        if value is not None and value > limit:
+            raise refused(
+                f"{kind} accepts at most {limit} messages a minute; use a lower value "
+                "or leave it out"
+            )
+        return value or limit
+
+
+def _validate_settings(
+    raw: dict[str, Any], adapter_class: type[ChannelAdapter], loading: _Loading
+) -> AdapterSettings:
+    """An adapter's own settings: secrets only as `${ENV_VAR}`, variables expanded
+    (one not set is named), relative paths under the home, then its `Settings` model.
+
+    Messages never repeat a variable's value (`_scrub_env`)."""
+    where = loading.where
     fields = adapter_class.Settings.model_fields
-    raw = {k: v for k, v in table.items() if k not in _RESERVED}
     for key, value in raw.items():
         spec = fields.get(key)
         literal = not (isinstance(value, str) and ENV_REF.fullmatch(value.strip()))
@@ -363,14 +731,15 @@ def _load_one(
                 "variable (secrets are never kept in syndicate.toml)"
             )
     refers = {key: names for key, value in raw.items() if (names := _env_names(value))}
+    environ = loading.environ
     values = _expand_all(raw, where, environ)  # a variable not set is named here
     used = {name: environ[name] for names in refers.values() for name in names}
     for key, value in values.items():
         spec = fields.get(key)
         if spec is not None and _is_path(spec.annotation) and isinstance(value, str):
-            values[key] = str((home / value).resolve())
+            values[key] = str((loading.home / value).resolve())
     try:
-        settings = adapter_class.Settings.model_validate(values)
+        model = adapter_class.Settings.model_validate(values)
     except ValidationError as exc:
         problems = problems_from_validation_error(exc)
         # An adapter's own check may repeat what it was given: never a variable's value.
@@ -379,42 +748,100 @@ def _load_one(
                 "; ".join(f"{where}.{p.field}: {p.message}" for p in problems), used
             )
         ) from None
-    internal = table.get("internal", False)
-    if not isinstance(internal, bool):
-        raise ConfigurationError(f"{where}.internal: must be true or false")
-    allow_private = table.get("allow_private_network", False)
-    if not isinstance(allow_private, bool):
-        raise ConfigurationError(
-            f"{where}.allow_private_network: must be true or false"
-        )
-    _check_urls(settings, where, allow_private=allow_private, from_env=refers)
-    rate = table.get("rate_per_minute")
-    if rate is not None and (
-        not isinstance(rate, int) or isinstance(rate, bool) or rate < 1
-    ):
-        raise ConfigurationError(
-            f"{where}.rate_per_minute: must be a whole number >= 1"
-        )
-    limit = adapter_class.capabilities.max_per_minute
-    if limit is not None:
-        if rate is not None and rate > limit:
-            raise ConfigurationError(
-                f"{where}.rate_per_minute: {kind} accepts at most {limit} messages a "
-                "minute; use a lower value or leave it out"
-            )
-        rate = rate or limit
+    return AdapterSettings(model, {key: raw[key] for key in refers})
+
+
+def _load_one(
+    name: str,
+    table: Any,
+    registry: Registry,
+    home: Path,
+    environ: Mapping[str, str],
+) -> Outlet:
+    valid = OutletTable.load(name, table, registry, home=home, environ=environ)
     return Outlet(
         name,
-        kind,
-        channel,
-        item_filter,
-        settings,
-        adapter_class,
-        internal=internal,
-        rate_per_minute=rate,
-        allow_private_network=allow_private,
-        written={key: raw[key] for key in refers},
+        valid.kind,
+        valid.channel,
+        OutletFilter(
+            agencies=valid.agencies, areas=valid.areas, audiences=valid.audiences
+        ),
+        valid.settings.model,
+        registry[valid.kind],
+        internal=valid.internal,
+        rate_per_minute=valid.rate_per_minute,
+        allow_private_network=valid.allow_private_network,
+        written=valid.settings.written,
     )
+
+
+# -- writing an outlet table ------------------------------------------------------------
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+
+
+def _toml_char(ch: str) -> str:
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    if ord(ch) < 0x20 or ord(ch) == 0x7F:  # control characters TOML wants escaped
+        return f"\\u{ord(ch):04X}"
+    return ch
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped."""
+    return '"' + "".join(_toml_char(ch) for ch in text) + '"'
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
+
+
+def _toml_value(value: Any, where: str) -> str:
+    """`value` as TOML; `ConfigurationError` naming `where` for a kind TOML lacks."""
+    if isinstance(value, bool):  # before int: a bool is an int
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):  # TOML writes inf and nan as Python's str() does
+        return repr(value) if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list | tuple):
+        inner = ", ".join(_toml_value(v, f"{where}[{i}]") for i, v in enumerate(value))
+        return f"[{inner}]"
+    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        pairs = ", ".join(
+            f"{_toml_key(k)} = {_toml_value(v, f'{where}.{k}')}"
+            for k, v in value.items()
+        )
+        return f"{{ {pairs} }}" if pairs else "{}"
+    raise ConfigurationError(
+        f"{where}: a {type(value).__name__} cannot be written in syndicate.toml; give "
+        "text, a number, true or false, a list or a table"
+    )
+
+
+def outlet_toml(name: str, table: Mapping[str, Any]) -> str:
+    """`[outlets.NAME]` and its `key = value` lines, as TOML text that reads back as
+    `table`: text, numbers, booleans, and lists and tables of them (another kind of
+    value is a `ConfigurationError` naming it). `name` must be a valid outlet name."""
+    header = outlet_place(name)
+    lines = [f"[{header}]"]
+    lines += [
+        f"{_toml_key(key)} = {_toml_value(value, f'{header}.{key}')}"
+        for key, value in table.items()
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def load_outlets(

@@ -24,13 +24,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, NoReturn, cast
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    InfrastructureFactory,
     IntegrityError,
     Mapper,
     Notification,
@@ -56,6 +57,7 @@ __all__ = [
     "ConfiguredEnvironment",
     "DurableSQLiteFactory",
     "JSONTranscoder",
+    "NamedLogRecorders",
     "OutsideRow",
     "PydanticMapper",
     "StoreSettings",
@@ -128,7 +130,11 @@ class ConfiguredEnvironment:
     PERSISTENCE_MODULE or SQLITE_DBNAME in an operator's shell must not redirect the log.
     """
 
-    env: ClassVar[dict[str, str]]
+    # Every log: JSON with sorted keys, events as pydantic models with stable topics.
+    env: ClassVar[dict[str, str]] = {
+        "TRANSCODER_TOPIC": get_topic(JSONTranscoder),
+        "MAPPER_TOPIC": get_topic(PydanticMapper),
+    }
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         merged = dict(type(self).env)
@@ -311,24 +317,39 @@ class AuditedSQLiteProcessRecorder(
     """The process recorder (events and tracking) reading only what the audit covers."""
 
 
-class DurableSQLiteFactory(SQLiteFactory):
+if TYPE_CHECKING:
+    _Factory = InfrastructureFactory[Any]
+else:
+    _Factory = object
+
+
+class NamedLogRecorders(_Factory):
+    """A factory mixin: its recorders know which log they hold (`log_name`), so the
+    rows they refuse (`UnauditedRowError`) name it. Put it before the factory class."""
+
+    def application_recorder(self) -> ApplicationRecorder:
+        # A mixin before a concrete factory: super() is that factory's method.
+        return _named(super().application_recorder(), self.env.name)  # type: ignore[safe-super]
+
+    def process_recorder(self) -> ProcessRecorder:
+        return _named(super().process_recorder(), self.env.name)  # type: ignore[safe-super]
+
+
+_Recorder = TypeVar("_Recorder", bound=ApplicationRecorder)
+
+
+def _named(recorder: _Recorder, app_name: str) -> _Recorder:
+    if hasattr(recorder, "log_name"):
+        recorder.log_name = log_name(app_name)
+    return recorder
+
+
+class DurableSQLiteFactory(NamedLogRecorders, SQLiteFactory):
     """eventsourcing's SQLite factory with `synchronous=FULL` on every connection, and
     recorders that read only the rows the audit log covers."""
 
     application_recorder_class = AuditedSQLiteApplicationRecorder
     process_recorder_class = AuditedSQLiteProcessRecorder
-
-    def application_recorder(self) -> ApplicationRecorder:
-        recorder = super().application_recorder()
-        if isinstance(recorder, AuditedSQLiteApplicationRecorder):
-            recorder.log_name = log_name(self.env.name)
-        return recorder
-
-    def process_recorder(self) -> ProcessRecorder:
-        recorder = super().process_recorder()
-        if isinstance(recorder, AuditedSQLiteApplicationRecorder):
-            recorder.log_name = log_name(self.env.name)
-        return recorder
 
     def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)

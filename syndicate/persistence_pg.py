@@ -10,11 +10,9 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import (
-    ApplicationRecorder,
     InterfaceError,
     Notification,
     OperationalError,
-    ProcessRecorder,
     StoredEvent,
 )
 from eventsourcing.postgres import (
@@ -27,9 +25,9 @@ from psycopg.sql import SQL, Identifier
 
 from syndicate.errors import StoreError
 from syndicate.persistence import (
+    NamedLogRecorders,
     OutsideRow,
     first_audited,
-    log_name,
     refuse_unaudited,
 )
 
@@ -161,20 +159,8 @@ class AuditedPostgresProcessRecorder(
     """The process recorder (events and tracking) reading only what the audit covers."""
 
 
-class AuditedPostgresFactory(PostgresFactory):
+class AuditedPostgresFactory(NamedLogRecorders, PostgresFactory):
     """eventsourcing's PostgreSQL factory with the recorders above."""
 
     application_recorder_class = AuditedPostgresApplicationRecorder
     process_recorder_class = AuditedPostgresProcessRecorder
-
-    def application_recorder(self) -> ApplicationRecorder:
-        recorder = super().application_recorder()
-        if isinstance(recorder, AuditedPostgresApplicationRecorder):
-            recorder.log_name = log_name(self.env.name)
-        return recorder
-
-    def process_recorder(self) -> ProcessRecorder:
-        recorder = super().process_recorder()
-        if isinstance(recorder, AuditedPostgresApplicationRecorder):
-            recorder.log_name = log_name(self.env.name)
-        return recorder

@@ -31,30 +31,30 @@ configuration lacks an attached outlet refuses to plan. See docs/delivery.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, ValuesView
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, cast
-from uuid import UUID, uuid5
+from typing import Any, cast
+from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.system import ProcessApplication
-from eventsourcing.utils import EnvType, get_topic
+from eventsourcing.utils import EnvType
 
-from syndicate.adapter import Operation
+from syndicate.adapter import ChecksContent, Operation
 from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.domain.base import Aggregate
 from syndicate.domain.content import ItemContent
-from syndicate.domain.deliveries import DELIVERY_NAMESPACE, Delivery
+from syndicate.domain.deliveries import Delivery
 from syndicate.domain.items import DisclosureItem, ItemStatus
+from syndicate.domain.outlets import OutletRegister, RateSlot
 from syndicate.errors import ConfigurationError, InputError, Problem
 from syndicate.outlets import Outlet
-from syndicate.persistence import ConfiguredEnvironment, JSONTranscoder, PydanticMapper
+from syndicate.persistence import ConfiguredEnvironment
 
 __all__ = [
     "Deliveries",
-    "OutletRegister",
+    "DeliveryView",
     "content_problem",
     "plan_operation",
     "planned_delivery",
@@ -90,10 +90,10 @@ _REMOVALS = (Operation.RETRACT, Operation.WITHDRAWAL_NOTICE)
 
 def content_problem(outlet: Outlet, content: ItemContent) -> str | None:
     """Why the outlet cannot take `content` at all (its adapter's `check_content`)."""
-    check = getattr(outlet.adapter_class, "check_content", None)
-    if check is None:
+    checker = outlet.adapter_class
+    if not isinstance(checker, ChecksContent):
         return None
-    problem = check(content)
+    problem = checker.check_content(content)
     return problem if isinstance(problem, str) and problem else None
 
 
@@ -132,57 +132,9 @@ def planned_delivery(
     return delivery
 
 
-class OutletRegister(Aggregate):
-    """Which outlets the planner plans for, shared by every process using the store.
-
-    An outlet is attached once, backfilled with the live items as of a position, and
-    planned for from then on. A process whose configuration lacks an attached outlet
-    refuses to plan (its outlet list is out of date), so no item event is planned
-    without an outlet that the others expect it to reach.
-    """
-
-    TOPIC = "syndicate.OutletRegister"
-    ID: ClassVar[UUID] = uuid5(DELIVERY_NAMESPACE, "outlet-register")
-
-    class Event(Aggregate.Event):
-        """Base of the register's events."""
-
-        def apply(self, aggregate: Any) -> None:
-            register: OutletRegister = aggregate
-            register.on(self)
-
-    class Opened(Event, CanInitAggregate[UUID]):
-        """The register exists (no outlets yet)."""
-
-        TOPIC: ClassVar[str] = "syndicate.OutletRegister.Opened"
-        originator_topic: str
-
-    class Attached(Event):
-        """An outlet joined; live items as of `position` were planned for it."""
-
-        TOPIC: ClassVar[str] = "syndicate.OutletRegister.Attached"
-        outlet: str
-        position: int
-        backfilled: int
-
-    class Detached(Event):
-        """An operator removed an outlet on purpose (`syndicate outlets detach`)."""
-
-        TOPIC: ClassVar[str] = "syndicate.OutletRegister.Detached"
-        outlet: str
-        actor: str
-
-    if TYPE_CHECKING:
-        attached: dict[str, int]
-
-    def on(self, event: OutletRegister.Event) -> None:
-        """Apply an event to the state."""
-        if isinstance(event, OutletRegister.Opened):
-            self.attached = {}
-        elif isinstance(event, OutletRegister.Attached):
-            self.attached[event.outlet] = event.position
-        elif isinstance(event, OutletRegister.Detached):
-            self.attached.pop(event.outlet, None)
+# What the deliveries log stores. Reading the log resolves each stored event's topic to
+# its class, so every one of them is imported with the log, whoever opens it.
+STORED: tuple[type[Aggregate], ...] = (Delivery, OutletRegister, RateSlot)
 
 
 class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
@@ -190,10 +142,6 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
 
     name = "Deliveries"
     pull_section_size = 500
-    env: ClassVar[dict[str, str]] = {
-        "TRANSCODER_TOPIC": get_topic(JSONTranscoder),
-        "MAPPER_TOPIC": get_topic(PydanticMapper),
-    }
 
     def __init__(
         self,
@@ -306,9 +254,7 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
         """The shared outlet register (opened on first use)."""
         if OutletRegister.ID in self.repository:
             return cast(OutletRegister, self.repository.get(OutletRegister.ID))
-        register = OutletRegister._create(
-            OutletRegister.Opened, id=OutletRegister.ID, timestamp=self.clock()
-        )
+        register = OutletRegister.open(at=self.clock())
         try:
             self.save(register)
         except IntegrityError:  # another process opened it this instant
@@ -362,13 +308,7 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
                 )
                 if delivery.id not in self.repository:
                     planned.append(delivery)
-            register.trigger_event(
-                OutletRegister.Attached,
-                timestamp=now,
-                outlet=name,
-                position=position,
-                backfilled=len(planned),
-            )
+            register.attach(name, position=position, backfilled=len(planned), at=now)
             try:
                 self.save(register, *planned)
             except IntegrityError:
@@ -381,9 +321,7 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
         register = self.register()
         if outlet not in register.attached:
             raise InputError([Problem("NAME", f"outlet {outlet!r} is not attached")])
-        register.trigger_event(
-            OutletRegister.Detached, timestamp=self.clock(), outlet=outlet, actor=actor
-        )
+        register.detach(outlet, actor=actor, at=self.clock())
         self.save(register)
 
     # -- reading -------------------------------------------------------------------------
@@ -416,3 +354,45 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
                 elif event.originator_id in folded:
                     event.mutate(folded[event.originator_id])
             start = page[-1].id
+
+
+class DeliveryView:
+    """Every delivery of a deliveries log, folded in memory and caught up on `refresh()`.
+
+    Catching up reads only the events appended since the last refresh. Besides the
+    deliveries themselves it keeps, as of the last refresh, the newest item version
+    planned per (item, outlet) and the furthest items-log position planned per outlet,
+    which the worker decides with. The `Delivery` objects are updated in place by later
+    refreshes: a caller that must hold still while the log moves takes
+    `Deliveries.all_deliveries()` instead.
+    """
+
+    def __init__(self, log: Deliveries) -> None:
+        self.log = log
+        self.position = 0
+        self._deliveries: dict[UUID, Delivery] = {}
+        self.newest: dict[tuple[UUID, str], int] = {}
+        self.furthest: dict[str, int] = {}
+
+    def refresh(self) -> None:
+        """Catch up with the log."""
+        self.position = self.log.fold_into(self._deliveries, self.position)
+        newest = self.newest
+        furthest = self.furthest
+        for d in self._deliveries.values():
+            key = (d.item_id, d.outlet)
+            if newest.get(key, 0) < d.item_version:
+                newest[key] = d.item_version
+            if furthest.get(d.outlet, 0) < d.position:
+                furthest[d.outlet] = d.position
+
+    def get(self, id_: UUID) -> Delivery | None:
+        """The delivery with this id as of the last refresh, or None."""
+        return self._deliveries.get(id_)
+
+    def __contains__(self, id_: object) -> bool:
+        return id_ in self._deliveries
+
+    def values(self) -> ValuesView[Delivery]:
+        """Every delivery as of the last refresh."""
+        return self._deliveries.values()

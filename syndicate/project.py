@@ -9,57 +9,99 @@ and `SYNDICATE_STORE_SCHEMA` in the environment. Secrets are written in the file
 environment and, for those it does not set, from an optional `syndicate.env` file in
 the home (`KEY=VALUE` lines, readable by its owner only): a home can keep its secrets
 next to it without putting them in syndicate.toml (the demo home does).
+
+Each table of the file is a pydantic model (`ConfigFile`: `StoreTable`, `DeliverySettings`,
+`AuditSettings`; the outlets' `syndicate.outlets.OutletTable`) whose errors are
+`ConfigurationError`s naming the section and key (`delivery.claim_seconds: must be a
+whole number >= 1`). Unknown sections and keys are refused; an outlet table's keys that
+are not syndicate's are its adapter's settings, validated by the adapter.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import tomllib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path, PurePath
+from typing import Annotated, Any, Self, TypedDict
 
-from pydantic import SecretStr
+import requests
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
 
 from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.attachments import AttachmentStore
 from syndicate.errors import ConfigurationError
-from syndicate.outlets import ENV_REF, Outlet, expand_env, load_outlets
+from syndicate.fsutil import write_atomically
+from syndicate.outlets import (
+    ENV_REF,
+    ConfigTable,
+    Outlet,
+    OutletTable,
+    WholeNumber,
+    configuration_error,
+    expand_env,
+    load_outlets,
+    outlet_place,
+    outlet_toml,
+    refused_as_said,
+    says,
+)
+from syndicate.outletset import OutletSet
 from syndicate.persistence import StoreSettings, has_password
 from syndicate.planning import Deliveries
 from syndicate.registry import Registry
+from syndicate.signing import (
+    Signer,
+    Verifier,
+    read_signer_file,
+    write_signer_file,
+    write_verifier_file,
+)
 
 __all__ = [
     "CONFIG_NAME",
     "CONFIG_TEMPLATE",
     "ENV_FILE_NAME",
+    "KEY_ENV",
     "AuditSettings",
+    "ConfigFile",
     "DeliverySettings",
+    "OutletOptions",
     "Project",
+    "StoreTable",
     "read_env_file",
 ]
 
 
-@dataclass(frozen=True)
-class DeliverySettings:
+class DeliverySettings(ConfigTable):
     """`[delivery]`: how long a worker's claim lasts, and when to give up."""
 
-    claim_seconds: int = 120
-    max_age_hours: int = 72
+    claim_seconds: WholeNumber = 120
+    max_age_hours: WholeNumber = 72
     # The first look at a delivery an outlet confirms asynchronously (WeChat publishing).
-    first_check_seconds: int = 10
+    first_check_seconds: WholeNumber = 10
+
+    @classmethod
+    def not_a_table(cls, info: ValidationInfo) -> PydanticCustomError:
+        """`[delivery] must be a table`."""
+        return refused_as_said("[delivery] must be a table")
 
 
-@dataclass(frozen=True)
-class AuditSettings:
+class AuditSettings(ConfigTable):
     """`[audit]`: how often workers sign a checkpoint of the log by themselves: once
     `checkpoint_every` events are not covered yet, or `checkpoint_minutes` after the
     last try when any are."""
 
-    checkpoint_every: int = 1000
-    checkpoint_minutes: int = 10
+    checkpoint_every: WholeNumber = 1000
+    checkpoint_minutes: WholeNumber = 10
+
+    @classmethod
+    def not_a_table(cls, info: ValidationInfo) -> PydanticCustomError:
+        """`[audit] must be a table`."""
+        return refused_as_said("[audit] must be a table")
 
 
 CONFIG_NAME = "syndicate.toml"
@@ -181,7 +223,130 @@ data_dir = "data"
 # path = "outlets/archive"
 """
 
-_STORE_KEYS = {"url", "data_dir", "schema", "password"}
+
+def _file(info: ValidationInfo) -> str:
+    """The syndicate.toml being validated (the validation context), for messages."""
+    return str(info.context) if info.context is not None else CONFIG_NAME
+
+
+Text = Annotated[str, Field(strict=True), says("must be a string")]
+"""A TOML string."""
+
+
+class StoreTable(ConfigTable):
+    """`[store]` as written in syndicate.toml. `settings()` resolves it (environment
+    variables, `SYNDICATE_STORE_URL` and `SYNDICATE_STORE_SCHEMA`) into the
+    `StoreSettings` the logs are opened with, which check the URL and schema."""
+
+    url: Text = "sqlite"
+    data_dir: Text = "data"
+    # `schema` would shadow a (deprecated) BaseModel method: the key is its alias.
+    schema_name: Text = Field("public", alias="schema")
+    password: Annotated[Text | None, says("must be a string")] = None
+
+    @classmethod
+    def not_a_table(cls, info: ValidationInfo) -> PydanticCustomError:
+        """`PATH: [store] must be a table`."""
+        return refused_as_said(f"{_file(info)}: [store] must be a table")
+
+    @model_validator(mode="after")
+    def _no_password_written_down(self) -> Self:
+        if self.password is not None and not ENV_REF.fullmatch(self.password):
+            raise refused_as_said(
+                'store.password: write it as "${ENV_VAR}" and set that variable; '
+                f"secrets are never kept in {CONFIG_NAME}"
+            )
+        if has_password(self.url):
+            raise refused_as_said(
+                "store.url: holds a password; move it to "
+                'password = "${ENV_VAR}" (or set SYNDICATE_STORE_URL in the environment)'
+            )
+        return self
+
+    def settings(self, home: Path, environ: Mapping[str, str]) -> StoreSettings:
+        """The store this table describes for the home at `home`: `${ENV}` references
+        expanded (`ConfigurationError` naming one that is not set), the environment's
+        `SYNDICATE_STORE_URL` and `SYNDICATE_STORE_SCHEMA` winning over the file."""
+        url = environ.get("SYNDICATE_STORE_URL") or expand_env(
+            self.url, "store.url", environ
+        )
+        schema = environ.get("SYNDICATE_STORE_SCHEMA") or self.schema_name
+        password = (
+            None
+            if self.password is None
+            else SecretStr(expand_env(self.password, "store.password", environ))
+        )
+        data_dir = home / expand_env(self.data_dir, "store.data_dir", environ)
+        return StoreSettings(
+            data_dir=data_dir, url=url.strip(), schema=schema, password=password
+        )
+
+
+class ConfigFile(ConfigTable):
+    """syndicate.toml, validated: its sections, each a model.
+
+    The `[outlets.NAME]` tables are kept as written (`outlets`) and validated when the
+    outlets are first used (`OutletTable`, through `Project.outlets`): a command that
+    does not need them works while one of them is wrong, and names the problem when it
+    does need them.
+    """
+
+    store: StoreTable = Field(default_factory=StoreTable)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    outlets: Any = None
+
+    @classmethod
+    def unknown_keys(cls, keys: list[str], info: ValidationInfo) -> PydanticCustomError:
+        """`PATH: unknown section(s) …`."""
+        return refused_as_said(f"{_file(info)}: unknown section(s) {', '.join(keys)}")
+
+    @classmethod
+    def read(cls, path: Path) -> ConfigFile:
+        """Parse and validate the file at `path`; `ConfigurationError` names the first
+        problem (the file, a section or a `section.key`)."""
+        try:
+            text = path.read_text("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigurationError(f"{path}: invalid TOML: {exc}") from None
+        return cls.parse(text, path)
+
+    @classmethod
+    def parse(cls, text: str, path: Path) -> ConfigFile:
+        """Parse and validate `text`, the contents of the file at `path`."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"{path}: invalid TOML: {exc}") from None
+        try:
+            return cls.model_validate(data, context=path)
+        except ValidationError as exc:
+            raise configuration_error(exc) from None
+
+
+def _plain(value: Any) -> Any:
+    """A setting given from Python as TOML would read it back: paths as text, tuples
+    as lists, mappings as dicts (anything else as it is: validation judges it)."""
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_plain(inner) for inner in value]
+    if isinstance(value, Mapping):
+        return {key: _plain(inner) for key, inner in value.items()}
+    return value
+
+
+class OutletOptions(TypedDict, total=False):
+    """The keywords of `Project.add_outlet` besides the adapter's settings: syndicate's
+    own keys of an outlet table (see `syndicate.outlets.OutletTable`)."""
+
+    channel: str
+    agencies: Sequence[str]
+    areas: Sequence[str]
+    audiences: Sequence[str]
+    internal: bool
+    rate_per_minute: int | None
+    allow_private_network: bool
 
 
 class _Placeholders(Mapping[str, str]):
@@ -201,6 +366,10 @@ class _Placeholders(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._environ)
+
+
+# Where the audit signing key is, when it is not keys/audit-signing.key in the home.
+KEY_ENV = "SYNDICATE_AUDIT_KEY"
 
 
 class Project:
@@ -276,6 +445,17 @@ class Project:
 
         An unset `${ENV}` secret does not stop an outlet here, since nothing is sent.
         """
+        return self._load_each(_Placeholders(self._environ))
+
+    def outlets_and_problems(self) -> tuple[dict[str, Outlet], dict[str, str]]:
+        """Every outlet whose table loads, and the problem of each that does not, by
+        name (`outlets` raises at the first problem instead). An unset `${ENV}`
+        variable is a problem here: the outlet could not send."""
+        return self._load_each(self._environ)
+
+    def _load_each(
+        self, environ: Mapping[str, str]
+    ) -> tuple[dict[str, Outlet], dict[str, str]]:
         tables = self._outlet_tables
         if not isinstance(tables, dict):
             return self.outlets, {}  # raises the configuration error
@@ -284,14 +464,101 @@ class Project:
         for name, table in tables.items():
             try:
                 found |= load_outlets(
-                    {name: table},
-                    self.registry,
-                    home=self.home,
-                    environ=_Placeholders(self._environ),
+                    {name: table}, self.registry, home=self.home, environ=environ
                 )
             except ConfigurationError as exc:
                 problems[name] = str(exc)
         return found, problems
+
+    def add_outlet(
+        self,
+        name: str,
+        kind: str,
+        settings: Mapping[str, Any],
+        *,
+        channel: str = "other",
+        agencies: Sequence[str] = (),
+        areas: Sequence[str] = (),
+        audiences: Sequence[str] = (),
+        internal: bool = False,
+        rate_per_minute: int | None = None,
+        allow_private_network: bool = False,
+    ) -> Outlet:
+        """Add `[outlets.NAME]` to syndicate.toml and return the outlet, loaded.
+
+        The table is validated first, exactly as loading validates it (the adapter's
+        `Settings`, the URL rules, the same `ConfigurationError` messages), with this
+        home's environment: a secret is given as a `${ENV_VAR}` reference (a literal
+        one is refused) and the variable must be set. `settings` are the adapter's own
+        (`syndicate outlets list` shows the kinds); text, numbers, booleans, lists and
+        tables of them, and paths (written as text, relative to the home unless
+        absolute). A name that is already in syndicate.toml is refused.
+
+        The table is appended at the end of the file as text, so the rest of it, its
+        comments included, stays as it was; the file is replaced all at once. A file
+        that cannot take the table there (its outlets written as an inline table) is
+        refused and left alone. Running workers keep their outlets until restarted.
+        """
+        where = outlet_place(name)
+        table: dict[str, Any] = {"kind": kind}
+        if channel != "other":
+            table["channel"] = channel
+        for key, names in (
+            ("agencies", agencies),
+            ("areas", areas),
+            ("audiences", audiences),
+        ):
+            if names:
+                table[key] = list(names)
+        if internal:
+            table["internal"] = True
+        if allow_private_network:
+            table["allow_private_network"] = True
+        if rate_per_minute is not None:
+            table["rate_per_minute"] = rate_per_minute
+        reserved = OutletTable.syndicate_keys()
+        for key, value in settings.items():
+            if key in reserved:
+                raise ConfigurationError(
+                    f"{where}.{key}: not an adapter setting; give it as the "
+                    f"{key} argument"
+                )
+            table[key] = _plain(value)
+        # The file as it is now: it may have changed since this project loaded it.
+        path = self.config_path
+        text = path.read_text("utf-8")
+        tables = ConfigFile.parse(text, path).outlets
+        data = tomllib.loads(text)
+        if tables is not None and not isinstance(tables, dict):
+            load_outlets(tables, self.registry, home=self.home, environ=self._environ)
+        if name in (tables or {}):
+            raise ConfigurationError(
+                f"{where}: already in {path}; choose another name, or change that "
+                "table there"
+            )
+        outlet = load_outlets(
+            {name: table}, self.registry, home=self.home, environ=self._environ
+        )[name]
+        added = (
+            text
+            + ("\n" if text and not text.endswith("\n") else "")
+            + ("\n" if text else "")
+            + outlet_toml(name, table)
+        )
+        expected = {**data, "outlets": {**(tables or {}), name: table}}
+        try:
+            fits = tomllib.loads(added) == expected
+        except tomllib.TOMLDecodeError:
+            fits = False
+        if not fits:
+            raise ConfigurationError(
+                f"{path}: [outlets.{name}] cannot be added at its end (are the "
+                "outlets written as an inline table?); add the table by hand"
+            )
+        write_atomically(path, added.encode("utf-8"), mode=path.stat().st_mode & 0o777)
+        self._outlet_tables = expected["outlets"]
+        self._outlets = None
+        return outlet
 
     @property
     def config_path(self) -> Path:
@@ -334,99 +601,16 @@ class Project:
         environ = os.environ if environ is None else environ
         home = home.resolve()
         environ = {**read_env_file(home / ENV_FILE_NAME), **environ}
-        try:
-            data = tomllib.loads(path.read_text("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(f"{path}: invalid TOML: {exc}") from None
+        config = ConfigFile.read(path)
         return cls(
             home,
-            cls._store(home, data, environ, path),
-            delivery=cls._delivery(data.get("delivery", {})),
-            audit=cls._audit(data.get("audit", {})),
-            outlet_tables=data.get("outlets"),
+            config.store.settings(home, environ),
+            delivery=config.delivery,
+            audit=config.audit,
+            outlet_tables=config.outlets,
             environ=environ,
             registry=registry,
         )
-
-    @staticmethod
-    def _store(
-        home: Path, data: dict[str, Any], environ: Mapping[str, str], path: Path
-    ) -> StoreSettings:
-        unknown = set(data) - {"store", "outlets", "delivery", "audit"}
-        if unknown:
-            raise ConfigurationError(
-                f"{path}: unknown section(s) {', '.join(sorted(unknown))}"
-            )
-        table = data.get("store", {})
-        if not isinstance(table, dict):
-            raise ConfigurationError(f"{path}: [store] must be a table")
-        extra = set(table) - _STORE_KEYS
-        if extra:
-            raise ConfigurationError(
-                f"store: unknown key(s) {', '.join(sorted(extra))}; "
-                f"expected {', '.join(sorted(_STORE_KEYS))}"
-            )
-        for key, value in table.items():
-            if not isinstance(value, str):
-                raise ConfigurationError(f"store.{key}: must be a string")
-        url = table.get("url", "sqlite")
-        if "password" in table and not ENV_REF.fullmatch(table["password"]):
-            raise ConfigurationError(
-                'store.password: write it as "${ENV_VAR}" and set that variable; '
-                f"secrets are never kept in {CONFIG_NAME}"
-            )
-        if has_password(url):
-            raise ConfigurationError(
-                "store.url: holds a password; move it to "
-                'password = "${ENV_VAR}" (or set SYNDICATE_STORE_URL in the environment)'
-            )
-        url = environ.get("SYNDICATE_STORE_URL") or expand_env(
-            url, "store.url", environ
-        )
-        schema = environ.get("SYNDICATE_STORE_SCHEMA") or table.get("schema", "public")
-        password = (
-            SecretStr(expand_env(table["password"], "store.password", environ))
-            if "password" in table
-            else None
-        )
-        data_dir = home / expand_env(
-            table.get("data_dir", "data"), "store.data_dir", environ
-        )
-        return StoreSettings(
-            data_dir=data_dir, url=url.strip(), schema=schema, password=password
-        )
-
-    @staticmethod
-    def _delivery(table: Any) -> DeliverySettings:
-        if not isinstance(table, dict):
-            raise ConfigurationError("[delivery] must be a table")
-        known = {"claim_seconds", "max_age_hours", "first_check_seconds"}
-        extra = set(table) - known
-        if extra:
-            raise ConfigurationError(
-                f"delivery: unknown key(s) {', '.join(sorted(extra))}; expected "
-                f"{', '.join(sorted(known))}"
-            )
-        for key, value in table.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigurationError(f"delivery.{key}: must be a whole number >= 1")
-        return DeliverySettings(**table)
-
-    @staticmethod
-    def _audit(table: Any) -> AuditSettings:
-        if not isinstance(table, dict):
-            raise ConfigurationError("[audit] must be a table")
-        known = {"checkpoint_every", "checkpoint_minutes"}
-        extra = set(table) - known
-        if extra:
-            raise ConfigurationError(
-                f"audit: unknown key(s) {', '.join(sorted(extra))}; expected "
-                f"{', '.join(sorted(known))}"
-            )
-        for key, value in table.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigurationError(f"audit.{key}: must be a whole number >= 1")
-        return AuditSettings(**table)
 
     @classmethod
     def init(
@@ -435,11 +619,18 @@ class Project:
         *,
         store_url: str | None = None,
         environ: Mapping[str, str] | None = None,
+        keys: bool = True,
     ) -> tuple[Project, bool]:
-        """Create (or check) a home: syndicate.toml, the data dir, the store's tables.
+        """Create (or check) a home: syndicate.toml, the data dir, the store's tables
+        and (unless `keys` is False) the audit signing key pair, as `syndicate init`
+        does (`ensure_keys`).
 
         Returns the project and whether syndicate.toml was created now. Running it
-        again is safe: an existing syndicate.toml is kept as it is.
+        again is safe: an existing syndicate.toml and key pair are kept.
+
+        The audit checkpoint store is made on first use on SQLite; on PostgreSQL, where
+        only init creates tables, `syndicate.engine.Engine.init` (what `syndicate init`
+        runs) makes it too, and tells about the key it made.
         """
         home.mkdir(parents=True, exist_ok=True)
         path = home / CONFIG_NAME
@@ -475,7 +666,57 @@ class Project:
             project.deliveries(items, create_tables=True, outlets={}),
         ):
             pass
+        if keys:
+            project.ensure_keys()
         return project, created
+
+    def key_paths(self) -> tuple[Path, Path]:
+        """The private key file that signs audit checkpoints (`SYNDICATE_AUDIT_KEY`, or
+        keys/audit-signing.key under the home) and its public key file
+        (keys/audit-signing.pub under the home)."""
+        configured = os.environ.get(KEY_ENV)
+        private = (
+            Path(configured) if configured else self.home / "keys/audit-signing.key"
+        )
+        return private, self.home / "keys" / "audit-signing.pub"
+
+    def ensure_keys(self) -> tuple[Verifier, bool]:
+        """Create the signing key pair if there is none; returns the public key and
+        whether it was created now. An existing private key is kept (its public key
+        file written again if missing). The private key is never printed."""
+        private, public = self.key_paths()
+        if private.exists():
+            signer = read_signer_file(private)
+            if not public.exists():
+                write_verifier_file(public, signer.verifier())
+            return signer.verifier(), False
+        signer = Signer.generate(f"syndicate-audit-{secrets.token_hex(4)}")
+        write_signer_file(private, signer)
+        public.unlink(missing_ok=True)
+        write_verifier_file(public, signer.verifier())
+        return signer.verifier(), True
+
+    def outlet_set(
+        self,
+        items: Disclosures,
+        deliveries: Deliveries,
+        outlets: Mapping[str, Outlet],
+        *,
+        clock: Clock = system_clock,
+        session_factory: Callable[[], requests.Session] = requests.Session,
+    ) -> OutletSet:
+        """`outlets` of this home, ready to render again and read back (and, inside a
+        `Worker`, to send): jobs are built from the two logs given and carry the home's
+        attachment store. The one place an `OutletSet` gets a home's settings. Close it
+        when done."""
+        return OutletSet(
+            outlets,
+            items=items,
+            deliveries=deliveries,
+            clock=clock,
+            session_factory=session_factory,
+            attachments=self.attachments.root,
+        )
 
     def require_store(self, *names: str) -> None:
         """Refuse (`ConfigurationError`) unless the SQLite store `init` made is there.

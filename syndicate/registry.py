@@ -1,21 +1,23 @@
 """Adapters by kind, loaded from the `syndicate.adapters` entry-point group.
 
 Built-in adapters are registered there exactly like a third party's, so the core never
-imports them. Tests build a `Registry` from a plain dict instead.
+imports them. Tests build a `Registry` from a plain dict instead. `kind_label` is how
+reports name a kind: the label its installed adapter declares, else the kind itself.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
 from pydantic import BaseModel
 
-from syndicate.adapter import Capabilities, ChannelAdapter
+from syndicate.adapter import Capabilities, ChannelAdapter, adapter_label
 from syndicate.errors import ConfigurationError
 
-__all__ = ["ENTRY_POINT_GROUP", "AdapterInfo", "Registry"]
+__all__ = ["ENTRY_POINT_GROUP", "AdapterInfo", "Registry", "kind_label"]
 
 ENTRY_POINT_GROUP = "syndicate.adapters"
 
@@ -41,6 +43,9 @@ def _check(kind: str, cls: object) -> type[ChannelAdapter]:
         problems.append("Settings is not a pydantic model")
     if not isinstance(getattr(cls, "capabilities", None), Capabilities):
         problems.append("capabilities is not a Capabilities")
+    label = getattr(cls, "label", None)
+    if label is not None and not (isinstance(label, str) and label.strip()):
+        problems.append("its label is not a name")
     for method in ("render", "deliver"):
         if not callable(getattr(cls, method, None)):
             problems.append(f"it has no {method}()")
@@ -99,9 +104,26 @@ class Registry(Mapping[str, type[ChannelAdapter]]):
     def __len__(self) -> int:
         return len(self._adapters)
 
+    def label(self, kind: str) -> str:
+        """How people read `kind`: the label its adapter declares, else the kind itself
+        (also for a kind not installed here, which an old log may name)."""
+        cls = self._adapters.get(kind)
+        return (adapter_label(cls) if cls is not None else None) or kind
+
     def info(self, kind: str) -> AdapterInfo:
         """Module and distribution of an adapter kind."""
         cls = self[kind]
         return self._info.get(
             kind, AdapterInfo(kind, f"{cls.__module__}:{cls.__qualname__}", "-", "-")
         )
+
+
+def kind_label(kind: str) -> str:
+    """`Registry.label` over the adapters installed here, read once per process."""
+    return _installed_labels().get(kind, kind)
+
+
+@functools.cache
+def _installed_labels() -> dict[str, str]:
+    registry = Registry.from_entry_points()
+    return {kind: registry.label(kind) for kind in registry}

@@ -226,7 +226,7 @@ def test_the_worker_leaves_sheets_awaiting_attestation_and_never_resends_them(
     ]
     adapter = NoticeboardAdapter(outlets["board"].settings)
     for d in board:
-        job = worker._job(d, outlets["board"], {})
+        job = worker.outlet_set.job(d, {})
         rendition = adapter.render(job)
         assert d.rendition_sha256 == rendition.sha256
         assert d.receipt is not None
@@ -290,7 +290,7 @@ def test_a_board_is_never_told_to_replace_or_take_down_a_sheet_nobody_posted(
     assert board[-1].receipt["attestation"] == "none"
     assert sheet_files(tmp_path) == []  # nothing left that someone could post
     # Read back and re-rendered like any delivery: the audit sees it in sync.
-    expected, shown = worker.read_outlet(board[-1])
+    expected, shown = worker.outlet_set.read_outlet(board[-1])
     assert (expected, shown) == (b"", None)
 
 

@@ -27,9 +27,9 @@ from syndicate.audit.log import (
     verify_leaves,
 )
 from syndicate.audit.merkle import leaf_hash
-from syndicate.audit.signing import Signer
 from syndicate.audit.store import AuditStore, CheckpointRecord
 from syndicate.cli import app
+from syndicate.signing import Signer
 from tests.conftest import ITEM_FILE, content
 
 TRIALS = 10_000
@@ -511,7 +511,7 @@ def test_workers_checkpoint_every_n_events_and_say_so_when_there_is_no_key(
 
 
 def test_a_worker_checkpoints_by_count_or_after_the_interval() -> None:
-    from syndicate.cli.run import checkpoint_due
+    from syndicate.engine.deliveries import checkpoint_due
 
     assert checkpoint_due(1000, 0, 0.0, 1000, 600) == 1000  # N not covered
     assert checkpoint_due(1999, 1000, 0.0, 1000, 600) is None  # counted from covered

@@ -20,10 +20,10 @@ from syndicate.audit.log import (
     verify_proof,
 )
 from syndicate.audit.merkle import MerkleTree, leaf_hash
-from syndicate.audit.signing import Signer
 from syndicate.audit.store import CheckpointRecord
 from syndicate.cli import app
 from syndicate.errors import InputError
+from syndicate.signing import Signer
 from tests.test_audit_log import _home, generated_log
 
 REF = "临溪县民政局/11330100MB0000006R/2026-00019"
@@ -252,7 +252,7 @@ def test_records_read_back_from_an_export_equal_the_stored_ones(
 def test_a_kept_checkpoint_whose_signed_body_is_malformed_says_so(
     tmp_path: Path,
 ) -> None:
-    from syndicate.audit.signing import read_signer_file
+    from syndicate.signing import read_signer_file
 
     home, cli = _home(tmp_path, {})
     signer = read_signer_file(home / "keys" / "audit-signing.key")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
+from uuid import UUID
 
 import pytest
 import requests
@@ -22,6 +25,7 @@ from syndicate.adapter import Capabilities, DeliveryJob, Operation, Receipt, Ren
 from syndicate.application import Disclosures
 from syndicate.delivery import Backoff, Worker
 from syndicate.domain.deliveries import Delivery, DeliveryState, delivery_id
+from syndicate.domain.outlets import OutletRegister, RateSlot
 from syndicate.errors import (
     ConfigurationError,
     PermanentDeliveryError,
@@ -29,6 +33,7 @@ from syndicate.errors import (
     UnknownOutcomeError,
 )
 from syndicate.outlets import Outlet, OutletFilter
+from syndicate.outletset import OutletSet
 from syndicate.planning import Deliveries, plan_operation
 from syndicate.project import Project
 from syndicate.testing import FixedClock, LoopbackServer, sample_jobs
@@ -555,12 +560,62 @@ def test_outlet_sessions_read_proxy_settings_once_and_honour_no_proxy(
         settings = WebhookSettings.model_validate({"url": url, "secret": SECRET})
         return outlet("h", WebhookAdapter, settings)
 
-    inside = Worker(
-        rig.deliveries, rig.items, {"h": hook("http://127.0.0.1:9/x")}, name="w"
+    def outlets(url: str) -> OutletSet:
+        return OutletSet({"h": hook(url)}, items=rig.items, deliveries=rig.deliveries)
+
+    inside = outlets("http://127.0.0.1:9/x")
+    outside = outlets("http://cms.example/x")
+    assert "http" not in inside.proxies("h", "http://127.0.0.1:9/x")
+    assert (
+        outside.proxies("h", "http://cms.example/x")["http"]
+        == "http://proxy.invalid:3128"
     )
-    outside = Worker(
-        rig.deliveries, rig.items, {"h": hook("http://cms.example/x")}, name="w"
+    assert not outside.session("h").trust_env
+
+
+OUTLET_STATE_TOPICS = {
+    "syndicate.OutletRegister.Opened",
+    "syndicate.OutletRegister.Attached",
+    "syndicate.OutletRegister.Detached",
+    "syndicate.RateSlot.Opened",
+    "syndicate.RateSlot.Taken",
+}
+
+
+def test_outlet_state_is_stored_under_the_topics_it_always_had(rig: Rig) -> None:
+    # OutletRegister and RateSlot moved (to syndicate.domain.outlets): stores written
+    # before must replay, so the topics stored stay what they were.
+    rig.deliveries.plan()  # opens the register and attaches both outlets
+    rig.deliveries.detach("archive", actor="t")
+    now = rig.clock.now
+    slot = RateSlot.open("village", 0, delivery=UUID(int=1), at=now)
+    rig.deliveries.save(slot)
+    rig.clock.advance(seconds=60)
+    assert slot.is_free(rig.clock.now)
+    slot.take(delivery=UUID(int=2), at=rig.clock.now)
+    rig.deliveries.save(slot)
+    stored = rig.deliveries.recorder.select_notifications(start=0, limit=100)
+    assert {n.topic for n in stored} == OUTLET_STATE_TOPICS
+    again: object = rig.deliveries.repository.get(RateSlot.id_for("village", 0))
+    assert isinstance(again, RateSlot)
+    assert again.last_taken == rig.clock.now
+    assert not again.is_free(rig.clock.now)
+    assert rig.deliveries.register().attached.keys() == {"village"}
+    # Their ids are derived, and stored too.
+    register_id, slot_id = OutletRegister.ID, slot.id
+    assert register_id == UUID("76c0b0b6-e2d4-546b-864c-4f54d718967b")
+    assert slot_id == UUID("c83e2a83-35a5-59e2-874a-d73c7819d31b")
+
+
+def test_opening_the_deliveries_log_is_enough_to_read_every_topic_it_stores() -> None:
+    # A process that reads the log (audit, a status page) may never import the worker.
+    script = (
+        "import syndicate.planning\n"
+        "from eventsourcing.utils import resolve_topic\n"
+        f"for topic in {sorted(OUTLET_STATE_TOPICS)!r}:\n"
+        "    print(resolve_topic(topic).__module__)\n"
     )
-    assert "http" not in inside._sessions["h"].proxies
-    assert outside._sessions["h"].proxies["http"] == "http://proxy.invalid:3128"
-    assert not outside._sessions["h"].trust_env
+    found = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert set(found.stdout.split()) == {"syndicate.domain.outlets"}

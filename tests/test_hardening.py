@@ -20,7 +20,7 @@ FULL_WIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + d) for d in range(
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
-    Project.init(home, environ={})
+    Project.init(home, environ={}, keys=False)
     return home
 
 

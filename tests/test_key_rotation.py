@@ -22,7 +22,10 @@ from syndicate.audit.log import (
     verify_leaves,
     verify_proof,
 )
-from syndicate.audit.signing import (
+from syndicate.audit.store import AuditStore
+from syndicate.cli import app
+from syndicate.project import Project
+from syndicate.signing import (
     Checkpoint,
     KeyChain,
     SignatureError,
@@ -32,9 +35,6 @@ from syndicate.audit.signing import (
     write_signer_file,
     write_verifier_file,
 )
-from syndicate.audit.store import AuditStore
-from syndicate.cli import app
-from syndicate.project import Project
 from tests.conftest import ITEM_FILE
 from tests.test_audit_log import MemoryRecorder
 

@@ -7,6 +7,7 @@ resolver (`socket.getaddrinfo` patched), so nothing here touches the internet.
 from __future__ import annotations
 
 import base64
+import http.client
 import shutil
 import socket
 import ssl
@@ -16,12 +17,14 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from pydantic import BaseModel, ConfigDict, HttpUrl, SecretStr
 from syndicate_adapters.rss import RssAdapter, RssSettings
 from syndicate_adapters.webhook import WebhookAdapter, WebhookSettings
+from syndicate_adapters.wecom_group import WeComGroupAdapter, WeComGroupSettings
 
 from syndicate.adapter import Capabilities, DeliveryJob, Receipt, Rendition
 from syndicate.delivery import Worker
@@ -30,6 +33,7 @@ from syndicate.errors import ConfigurationError
 from syndicate.netguard import (
     BlockedAddressError,
     GuardedAdapter,
+    OutboundEnvironment,
     blocked_cause,
     check_address,
     check_url,
@@ -39,6 +43,7 @@ from syndicate.outlets import Outlet, OutletFilter, load_outlets
 from syndicate.project import Project
 from syndicate.registry import Registry
 from syndicate.testing import FakeTransport, FixedClock, LoopbackServer
+from syndicate.testing.fakes import WeComRobotServer
 from tests.conftest import content
 
 SECRET = "whsec_" + base64.b64encode(b"n" * 32).decode()
@@ -703,7 +708,7 @@ def test_outlets_check_names_the_field_and_exits_2(tmp_path: Path) -> None:
 
     from syndicate.cli import app
 
-    Project.init(tmp_path / "home", environ={})
+    Project.init(tmp_path / "home", environ={}, keys=False)
     with (tmp_path / "home" / "syndicate.toml").open("a", encoding="utf-8") as config:
         config.write(
             '\n[outlets.cms]\nkind = "webhook"\n'
@@ -812,3 +817,192 @@ def test_a_websub_hub_on_loopback_is_refused_too(
     assert state is DeliveryState.FAILED
     assert "outlets.feeds: 127.0.0.1 is a loopback address" in error
     assert loopback.received == []
+
+
+# -- proxies from the environment, on every outlet ----------------------------------------
+
+ROBOT_KEY = "693a91f6-7d0c-4bc4-97a0-0ec2f1fa5a01"
+PORTAL_URL = "https://www.linxi.gov.cn"
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def forward(
+    request: BaseHTTPRequestHandler, body: bytes
+) -> tuple[int, dict[str, str], bytes]:
+    """What a forwarding HTTP proxy answers: the request sent on to the absolute URL
+    it names, and the answer passed back."""
+    target = urlsplit(request.path)
+    assert target.hostname is not None  # a proxy is asked with absolute URLs only
+    hop_by_hop = {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "host",
+        "content-length",
+    }
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in hop_by_hop}
+    upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=5)
+    try:
+        path = target.path + (f"?{target.query}" if target.query else "")
+        upstream.request(request.command, path, body=body, headers=headers)
+        answer = upstream.getresponse()
+        payload = answer.read()
+        kind = answer.getheader("Content-Type") or "application/octet-stream"
+        return answer.status, {"Content-Type": kind}, payload
+    finally:
+        upstream.close()
+
+
+@pytest.fixture
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
+    """A forwarding proxy on loopback, named by HTTP_PROXY (and nothing else)."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    with LoopbackServer(forward) as server:
+        monkeypatch.setenv("HTTP_PROXY", server.url)
+        yield server
+
+
+def _robot(fake: WeComRobotServer, **flags: Any) -> Outlet:
+    # The endpoint setting is `base_url` (and a `webhook` key), not `url`.
+    settings = WeComGroupSettings.model_validate(
+        {"webhook": ROBOT_KEY, "base_url": fake.url, "portal_url": PORTAL_URL}
+    )
+    return Outlet(
+        name="village",
+        kind="wecom_group",
+        channel=None,
+        filter=OutletFilter(),
+        settings=settings,
+        adapter_class=WeComGroupAdapter,
+        **flags,
+    )
+
+
+def test_a_robot_outlet_goes_through_the_environments_proxy(
+    sqlite_project: Project, proxy: LoopbackServer
+) -> None:
+    with WeComRobotServer(keys=[ROBOT_KEY]) as fake:
+        outlet = _robot(fake, allow_private_network=True)
+        state, error = _deliver_once(sqlite_project, outlet)
+        assert state is DeliveryState.SUCCEEDED, error
+        assert len(fake.messages(ROBOT_KEY)) == 1
+    [(method, target, _, _)] = proxy.received
+    assert method == "POST"
+    assert target.startswith(f"{fake.url}/cgi-bin/webhook/send?key=")
+
+
+def test_no_proxy_sends_a_robot_outlet_straight_to_its_host(
+    sqlite_project: Project, proxy: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with WeComRobotServer(keys=[ROBOT_KEY]) as fake:
+        outlet = _robot(fake, allow_private_network=True)
+        state, error = _deliver_once(sqlite_project, outlet)
+        assert state is DeliveryState.SUCCEEDED, error
+        assert len(fake.messages(ROBOT_KEY)) == 1
+    assert proxy.received == []
+
+
+def test_a_proxy_is_no_way_around_the_guard(
+    sqlite_project: Project, proxy: LoopbackServer
+) -> None:
+    # The target is checked before a proxy is chosen: a loopback robot without
+    # allow_private_network is refused, and the proxy never hears of it.
+    with WeComRobotServer(keys=[ROBOT_KEY]) as fake:
+        state, error = _deliver_once(sqlite_project, _robot(fake))
+        assert fake.received == []
+    assert state is DeliveryState.FAILED
+    assert "outlets.village: 127.0.0.1 is a loopback address" in error
+    assert proxy.received == []
+
+
+class PingSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    endpoint: str  # not called `url`
+
+
+class PingAdapter:
+    """A stand-in adapter that posts to its `endpoint`."""
+
+    kind: ClassVar[str] = "ping"
+    Settings: ClassVar[type[BaseModel]] = PingSettings
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        edits_in_place=False, retracts=False
+    )
+
+    def __init__(self, settings: PingSettings) -> None:
+        self.settings = settings
+
+    def render(self, job: DeliveryJob) -> Rendition:
+        return Rendition.of(b"{}", "application/json", key="k")
+
+    def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
+        session.post(self.settings.endpoint, data=rendition.data, timeout=5)
+        return Receipt()
+
+
+def test_the_environment_is_read_once_per_destination_not_on_every_request(
+    sqlite_project: Project, proxy: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FixedClock()
+    with LoopbackServer() as receiver:
+        outlets = {
+            "ping": Outlet(
+                name="ping",
+                kind="ping",
+                channel=None,
+                filter=OutletFilter(),
+                settings=PingSettings(endpoint=receiver.url + "/ping"),
+                adapter_class=PingAdapter,
+                allow_private_network=True,
+            )
+        }
+        with (
+            sqlite_project.disclosures(clock=clock) as items,
+            sqlite_project.deliveries(items, clock=clock, outlets=outlets) as log,
+        ):
+            worker = Worker(log, items, outlets, name="w", clock=clock)
+            try:
+                for n in range(2):
+                    items.publish(content(index_no=f"X/2026-{n:03}"), actor="t")
+                    log.plan()
+                    assert worker.run_until_idle().outcomes == {"succeeded": 1}
+                    # Too late: the worker's sessions resolved the endpoint's proxy.
+                    monkeypatch.delenv("HTTP_PROXY", raising=False)
+            finally:
+                worker.close()
+        assert len(receiver.received) == 2
+    assert len(proxy.received) == 2
+
+
+def test_the_environment_names_a_proxy_per_destination_and_a_ca_bundle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://egress.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", ".gov.cn,10.0.0.0/8,cms.example:8443")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/county-ca.pem")
+    environment = OutboundEnvironment()
+    proxied = {"https": "http://egress.invalid:3128"}
+    assert environment.proxies("https://qyapi.weixin.qq.com/x") == proxied
+    assert environment.proxies("https://www.linxi.gov.cn/x") == {}
+    assert environment.proxies("https://10.1.2.3/x") == {}
+    assert environment.proxies("https://cms.example:8443/x") == {}
+    assert environment.proxies("https://cms.example/x") == proxied
+    assert environment.proxies("http://qyapi.weixin.qq.com/x") == {}  # no HTTP_PROXY
+    sent: dict[str, Any] = {"verify": True, "proxies": {"https": "http://mine:1"}}
+    environment.apply("https://qyapi.weixin.qq.com/x", sent)
+    # What the caller gave wins; default verification uses the bundle.
+    assert sent == {
+        "verify": "/etc/ssl/county-ca.pem",
+        "proxies": {"https": "http://mine:1"},
+    }
+    for verify in (False, "/own/ca.pem"):
+        kept: dict[str, Any] = {"verify": verify}
+        environment.apply("https://www.linxi.gov.cn/x", kept)
+        assert kept == {"verify": verify, "proxies": {}}

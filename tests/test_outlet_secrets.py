@@ -62,7 +62,9 @@ CANARIES = (PATHKEY, QUERYKEY, FOLDER, ROBOT, SECRET, "frag")
 def cli(tmp_path: Path, config: str, env: dict[str, str], *args: str) -> Any:
     home = tmp_path / "home"
     if not home.exists():
-        Project.init(home, environ={})  # a store, for the commands that need one
+        Project.init(
+            home, environ={}, keys=False
+        )  # a store, for the commands that need one
     (home / "syndicate.toml").write_text('[store]\nurl = "sqlite"\n\n' + config)
     return CliRunner(env=env).invoke(app, ["--home", str(home), *args])
 

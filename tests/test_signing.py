@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from syndicate.audit.signing import (
+from syndicate.signing import (
     Checkpoint,
     CheckpointFormatError,
     KeyFileError,

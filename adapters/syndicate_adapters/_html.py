@@ -15,8 +15,8 @@ from typing import Final
 import nh3
 from markdown_it import MarkdownIt
 
-from syndicate.domain.base import CHINA_TZ
-from syndicate.domain.catalogue import area_by_code
+from syndicate.adapter import area_by_code
+from syndicate.adapterkit import CHINA_TZ
 
 __all__ = [
     "area_name",

@@ -25,37 +25,44 @@
   and named; one after sending is an unknown outcome. 429 and 5xx honour `Retry-After`
   (the worker never waits less than its own schedule, nor more than a day).
 - **Secrets.** Robot keys, access tokens and signatures travel in the query string. They
-  never appear in messages (`mask` shows the last four characters at most), and a
-  logging filter on urllib3's loggers blanks `key=`, `access_token=` and `sign=` values,
-  because urllib3 logs request URLs at DEBUG level.
+  never appear in messages (`mask` shows the last four characters at most), and the
+  kit's `QuerySecrets` filter on urllib3's loggers blanks `key=`, `access_token=` and
+  `sign=` values, because urllib3 logs request URLs at DEBUG level.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import re
 import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Final
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Final, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from markdown_it import MarkdownIt
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from syndicate.adapter import DeliveryJob, Operation, Receipt, Rendition
-from syndicate.domain.content import canonical_json
+from syndicate.adapterkit import (
+    BaseAdapter,
+    Exchange,
+    QuerySecrets,
+    RequestFailed,
+    canonical_json,
+    exchange,
+    retry_after,
+    unsent_failure,
+)
 from syndicate.errors import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
     UnknownOutcomeError,
 )
-from syndicate.netguard import Exchange, RequestFailed, exchange, retry_after
 from syndicate_adapters._html import day
 
 __all__ = [
@@ -68,7 +75,6 @@ __all__ = [
     "check_bodies",
     "check_parts",
     "json_len",
-    "mask",
     "md_text",
     "normalise_settings",
     "notice_for",
@@ -93,33 +99,8 @@ ANSWER_LIMIT: Final = 64 * 1024
 
 # -- secrets -------------------------------------------------------------------------
 
-
-def mask(secret: str) -> str:
-    """A form of a secret safe to show: `…` and at most its last four characters."""
-    return "…" + secret[-4:] if len(secret) >= 16 else "…"
-
-
-_QUERY_SECRET = re.compile(r"(?<![A-Za-z0-9_])(key|access_token|sign)=[^&\s\"'#]*")
-
-
-class _RedactQuerySecrets(logging.Filter):
-    """Blank robot secrets in urllib3's log records (it logs URLs at DEBUG)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is logging's problem, not ours
-            return True
-        redacted = _QUERY_SECRET.sub(r"\1=***", message)
-        if redacted != message:
-            record.msg, record.args = redacted, ()
-        return True
-
-
-for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
-    _logger = logging.getLogger(_name)
-    if not any(isinstance(f, _RedactQuerySecrets) for f in _logger.filters):
-        _logger.addFilter(_RedactQuerySecrets())
+# WeCom's robot key, DingTalk's access token and request signature.
+_SECRETS: Final = QuerySecrets("key", "access_token", "sign").hide_in_logs()
 
 
 def secret_from_url(
@@ -456,7 +437,10 @@ class RateWindow:
 # -- sending -------------------------------------------------------------------------
 
 
-class RobotAdapter:
+_RobotSettings = TypeVar("_RobotSettings", bound=BaseModel)
+
+
+class RobotAdapter(BaseAdapter[_RobotSettings]):
     """The rendition and delivery half shared by the robot adapters; subclasses say what
     to send, how to address, what errcodes mean and which secrets to keep out of
     messages."""
@@ -466,12 +450,16 @@ class RobotAdapter:
     # The end of the message for an errcode the adapter does not know.
     unknown_errcode_advice: ClassVar[str] = "fix the cause, then run `syndicate retry`"
 
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    def __init__(self, settings: BaseModel) -> None:
+        super().__init__(settings)
         self._window = RateWindow(self.per_minute)
 
-    # Subclasses provide these four.
+    # Subclasses provide these five.
+    @property
+    def timeout(self) -> float:
+        """Seconds per request (the outlet's `timeout`)."""
+        raise NotImplementedError
+
     def bodies(self, job: DeliveryJob) -> list[dict[str, Any]]:
         """The request bodies a delivery sends, in order."""
         raise NotImplementedError
@@ -516,10 +504,7 @@ class RobotAdapter:
         return PermanentDeliveryError(known, code=code)
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets():
-            if secret:
-                text = text.replace(secret, mask(secret))
-        return _QUERY_SECRET.sub(r"\1=***", text)
+        return _SECRETS.scrub(text, self._secrets())
 
     def _errmsg(self, errmsg: str) -> str:
         """The platform's errmsg, short and without secrets (drops the `hint` suffix)."""
@@ -578,15 +563,9 @@ class RobotAdapter:
                 limit=ANSWER_LIMIT,
             )
         except RequestFailed as exc:
-            what = self._scrub(exc.what)
-            if exc.code == "url":
-                raise PermanentDeliveryError(
-                    f"the {self.platform} URL is not valid; check base_url", code="url"
-                ) from None
-            if exc.sent is False:  # nothing left this machine: safe to try again
-                raise TransientDeliveryError(
-                    f"cannot reach {self.platform}: {what}", code=exc.code
-                ) from None
+            unsent = unsent_failure(exc, self.platform, scrub=self._scrub)
+            if unsent is not None:
+                raise unsent from None
             self._window.record(now)
             if exc.code == "timeout":
                 raise UnknownOutcomeError(

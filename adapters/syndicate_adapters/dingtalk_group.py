@@ -42,7 +42,7 @@ from pydantic import (
 )
 
 from syndicate.adapter import Capabilities, DeliveryJob
-from syndicate.domain.content import canonical_json
+from syndicate.adapterkit import canonical_json, mask
 from syndicate.errors import DeliveryError, TransientDeliveryError
 from syndicate_adapters._robot import (
     BASE_URL_PATTERN,
@@ -51,7 +51,6 @@ from syndicate_adapters._robot import (
     check_bodies,
     check_parts,
     json_len,
-    mask,
     normalise_settings,
     notice_for,
     number_label,
@@ -164,11 +163,11 @@ class DingTalkGroupSettings(BaseModel):
         return self.access_token.get_secret_value()
 
 
-class DingTalkGroupAdapter(RobotAdapter):
+class DingTalkGroupAdapter(RobotAdapter[DingTalkGroupSettings]):
     """Notices to one DingTalk group through its custom robot."""
 
     kind: ClassVar[str] = "dingtalk_group"
-    Settings: ClassVar[type[BaseModel]] = DingTalkGroupSettings
+    label: ClassVar[str | None] = "钉钉群"
     platform: ClassVar[str] = "DingTalk"
     capabilities: ClassVar[Capabilities] = Capabilities(
         edits_in_place=False,  # a revision is a 更正 message
@@ -178,11 +177,10 @@ class DingTalkGroupAdapter(RobotAdapter):
         max_bytes=MAX_PARTS * (BODY_LIMIT + 1) + 1,
     )
 
-    def __init__(self, settings: BaseModel) -> None:
-        if not isinstance(settings, DingTalkGroupSettings):
-            raise TypeError("DingTalkGroupAdapter needs DingTalkGroupSettings")
-        super().__init__(settings.timeout)
-        self.settings = settings
+    @property
+    def timeout(self) -> float:
+        """Seconds per request (the outlet's `timeout`)."""
+        return self.settings.timeout
 
     # -- render ----------------------------------------------------------------------
 

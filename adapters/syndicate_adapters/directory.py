@@ -21,21 +21,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from syndicate.adapter import (
     Capabilities,
     DeliveryJob,
+    ExpectsFiles,
     Operation,
     OutletFolder,
+    ReadsBack,
     Receipt,
     Rendition,
+    TakesInventory,
     WitnessedCheckpoint,
     canonical_document,
 )
-from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
-from syndicate.fsutil import fsync_dir, write_atomically
+from syndicate.adapterkit import UUID_PATTERN, BaseAdapter, FolderWriter, file_errors
 
 __all__ = ["DirectoryAdapter", "DirectorySettings"]
 
-_DOCUMENT = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\.json"
-)
+_DOCUMENT = re.compile(rf"{UUID_PATTERN}\.json")
 
 
 class DirectorySettings(BaseModel):
@@ -46,22 +46,19 @@ class DirectorySettings(BaseModel):
     path: Path = Field(description="Folder for the documents (relative to the home).")
 
 
-class DirectoryAdapter:
+class DirectoryAdapter(
+    BaseAdapter[DirectorySettings], ReadsBack, TakesInventory, ExpectsFiles
+):
     """Writes `<item id>.json` per live item; deletes it on withdrawal."""
 
+    # No `label`: a hand-off folder is not a public channel; reports show its kind.
     kind: ClassVar[str] = "directory"
-    Settings: ClassVar[type[BaseModel]] = DirectorySettings
     capabilities: ClassVar[Capabilities] = Capabilities(
         edits_in_place=True,
         retracts=True,
         deduplicates=True,  # writing the same bytes again changes nothing
         reads_back=True,
     )
-
-    def __init__(self, settings: BaseModel) -> None:
-        if not isinstance(settings, DirectorySettings):
-            raise TypeError("DirectoryAdapter needs DirectorySettings")
-        self.settings = settings
 
     def render(self, job: DeliveryJob) -> Rendition:
         name = f"{job.item.item_id}.json"
@@ -81,30 +78,16 @@ class DirectoryAdapter:
         )
 
     def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
-        return self._put(self.settings.path, rendition)
+        return self._put(FolderWriter(self.settings.path), rendition)
 
-    def _put(
-        self, folder: Path, rendition: Rendition, *, durable: bool = True
-    ) -> Receipt:
-        name = rendition.meta.get("file", "")
-        if not name or "/" in name or name.startswith("."):
-            raise PermanentDeliveryError(f"refusing to write file name {name!r}")
-        target = folder / name
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
+    @staticmethod
+    def _put(folder: FolderWriter, rendition: Rendition) -> Receipt:
+        target = folder.file(rendition.meta.get("file", ""))
+        with file_errors(f"cannot write {target}"):
             if rendition.meta.get("action") == "delete":
-                target.unlink(missing_ok=True)
-                fsync_dir(folder)
+                folder.remove(target.name)
                 return Receipt(remote_id=str(target), detail={"action": "deleted"})
-            (write_atomically if durable else _scratch_write)(target, rendition.data)
-        except PermissionError as exc:
-            raise PermanentDeliveryError(
-                f"cannot write {target}: permission denied", code="EACCES"
-            ) from exc
-        except OSError as exc:
-            raise TransientDeliveryError(
-                f"cannot write {target}: {exc.strerror}", code=str(exc.errno)
-            ) from exc
+            folder.write(target.name, rendition.data)
         return Receipt(remote_id=str(target), detail={"action": "written"})
 
     def read_back(self, job: DeliveryJob, session: requests.Session) -> bytes | None:
@@ -122,8 +105,9 @@ class DirectoryAdapter:
         """The folder the renditions give (each item's newest delivered one, in log
         order), written into `scratch` with `deliver`'s code."""
         owners: dict[str, tuple[UUID, ...]] = {}
+        copy = FolderWriter(scratch, durable=False)
         for rendition in renditions:
-            self._put(scratch, rendition, durable=False)
+            self._put(copy, rendition)
             name = rendition.meta.get("file", "")
             if _DOCUMENT.fullmatch(name) and rendition.meta.get("action") == "write":
                 owners[name] = (UUID(name.removesuffix(".json")),)
@@ -140,9 +124,3 @@ class DirectoryAdapter:
             for p in folder.iterdir()
             if _DOCUMENT.fullmatch(p.name) and p.is_file()
         }
-
-
-def _scratch_write(target: Path, data: bytes) -> None:
-    """A plain write, for scratch copies (`expected_files`): nothing to make durable."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)

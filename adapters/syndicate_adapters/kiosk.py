@@ -52,17 +52,29 @@ from pydantic import BaseModel, ConfigDict, Field
 from syndicate.adapter import (
     Capabilities,
     DeliveryJob,
+    ExpectsFiles,
     ItemView,
     OutletFolder,
+    ReadsBack,
     Receipt,
     Rendition,
+    Stage,
+    TakesInventory,
     WitnessedCheckpoint,
+    area_by_code,
 )
-from syndicate.domain.base import CHINA_TZ
-from syndicate.domain.catalogue import Stage, area_by_code
-from syndicate.domain.content import canonical_json
-from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
-from syndicate.fsutil import write_atomically
+from syndicate.adapterkit import (
+    CHINA_TZ,
+    UUID_PATTERN,
+    BaseAdapter,
+    FolderWriter,
+    canonical_json,
+    file_errors,
+    file_set,
+    file_set_rendition,
+    read_file_set,
+)
+from syndicate.errors import PermanentDeliveryError
 from syndicate_adapters._html import (
     area_name,
     day,
@@ -85,9 +97,7 @@ MANIFEST_SCHEMA: Final = 1
 _ITEM_FILE = re.compile(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.js$"
 )
-_UUID: Final = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
+_UUID: Final = re.compile(UUID_PATTERN)
 _FIXED_FILES: Final = (
     "index.html",
     "manifest.json",
@@ -313,11 +323,11 @@ def _index_html(
 """
 
 
-class KioskAdapter:
+class KioskAdapter(BaseAdapter[KioskSettings], ReadsBack, TakesInventory, ExpectsFiles):
     """The whole kiosk bundle for the live items, one rendition per log position."""
 
     kind: ClassVar[str] = "kiosk"
-    Settings: ClassVar[type[BaseModel]] = KioskSettings
+    label: ClassVar[str | None] = "自助终端"
     capabilities: ClassVar[Capabilities] = Capabilities(
         edits_in_place=True,
         retracts=True,
@@ -325,11 +335,6 @@ class KioskAdapter:
         deduplicates=True,  # rewriting the same files changes nothing
         reads_back=True,
     )
-
-    def __init__(self, settings: BaseModel) -> None:
-        if not isinstance(settings, KioskSettings):
-            raise TypeError("KioskAdapter needs KioskSettings")
-        self.settings = settings
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -423,8 +428,8 @@ class KioskAdapter:
         return files
 
     def render(self, job: DeliveryJob) -> Rendition:
-        return Rendition.of(
-            canonical_json({"files": self.files(job)}),
+        return file_set_rendition(
+            self.files(job),
             "application/vnd.syndicate.kiosk+json",
             key=str(job.delivery_id),
         )
@@ -432,45 +437,23 @@ class KioskAdapter:
     # -- delivering ----------------------------------------------------------------------
 
     def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
-        files: dict[str, str] = json.loads(rendition.data)["files"]
+        files = file_set(rendition)
         root = self.settings.path
-        self._write_bundle(root, files)
+        self._write_bundle(FolderWriter(root), files)
         return Receipt(remote_id=str(root), detail={"files": str(len(files))})
 
-    def _write_bundle(
-        self, root: Path, files: dict[str, str], *, durable: bool = True
-    ) -> None:
+    @staticmethod
+    def _write_bundle(folder: FolderWriter, files: dict[str, str]) -> None:
+        for relative in files:
+            if not _is_managed_name(relative):
+                raise PermanentDeliveryError(
+                    f"refusing to write {relative!r}: not a kiosk bundle file"
+                )
         # Item files and assets first, the page next, the manifest last: a kiosk that
         # polls the manifest finds everything it names already in place; stale item
         # files go only after the new page no longer loads them.
-        last = ("index.html", "manifest.json")
-        order = sorted(p for p in files if p not in last) + [
-            p for p in last if p in files
-        ]
-        try:
-            for relative in files:
-                if not _is_managed_name(relative):
-                    raise PermanentDeliveryError(
-                        f"refusing to write {relative!r}: not a kiosk bundle file"
-                    )
-            for relative in order:
-                target = (root / relative).resolve()
-                if not target.is_relative_to(root.resolve()):
-                    raise PermanentDeliveryError(f"refusing to write outside {root}")
-                data = files[relative].encode("utf-8")
-                if not (target.is_file() and target.read_bytes() == data):
-                    (write_atomically if durable else _scratch_write)(target, data)
-            for stale in _managed(root):
-                if stale.relative_to(root).as_posix() not in files:
-                    stale.unlink()
-        except PermissionError as exc:
-            raise PermanentDeliveryError(
-                f"cannot write the kiosk bundle: {exc}"
-            ) from exc
-        except OSError as exc:
-            raise TransientDeliveryError(
-                f"cannot write the kiosk bundle: {exc.strerror}"
-            ) from exc
+        with file_errors("cannot write the kiosk bundle"):
+            folder.write_set(files, _managed, last=("index.html", "manifest.json"))
 
     def expected_files(
         self,
@@ -483,8 +466,8 @@ class KioskAdapter:
         `scratch` with `deliver`'s code (kiosks publish no checkpoints)."""
         owners: dict[str, tuple[UUID, ...]] = {}
         if renditions:
-            files: dict[str, str] = json.loads(renditions[-1].data)["files"]
-            self._write_bundle(scratch, files, durable=False)
+            files = file_set(renditions[-1])
+            self._write_bundle(FolderWriter(scratch, durable=False), files)
             for relative in files:
                 name = relative.removeprefix("items/").removesuffix(".js")
                 if relative.startswith("items/") and _UUID.fullmatch(name):
@@ -493,14 +476,7 @@ class KioskAdapter:
 
     def read_back(self, job: DeliveryJob, session: requests.Session) -> bytes | None:
         """The bundle files now in the folder, in the rendition's form."""
-        root = self.settings.path
-        if not root.is_dir():
-            return None
-        files = {
-            p.relative_to(root).as_posix(): p.read_bytes().decode("utf-8", "replace")
-            for p in _managed(root)
-        }
-        return canonical_json({"files": files})
+        return read_file_set(self.settings.path, _managed)
 
     def inventory(self, session: requests.Session) -> set[UUID]:
         """The items the folder's `manifest.json` lists (what the kiosk shows); a missing
@@ -517,12 +493,6 @@ class KioskAdapter:
             if isinstance(ref, str) and _UUID.fullmatch(ref):
                 found.add(UUID(ref))
         return found
-
-
-def _scratch_write(target: Path, data: bytes) -> None:
-    """A plain write, for scratch copies (`expected_files`): nothing to make durable."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
 
 
 def _is_managed_name(relative: str) -> bool:

@@ -59,12 +59,12 @@ from syndicate.adapter import (
     DeliveryJob,
     ItemView,
     Operation,
+    ReadsBack,
     Receipt,
     Rendition,
 )
-from syndicate.domain.base import CHINA_TZ
-from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
-from syndicate.fsutil import write_atomically
+from syndicate.adapterkit import CHINA_TZ, BaseAdapter, FolderWriter, file_errors
+from syndicate.errors import PermanentDeliveryError
 from syndicate_adapters._fonts import (
     FontFile,
     FontUnavailable,
@@ -609,11 +609,11 @@ def render_pdf(document: str, fonts: Sequence[SheetFont]) -> bytes:
     return pdf
 
 
-class NoticeboardAdapter:
+class NoticeboardAdapter(BaseAdapter[NoticeboardSettings], ReadsBack):
     """One PDF sheet per delivery in a print folder; a person posts it and attests."""
 
     kind: ClassVar[str] = "noticeboard"
-    Settings: ClassVar[type[BaseModel]] = NoticeboardSettings
+    label: ClassVar[str | None] = "政务公开栏"
     capabilities: ClassVar[Capabilities] = Capabilities(
         edits_in_place=False,  # a revision is a replacement sheet (更正)
         retracts=True,  # a withdrawal is a take-down sheet (撤除通知)
@@ -623,9 +623,7 @@ class NoticeboardAdapter:
     )
 
     def __init__(self, settings: BaseModel) -> None:
-        if not isinstance(settings, NoticeboardSettings):
-            raise TypeError("NoticeboardAdapter needs NoticeboardSettings")
-        self.settings = settings
+        super().__init__(settings)
         self._fonts: tuple[SheetFont, ...] | None = None
 
     @property
@@ -658,14 +656,9 @@ class NoticeboardAdapter:
             meta={"file": sheet_name(job), "sheet": kind},
         )
 
-    def _target(self, name: str) -> Path:
-        root = self.settings.path
-        if not name or "/" in name or "\\" in name or name.startswith("."):
-            raise PermanentDeliveryError(f"refusing to write file name {name!r}")
-        target = (root / name).resolve()
-        if not target.is_relative_to(root.resolve()):
-            raise PermanentDeliveryError(f"refusing to write outside {root}")
-        return target
+    @property
+    def _folder(self) -> FolderWriter:
+        return FolderWriter(self.settings.path)
 
     def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
         """Write the sheet to the folder atomically (unchanged bytes: left alone).
@@ -676,21 +669,11 @@ class NoticeboardAdapter:
         if rendition.meta.get("sheet") == "none":
             return self._clear(rendition)
         name = rendition.meta.get("file", "")
-        target = self._target(name)
-        try:
-            if target.is_file() and target.read_bytes() == rendition.data:
-                action = "unchanged"
-            else:
-                write_atomically(target, rendition.data)
-                action = "written"
-        except PermissionError as exc:
-            raise PermanentDeliveryError(
-                f"cannot write {target}: permission denied", code="EACCES"
-            ) from exc
-        except OSError as exc:
-            raise TransientDeliveryError(
-                f"cannot write {target}: {exc.strerror}", code=str(exc.errno)
-            ) from exc
+        folder = self._folder
+        target = folder.file(name)
+        with file_errors(f"cannot write {target}"):
+            written = folder.write(name, rendition.data)
+        action = "written" if written else "unchanged"
         return Receipt(
             remote_id=str(target),
             detail={
@@ -707,16 +690,12 @@ class NoticeboardAdapter:
             raise PermanentDeliveryError(f"refusing to clear sheets named {stem!r}")
         removed = []
         root = self.settings.path
-        try:
+        with file_errors(f"cannot clear unposted sheets in {root}"):
             for path in sorted(root.glob(f"{stem}-v*.pdf")) if root.is_dir() else []:
                 match = _SHEET_FILE.search(path.name)
-                if match and int(match.group(1)) < below and path.is_file():
-                    path.unlink()
+                earlier = match is not None and int(match.group(1)) < below
+                if earlier and self._folder.remove(path.name):
                     removed.append(path.name)
-        except OSError as exc:
-            raise TransientDeliveryError(
-                f"cannot clear unposted sheets in {root}: {exc.strerror}"
-            ) from exc
         return Receipt(
             remote_id=str(root),
             detail={
@@ -730,7 +709,7 @@ class NoticeboardAdapter:
         """The sheet now in the folder for this job, or None if there is none."""
         if sheet_kind(job) == "none":
             return None
-        target = self._target(sheet_name(job))
+        target = self._folder.file(sheet_name(job))
         try:
             return target.read_bytes() if target.is_file() else None
         except OSError:

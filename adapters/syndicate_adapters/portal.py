@@ -74,24 +74,35 @@ from pydantic import (
 from syndicate.adapter import (
     Capabilities,
     DeliveryJob,
+    ExpectsFiles,
     ItemView,
     Operation,
     OutletFolder,
+    ReadsBack,
     Receipt,
     Rendition,
+    Stage,
+    TakesInventory,
     WitnessedCheckpoint,
+    Witnesses,
 )
-from syndicate.domain.base import CHINA_TZ
-from syndicate.domain.catalogue import Stage
-from syndicate.domain.content import canonical_json
-from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
-from syndicate.fsutil import fsync_dir, write_atomically
-from syndicate.sitehttp import (
+from syndicate.adapterkit import (
     ATTACHMENT_HEADERS,
     ATTACHMENT_TYPE,
     ATTACHMENTS,
+    CHINA_TZ,
     PAGE_HEADERS,
+    UUID_PATTERN,
+    BaseAdapter,
+    PublishedCheckpoint,
+    canonical_json,
+    checked_checkpoints,
+    file_errors,
+    fsync_dir,
+    remove_file,
+    write_file,
 )
+from syndicate.errors import PermanentDeliveryError
 from syndicate_adapters._html import (
     area_name,
     day,
@@ -100,12 +111,7 @@ from syndicate_adapters._html import (
     markdown_html,
     minute,
 )
-from syndicate_adapters.rss import (
-    CHECKPOINT_NOTES,
-    PublishedCheckpoint,
-    checked_checkpoints,
-    checkpoint_feed,
-)
+from syndicate_adapters.rss import CHECKPOINT_NOTES, checkpoint_feed
 
 __all__ = ["PortalAdapter", "PortalSettings", "PortalSite"]
 
@@ -113,9 +119,7 @@ SCHEMA = 2
 LEGACY_STATE = ".syndicate"  # the state folder inside the web root, before it moved out
 AUDIT = ".well-known/syndicate-audit"
 _URL = r"^https?://[^\s\"'<>]+$"
-_ITEM_PAGE = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\.html"
-)
+_ITEM_PAGE = re.compile(rf"{UUID_PATTERN}\.html")
 
 
 class PortalSettings(BaseModel):
@@ -534,23 +538,11 @@ class PortalSite:
     ) -> None:
         raw = data.encode("utf-8") if isinstance(data, str) else data
         target = (self.root if base is None else base) / relative
-        if target.is_file() and target.read_bytes() == raw:
-            return
-        if self.durable:
-            write_atomically(target, raw)
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".tmp-{target.name}")
-        tmp.write_bytes(raw)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        write_file(target, raw, durable=self.durable)
 
     def _remove(self, relative: str, *, base: Path | None = None) -> None:
         target = (self.root if base is None else base) / relative
-        if target.is_file():
-            target.unlink()
-            if self.durable:
-                fsync_dir(target.parent)
+        remove_file(target, durable=self.durable)
 
     def _json(self, relative: str, default: Any) -> Any:
         """A state file, read once per locked update (callers may change it in place,
@@ -1569,11 +1561,13 @@ def _asset(name: str) -> bytes:
     return (Path(__file__).parent / "portal_assets" / name).read_bytes()
 
 
-class PortalAdapter:
+class PortalAdapter(
+    BaseAdapter[PortalSettings], ReadsBack, TakesInventory, Witnesses, ExpectsFiles
+):
     """A static site: one item's rendition per delivery, the pages it affects re-rendered."""
 
     kind: ClassVar[str] = "portal"
-    Settings: ClassVar[type[BaseModel]] = PortalSettings
+    label: ClassVar[str | None] = "政府门户网站"
     capabilities: ClassVar[Capabilities] = Capabilities(
         edits_in_place=True,
         retracts=True,  # the page becomes a withdrawal notice and leaves every list
@@ -1583,10 +1577,8 @@ class PortalAdapter:
     )
 
     def __init__(self, settings: BaseModel) -> None:
-        if not isinstance(settings, PortalSettings):
-            raise TypeError("PortalAdapter needs PortalSettings")
-        self.settings = settings
-        self.site = PortalSite(settings)
+        super().__init__(settings)
+        self.site = PortalSite(self.settings)
 
     def render(self, job: DeliveryJob) -> Rendition:
         item = job.item
@@ -1615,22 +1607,13 @@ class PortalAdapter:
 
     def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
         source = rendition.meta.get("attachments")
-        try:
+        # A name the file system refuses is an attachment's: the operator renames it.
+        with file_errors(
+            "cannot write the site",
+            name_advice="rename the attachment (file systems allow 255 bytes, about 85 "
+            "Chinese characters) and revise the item",
+        ):
             pages = self.site.apply(rendition.data, Path(source) if source else None)
-        except PermissionError as exc:
-            raise PermanentDeliveryError(f"cannot write the site: {exc}") from exc
-        except OSError as exc:
-            where = f" ({exc.filename})" if exc.filename else ""
-            if exc.errno in (errno.ENAMETOOLONG, errno.EINVAL):
-                raise PermanentDeliveryError(
-                    f"cannot write the site: {exc.strerror}{where}; rename the "
-                    "attachment (file systems allow 255 bytes, about 85 Chinese "
-                    "characters) and revise the item",
-                    code=errno.errorcode.get(exc.errno or 0),
-                ) from exc
-            raise TransientDeliveryError(
-                f"cannot write the site: {exc.strerror}{where}"
-            ) from exc
         entry = json.loads(rendition.data)["entry"]
         return Receipt(
             remote_id=f"items/{entry['id']}.html", detail={"pages": str(pages)}

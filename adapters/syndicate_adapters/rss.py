@@ -22,10 +22,8 @@ the items the feed files mention (entries, RSS withdrawal notices, Atom tombston
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -41,26 +39,39 @@ from pydantic import BaseModel, ConfigDict, Field
 from syndicate.adapter import (
     Capabilities,
     DeliveryJob,
+    ExpectsFiles,
     ItemView,
     OutletFolder,
+    ReadsBack,
     Receipt,
     Rendition,
+    Stage,
+    TakesInventory,
     WitnessedCheckpoint,
+    Witnesses,
+    area_by_code,
 )
-from syndicate.audit.signing import KeyChain, Verifier
-from syndicate.domain.base import CHINA_TZ
-from syndicate.domain.catalogue import Stage, area_by_code
-from syndicate.domain.content import canonical_json
-from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
-from syndicate.fsutil import write_atomically
-from syndicate.netguard import RequestFailed, exchange
+from syndicate.adapterkit import (
+    CHINA_TZ,
+    UUID_PATTERN,
+    BaseAdapter,
+    FolderWriter,
+    PublishedCheckpoint,
+    RequestFailed,
+    checked_checkpoints,
+    exchange,
+    file_errors,
+    file_set,
+    file_set_rendition,
+    read_file_set,
+    write_file,
+)
+from syndicate.errors import TransientDeliveryError
 
 __all__ = [
     "CHECKPOINT_NOTES",
-    "PublishedCheckpoint",
     "RssAdapter",
     "RssSettings",
-    "checked_checkpoints",
     "checkpoint_feed",
     "checkpoint_title",
 ]
@@ -69,9 +80,7 @@ TOMBSTONE_NS = "http://purl.org/atompub/tombstones/1.0"
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 # Where the portal publishes each signed note; the checkpoint feeds link entries there.
 CHECKPOINT_NOTES = ".well-known/syndicate-audit/checkpoints"
-_UUID = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
+_UUID = re.compile(UUID_PATTERN)
 
 
 class RssSettings(BaseModel):
@@ -136,68 +145,6 @@ def _text(item: ItemView) -> str:
 # -- audit checkpoints (shared with the portal) ------------------------------------------
 
 
-@dataclass(frozen=True)
-class PublishedCheckpoint:
-    """A witnessed checkpoint once checked: its note verifies and agrees with its fields."""
-
-    number: int
-    size: int
-    root_hex: str
-    at: datetime
-    note: str
-    origin: str
-
-
-def checked_checkpoints(
-    checkpoints: Sequence[WitnessedCheckpoint], public_key: str
-) -> tuple[str, list[PublishedCheckpoint]]:
-    """The key set text (one key per line: the current key, then the retired ones)
-    and the checkpoints sorted by number, oldest first.
-
-    Each note must be signed by the key valid for it (`KeyChain`: the first by a key
-    of the set, then by the key in force, a key rotation by the old and the new key).
-    Raises ValueError when a key is malformed, a note does not verify so, a note's
-    origin is not its key's name, its tree size or root differs from the checkpoint's
-    fields, or two checkpoints share a number: an outlet never publishes a checkpoint
-    an auditor would reject.
-    """
-    lines = [line.strip() for line in public_key.splitlines() if line.strip()]
-    keys = [Verifier.from_text(line) for line in lines]  # KeyFormatError: ValueError
-    if not keys:
-        raise ValueError("no public key to check the checkpoints with")
-    key = "\n".join(lines)
-    for c in checkpoints:
-        if not isinstance(c.number, int) or isinstance(c.number, bool) or c.number < 0:
-            raise ValueError(f"checkpoint number {c.number!r} is not a whole number")
-    chain = KeyChain(keys)
-    found: dict[int, PublishedCheckpoint] = {}
-    for c in sorted(checkpoints, key=lambda c: c.number):
-        if c.number in found:
-            raise ValueError(f"checkpoint #{c.number} is given twice")
-        try:
-            body, signer = chain.verify(c.note)
-            if body.origin != signer.name:
-                raise ValueError(
-                    f"checkpoint of log {body.origin!r}, not of {signer.name!r}"
-                )
-        except ValueError as exc:
-            raise ValueError(f"checkpoint #{c.number}: {exc}") from None
-        if body.size != c.size or body.root.hex() != c.root_hex.lower():
-            raise ValueError(
-                f"checkpoint #{c.number}: its note says size {body.size}, root "
-                f"{body.root.hex()}, not size {c.size}, root {c.root_hex}"
-            )
-        found[c.number] = PublishedCheckpoint(
-            number=c.number,
-            size=c.size,
-            root_hex=body.root.hex(),
-            at=c.at,
-            note=c.note,
-            origin=body.origin,
-        )
-    return key, [found[n] for n in sorted(found)]
-
-
 def checkpoint_title(checkpoint: PublishedCheckpoint) -> str:
     """`审计检查点 #12：1,234 个事件`."""
     return f"审计检查点 #{checkpoint.number}：{checkpoint.size:,} 个事件"
@@ -241,11 +188,13 @@ def checkpoint_feed(
     return data
 
 
-class RssAdapter:
+class RssAdapter(
+    BaseAdapter[RssSettings], ReadsBack, TakesInventory, Witnesses, ExpectsFiles
+):
     """Feed files for the whole set of live items, one rendition per log position."""
 
     kind: ClassVar[str] = "rss"
-    Settings: ClassVar[type[BaseModel]] = RssSettings
+    label: ClassVar[str | None] = "RSS订阅"
     capabilities: ClassVar[Capabilities] = Capabilities(
         edits_in_place=True,
         retracts=True,
@@ -253,11 +202,6 @@ class RssAdapter:
         deduplicates=True,  # rewriting the same files changes nothing
         reads_back=True,
     )
-
-    def __init__(self, settings: BaseModel) -> None:
-        if not isinstance(settings, RssSettings):
-            raise TypeError("RssAdapter needs RssSettings")
-        self.settings = settings
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -357,18 +301,16 @@ class RssAdapter:
             )
         # Rename the site-wide pair to the conventional names.
         files["atom.xml"] = files.pop("feed.atom")
-        return Rendition.of(
-            canonical_json({"files": files}),
-            "application/vnd.syndicate.feeds+json",
-            key=str(job.delivery_id),
+        return file_set_rendition(
+            files, "application/vnd.syndicate.feeds+json", key=str(job.delivery_id)
         )
 
     # -- delivering ----------------------------------------------------------------------
 
     def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
-        files: dict[str, str] = json.loads(rendition.data)["files"]
         root = self.settings.path
-        self._write_feeds(root, files)
+        files = file_set(rendition)
+        self._write_feeds(FolderWriter(root), files)
         if self.settings.hub:
             self._ping(
                 session,
@@ -376,25 +318,11 @@ class RssAdapter:
             )
         return Receipt(remote_id=str(root), detail={"files": str(len(files))})
 
-    def _write_feeds(
-        self, root: Path, files: dict[str, str], *, durable: bool = True
-    ) -> None:
-        """The feed files into `root`, and stale feed files out of it (no network)."""
-        try:
-            for relative, text in sorted(files.items()):
-                target = (root / relative).resolve()
-                if not target.is_relative_to(root.resolve()):
-                    raise PermanentDeliveryError(f"refusing to write outside {root}")
-                data = text.encode("utf-8")
-                if not (target.is_file() and target.read_bytes() == data):
-                    (write_atomically if durable else _scratch_write)(target, data)
-            for stale in _managed(root):
-                if stale.relative_to(root).as_posix() not in files:
-                    stale.unlink()
-        except PermissionError as exc:
-            raise PermanentDeliveryError(f"cannot write feeds: {exc}") from exc
-        except OSError as exc:
-            raise TransientDeliveryError(f"cannot write feeds: {exc.strerror}") from exc
+    @staticmethod
+    def _write_feeds(folder: FolderWriter, files: dict[str, str]) -> None:
+        """The feed files into the folder, and stale feed files out of it (no network)."""
+        with file_errors("cannot write feeds"):
+            folder.write_set(files, _managed)
 
     def _ping(self, session: requests.Session, urls: Iterable[str]) -> None:
         hub = self.settings.hub
@@ -448,9 +376,7 @@ class RssAdapter:
             title=f"{settings.site_name}：审计检查点",
             author=settings.site_name,
         )
-        target = root / "checkpoints.xml"
-        if not (target.is_file() and target.read_bytes() == data):
-            write_atomically(target, data)
+        write_file(root / "checkpoints.xml", data)
 
     def expected_files(
         self,
@@ -463,7 +389,7 @@ class RssAdapter:
         give, written into `scratch` with `deliver`'s code, without the WebSub ping."""
         if renditions:
             self._write_feeds(
-                scratch, json.loads(renditions[-1].data)["files"], durable=False
+                FolderWriter(scratch, durable=False), file_set(renditions[-1])
             )
         if public_key is not None:
             self._write_checkpoints(scratch, checkpoints, public_key)
@@ -504,19 +430,7 @@ class RssAdapter:
 
     def read_back(self, job: DeliveryJob, session: requests.Session) -> bytes | None:
         """The feed files now in the folder, in the rendition's form."""
-        root = self.settings.path
-        if not root.is_dir():
-            return None
-        files = {
-            p.relative_to(root).as_posix(): p.read_text("utf-8") for p in _managed(root)
-        }
-        return canonical_json({"files": files})
-
-
-def _scratch_write(target: Path, data: bytes) -> None:
-    """A plain write, for scratch copies (`expected_files`): nothing to make durable."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+        return read_file_set(self.settings.path, _managed)
 
 
 def _item_ref(ref: str) -> UUID | None:

@@ -29,8 +29,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import ClassVar
 
 import requests
@@ -44,13 +43,19 @@ from syndicate.adapter import (
     Rendition,
     item_document,
 )
-from syndicate.domain.content import canonical_json
+from syndicate.adapterkit import (
+    BaseAdapter,
+    RequestFailed,
+    canonical_json,
+    exchange,
+    retry_after,
+    unsent_failure,
+)
 from syndicate.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
     UnknownOutcomeError,
 )
-from syndicate.netguard import RequestFailed, exchange, retry_after
 
 __all__ = ["WebhookAdapter", "WebhookSettings", "sign"]
 
@@ -108,22 +113,16 @@ def _location(headers: Mapping[str, str]) -> str:
     return (where.split("?", 1)[0].split("#", 1)[0] or "?")[:200]
 
 
-class WebhookAdapter:
+class WebhookAdapter(BaseAdapter[WebhookSettings]):
     """Signed POSTs to one receiver."""
 
     kind: ClassVar[str] = "webhook"
-    Settings: ClassVar[type[BaseModel]] = WebhookSettings
+    label: ClassVar[str | None] = "Webhook推送"
     capabilities: ClassVar[Capabilities] = Capabilities(
         edits_in_place=True,  # the receiver gets item.revised and updates its copy
         retracts=True,  # item.withdrawn
         deduplicates=True,  # webhook-id is stable across retries
     )
-
-    def __init__(self, settings: BaseModel) -> None:
-        if not isinstance(settings, WebhookSettings):
-            raise TypeError("WebhookAdapter needs WebhookSettings")
-        self.settings = settings
-        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def render(self, job: DeliveryJob) -> Rendition:
         moment = job.item.updated_at
@@ -161,12 +160,9 @@ class WebhookAdapter:
                 limit=ANSWER_LIMIT,
             )
         except RequestFailed as exc:
-            if exc.code == "url":
-                raise PermanentDeliveryError(
-                    "the outlet's url is not valid", code="url"
-                ) from exc
-            if exc.sent is False:  # safe to send again
-                raise TransientDeliveryError(exc.what, code=exc.code) from exc
+            unsent = unsent_failure(exc, "the receiver", setting="url")
+            if unsent is not None:
+                raise unsent from exc
             raise UnknownOutcomeError(
                 f"{exc.what}; the receiver may have processed it (it is sent again "
                 "with the same webhook-id)",

@@ -50,28 +50,46 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Final
 from uuid import UUID
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from syndicate.adapter import Capabilities, DeliveryJob, Operation, Receipt, Rendition
-from syndicate.domain.base import CHINA_TZ
-from syndicate.domain.content import ItemContent, canonical_json
+from syndicate.adapter import (
+    Capabilities,
+    ChecksContent,
+    Confirms,
+    DeliveryJob,
+    ItemContent,
+    Operation,
+    Receipt,
+    Rendition,
+    TakesInventory,
+)
+from syndicate.adapterkit import (
+    CHINA_TZ,
+    UUID_PATTERN,
+    BaseAdapter,
+    QuerySecrets,
+    RequestFailed,
+    canonical_json,
+    exchange,
+    mask,
+    retry_after,
+    unsent_failure,
+)
 from syndicate.errors import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
     UnknownOutcomeError,
 )
-from syndicate.netguard import RequestFailed, exchange, retry_after
 from syndicate_adapters._html import day, esc, markdown_html
 from syndicate_adapters._robot import check_status, parse_json
 
@@ -98,11 +116,7 @@ ANSWER_LIMIT: Final = 1024 * 1024
 _PORTAL_URL_PATTERN: Final = r"^https://[^\s\"'<>\\()\[\]?#]+$"
 _BASE_URL_PATTERN: Final = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
 _HEADERS: Final = {"Content-Type": "application/json; charset=utf-8"}
-_SOURCE_ITEM: Final = re.compile(
-    r"items/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-    r"[0-9a-fA-F]{12})\.html(?:[?#].*)?",
-    re.DOTALL,
-)
+_SOURCE_ITEM: Final = re.compile(rf"items/({UUID_PATTERN})\.html(?:[?#].*)?", re.DOTALL)
 _REMOVALS: Final = (Operation.RETRACT, Operation.WITHDRAWAL_NOTICE)
 _PUBLISH_FAILURES: Final = {
     2: "原创声明失败 (the originality claim failed)",
@@ -170,32 +184,8 @@ _DEFAULT_COVER_B64: Final = (
 )
 
 
-def mask(secret: str) -> str:
-    """A form of a secret safe to show: `…` and at most its last four characters."""
-    return "…" + secret[-4:] if len(secret) >= 16 else "…"
-
-
-_QUERY_SECRET: Final = re.compile(r"(?<![A-Za-z0-9_])(access_token|secret)=[^&\s\"'#]*")
-
-
-class _RedactTokens(logging.Filter):
-    """Blank access tokens in urllib3's log records (it logs request URLs at DEBUG)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is logging's problem, not ours
-            return True
-        redacted = _QUERY_SECRET.sub(r"\1=***", message)
-        if redacted != message:
-            record.msg, record.args = redacted, ()
-        return True
-
-
-for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
-    _logger = logging.getLogger(_name)
-    if not any(isinstance(f, _RedactTokens) for f in _logger.filters):
-        _logger.addFilter(_RedactTokens())
+# The access token travels in the query string (urllib3 logs it at DEBUG).
+_SECRETS: Final = QuerySecrets("access_token", "secret").hide_in_logs()
 
 
 # -- the token cache, shared by every adapter instance in the process ------------------
@@ -374,11 +364,13 @@ class _Lost(Exception):
 # -- the adapter -------------------------------------------------------------------------
 
 
-class WechatMpAdapter:
+class WechatMpAdapter(
+    BaseAdapter[WechatMpSettings], Confirms, TakesInventory, ChecksContent
+):
     """Publishes items as WeChat official-account articles (see the module docstring)."""
 
     kind: ClassVar[str] = "wechat_mp"
-    Settings: ClassVar[type[BaseModel]] = WechatMpSettings
+    label: ClassVar[str | None] = "微信公众号"
     capabilities: ClassVar[Capabilities] = Capabilities(
         edits_in_place=False,
         retracts=True,
@@ -386,10 +378,6 @@ class WechatMpAdapter:
         confirms_async=True,
     )
     platform: ClassVar[str] = "WeChat"
-
-    def __init__(self, settings: WechatMpSettings) -> None:
-        self.settings = settings
-        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     # -- planning and rendering ---------------------------------------------------------
 
@@ -768,14 +756,9 @@ class WechatMpAdapter:
                 **kwargs,
             )
         except RequestFailed as exc:
-            if exc.code == "url":
-                raise PermanentDeliveryError(
-                    "the WeChat URL is not valid; check base_url", code="url"
-                ) from None
-            if exc.sent is False:  # nothing left this machine: safe to try again
-                raise TransientDeliveryError(
-                    f"cannot reach WeChat: {exc.what}", code=exc.code
-                ) from None
+            unsent = unsent_failure(exc, "WeChat")
+            if unsent is not None:
+                raise unsent from None
             raise _Lost(exc.what) from None
         check_status(
             "WeChat",
@@ -794,13 +777,12 @@ class WechatMpAdapter:
         return answer
 
     def _scrub(self, text: str) -> str:
-        secret = self.settings.app_secret.get_secret_value()
-        text = text.replace(secret, mask(secret))
+        secrets = [self.settings.app_secret.get_secret_value()]
         with _TOKENS_LOCK:
             cached = _TOKENS.get((self.settings.base_url, self.settings.app_id))
         if cached is not None:
-            text = text.replace(cached.value, mask(cached.value))
-        return _QUERY_SECRET.sub(r"\1=***", text)
+            secrets.append(cached.value)
+        return _SECRETS.scrub(text, secrets)
 
     def _error(self, errcode: int, errmsg: str) -> DeliveryError:
         """The delivery error for a non-zero errcode."""

@@ -36,6 +36,7 @@ from pydantic import (
 )
 
 from syndicate.adapter import Capabilities, DeliveryJob
+from syndicate.adapterkit import mask
 from syndicate.errors import DeliveryError, TransientDeliveryError
 from syndicate_adapters._robot import (
     BASE_URL_PATTERN,
@@ -43,7 +44,6 @@ from syndicate_adapters._robot import (
     RobotAdapter,
     check_bodies,
     check_parts,
-    mask,
     normalise_settings,
     notice_for,
     number_label,
@@ -135,11 +135,11 @@ class WeComGroupSettings(BaseModel):
         return mask(self.key)
 
 
-class WeComGroupAdapter(RobotAdapter):
+class WeComGroupAdapter(RobotAdapter[WeComGroupSettings]):
     """Notices to one WeCom group through its robot."""
 
     kind: ClassVar[str] = "wecom_group"
-    Settings: ClassVar[type[BaseModel]] = WeComGroupSettings
+    label: ClassVar[str | None] = "企业微信群"
     platform: ClassVar[str] = "WeCom"
     unknown_errcode_advice: ClassVar[str] = (
         "look the code up at https://open.work.weixin.qq.com/devtool/query, fix the "
@@ -155,11 +155,10 @@ class WeComGroupAdapter(RobotAdapter):
         max_bytes=(MAX_PARTS + 1) * (2 * MARKDOWN_LIMIT + 256),
     )
 
-    def __init__(self, settings: BaseModel) -> None:
-        if not isinstance(settings, WeComGroupSettings):
-            raise TypeError("WeComGroupAdapter needs WeComGroupSettings")
-        super().__init__(settings.timeout)
-        self.settings = settings
+    @property
+    def timeout(self) -> float:
+        """Seconds per request (the outlet's `timeout`)."""
+        return self.settings.timeout
 
     # -- render ----------------------------------------------------------------------
 

@@ -44,9 +44,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-from syndicate.adapter import Operation, OutletFolder, WitnessedCheckpoint
-from syndicate.delivery import Worker
+from syndicate.adapter import (
+    ExpectsFiles,
+    Operation,
+    OutletFolder,
+    WitnessedCheckpoint,
+)
 from syndicate.domain.deliveries import Delivery, DeliveryState
+from syndicate.outletset import OutletSet
 
 __all__ = [
     "MISMATCHES",
@@ -307,7 +312,7 @@ def _delivered(
 
 
 def expected_folder(
-    worker: Worker,
+    outlets: OutletSet,
     outlet: str,
     scratch: Path,
     witnessed: Witnessed = None,
@@ -316,24 +321,23 @@ def expected_folder(
     """Write what the outlet's folder should hold into the empty folder `scratch`
     (see the module doc); the folder description and the deliveries used. None when
     the adapter cannot say (no `expected_files`)."""
-    config = worker.outlets[outlet]
+    config = outlets.outlets[outlet]
     adapter = config.adapter()
-    build = getattr(adapter, "expected_files", None)
-    if build is None:
+    if not isinstance(adapter, ExpectsFiles):
         return None
-    view = worker.deliveries.all_deliveries() if view is None else view
+    view = outlets.deliveries.all_deliveries() if view is None else view
     used = _delivered(view, outlet, config.capabilities.whole_set)
-    renditions = [worker.render_again(d)[1] for d in used]
+    renditions = [outlets.render_again(d)[1] for d in used]
     checkpoints, key = witnessed if witnessed and witnessed[0] else ((), None)
-    folder: OutletFolder = build(scratch, renditions, checkpoints, key)
+    folder = adapter.expected_files(scratch, renditions, checkpoints, key)
     return folder, used
 
 
-def nested_folders(worker: Worker, outlet: str, root: Path) -> list[str]:
+def nested_folders(outlets: OutletSet, outlet: str, root: Path) -> list[str]:
     """Folders of other outlets inside this outlet's folder (they check their own)."""
     base = root.resolve()
     found = []
-    for name, config in worker.outlets.items():
+    for name, config in outlets.outlets.items():
         path = getattr(config.settings, "path", None)
         if name == outlet or not isinstance(path, Path):
             continue
@@ -344,7 +348,7 @@ def nested_folders(worker: Worker, outlet: str, root: Path) -> list[str]:
 
 
 def file_findings(
-    worker: Worker,
+    outlets: OutletSet,
     outlet: str,
     witnessed: Witnessed = None,
     view: Mapping[UUID, Delivery] | None = None,
@@ -354,12 +358,12 @@ def file_findings(
     with tempfile.TemporaryDirectory(prefix="syndicate-expected-") as tmp:
         scratch = Path(tmp) / "files"
         scratch.mkdir()
-        built = expected_folder(worker, outlet, scratch, witnessed, view)
+        built = expected_folder(outlets, outlet, scratch, witnessed, view)
         if built is None:
             return None
         folder, _ = built
         return compare_folder(
-            scratch, folder, nested_folders(worker, outlet, folder.root)
+            scratch, folder, nested_folders(outlets, outlet, folder.root)
         )
 
 
@@ -409,10 +413,10 @@ def _listed(newest: Delivery, listed: bool) -> tuple[str, int | None, str]:
 
 
 def _read(
-    worker: Worker, newest: Delivery, done: list[Delivery]
+    outlets: OutletSet, newest: Delivery, done: list[Delivery]
 ) -> tuple[str, int | None, str]:
     try:
-        expected, shown = worker.read_outlet(newest)
+        expected, shown = outlets.read_outlet(newest)
     except Exception as exc:  # a broken file, an unreachable API: report it, go on
         return "read failed", None, f"{type(exc).__name__}: {exc}"[:200]
     if not expected:  # the newest is a removal: nothing should be shown
@@ -426,7 +430,7 @@ def _read(
     for older in reversed(done):
         if older.item_version < newest.item_version:
             try:
-                if worker.rendition_of(older) == shown:
+                if outlets.rendition_of(older) == shown:
                     return "stale", older.item_version, ""
             except Exception:  # noqa: S112 - an old rendition that no longer renders
                 continue
@@ -434,7 +438,7 @@ def _read(
 
 
 def check(
-    worker: Worker,
+    outlets: OutletSet,
     refs: dict[UUID, str],
     outlet: str | None = None,
     *,
@@ -444,7 +448,7 @@ def check(
     order, then its file rows in path order, then the items it shows that the log never
     sent there. `witnessed`: the checkpoints the outlets that witness them were given
     (the audit store's)."""
-    view = worker.deliveries.all_deliveries()
+    view = outlets.deliveries.all_deliveries()
     groups: dict[tuple[str, UUID], list[Delivery]] = {}
     for d in view.values():
         if outlet in (None, d.outlet):
@@ -456,13 +460,13 @@ def check(
         )
         # An outlet no longer configured, or one whose settings do not load here (an
         # unset secret), is reported from the log like one that cannot be read.
-        readable = name in worker.outlets and worker.reads_back(name)
-        whole = readable and worker.outlets[name].capabilities.whole_set
+        readable = name in outlets.outlets and outlets.reads_back(name)
+        whole = readable and outlets.outlets[name].capabilities.whole_set
         findings: list[FileFinding] | None = None
         if readable:
             # A render that fails, a scratch folder that cannot be made: one row.
             try:
-                findings = file_findings(worker, name, witnessed, view)
+                findings = file_findings(outlets, name, witnessed, view)
             except Exception as exc:
                 yield Row(
                     _NOBODY,
@@ -485,15 +489,17 @@ def check(
                 key=lambda d: d.position,
                 default=None,
             )
-            set_verdict = _read(worker, latest, []) if latest else ("missing", None, "")
+            set_verdict = (
+                _read(outlets, latest, []) if latest else ("missing", None, "")
+            )
             set_verdict = _file_verdict(set_verdict, findings or ())
         # Outlets that cannot give back bytes but can list what they show (WeChat:
         # freepublish/batchget) are checked item by item against that list.
         listing: set[UUID] | None = None
         listing_error = ""
-        if not readable and name in worker.outlets:
+        if not readable and name in outlets.outlets:
             try:
-                listing = worker.inventory(name)
+                listing = outlets.inventory(name)
             except Exception as exc:  # an unreachable API: reported per item
                 listing_error = f"{type(exc).__name__}: {exc}"[:200]
         sent: set[UUID] = set()
@@ -520,7 +526,7 @@ def check(
                     )
             else:
                 verdict = _file_verdict(
-                    _read(worker, newest, done), owned.get(key[1], ())
+                    _read(outlets, newest, done), owned.get(key[1], ())
                 )
                 if (
                     verdict[0] == "in sync"
@@ -554,31 +560,39 @@ def check(
                 path=finding.path,
             )
         if listing is not None:
-            for extra in sorted(listing - sent - {k[1] for k in keys}):
-                yield Row(
-                    extra,
-                    refs.get(extra, str(extra)),
-                    name,
-                    "extra",
-                    None,
-                    None,
-                    "listed by the outlet, but the log never delivered it there",
-                )
+            yield from _extras(
+                listing - sent - {k[1] for k in keys},
+                refs,
+                name,
+                "listed by the outlet",
+            )
         if readable:
             try:
-                shown = worker.inventory(name)
+                shown = outlets.inventory(name)
             except Exception as exc:  # reported as a row
                 yield Row(
                     UUID(int=0), "-", name, "read failed", None, None, str(exc)[:200]
                 )
                 continue
-            for extra in sorted((shown or set()) - sent - {k[1] for k in keys}):
-                yield Row(
-                    extra,
-                    refs.get(extra, str(extra)),
-                    name,
-                    "extra",
-                    None,
-                    None,
-                    "on the outlet, but the log never delivered it there",
-                )
+            yield from _extras(
+                (shown or set()) - sent - {k[1] for k in keys},
+                refs,
+                name,
+                "on the outlet",
+            )
+
+
+def _extras(
+    ids: set[UUID], refs: Mapping[UUID, str], outlet: str, where: str
+) -> Iterator[Row]:
+    """An "extra" row for each item the outlet shows that the log never sent there."""
+    for extra in sorted(ids):
+        yield Row(
+            extra,
+            refs.get(extra, str(extra)),
+            outlet,
+            "extra",
+            None,
+            None,
+            f"{where}, but the log never delivered it there",
+        )

@@ -37,10 +37,10 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
+from syndicate.adapter import adapter_label
 from syndicate.application import CHINA_TZ, Disclosures
 from syndicate.audit.deadlines import Deadline, WorkdayCalendar, deadline_for
 from syndicate.audit.report import (
-    KIND_LABELS,
     AnnualStats,
     DeadlineRow,
     DeliveryRow,
@@ -243,7 +243,9 @@ def outlet_info(
     if outlet is not None:
         channel = outlet.channel
         label = (
-            channel.label if channel is not None else KIND_LABELS.get(outlet.kind, "")
+            channel.label
+            if channel is not None
+            else (adapter_label(outlet.adapter_class) or "")
         )
         return OutletInfo(
             name=name,

@@ -31,7 +31,6 @@ import functools
 import json
 import os
 import re
-import secrets
 import sqlite3
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -54,22 +53,6 @@ from syndicate.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from syndicate.audit.signing import (
-    ROTATION,
-    Checkpoint,
-    CheckpointFormatError,
-    KeyChain,
-    KeyFileError,
-    SignatureError,
-    Signer,
-    Verifier,
-    read_signer_file,
-    read_verifiers,
-    rotation_of,
-    sign_note,
-    write_signer_file,
-    write_verifier_file,
-)
 from syndicate.audit.store import (
     AuditStore,
     CheckpointRecord,
@@ -82,6 +65,20 @@ from syndicate.audit.store import (
 from syndicate.errors import ConfigurationError, InputError, StoreError
 from syndicate.fsutil import write_atomically
 from syndicate.project import Project
+from syndicate.signing import (
+    ROTATION,
+    Checkpoint,
+    CheckpointFormatError,
+    KeyChain,
+    KeyFileError,
+    SignatureError,
+    Signer,
+    Verifier,
+    read_signer_file,
+    read_verifiers,
+    rotation_of,
+    sign_note,
+)
 
 __all__ = [
     "Finding",
@@ -117,7 +114,6 @@ _PAGE = 500
 _CHUNK = 1 << 13  # positions per piece of work on the compiled path
 _MAX_PIECES = 256
 _POSITIONS = re.compile(r"positions items=(0|[1-9]\d*) deliveries=(0|[1-9]\d*)")
-KEY_ENV = "SYNDICATE_AUDIT_KEY"
 # The SQLite column types eventsourcing writes (as `typeof` names them).
 _TYPES = (b"text", b"integer", b"text", b"blob")
 
@@ -535,29 +531,13 @@ class LogReader:
 
 
 def key_paths(project: Project) -> tuple[Path, Path]:
-    """The private key file (SYNDICATE_AUDIT_KEY or keys/audit-signing.key under the
-    home) and the public key file (keys/audit-signing.pub under the home)."""
-    configured = os.environ.get(KEY_ENV)
-    private = (
-        Path(configured) if configured else project.home / "keys/audit-signing.key"
-    )
-    return private, project.home / "keys" / "audit-signing.pub"
+    """The home's signing key files (`Project.key_paths`)."""
+    return project.key_paths()
 
 
 def ensure_keys(project: Project) -> tuple[Verifier, bool]:
-    """Create the signing key pair if there is none (`syndicate init`); returns the
-    public key and whether it was created now. The private key is never printed."""
-    private, public = key_paths(project)
-    if private.exists():
-        signer = read_signer_file(private)
-        if not public.exists():
-            write_verifier_file(public, signer.verifier())
-        return signer.verifier(), False
-    signer = Signer.generate(f"syndicate-audit-{secrets.token_hex(4)}")
-    write_signer_file(private, signer)
-    public.unlink(missing_ok=True)
-    write_verifier_file(public, signer.verifier())
-    return signer.verifier(), True
+    """Create the home's signing key pair if there is none (`Project.ensure_keys`)."""
+    return project.ensure_keys()
 
 
 def retired_path(project: Project) -> Path:

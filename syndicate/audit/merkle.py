@@ -33,6 +33,7 @@ __all__ = [
     "CompactRange",
     "MerkleTree",
     "ProofError",
+    "is_compiled",
     "leaf_hash",
     "node_hash",
     "parent_level",
@@ -45,6 +46,12 @@ HASH_SIZE = 32
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """The root of the empty tree, SHA-256 of the empty string."""
+
+
+def is_compiled() -> bool:
+    """Whether the compiled hashing module was built at install; without it the tree
+    is computed in pure Python (same result, slower)."""
+    return _native is not None
 
 
 def parent_level(level: bytes | bytearray) -> bytes:

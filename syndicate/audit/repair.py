@@ -46,10 +46,10 @@ from syndicate.audit.consistency import (
     nested_folders,
     shown_path,
 )
-from syndicate.delivery import Worker
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.errors import ConflictError
 from syndicate.fsutil import fsync_dir
+from syndicate.outletset import OutletSet
 
 __all__ = ["OutletRepair", "repair_outlets"]
 
@@ -162,7 +162,7 @@ def _fix(
 
 
 def _record(
-    worker: Worker,
+    outlets: OutletSet,
     used: Sequence[Delivery],
     findings: dict[str, FileFinding],
     result: OutletRepair,
@@ -184,7 +184,7 @@ def _record(
         removed.setdefault(newest.id, []).append(path)
     ids = sorted({*rewritten, *removed})
     for _ in range(5):
-        fresh = [worker.deliveries.delivery(i) for i in ids]
+        fresh = [outlets.deliveries.delivery(i) for i in ids]
         for d in fresh:
             d.record(
                 Delivery.Repaired,
@@ -194,7 +194,7 @@ def _record(
                 removed=removed.get(d.id, []),
             )
         try:
-            worker.deliveries.save(*fresh)
+            outlets.deliveries.save(*fresh)
         except IntegrityError:
             continue  # a worker appended meanwhile: load again and append after it
         result.events = len(fresh)
@@ -206,7 +206,7 @@ def _record(
 
 
 def repair_outlets(
-    worker: Worker,
+    outlet_set: OutletSet,
     outlets: Iterable[str],
     *,
     actor: str,
@@ -215,10 +215,11 @@ def repair_outlets(
     witnessed: Witnessed = None,
     delete_extra: bool = False,
 ) -> list[OutletRepair]:
-    """Repair the files of `outlets` (those whose adapter can say what they should
-    hold; others are skipped). With `item`, only that item's own files (its page,
+    """Repair the files of the outlets of `outlet_set` named in `outlets` (those whose
+    adapter can say what they should hold; others are skipped), and record it in the
+    set's deliveries log. With `item`, only that item's own files (its page,
     attachments, document, kiosk file), on every outlet that has any."""
-    view = worker.deliveries.all_deliveries()
+    view = outlet_set.deliveries.all_deliveries()
     results: list[OutletRepair] = []
     now = clock()
     for name in outlets:
@@ -246,12 +247,12 @@ def repair_outlets(
         with tempfile.TemporaryDirectory(prefix="syndicate-repair-") as tmp:
             scratch = Path(tmp) / "files"
             scratch.mkdir()
-            built = expected_folder(worker, name, scratch, witnessed, view)
+            built = expected_folder(outlet_set, name, scratch, witnessed, view)
             if built is None:
                 continue
             folder, used = built
             found = compare_folder(
-                scratch, folder, nested_folders(worker, name, folder.root)
+                scratch, folder, nested_folders(outlet_set, name, folder.root)
             )
             if item is not None:
                 found = [f for f in found if item in f.owners]
@@ -267,6 +268,6 @@ def repair_outlets(
                 source = folder.linked.get(finding.raw, scratch / finding.raw)
                 _fix(finding, folder.root, source, result, delete_extra)
             by_path = {f.path: f for f in found}
-            _record(worker, used, by_path, result, actor, clock())
+            _record(outlet_set, used, by_path, result, actor, clock())
             results.append(result)
     return results

@@ -8,10 +8,11 @@ notice (kept) or empty bytes (the item was not shown). On whole-set outlets (fee
 bundles) every rendition is the whole set, so only the latest one of the outlet counts.
 
 Each such rendition is rendered again with the outlet's adapter from the job the worker
-built for it (`Worker.render_again`: the item at the delivery's version, the live set at its log
-position, the receipts of earlier versions as they stood when it was rendered), and its
-sha256 is compared with the `rendition_sha256` the log recorded. Renders are pure, so the
-same bytes come back years later unless the adapter, its settings or the log changed.
+built for it (`OutletSet.render_again`: the item at the delivery's version, the live set
+at its log position, the receipts of earlier versions as they stood when it was
+rendered), and its sha256 is compared with the `rendition_sha256` the log recorded.
+Renders are pure, so the same bytes come back years later unless the adapter, its
+settings or the log changed.
 
 Memory stays bounded however long the log is: the deliveries log is streamed once, and
 only the latest state of each (outlet, item) is kept — plus a bounded cache of which
@@ -33,10 +34,10 @@ from uuid import UUID
 
 from syndicate.application import CHINA_TZ, Disclosures
 from syndicate.audit.facts import delivery_events
-from syndicate.delivery import Worker
 from syndicate.domain.deliveries import Delivery, DeliveryState, delivery_id
 from syndicate.fsutil import write_atomically
 from syndicate.outlets import Outlet
+from syndicate.outletset import OutletSet
 from syndicate.planning import Deliveries
 
 __all__ = [
@@ -404,14 +405,14 @@ def _ref(items: Disclosures, item_id: UUID, version: int) -> str:
 def _render_one(
     items: Disclosures,
     deliveries: Deliveries,
-    worker: Worker,
+    outlets: OutletSet,
     shown: Shown,
     folder: Path,
     files: list[Path],
 ) -> Replayed:
     try:
         delivery, previous = _as_rendered(deliveries, shown)
-        job, rendition = worker.render_again(delivery, previous)
+        job, rendition = outlets.render_again(delivery, previous)
     except Exception as exc:  # report it as a mismatch; replay the rest
         return Replayed(
             shown=shown,
@@ -475,11 +476,10 @@ def replay(
     files: list[Path] = []
     result: list[OutletReplay] = []
     refs: dict[UUID, str] = {}
-    worker = Worker(
-        deliveries,
-        items,
+    readers = OutletSet(
         {n: o for n, o in outlets.items() if n in names},
-        name="audit-replay",
+        items=items,
+        deliveries=deliveries,
         attachments=attachments,
     )
     try:
@@ -510,7 +510,7 @@ def replay(
             folder.mkdir(parents=True, exist_ok=True)
             for s in found:
                 part.items.append(
-                    _render_one(items, deliveries, worker, s, folder, files)
+                    _render_one(items, deliveries, readers, s, folder, files)
                 )
                 if on_item is not None:
                     on_item(1)
@@ -528,7 +528,7 @@ def replay(
             )
             result.append(part)
     finally:
-        worker.close()
+        readers.close()
     summary = ReplaySummary(as_of=as_of, outlets=result, files=files, refs=refs)
     _dump(out / "replay.json", summary.as_json(), files)
     return summary

@@ -24,6 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from syndicate.fsutil import write_atomically
+from syndicate.registry import kind_label
 
 __all__ = [
     "AnnualStats",
@@ -139,16 +140,6 @@ class StateCount:
     count: int
 
 
-KIND_LABELS = {
-    "portal": "政府门户网站",
-    "rss": "RSS订阅",
-    "wechat_mp": "微信公众号",
-    "kiosk": "自助终端",
-    "wecom_group": "企业微信群",
-    "dingtalk_group": "钉钉群",
-    "noticeboard": "政务公开栏",
-    "webhook": "Webhook推送",
-}
 VERDICT_LABELS = {
     "missing": "缺失",
     "stale": "版本滞后",
@@ -384,6 +375,11 @@ def _labelled(labels: dict[str, str]) -> Show:
     return lambda value: labels.get(str(value), str(value))
 
 
+def _kind(value: Cell) -> Cell:
+    """An outlet kind as its adapter names it (`label`), else as it is."""
+    return kind_label(str(value))
+
+
 def _minutes(value: Cell) -> Cell:
     return str(value)[:16].replace("T", " ")  # ISO with offset -> "YYYY-MM-DD HH:MM"
 
@@ -397,7 +393,7 @@ Columns = Sequence[tuple[str, str, Show]]
 DELIVERY_COLUMNS: Columns = (
     ("delivery_id", "投递编号", _same),
     ("outlet", "渠道", _same),
-    ("kind", "渠道类型", _labelled(KIND_LABELS)),
+    ("kind", "渠道类型", _kind),
     ("item_ref", "事项（索引号）", _same),
     ("title", "标题", _same),
     ("version", "版本", _same),

@@ -1,6 +1,10 @@
 """Audit operations a command runs: open the logs for reading, checkpoint now or when
 due, publish checkpoints on the outlets that witness them, compare the outlets with the
-log, and repair their files from it."""
+log, and repair their files from it.
+
+Outlets are read through an `OutletSet` (`outlet_set`: the home's outlets, adapters and
+sessions, built with its attachment store), never through a delivery worker: nothing
+here sends."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 
 from eventsourcing.persistence import PersistenceError
 
-from syndicate.adapter import WitnessedCheckpoint
+from syndicate.adapter import WitnessedCheckpoint, Witnesses
 from syndicate.audit.consistency import Row, Witnessed, check
 from syndicate.audit.log import (
     LogReader,
@@ -24,18 +28,7 @@ from syndicate.audit.log import (
     retired_path,
 )
 from syndicate.audit.repair import OutletRepair, repair_outlets
-from syndicate.audit.signing import (
-    Checkpoint,
-    KeyFileError,
-    Signer,
-    Verifier,
-    read_signer_file,
-    read_verifiers,
-    rotation_of,
-    write_signer_file,
-)
 from syndicate.audit.store import AuditStore, CheckpointRecord
-from syndicate.delivery import Worker
 from syndicate.errors import (
     DomainError,
     InputError,
@@ -47,6 +40,16 @@ from syndicate.fsutil import fsync_dir, write_atomically
 from syndicate.outlets import Outlet
 from syndicate.persistence import scrub
 from syndicate.project import Project
+from syndicate.signing import (
+    Checkpoint,
+    KeyFileError,
+    Signer,
+    Verifier,
+    read_signer_file,
+    read_verifiers,
+    rotation_of,
+    write_signer_file,
+)
 
 __all__ = [
     "auto_checkpoint",
@@ -298,11 +301,10 @@ def _witness(project: Project, store: AuditStore) -> list[tuple[str, str]]:
     done: list[tuple[str, str]] = []
     for name, outlet in outlets.items():
         adapter = outlet.adapter()
-        witness = getattr(adapter, "witness", None)
-        if witness is None:
+        if not isinstance(adapter, Witnesses):
             continue
         try:
-            witness(notes, public_key)
+            adapter.witness(notes, public_key)
         except ValueError as exc:  # a checkpoint the outlet refuses to vouch for
             done.append((name, str(exc)))
             continue
@@ -314,25 +316,16 @@ def consistency_rows(
     project: Project, outlets: dict[str, Outlet], outlet: str | None = None
 ) -> list[Row]:
     """`syndicate.audit.consistency.check` over a home: every item on every outlet (or
-    on `outlet`), the outlets read with a worker that sends nothing."""
+    on `outlet`), the outlets read through an `OutletSet` (nothing is sent)."""
     with (
         project.disclosures() as items,
         project.deliveries(items, outlets=outlets) as deliveries,
+        project.outlet_set(items, deliveries, outlets) as readers,
     ):
         refs = {s.id: s.ref for s in items.items()}
-        worker = Worker(
-            deliveries,
-            items,
-            outlets,
-            name="audit",
-            attachments=project.attachments.root,
+        return list(
+            check(readers, refs, outlet, witnessed=witnessed_checkpoints(project))
         )
-        try:
-            return list(
-                check(worker, refs, outlet, witnessed=witnessed_checkpoints(project))
-            )
-        finally:
-            worker.close()
 
 
 def repair(
@@ -366,19 +359,12 @@ def repair(
                 only = items.resolve(ref)
             except ItemNotFound as exc:
                 raise InputError([Problem("REF", str(exc))]) from None
-        worker = Worker(
-            deliveries,
-            items,
-            outlets,
-            name="repair",
-            attachments=project.attachments.root,
-        )
-        try:
+        with project.outlet_set(items, deliveries, outlets) as readers:
             names = [outlet] if outlet else sorted(outlets)
             fixable = [
                 n
                 for n in names
-                if worker.reads_back(n)
+                if readers.reads_back(n)
                 and callable(getattr(outlets[n].adapter(), "expected_files", None))
             ]
             if outlet is not None and not fixable:
@@ -392,7 +378,7 @@ def repair(
                     ]
                 )
             return repair_outlets(
-                worker,
+                readers,
                 fixable,
                 actor=actor,
                 clock=items.clock,
@@ -400,5 +386,3 @@ def repair(
                 witnessed=witnessed_checkpoints(project, strict=True),
                 delete_extra=delete_extra,
             )
-        finally:
-            worker.close()

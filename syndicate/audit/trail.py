@@ -11,9 +11,12 @@ that delivery follows its `Planned` in the log. Only those events are decoded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import csv
+import io
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -23,7 +26,14 @@ from syndicate.audit.facts import delivery_events, plain_state
 from syndicate.domain.deliveries import Delivery
 from syndicate.planning import Deliveries
 
-__all__ = ["TrailRow", "compact_receipt", "delivery_row", "trail"]
+__all__ = [
+    "TRAIL_FIELDS",
+    "TrailRow",
+    "compact_receipt",
+    "delivery_row",
+    "trail",
+    "trail_csv",
+]
 
 ITEMS_LOG = "items"
 DELIVERIES_LOG = "deliveries"
@@ -51,6 +61,69 @@ class TrailRow:
     def sort_key(self) -> tuple[datetime, int, int]:
         """Time, then the items log before the deliveries log, then position."""
         return self.at, 0 if self.log == ITEMS_LOG else 1, self.position
+
+    def as_json(self) -> dict[str, Any]:
+        """The object `audit trail --json` prints for this row: the `TRAIL_FIELDS`, the
+        time in ISO 8601 with +08:00."""
+        return {
+            "time": self.at.astimezone(CHINA_TZ).isoformat(),
+            "log": self.log,
+            "position": self.position,
+            "event": self.event,
+            "actor": self.actor,
+            "version": self.version,
+            "outlet": self.outlet,
+            "delivery_id": str(self.delivery_id) if self.delivery_id else None,
+            "attempt": self.attempt,
+            "receipt": dict(self.receipt) if self.receipt is not None else None,
+            "content_sha256": self.content_sha256,
+            "rendition_sha256": self.rendition_sha256,
+            "detail": self.detail,
+        }
+
+
+# The columns of a trail as JSON keys and CSV header, in order.
+TRAIL_FIELDS = (
+    "time",
+    "log",
+    "position",
+    "event",
+    "actor",
+    "version",
+    "outlet",
+    "delivery_id",
+    "attempt",
+    "receipt",
+    "content_sha256",
+    "rendition_sha256",
+    "detail",
+)
+
+
+def _spreadsheet_safe(value: Any) -> Any:
+    # A cell starting with = + - @ is a formula to a spreadsheet: neutralise it.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def trail_csv(rows: Iterable[TrailRow]) -> str:
+    """The trail as CSV: a `TRAIL_FIELDS` header row, then one line per row (receipts
+    on one line, empty cells for None, cells a spreadsheet would take for a formula
+    prefixed with ')."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(TRAIL_FIELDS)
+    for row in rows:
+        data = row.as_json()
+        data["receipt"] = compact_receipt(row.receipt)
+        writer.writerow(
+            [
+                "" if data[k] is None else _spreadsheet_safe(data[k])
+                for k in TRAIL_FIELDS
+            ]
+        )
+    return buffer.getvalue()
 
 
 def compact_receipt(receipt: Mapping[str, str] | None) -> str:

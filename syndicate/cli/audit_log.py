@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from syndicate.audit import merkle
-from syndicate.audit.log import (
-    Leaf,
-    ProofRejected,
-    Verdict,
-    export_log,
-    load_keys,
-    open_audit,
-    prove,
-    reachable_keys,
-    read_kept_checkpoint,
-    read_trusted_keys,
-    verify,
-    verify_leaves,
-    verify_proof,
-)
-from syndicate.audit.service import (
-    consistency_rows,
-    open_reader,
-    record_checkpoint,
-    rotate_key,
-)
-from syndicate.audit.signing import Verifier
+from syndicate.audit.log import PUBLIC_KEY_FILE, Verdict
 from syndicate.cli.output import cli_errors, echo_json, fail, format_time, table
-from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
+from syndicate.cli.state import ActorOption, JsonOption, open_engine, resolve_actor
+from syndicate.engine.audit import hashing_is_compiled, open_export, open_proof
 from syndicate.errors import InputError
 
 __all__ = ["register"]
@@ -66,11 +44,8 @@ def checkpoint_command(ctx: typer.Context, actor: ActorOption = None) -> None:
 
     Example: syndicate audit checkpoint
     """
-    with cli_errors():
-        project = state_of(ctx).project()
-        typer.echo(
-            record_checkpoint(project, trigger="manual", actor=resolve_actor(actor))
-        )
+    with cli_errors(), open_engine(ctx) as engine:
+        typer.echo(engine.record_checkpoint(actor=resolve_actor(actor)))
 
 
 def pubkey(ctx: typer.Context) -> None:
@@ -82,8 +57,8 @@ def pubkey(ctx: typer.Context) -> None:
 
     Example: syndicate audit pubkey > linxi-audit.pub
     """
-    with cli_errors():
-        for key in load_keys(state_of(ctx).project()):
+    with cli_errors(), open_engine(ctx) as engine:
+        for key in engine.public_keys():
             typer.echo(key.to_text())
 
 
@@ -102,9 +77,8 @@ def rotate_key_command(ctx: typer.Context, actor: ActorOption = None) -> None:
 
     Example: syndicate audit rotate-key
     """
-    with cli_errors():
-        project = state_of(ctx).project()
-        typer.echo(rotate_key(project, actor=resolve_actor(actor)))
+    with cli_errors(), open_engine(ctx) as engine:
+        typer.echo(engine.rotate_key(actor=resolve_actor(actor)))
 
 
 def _print_verdict(verdict: Verdict, as_json: bool) -> None:
@@ -190,35 +164,20 @@ def verify_command(
         if proof is not None:
             _verify_proof_file(proof, pubkey_file, as_json)
             return
-        if merkle._native is None and not as_json:
+        if not hashing_is_compiled() and not as_json:
             typer.echo(
                 "note: the compiled hashing module was not built at install "
                 "(see README), so this runs in pure Python: same result, slower",
                 err=True,
             )
         if export is not None:
-            from syndicate.audit.log import EVENTS_FILE, PUBLIC_KEY_FILE, read_export
-
-            if not (export / EVENTS_FILE).is_file():
-                raise InputError(
-                    f"--export {export}: no {EVENTS_FILE} (not an `audit export`?)"
-                )
-
-            keys = _trusted(pubkey_file or [export / PUBLIC_KEY_FILE])
-            if not pubkey_file and not as_json:
+            to_verify = open_export(export, pubkey_file or ())
+            if to_verify.own_key and not as_json:
                 _trusting_own_key(f"the export's own {PUBLIC_KEY_FILE}")
-            leaves, records = read_export(export)
-            reached = reachable_keys(records, keys)
-            kept = [read_kept_checkpoint(f, reached) for f in kept_files or ()]
-            verdict = verify_leaves(leaves, records, keys, kept)
+            verdict = to_verify.verify(kept_files or ())
         else:
-            project = state_of(ctx).project()
-            keys = load_keys(project, pubkey_file or ())
-            with open_reader(project) as (store, reader):
-                records = list(store.checkpoints())
-                reached = reachable_keys(records, keys)
-                kept = [read_kept_checkpoint(f, reached) for f in kept_files or ()]
-                verdict = verify(reader, records, keys, kept)
+            with open_engine(ctx) as engine:
+                verdict = engine.verify_log(pubkey_file or (), kept_files or ())
     _print_verdict(verdict, as_json)
 
 
@@ -230,46 +189,23 @@ def _trusting_own_key(what: str) -> None:
     )
 
 
-def _trusted(files: list[Path]) -> list[Verifier]:
-    """The keys of every `--pubkey` file, in order, without repeats."""
-    return list(dict.fromkeys(k for f in files for k in read_trusted_keys(f)))
-
-
 def _verify_proof_file(
     proof: Path, pubkey_file: list[Path] | None, as_json: bool
 ) -> None:
     """`verify --proof`: exit 1 if the bundle does not prove what it claims."""
-    try:
-        bundle = json.loads(proof.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"--proof {proof}: cannot read ({exc})") from None
-    if not isinstance(bundle, dict):
-        raise InputError(f"--proof {proof}: not a proof bundle (a JSON object)")
-    key: Verifier | list[Verifier]
-    if pubkey_file:
-        key = _trusted(pubkey_file)
-    else:
-        try:
-            key = Verifier.from_text(str(bundle.get("public_key", "")))
-        except ValueError as exc:
-            raise InputError(
-                f"--proof {proof}: its public_key is not a key ({exc})"
-            ) from None
-        if not as_json:
-            _trusting_own_key("the bundle's own public_key")
-    try:
-        lines = verify_proof(bundle, key)
-    except ProofRejected as exc:
-        if as_json:
-            echo_json({"ok": False, "proven": [], "problem": str(exc)})
-        else:
-            typer.echo(f"FAIL {exc}")
-        raise typer.Exit(1) from None
+    bundle = open_proof(proof, pubkey_file or ())
+    if bundle.own_key and not as_json:
+        _trusting_own_key("the bundle's own public_key")
+    checked = bundle.check()
     if as_json:
-        echo_json({"ok": True, "proven": lines, "problem": None})
-    else:
-        for line in lines:
+        echo_json(checked.as_json())
+    elif checked.ok:
+        for line in checked.proven:
             typer.echo(f"OK {line}")
+    else:
+        typer.echo(f"FAIL {checked.problem}")
+    if not checked.ok:
+        raise typer.Exit(1)
 
 
 def export_command(
@@ -284,20 +220,14 @@ def export_command(
 
     Example: syndicate audit export audit-2026
     """
-    with cli_errors():
-        project = state_of(ctx).project()
-        keys = load_keys(project)
-        if out.exists() and any(out.iterdir()):
-            raise InputError(f"{out}: not empty; export into a new directory")
-        with open_reader(project) as (store, reader):
-            counts = export_log(reader, list(store.checkpoints()), keys, out)
+    with cli_errors(), open_engine(ctx) as engine:
+        done = engine.export_log(out)
         typer.echo(
-            f"exported {counts['events']} events and {counts['checkpoints']} "
-            f"checkpoints to {out}"
+            f"exported {done.events} events and {done.checkpoints} checkpoints to {out}"
         )
-        if counts.get("outside"):
+        if done.outside:
             typer.echo(
-                f"warning: {counts['outside']} stored row(s) lie outside the positions "
+                f"warning: {done.outside} stored row(s) lie outside the positions "
                 "the audit log covers and are not in the export; run `syndicate audit "
                 "verify` on the store",
                 err=True,
@@ -320,35 +250,18 @@ def prove_command(
     Example: syndicate audit prove 临溪县民政局/11330100MB0000006R/2026-00019 --out p.json
     """
     with cli_errors():
-        project = state_of(ctx).project()
-        keys = load_keys(project)
-        with project.disclosures() as items:
-            item_id = str(items.resolve(ref))
-            with project.deliveries(items, outlets={}) as deliveries:
-                ours = {
-                    str(d.id)
-                    for d in deliveries.all_deliveries().values()
-                    if str(d.item_id) == item_id
-                }
-        ids = ours | {item_id}
-
-        def wanted(leaf: Leaf) -> bool:
-            doc = json.loads(leaf.data)
-            return str(doc["originator_id"]) in ids
-
-        with open_reader(project) as (store, reader):
-            bundle = prove(reader, list(store.checkpoints()), keys, wanted)
-        text = json.dumps(bundle, ensure_ascii=False, indent=1)
+        with open_engine(ctx) as engine:
+            bundle = engine.prove(ref)
         if out is None:
-            sys.stdout.write(text + "\n")
+            sys.stdout.write(bundle.text())
             return
-        out.write_text(text + "\n", "utf-8")
+        bundle.write(out)
         typer.echo(
-            f"{len(bundle['proofs'])} inclusion proofs written to {out}"
+            f"{bundle.proofs} inclusion proofs written to {out}"
             + (
-                f"; {len(bundle['not_yet_covered'])} newer events are not covered "
+                f"; {bundle.not_yet_covered} newer events are not covered "
                 "until the next checkpoint"
-                if bundle["not_yet_covered"]
+                if bundle.not_yet_covered
                 else ""
             )
         )
@@ -360,9 +273,8 @@ def list_checkpoints(ctx: typer.Context, as_json: JsonOption = False) -> None:
     Example: syndicate audit checkpoints --json
     """
     with cli_errors():
-        project = state_of(ctx).project()
-        with open_audit(project) as store:
-            records = list(store.checkpoints())
+        with open_engine(ctx) as engine:
+            records = engine.checkpoints()
         if as_json:
             echo_json([r.as_json() | {"segment": None} for r in records])
             return
@@ -398,13 +310,9 @@ def consistency_command(
 
     Example: syndicate audit consistency --outlet portal --json
     """
-    with cli_errors():
-        project = state_of(ctx).project()
-        outlets, problems = project.outlets_for_reading()
-        if outlet is not None and outlet not in outlets and outlet not in problems:
-            raise InputError(f"--outlet {outlet}: no such outlet in syndicate.toml")
-        rows = consistency_rows(project, outlets, outlet)
-    bad = [r for r in rows if not r.ok]
+    with cli_errors(), open_engine(ctx) as engine:
+        found = engine.consistency(outlet)
+    rows, problems, bad = found.rows, found.problems, found.mismatched
     if as_json:
         echo_json([r.as_json() for r in rows])
     else:

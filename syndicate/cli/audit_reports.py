@@ -5,49 +5,23 @@ All four only read: nothing is appended to either log.
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import date, datetime
+from contextlib import ExitStack, contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from syndicate.audit.deadlines import (
-    DeadlineState,
-    HolidayFileError,
-    WorkdayCalendar,
-    load_holiday_file,
-)
-from syndicate.audit.facts import (
-    DeadlineFact,
-    deadline_facts,
-    first_public_publication,
-    item_facts,
-    outlet_info,
-    report_data,
-)
-from syndicate.audit.replay import ReplaySummary, parse_moment
-from syndicate.audit.replay import replay as replay_as_of
-from syndicate.audit.report import write_report
-from syndicate.audit.trail import TrailRow, compact_receipt
-from syndicate.audit.trail import trail as item_trail
-from syndicate.cli.output import (
-    cli_errors,
-    echo_json,
-    format_time,
-    iso_china,
-    table,
-    width,
-)
-from syndicate.cli.run import Engine, OutletOption, engine
-from syndicate.cli.state import JsonOption
-from syndicate.domain.base import CHINA_TZ
+from syndicate.audit.deadlines import DeadlineState
+from syndicate.audit.facts import DeadlineFact
+from syndicate.audit.replay import ReplaySummary
+from syndicate.audit.trail import TrailRow, compact_receipt, trail_csv
+from syndicate.cli.output import cli_errors, echo_json, format_time, table, width
+from syndicate.cli.state import JsonOption, OutletOption, open_engine
+from syndicate.engine.audit import ReplayRequest, workday_calendar
 from syndicate.errors import InputError, Problem
-from syndicate.outlets import Outlet
 
 __all__ = ["register"]
 
@@ -61,63 +35,6 @@ HolidaysOption = Annotated[
         show_default=False,
     ),
 ]
-
-_TRAIL_FIELDS = (
-    "time",
-    "log",
-    "position",
-    "event",
-    "actor",
-    "version",
-    "outlet",
-    "delivery_id",
-    "attempt",
-    "receipt",
-    "content_sha256",
-    "rendition_sha256",
-    "detail",
-)
-
-
-def _trail_json(row: TrailRow) -> dict[str, Any]:
-    return {
-        "time": iso_china(row.at),
-        "log": row.log,
-        "position": row.position,
-        "event": row.event,
-        "actor": row.actor,
-        "version": row.version,
-        "outlet": row.outlet,
-        "delivery_id": str(row.delivery_id) if row.delivery_id else None,
-        "attempt": row.attempt,
-        "receipt": dict(row.receipt) if row.receipt is not None else None,
-        "content_sha256": row.content_sha256,
-        "rendition_sha256": row.rendition_sha256,
-        "detail": row.detail,
-    }
-
-
-def _spreadsheet_safe(value: Any) -> Any:
-    # A cell starting with = + - @ is a formula to a spreadsheet: neutralise it.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def _trail_csv(rows: list[TrailRow]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(_TRAIL_FIELDS)
-    for row in rows:
-        data = _trail_json(row)
-        data["receipt"] = compact_receipt(row.receipt)
-        writer.writerow(
-            [
-                "" if data[k] is None else _spreadsheet_safe(data[k])
-                for k in _TRAIL_FIELDS
-            ]
-        )
-    return buffer.getvalue()
 
 
 def _clip(text: str, columns: int) -> str:
@@ -192,73 +109,42 @@ def trail(
 
     Example: syndicate audit trail 临溪县民政局/11330100MB0000006R/2026-00019 --csv > trail.csv
     """
-    with cli_errors(), engine(ctx, outlets=False) as run:
+    with cli_errors(), open_engine(ctx) as engine:
         if as_json and as_csv:
             raise InputError([Problem("--json/--csv", "give one of them, not both")])
-        item_id = run.items.resolve(ref)
-        rows = item_trail(run.items, run.deliveries, item_id)
+        found = engine.trail(ref)
+        rows = found.rows
         if as_json:
-            echo_json([_trail_json(r) for r in rows])
+            echo_json([r.as_json() for r in rows])
         elif as_csv:
-            typer.echo(_trail_csv(rows), nl=False)
+            typer.echo(trail_csv(rows), nl=False)
         else:
-            item = run.items.get(item_id)
-            deliveries = {r.delivery_id for r in rows if r.delivery_id}
-            outlets = {r.outlet for r in rows if r.outlet}
             typer.echo(
-                f"{item.ref} ({item_id}): {len(rows)} event(s); "
-                f"{len(deliveries)} delivery(ies) to {len(outlets)} outlet(s)\n"
+                f"{found.ref} ({found.item_id}): {len(rows)} event(s); "
+                f"{found.deliveries} delivery(ies) to {found.outlets} outlet(s)\n"
             )
             typer.echo(_trail_text(rows))
 
 
-def _today_alone(text: str, now: datetime) -> bool:
-    """Whether `text` is a date alone, and today's in China."""
-    value = text.strip()
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        return False
-    return len(value) == 10 and day == now.astimezone(CHINA_TZ).date()
-
-
-def _check_out(out: Path) -> bool:
-    """Refuse an --out that would mix a replay with other files; True if it exists."""
-    if not out.exists():
-        return False
-    if not out.is_dir():
-        raise InputError([Problem("--out", f"{out} exists and is not a directory")])
-    if any(out.iterdir()):
-        raise InputError(
-            [
-                Problem(
-                    "--out",
-                    f"{out} is not empty; give a new or empty directory (a replay never "
-                    "mixes with older files)",
-                )
-            ]
-        )
-    return True
-
-
 @contextmanager
-def _progress(label: str, length: int) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar on stderr when it is a terminal; nothing otherwise."""
-    if not sys.stderr.isatty() or length <= 0:
-        yield None
-        return
-    with typer.progressbar(length=length, label=label, file=sys.stderr) as bar:
-        yield bar.update
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback (done, total) drawing a bar on stderr when it is a terminal,
+    and doing nothing otherwise."""
+    with ExitStack() as stack:
+        bars: list[Any] = []
 
+        def advance(done: int, total: int) -> None:
+            if not bars:
+                if not sys.stderr.isatty() or total <= 0:
+                    return
+                bars.append(
+                    stack.enter_context(
+                        typer.progressbar(length=total, label=label, file=sys.stderr)
+                    )
+                )
+            bars[0].update(done - bars[0].pos)
 
-def _loaded_outlets(
-    run: Engine,
-) -> tuple[dict[str, Outlet], dict[str, str], dict[str, str | None]]:
-    """Outlets that load for reading (unset secrets do not stop them), the problems of
-    those that do not, and every configured outlet's kind."""
-    outlets, problems = run.project.outlets_for_reading()
-    kinds = {n: run.project.outlet_kind(n) for n in [*outlets, *problems]}
-    return outlets, problems, kinds
+        yield advance
 
 
 def _print_replay(summary: ReplaySummary, out: Path) -> None:
@@ -336,59 +222,12 @@ def replay(
     Example: syndicate audit replay --as-of 2026-10-09T18:00 --outlet portal --out replay-1009
     """
     with cli_errors():
-        try:
-            moment = parse_moment(as_of)
-        except ValueError as exc:
-            raise InputError([Problem("--as-of", str(exc))]) from None
-        existed = _check_out(out)
-        with engine(ctx, outlets=False) as run:
-            now = run.items.clock()
-            if moment > now and _today_alone(as_of, now):
-                moment = now  # "as of today": until now
-            if moment > now:
-                raise InputError(
-                    [
-                        Problem(
-                            "--as-of",
-                            f"{format_time(moment)} is in the future (it is "
-                            f"{format_time(now)} now, China time)",
-                        )
-                    ]
-                )
-            outlets, problems, kinds = _loaded_outlets(run)
-            stop = run.deliveries.recorder.max_notification_id() or 0
-            with _progress("reading the deliveries log", stop) as advance:
-                reached = [0]
-
-                def on_page(position: int) -> None:
-                    if advance is not None:
-                        advance(position - reached[0])
-                    reached[0] = position
-
-                summary = replay_as_of(
-                    run.items,
-                    run.deliveries,
-                    as_of=moment,
-                    out=out,
-                    outlets=outlets,
-                    kinds=kinds,
-                    problems=problems,
-                    only=outlet,
-                    attachments=run.project.attachments.root,
-                    on_page=on_page,
-                )
-        if outlet is not None and not summary.outlets:
-            for path in summary.files:
-                path.unlink(missing_ok=True)
-            if not existed:
-                out.rmdir()
-            raise InputError(
-                [
-                    Problem(
-                        "--outlet", f"no outlet {outlet!r} is configured or in the log"
-                    )
-                ]
-            )
+        request = ReplayRequest.parse(as_of, out, outlet)
+        with (
+            open_engine(ctx) as engine,
+            _progress("reading the deliveries log") as advance,
+        ):
+            summary = engine.replay(request, progress=advance)
         if as_json:
             echo_json(summary.as_json())
         else:
@@ -405,34 +244,13 @@ def replay(
         raise typer.Exit(1)
 
 
-def _calendar(holidays: Path | None) -> WorkdayCalendar:
-    if holidays is None:
-        return WorkdayCalendar()
-    try:
-        return WorkdayCalendar(load_holiday_file(holidays))
-    except HolidayFileError as exc:
-        raise InputError([Problem("--holidays", str(exc))]) from None
-    except OSError as exc:
-        raise InputError(
-            [Problem("--holidays", f"cannot read {holidays}: {exc.strerror or exc}")]
-        ) from None
-
-
-def _warn(calendar: WorkdayCalendar) -> None:
-    for warning in calendar.warnings():
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
         typer.echo(
             f"warning: {warning}; pass --holidays FILE with that year's official "
             "holidays and 调休 working days",
             err=True,
         )
-
-
-_STATES = (
-    DeadlineState.MET,
-    DeadlineState.LATE,
-    DeadlineState.OPEN,
-    DeadlineState.DUE_SOON,
-)
 
 
 def _deadline_text(found: list[DeadlineFact]) -> str:
@@ -489,7 +307,7 @@ def deadlines(
     Example: syndicate audit deadlines --today 2026-05-20 --holidays holidays-2027.txt
     """
     with cli_errors():
-        calendar = _calendar(holidays)
+        calendar = workday_calendar(holidays)
         day: date | None = None
         if today is not None:
             try:
@@ -498,41 +316,27 @@ def deadlines(
                 raise InputError(
                     [Problem("--today", f"invalid date {today!r}; expected YYYY-MM-DD")]
                 ) from None
-        with engine(ctx, outlets=False) as run:
-            day = day or run.items.clock().astimezone(CHINA_TZ).date()
-            outlets, _, kinds = _loaded_outlets(run)
-            public = {n for n in kinds if outlet_info(outlets, kinds, n).public}
-            facts = item_facts(run.items)
-            wanted = [f.id for f in facts.values() if f.proactive]
-            published = first_public_publication(run.deliveries, wanted, public)
-            found = deadline_facts(facts, published, today=day, calendar=calendar)
-        counts = {s: sum(1 for f in found if f.deadline.state is s) for s in _STATES}
+        with open_engine(ctx) as engine:
+            found = engine.deadlines(day, calendar)
+        counts = found.counts
         if as_json:
-            echo_json(
-                {
-                    "today": day.isoformat(),
-                    "public_outlets": sorted(public),
-                    "items": [f.as_json() for f in found],
-                    "summary": {s.value: n for s, n in counts.items()},
-                    "warnings": calendar.warnings(),
-                }
-            )
-        elif found:
-            typer.echo(_deadline_text(found))
+            echo_json(found.as_json())
+        elif found.items:
+            typer.echo(_deadline_text(found.items))
         if not as_json:
             typer.echo(
-                f"\n{len(found)} proactive item(s) as of {day}: "
+                f"\n{len(found.items)} proactive item(s) as of {found.today}: "
                 f"{counts[DeadlineState.MET]} met, {counts[DeadlineState.LATE]} late, "
                 f"{counts[DeadlineState.OPEN]} open, "
                 f"{counts[DeadlineState.DUE_SOON]} due soon"
             )
-        if not public:
+        if not found.public_outlets:
             typer.echo(
                 "note: no public outlet (one with a channel other than 'other') is "
                 "configured; nothing counts as published",
                 err=True,
             )
-        _warn(calendar)
+        _warn(found.warnings)
 
 
 def report(
@@ -571,31 +375,19 @@ def report(
     Example: syndicate audit report --out report-2026 --year 2026
     """
     with cli_errors():
-        calendar = _calendar(holidays)
-        if out.exists() and not out.is_dir():
-            raise InputError([Problem("--out", f"{out} exists and is not a directory")])
-        with engine(ctx, outlets=False) as run:
-            outlets, problems, kinds = _loaded_outlets(run)
-            data = report_data(
-                run.items,
-                run.deliveries,
-                outlets=outlets,
-                kinds=kinds,
-                problems=problems,
-                now=run.items.clock(),
-                calendar=calendar,
-                year=year,
-            )
-        written = write_report(data, out)
-        for path in written:
+        calendar = workday_calendar(holidays)
+        with open_engine(ctx) as engine:
+            written = engine.report(out, year=year, calendar=calendar)
+        for path in written.files:
             typer.echo(str(path))
+        data = written.data
         typer.echo(
             f"report: {len(data.deliveries)} delivery(ies), {len(data.failures)} "
             f"failure(s), {len(data.missing)} missing or stale, "
             f"{sum(1 for d in data.deadlines if d.state == 'late')} late item(s)",
             err=True,
         )
-        _warn(calendar)
+        _warn(written.warnings)
 
 
 def register(app: typer.Typer) -> None:

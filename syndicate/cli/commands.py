@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from syndicate.audit.log import ensure_keys, key_paths, open_audit
 from syndicate.cli.output import (
     cli_errors,
     echo_json,
@@ -16,11 +15,11 @@ from syndicate.cli.output import (
     iso_china,
     table,
 )
-from syndicate.cli.state import JsonOption, state_of
+from syndicate.cli.state import JsonOption, open_engine, state_of
 from syndicate.demo import run_demo
 from syndicate.domain.catalogue import AREAS
+from syndicate.engine import Engine
 from syndicate.errors import InputError, Problem
-from syndicate.project import Project
 
 __all__ = ["register"]
 
@@ -45,20 +44,17 @@ def init(
     Example: syndicate --home /srv/disclosure init
     """
     with cli_errors():
-        home = state_of(ctx).home
-        project, created = Project.init(home, store_url=store)
-        verb = "created" if created else "kept existing"
-        typer.echo(f"{verb} {project.config_path}")
-        typer.echo(f"event store: {project.store.describe()}")
-        with open_audit(project, create_tables=True):
-            pass
-        verifier, made = ensure_keys(project)
-        private, public = key_paths(project)
+        made = Engine.init(state_of(ctx).home, store_url=store)
+        project = made.project
         typer.echo(
-            f"{'created' if made else 'kept existing'} audit signing key {private} "
-            "(keep it secret and backed up; it is never printed)"
+            f"{'created' if made.created else 'kept existing'} {project.config_path}"
         )
-        typer.echo(f"audit public key ({public}): {verifier.to_text()}")
+        typer.echo(f"event store: {project.store.describe()}")
+        typer.echo(
+            f"{'created' if made.key_created else 'kept existing'} audit signing key "
+            f"{made.private_key} (keep it secret and backed up; it is never printed)"
+        )
+        typer.echo(f"audit public key ({made.public_key}): {made.public_key_text}")
         typer.echo(
             "next: pick outlets from the commented examples at the end of "
             f"{project.config_path.name} and check them with `syndicate outlets check`; "
@@ -87,8 +83,8 @@ def log(
 
     Example: syndicate log --item 某县民政局/000014349/2026-00012 --json
     """
-    with cli_errors(), state_of(ctx).project().disclosures() as disclosures:
-        rows = disclosures.read_log(after=after, limit=limit, item=item)
+    with cli_errors(), open_engine(ctx) as engine:
+        rows = engine.items.read_log(after=after, limit=limit, item=item)
         if as_json:
             for row in rows:
                 record = row.as_json()

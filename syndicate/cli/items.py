@@ -5,7 +5,6 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 from typing import Annotated, Any
-from uuid import UUID
 
 import typer
 
@@ -17,7 +16,7 @@ from syndicate.cli.output import (
     report,
     table,
 )
-from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
+from syndicate.cli.state import ActorOption, JsonOption, open_engine, resolve_actor
 from syndicate.domain.catalogue import area_by_code, parse_area
 from syndicate.domain.items import DisclosureItem, ItemStatus, check_line, check_note
 from syndicate.errors import (
@@ -30,6 +29,7 @@ from syndicate.errors import (
 from syndicate.itemfiles import (
     LoadedItem,
     expand_paths,
+    in_publish_order,
     load_item_file,
     without_duplicates,
 )
@@ -59,26 +59,6 @@ IfVersionOption = Annotated[
         "overwriting a change you have not seen).",
     ),
 ]
-
-
-def _publish_order(loaded: list[LoadedItem]) -> list[LoadedItem]:
-    """Policies before the interpretations (解读) that name them in the same batch."""
-    ids = {item.content.id: item for item in loaded}
-    depth: dict[UUID, int] = {}
-
-    def level(item: LoadedItem, seen: frozenset[UUID] = frozenset()) -> int:
-        key = item.content.id
-        if key not in depth:
-            target = item.content.interprets
-            parent = ids.get(target) if target is not None else None
-            depth[key] = (
-                0
-                if parent is None or target in seen
-                else 1 + level(parent, seen | {key})
-            )
-        return depth[key]
-
-    return sorted(loaded, key=level)
 
 
 @app.command()
@@ -138,8 +118,10 @@ def publish(
         identical = 0
         if dry_run:
             ok = 0
-            with state_of(ctx).project().disclosures() as log:
-                verdicts = log.check_publish([i.content for i in loaded], actor=who)
+            with open_engine(ctx) as engine:
+                verdicts = engine.items.check_publish(
+                    [i.content for i in loaded], actor=who
+                )
             for item, (_, problem) in zip(loaded, verdicts, strict=True):
                 if problem is None:
                     ok += 1
@@ -161,10 +143,10 @@ def publish(
             )
             raise typer.Exit(worst)
         published = 0
-        with state_of(ctx).project().disclosures() as log:
-            for item in _publish_order(loaded):
+        with open_engine(ctx) as engine:
+            for item in in_publish_order(loaded):
                 try:
-                    change = log.publish(
+                    change = engine.items.publish(
                         item.content, actor=who, attachments=item.attachments
                     )
                 except AlreadyPublished as exc:
@@ -238,10 +220,10 @@ def revise(
         reason = check_line("--reason", reason, 500)
         who = check_line("--actor", resolve_actor(actor), 100)
         loaded = load_item_file(path)
-        with state_of(ctx).project().disclosures() as log:
-            item_id = log.resolve(ref)
+        with open_engine(ctx) as engine:
+            item_id = engine.items.resolve(ref)
             try:
-                change = log.revise(
+                change = engine.items.revise(
                     item_id,
                     loaded.content,
                     reason=reason,
@@ -287,8 +269,8 @@ def withdraw(
             raise InputError(
                 [Problem("--note", "must be text of at most 2000 characters")]
             ) from None
-        with state_of(ctx).project().disclosures() as log:
-            change = log.withdraw(
+        with open_engine(ctx) as engine:
+            change = engine.items.withdraw(
                 ref,
                 reason=reason,
                 public_note=note,
@@ -409,8 +391,8 @@ def show(
 
     Example: syndicate items show 某县民政局/000014349/2026-00012 --json
     """
-    with cli_errors(), state_of(ctx).project().disclosures() as log:
-        item = log.get(ref, version=version)
+    with cli_errors(), open_engine(ctx) as engine:
+        item = engine.items.get(ref, version=version)
         if as_json:
             echo_json(item_json(item))
         else:
@@ -444,8 +426,8 @@ def list_items(
                 area_code = parse_area(area)
             except ValueError as exc:
                 raise InputError([Problem("--area", str(exc))]) from None
-        with state_of(ctx).project().disclosures() as log:
-            found = log.items(area=area_code, agency=agency, status=status)
+        with open_engine(ctx) as engine:
+            found = engine.items.items(area=area_code, agency=agency, status=status)
         if as_json:
             echo_json([s.as_json() for s in found])
             return

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from syndicate.cli.output import cli_errors, echo_json, table
-from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
-from syndicate.errors import InputError, Problem
+from syndicate.cli.state import ActorOption, JsonOption, open_engine, resolve_actor
+from syndicate.outlets import outlet_kinds
 
 __all__ = ["app"]
 
@@ -28,18 +28,16 @@ def list_kinds(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     Example: syndicate outlets list --json
     """
-    from syndicate.registry import Registry
-
     with cli_errors():
-        registry = Registry.from_entry_points()
-        rows = [registry.info(kind) for kind in registry]
+        # No home needed: the kinds installed in this environment.
+        kinds = outlet_kinds()
         if as_json:
-            echo_json([r.__dict__ for r in rows])
+            echo_json([k.as_json() for k in kinds])
             return
         typer.echo(
             table(
                 ["KIND", "MODULE", "DISTRIBUTION", "VERSION"],
-                [[r.kind, r.module, r.distribution, r.version] for r in rows],
+                [[k.kind, k.module, k.distribution, k.version] for k in kinds],
             )
         )
 
@@ -52,44 +50,27 @@ def check(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     Example: syndicate outlets check
     """
-    with cli_errors():
-        outlets = state_of(ctx).project(store=False).outlets
-        described = [
-            {
-                "name": o.name,
-                "kind": o.kind,
-                "channel": o.channel.value if o.channel else "other",
-                "agencies": list(o.filter.agencies),
-                "areas": list(o.filter.areas),
-                "audiences": list(o.filter.audiences),
-                "internal": o.internal,
-                "rate_per_minute": o.rate_per_minute,
-                "allow_private_network": o.allow_private_network,
-                # Unset optional settings are null (not the text "None").
-                "settings": {
-                    k: None if v is None else str(v)
-                    for k, v in o.masked_settings().items()
-                },
-            }
-            for o in outlets.values()
-        ]
+    with cli_errors(), open_engine(ctx, store=False) as engine:
+        described = engine.check_outlets()
         if as_json:
-            echo_json(described)
+            echo_json([outlet.as_json() for outlet in described])
             return
         if not described:
             typer.echo("no outlets configured; add [outlets.NAME] tables", err=True)
             return
         for outlet in described:
-            settings = json.dumps(outlet["settings"], ensure_ascii=False)
+            settings = json.dumps(dict(outlet.settings), ensure_ascii=False)
             flags = "".join(
                 f"  {flag}"
-                for flag in ("internal", "allow_private_network")
-                if outlet[flag]
+                for flag, on in (
+                    ("internal", outlet.internal),
+                    ("allow_private_network", outlet.allow_private_network),
+                )
+                if on
             )
-            rate = outlet["rate_per_minute"]
+            rate = outlet.rate_per_minute
             typer.echo(
-                f"ok  {outlet['name']}  kind={outlet['kind']}  "
-                f"channel={outlet['channel']}"
+                f"ok  {outlet.name}  kind={outlet.kind}  channel={outlet.channel}"
                 + (f"  rate_per_minute={rate}" if rate else "")
                 + f"{flags}  settings={settings}"
             )
@@ -108,23 +89,6 @@ def detach(
 
     Example: syndicate outlets detach old-village-group --actor 张三
     """
-    with cli_errors():
-        project = state_of(ctx).project()
-        if name in project.outlet_names:
-            # The next planner run would attach it again and backfill it: a detach
-            # that does nothing but confuse the register.
-            raise InputError(
-                [
-                    Problem(
-                        "NAME",
-                        f"outlet {name!r} is still in syndicate.toml; delete its "
-                        f"[outlets.{name}] table first (and restart workers without it)",
-                    )
-                ]
-            )
-        with (
-            project.disclosures() as items,
-            project.deliveries(items, outlets={}) as log,
-        ):
-            log.detach(name, actor=resolve_actor(actor))
+    with cli_errors(), open_engine(ctx) as engine:
+        engine.detach_outlet(name, actor=resolve_actor(actor))
         typer.echo(f"detached {name}; its past deliveries stay in the log")

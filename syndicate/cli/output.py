@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any, NoReturn
 
 import typer
-from eventsourcing.persistence import PersistenceError
 
-from syndicate.application import CHINA_TZ
+from syndicate.domain.base import china_time as iso_china
+from syndicate.domain.base import format_time
+from syndicate.engine import store_errors
 from syndicate.errors import InputError, SyndicateError
-from syndicate.persistence import scrub
 
 __all__ = [
     "cli_errors",
@@ -45,16 +43,17 @@ def report(exc: SyndicateError) -> None:
 
 @contextmanager
 def cli_errors() -> Iterator[None]:
-    """Expected errors become one clear line and an exit code, never a traceback."""
+    """Expected errors become one clear line and an exit code, never a traceback.
+
+    Event-store and SQLite failures raised outside an engine operation are mapped to
+    `StoreError` here too (`syndicate.engine.store_errors`), so they read the same.
+    """
     try:
-        yield
+        with store_errors():
+            yield
     except SyndicateError as exc:
         report(exc)
         raise typer.Exit(exc.exit_code) from None
-    except PersistenceError as exc:  # an infrastructure failure outside a known store
-        fail(f"event store: {scrub(str(exc))}", 1)
-    except sqlite3.Error as exc:  # e.g. a damaged database file
-        fail(f"event store: {exc}; check the files under the data directory", 1)
     except OSError as exc:  # the file system said no (permissions, not a directory, …)
         where = f"{exc.filename}: " if exc.filename else ""
         fail(f"{where}{exc.strerror or exc}", 1)
@@ -79,16 +78,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         cells = [_pad(c, w) for c, w in zip(row[:-1], widths, strict=False)]
         lines.append("  ".join([*cells, row[-1]]).rstrip())
     return "\n".join(lines)
-
-
-def format_time(moment: datetime) -> str:
-    """A timestamp as operators read it: China time, to the second."""
-    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def iso_china(moment: datetime) -> str:
-    """ISO 8601 in China time (+08:00), for JSON output."""
-    return moment.astimezone(CHINA_TZ).isoformat()
 
 
 def echo_json(data: Any) -> None:

@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from syndicate.audit.service import repair as repair_files
 from syndicate.cli.output import cli_errors, echo_json
-from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
-from syndicate.errors import InputError, Problem
+from syndicate.cli.state import ActorOption, JsonOption, open_engine, resolve_actor
+from syndicate.engine.repair import repairing_actor
 
 __all__ = ["register", "repair"]
 
@@ -56,31 +55,9 @@ def repair(
     Example: syndicate repair --outlet portal --delete-extra
     """
     with cli_errors():
-        who = resolve_actor(actor).strip()
-        if not who or any(ord(c) < 0x20 for c in who):
-            raise InputError([Problem("--actor", "must be a non-empty single line")])
-        project = state_of(ctx).project()
-        outlets, problems = project.outlets_for_reading()
-        if outlet is not None and outlet in problems:
-            raise InputError([Problem("--outlet", f"{outlet}: {problems[outlet]}")])
-        if outlet is not None and outlet not in outlets:
-            known = ", ".join(sorted(outlets)) or "none"
-            raise InputError(
-                [
-                    Problem(
-                        "--outlet",
-                        f"{outlet}: no such outlet in syndicate.toml (outlets: {known})",
-                    )
-                ]
-            )
-        results = repair_files(
-            project,
-            outlets,
-            actor=who,
-            outlet=outlet,
-            ref=ref,
-            delete_extra=delete_extra,
-        )
+        who = repairing_actor(resolve_actor(actor))
+        with open_engine(ctx) as run:
+            results = run.repair(ref, outlet, actor=who, delete_extra=delete_extra)
     if as_json:
         echo_json([r.as_json() for r in results])
     else:

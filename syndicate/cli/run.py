@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import sys
-import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 from types import FrameType
 from typing import Annotated, Any
-from uuid import UUID
 
 import typer
 
-from syndicate.application import Disclosures
-from syndicate.audit.consistency import FileFinding, Witnessed, file_findings
-from syndicate.audit.service import (
-    auto_checkpoint,
-    checkpointed,
-    witnessed_checkpoints,
-)
 from syndicate.cli.output import (
     cli_errors,
     echo_json,
@@ -32,56 +20,24 @@ from syndicate.cli.output import (
     iso_china,
     table,
 )
-from syndicate.cli.state import ActorOption, JsonOption, resolve_actor, state_of
-from syndicate.delivery import Backoff, HeldClaim, RunSummary, Worker
-from syndicate.domain.deliveries import Delivery, DeliveryState
-from syndicate.errors import InputError, ItemNotFound, Problem, SyndicateError
-from syndicate.planning import Deliveries
-from syndicate.project import Project
-from syndicate.views import outlet_status
+from syndicate.cli.state import (
+    ActorOption,
+    JsonOption,
+    OnlyItemArgument,
+    OutletOption,
+    open_engine,
+    resolve_actor,
+)
+from syndicate.engine.deliveries import (
+    DeliveryState,
+    HeldClaim,
+    RunSummary,
+    StatusRow,
+    StopFlag,
+)
+from syndicate.errors import InputError, Problem
 
 __all__ = ["register"]
-
-OutletOption = Annotated[
-    str | None, typer.Option("--outlet", metavar="NAME", help="Only this outlet.")
-]
-
-
-@dataclass
-class Engine:
-    """The two logs of a home, opened together."""
-
-    project: Project
-    items: Disclosures
-    deliveries: Deliveries
-
-    def worker(self, name: str) -> Worker:
-        settings = self.project.delivery
-        return Worker(
-            self.deliveries,
-            self.items,
-            self.project.outlets,
-            name=name,
-            lease=timedelta(seconds=settings.claim_seconds),
-            backoff=Backoff(
-                max_age=timedelta(hours=settings.max_age_hours)
-            ).with_first_check(settings.first_check_seconds),
-            attachments=self.project.attachments.root,
-        )
-
-
-@contextmanager
-def engine(ctx: typer.Context, *, outlets: bool = True) -> Iterator[Engine]:
-    project = state_of(ctx).project()
-    with (
-        project.disclosures() as items,
-        project.deliveries(items, outlets=None if outlets else {}) as deliveries,
-    ):
-        yield Engine(project, items, deliveries)
-
-
-def _worker_name(prefix: str) -> str:
-    return f"{prefix}@{socket.gethostname()}:{os.getpid()}"
 
 
 # `sync`: nothing failed, but deliveries due now are held by another worker's claim.
@@ -146,6 +102,13 @@ def held_lines(held: list[HeldClaim], waiting: int = 0) -> list[str]:
     return lines
 
 
+@contextmanager
+def _progress_bar(due: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr while `sync` delivers `due` deliveries."""
+    with typer.progressbar(length=due, label="delivering", file=sys.stderr) as bar:
+        yield bar.update
+
+
 def sync(ctx: typer.Context) -> None:
     """Plan deliveries for new item events, then deliver everything due now, and exit.
 
@@ -157,43 +120,18 @@ def sync(ctx: typer.Context) -> None:
 
     Example: syndicate --home /srv/disclosure sync
     """
-    with cli_errors(), engine(ctx) as run:
-        summary = RunSummary(planned_events=run.deliveries.plan())
-        worker = run.worker(_worker_name("sync"))
-        try:
-            due = len(worker.due(worker.clock()))
-            if sys.stderr.isatty() and due:
-                with typer.progressbar(
-                    length=due, label="delivering", file=sys.stderr
-                ) as bar:
-                    worker.run_until_idle(summary, on_progress=bar.update)
-            else:
-                worker.run_until_idle(summary)
-        finally:
-            worker.close()
-        _print_summary(summary)
-        for line in held_lines(summary.held, summary.waiting):
+    with cli_errors(), open_engine(ctx) as run:
+        result = run.sync(progress=_progress_bar if sys.stderr.isatty() else None)
+        _print_summary(result)
+        for line in held_lines(result.held, result.waiting):
             typer.echo(line, err=True)
-        said = auto_checkpoint(run.project, "sync")
+        said = result.checkpoint
         if said:
             typer.echo(said, err=said.startswith("note:"))
-        if not summary.ok:
+        if not result.ok:
             raise typer.Exit(1)
-        if not summary.complete:
+        if not result.complete:
             raise typer.Exit(HELD_EXIT)
-
-
-def checkpoint_due(
-    total: int, covered: int, waited: float, every: int, interval: float
-) -> int | None:
-    """Whether a worker should try to checkpoint now, as the `every` to pass to
-    `auto_checkpoint` (re-checked there against the store): `every` once that many
-    events are not covered, 1 once `interval` seconds passed with any uncovered."""
-    if total - covered >= every:
-        return every
-    if total > covered and waited >= interval:
-        return 1
-    return None
 
 
 def worker(
@@ -210,133 +148,78 @@ def worker(
 
     Example: syndicate worker --poll 0.5
     """
-    with cli_errors(), engine(ctx) as run:
-        runner = run.worker(_worker_name("worker"))
+    with cli_errors(), open_engine(ctx) as run:
+        stop = StopFlag()
 
-        def stop(signum: int, frame: FrameType | None) -> None:
-            runner.stop_requested = True
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
 
-        previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-        typer.echo(f"worker {runner.name} started", err=True)
-        told: set[str] = set()
-        every = run.project.audit.checkpoint_every
-        interval = run.project.audit.checkpoint_minutes * 60
-        counted = checkpointed(run.project)  # events the newest checkpoint covers
-        tried = time.monotonic()
+        previous = {
+            s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)
+        }
         try:
-            while not runner.stop_requested:
-                summary = RunSummary(planned_events=run.deliveries.plan())
-                runner.run_until_idle(summary)
-                if summary.attempted:
-                    _print_summary(summary)
-                # Counting events is cheap on the open logs; the checkpoint store is
-                # only opened once `checkpoint_every` more have been logged than the
-                # newest checkpoint covers, or `checkpoint_minutes` after the last try.
-                logged = run.deliveries.recorder.max_notification_id() or 0
-                total = run.items.position() + logged
-                due = checkpoint_due(
-                    total, counted, time.monotonic() - tried, every, interval
-                )
-                if due:
-                    said = auto_checkpoint(run.project, "worker", every=due)
-                    tried = time.monotonic()
-                    # Another worker may have checkpointed (nothing due here): count
-                    # from what is covered. Without a key, wait for the next round.
-                    counted = (
-                        total if said.startswith("note:") else checkpointed(run.project)
-                    )
-                    if said and said not in told:  # a missing key is said once
-                        typer.echo(said, err=True)
-                        told.add(said)
-                deadline = time.monotonic() + poll
-                while not runner.stop_requested and time.monotonic() < deadline:
-                    time.sleep(min(0.1, poll))
+            done = run.run_worker(
+                poll=poll,
+                stop=stop,
+                on_start=lambda name: typer.echo(f"worker {name} started", err=True),
+                on_round=_print_summary,
+                on_checkpoint=lambda said: typer.echo(said, err=True),
+            )
         finally:
-            runner.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        typer.echo(f"worker {runner.name} stopped", err=True)
+        typer.echo(f"worker {done.name} stopped", err=True)
 
 
-def _known_outlet(run: Engine, outlet: str | None) -> None:
-    """`--outlet NAME` names an outlet in syndicate.toml or in the deliveries log."""
-    if outlet is None:
-        return
-    configured = run.project.outlet_names
-    if outlet in configured:
-        return
-    if any(d.outlet == outlet for d in run.deliveries.all_deliveries().values()):
-        return  # removed from syndicate.toml, still in the log
-    raise InputError(
-        [
-            Problem(
-                "--outlet",
-                f"no outlet {outlet!r} in syndicate.toml or in the deliveries log "
-                f"(outlets: {', '.join(configured) or 'none'})",
-            )
-        ]
-    )
+def _when(moment: datetime | None) -> str | None:
+    """A time for JSON output (None stays None)."""
+    return iso_china(moment) if moment else None
 
 
-def _rows(run: Engine, ref: str | None, outlet: str | None) -> list[dict[str, Any]]:
-    only = run.items.resolve(ref) if ref else None
-    view = run.deliveries.all_deliveries().values()
-    whole = {name for name in {d.outlet for d in view} if run.project.whole_set(name)}
-    refs = {s.id: s.ref for s in run.items.items()}
-    rows = []
-    for s in outlet_status(view, whole_set=whole, item=only, outlet=outlet):
-        newest = s.delivery
-        attested = newest.attestation
-        shown = s.carried_by or newest
-        claimed = s.state is DeliveryState.CLAIMED
-        rows.append(
+def _clock(moment: datetime | None) -> str:
+    """A time for a table column: China time to the second, or "-"."""
+    return iso_china(moment)[:19].replace("T", " ") if moment else "-"
+
+
+def _status_json(row: StatusRow, *, check: bool) -> dict[str, Any]:
+    """The object `status --json` prints for one row (`on_outlet` only with --check)."""
+    record: dict[str, Any] = {
+        "item_id": str(row.item_id),
+        "ref": row.ref,
+        "outlet": row.outlet,
+        "delivery_id": str(row.delivery_id),
+        "version": row.version,
+        "operation": row.operation,
+        "state": row.state.value,
+        "live_version": row.live_version,
+        "carried_by": str(row.carried_by) if row.carried_by else None,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "next_try": _when(row.next_try),
+        "claimed_by": row.claimed_by,
+        "claim_expires_at": _when(row.claim_expires_at),
+        "attested_by": row.attested_by,
+        "attested_at": _when(row.attested_at),
+        "photo_sha256": row.photo_sha256,
+        "awaiting_attestation": [
             {
-                "item_id": str(s.item_id),
-                "ref": refs.get(s.item_id, str(s.item_id)),
-                "outlet": s.outlet,
-                "delivery_id": str(newest.id),
-                "version": newest.item_version,
-                "operation": newest.operation,
-                "state": s.state.value,
-                "live_version": s.live_version,
-                # Whole-set outlets: the later rendition of the whole set that took
-                # this item's newest delivery over (its state, tries and error show).
-                "carried_by": str(s.carried_by.id) if s.carried_by else None,
-                "attempts": s.attempts,
-                "last_error": s.last_error,
-                # Retrying: the next attempt; submitted: the next check with the outlet.
-                "next_try": iso_china(s.due_at) if s.due_at else None,
-                # Claimed: which worker holds it, and until when (no one else may
-                # take it before; a killed worker's claim waits for this too).
-                "claimed_by": shown.claimed_by if claimed else None,
-                "claim_expires_at": (
-                    iso_china(shown.claim_expires_at)
-                    if claimed and shown.claim_expires_at
-                    else None
-                ),
-                # Notice boards: who put the newest sheet up, and sheets still to post.
-                "attested_by": attested.by if attested else None,
-                "attested_at": iso_china(attested.posted_at) if attested else None,
-                "photo_sha256": attested.photo_sha256 if attested else None,
-                "awaiting_attestation": [
-                    {
-                        "delivery_id": str(d.id),
-                        "version": d.item_version,
-                        "operation": d.operation,
-                        "file": (d.receipt or {}).get("file"),
-                        "since": iso_china(d.delivered_at) if d.delivered_at else None,
-                    }
-                    for d in s.awaiting
-                ],
+                "delivery_id": str(w.delivery_id),
+                "version": w.version,
+                "operation": w.operation,
+                "file": w.file,
+                "since": _when(w.since),
             }
-        )
-    rows.sort(key=lambda r: (r["ref"], r["outlet"]))
-    return rows
+            for w in row.awaiting_attestation
+        ],
+    }
+    if check:
+        record["on_outlet"] = row.on_outlet
+    return record
 
 
-def _print_attestations(rows: list[dict[str, Any]]) -> None:
+def _print_attestations(rows: list[StatusRow]) -> None:
     """Sheets waiting for a person to post them, and who posted the newest ones."""
-    waiting = [(r, w) for r in rows for w in r["awaiting_attestation"]]
+    waiting = [(r, w) for r in rows for w in r.awaiting_attestation]
     if waiting:
         typer.echo(
             f"\nawaiting attestation: {len(waiting)} sheet(s) to print and post; then "
@@ -348,18 +231,18 @@ def _print_attestations(rows: list[dict[str, Any]]) -> None:
                 ["DELIVERY", "ITEM", "OUTLET", "VER", "SINCE", "FILE"],
                 [
                     [
-                        w["delivery_id"][:8],
-                        r["ref"],
-                        r["outlet"],
-                        f"v{w['version']}",
-                        (w["since"] or "-")[:19].replace("T", " "),
-                        printable(w["file"] or "-"),
+                        str(w.delivery_id)[:8],
+                        r.ref,
+                        r.outlet,
+                        f"v{w.version}",
+                        _clock(w.since),
+                        printable(w.file or "-"),
                     ]
                     for r, w in waiting
                 ],
             )
         )
-    attested = [r for r in rows if r["attested_by"] is not None]
+    attested = [r for r in rows if r.attested_by is not None]
     if attested:
         typer.echo(f"\nattested: {len(attested)}")
         typer.echo(
@@ -375,13 +258,13 @@ def _print_attestations(rows: list[dict[str, Any]]) -> None:
                 ],
                 [
                     [
-                        r["delivery_id"][:8],
-                        r["ref"],
-                        r["outlet"],
-                        f"v{r['version']}",
-                        r["attested_by"],
-                        r["attested_at"][:19].replace("T", " "),
-                        (r["photo_sha256"] or "-")[:16],
+                        str(r.delivery_id)[:8],
+                        r.ref,
+                        r.outlet,
+                        f"v{r.version}",
+                        r.attested_by or "",
+                        _clock(r.attested_at),
+                        (r.photo_sha256 or "-")[:16],
                     ]
                     for r in attested
                 ],
@@ -391,10 +274,7 @@ def _print_attestations(rows: list[dict[str, Any]]) -> None:
 
 def status(
     ctx: typer.Context,
-    ref: Annotated[
-        str | None,
-        typer.Argument(metavar="[REF]", help="Only this item.", show_default=False),
-    ] = None,
+    ref: OnlyItemArgument = None,
     outlet: OutletOption = None,
     check: Annotated[
         bool,
@@ -416,13 +296,10 @@ def status(
 
     Example: syndicate status 临溪县民政局/11330100MB0000006R/2026-00019 --outlet cms --json
     """
-    with cli_errors(), engine(ctx, outlets=False) as run:
-        _known_outlet(run, outlet)
-        rows = _rows(run, ref, outlet)
-        if check:
-            _check_outlets(run, rows)
+    with cli_errors(), open_engine(ctx) as run:
+        rows = run.status(ref, outlet, check=check)
         if as_json:
-            echo_json(rows)
+            echo_json([_status_json(r, check=check) for r in rows])
         elif not rows:
             typer.echo(
                 "no deliveries yet; configure outlets and run `syndicate sync`",
@@ -430,11 +307,11 @@ def status(
             )
         else:
             _print_status(rows, check=check)
-    if check and any(r["on_outlet"] not in _FINE for r in rows):
+    if check and any(r.out_of_sync for r in rows):
         raise typer.Exit(1)
 
 
-def _print_status(rows: list[dict[str, Any]], *, check: bool) -> None:
+def _print_status(rows: list[StatusRow], *, check: bool) -> None:
     typer.echo(
         table(
             [
@@ -449,34 +326,35 @@ def _print_status(rows: list[dict[str, Any]], *, check: bool) -> None:
             ],
             [
                 [
-                    r["ref"],
-                    r["outlet"],
-                    r["state"],
-                    f"v{r['version']}",
-                    "-" if r["live_version"] is None else str(r["live_version"]),
-                    str(r["attempts"]),
-                    _next_try(r),
-                    printable((r["last_error"] or "")[:80]),
+                    r.ref,
+                    r.outlet,
+                    r.state.value,
+                    f"v{r.version}",
+                    "-" if r.live_version is None else str(r.live_version),
+                    str(r.attempts),
+                    _clock(r.next_try or r.claim_expires_at),
+                    printable((r.last_error or "")[:80]),
                 ]
                 for r in rows
             ],
         )
     )
-    carried = sum(1 for r in rows if r["carried_by"])
+    carried = sum(1 for r in rows if r.carried_by)
     if carried:
         typer.echo(
             f"\nwhole set: {carried} row(s) of feeds or kiosk outlets show the later "
             "rendition of the whole set that carries the item's version there"
         )
-    claimed = [r for r in rows if r["claim_expires_at"]]
+    claimed = [r for r in rows if r.claim_expires_at]
     if claimed:
-        workers = sorted({printable(r["claimed_by"] or "?") for r in claimed})
+        workers = sorted({printable(r.claimed_by or "?") for r in claimed})
+        until = max(r.claim_expires_at for r in claimed if r.claim_expires_at)
         typer.echo(
             f"\nclaimed: {len(claimed)} delivery(ies) held by {', '.join(workers)} "
-            f"until {max(r['claim_expires_at'] for r in claimed)[:19].replace('T', ' ')}"
+            f"until {_clock(until)}"
             "; nobody else takes them before (NEXT TRY), even if that worker died"
         )
-    submitted = sum(1 for r in rows if r["state"] == DeliveryState.SUBMITTED.value)
+    submitted = sum(1 for r in rows if r.state is DeliveryState.SUBMITTED)
     if submitted:
         typer.echo(
             f"\nsubmitted: {submitted} delivery(ies) accepted by the outlet and not yet "
@@ -487,108 +365,12 @@ def _print_status(rows: list[dict[str, Any]], *, check: bool) -> None:
         _print_checks(rows)
 
 
-def _next_try(row: dict[str, Any]) -> str:
-    """NEXT TRY: the next attempt or check; for a claim, when it can be taken over."""
-    when = row["next_try"] or row["claim_expires_at"]
-    return str(when)[:19].replace("T", " ") if when else "-"
-
-
-_FINE = {"in sync", "cannot read back", None}
-
-
-def _check_outlets(run: Engine, rows: list[dict[str, Any]]) -> None:
-    """Add `on_outlet` to each row: what read-back says about the last delivery."""
-    view = run.deliveries.all_deliveries()
-    outlets, problems = run.project.outlets_for_reading()
-    worker = Worker(
-        run.deliveries,
-        run.items,
-        outlets,
-        name="status-check",
-        attachments=run.project.attachments.root,
-    )
-    shown = {DeliveryState.SUCCEEDED, DeliveryState.AWAITING_ATTESTATION}
-    shown.add(DeliveryState.ATTESTED)
-    delivered = [d for d in view.values() if d.state in shown]
-    # A whole-set outlet holds its newest rendition, whichever item it was planned for.
-    newest: dict[str, Delivery] = {}
-    for d in delivered:
-        if d.outlet not in newest or d.position > newest[d.outlet].position:
-            newest[d.outlet] = d
-    verdicts: dict[UUID, str] = {}
-    files: dict[str, list[FileFinding] | str | None] = {}
-    witnessed = witnessed_checkpoints(run.project)
-    try:
-        for row in rows:
-            mine = [
-                d
-                for d in delivered
-                if str(d.item_id) == row["item_id"] and d.outlet == row["outlet"]
-            ]
-            if row["outlet"] in problems:
-                row["on_outlet"] = _unloadable(run.project, row["outlet"], problems)
-                continue
-            cfg = outlets.get(row["outlet"])
-            if cfg is not None and cfg.capabilities.whole_set:
-                # The folder holds the newest whole set, whichever item it was for.
-                mine = [newest[row["outlet"]]] if row["outlet"] in newest else []
-            if not mine:
-                row["on_outlet"] = None
-                continue
-            last = max(mine, key=lambda d: d.item_version)
-            if last.id not in verdicts:
-                verdicts[last.id] = worker.check_outlet(last)
-            row["on_outlet"] = verdicts[last.id]
-            if row["on_outlet"] == "in sync" and cfg is not None:
-                row["on_outlet"] = _files_verdict(
-                    worker, row, cfg.capabilities.whole_set, files, witnessed
-                )
-    finally:
-        worker.close()
-
-
-def _files_verdict(
-    worker: Worker,
-    row: dict[str, Any],
-    whole: bool,
-    files: dict[str, list[FileFinding] | str | None],
-    witnessed: Witnessed,
-) -> str:
-    """ "in sync", unless a file the row's item owns (any file, on a whole-set outlet)
-    differs from what the log gives (see `syndicate audit consistency`)."""
-    name = row["outlet"]
-    if name not in files:
-        try:
-            files[name] = file_findings(worker, name, witnessed)
-        except Exception as exc:  # a render or a scratch folder that fails
-            files[name] = f"read failed: {type(exc).__name__}: {exc}"[:200]
-    found = files[name]
-    if isinstance(found, str):
-        return found
-    mine = [f for f in found or () if whole or UUID(row["item_id"]) in f.owners]
-    if not mine:
-        return "in sync"
-    more = f" and {len(mine) - 1} more" if len(mine) > 1 else ""
-    return f"{mine[0].verdict} ({mine[0].path}: {mine[0].detail}{more})"
-
-
-def _unloadable(project: Project, name: str, problems: dict[str, str]) -> str:
-    """An outlet whose table does not load: fine if it could not be read back anyway."""
-    kind = project.outlet_kind(name)
-    try:
-        if kind and not project.registry[kind].capabilities.reads_back:
-            return "cannot read back"
-    except SyndicateError:
-        pass
-    return f"not configured: {problems[name]}"
-
-
-def _print_checks(rows: list[dict[str, Any]]) -> None:
-    checked = [r for r in rows if r.get("on_outlet")]
-    bad = [r for r in checked if r["on_outlet"] not in _FINE]
+def _print_checks(rows: list[StatusRow]) -> None:
+    checked = [r for r in rows if r.on_outlet]
+    bad = [r for r in checked if r.out_of_sync]
     typer.echo(
         f"\nread back: {len(checked)} checked, "
-        f"{sum(r['on_outlet'] == 'in sync' for r in checked)} in sync, {len(bad)} not"
+        f"{sum(r.on_outlet == 'in sync' for r in checked)} in sync, {len(bad)} not"
     )
     if bad:
         typer.echo(
@@ -596,10 +378,10 @@ def _print_checks(rows: list[dict[str, Any]]) -> None:
                 ["ITEM", "OUTLET", "VER", "ON OUTLET"],
                 [
                     [
-                        r["ref"],
-                        r["outlet"],
-                        f"v{r['version']}",
-                        printable(r["on_outlet"]),
+                        r.ref,
+                        r.outlet,
+                        f"v{r.version}",
+                        printable(r.on_outlet or ""),
                     ]
                     for r in bad
                 ],
@@ -609,10 +391,7 @@ def _print_checks(rows: list[dict[str, Any]]) -> None:
 
 def retry(
     ctx: typer.Context,
-    ref: Annotated[
-        str | None,
-        typer.Argument(metavar="[REF]", help="Only this item.", show_default=False),
-    ] = None,
+    ref: OnlyItemArgument = None,
     outlet: OutletOption = None,
     actor: ActorOption = None,
 ) -> None:
@@ -620,20 +399,8 @@ def retry(
 
     Example: syndicate retry --outlet county-platform
     """
-    with cli_errors(), engine(ctx, outlets=False) as run:
-        who = resolve_actor(actor)
-        _known_outlet(run, outlet)
-        only = run.items.resolve(ref) if ref else None
-        count = 0
-        for d in run.deliveries.all_deliveries().values():
-            if d.state not in (DeliveryState.FAILED, DeliveryState.ABANDONED):
-                continue
-            if (only and d.item_id != only) or (outlet and d.outlet != outlet):
-                continue
-            fresh = run.deliveries.delivery(d.id)
-            fresh.record(Delivery.RetryRequested, at=run.items.clock(), actor=who)
-            run.deliveries.save(fresh)
-            count += 1
+    with cli_errors(), open_engine(ctx) as run:
+        count = run.retry(ref, outlet, actor=resolve_actor(actor))
         typer.echo(
             f"queued {count} delivery(ies) for another attempt; run `syndicate sync`"
         )
@@ -664,39 +431,12 @@ def resolve(
 
     Example: syndicate resolve 3f2a9c1e --sent
     """
-    with cli_errors(), engine(ctx, outlets=False) as run:
+    with cli_errors(), open_engine(ctx) as run:
         if sent is None:
             raise InputError([Problem("--sent/--not-sent", "say which one is true")])
-        matches = [
-            d
-            for d in run.deliveries.all_deliveries().values()
-            if str(d.id).startswith(delivery.strip())
-        ]
-        if not matches:
-            raise ItemNotFound(f"no delivery {delivery}")
-        if len(matches) > 1:
-            raise InputError(
-                [Problem("DELIVERY", f"{delivery!r} matches {len(matches)}")]
-            )
-        fresh = run.deliveries.delivery(matches[0].id)
-        if fresh.state is not DeliveryState.UNCONFIRMED:
-            raise InputError(
-                [
-                    Problem(
-                        "DELIVERY",
-                        f"is {fresh.state.value}; only unconfirmed ones resolve",
-                    )
-                ]
-            )
-        fresh.record(
-            Delivery.Resolved,
-            at=run.items.clock(),
-            actor=resolve_actor(actor),
-            sent=sent,
-        )
-        run.deliveries.save(fresh)
+        done = run.resolve(delivery, sent=sent, actor=resolve_actor(actor))
         verdict = "recorded as delivered" if sent else "queued to be sent again"
-        typer.echo(f"delivery {fresh.id} {verdict} ({format_time(run.items.clock())})")
+        typer.echo(f"delivery {done.delivery_id} {verdict} ({format_time(done.at)})")
 
 
 def register(app: typer.Typer) -> None:

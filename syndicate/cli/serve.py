@@ -3,57 +3,16 @@
 from __future__ import annotations
 
 import errno
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from syndicate.cli.output import cli_errors
-from syndicate.cli.state import state_of
-from syndicate.errors import DomainError, InputError
-from syndicate.outlets import Outlet
+from syndicate.cli.state import open_engine
+from syndicate.errors import InputError
 from syndicate.sitehttp import PreviewServer
 
 __all__ = ["register"]
-
-
-def _pick(
-    outlets: dict[str, Outlet], problems: dict[str, str], name: str | None
-) -> tuple[Outlet, Path]:
-    foldered = {
-        n: o
-        for n, o in outlets.items()
-        if isinstance(getattr(o.settings, "path", None), Path)
-    }
-    if name is not None:
-        if name in problems:
-            raise InputError(f"--outlet: {problems[name]}")
-        if name not in outlets:
-            raise InputError(
-                f"--outlet: no outlet {name!r} in syndicate.toml "
-                f"(outlets: {', '.join(sorted(outlets)) or 'none'})"
-            )
-        if name not in foldered:
-            raise InputError(
-                f"--outlet: {name} ({outlets[name].kind}) does not write files to a "
-                "folder, so there is nothing to preview"
-            )
-        chosen = foldered[name]
-    else:
-        portals = [o for o in foldered.values() if o.kind == "portal"]
-        candidates = portals or list(foldered.values())
-        if len(candidates) != 1:
-            names = ", ".join(sorted(foldered)) or "none"
-            raise InputError(
-                f"--outlet: say which outlet to preview (outlets with files: {names})"
-            )
-        chosen = candidates[0]
-    folder: Path = chosen.settings.path  # type: ignore[attr-defined]
-    if not folder.is_dir():
-        raise DomainError(
-            f"outlet {chosen.name} has nothing at {folder} yet; run `syndicate sync` first"
-        )
-    return chosen, folder
 
 
 def serve(
@@ -84,7 +43,9 @@ def serve(
     Example: syndicate serve --outlet portal --port 8080
     """
     with cli_errors():
-        chosen, folder = _pick(*state_of(ctx).project().outlets_for_reading(), outlet)
+        with open_engine(ctx) as engine:
+            chosen = engine.preview_target(outlet)
+        folder = chosen.folder
         try:
             server = PreviewServer(
                 folder, port, log=lambda line: typer.echo(line, err=True)

@@ -19,6 +19,7 @@ __all__ = [
     "ActorOption",
     "CliState",
     "JsonOption",
+    "OnlyItemArgument",
     "OutletOption",
     "open_engine",
     "resolve_actor",
@@ -63,6 +64,11 @@ ActorOption = Annotated[
         help="Who is doing this; recorded on the event. Default: your OS user name.",
         show_default=False,
     ),
+]
+
+OnlyItemArgument = Annotated[
+    str | None,
+    typer.Argument(metavar="[REF]", help="Only this item.", show_default=False),
 ]
 
 OutletOption = Annotated[

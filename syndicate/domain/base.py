@@ -7,18 +7,28 @@ and `upcast_vN_vM` static methods, which `syndicate.persistence.PydanticMapper` 
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import BaseAggregate, CanMutateAggregate
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-__all__ = ["CHINA_TZ", "Aggregate", "DomainEvent"]
+__all__ = ["CHINA_TZ", "Aggregate", "DomainEvent", "china_time", "format_time"]
 
 # Display time zone. China has kept UTC+8 without daylight saving since 1991, so a fixed
 # offset is exact for every date this log can hold; no tz database is needed.
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
+
+
+def format_time(moment: datetime) -> str:
+    """A moment as operators read it in messages and tables: China time, to the second."""
+    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def china_time(moment: datetime) -> str:
+    """ISO 8601 in China time (+08:00), for JSON."""
+    return moment.astimezone(CHINA_TZ).isoformat()
 
 
 class DomainEvent(BaseModel):

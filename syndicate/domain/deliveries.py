@@ -285,6 +285,9 @@ class Delivery(Aggregate):
         receipt: dict[str, str] | None
         delivered_at: datetime | None
         attestation: Delivery.Attested | None
+        # The newest failed attempt (its error class, code and message), until the
+        # delivery is planned again; None if no attempt failed.
+        last_failure: Delivery.Failed | None
         # The receipt of the last `Submitted` while the outlet has not confirmed it
         # (None otherwise), and how many times it was recorded (the check schedule).
         submitted: dict[str, str] | None
@@ -315,6 +318,7 @@ class Delivery(Aggregate):
             self.receipt = None
             self.delivered_at = None
             self.attestation = None
+            self.last_failure = None
             self.submitted = None
             self.checks = 0
         elif isinstance(event, Delivery.Claimed):
@@ -358,6 +362,7 @@ class Delivery(Aggregate):
         elif isinstance(event, Delivery.Failed):
             self.submitted = None
             self.last_error = f"{event.error_class}: {event.message}"
+            self.last_failure = event
             self.rendition_sha256 = event.rendition_sha256
             self.claimed_by = self.claim_expires_at = None
             if event.retry_at is None:

@@ -16,13 +16,67 @@ call only this. Errors are `SyndicateError`s (see `syndicate.errors`).
 """
 
 from syndicate.engine._base import store_errors, worker_name
-from syndicate.engine.attest import AttestOps
-from syndicate.engine.audit import AuditOps
-from syndicate.engine.deliveries import DeliveryOps
-from syndicate.engine.outlets import OutletOps
-from syndicate.engine.repair import RepairOps
+from syndicate.engine.attest import Attestation, Attested, AttestOps
+from syndicate.engine.audit import (
+    AuditOps,
+    ConsistencyReport,
+    DeadlineReport,
+    ExportResult,
+    PreviewTarget,
+    ProofBundle,
+    ProofCheck,
+    ReplayRequest,
+    ReportResult,
+    Trail,
+    verify_export,
+    verify_proof_file,
+)
+from syndicate.engine.deliveries import (
+    AwaitingSheet,
+    DeliveryOps,
+    DeliveryState,
+    HeldClaim,
+    Resolution,
+    RunSummary,
+    StatusRow,
+    StopFlag,
+    SyncResult,
+    WorkerRun,
+)
+from syndicate.engine.outlets import HomeInit, OutletOps, OutletState, OutletStatus
+from syndicate.engine.repair import OutletRepair, RepairOps
 
-__all__ = ["Engine", "store_errors", "worker_name"]
+__all__ = [
+    "Attestation",
+    "Attested",
+    "AwaitingSheet",
+    "ConsistencyReport",
+    "DeadlineReport",
+    "DeliveryState",
+    "Engine",
+    "ExportResult",
+    "HeldClaim",
+    "HomeInit",
+    "OutletRepair",
+    "OutletState",
+    "OutletStatus",
+    "PreviewTarget",
+    "ProofBundle",
+    "ProofCheck",
+    "ReplayRequest",
+    "ReportResult",
+    "Resolution",
+    "RunSummary",
+    "StatusRow",
+    "StopFlag",
+    "SyncResult",
+    "Trail",
+    "WorkerRun",
+    "store_errors",
+    "verify_export",
+    "verify_proof_file",
+    "worker_name",
+]
 
 
 class Engine(DeliveryOps, AttestOps, RepairOps, AuditOps, OutletOps):

@@ -25,6 +25,7 @@ from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.delivery import Backoff, Worker
 from syndicate.errors import StoreError, SyndicateError
 from syndicate.outlets import Outlet
+from syndicate.outletset import OutletSet
 from syndicate.persistence import scrub
 from syndicate.planning import Deliveries
 from syndicate.project import Project
@@ -147,28 +148,33 @@ class EngineBase:
         """A delivery worker named `ROLE@HOST:PID`, with the home's lease, backoff and
         attachments; on `outlets` (default: the configured ones). Close it when done.
 
-        The only place a `Worker` is built: every caller gets the same settings.
+        The only place a `Worker` is built: every caller gets the same settings. It
+        sends through the same kind of `OutletSet` that `reader()` gives.
         """
         settings = self.project.delivery
         return Worker(
             self.deliveries,
             self.items,
-            self.project.outlets if outlets is None else outlets,
+            self.reader(outlets),
             name=worker_name(role),
             clock=self.clock,
             lease=timedelta(seconds=settings.claim_seconds),
             backoff=Backoff(
                 max_age=timedelta(hours=settings.max_age_hours)
             ).with_first_check(settings.first_check_seconds),
-            session_factory=self.session_factory,
-            attachments=self.project.attachments.root,
         )
 
-    def reader(self, outlets: Mapping[str, Outlet] | None = None) -> Worker:
-        """Something that renders again and reads back `outlets` (default: the
-        configured ones) but never sends: for `status --check`, consistency, repair and
-        replay. Close it when done."""
-        return self.worker("reader", outlets=outlets)
+    def reader(self, outlets: Mapping[str, Outlet] | None = None) -> OutletSet:
+        """`outlets` (default: the configured ones) with their adapters and sessions,
+        to render again and read back, never to send: for `status --check`,
+        consistency, repair and replay. Close it when done."""
+        return self.project.outlet_set(
+            self.items,
+            self.deliveries,
+            self.project.outlets if outlets is None else outlets,
+            clock=self.clock,
+            session_factory=self.session_factory,
+        )
 
     # -- lifetime --------------------------------------------------------------------
 

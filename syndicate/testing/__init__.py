@@ -1,14 +1,17 @@
 """Test kit for code built on syndicate: clock, fake transport, loopback server, contracts.
 
 Stable API, like `syndicate.errors`: adapter authors and portal backends may use it in their
-own tests.
+own tests. `AdapterContract` is the contract every adapter passes; `kinds_without_contract`
+finds installed adapter kinds that no test holds to it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import pkgutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,16 +22,26 @@ import requests
 import requests.adapters
 from pydantic import ValidationError
 
-from syndicate.adapter import Capabilities, DeliveryJob, ItemView, Operation
+from syndicate.adapter import (
+    Capabilities,
+    Confirms,
+    DeliveryJob,
+    ItemView,
+    Operation,
+    ReadsBack,
+)
 from syndicate.application import Disclosures
 from syndicate.errors import DeliveryError
 
 __all__ = [
     "AdapterContract",
+    "Answer",
     "FakeTransport",
     "FixedClock",
     "LoopbackServer",
+    "kinds_without_contract",
     "log_snapshot",
+    "loopback_http_server",
     "sample_jobs",
 ]
 
@@ -105,7 +118,57 @@ class FakeTransport(requests.adapters.BaseAdapter):
         return session
 
 
-Handler = Callable[[BaseHTTPRequestHandler, bytes], tuple[int, dict[str, str], bytes]]
+Answer = tuple[int, dict[str, str], bytes]
+Handler = Callable[[BaseHTTPRequestHandler, bytes], Answer]
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: a client that timed out and left is part of a test's script."""
+
+
+def loopback_http_server(
+    answer: Callable[[BaseHTTPRequestHandler, bytes], Answer | None],
+) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    """An HTTP/1.1 keep-alive server on 127.0.0.1 (a free port) and the thread that
+    serves it (not started): every GET, POST, PUT and DELETE is answered with
+    `answer(request, body)` as (status, headers, payload); None drops the connection
+    unanswered, as does a request whose body was cut short (the sender died). Stop it
+    with `server.shutdown()` and `server.server_close()`."""
+
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # Without this every keep-alive request waits ~40 ms for Nagle's algorithm.
+        disable_nagle_algorithm = True
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            answered = answer(self, body) if len(body) == length else None
+            if answered is None:
+                self.close_connection = True
+                return
+            status, headers, payload = answered
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: tests read what the server recorded instead."""
+
+    server = _QuietServer(("127.0.0.1", 0), _Handler)
+    # A short poll keeps shutdown() quick (the default waits up to 0.5 s).
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
+    return server, thread
 
 
 class LoopbackServer:
@@ -119,40 +182,14 @@ class LoopbackServer:
         self.handler: Handler = handler or (lambda req, body: (200, {}, b"ok"))
         self.received: list[tuple[str, str, dict[str, str], bytes]] = []
         self._lock = threading.Lock()
-        outer = self
+        self._server, self._thread = loopback_http_server(self._answer)
 
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Without this every keep-alive request waits ~40 ms for Nagle's algorithm.
-            disable_nagle_algorithm = True
-
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                if len(body) != length:
-                    # The sender died mid-request: nothing was delivered.
-                    self.close_connection = True
-                    return
-                with outer._lock:
-                    outer.received.append(
-                        (self.command, self.path, dict(self.headers.items()), body)
-                    )
-                status, headers, payload = outer.handler(self, body)
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _answer
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet: tests read `received` instead."""
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+    def _answer(self, request: BaseHTTPRequestHandler, body: bytes) -> Answer:
+        with self._lock:
+            self.received.append(
+                (request.command, request.path, dict(request.headers.items()), body)
+            )
+        return self.handler(request, body)
 
     @property
     def url(self) -> str:
@@ -177,6 +214,9 @@ class AdapterContract:
     session on which delivery fails at the transport level (default: a FakeTransport that
     raises `ConnectionError`). Adapters that write files rather than talk HTTP may set
     `network = False` to skip the transport test.
+
+    A class named `Test…` whose `adapter_class` is an installed adapter is what
+    `kinds_without_contract` counts as that kind's contract test.
     """
 
     adapter_class: ClassVar[type[Any]]
@@ -214,7 +254,19 @@ class AdapterContract:
             raise AssertionError("Settings accepted an empty table")
 
     def test_capabilities_are_declared(self) -> None:
-        assert isinstance(self.adapter_class.capabilities, Capabilities)
+        capabilities = self.adapter_class.capabilities
+        assert isinstance(capabilities, Capabilities)
+        # A flag the core acts on needs the method behind it (`syndicate.adapter`).
+        if capabilities.reads_back:
+            assert issubclass(self.adapter_class, ReadsBack), "reads_back: no read_back"
+        if capabilities.confirms_async:
+            assert issubclass(self.adapter_class, Confirms), (
+                "confirms_async: no confirm"
+            )
+        label = getattr(self.adapter_class, "label", None)
+        assert label is None or (isinstance(label, str) and label.strip()), (
+            f"label {label!r} is not a display name"
+        )
 
     def test_render_is_deterministic_and_hashed(self) -> None:
         for job in self.jobs():
@@ -238,6 +290,40 @@ class AdapterContract:
         except DeliveryError:
             return
         raise AssertionError("deliver() let a transport failure through")
+
+
+def kinds_without_contract(
+    registry: Mapping[str, type[Any]], *packages: str
+) -> list[str]:
+    """The kinds in `registry` that no contract test under `packages` covers, sorted.
+
+    Imports every `test_*` module under the packages (importable names, e.g. "tests"),
+    as pytest would, then looks at the `AdapterContract` subclasses that pytest runs
+    (named `Test…`): a kind is covered when one's `adapter_class` is the very class
+    registered for it. Pass `Registry.from_entry_points()` to check what is installed.
+    """
+    for package in packages:
+        _import_test_modules(package)
+    tested = {
+        getattr(cls, "adapter_class", None)
+        for cls in _subclasses(AdapterContract)
+        if cls.__name__.startswith("Test")
+    }
+    return sorted(kind for kind in registry if registry[kind] not in tested)
+
+
+def _import_test_modules(package: str) -> None:
+    root = importlib.import_module(package)
+    for found in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
+        if found.name.rpartition(".")[2].startswith("test_"):
+            importlib.import_module(found.name)
+
+
+def _subclasses(cls: type) -> Iterator[type]:
+    sub: type
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
 
 
 def sample_jobs() -> list[DeliveryJob]:

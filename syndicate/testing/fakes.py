@@ -36,9 +36,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
+
+from syndicate.outlets import outlet_toml
+from syndicate.testing import Answer, loopback_http_server
 
 __all__ = [
     "DingTalkRobotServer",
@@ -123,55 +126,22 @@ class _RobotServer:
         self._scripts: dict[str, deque[Reply]] = {}
         self._sent_at: dict[str, deque[datetime]] = {}
         self._lock = threading.Lock()
-        outer = self
+        self._server, self._thread = loopback_http_server(self._answer)
 
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Without this every keep-alive request waits ~40 ms for Nagle's algorithm.
-            disable_nagle_algorithm = True
-
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                if len(body) != length:
-                    self.close_connection = True  # the sender died mid-request
-                    return
-                answer = outer._handle(
-                    self.command,
-                    self.path,
-                    {k.lower(): v for k, v in self.headers.items()},
-                    body,
-                    self.client_address[0],
-                )
-                if answer.delay:
-                    time.sleep(answer.delay)
-                if answer.drop:
-                    self.close_connection = True
-                    return
-                self.send_response(answer.status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(answer.payload)))
-                self.end_headers()
-                self.wfile.write(answer.payload)
-
-            do_GET = do_POST = do_PUT = _answer
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet: the request line holds the key."""
-
-        class _Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                """Quiet: a client that timed out and left is part of the script."""
-
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        # A short poll keeps close() quick (the default waits up to 0.5 s).
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            daemon=True,
+    def _answer(self, request: BaseHTTPRequestHandler, body: bytes) -> Answer | None:
+        answer = self._handle(
+            request.command,
+            request.path,
+            {k.lower(): v for k, v in request.headers.items()},
+            body,
+            request.client_address[0],
         )
+        if answer.delay:
+            time.sleep(answer.delay)
+        if answer.drop:
+            return None
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        return answer.status, headers, answer.payload
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -550,23 +520,9 @@ def loopback_outlet_keys() -> dict[str, Any]:
     return {"allow_private_network": True}
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} as a TOML value")
-
-
 def toml_table(name: str, table: Mapping[str, Any]) -> str:
-    """`[outlets.NAME]` and its keys as TOML text (strings, numbers, booleans, lists)."""
-    lines = [f"[outlets.{name}]"]
-    lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
-    return "\n".join(lines) + "\n"
+    """`[outlets.NAME]` and its keys as TOML text (`syndicate.outlets.outlet_toml`)."""
+    return outlet_toml(name, table)
 
 
 @dataclass

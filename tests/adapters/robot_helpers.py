@@ -28,7 +28,7 @@ from syndicate.testing.fakes import Received, Reply
 from tests.conftest import content
 
 
-def bodies(adapter: RobotAdapter, job: DeliveryJob) -> list[dict[str, Any]]:
+def bodies(adapter: RobotAdapter[Any], job: DeliveryJob) -> list[dict[str, Any]]:
     """The request bodies of the adapter's rendition of `job`."""
     data: list[dict[str, Any]] = json.loads(adapter.render(job).data)
     return data

@@ -22,10 +22,10 @@ from uuid import UUID
 import pytest
 import requests
 from pydantic import ValidationError
-from syndicate_adapters import kiosk as kiosk_module
 from syndicate_adapters.kiosk import KioskAdapter, KioskSettings, body_html, js_json
 from typer.testing import CliRunner
 
+from syndicate import adapterkit
 from syndicate.adapter import Capabilities, DeliveryJob, ItemView, Operation, Rendition
 from syndicate.cli import app
 from syndicate.domain.base import CHINA_TZ
@@ -499,7 +499,8 @@ def test_file_system_errors_are_delivery_errors(
     def denied(target: Path, data: bytes, *, mode: int = 0o644) -> None:
         raise PermissionError(13, "Permission denied", str(target))
 
-    monkeypatch.setattr(kiosk_module, "write_atomically", denied)
+    # The kit writes every file outlet's files.
+    monkeypatch.setattr(adapterkit, "write_atomically", denied)
     with pytest.raises(PermanentDeliveryError):
         make(tmp_path / "kiosk").deliver(rendition, requests.Session())
 

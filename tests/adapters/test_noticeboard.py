@@ -25,7 +25,6 @@ import pypdf
 import pytest
 import requests
 from pydantic import ValidationError
-from syndicate_adapters import noticeboard
 from syndicate_adapters.noticeboard import (
     NoticeboardAdapter,
     NoticeboardSettings,
@@ -36,6 +35,7 @@ from syndicate_adapters.noticeboard import (
     sheet_name,
 )
 
+from syndicate import adapterkit
 from syndicate.adapter import DeliveryJob, Rendition
 from syndicate.domain.content import NoticePeriod
 from syndicate.domain.items import VersionRecord
@@ -578,7 +578,8 @@ def test_file_system_errors_become_delivery_errors(
     def denied(target: Path, data: bytes, *, mode: int = 0o644) -> None:
         raise PermissionError(13, "Permission denied", str(target))
 
-    monkeypatch.setattr(noticeboard, "write_atomically", denied)
+    # The kit writes every file outlet's files.
+    monkeypatch.setattr(adapterkit, "write_atomically", denied)
     with pytest.raises(PermanentDeliveryError, match="permission denied"):
         make(tmp_path / "sheets").deliver(rendered("posted"), requests.Session())
 

@@ -528,7 +528,7 @@ def test_read_back_reports_in_sync_drifted_and_missing(
     site.sync()
     adapter = PortalAdapter(site.outlets["portal"].settings)
     with site.project.disclosures(clock=site.clock) as items:
-        from syndicate.delivery import item_view
+        from syndicate.outletset import item_view
 
         item = items.get(ids["policy"])
     job = DeliveryJob(

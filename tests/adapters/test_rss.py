@@ -168,7 +168,7 @@ def test_the_worker_keeps_the_feed_folder_equal_to_the_latest_rendition(
             for d in deliveries.all_deliveries().values()
             if d.state is DeliveryState.SUCCEEDED
         ]
-        job = worker._job(done, rss, {})
+        job = worker.outlet_set.job(done, {})
         assert (
             RssAdapter(rss.settings).read_back(job, requests.Session())
             == RssAdapter(rss.settings).render(job).data

@@ -642,8 +642,8 @@ def test_timestamps_only_come_from_the_clock(rig: Rig) -> None:
     first = rig.fake.received[0].body
     rig.clock.advance(days=1)
     worker = rig.worker()
-    job = worker._job(delivery, rig.outlets["village"], {})
-    again = worker._adapters["village"].render(job)
+    job = worker.outlet_set.job(delivery, {})
+    again = worker.outlet_set.adapter("village").render(job)
     assert json.loads(again.data) == [json.loads(first)]
     assert again.sha256 == delivery.rendition_sha256
     worker.close()

@@ -23,7 +23,7 @@ from syndicate_adapters.rss import RssAdapter, RssSettings
 
 from bench.portal import item_view_for, job_for
 from syndicate.adapter import DeliveryJob, Operation, WitnessedCheckpoint
-from syndicate.audit.signing import Checkpoint, Signer
+from syndicate.signing import Checkpoint, Signer
 from tests.browser import (
     axe_violations,
     browser_fixture,  # noqa: F401  (registers the `browser` fixture)

@@ -1,4 +1,9 @@
-"""A syndicate adapter that files each delivery as an e-mail message in a Maildir."""
+"""A syndicate adapter that files each delivery as an e-mail message in a Maildir.
+
+It uses only syndicate's extension API: `syndicate.adapter` (the contract and the values
+an adapter gets), `syndicate.adapterkit` (the base class and the file-error mapping every
+built-in file outlet uses) and `syndicate.errors`.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from syndicate.adapter import Capabilities, DeliveryJob, Operation, Receipt, Rendition
-from syndicate.errors import PermanentDeliveryError, TransientDeliveryError
+from syndicate.adapterkit import BaseAdapter, file_errors
 
 __all__ = ["MailboxAdapter", "MailboxSettings"]
 
@@ -34,22 +39,21 @@ class MailboxSettings(BaseModel):
     to: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="The To: address.")
 
 
-class MailboxAdapter:
-    """One message per delivery; a resent delivery is recognised by its Message-ID."""
+class MailboxAdapter(BaseAdapter[MailboxSettings]):
+    """One message per delivery; a resent delivery is recognised by its Message-ID.
+
+    `BaseAdapter[MailboxSettings]` makes `MailboxSettings` the `Settings` and gives
+    `__init__`, which keeps them as `self.settings` (typed for mypy).
+    """
 
     kind: ClassVar[str] = "mailbox"
-    Settings: ClassVar[type[BaseModel]] = MailboxSettings
+    label: ClassVar[str | None] = "电子邮箱"  # how audit reports name the kind
     capabilities: ClassVar[Capabilities] = Capabilities(
         edits_in_place=False,
         retracts=False,
         deduplicates=True,
         max_bytes=1_000_000,
     )
-
-    def __init__(self, settings: BaseModel) -> None:
-        if not isinstance(settings, MailboxSettings):
-            raise TypeError("MailboxAdapter needs MailboxSettings")
-        self.settings = settings
 
     def render(self, job: DeliveryJob) -> Rendition:
         item = job.item
@@ -71,15 +75,12 @@ class MailboxAdapter:
         return Rendition.of(bytes(message), "message/rfc822", key=str(job.delivery_id))
 
     def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
-        try:
+        # Permission denied fails for good, a full disk is retried later.
+        with file_errors("cannot write the Maildir"):
             box = mailbox.Maildir(self.settings.path, create=True)
             wanted = f"<{rendition.key}@syndicate>"
             for key, existing in box.iteritems():
                 if existing["Message-ID"] == wanted:
                     return Receipt(remote_id=key, detail={"duplicate": "yes"})
             key = box.add(rendition.data)
-        except PermissionError as exc:
-            raise PermanentDeliveryError(f"cannot write the Maildir: {exc}") from exc
-        except OSError as exc:
-            raise TransientDeliveryError(f"cannot write the Maildir: {exc}") from exc
         return Receipt(remote_id=key)

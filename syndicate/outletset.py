@@ -1,0 +1,293 @@
+"""The outlet set: each configured outlet's adapter and HTTP session, ready to use.
+
+An `OutletSet` holds, for every outlet it was given, one adapter instance and one
+guarded `requests.Session`, and does with them everything that sends nothing: build the
+job a delivery renders (`job`), render a delivery again (`render_again`), read back
+what an outlet shows (`read_outlet`, `check_outlet`) and list what it holds
+(`inventory`). The delivery worker (`syndicate.delivery.Worker`) sends through one;
+audit (consistency, repair, replay) and `status --check` read through one and never
+build a worker.
+
+Sessions: no retries mounted (every attempt is an event), guarded by
+`syndicate.netguard` (internal addresses refused unless the outlet sets
+`allow_private_network = true`; no redirects to other hosts), and, unless the session
+factory opted out of the environment (`trust_env = False`), every request goes through
+the proxy the environment names for its URL (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY,
+NO_PROXY) and verifies TLS against its CA bundle (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE),
+whatever the outlet's settings are called. The environment is read once per outlet set
+(proxies: once per scheme, host and port), not on every request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self, cast
+from uuid import UUID
+
+import requests
+
+from syndicate.adapter import (
+    ChannelAdapter,
+    DeliveryJob,
+    ItemView,
+    Operation,
+    ReadsBack,
+    Rendition,
+    TakesInventory,
+)
+from syndicate.application import Clock, Disclosures, system_clock
+from syndicate.domain.deliveries import Delivery, delivery_id
+from syndicate.domain.items import DisclosureItem, ItemStatus
+from syndicate.netguard import GuardedAdapter, OutboundEnvironment, guard_session
+from syndicate.outlets import Outlet
+from syndicate.planning import Deliveries, DeliveryView
+
+__all__ = ["ItemCache", "OutletSet", "item_view"]
+
+# Items loaded at a version, by (item id, version): one batch of jobs shares them.
+ItemCache = dict[tuple[UUID, int], DisclosureItem]
+
+
+def item_view(item: DisclosureItem) -> ItemView:
+    """What adapters see of an item at the version it was loaded at."""
+    last = item.history[-1]
+    return ItemView(
+        item_id=item.id,
+        version=item.version,
+        content=item.content,
+        content_hash=item.content_hash,
+        withdrawn=item.status is ItemStatus.WITHDRAWN,
+        published_at=item.created_on,
+        updated_at=item.modified_on,
+        reason=last.reason,
+        public_note=item.withdrawal.public_note if item.withdrawal else None,
+        history=tuple(item.history),
+    )
+
+
+def _outlet_session(
+    outlet: Outlet,
+    factory: Callable[[], requests.Session],
+    environment: OutboundEnvironment,
+) -> requests.Session:
+    """A new session for `outlet`, from `factory`, guarded (`syndicate.netguard`).
+
+    Unless the new session ignores the environment already (`trust_env = False`), it
+    stops reading it itself (requests would on every request) and its transport takes
+    proxies and the CA bundle from `environment` instead, per request URL: so every
+    request of every outlet honours HTTP(S)_PROXY and NO_PROXY, whichever settings
+    field names its endpoint.
+    """
+    session = factory()
+    if not session.trust_env:
+        return guard_session(session, allow_private=outlet.allow_private_network)
+    session.trust_env = False
+    return guard_session(
+        session,
+        allow_private=outlet.allow_private_network,
+        environment=environment,
+    )
+
+
+class OutletSet:
+    """The outlets a worker sends to or an auditor reads, each with its adapter and
+    session; close it when done (or use `with`).
+
+    `deliveries`: the deliveries log whose earlier receipts a job carries (`previous`:
+    a correction on a message outlet names the message it corrects), read through a
+    `DeliveryView` (`view`) that the worker using the set shares. `items`: the items log
+    jobs are built from. `attachments`: the attachment store's folder, given to every
+    job. `clock`: given to adapters that keep one (`adapter.clock`), for what they
+    stamp at delivery time; rendering never reads it.
+    """
+
+    def __init__(
+        self,
+        outlets: Mapping[str, Outlet],
+        *,
+        items: Disclosures,
+        deliveries: Deliveries,
+        clock: Clock = system_clock,
+        session_factory: Callable[[], requests.Session] = requests.Session,
+        attachments: Path | None = None,
+    ) -> None:
+        self.outlets = dict(outlets)
+        self.items = items
+        self.deliveries = deliveries
+        self.view = DeliveryView(deliveries)
+        self.clock = clock
+        self.attachments = attachments
+        environment = OutboundEnvironment()
+        self._sessions = {
+            name: _outlet_session(outlet, session_factory, environment)
+            for name, outlet in self.outlets.items()
+        }
+        self._adapters = {name: o.adapter() for name, o in self.outlets.items()}
+        for adapter in self._adapters.values():
+            if hasattr(adapter, "clock"):
+                adapter.clock = clock
+
+    # -- what it holds -------------------------------------------------------------------
+
+    def adapter(self, outlet: str) -> ChannelAdapter:
+        """The adapter instance of `outlet` (KeyError: not in the set)."""
+        return self._adapters[outlet]
+
+    def session(self, outlet: str) -> requests.Session:
+        """The HTTP session of `outlet` (KeyError: not in the set)."""
+        return self._sessions[outlet]
+
+    def proxies(self, outlet: str, url: str) -> dict[str, str]:
+        """The proxies a request of `outlet` to `url` goes through, as its session's
+        transport resolves them from the environment ({}: straight to `url`, also when
+        the session ignores the environment)."""
+        transport = self._sessions[outlet].get_adapter(url)
+        if isinstance(transport, GuardedAdapter) and transport.environment is not None:
+            return dict(transport.environment.proxies(url))
+        return {}
+
+    def close(self) -> None:
+        """Release the HTTP sessions."""
+        for session in self._sessions.values():
+            session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- jobs and renditions (pure) ------------------------------------------------------
+
+    def job(
+        self,
+        delivery: Delivery,
+        loaded: ItemCache | None = None,
+        previous: Sequence[dict[str, str]] | None = None,
+    ) -> DeliveryJob:
+        """The job `delivery` renders: the item at the delivery's version, for a
+        whole-set outlet every item it takes as of the delivery's log position, and
+        `previous` (default: the receipts of the item's earlier versions on the same
+        outlet, from `view`). `loaded`: items loaded already, filled as items are read
+        (a batch of jobs shares it). Raises KeyError for an outlet not in the set, and
+        what the items log raises."""
+        outlet = self.outlets[delivery.outlet]
+        loaded = {} if loaded is None else loaded
+        key = (delivery.item_id, delivery.item_version)
+        if key not in loaded:
+            loaded[key] = cast(
+                DisclosureItem,
+                self.items.repository.get(
+                    delivery.item_id, version=delivery.item_version
+                ),
+            )
+        item = loaded[key]
+        live: list[ItemView] = []
+        withdrawn: list[ItemView] = []
+        if outlet.capabilities.whole_set:
+            for other, _ in self.items.items_as_of(delivery.position):
+                if not outlet.accepts(other.content):
+                    continue
+                view = item_view(other)
+                (withdrawn if view.withdrawn else live).append(view)
+        return DeliveryJob(
+            delivery_id=delivery.id,
+            outlet=outlet.name,
+            channel=outlet.channel,
+            operation=Operation(delivery.operation),
+            item=item_view(item),
+            live_items=tuple(live),
+            withdrawn_items=tuple(withdrawn),
+            attachments=self.attachments,
+            previous=self._previous(delivery) if previous is None else tuple(previous),
+        )
+
+    def _previous(self, delivery: Delivery) -> tuple[dict[str, str], ...]:
+        """Receipts of the item's earlier versions that succeeded on the same outlet.
+
+        Oldest first, from `view`. An item's versions reach a message outlet in order
+        (the worker's `_waits_for_older`), so by the time this one is sent the earlier
+        ones are settled and in the view.
+        """
+        if delivery.item_version <= 1:
+            return ()
+        ids = [
+            delivery_id(delivery.item_id, v, delivery.outlet)
+            for v in range(1, delivery.item_version)
+        ]
+        if any(i not in self.view for i in ids):
+            self.view.refresh()
+        found: list[dict[str, str]] = []
+        for older in map(self.view.get, ids):
+            if older is not None and older.state.done and older.receipt:
+                found.append(dict(older.receipt))
+        return tuple(found)
+
+    def render_again(
+        self, delivery: Delivery, previous: Sequence[dict[str, str]] | None = None
+    ) -> tuple[DeliveryJob, Rendition]:
+        """The job and rendition the worker produced for `delivery`, produced again
+        (pure). `previous`: the receipts of the item's earlier versions as they stood
+        then (a replay gives them); by default they come from `view`."""
+        job = self.job(delivery, previous=previous)
+        return job, self._adapters[delivery.outlet].render(job)
+
+    def rendition_of(self, delivery: Delivery) -> bytes:
+        """The delivery's rendition, rendered again from the log (pure)."""
+        return self.render_again(delivery)[1].data
+
+    # -- reading outlets -----------------------------------------------------------------
+
+    def reads_back(self, outlet: str) -> bool:
+        """Whether the outlet is in the set and can show what it holds."""
+        config = self.outlets.get(outlet)
+        adapter = self._adapters.get(outlet)
+        return (
+            config is not None
+            and config.capabilities.reads_back
+            and isinstance(adapter, ReadsBack)
+        )
+
+    def read_outlet(self, delivery: Delivery) -> tuple[bytes, bytes | None]:
+        """The delivery's rendition (rendered again) and what its outlet shows for the
+        same item now (None: nothing). Raises whatever rendering or reading raises."""
+        job, rendition = self.render_again(delivery)
+        adapter = self._adapters[delivery.outlet]
+        if not isinstance(adapter, ReadsBack):
+            raise TypeError(f"{delivery.outlet}: the adapter cannot read back")
+        shown = adapter.read_back(job, self._sessions[delivery.outlet])
+        return rendition.data, shown
+
+    def check_outlet(self, delivery: Delivery) -> str:
+        """Compare what the outlet shows now with this delivery's rendition.
+
+        Returns "in sync", "drifted" (the outlet shows other bytes), "missing" (nothing
+        there), "not removed" (a removal that the outlet still shows), "read failed: …"
+        (reading or re-rendering raised), or "cannot read back" (the adapter has no
+        `read_back`, or the outlet is not in the set).
+        """
+        if not self.reads_back(delivery.outlet):
+            return "cannot read back"
+        try:
+            expected, shown = self.read_outlet(delivery)
+        except Exception as exc:  # a broken file, a render error: report, go on
+            return f"read failed: {type(exc).__name__}: {exc}"[:200]
+        if not expected:  # a removal: the outlet should show nothing
+            return "in sync" if shown is None else "not removed"
+        if shown is None:
+            return "missing"
+        return "in sync" if shown == expected else "drifted"
+
+    def inventory(self, outlet: str) -> set[UUID] | None:
+        """Ids of every item the outlet shows (adapters with `inventory`), else None."""
+        adapter = self._adapters.get(outlet)
+        if not isinstance(adapter, TakesInventory):
+            return None
+        return adapter.inventory(self._sessions[outlet])

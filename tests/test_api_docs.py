@@ -1,0 +1,54 @@
+"""docs/api.md is tested: its Python examples run, in order, as one script in an empty
+folder, and do what their comments say."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "api.md"
+
+
+def blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", DOC.read_text("utf-8"), re.S)
+
+
+def test_every_example_in_the_api_doc_runs_and_does_what_it_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SYNDICATE_AUDIT_KEY", raising=False)
+    namespace: dict[str, Any] = {"__name__": "api_doc"}
+    printed: list[str] = []
+    found = blocks()
+    assert len(found) >= 8, "docs/api.md lost its examples"
+    for index, block in enumerate(found):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(block, f"docs/api.md example {index + 1}", "exec"), namespace)  # noqa: S102
+        printed.append(out.getvalue())
+
+    home = tmp_path / "county-home"
+    assert (home / "syndicate.toml").is_file()
+    assert (home / "keys" / "audit-signing.pub").is_file()
+    assert printed[0].splitlines()[0] == "True True"
+    assert "archive new" in printed[1]
+    assert "[outlets.archive]" in (home / "syndicate.toml").read_text("utf-8")
+    # The invalid item: refused field by field, nothing written.
+    assert "agency must not be empty" in printed[2]
+    assert "临溪县民政局/11330100MB0000006R/2026-00019 1" in printed[2]
+    assert namespace["result"].ok
+    assert namespace["result"].outcomes == {"succeeded": 1}
+    assert namespace["ran"].name.startswith("worker@")
+    assert "archive succeeded 1 1 in sync" in printed[5]
+    archived = list((home / "outlets" / "archive").glob("*.json"))
+    assert len(archived) == 1
+    assert printed[6].splitlines()[0] == "True"  # AlreadyPublished.identical
+    assert "no item 临溪县民政局/no-such-item" in printed[6]
+    assert namespace["verdict"].ok
+    assert printed[7].splitlines()[-1] == "True"
