@@ -15,15 +15,15 @@ from pathlib import Path
 from syndicate import (
     AlreadyPublished,
     ChannelCategory,
+    Engine,
     ItemContent,
     NoticePeriod,
-    Project,
     Stage,
 )
 
 
 def main(home: Path) -> None:
-    project, _ = Project.init(home)
+    made = Engine.init(home)  # as `syndicate init`: syndicate.toml, stores, key pair
     notice = ItemContent(
         agency="临溪县青石镇柳塘村村民委员会",
         index_no="LXQS-LT/2026-00011",
@@ -45,7 +45,8 @@ def main(home: Path) -> None:
             ChannelCategory.NOTICEBOARD,
         ),
     )
-    with project.disclosures() as disclosures:
+    with Engine(made.project) as engine:
+        disclosures = engine.items  # the items log
         change = disclosures.publish(notice, actor="村委会 周文书")
         print(f"published {change.ref} as version {change.version}")
         try:

@@ -34,6 +34,7 @@ from syndicate.domain.content import (
     content_hash,
     item_id,
     parse_item_ref,
+    valid_content,
 )
 from syndicate.domain.items import (
     DisclosureItem,
@@ -137,7 +138,12 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         Interpretations may name a policy published in the same call.
         """
         actor = check_actor(actor)
-        pairs = [i if isinstance(i, tuple) else (i, ()) for i in items]
+        pairs = [
+            (valid_content(i[0]), i[1])
+            if isinstance(i, tuple)
+            else (valid_content(i), ())
+            for i in items
+        ]
         with self._guard():
             id_list = [content.id for content, _ in pairs]
             ids = set(id_list)
@@ -176,6 +182,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
     ) -> list[tuple[ItemContent, SyndicateError | None]]:
         """What `publish_many` would say about each item, writing nothing (dry runs)."""
         check_actor(actor)
+        contents = [valid_content(c) for c in contents]
         batch = {c.id for c in contents}
         today = today_in_china(self._now)
         verdicts: list[tuple[ItemContent, SyndicateError | None]] = []
@@ -203,6 +210,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         """Replace an item's content with a new version; `reason` is the 更正说明."""
         reason = check_line("reason", reason, 500)
         actor = check_actor(actor)
+        content = valid_content(content)
         with self._guard():
             item = self._load(ref, expected_version)
             self._admit(content, today_in_china(self._now))
@@ -491,6 +499,14 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         ]
         if missing:
             raise InputError(missing)
+        # The metadata outlets show must describe the bytes they serve.
+        wrong = [
+            Problem(f"attachments[{index}].size", f"is {a.size}; the file has {size}")
+            for index, a in enumerate(content.attachments)
+            if (size := self.attachments.path_of(a.sha256).stat().st_size) != a.size
+        ]
+        if wrong:
+            raise InputError(wrong)
 
     def _changes(self, recordings: Sequence[Recording[UUID]]) -> list[Change]:
         changes = []

@@ -69,19 +69,18 @@ class PreparedAttachment:
     ) -> PreparedAttachment:
         """The attachment `name` holding `data`; the media type is guessed from the
         name's extension unless given."""
+        if not isinstance(data, bytes | bytearray):
+            raise InputError([Problem("", "the attachment's data must be bytes")])
+        if not isinstance(name, str) or (
+            media_type is not None and not isinstance(media_type, str)
+        ):
+            raise InputError([Problem("name", "must be text")])
         if len(data) > MAX_ATTACHMENT_BYTES:
-            raise InputError(
-                [
-                    Problem(
-                        "",
-                        f"{name} is {len(data)} bytes; attachments are limited to "
-                        f"{MAX_ATTACHMENT_BYTES} bytes",
-                    )
-                ]
-            )
-        problem = _name_problem(name)
-        if problem:
-            raise InputError([Problem("", problem)])
+            raise InputError([_too_large(name, len(data))])
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, e.g. from JSON's "\ud800"
+            raise InputError([Problem("name", "is not valid Unicode text")]) from None
         try:
             meta = Attachment(
                 name=name,
@@ -91,6 +90,10 @@ class PreparedAttachment:
             )
         except ValidationError as exc:
             raise InputError(problems_from_validation_error(exc)) from None
+        # On the name as the log keeps it (stripped, NFC): " .htaccess" is ".htaccess".
+        problem = _name_problem(meta.name)
+        if problem:
+            raise InputError([Problem("", problem)])
         return cls(meta, data)
 
     @classmethod
@@ -99,21 +102,16 @@ class PreparedAttachment:
     ) -> PreparedAttachment:
         """The file at `path`, named `name` (default: the file's name). A missing file
         or one too large is refused before it is read; `OSError` if it cannot be read."""
+        path = Path(path)
         if not path.is_file():
             raise InputError([Problem("", f"file not found: {path}")])
         size = path.stat().st_size
         if size > MAX_ATTACHMENT_BYTES:
-            raise InputError(
-                [
-                    Problem(
-                        "",
-                        f"{path.name} is {size} bytes; attachments are limited to "
-                        f"{MAX_ATTACHMENT_BYTES} bytes",
-                    )
-                ]
-            )
+            raise InputError([_too_large(path.name, size)])
         return cls.from_bytes(
-            path.read_bytes(), name=name or path.name, media_type=media_type
+            path.read_bytes(),
+            name=path.name if name is None else name,
+            media_type=media_type,
         )
 
 
@@ -142,6 +140,14 @@ class AttachmentStore:
 
 # File systems allow 255 bytes per name; leave room for a temporary-file prefix.
 MAX_NAME_BYTES = 240
+
+
+def _too_large(name: str, size: int) -> Problem:
+    return Problem(
+        "",
+        f"{name} is {size} bytes; attachments are limited to "
+        f"{MAX_ATTACHMENT_BYTES} bytes",
+    )
 
 
 def _name_problem(shown: str) -> str | None:

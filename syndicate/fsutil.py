@@ -6,11 +6,14 @@ File-based adapters use it too (it is part of the stable extension API).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["fsync_dir", "write_atomically"]
+__all__ = ["fsync_dir", "locked", "write_atomically"]
 
 
 def fsync_dir(folder: Path) -> None:
@@ -41,3 +44,16 @@ def write_atomically(target: Path, data: bytes, *, mode: int = 0o644) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(target.parent)
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on the file `path` (created if missing) for the
+    block, waiting for another process's to end: for read-modify-write of a file that
+    several processes may change at once."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -86,6 +86,7 @@ __all__ = [
     "refused_as_said",
     "says",
     "shown_url",
+    "toml_string",
 ]
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -797,13 +798,13 @@ def _toml_char(ch: str) -> str:
     return ch
 
 
-def _toml_string(text: str) -> str:
+def toml_string(text: str) -> str:
     """A TOML basic string: quotes, backslashes and control characters escaped."""
     return '"' + "".join(_toml_char(ch) for ch in text) + '"'
 
 
 def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
+    return key if _BARE_KEY.fullmatch(key) else toml_string(key)
 
 
 def _toml_value(value: Any, where: str) -> str:
@@ -815,7 +816,7 @@ def _toml_value(value: Any, where: str) -> str:
     if isinstance(value, float):  # TOML writes inf and nan as Python's str() does
         return repr(value) if math.isfinite(value) else str(value)
     if isinstance(value, str):
-        return _toml_string(value)
+        return toml_string(value)
     if isinstance(value, list | tuple):
         inner = ", ".join(_toml_value(v, f"{where}[{i}]") for i, v in enumerate(value))
         return f"[{inner}]"

@@ -34,7 +34,7 @@ from pydantic_core import PydanticCustomError
 from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.attachments import AttachmentStore
 from syndicate.errors import ConfigurationError
-from syndicate.fsutil import write_atomically
+from syndicate.fsutil import locked, write_atomically
 from syndicate.outlets import (
     ENV_REF,
     ConfigTable,
@@ -48,6 +48,7 @@ from syndicate.outlets import (
     outlet_toml,
     refused_as_said,
     says,
+    toml_string,
 )
 from syndicate.outletset import OutletSet
 from syndicate.persistence import StoreSettings, has_password
@@ -509,11 +510,14 @@ class Project:
             ("audiences", audiences),
         ):
             if names:
-                table[key] = list(names)
-        if internal:
-            table["internal"] = True
-        if allow_private_network:
-            table["allow_private_network"] = True
+                # One name as text is one entry, as in syndicate.toml (not its letters).
+                table[key] = [names] if isinstance(names, str) else list(names)
+        # As given, not by truthiness: "false" must be refused as loading refuses it,
+        # never turned into `true` (or quietly dropped).
+        if internal is not False:
+            table["internal"] = internal
+        if allow_private_network is not False:
+            table["allow_private_network"] = allow_private_network
         if rate_per_minute is not None:
             table["rate_per_minute"] = rate_per_minute
         reserved = OutletTable.syndicate_keys()
@@ -524,6 +528,13 @@ class Project:
                     f"{key} argument"
                 )
             table[key] = _plain(value)
+        # Another process may add an outlet at the same moment: one at a time, each
+        # reading the file as the one before left it.
+        with locked(self.home / f".{CONFIG_NAME}.lock"):
+            return self._append_outlet(name, table)
+
+    def _append_outlet(self, name: str, table: dict[str, Any]) -> Outlet:
+        where = outlet_place(name)
         # The file as it is now: it may have changed since this project loaded it.
         path = self.config_path
         text = path.read_text("utf-8")
@@ -633,48 +644,53 @@ class Project:
         runs) makes it too, and tells about the key it made.
         """
         home.mkdir(parents=True, exist_ok=True)
-        path = home / CONFIG_NAME
-        created = not path.exists()
-        if created:
-            url = store_url or "sqlite"
-            if has_password(url):
-                raise ConfigurationError(
-                    "--store: the URL holds a password; set it with "
-                    'password = "${ENV_VAR}" in syndicate.toml instead'
+        # Two inits of one home at once (two operators, two containers): one at a time;
+        # the second finds the first one's syndicate.toml and keeps it.
+        with locked(home / f".{CONFIG_NAME}.lock"):
+            path = home / CONFIG_NAME
+            created = not path.exists()
+            if created:
+                url = store_url or "sqlite"
+                if has_password(url):
+                    raise ConfigurationError(
+                        "--store: the URL holds a password; set it with "
+                        'password = "${ENV_VAR}" in syndicate.toml instead'
+                    )
+                # Check the new configuration (and reach its store) before writing it, so a
+                # failed init leaves nothing behind that would block the next attempt.
+                draft = home / f".{CONFIG_NAME}.new"
+                draft.write_text(
+                    CONFIG_TEMPLATE.replace('"{url}"', toml_string(url)), "utf-8"
                 )
-            # Check the new configuration (and reach its store) before writing it, so a
-            # failed init leaves nothing behind that would block the next attempt.
-            draft = home / f".{CONFIG_NAME}.new"
-            draft.write_text(CONFIG_TEMPLATE.replace("{url}", url), "utf-8")
-            try:
-                project = cls._load_file(home, draft, environ)
-                project.store.prepare()
-                with (
-                    project.disclosures(create_tables=True) as items,
-                    project.deliveries(items, create_tables=True, outlets={}),
-                ):
-                    pass
-            except BaseException:
-                draft.unlink(missing_ok=True)
-                raise
-            draft.replace(path)
-        project = cls.load(home, environ)
-        project.store.prepare()
-        project.attachments.root.mkdir(parents=True, exist_ok=True)
-        with (
-            project.disclosures(create_tables=True) as items,
-            project.deliveries(items, create_tables=True, outlets={}),
-        ):
-            pass
-        if keys:
-            project.ensure_keys()
+                try:
+                    project = cls._load_file(home, draft, environ)
+                    project.store.prepare()
+                    with (
+                        project.disclosures(create_tables=True) as items,
+                        project.deliveries(items, create_tables=True, outlets={}),
+                    ):
+                        pass
+                except BaseException:
+                    draft.unlink(missing_ok=True)
+                    raise
+                draft.replace(path)
+            project = cls.load(home, environ)
+            project.store.prepare()
+            project.attachments.root.mkdir(parents=True, exist_ok=True)
+            with (
+                project.disclosures(create_tables=True) as items,
+                project.deliveries(items, create_tables=True, outlets={}),
+            ):
+                pass
+            if keys:
+                project.ensure_keys()
         return project, created
 
     def key_paths(self) -> tuple[Path, Path]:
         """The private key file that signs audit checkpoints (`SYNDICATE_AUDIT_KEY`, or
         keys/audit-signing.key under the home) and its public key file
         (keys/audit-signing.pub under the home)."""
-        configured = os.environ.get(KEY_ENV)
+        configured = self._environ.get(KEY_ENV)
         private = (
             Path(configured) if configured else self.home / "keys/audit-signing.key"
         )

@@ -74,7 +74,7 @@ def _attachments(raw: Any) -> list[PreparedAttachment]:
             prepared.append(
                 PreparedAttachment.from_bytes(
                     data,
-                    name=str(entry.get("name", "")),
+                    name=_text(entry, "name"),
                     media_type=entry.get("media_type"),
                 )
             )
@@ -86,6 +86,15 @@ def _attachments(raw: Any) -> list[PreparedAttachment]:
                 ]
             ) from None
     return prepared
+
+
+def _text(data: JSON, key: str, *, default: str | None = None) -> str:
+    """`data[key]` if it is text (`default` if it is missing and one is given); an
+    `InputError` naming the field otherwise (`null` must not become "None")."""
+    value = data.get(key, default)
+    if not isinstance(value, str):
+        raise InputError([Problem(key, "must be text")])
+    return value
 
 
 def _status_rows(engine: Engine, ref: str) -> list[JSON]:
@@ -106,6 +115,9 @@ def _status_rows(engine: Engine, ref: str) -> list[JSON]:
 def create_app(home: Path | str | None = None) -> Flask:
     """The backend for the syndicate home `home` (default: `$SYNDICATE_HOME`)."""
     app = Flask(__name__)
+    # Base64 of the largest attachment syndicate takes (100 MB), and the item around it:
+    # a larger body is refused (413) before it is read into memory.
+    app.config["MAX_CONTENT_LENGTH"] = 140 * 1024 * 1024
     where = Path(home or os.environ.get("SYNDICATE_HOME", "."))
 
     @contextmanager
@@ -163,7 +175,7 @@ def create_app(home: Path | str | None = None) -> Flask:
         content = ItemContent.model_validate(data.get("content"))
         with engine() as opened:
             change = opened.items.revise(
-                ref, content, reason=str(data.get("reason", "")), actor=by
+                ref, content, reason=_text(data, "reason"), actor=by
             )
         return jsonify({"ref": change.ref, "version": change.version})
 
@@ -174,8 +186,8 @@ def create_app(home: Path | str | None = None) -> Flask:
         with engine() as opened:
             change = opened.items.withdraw(
                 ref,
-                reason=str(data.get("reason", "")),
-                public_note=str(data.get("public_note", "")),
+                reason=_text(data, "reason"),
+                public_note=_text(data, "public_note", default=""),
                 actor=by,
             )
         return jsonify({"ref": change.ref, "version": change.version})

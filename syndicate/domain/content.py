@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Self
@@ -57,6 +58,7 @@ __all__ = [
     "item_id",
     "parse_item_ref",
     "problems_from_validation_error",
+    "valid_content",
 ]
 
 # Namespace of item ids. Never change it: ids derived from it are in every stored event.
@@ -440,6 +442,15 @@ class ItemContent(_Model, metaclass=_RefusingModel):
     ] = tuple(ChannelCategory)
     attachments: tuple[Attachment, ...] = ()
 
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> Self:
+        """A copy with `update` applied, validated as new content is (`InputError` if
+        the result is not valid content); pydantic's own copy would skip validation."""
+        if not update:
+            return super().model_copy(deep=deep)
+        return type(self).model_validate({**self.model_dump(), **update})
+
     # Refuse bad content with `InputError` (see `_RefusingModel`) from model_validate
     # too; hidden from mypy, which sees pydantic's signatures.
     if not TYPE_CHECKING:
@@ -583,3 +594,12 @@ def problems_from_validation_error(exc: ValidationError) -> list[Problem]:
                 field, line = line.split(": ", 1)
             problems.append(Problem(field, line))
     return problems
+
+
+def valid_content(content: ItemContent) -> ItemContent:
+    """`content` validated again from its fields: what the log writes is valid whatever
+    built it (`model_construct`, an `object.__setattr__` on a frozen model…), so no
+    event can make the log unreadable. `InputError` names the fields if not."""
+    if not isinstance(content, ItemContent):
+        raise InputError([Problem("content", "must be an ItemContent")])
+    return ItemContent.model_validate(content.model_dump())

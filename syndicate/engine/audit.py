@@ -80,6 +80,7 @@ from syndicate.audit.store import CheckpointRecord
 from syndicate.audit.trail import TrailRow
 from syndicate.audit.trail import trail as item_trail
 from syndicate.domain.base import format_time
+from syndicate.domain.items import check_actor
 from syndicate.engine._base import EngineBase, store_errors
 from syndicate.errors import DomainError, InputError, Problem
 from syndicate.outlets import Outlet
@@ -439,6 +440,7 @@ class AuditOps(EngineBase):
         it on the outlets that witness checkpoints; a line saying what happened (or that
         the newest checkpoint already covers every event). Raises `InputError` /
         `ConfigurationError` if the signing key is missing or wrong."""
+        actor = check_actor(actor)
         with store_errors():
             return record_checkpoint(self.project, trigger=trigger, actor=actor)
 
@@ -457,6 +459,7 @@ class AuditOps(EngineBase):
         """Replace the signing key, handed over in a checkpoint signed by both keys (see
         `syndicate.audit.service.rotate_key`; running it again finishes an interrupted
         rotation); a line saying what happened."""
+        actor = check_actor(actor)
         with store_errors():
             return rotate_key(self.project, actor=actor)
 
@@ -479,6 +482,8 @@ class AuditOps(EngineBase):
         events.jsonl, checkpoints.jsonl and public-key.txt (docs/audit.md). Raises
         `InputError` if `out` is not empty."""
         keys = load_keys(self.project)
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out}: not a directory; export into a new directory")
         if out.exists() and any(out.iterdir()):
             raise InputError(f"{out}: not empty; export into a new directory")
         with store_errors(), open_reader(self.project) as (store, reader):

@@ -30,6 +30,7 @@ from syndicate.audit.service import (
 )
 from syndicate.delivery import HeldClaim, RunSummary, Worker
 from syndicate.domain.deliveries import Delivery, DeliveryState
+from syndicate.domain.items import check_actor
 from syndicate.engine._base import EngineBase, store_errors
 from syndicate.errors import InputError, ItemNotFound, Problem, SyndicateError
 from syndicate.planning import Deliveries
@@ -248,6 +249,10 @@ class DeliveryOps(EngineBase):
         A stopped worker finishes its current attempt or gives its claim back. A
         `StopFlag` reaches it at once; an `Event` is seen between deliveries.
         """
+        if not poll > 0:  # zero, negative or NaN: a busy loop that never looks up
+            raise InputError(
+                [Problem("poll", f"must be more than 0 seconds, not {poll}")]
+            )
         flag = stop if stop is not None else StopFlag()
         runner = self.worker("worker")
         total_outcomes: dict[str, int] = {}
@@ -356,7 +361,7 @@ class DeliveryOps(EngineBase):
         """
         self.known_outlet(outlet)
         with store_errors():
-            only = self.items.resolve(ref) if ref else None
+            only = self.items.resolve(ref) if ref is not None else None
             view = self.deliveries.all_deliveries()
             refs = {s.id: s.ref for s in self.items.items()}
         whole = {
@@ -459,16 +464,20 @@ class DeliveryOps(EngineBase):
 
         Raises `InputError` for an unknown outlet, `ItemNotFound` for an unknown REF.
         """
+        actor = check_actor(actor)
         self.known_outlet(outlet)
         count = 0
+        retryable = (DeliveryState.FAILED, DeliveryState.ABANDONED)
         with store_errors():
-            only = self.items.resolve(ref) if ref else None
+            only = self.items.resolve(ref) if ref is not None else None
             for d in self.deliveries.all_deliveries().values():
-                if d.state not in (DeliveryState.FAILED, DeliveryState.ABANDONED):
+                if d.state not in retryable:
                     continue
                 if (only and d.item_id != only) or (outlet and d.outlet != outlet):
                     continue
                 fresh = self.deliveries.delivery(d.id)
+                if fresh.state not in retryable:  # it moved on since the view was read
+                    continue
                 fresh.record(Delivery.RetryRequested, at=self.clock(), actor=actor)
                 self.deliveries.save(fresh)
                 count += 1
@@ -482,8 +491,12 @@ class DeliveryOps(EngineBase):
         Raises `ItemNotFound` when no delivery matches, `InputError` (field DELIVERY)
         when several do or it is not unconfirmed.
         """
+        actor = check_actor(actor)
+        prefix = delivery.strip().lower()
+        if not prefix:
+            raise InputError([Problem("DELIVERY", "give a delivery id (or its start)")])
         with store_errors():
-            matches = self._matching(delivery.strip())
+            matches = self._matching(prefix)
             if not matches:
                 raise ItemNotFound(f"no delivery {delivery}")
             if len(matches) > 1:

@@ -21,7 +21,7 @@ from uuid import UUID
 
 import pytest
 import requests
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from syndicate_adapters.kiosk import KioskAdapter, KioskSettings, body_html, js_json
 from typer.testing import CliRunner
 
@@ -828,8 +828,10 @@ def test_hostile_text_runs_nothing_in_the_browser(
     root = tmp_path / "kiosk"
     items: list[ItemView] = []
     for n, payload in enumerate(XSS):
-        # model_copy skips validation: the adapter must be safe on its own.
-        hostile = content(index_no=f"XSS-{n}", stage="服务公开").model_copy(
+        # pydantic's model_copy skips validation (ItemContent's own validates): the
+        # adapter must be safe on its own.
+        hostile = BaseModel.model_copy(
+            content(index_no=f"XSS-{n}", stage="服务公开"),
             update={
                 "title": f"标题{payload}",
                 "agency": f"机构{payload}",
@@ -840,7 +842,7 @@ def test_hostile_text_runs_nothing_in_the_browser(
                         name=payload, media_type="text/plain", size=10, sha256="0" * 64
                     ),
                 ),
-            }
+            },
         )
         items.append(view(hostile, at=T0 + timedelta(minutes=n)))
     kiosk = make(root, title=f"终端{XSS[3]}", portal_url=PORTAL)
