@@ -31,6 +31,7 @@ from uuid import UUID
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    ConnectionPoolClosedError,
     InfrastructureFactory,
     IntegrityError,
     Mapper,
@@ -519,6 +520,11 @@ def store_errors(settings: StoreSettings) -> Iterator[None]:
         yield
     except IntegrityError:
         raise
+    except ConnectionPoolClosedError:
+        raise StoreError(
+            f"{settings.describe()}: this log was closed (its engine or `with` block "
+            "ended); open it again"
+        ) from None
     except PersistenceError as exc:
         message = settings.scrub(str(exc).strip()) or type(exc).__name__
         if "does not exist" in message and settings.is_postgres:

@@ -1,8 +1,9 @@
 """The library service layer (`syndicate.Engine`, `PreparedAttachment`, `ItemContent`,
 `Project.init`) and the Flask example, used the way a careless or hostile caller would.
 
-Tests marked `xfail(strict=True)` demonstrate defects found in a hostile review: each
-fails today and its reason names the defect. The others pin behaviour that held up.
+Written in a hostile review of the library surface: the tests under "defects" each
+failed before its fix (docs/security.md, "Careless or hostile library callers"); the
+others pin behaviour that held up from the start.
 """
 
 from __future__ import annotations
@@ -380,15 +381,10 @@ def test_two_first_inits_of_one_home_at_once(tmp_path: Path) -> None:
 # -- errors that are not SyndicateErrors -------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Disclosures kept from engine.items after close() raises eventsourcing's "
-    "ConnectionPoolClosedError (empty message), not a SyndicateError",
-)
 def test_a_log_used_after_its_engine_closed_says_so(home: Path) -> None:
     with Engine.open(home, environ={}) as engine:
         log = engine.items
-    with pytest.raises(SyndicateError):
+    with pytest.raises(SyndicateError, match="closed"):
         log.items()
 
 
