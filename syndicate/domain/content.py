@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import unicodedata
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -512,6 +513,10 @@ class ItemContent(_Model, metaclass=_RefusingModel):
         if problems:
             # One line per rule; `problems_from_validation_error` splits them again.
             raise ValueError("\n".join(str(p) for p in problems))
+        # The last check passed: remember this very object as validated (see
+        # `valid_content`). pydantic runs no validator for `model_construct` or its
+        # own `model_copy`, so their results are never remembered.
+        _VALIDATED[id(self)] = self
         return self
 
     @property
@@ -596,10 +601,21 @@ def problems_from_validation_error(exc: ValidationError) -> list[Problem]:
     return problems
 
 
+# Content objects that passed validation, by identity (weakly: they leave with their
+# last reference). Identity, not equality: a copy made around validation is a new object.
+_VALIDATED: weakref.WeakValueDictionary[int, ItemContent] = (
+    weakref.WeakValueDictionary()
+)
+
+
 def valid_content(content: ItemContent) -> ItemContent:
-    """`content` validated again from its fields: what the log writes is valid whatever
-    built it (`model_construct`, an `object.__setattr__` on a frozen model…), so no
-    event can make the log unreadable. `InputError` names the fields if not."""
+    """`content` if it is an object validation built, else validated again from its
+    fields: what the log writes is valid whatever built it (`model_construct`,
+    pydantic's `BaseModel.model_copy`), so no event can make the log unreadable.
+    `InputError` names the fields if not. (Content changed in place with
+    `object.__setattr__` on the frozen model is not detected.)"""
     if not isinstance(content, ItemContent):
         raise InputError([Problem("content", "must be an ItemContent")])
+    if _VALIDATED.get(id(content)) is content:
+        return content
     return ItemContent.model_validate(content.model_dump())
