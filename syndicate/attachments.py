@@ -163,14 +163,3 @@ def _name_problem(shown: str) -> str | None:
             f"attachment name {shown!r} starts with a dot; web servers hide such files"
         )
     return None
-
-
-def prepare_attachment(
-    path: Path, *, name: str | None = None, media_type: str | None = None
-) -> PreparedAttachment:
-    """`PreparedAttachment.from_file`, raising `ValueError` (the problems, one per line)
-    instead of `InputError`, for callers that name the field themselves."""
-    try:
-        return PreparedAttachment.from_file(path, name=name, media_type=media_type)
-    except InputError as exc:
-        raise ValueError("\n".join(str(p) for p in exc.problems)) from None

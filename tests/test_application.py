@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from syndicate.application import Disclosures
-from syndicate.attachments import prepare_attachment
+from syndicate.attachments import PreparedAttachment
 from syndicate.domain.content import ItemContent, content_hash
 from syndicate.domain.items import DisclosureItem, ItemStatus
 from syndicate.errors import (
@@ -216,7 +216,7 @@ def test_attachments_are_stored_content_addressed(
 ) -> None:
     source = tmp_path / "名单.csv"
     source.write_text("户主,面积\n王*明,6.20\n", "utf-8")
-    prepared = prepare_attachment(source)
+    prepared = PreparedAttachment.from_file(source)
     item = content(attachments=[prepared.meta.model_dump()])
     log.publish(item, actor="张三", attachments=[prepared])
     digest = hashlib.sha256(source.read_bytes()).hexdigest()

@@ -27,7 +27,7 @@ from playwright.sync_api import Browser
 from playwright.sync_api import Error as PlaywrightError
 from syndicate_adapters.portal import PortalAdapter, PortalSettings, server_configs
 
-from syndicate.attachments import prepare_attachment
+from syndicate.attachments import PreparedAttachment
 from syndicate.delivery import Worker
 from syndicate.domain.deliveries import DeliveryState
 from syndicate.outlets import Outlet, OutletFilter
@@ -115,7 +115,7 @@ def served(sqlite_project: Project, tmp_path: Path) -> Iterator[Served]:
         source = tmp_path / "uploads" / name
         source.parent.mkdir(exist_ok=True)
         source.write_bytes(data)
-        prepared.append(prepare_attachment(source))
+        prepared.append(PreparedAttachment.from_file(source))
     clock = FixedClock()
     with sqlite_project.disclosures(clock=clock) as items:
         item = items.publish(

@@ -23,7 +23,7 @@ from syndicate_adapters.portal import PortalAdapter, PortalSettings, PortalSite
 
 from bench.portal import item_view_for, job_for
 from syndicate.adapter import DeliveryJob
-from syndicate.attachments import prepare_attachment
+from syndicate.attachments import PreparedAttachment
 from syndicate.delivery import Worker
 from syndicate.domain.deliveries import DeliveryState
 from syndicate.errors import TransientDeliveryError
@@ -149,7 +149,7 @@ def publish_three(site: Site, tmp_path: Path) -> dict[str, str]:
     """A policy with an attachment, its interpretation, and an unrelated item."""
     csv = tmp_path / "名单.csv"
     csv.write_text("序号,姓名\n1,王*明\n", encoding="utf-8")
-    attachment = prepare_attachment(csv)
+    attachment = PreparedAttachment.from_file(csv)
     with site.project.disclosures(clock=site.clock) as items:
         policy = items.publish(
             content(
