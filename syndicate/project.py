@@ -24,6 +24,7 @@ import re
 import secrets
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path, PurePath
 from typing import Annotated, Any, Self, TypedDict
 
@@ -73,6 +74,7 @@ __all__ = [
     "OutletOptions",
     "Project",
     "StoreTable",
+    "home_lock",
     "read_env_file",
 ]
 
@@ -369,6 +371,12 @@ class _Placeholders(Mapping[str, str]):
         return len(self._environ)
 
 
+def home_lock(home: Path) -> AbstractContextManager[None]:
+    """The home's lock (`.syndicate.toml.lock`), held while syndicate.toml, the stores'
+    tables or the key pair are being made or changed, so two processes take turns."""
+    return locked(home / f".{CONFIG_NAME}.lock")
+
+
 # Where the audit signing key is, when it is not keys/audit-signing.key in the home.
 KEY_ENV = "SYNDICATE_AUDIT_KEY"
 
@@ -530,7 +538,7 @@ class Project:
             table[key] = _plain(value)
         # Another process may add an outlet at the same moment: one at a time, each
         # reading the file as the one before left it.
-        with locked(self.home / f".{CONFIG_NAME}.lock"):
+        with home_lock(self.home):
             return self._append_outlet(name, table)
 
     def _append_outlet(self, name: str, table: dict[str, Any]) -> Outlet:
@@ -646,7 +654,7 @@ class Project:
         home.mkdir(parents=True, exist_ok=True)
         # Two inits of one home at once (two operators, two containers): one at a time;
         # the second finds the first one's syndicate.toml and keeps it.
-        with locked(home / f".{CONFIG_NAME}.lock"):
+        with home_lock(home):
             path = home / CONFIG_NAME
             created = not path.exists()
             if created:

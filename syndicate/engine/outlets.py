@@ -29,7 +29,7 @@ from syndicate.domain.outlets import OutletRegister
 from syndicate.engine._base import EngineBase, store_errors
 from syndicate.errors import InputError, Problem
 from syndicate.outlets import OutletDescription, OutletKind, outlet_kinds
-from syndicate.project import OutletOptions, Project
+from syndicate.project import OutletOptions, Project, home_lock
 
 __all__ = ["HomeInit", "OutletOps", "OutletState", "OutletStatus"]
 
@@ -103,9 +103,11 @@ class OutletOps(EngineBase):
             project, created = Project.init(
                 Path(home), store_url=store_url, environ=environ, keys=False
             )
-            with open_audit(project, create_tables=True):
-                pass
-        verifier, key_created = ensure_keys(project)
+            # Another init of this home may be making these now: take turns.
+            with home_lock(project.home):
+                with open_audit(project, create_tables=True):
+                    pass
+                verifier, key_created = ensure_keys(project)
         private, public = key_paths(project)
         return HomeInit(
             project=project,
