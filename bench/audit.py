@@ -74,7 +74,7 @@ def _content(n: int, round_: int) -> ItemContent:
 
 def build(home: Path, items: int, events: int) -> Project:
     """A home whose two logs hold about `events` events over `items` items."""
-    project, _ = Project.init(home, environ={}, keys=False)
+    project, _ = Project.init(home, environ={}, keys=False, review=False)
     with project.config_path.open("a", encoding="utf-8") as config:
         config.write(OUTLET)
     project = Project.load(home, environ={})

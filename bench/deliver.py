@@ -39,7 +39,7 @@ def engine(url: str, count: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         environ = {"BENCH_SECRET": SECRET}
-        Project.init(home, environ=environ, keys=False)
+        Project.init(home, environ=environ, keys=False, review=False)
         with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
             config.write(
                 f'\n[outlets.cms]\nkind = "webhook"\nurl = "{url}/hook"\n'

@@ -71,7 +71,9 @@ def _time(fn: Callable[[], int]) -> float:
 
 def library_single(contents: list[ItemContent]) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        project, _ = Project.init(Path(tmp) / "home", environ={}, keys=False)
+        project, _ = Project.init(
+            Path(tmp) / "home", environ={}, keys=False, review=False
+        )
         with project.disclosures() as log:
 
             def run() -> int:
@@ -100,7 +102,9 @@ def bare_single(contents: list[ItemContent]) -> float:
 
 def library_batch(batches: list[list[ItemContent]]) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        project, _ = Project.init(Path(tmp) / "home", environ={}, keys=False)
+        project, _ = Project.init(
+            Path(tmp) / "home", environ={}, keys=False, review=False
+        )
         with project.disclosures() as log:
 
             def run() -> int:

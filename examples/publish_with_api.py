@@ -3,6 +3,11 @@
 Run it with `python examples/publish_with_api.py [HOME]`; it creates HOME (default: a new
 temporary directory), publishes a village-affairs notice, corrects it, withdraws it, and
 prints the event log. A portal backend would do the same from its own request handlers.
+
+The home it makes does not review before release (`[review] levels = []`), so each call
+takes effect at once. A home made with review (the default of `Engine.init` and
+`syndicate init`) submits each of them for review instead: see "Review before release"
+in docs/api.md, and the review screen of examples/portal_backend.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from syndicate import (
 
 
 def main(home: Path) -> None:
-    made = Engine.init(home)  # as `syndicate init`: syndicate.toml, stores, key pair
+    # As `syndicate init --no-review`: syndicate.toml, stores, key pair; no review.
+    made = Engine.init(home, review=False)
     notice = ItemContent(
         agency="临溪县青石镇柳塘村村民委员会",
         index_no="LXQS-LT/2026-00011",

@@ -2,15 +2,18 @@
 
 The public API is small and stable: the engine (`Engine`: every operation the command line
 offers, as typed calls), the items log (`Disclosures`), the content model (`ItemContent`,
-`PreparedAttachment`), a home on disk (`Project`), and the errors. See docs/api.md; the
+`PreparedAttachment`), review before release (`Disclosures.approve` and friends,
+`ReviewEntry`, `ReviewDetail`, `ReviewPolicy`), a home on disk (`Project`), and the
+errors. See docs/api.md; the
 engine's result types are in `syndicate.engine`.
 """
 
-from syndicate.application import Change, Disclosures
+from syndicate.application import Change, Disclosures, ReviewDetail, ReviewEntry
 from syndicate.attachments import PreparedAttachment
 from syndicate.domain.catalogue import AREAS, Attribute, ChannelCategory, Stage
 from syndicate.domain.content import Attachment, ItemContent, NoticePeriod, item_id
 from syndicate.domain.items import DisclosureItem, ItemStatus
+from syndicate.domain.review import ReviewPolicy
 from syndicate.engine import DeliveryState, Engine, StatusRow, SyncResult
 from syndicate.errors import (
     AlreadyPublished,
@@ -23,6 +26,7 @@ from syndicate.errors import (
     ItemWithdrawn,
     NothingChanged,
     Problem,
+    ReviewRefused,
     StoreError,
     SyndicateError,
 )
@@ -53,6 +57,10 @@ __all__ = [
     "PreparedAttachment",
     "Problem",
     "Project",
+    "ReviewDetail",
+    "ReviewEntry",
+    "ReviewPolicy",
+    "ReviewRefused",
     "Stage",
     "StatusRow",
     "StoreError",

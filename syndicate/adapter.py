@@ -66,6 +66,7 @@ from uuid import UUID
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
+from syndicate.domain.base import china_time, format_time
 from syndicate.domain.catalogue import ChannelCategory, PilotArea, Stage, area_by_code
 from syndicate.domain.content import ItemContent, canonical_json
 from syndicate.domain.items import VersionRecord
@@ -86,6 +87,7 @@ __all__ = [
     "ReadsBack",
     "Receipt",
     "Rendition",
+    "ReviewNotice",
     "Stage",
     "TakesInventory",
     "VersionRecord",
@@ -141,6 +143,11 @@ class Capabilities(BaseModel):
         description="A person puts each rendition up (a printed sheet on a notice "
         "board): a delivery awaits `syndicate attest` after the rendition is produced.",
     )
+    review_notices: bool = Field(
+        default=False,
+        description="The adapter renders review notices (待审核 / 已退回 / 已发布), so "
+        "an internal outlet of its kind may set `review_queue = true`.",
+    )
 
 
 class Operation(StrEnum):
@@ -151,6 +158,89 @@ class Operation(StrEnum):
     CORRECTION = "correction"
     RETRACT = "retract"
     WITHDRAWAL_NOTICE = "withdrawal_notice"
+    # To a `review_queue` outlet only: a version was submitted, returned or released.
+    REVIEW_NOTICE = "review_notice"
+
+
+@dataclass(frozen=True)
+class ReviewNotice:
+    """What a review notice tells an office's review queue (`review_queue` outlets).
+
+    `stage`: "submitted" (待审核 at `level`), "approved" (one level approved, 待审核 at
+    the next, `level`), "returned" (已退回 at `level`, `comment` says why), "released"
+    (已发布) or "urgent" (紧急发布, `comment` is the reason). `title` and
+    `content_hash` are the version under review's, which is not public yet: a review
+    queue is an internal outlet.
+    """
+
+    stage: str
+    kind: str  # "publish", "revise" or "withdraw"
+    item_id: UUID
+    ref: str
+    title: str
+    version: int
+    content_hash: str
+    actor: str
+    at: datetime
+    level: str | None = None
+    comment: str = ""
+
+    @property
+    def label(self) -> str:
+        """The stage as the office reads it."""
+        return {
+            "submitted": "待审核",
+            "approved": "待审核",
+            "returned": "已退回",
+            "released": "已发布",
+            "urgent": "紧急发布",
+        }.get(self.stage, self.stage)
+
+    @property
+    def kind_label(self) -> str:
+        """What the version does, in Chinese."""
+        return {"publish": "新发布", "revise": "更正", "withdraw": "撤回"}.get(
+            self.kind, self.kind
+        )
+
+    def text(self) -> str:
+        """The notice as plain text (group robots send this)."""
+        lines = [f"【{self.label}】{self.title}", f"事项：{self.ref}"]
+        lines.append(f"类型：{self.kind_label}")
+        if self.level:
+            lines.append(f"审核环节：{self.level}")
+        who = {
+            "submitted": "提交人",
+            "approved": "上一环节审核人",
+            "returned": "退回人",
+            "released": "审签人",
+            "urgent": "紧急发布人",
+        }.get(self.stage, "操作人")
+        lines.append(f"{who}：{self.actor}")
+        lines.append(f"时间：{format_time(self.at)}")
+        if self.comment:
+            reason = "紧急发布理由" if self.stage == "urgent" else "意见"
+            lines.append(f"{reason}：{self.comment}")
+        lines.append(f"内容哈希：{self.content_hash[:16]}")
+        return "\n".join(lines)
+
+    def as_json(self) -> dict[str, str | int | None]:
+        """The notice as a JSON object (webhooks send this)."""
+        return {
+            "type": f"review.{self.stage}",
+            "stage": self.stage,
+            "label": self.label,
+            "kind": self.kind,
+            "item_id": str(self.item_id),
+            "ref": self.ref,
+            "title": self.title,
+            "version": self.version,
+            "content_hash": self.content_hash,
+            "actor": self.actor,
+            "at": china_time(self.at),
+            "level": self.level,
+            "comment": self.comment,
+        }
 
 
 @dataclass(frozen=True)
@@ -196,6 +286,8 @@ class DeliveryJob:
     # Receipts of the earlier versions of the item that succeeded on this outlet, oldest
     # first (e.g. the article ids a correction or a withdrawal refers to).
     previous: Sequence[Mapping[str, str]] = field(default_factory=tuple)
+    # For `Operation.REVIEW_NOTICE` (review-queue outlets) only: what happened.
+    review: ReviewNotice | None = None
 
 
 class Rendition(BaseModel):

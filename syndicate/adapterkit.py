@@ -44,7 +44,13 @@ from typing import Any, ClassVar, Final, Generic, TypeVar, cast, get_args, get_o
 
 from pydantic import BaseModel
 
-from syndicate.adapter import ChannelAdapter, Rendition, WitnessedCheckpoint
+from syndicate.adapter import (
+    ChannelAdapter,
+    DeliveryJob,
+    Operation,
+    Rendition,
+    WitnessedCheckpoint,
+)
 from syndicate.domain.base import CHINA_TZ
 from syndicate.domain.content import canonical_json
 from syndicate.errors import (
@@ -84,6 +90,7 @@ __all__ = [
     "fsync_dir",
     "mask",
     "read_file_set",
+    "refuse_review_notice",
     "remove_file",
     "retry_after",
     "unsent_failure",
@@ -495,3 +502,15 @@ def checked_checkpoints(
             origin=body.origin,
         )
     return key, [found[n] for n in sorted(found)]
+
+
+def refuse_review_notice(job: DeliveryJob, kind: str) -> None:
+    """Refuse a review notice (`Operation.REVIEW_NOTICE`) in the `render` of a kind that
+    cannot take one: config validation keeps `review_queue` off such outlets, so this is
+    a guard, never rendering an item in a notice's place."""
+    if job.operation is Operation.REVIEW_NOTICE:
+        raise PermanentDeliveryError(
+            f"{kind} outlets cannot take review notices (only kinds whose capabilities "
+            "say review_notices may be a review_queue)",
+            code="unsupported",
+        )

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -27,7 +27,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import EnvType
 
 from syndicate.attachments import AttachmentStore, PreparedAttachment
-from syndicate.domain.base import CHINA_TZ
+from syndicate.domain.base import CHINA_TZ, china_time
 from syndicate.domain.content import (
     ItemContent,
     admission_problems,
@@ -43,6 +43,13 @@ from syndicate.domain.items import (
     check_line,
     check_note,
 )
+from syndicate.domain.review import (
+    Approval,
+    Returned,
+    ReviewPolicy,
+    ReviewRules,
+    content_diff,
+)
 from syndicate.errors import (
     AlreadyPublished,
     ConflictError,
@@ -51,6 +58,7 @@ from syndicate.errors import (
     InterpretedItemMissing,
     ItemNotFound,
     Problem,
+    ReviewRefused,
     SyndicateError,
 )
 from syndicate.persistence import (
@@ -60,9 +68,39 @@ from syndicate.persistence import (
 )
 from syndicate.views import ItemSummary, LoggedEvent, fold_summaries, logged_events
 
-__all__ = ["CHINA_TZ", "Change", "Clock", "Disclosures", "system_clock"]
+__all__ = [
+    "CHINA_TZ",
+    "Change",
+    "Clock",
+    "Disclosures",
+    "ReviewDetail",
+    "ReviewEntry",
+    "system_clock",
+]
 
 Clock = Callable[[], datetime]
+# Above this many items under review, `reviews()` folds the log once instead of loading
+# each item by itself.
+_LOAD_ONE_BY_ONE = 200
+# Events that carry an item's content, and those after which a version awaits review.
+_CONTENT_TOPICS = tuple(
+    c.TOPIC
+    for c in (
+        DisclosureItem.Published,
+        DisclosureItem.Drafted,
+        DisclosureItem.Revised,
+        DisclosureItem.Submitted,
+    )
+)
+_REVIEW_TOPICS = frozenset(
+    c.TOPIC
+    for c in (
+        DisclosureItem.Drafted,
+        DisclosureItem.Submitted,
+        DisclosureItem.Approved,
+        DisclosureItem.Returned,
+    )
+)
 _PAGE = 500
 # Stores keep versions as signed 64-bit integers; a larger one cannot even be asked for.
 _MAX_VERSION = 2**63 - 1
@@ -75,7 +113,13 @@ def system_clock() -> datetime:
 
 @dataclass(frozen=True)
 class Change:
-    """What a write did: which item, which version, where in the log, when."""
+    """What a write did: which item, which version, where in the log, when.
+
+    `event` is the item's last event of the write (`Published`, `Submitted`,
+    `Approved`, `Released`, …). `released`: whether what outlets show changed (False
+    while a version is under review). `awaiting`: the review level the version waits
+    for next (None when released, returned, or waiting only for its bundle).
+    """
 
     item_id: UUID
     ref: str
@@ -83,6 +127,144 @@ class Change:
     event: str
     position: int
     timestamp: datetime
+    released: bool = True
+    awaiting: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """One version under review (or urgently released and awaiting approval
+    afterwards), as a review queue lists it.
+
+    `state`: "pending" (awaiting `awaiting`), "returned" (see `returned`), "approved"
+    (every level; waiting for the items it is released with, `bundle`) or "urgent"
+    (released without review; approval afterwards awaits `awaiting`, `due` is when
+    it falls due and `overdue` whether that has passed). `members`: the 解读 (or the
+    policy) released together with this item, each an entry of its own.
+    """
+
+    item_id: UUID
+    ref: str
+    title: str
+    kind: str  # "publish", "revise" or "withdraw"
+    state: str
+    version: int
+    content_hash: str
+    submitted_by: str
+    submitted_at: datetime
+    levels: tuple[str, ...]
+    approvals: tuple[Approval, ...]
+    awaiting: str | None
+    reason: str | None = None
+    returned: Returned | None = None
+    due: datetime | None = None
+    overdue: bool = False
+    members: tuple[ReviewEntry, ...] = ()
+
+    def as_json(self) -> dict[str, object]:
+        """The object `review list --json` prints for it."""
+        return {
+            "item_id": str(self.item_id),
+            "ref": self.ref,
+            "title": self.title,
+            "kind": self.kind,
+            "state": self.state,
+            "version": self.version,
+            "content_hash": self.content_hash,
+            "submitted_by": self.submitted_by,
+            "submitted_at": china_time(self.submitted_at),
+            "levels": list(self.levels),
+            "approvals": [
+                {
+                    "level": a.level,
+                    "reviewer": a.reviewer,
+                    "at": china_time(a.at),
+                    "content_hash": a.content_hash,
+                    "comment": a.comment,
+                }
+                for a in self.approvals
+            ],
+            "awaiting": self.awaiting,
+            "reason": self.reason,
+            "returned": None
+            if self.returned is None
+            else {
+                "level": self.returned.level,
+                "reviewer": self.returned.reviewer,
+                "at": china_time(self.returned.at),
+                "comment": self.returned.comment,
+            },
+            "due": None if self.due is None else china_time(self.due),
+            "overdue": self.overdue,
+            "members": [m.as_json() for m in self.members],
+        }
+
+
+@dataclass(frozen=True)
+class ReviewDetail:
+    """`review show`: the version under review, what outlets show now, and the diff."""
+
+    entry: ReviewEntry
+    live: ItemContent | None  # what outlets show (None: never released)
+    proposed: ItemContent | None  # the version under review (None: a withdrawal)
+    diff: str  # unified diff, live → proposed ("" for a withdrawal)
+    public_note: str = ""  # a withdrawal's note shown in the item's place
+
+    def as_json(self) -> dict[str, object]:
+        """The object `review show --json` prints."""
+        return {
+            **self.entry.as_json(),
+            "live": None if self.live is None else self.live.model_dump(mode="json"),
+            "proposed": None
+            if self.proposed is None
+            else self.proposed.model_dump(mode="json"),
+            "diff": self.diff,
+            "public_note": self.public_note,
+        }
+
+
+def review_entry(item: DisclosureItem, now: datetime) -> ReviewEntry | None:
+    """The review-queue entry of an item (None: nothing under review or awaiting
+    approval afterwards)."""
+    pending = item.pending
+    if pending is not None:
+        content = pending.content or item.content
+        return ReviewEntry(
+            item_id=item.id,
+            ref=item.ref,
+            title=content.title,
+            kind=pending.kind.value,
+            state=pending.state(),
+            version=pending.version,
+            content_hash=pending.content_hash,
+            submitted_by=pending.submitted_by,
+            submitted_at=pending.submitted_at,
+            levels=pending.levels,
+            approvals=tuple(pending.approvals),
+            awaiting=pending.next_level,
+            reason=pending.reason,
+            returned=pending.returned,
+        )
+    urgent = item.urgent
+    if urgent is not None:
+        return ReviewEntry(
+            item_id=item.id,
+            ref=item.ref,
+            title=item.content.title,
+            kind=urgent.kind.value,
+            state="urgent",
+            version=urgent.version,
+            content_hash=urgent.content_hash,
+            submitted_by=urgent.submitted_by,
+            submitted_at=urgent.at,
+            levels=urgent.levels,
+            approvals=tuple(urgent.approvals),
+            awaiting=urgent.next_level,
+            reason=urgent.reason,
+            due=urgent.due,
+            overdue=now >= urgent.due,
+        )
+    return None
 
 
 class Disclosures(ConfiguredEnvironment, Application[UUID]):
@@ -99,10 +281,14 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         clock: Clock = system_clock,
         attachments: AttachmentStore | None = None,
         store: StoreSettings | None = None,
+        review: ReviewPolicy | None = None,
     ) -> None:
         self.clock = clock
         self.attachments = attachments
         self.store = store
+        # 先审后发: the policy in force. None: no review (a bare log; `Engine` and
+        # `Project.disclosures` always pass the home's `[review]`).
+        self.review_policy = review or ReviewPolicy.off()
         with self._guard():
             super().__init__(env)
 
@@ -123,21 +309,34 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         *,
         actor: str,
         attachments: Sequence[PreparedAttachment] = (),
+        urgent: str | None = None,
     ) -> Change:
-        """Publish a new item (version 1). Raises `AlreadyPublished` if it exists."""
-        return self.publish_many([(content, attachments)], actor=actor)[0]
+        """Publish a new item. Raises `AlreadyPublished` if it exists.
+
+        Under review (`[review] levels`), the item is stored and submitted for review
+        instead (`Change.released` is False) and reaches no public outlet until it is
+        approved at every level. `urgent`: the reason to release it at once anyway
+        (`UrgentlyReleased`, to be approved afterwards).
+        """
+        return self.publish_many([(content, attachments)], actor=actor, urgent=urgent)[
+            0
+        ]
 
     def publish_many(
         self,
         items: Sequence[ItemContent | tuple[ItemContent, Sequence[PreparedAttachment]]],
         *,
         actor: str,
+        urgent: str | None = None,
     ) -> list[Change]:
         """Publish several new items in one transaction: all of them or none.
 
-        Interpretations may name a policy published in the same call.
+        Interpretations may name a policy published in the same call. Under review,
+        each is submitted instead (see `publish`).
         """
         actor = check_actor(actor)
+        if urgent is not None:
+            urgent = check_line("urgent", urgent, 500)
         pairs = [
             (valid_content(i[0]), i[1])
             if isinstance(i, tuple)
@@ -161,21 +360,90 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                     # item is no error at all), whatever the rules say today.
                     self._refuse_if_published(content)
                     raise
+            if urgent is not None:
+                for content, _ in pairs:
+                    self._check_urgent(
+                        content, self.review_policy.rules_for(content), ids
+                    )
             for content, prepared in pairs:
                 self._store_attachments(content, prepared)
             aggregates = [
-                DisclosureItem.publish(
-                    content, actor=actor, at=self._now(), known_id=known
-                )
+                self._new_item(content, known, actor=actor)
                 for (content, _), known in zip(pairs, id_list, strict=True)
             ]
+            if urgent is not None:
+                self._release_new_urgently(aggregates, reason=urgent, actor=actor)
             try:
                 recordings = self.save(*aggregates)
             except IntegrityError:
                 for content, _ in pairs:
                     self._refuse_if_published(content)
                 raise  # not a duplicate after all: let the store error speak
-        return self._changes(recordings)
+        return self._changes(recordings, aggregates)
+
+    def _new_item(
+        self, content: ItemContent, known: UUID, *, actor: str
+    ) -> DisclosureItem:
+        rules = self.review_policy.rules_for(content)
+        now = self._now()
+        if not rules.on:
+            return DisclosureItem.publish(content, actor=actor, at=now, known_id=known)
+        return DisclosureItem.draft(
+            content, rules=rules, actor=actor, at=now, known_id=known
+        )
+
+    def _release_new_urgently(
+        self, items: Sequence[DisclosureItem], *, reason: str, actor: str
+    ) -> None:
+        """Release new drafts urgently; a policy and the 解读 of it in the same batch
+        as one bundle (the last of them, in the order saved, names the others)."""
+        ids = {item.id for item in items}
+        groups: dict[UUID, list[DisclosureItem]] = {}
+        for item in items:
+            policy = item.content.interprets
+            groups.setdefault(policy if policy in ids else item.id, []).append(item)
+        now = self._now()
+        for members in groups.values():
+            last, others = members[-1], members[:-1]
+            for other in others:
+                other.release_urgently(
+                    reason=reason,
+                    rules=self.review_policy.rules_for(other.content),
+                    actor=actor,
+                    at=now,
+                    planned_with=last.id,
+                )
+            last.release_urgently(
+                reason=reason,
+                rules=self.review_policy.rules_for(last.content),
+                actor=actor,
+                at=now,
+                bundle=tuple((o.id, o.version) for o in others),
+            )
+
+    def _check_urgent(
+        self, content: ItemContent, rules: ReviewRules, batch: set[UUID]
+    ) -> None:
+        """An urgent release skips review; it may not split a policy from its 解读."""
+        if not rules.on:
+            raise InputError(
+                [
+                    Problem(
+                        "urgent",
+                        f"review is off for {content.ref} ([review] levels = []): it "
+                        "is released at once without --urgent",
+                    )
+                ]
+            )
+        target = content.interprets
+        if target is not None and target not in batch and target in self.repository:
+            policy = cast(DisclosureItem, self.repository.get(target))
+            if policy.status is ItemStatus.PENDING:
+                raise ReviewRefused(
+                    f"{content.ref} interprets {policy.ref}, which is not released "
+                    "yet: a policy and its 解读 are released together, so release the "
+                    "policy first"
+                )
 
     def check_publish(
         self, contents: Sequence[ItemContent], *, actor: str
@@ -206,17 +474,39 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         reason: str,
         actor: str,
         expected_version: int | None = None,
+        urgent: str | None = None,
     ) -> Change:
-        """Replace an item's content with a new version; `reason` is the 更正说明."""
+        """Replace an item's content with a new version; `reason` is the 更正说明.
+
+        Under review the new version is submitted instead, and outlets keep showing
+        the released one until it is released (a version still under review is
+        replaced, its approvals lapse). `urgent`: release it at once anyway.
+        """
         reason = check_line("reason", reason, 500)
         actor = check_actor(actor)
         content = valid_content(content)
+        if urgent is not None:
+            urgent = check_line("urgent", urgent, 500)
         with self._guard():
             item = self._load(ref, expected_version)
             self._admit(content, today_in_china(self._now))
             self._check_interprets(content, batch=set())
+            rules = self._rules(item, content)
+            if urgent is not None:
+                self._check_urgent(content, rules, set())
+                self._check_not_bundled(item, content)
             self._store_attachments(content, ())
-            item.revise(content, reason=reason, actor=actor, at=self._now())
+            now = self._now()
+            if rules.on:
+                item.submit_revision(
+                    content, reason=reason, rules=rules, actor=actor, at=now
+                )
+                if urgent is not None:
+                    item.release_urgently(
+                        reason=urgent, rules=rules, actor=actor, at=now
+                    )
+            else:
+                item.revise(content, reason=reason, actor=actor, at=now)
             return self._save(item, "revision")
 
     def withdraw(
@@ -227,17 +517,464 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         public_note: str = "",
         actor: str,
         expected_version: int | None = None,
+        urgent: str | None = None,
     ) -> Change:
-        """Withdraw an item everywhere; `public_note` replaces it on outlets."""
+        """Withdraw an item everywhere; `public_note` replaces it on outlets.
+
+        Under review, with `[review] withdraw_needs_review` (the default), the
+        withdrawal of a released item is submitted for review instead (`urgent`: take
+        it down at once anyway). An item never released is withdrawn at once: nothing
+        of it is public.
+        """
         reason = check_line("reason", reason, 500)
         actor = check_actor(actor)
         public_note = check_note(public_note)
+        if urgent is not None:
+            urgent = check_line("urgent", urgent, 500)
         with self._guard():
             item = self._load(ref, expected_version)
-            item.withdraw(
-                reason=reason, public_note=public_note, actor=actor, at=self._now()
+            rules = self._rules(item, None)
+            reviewed = (
+                rules.on
+                and rules.withdraw_needs_review
+                and item.status is ItemStatus.PUBLISHED
             )
+            if urgent is not None and not reviewed:
+                raise InputError(
+                    [
+                        Problem(
+                            "urgent",
+                            f"the withdrawal of {item.ref} is not reviewed (review is "
+                            "off, withdraw_needs_review = false, or it was never "
+                            "released): it takes effect at once without --urgent",
+                        )
+                    ]
+                )
+            now = self._now()
+            if reviewed:
+                item.submit_withdrawal(
+                    reason=reason,
+                    public_note=public_note,
+                    rules=rules,
+                    actor=actor,
+                    at=now,
+                )
+                if urgent is not None:
+                    item.release_urgently(
+                        reason=urgent, rules=rules, actor=actor, at=now
+                    )
+            else:
+                item.withdraw(
+                    reason=reason, public_note=public_note, actor=actor, at=now
+                )
             return self._save(item, "withdrawal")
+
+    # -- 先审后发 -----------------------------------------------------------------------
+
+    def approve(
+        self,
+        ref: str | UUID,
+        *,
+        level: str,
+        content_hash: str,
+        actor: str,
+        comment: str = "",
+        expected_version: int | None = None,
+    ) -> Change:
+        """Approve the version under review at `level`, naming the content hash read.
+
+        After the last level the version is released (`Change.released`), together
+        with the policy or 解读 it is bundled with once all of them are approved; until
+        then `Change.event` is `Approved`. Refused (`ReviewRefused`, `InputError`,
+        `ConflictError`) with a message that says why, writing nothing.
+        """
+        actor = check_actor(actor)
+        level = check_line("level", level, 50)
+        content_hash = _check_hash(content_hash)
+        with self._guard():
+            item = self._load(ref, expected_version)
+            rules = self._rules(item, item.pending.content if item.pending else None)
+            complete = item.approve(
+                level=level,
+                content_hash=content_hash,
+                rules=rules,
+                actor=actor,
+                comment=comment,
+                at=self._now(),
+            )
+            if not complete:
+                return self._save(item, "approval")
+            members = self._bundle(item)
+            if not self._releasable(members):
+                return self._save(item, "approval")
+            return self._release(members, item, actor=actor)
+
+    def release(
+        self, ref: str | UUID, *, actor: str, expected_version: int | None = None
+    ) -> Change:
+        """Release a version approved at every level that waits for the items it is
+        released with, once they no longer hold it: a 解读 whose draft was withdrawn or
+        that interprets another policy now. Normally the last approval releases; this
+        is for a bundle whose other member went away. `ReviewRefused` says what it
+        still waits for."""
+        actor = check_actor(actor)
+        with self._guard():
+            item = self._load(ref, expected_version)
+            pending = item.pending
+            if pending is None or not pending.approved:
+                awaiting = pending.next_level if pending else None
+                raise ReviewRefused(
+                    f"{item.ref} is not approved at every level"
+                    + (f" (awaiting {awaiting!r})" if awaiting else "")
+                    if pending
+                    else f"{item.ref}: nothing is under review"
+                )
+            members = self._bundle(item)
+            if not self._releasable(members):
+                waiting = [
+                    m.ref
+                    for m in members
+                    if m.pending is None or not m.pending.approved
+                ]
+                raise ReviewRefused(
+                    f"{item.ref} is released together with "
+                    + (", ".join(waiting) or "a 解读 it requires")
+                    + ", which "
+                    + ("is" if len(waiting) <= 1 else "are")
+                    + " not approved yet"
+                )
+            return self._release(members, item, actor=actor)
+
+    def return_to_author(
+        self,
+        ref: str | UUID,
+        *,
+        comment: str,
+        actor: str,
+        level: str | None = None,
+        content_hash: str | None = None,
+        expected_version: int | None = None,
+    ) -> Change:
+        """Send the version under review back to its author (`comment`: why)."""
+        actor = check_actor(actor)
+        if content_hash is not None:
+            content_hash = _check_hash(content_hash)
+        with self._guard():
+            item = self._load(ref, expected_version)
+            rules = self._rules(item, item.pending.content if item.pending else None)
+            item.return_to_author(
+                comment=comment,
+                rules=rules,
+                actor=actor,
+                at=self._now(),
+                level=level,
+                content_hash=content_hash,
+            )
+            return self._save(item, "return")
+
+    def resubmit(
+        self, ref: str | UUID, *, actor: str, expected_version: int | None = None
+    ) -> Change:
+        """Submit the version under review again, unchanged, at the levels in force."""
+        actor = check_actor(actor)
+        with self._guard():
+            item = self._load(ref, expected_version)
+            rules = self._rules(item, item.pending.content if item.pending else None)
+            item.resubmit(rules=rules, actor=actor, at=self._now())
+            return self._save(item, "resubmission")
+
+    def release_urgently(
+        self,
+        ref: str | UUID,
+        *,
+        reason: str,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> Change:
+        """Release the version under review now, without (the rest of) its review;
+        recorded as `UrgentlyReleased` and to be approved afterwards."""
+        actor = check_actor(actor)
+        reason = check_line("reason", reason, 500)
+        with self._guard():
+            item = self._load(ref, expected_version)
+            pending = item.pending
+            rules = self._rules(item, pending.content if pending else None)
+            if pending is not None:
+                self._check_not_bundled(item, pending.content or item.content)
+            item.release_urgently(
+                reason=reason, rules=rules, actor=actor, at=self._now()
+            )
+            return self._save(item, "urgent release")
+
+    def approve_afterwards(
+        self,
+        ref: str | UUID,
+        *,
+        level: str,
+        content_hash: str,
+        actor: str,
+        comment: str = "",
+        expected_version: int | None = None,
+    ) -> Change:
+        """Approve an urgent release afterwards at `level` (levels in order)."""
+        actor = check_actor(actor)
+        level = check_line("level", level, 50)
+        content_hash = _check_hash(content_hash)
+        with self._guard():
+            item = self._load(ref, expected_version)
+            rules = self._rules(item, None)
+            item.approve_afterwards(
+                level=level,
+                content_hash=content_hash,
+                rules=rules,
+                actor=actor,
+                comment=comment,
+                at=self._now(),
+            )
+            return self._save(item, "approval afterwards")
+
+    def _rules(self, item: DisclosureItem, content: ItemContent | None) -> ReviewRules:
+        """The review rules for a change of `item` to `content`: those of the new
+        content, or of the item as it is when the new content's are off (moving an
+        item to an area without review does not skip review)."""
+        if content is not None:
+            rules = self.review_policy.rules_for(content)
+            if rules.on:
+                return rules
+        return self.review_policy.rules_for(item.content)
+
+    def _check_not_bundled(self, item: DisclosureItem, content: ItemContent) -> None:
+        members = self._bundle(item, content)
+        if len(members) > 1:
+            others = ", ".join(m.ref for m in members if m.id != item.id)
+            raise ReviewRefused(
+                f"{item.ref} is released together with {others} (a policy and its "
+                "解读): an urgent release would split them; approve them together, or "
+                "release the policy urgently before its 解读 is submitted"
+            )
+
+    def _bundle(
+        self, item: DisclosureItem, content: ItemContent | None = None
+    ) -> list[DisclosureItem]:
+        """The items released together with `item`: a policy never released and every
+        解读 of it under review (同步审签、同步公布). Just `item` when it is in none."""
+        content = content or (item.pending.content if item.pending else None)
+        content = content or item.content
+        root: DisclosureItem | None = None
+        if content.interprets is not None and content.interprets in self.repository:
+            policy = cast(DisclosureItem, self.repository.get(content.interprets))
+            if policy.status is ItemStatus.PENDING:
+                root = policy
+        if root is None and item.status is ItemStatus.PENDING:
+            root = item
+        if root is None:
+            return [item]
+        members = {root.id: item if root.id == item.id else root}
+        for other in self._interpreting(root.id):
+            if other == item.id:
+                members[other] = item
+            elif other not in members:
+                candidate = cast(DisclosureItem, self.repository.get(other))
+                if candidate.status is ItemStatus.PENDING and candidate.pending:
+                    members[other] = candidate
+        members.setdefault(item.id, item)
+        return list(members.values())
+
+    def _interpreting(self, policy: UUID) -> set[UUID]:
+        """Ids of the items whose latest submitted content interprets `policy`.
+
+        Reads the log's stored notifications and decodes only content events that
+        mention the policy's id, or belong to an item found so far: a scan of bytes,
+        not of events (a county log holds tens of thousands).
+        """
+        needle = str(policy).encode()
+        found: set[UUID] = set()
+        for notification in self._notifications(topics=_CONTENT_TOPICS):
+            if needle not in notification.state and notification.originator_id not in (
+                found
+            ):
+                continue
+            event = self.mapper.to_domain_event(notification)
+            content = getattr(event, "content", None)
+            if content is None:
+                continue
+            if content.interprets == policy:
+                found.add(event.originator_id)
+            else:
+                found.discard(event.originator_id)
+        return found
+
+    def _under_review(self) -> set[UUID]:
+        """Ids of the items that may have a version under review or an urgent release
+        awaiting approval afterwards, from the topics of the stored events alone."""
+        last: dict[UUID, str] = {}
+        urgent: set[UUID] = set()
+        for notification in self._notifications():
+            last[notification.originator_id] = notification.topic
+            if notification.topic == DisclosureItem.UrgentlyReleased.TOPIC:
+                urgent.add(notification.originator_id)
+        return urgent | {id_ for id_, topic in last.items() if topic in _REVIEW_TOPICS}
+
+    def _notifications(self, topics: Sequence[str] = ()) -> Iterator[Any]:
+        """Stored notifications in log order, in pages, undecoded."""
+        start = 0
+        while True:
+            with self._guard():
+                page = self.recorder.select_notifications(
+                    start=start, limit=_PAGE, topics=topics, inclusive_of_start=False
+                )
+            if not page:
+                return
+            yield from page
+            start = page[-1].id
+
+    def _releasable(self, members: list[DisclosureItem]) -> bool:
+        """Every member approved at every level, and a policy whose category needs a
+        解读 has one among them."""
+        if any(m.pending is None or not m.pending.approved for m in members):
+            return False
+        for member in members:
+            content = member.pending.content if member.pending else None
+            if content is None or content.interprets is not None:
+                continue
+            if member.status is not ItemStatus.PENDING:
+                continue  # released before, with its 解读: a revision needs no new one
+            needs = self.review_policy.rules_for(content).requires_interpretation
+            if content.category in needs and not any(
+                (m.pending and m.pending.content and m.pending.content.interprets)
+                == member.id
+                for m in members
+            ):
+                return False
+        return True
+
+    def _release(
+        self, members: list[DisclosureItem], item: DisclosureItem, *, actor: str
+    ) -> Change:
+        """Release `members` in one transaction; the last one names the others."""
+        now = self._now()
+        others = [m for m in members if m.id != item.id]
+        for other in others:
+            other.release(actor=actor, at=now, planned_with=item.id)
+        item.release(
+            actor=actor,
+            at=now,
+            bundle=tuple((o.id, o.version) for o in others),
+        )
+        try:
+            recordings = self.save(*others, item)
+        except IntegrityError:
+            raise ConflictError(
+                f"the release of {item.ref} was not saved: another change to it or an "
+                "item released with it was saved first; read it again with "
+                f"`syndicate review show {item.ref}` and approve again"
+            ) from None
+        return self._changes(recordings, [*others, item])[-1]
+
+    # -- reading: the review queue -----------------------------------------------------
+
+    def reviews(
+        self,
+        *,
+        level: str | None = None,
+        overdue: bool = False,
+        agency: str | None = None,
+    ) -> list[ReviewEntry]:
+        """Versions under review, oldest submission first; a policy and the 解读
+        released with it are one entry (the 解读 as its `members`).
+
+        `level`: only those awaiting that level (in any member). `overdue`: instead,
+        urgent releases awaiting approval afterwards (each says whether it is overdue).
+        `agency`: only that agency's items.
+        """
+        now = self._now()
+        with self._guard():
+            candidates = self._under_review()
+            if len(candidates) > _LOAD_ONE_BY_ONE:  # a long queue: one pass is faster
+                items = {
+                    item.id: item
+                    for item, _ in self.items_as_of(self.position())
+                    if item.id in candidates
+                }
+            else:
+                items = {
+                    id_: cast(DisclosureItem, self.repository.get(id_))
+                    for id_ in candidates
+                }
+        entries: dict[UUID, ReviewEntry] = {}
+        for item in items.values():
+            if agency is not None and item.content.agency != agency:
+                continue
+            entry = review_entry(item, now)
+            if entry is None or (entry.state == "urgent") != overdue:
+                continue
+            entries[item.id] = entry
+        grouped: dict[UUID, list[ReviewEntry]] = {}
+        for entry in list(entries.values()):
+            item = items[entry.item_id]
+            content = item.pending.content if item.pending else None
+            policy = content.interprets if content is not None else None
+            if (
+                policy in entries
+                and policy is not None
+                and items[policy].status is ItemStatus.PENDING
+                and item.status is ItemStatus.PENDING
+            ):
+                grouped.setdefault(policy, []).append(entries.pop(entry.item_id))
+        result = [
+            replace(entry, members=tuple(grouped.get(entry.item_id, ())))
+            for entry in entries.values()
+        ]
+        if level is not None:
+            result = [
+                e
+                for e in result
+                if e.awaiting == level or any(m.awaiting == level for m in e.members)
+            ]
+        return sorted(result, key=lambda e: (e.submitted_at, e.ref))
+
+    def review(self, ref: str | UUID) -> ReviewDetail:
+        """The version of an item under review (or urgently released), what outlets
+        show now, and a readable diff between them. `ReviewRefused` if neither."""
+        with self._guard():
+            item = self.get(ref)
+        entry = review_entry(item, self._now())
+        if entry is None:
+            state = {
+                ItemStatus.PUBLISHED: "it is released and nothing is under review",
+                ItemStatus.WITHDRAWN: "it has been withdrawn",
+                ItemStatus.PENDING: "nothing is under review",
+            }[item.status]
+            raise ReviewRefused(f"{item.ref}: {state}")
+        live = item.content if item.released else None
+        pending = item.pending
+        if pending is not None:
+            proposed = pending.content
+            if pending.kind.value == "withdraw":
+                proposed = None
+            if live is not None and item.status is not ItemStatus.PUBLISHED:
+                live = None
+            members = self._bundle(item)
+            if len(members) > 1:
+                now = self._now()
+                entry = replace(
+                    entry,
+                    members=tuple(
+                        e
+                        for m in members
+                        if m.id != item.id and (e := review_entry(m, now)) is not None
+                    ),
+                )
+            note = pending.public_note
+        else:  # urgent: released already; show what was released against before
+            proposed = item.content if item.status is ItemStatus.PUBLISHED else None
+            before = self.get(item.id, version=entry.version - 1)
+            live = before.content if before.status is ItemStatus.PUBLISHED else None
+            note = item.withdrawal.public_note if item.withdrawal else ""
+        diff = "" if proposed is None else content_diff(live, proposed)
+        return ReviewDetail(
+            entry=entry, live=live, proposed=proposed, diff=diff, public_note=note
+        )
 
     # -- reading -----------------------------------------------------------------------
 
@@ -342,7 +1079,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         """Every item as of a log position (withdrawn ones too), with its last position."""
         items: dict[UUID, tuple[DisclosureItem, int]] = {}
         for at, event in self._events(stop=position):
-            if isinstance(event, DisclosureItem.Published):
+            if isinstance(event, DisclosureItem.Published | DisclosureItem.Drafted):
                 items[event.originator_id] = (
                     cast(DisclosureItem, event.mutate(None)),
                     at,
@@ -398,7 +1135,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
 
     @staticmethod
     def _describe_latest(item: DisclosureItem) -> str:
-        last = item.history[-1]
+        last = max((*item.history, *item.reviews), key=lambda r: r.version)
         at = last.at.astimezone(CHINA_TZ).isoformat(timespec="seconds")
         return f"{last.event} by {last.actor} at {at}"
 
@@ -414,7 +1151,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                 f"review it with `syndicate items show {item.ref}` and run the command "
                 "again"
             ) from None
-        return self._changes(recordings)[-1]
+        return self._changes(recordings, [item])[-1]
 
     def _refuse_if_published(self, content: ItemContent) -> None:
         """Raise `AlreadyPublished` if the item exists, saying how it compares."""
@@ -422,13 +1159,27 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             return
         existing = cast(DisclosureItem, self.repository.get(content.id))
         at = existing.created_on.astimezone(CHINA_TZ).isoformat(timespec="seconds")
-        first = existing.history[0]
+        first = (existing.history or existing.reviews)[0]
         offered = content_hash(content)
         if existing.status is ItemStatus.WITHDRAWN:
             raise AlreadyPublished(
                 f"already published: {content.ref} (item {content.id}) was published "
                 f"at {at} by {first.actor}; it has been withdrawn, and an index number "
                 "is never reused"
+            )
+        if existing.status is ItemStatus.PENDING:
+            same = offered == existing.content_hash
+            raise AlreadyPublished(
+                f"already submitted for review: {content.ref} (item {content.id}) was "
+                f"submitted at {at} by {first.actor}"
+                + (
+                    " with this very content; nothing to do"
+                    if same
+                    else "; to submit this content as its new version, use "
+                    "`syndicate items revise`"
+                ),
+                identical=same,
+                revisable=not same,
             )
         if offered == existing.content_hash:
             raise AlreadyPublished(
@@ -508,26 +1259,46 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         if wrong:
             raise InputError(wrong)
 
-    def _changes(self, recordings: Sequence[Recording[UUID]]) -> list[Change]:
-        changes = []
+    def _changes(
+        self,
+        recordings: Sequence[Recording[UUID]],
+        aggregates: Sequence[DisclosureItem] = (),
+    ) -> list[Change]:
+        """One change per item written (its last event), in the order written."""
+        saved = {a.id: a for a in aggregates}
+        last: dict[UUID, Recording[UUID]] = {}
         for recording in recordings:
+            last[recording.domain_event.originator_id] = recording
+        changes = []
+        for id_, recording in last.items():
             event = cast(DisclosureItem.Event, recording.domain_event)
-            ref = (
-                event.content.ref
-                if isinstance(event, DisclosureItem.Published | DisclosureItem.Revised)
-                else self._ref_of(event.originator_id)
-            )
+            item = saved.get(id_)
+            if item is None:
+                item = cast(DisclosureItem, self.repository.get(id_))
+            pending = item.pending
             changes.append(
                 Change(
-                    item_id=event.originator_id,
-                    ref=ref,
+                    item_id=id_,
+                    ref=item.ref,
                     version=event.originator_version,
                     event=type(event).__name__,
                     position=recording.notification.id,
                     timestamp=event.timestamp,
+                    released=item.public_version == event.originator_version,
+                    awaiting=pending.next_level if pending else None,
                 )
             )
         return changes
+
+
+def _check_hash(value: str) -> str:
+    """A sha256 content hash as given by a reviewer (64 hex digits, any case)."""
+    cleaned = value.strip().lower() if isinstance(value, str) else ""
+    if len(cleaned) != 64 or any(c not in "0123456789abcdef" for c in cleaned):
+        raise InputError(
+            [Problem("content_hash", "must be the 64 hex digits of a sha256 hash")]
+        )
+    return cleaned
 
 
 def today_in_china(clock: Clock) -> date:

@@ -1,23 +1,39 @@
-"""`syndicate demo`: a fresh home with the example items published, one revised, one withdrawn."""
+"""`syndicate demo`: a fresh home with the example items reviewed and released, one
+revised, one withdrawn, and an urgent release.
+
+The demo home reviews before release (先审后发) at two levels with named reviewers; the
+demo plays the author and both reviewers, so every step of review shows in its log: an
+item approved at both levels, one returned with a comment and revised, a policy and its
+解读 released together, an urgent release approved afterwards at the first level.
+"""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import time
 from collections.abc import Callable, Collection
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from syndicate.application import Change, Disclosures
+from syndicate.domain.base import CHINA_TZ
+from syndicate.domain.catalogue import Stage
 from syndicate.domain.content import ItemContent
 from syndicate.engine import Engine
 from syndicate.engine.deliveries import DeliveryState, RunSummary
 from syndicate.errors import InputError, SyndicateError
-from syndicate.itemfiles import expand_paths, in_publish_order, load_item_file
+from syndicate.itemfiles import (
+    LoadedItem,
+    expand_paths,
+    in_publish_order,
+    load_item_file,
+)
 from syndicate.project import ENV_FILE_NAME, Project
 from syndicate.testing import LoopbackServer
 from syndicate.testing.fakes import (
@@ -45,6 +61,17 @@ channel = "portal"
 url = "{url}/syndicate"
 secret = "${{{variable}}}"
 # The demo's receiver is on 127.0.0.1; a real platform is not, so leave this out there.
+allow_private_network = true
+
+# The office's review desk: a signed webhook into the portal backend's review screen
+# (the demo's receiver again). Internal, and a review queue: it gets the review notices
+# (待审核 / 已退回 / 已发布 / 紧急发布) and never an item.
+[outlets.review-desk]
+kind = "webhook"
+url = "{url}/review"
+secret = "${{{variable}}}"
+internal = true
+review_queue = true
 allow_private_network = true
 
 # The outlets people read: the portal site, its feeds, a service-hall kiosk bundle and
@@ -124,6 +151,34 @@ GROUP_SECRETS: dict[str, Callable[[], str]] = {
     "SYNDICATE_DEMO_DINGTALK_SECRET": lambda: "SEC" + secrets.token_hex(32),
     "SYNDICATE_DEMO_WECHAT_SECRET": lambda: secrets.token_hex(16),
 }
+# 先审后发 in the demo home: two levels in order, each with its named reviewer. The
+# demo is the author of every item and cannot approve its own submissions.
+REVIEW = """\
+[review]
+# Added by `syndicate demo`: every new item, revision and withdrawal is approved at
+# both levels, in order, by the people named below, before it reaches a public outlet.
+levels = ["科室初审", "分管领导审签"]
+# A policy of these categories is never released without its 解读 (released together).
+requires_interpretation = ["城乡建设"]
+urgent_review_hours = 24
+
+[review.reviewers]
+"科室初审" = ["政务公开办 李静"]
+"分管领导审签" = ["副县长 陈明"]
+"""
+FIRST_LEVEL, SECOND_LEVEL = "科室初审", "分管领导审签"
+REVIEWERS = {FIRST_LEVEL: "政务公开办 李静", SECOND_LEVEL: "副县长 陈明"}
+# The example returned to its author at the first level, and what the author changes.
+RETURNED_INDEX_NO = "11330100MB0000006R/2026-00019"
+RETURN_COMMENT = "监督电话未注明受理时间，请补充后重新提交。"
+RETURNED_REF = f"临溪县民政局/{RETURNED_INDEX_NO}"
+# The item released at once (汛情 does not wait for review), approved afterwards.
+URGENT_REASON = "汛情预警：青石河水位超警戒，需立即告知沿河群众"
+URGENT_AGENCY, URGENT_INDEX_NO = (
+    "临溪县防汛抗旱指挥部办公室",
+    "11330100MB0000013X/2026-00027",
+)
+URGENT_REF = f"{URGENT_AGENCY}/{URGENT_INDEX_NO}"
 REVISED_INDEX_NO = "11330100MB0000005X/2026-00031"
 WITHDRAWN_INDEX_NO = "11330100MB00000010/2026-00047"
 REVISED_REF = f"临溪县青石镇人民政府/{REVISED_INDEX_NO}"
@@ -160,15 +215,51 @@ def _revision(content: ItemContent) -> ItemContent:
     return ItemContent.model_validate(data)
 
 
+def _returned_revision(content: ItemContent) -> ItemContent:
+    """What the author changes after the return: the hours of the supervision line."""
+    data = content.model_dump()
+    data["body"] = content.body.replace(
+        "监督电话：0571-00000000", "监督电话：0571-00000000（工作日8:30—17:00）"
+    )
+    if data["body"] == content.body:  # the example changed; fail loudly, not silently
+        raise RuntimeError("demo return no longer applies to the example item")
+    return ItemContent.model_validate(data)
+
+
+def _urgent_item(today: date) -> ItemContent:
+    """A flood warning: released at once, reviewed afterwards."""
+    return ItemContent(
+        agency=URGENT_AGENCY,
+        index_no=URGENT_INDEX_NO,
+        title="临溪县防汛抗旱指挥部关于启动防汛Ⅳ级应急响应的通知",
+        body=(
+            "受持续强降雨影响，青石河临溪水文站水位已超过警戒水位0.6米，"
+            "预计未来24小时仍有大到暴雨。县防汛抗旱指挥部决定即时启动防汛Ⅳ级应急响应。\n\n"
+            "- 沿河低洼地带群众请听从村（社区）安排，及时转移到安置点；\n"
+            "- 请勿在河道、山塘、水库周边逗留，切勿涉水过河；\n"
+            "- 遇险情请拨打县防汛值班电话0571-00000000。"
+        ),
+        area="救灾",
+        stage=Stage.EXECUTION,
+        category="应急管理",
+        basis="《中华人民共和国防洪法》第四十五条；《临溪县防汛防台应急预案》",
+        formed_on=today,
+    )
+
+
 def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     """Build the demo home and tell the operator what happened. Returns the home."""
     home = _fresh_home(home)
-    received: list[str] = []
+    received: list[str] = []  # the county platform's deliveries (webhook ids)
+    notices: list[dict[str, Any]] = []  # the review desk's notices
 
     def receive(
         request: BaseHTTPRequestHandler, body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
-        received.append(request.headers.get("webhook-id", ""))
+        if request.path.endswith("/review"):
+            notices.append(json.loads(body)["data"])
+        else:
+            received.append(request.headers.get("webhook-id", ""))
         return 204, {}, b""
 
     # The secrets of the demo's outlets: made up now (or taken from the environment)
@@ -196,6 +287,7 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         )
         project = Engine.init(home).project
         _write_env_file(project.home / ENV_FILE_NAME, values)
+        _configure_review(project.config_path)
         with project.config_path.open("a", encoding="utf-8") as config:
             config.write(
                 OUTLETS.format(
@@ -208,8 +300,9 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
             )
         project = Project.load(home)
         with Engine(project) as engine:
-            _publish_examples(engine, echo)
-            summary = _deliver(engine, echo)
+            summary = RunSummary()
+            _publish_examples(engine, echo, lambda: _deliver(engine, echo, summary))
+            _deliver(engine, echo, summary)
             unserved = _unserved(engine)
         echo(
             f"\ndelivered: {summary.outcomes.get('succeeded', 0)} deliveries succeeded, "
@@ -229,6 +322,8 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
             "documents in outlets/archive (the withdrawn item removed)",
             "county-platform": f"{len(received)} signed POSTs received by the demo's "
             f"webhook receiver at {receiver.url}",
+            "review-desk": f"{len(notices)} review notices received there "
+            f"({_stages(notices)}), e.g. “{_returned_notice(notices)}”",
             "portal": f"{len(list((outlets / 'portal').rglob('*.html')))} pages in "
             "outlets/portal (open index.html)",
             "feeds": "RSS and Atom in outlets/portal/feeds "
@@ -255,6 +350,9 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     echo("\nTry:")
     echo(f"  {prefix} items list")
     echo(f"  {prefix} items show {REVISED_REF}")
+    echo(f"  {prefix} review list --overdue   # the urgent release, awaiting approval")
+    echo(f"  {prefix} review show {URGENT_REF}")
+    echo(f"  {prefix} audit trail {RETURNED_REF}   # returned, revised, approved")
     echo(f"  {prefix} log")
     echo(f"  {prefix} status")
     echo(f"  {prefix} audit trail {REVISED_REF}")
@@ -278,6 +376,36 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     return project.home
 
 
+def _configure_review(path: Path) -> None:
+    """Replace the one review level `init` wrote with the demo's two, and reviewers."""
+    text = path.read_text("utf-8")
+    start = text.find("[review]\n")
+    level = text.find('levels = ["审核"]\n', start)
+    if start < 0 or level < 0:  # `init` changed; fail loudly, not silently
+        raise RuntimeError("the demo no longer finds [review] levels in syndicate.toml")
+    end = level + len('levels = ["审核"]\n')
+    path.write_text(text[:start] + REVIEW + text[end:], "utf-8")
+
+
+def _stages(notices: list[dict[str, Any]]) -> str:
+    """`12 待审核, 1 已退回, …`: how many notices of each stage, in order of first."""
+    counts: dict[str, int] = {}
+    for notice in notices:
+        label = str(notice.get("label", notice.get("stage", "?")))
+        counts[label] = counts.get(label, 0) + 1
+    return ", ".join(f"{n} {label}" for label, n in counts.items()) or "none"
+
+
+def _returned_notice(notices: list[dict[str, Any]]) -> str:
+    """The 已退回 notice the review desk got, in short (the first notice if none)."""
+    notice = next((n for n in notices if n.get("stage") == "returned"), None)
+    notice = notice or (notices[0] if notices else None)
+    if notice is None:
+        return "-"
+    comment = f"：{notice['comment']}" if notice.get("comment") else ""
+    return f"【{notice['label']}】{str(notice['title'])[:20]}…{comment}"
+
+
 def _write_env_file(path: Path, values: dict[str, str]) -> None:
     """The demo's secrets, for the home's later commands: created owner-only."""
     lines = [
@@ -296,43 +424,172 @@ def _first_line(message: dict[str, Any]) -> str:
     return text.split("\n", 1)[0].lstrip("# ")[:40]
 
 
-def _publish_examples(engine: Engine, echo: Callable[[str], None]) -> None:
+def _publish_examples(
+    engine: Engine, echo: Callable[[str], None], deliver: Callable[[], object]
+) -> None:
+    """Submit the examples, review them (`deliver` after each step, so the review desk
+    gets each notice as it comes), revise one, withdraw one, release one urgently."""
     project = engine.project
     echo(f"demo home: {project.home}")
     echo(f"event store: {project.store.describe()}")
+    echo(
+        f"review: 先审后发 at two levels, {FIRST_LEVEL} ({REVIEWERS[FIRST_LEVEL]}) then "
+        f"{SECOND_LEVEL} ({REVIEWERS[SECOND_LEVEL]}), in [review] of syndicate.toml"
+    )
     files = expand_paths([example_items_dir()])
     loaded = [load_item_file(path) for path in files]
     # Policies first, so the interpretation can name its policy.
     loaded = in_publish_order(loaded)
     log = engine.items
-    echo(f"\npublishing {len(loaded)} example items as {DEMO_ACTOR!r}:")
+    echo(f"\nsubmitting {len(loaded)} example items for review as {DEMO_ACTOR!r}:")
     for item in loaded:
         change = log.publish(
             item.content, actor=DEMO_ACTOR, attachments=item.attachments
         )
-        echo(f"  published  {str(change.item_id)[:8]}  {item.content.title}")
-    revised = next(i for i in loaded if i.content.index_no == REVISED_INDEX_NO)
+        echo(f"  submitted  {_short(change)}  {item.content.title}")
+    deliver()  # the review desk hears of each: 待审核
+    echo("\nreviewing them (each reviewer reads the version and approves its hash):")
+    returned = _return_one(log, loaded, echo)
+    deliver()  # 已退回, with the comment
     change = log.revise(
+        returned.ref,
+        _returned_revision(returned),
+        reason="按科室初审意见补充监督电话受理时间",
+        actor=DEMO_ACTOR,
+    )
+    echo(
+        f"             the author revised it as asked: version {change.version}, "
+        "submitted for review again"
+    )
+    _review_examples(log, loaded, echo)
+    _revise_and_withdraw(log, loaded, echo)
+    urgent = _urgent_item(datetime.now(CHINA_TZ).date())
+    change = log.publish(urgent, actor=DEMO_ACTOR, urgent=URGENT_REASON)
+    echo(f"\nurgent     {_short(change)}  {urgent.title}")
+    echo(f"           released at once, without review: “{URGENT_REASON}”")
+    detail = log.review(change.ref)
+    log.approve_afterwards(
+        change.ref,
+        level=FIRST_LEVEL,
+        content_hash=detail.entry.content_hash,
+        actor=REVIEWERS[FIRST_LEVEL],
+        comment="情况属实，同意紧急发布。",
+    )
+    due = detail.entry.due or detail.entry.submitted_at
+    echo(
+        f"           approved afterwards at {FIRST_LEVEL} by {REVIEWERS[FIRST_LEVEL]}; "
+        f"{SECOND_LEVEL} is due by {due.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}, "
+        "and `review list --overdue` lists it until it is approved there"
+    )
+    echo(f"\nthe items log holds {log.position()} events")
+
+
+def _short(change: Change) -> str:
+    return str(change.item_id)[:8]
+
+
+def _approve(log: Disclosures, ref: str) -> Change:
+    """Approve the version under review at both levels, each reviewer naming the
+    content hash they read (`review(ref)`), as a review screen does."""
+    changes = [
+        log.approve(
+            ref,
+            level=level,
+            content_hash=log.review(ref).entry.content_hash,
+            actor=REVIEWERS[level],
+            comment="同意公开。" if level == SECOND_LEVEL else "",
+        )
+        for level in (FIRST_LEVEL, SECOND_LEVEL)
+    ]
+    return changes[-1]
+
+
+def _return_one(
+    log: Disclosures, loaded: list[LoadedItem], echo: Callable[[str], None]
+) -> ItemContent:
+    """The first reviewer returns one example with a comment (its author then revises
+    it, which submits the new version for review again). Returns its content."""
+    content = next(i.content for i in loaded if i.content.index_no == RETURNED_INDEX_NO)
+    detail = log.review(content.ref)
+    returned = log.return_to_author(
+        content.ref,
+        comment=RETURN_COMMENT,
+        actor=REVIEWERS[FIRST_LEVEL],
+        level=FIRST_LEVEL,
+        content_hash=detail.entry.content_hash,
+    )
+    echo(f"  returned   {_short(returned)}  {content.title}")
+    echo(
+        f"             at {FIRST_LEVEL} by {REVIEWERS[FIRST_LEVEL]}: “{RETURN_COMMENT}”"
+    )
+    return content
+
+
+def _review_examples(
+    log: Disclosures, loaded: list[LoadedItem], echo: Callable[[str], None]
+) -> None:
+    """Approve every example at both levels; the policy is released only together
+    with its 解读."""
+    first = True
+    for item in loaded:
+        content = item.content
+        change = _approve(log, content.ref)
+        if first:
+            first = False
+            hashed = log.get(content.ref).content_hash
+            echo(f"  released   {_short(change)}  {content.title}")
+            echo(
+                f"             content {hashed[:12]}… approved at {FIRST_LEVEL} by "
+                f"{REVIEWERS[FIRST_LEVEL]}, then at {SECOND_LEVEL} by "
+                f"{REVIEWERS[SECOND_LEVEL]}: released as version {change.version}"
+            )
+        elif not change.released:
+            echo(f"  approved   {_short(change)}  {content.title}")
+            echo(
+                "             at both levels; it waits for its 解读: a policy and its "
+                "解读 are released together"
+            )
+        elif content.interprets is not None:
+            echo(f"  released   {_short(change)}  {content.title}")
+            echo("             together with the policy it interprets, as one bundle")
+        else:
+            echo(f"  released   {_short(change)}  {content.title}")
+
+
+def _revise_and_withdraw(
+    log: Disclosures, loaded: list[LoadedItem], echo: Callable[[str], None]
+) -> None:
+    """A revision and a withdrawal of released items: each reviewed before it shows."""
+    revised = next(i for i in loaded if i.content.index_no == REVISED_INDEX_NO)
+    submitted = log.revise(
         revised.content.id,
         _revision(revised.content),
         reason="更正第5户补贴面积（6.20亩更正为6.50亩）",
         actor=DEMO_ACTOR,
     )
-    echo(f"\nrevised    {str(change.item_id)[:8]}  {revised.content.title}")
-    echo(f"           now version {change.version}; the reason is kept as 更正说明")
+    change = _approve(log, submitted.ref)
+    echo(f"\nrevised    {_short(change)}  {revised.content.title}")
+    echo(
+        f"           submitted as version {submitted.version}, approved at both levels "
+        f"and released as version {change.version}; the reason is kept as 更正说明"
+    )
     withdrawn = next(i for i in loaded if i.content.index_no == WITHDRAWN_INDEX_NO)
-    change = log.withdraw(
+    submitted = log.withdraw(
         withdrawn.content.id,
         reason="招聘会因场馆检修延期举办",
         public_note="原定4月18日举办的招聘会延期，新的时间另行通知。",
         actor=DEMO_ACTOR,
     )
-    echo(f"withdrew   {str(change.item_id)[:8]}  {withdrawn.content.title}")
-    echo(f"\nthe items log holds {log.position()} events")
+    change = _approve(log, submitted.ref)
+    echo(f"withdrew   {_short(change)}  {withdrawn.content.title}")
+    echo("           the withdrawal was approved at both levels too")
 
 
-def _deliver(engine: Engine, echo: Callable[[str], None]) -> RunSummary:
-    summary = RunSummary(planned_events=engine.plan())
+def _deliver(
+    engine: Engine, echo: Callable[[str], None], summary: RunSummary
+) -> RunSummary:
+    """Plan and deliver what is due now, as `syndicate sync` does (into `summary`)."""
+    summary.planned_events += engine.plan()
     # The engine's worker: the home's lease and backoff, whose first check with an
     # outlet that confirms later is `[delivery] first_check_seconds` (1 s here).
     worker = engine.worker("demo")

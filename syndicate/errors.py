@@ -10,7 +10,9 @@ SyndicateError
 │   ├── ItemWithdrawn       revise or withdraw after a withdrawal
 │   ├── NothingChanged      a revision identical to the current content
 │   ├── ConflictError       someone else changed the item first
-│   └── InterpretedItemMissing  `interprets` names an item that is not live
+│   ├── InterpretedItemMissing  `interprets` names an item that is not live
+│   └── ReviewRefused       a review rule refused it (a stale hash, a skipped level,
+│                           a self-approval, nothing pending)
 ├── StoreError              the event store cannot be reached or is not set up (exit 1)
 └── DeliveryError           raised by an adapter's `deliver`; the worker records it
     ├── TransientDeliveryError   try again later (5xx, rate limits, connect failures)
@@ -40,6 +42,7 @@ __all__ = [
     "NothingChanged",
     "PermanentDeliveryError",
     "Problem",
+    "ReviewRefused",
     "StoreError",
     "SyndicateError",
     "TransientDeliveryError",
@@ -138,6 +141,12 @@ class ConflictError(DomainError):
 
 class InterpretedItemMissing(DomainError):
     """An interpretation (解读) names a policy item that is not published and live."""
+
+
+class ReviewRefused(DomainError):
+    """A rule of 先审后发 refused the command: the approval names a version that is not
+    the pending one, skips a level, approves one's own submission or a second level, or
+    there is nothing under review."""
 
 
 class DeliveryError(SyndicateError):

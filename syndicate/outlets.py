@@ -208,6 +208,9 @@ class Outlet:
     # proactively disclosed; every other outlet is public and never does.
     internal: bool = False
     rate_per_minute: int | None = None
+    # An internal outlet that receives the office's review notices (待审核 / 已退回 /
+    # 已发布) and nothing else (docs/review.md).
+    review_queue: bool = False
     # Intranet outlets (and tests' loopback receivers) may reach loopback, private and
     # link-local addresses; every other outlet's requests are refused there (netguard).
     allow_private_network: bool = False
@@ -227,7 +230,10 @@ class Outlet:
         return adapter
 
     def accepts(self, content: ItemContent) -> bool:
-        """Whether an item with this content belongs on this outlet at all."""
+        """Whether an item with this content belongs on this outlet at all (a review
+        queue takes review notices only, never an item)."""
+        if self.review_queue:
+            return False
         if self.channel is not None and self.channel not in content.channels:
             return False
         if not self.internal and not content.is_public:
@@ -253,6 +259,7 @@ class Outlet:
             areas=self.filter.areas,
             audiences=self.filter.audiences,
             internal=self.internal,
+            review_queue=self.review_queue,
             rate_per_minute=self.rate_per_minute,
             allow_private_network=self.allow_private_network,
             # Unset optional settings are None (not the text "None").
@@ -279,6 +286,7 @@ class OutletDescription:
     rate_per_minute: int | None
     allow_private_network: bool
     settings: Mapping[str, str | None]
+    review_queue: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """The JSON object `syndicate outlets check --json` prints for it."""
@@ -292,6 +300,7 @@ class OutletDescription:
             "internal": self.internal,
             "rate_per_minute": self.rate_per_minute,
             "allow_private_network": self.allow_private_network,
+            "review_queue": self.review_queue,
             "settings": dict(self.settings),
         }
 
@@ -588,6 +597,7 @@ class OutletTable(BaseModel):
     audiences: tuple[str, ...] = ()
     settings: AdapterSettings
     internal: Flag = False
+    review_queue: Annotated[Flag, Field(validate_default=True)] = False
     allow_private_network: Annotated[Flag, Field(validate_default=True)] = False
     rate_per_minute: Annotated[
         WholeNumber | None,
@@ -677,6 +687,26 @@ class OutletTable(BaseModel):
             return _validate_settings(value, loading.registry[kind], loading)
         except ConfigurationError as exc:
             raise refused_as_said(str(exc)) from None
+
+    @field_validator("review_queue", mode="after")
+    @classmethod
+    def _renders_review_notices(cls, value: bool, info: ValidationInfo) -> bool:
+        if not value:
+            return value
+        kind = info.data.get("kind")
+        if kind is None:
+            return value
+        if not _loading(info).registry[kind].capabilities.review_notices:
+            raise refused(
+                f"{kind} outlets cannot take review notices; use a group robot "
+                "(wecom_group, dingtalk_group) or a webhook"
+            )
+        if not info.data.get("internal"):
+            raise refused(
+                "a review queue shows versions that are not public yet: set "
+                "internal = true on it too"
+            )
+        return value
 
     @field_validator("allow_private_network", mode="after")
     @classmethod
@@ -770,6 +800,7 @@ def _load_one(
         valid.settings.model,
         registry[valid.kind],
         internal=valid.internal,
+        review_queue=valid.review_queue,
         rate_per_minute=valid.rate_per_minute,
         allow_private_network=valid.allow_private_network,
         written=valid.settings.written,

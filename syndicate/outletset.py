@@ -42,7 +42,7 @@ from syndicate.domain.deliveries import Delivery, delivery_id
 from syndicate.domain.items import DisclosureItem, ItemStatus
 from syndicate.netguard import GuardedAdapter, OutboundEnvironment, guard_session
 from syndicate.outlets import Outlet
-from syndicate.planning import Deliveries, DeliveryView
+from syndicate.planning import Deliveries, DeliveryView, review_notice
 
 __all__ = ["ItemCache", "OutletSet", "item_view"]
 
@@ -51,19 +51,37 @@ ItemCache = dict[tuple[UUID, int], DisclosureItem]
 
 
 def item_view(item: DisclosureItem) -> ItemView:
-    """What adapters see of an item at the version it was loaded at."""
-    last = item.history[-1]
+    """What adapters see of an item at the version it was loaded at: what was released
+    by then (never a version under review; its dates are those of its releases)."""
+    if not item.history:
+        raise ValueError(f"{item.ref} was never released: no outlet may show it")
+    first, last = item.history[0], item.history[-1]
+    return ItemView(
+        item_id=item.id,
+        version=item.public_version,
+        content=item.content,
+        content_hash=item.content_hash,
+        withdrawn=item.status is ItemStatus.WITHDRAWN,
+        published_at=first.at,
+        updated_at=last.at,
+        reason=last.reason,
+        public_note=item.withdrawal.public_note if item.withdrawal else None,
+        history=tuple(item.history),
+    )
+
+
+def _draft_view(item: DisclosureItem) -> ItemView:
+    """The item as a review queue sees it: its released state, or its draft."""
+    if item.history:
+        return item_view(item)
     return ItemView(
         item_id=item.id,
         version=item.version,
         content=item.content,
         content_hash=item.content_hash,
-        withdrawn=item.status is ItemStatus.WITHDRAWN,
+        withdrawn=False,
         published_at=item.created_on,
         updated_at=item.modified_on,
-        reason=last.reason,
-        public_note=item.withdrawal.public_note if item.withdrawal else None,
-        history=tuple(item.history),
     )
 
 
@@ -189,10 +207,28 @@ class OutletSet:
                 ),
             )
         item = loaded[key]
+        operation = Operation(delivery.operation)
+        if operation is Operation.REVIEW_NOTICE:
+            notice = review_notice(item)
+            if notice is None:
+                raise ValueError(
+                    f"delivery {delivery.id}: item version {item.version} is no review "
+                    "event"
+                )
+            return DeliveryJob(
+                delivery_id=delivery.id,
+                outlet=outlet.name,
+                channel=outlet.channel,
+                operation=operation,
+                item=_draft_view(item),
+                review=notice,
+            )
         live: list[ItemView] = []
         withdrawn: list[ItemView] = []
         if outlet.capabilities.whole_set:
             for other, _ in self.items.items_as_of(delivery.position):
+                if not other.released:
+                    continue  # never released (a draft, or one abandoned): on no outlet
                 if not outlet.accepts(other.content):
                     continue
                 view = item_view(other)
@@ -201,7 +237,7 @@ class OutletSet:
             delivery_id=delivery.id,
             outlet=outlet.name,
             channel=outlet.channel,
-            operation=Operation(delivery.operation),
+            operation=operation,
             item=item_view(item),
             live_items=tuple(live),
             withdrawn_items=tuple(withdrawn),

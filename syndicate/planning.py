@@ -22,6 +22,15 @@ outlet takes), the delivery is recorded `Planned` and then `Failed` (permanent, 
 "limit") in the same transaction, so `syndicate status` shows it at once and no worker
 ever calls the outlet for it. Removals (retract, withdrawal notice) are never refused.
 
+先审后发: only changes of what outlets show are planned to public outlets — `Published`,
+`Revised` and `Withdrawn` (review off) and `Released` / `UrgentlyReleased` (the
+version under review, as the publish, revision or withdrawal it proposes). Review events
+(`Drafted`, `Submitted`, `Approved`, `Returned`, `ApprovedAfterwards`) reach no public
+outlet; outlets with `review_queue = true` get a review notice for them instead. A policy
+and its 解读 released together are planned together, at the position of the last of
+their `Released` events (the others name it, `planned_with`), so a planner that stops
+between them has planned neither.
+
 Outlets added later are *attached*: the first planner run that sees a new outlet backfills
 it with the current state of every live item it takes (as of the planner's position), and
 records that it did in the shared `OutletRegister`, so it happens once. `syndicate sync`
@@ -41,13 +50,14 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.system import ProcessApplication
 from eventsourcing.utils import EnvType
 
-from syndicate.adapter import ChecksContent, Operation
+from syndicate.adapter import ChecksContent, Operation, ReviewNotice
 from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.domain.base import Aggregate
 from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import Delivery
 from syndicate.domain.items import DisclosureItem, ItemStatus
 from syndicate.domain.outlets import OutletRegister, RateSlot
+from syndicate.domain.review import PUBLIC_EVENT, ProposalKind
 from syndicate.errors import ConfigurationError, InputError, Problem
 from syndicate.outlets import Outlet
 from syndicate.persistence import ConfiguredEnvironment
@@ -58,7 +68,65 @@ __all__ = [
     "content_problem",
     "plan_operation",
     "planned_delivery",
+    "review_notice",
 ]
+
+
+# One public change: (item id, version, event name, content before, content after).
+Transition = tuple[UUID, int, str, ItemContent | None, ItemContent]
+
+
+def review_notice(item: DisclosureItem) -> ReviewNotice | None:
+    """The notice a review queue gets for the item's latest event, or None.
+
+    Submitted: 待审核 at the first level; Approved (not the last level): 待审核 at the
+    next; Returned: 已退回; Released: 已发布; UrgentlyReleased: 紧急发布. `item` is the
+    item as of that event's version.
+    """
+    if not item.reviews or item.reviews[-1].version != item.version:
+        return None
+    record = item.reviews[-1]
+    pending = item.pending
+    stages = {
+        "Submitted": "submitted",
+        "Approved": "approved",
+        "Returned": "returned",
+        "Released": "released",
+        "UrgentlyReleased": "urgent",
+    }
+    stage = stages.get(record.event)
+    if stage is None:
+        return None
+    level: str | None = None
+    comment = record.reason or ""
+    if stage in ("submitted", "approved"):
+        if pending is None or pending.next_level is None:
+            return None  # the last level approved: the release notice follows
+        level = pending.next_level
+    elif stage == "returned":
+        level = record.level
+    if pending is not None:
+        kind = pending.kind.value
+        content = pending.content or item.content
+        digest = pending.content_hash
+    else:
+        last = item.history[-1]
+        kind = {v: k for k, v in PUBLIC_EVENT.items()}[last.event].value
+        content = item.content
+        digest = item.content_hash
+    return ReviewNotice(
+        stage=stage,
+        kind=kind,
+        item_id=item.id,
+        ref=content.ref,
+        title=content.title,
+        version=item.version,
+        content_hash=digest,
+        actor=record.actor,
+        at=record.at,
+        level=level,
+        comment=comment,
+    )
 
 
 def plan_operation(
@@ -168,12 +236,18 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
         self.check_outlets()
         self.attach_new_outlets()
         before = self.position()
+        stalled = 0
         while True:
+            mark = self.position()
             try:
                 self.pull_and_process(self.items.name)
             except IntegrityError:
                 # Another planner (another worker process) recorded the same position
-                # first; continue from the tracking position it left.
+                # first; continue from the tracking position it left. If no planner
+                # moved it, the conflict is not another planner's: do not spin.
+                stalled = stalled + 1 if self.position() == mark else 0
+                if stalled >= 3:
+                    raise
                 continue
             break
         return self.position() - before
@@ -219,36 +293,98 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
         self, domain_event: Any, position: int, processing_event: ProcessingEvent[UUID]
     ) -> None:
         event = cast(DisclosureItem.Event, domain_event)
-        after, before = self._contents(event)
-        for outlet in self.outlets.values():
-            operation = plan_operation(type(event).__name__, before, after, outlet)
-            if operation is None:
-                continue
-            processing_event.collect_events(
-                planned_delivery(
-                    outlet,
-                    after,
-                    item_id=event.originator_id,
-                    item_version=event.originator_version,
-                    operation=operation,
-                    position=position,
-                    # When it was planned: the age limit counts from here, so a
-                    # planner that was down for days does not abandon on first failure.
-                    at=self.clock(),
+        # When it was planned: the age limit counts from here, so a planner that was
+        # down for days does not abandon on first failure.
+        now = self.clock()
+        if (
+            isinstance(event, DisclosureItem.Released | DisclosureItem.UrgentlyReleased)
+            and event.planned_with
+        ):
+            return  # planned with the last release event of its bundle
+        for item_id, version, name, before, after in self._transitions(event):
+            for outlet in self.outlets.values():
+                operation = plan_operation(name, before, after, outlet)
+                if operation is None:
+                    continue
+                processing_event.collect_events(
+                    planned_delivery(
+                        outlet,
+                        after,
+                        item_id=item_id,
+                        item_version=version,
+                        operation=operation,
+                        position=position,
+                        at=now,
+                    )
                 )
-            )
+        queues = [o for o in self.outlets.values() if o.review_queue]
+        if queues:
+            self._plan_notices(event, queues, position, processing_event, now)
 
-    def _contents(
-        self, event: DisclosureItem.Event
-    ) -> tuple[ItemContent, ItemContent | None]:
+    def _plan_notices(
+        self,
+        event: DisclosureItem.Event,
+        queues: list[Outlet],
+        position: int,
+        processing_event: ProcessingEvent[UUID],
+        now: datetime,
+    ) -> None:
+        members: list[tuple[UUID, int]] = [
+            (event.originator_id, event.originator_version)
+        ]
+        if isinstance(event, DisclosureItem.Released | DisclosureItem.UrgentlyReleased):
+            members += list(event.bundle)
+        for item_id, version in members:
+            item = self.items.get(item_id, version=version)
+            if review_notice(item) is None:
+                continue
+            for outlet in queues:
+                processing_event.collect_events(
+                    Delivery.plan(
+                        item_id=item_id,
+                        item_version=version,
+                        outlet=outlet.name,
+                        operation=Operation.REVIEW_NOTICE.value,
+                        position=position,
+                        at=now,
+                    )
+                )
+
+    def _transitions(self, event: DisclosureItem.Event) -> list[Transition]:
+        """The changes of what outlets show that `event` makes (none for review
+        events; a bundle's last `Released` makes one per member)."""
+        id_, version = event.originator_id, event.originator_version
         if isinstance(event, DisclosureItem.Published):
-            return event.content, None
-        previous = self.items.get(
-            event.originator_id, version=event.originator_version - 1
-        )
+            return [(id_, version, "Published", None, event.content)]
         if isinstance(event, DisclosureItem.Revised):
-            return event.content, previous.content
-        return previous.content, previous.content
+            previous = self.items.get(id_, version=version - 1)
+            if previous.status is ItemStatus.PENDING:
+                return [(id_, version, "Published", None, event.content)]
+            return [(id_, version, "Revised", previous.content, event.content)]
+        if isinstance(event, DisclosureItem.Withdrawn):
+            previous = self.items.get(id_, version=version - 1)
+            if previous.status is not ItemStatus.PUBLISHED:
+                return []  # a draft abandoned: it was never public
+            return [(id_, version, "Withdrawn", previous.content, previous.content)]
+        if isinstance(event, DisclosureItem.Released | DisclosureItem.UrgentlyReleased):
+            members = [(id_, version), *event.bundle]
+        else:
+            return []
+        return [self._released(*member) for member in members]
+
+    def _released(self, item_id: UUID, version: int) -> Transition:
+        """The public change of the version released at `version`."""
+        previous = self.items.get(item_id, version=version - 1)
+        pending = previous.pending
+        if pending is None:
+            raise ValueError(
+                f"item {item_id} version {version} releases nothing under review"
+            )
+        before = previous.content if previous.status is ItemStatus.PUBLISHED else None
+        if pending.kind is ProposalKind.WITHDRAW:
+            return (item_id, version, "Withdrawn", previous.content, previous.content)
+        after = pending.content or previous.content
+        return (item_id, version, PUBLIC_EVENT[pending.kind], before, after)
 
     def register(self) -> OutletRegister:
         """The shared outlet register (opened on first use)."""
@@ -288,6 +424,8 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
             planned: list[Aggregate] = []
             keeps = outlet.capabilities.keeps_withdrawn
             for item, at_position in self.items.items_as_of(position):
+                if not item.released:
+                    continue  # never released (a draft, or one abandoned): not public
                 withdrawn = item.status is ItemStatus.WITHDRAWN
                 if (withdrawn and not keeps) or not outlet.accepts(item.content):
                     continue
@@ -301,7 +439,9 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
                     outlet,
                     item.content,
                     item_id=item.id,
-                    item_version=item.version,
+                    # What outlets show is the version last released, whatever is
+                    # under review since.
+                    item_version=item.public_version,
                     operation=operation,
                     position=at_position,
                     at=now,

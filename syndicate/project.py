@@ -34,11 +34,14 @@ from pydantic_core import PydanticCustomError
 
 from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.attachments import AttachmentStore
+from syndicate.domain.catalogue import parse_area
+from syndicate.domain.review import LevelRule, Override, ReviewPolicy, ReviewRules
 from syndicate.errors import ConfigurationError
 from syndicate.fsutil import locked, write_atomically
 from syndicate.outlets import (
     ENV_REF,
     ConfigTable,
+    Flag,
     Outlet,
     OutletTable,
     WholeNumber,
@@ -73,6 +76,7 @@ __all__ = [
     "DeliverySettings",
     "OutletOptions",
     "Project",
+    "ReviewTable",
     "StoreTable",
     "home_lock",
     "read_env_file",
@@ -105,6 +109,154 @@ class AuditSettings(ConfigTable):
     def not_a_table(cls, info: ValidationInfo) -> PydanticCustomError:
         """`[audit] must be a table`."""
         return refused_as_said("[audit] must be a table")
+
+
+LevelName = Annotated[
+    str,
+    Field(strict=True, min_length=1, max_length=50, pattern=r"^[^\x00-\x1f\x7f]+$"),
+    says("must be a level name: a one-line string of 1 to 50 characters"),
+]
+ActorName = Annotated[
+    str,
+    Field(strict=True, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$"),
+    says("must be a person's name: a one-line string of 1 to 100 characters"),
+]
+
+
+class ReviewOverride(ConfigTable):
+    """`[review.agency."…"]` / `[review.area."…"]`: what differs for those items."""
+
+    levels: list[LevelName] | None = None
+    reviewers: dict[str, list[ActorName]] | None = None
+    allow_self_review: Flag | None = None
+    withdraw_needs_review: Flag | None = None
+    requires_interpretation: list[LevelName] | None = None
+
+    @model_validator(mode="after")
+    def _levels_are_unique(self) -> Self:
+        _check_levels(self.levels, self.reviewers, where="")
+        return self
+
+
+def _check_levels(
+    levels: list[str] | None,
+    reviewers: dict[str, list[str]] | None,
+    *,
+    where: str,
+    default: list[str] | None = None,
+) -> None:
+    names = levels if levels is not None else (default or [])
+    if levels is not None:
+        seen: set[str] = set()
+        for index, name in enumerate(levels):
+            if name.strip() != name:
+                raise refused_as_said(
+                    f"review{where}.levels[{index}]: {name!r} has spaces at an end"
+                )
+            if name in seen:
+                raise refused_as_said(
+                    f"review{where}.levels[{index}]: {name!r} is listed twice"
+                )
+            seen.add(name)
+    for level in reviewers or {}:
+        if level not in names:
+            raise refused_as_said(
+                f"review{where}.reviewers: {level!r} is not a level "
+                f"(levels: {', '.join(names) or 'none'})"
+            )
+
+
+class ReviewTable(ConfigTable):
+    """`[review]`: 先审后发. `levels` in order (`[]`: no review), who may act at each
+    (`reviewers`; a level not listed: anyone but the author), and overrides per agency
+    (`[review.agency."…"]`) or area (`[review.area."…"]`)."""
+
+    levels: list[LevelName]
+    reviewers: dict[str, list[ActorName]] = Field(default_factory=dict)
+    allow_self_review: Flag = False
+    withdraw_needs_review: Flag = True
+    urgent_review_hours: WholeNumber = 24
+    requires_interpretation: list[LevelName] = Field(default_factory=list)
+    agency: dict[str, ReviewOverride] = Field(default_factory=dict)
+    area: dict[str, ReviewOverride] = Field(default_factory=dict)
+
+    @classmethod
+    def not_a_table(cls, info: ValidationInfo) -> PydanticCustomError:
+        """`[review] must be a table`."""
+        return refused_as_said("[review] must be a table")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _levels_given(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "levels" not in data:
+            raise refused_as_said(
+                "review.levels: missing; list the review levels in order, e.g. "
+                'levels = ["科室初审", "分管领导审签"], or levels = [] for no review'
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _known_levels(self) -> Self:
+        _check_levels(self.levels, self.reviewers, where="")
+        for kind, table in (("agency", self.agency), ("area", self.area)):
+            for name, override in table.items():
+                _check_levels(
+                    override.levels,
+                    override.reviewers,
+                    where=f".{kind}.{toml_key(name)}",
+                    default=self.levels,
+                )
+        for name in self.area:
+            try:
+                parse_area(name)
+            except ValueError as exc:
+                raise refused_as_said(f"review.area.{toml_key(name)}: {exc}") from None
+        return self
+
+    def policy(self) -> ReviewPolicy:
+        """The review policy this table describes."""
+
+        def rules(
+            levels: list[str], reviewers: dict[str, list[str]]
+        ) -> tuple[LevelRule, ...]:
+            return tuple(
+                LevelRule(name, frozenset(reviewers.get(name, ()))) for name in levels
+            )
+
+        def override(o: ReviewOverride) -> Override:
+            levels = o.levels if o.levels is not None else self.levels
+            reviewers = o.reviewers if o.reviewers is not None else self.reviewers
+            return Override(
+                levels=(
+                    None
+                    if o.levels is None and o.reviewers is None
+                    else rules(levels, reviewers)
+                ),
+                allow_self_review=o.allow_self_review,
+                withdraw_needs_review=o.withdraw_needs_review,
+                requires_interpretation=(
+                    None
+                    if o.requires_interpretation is None
+                    else frozenset(o.requires_interpretation)
+                ),
+            )
+
+        return ReviewPolicy(
+            ReviewRules(
+                levels=rules(self.levels, self.reviewers),
+                allow_self_review=self.allow_self_review,
+                withdraw_needs_review=self.withdraw_needs_review,
+                urgent_review_hours=self.urgent_review_hours,
+                requires_interpretation=frozenset(self.requires_interpretation),
+            ),
+            agencies={k: override(v) for k, v in self.agency.items()},
+            areas={parse_area(k): override(v) for k, v in self.area.items()},
+        )
+
+
+def toml_key(name: str) -> str:
+    """A table key as written in TOML (quoted unless bare)."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else toml_string(name)
 
 
 CONFIG_NAME = "syndicate.toml"
@@ -168,6 +320,18 @@ data_dir = "data"
 # and the password as an environment variable reference.
 # schema = "public"
 # password = "${SYNDICATE_PG_PASSWORD}"
+
+[review]
+# 先审后发: every new item, revision and withdrawal is approved at each level, in
+# order, before it reaches a public outlet (docs/review.md). levels = [] turns review
+# off: then items go out as soon as they are published.
+levels = {levels}
+# Who may approve or return at each level (a level not listed: anyone but the author):
+# [review.reviewers]
+# "审核" = ["李四", "王五"]
+# allow_self_review = false      # true only for an office of one person
+# withdraw_needs_review = true   # false: a withdrawal goes out at once
+# urgent_review_hours = 24       # an urgent release must be approved afterwards by then
 
 # -- Outlets ----------------------------------------------------------------------
 # One [outlets.NAME] table per outlet; NAME is yours to choose. To use an example,
@@ -297,6 +461,7 @@ class ConfigFile(ConfigTable):
     store: StoreTable = Field(default_factory=StoreTable)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    review: ReviewTable | None = None
     outlets: Any = None
 
     @classmethod
@@ -391,6 +556,7 @@ class Project:
         *,
         delivery: DeliverySettings | None = None,
         audit: AuditSettings | None = None,
+        review: ReviewPolicy | None = None,
         outlet_tables: Any = None,
         environ: Mapping[str, str] | None = None,
         registry: Registry | None = None,
@@ -399,6 +565,8 @@ class Project:
         self.store = store
         self.delivery = delivery or DeliverySettings()
         self.audit = audit or AuditSettings()
+        # No [review] table (a home made before review existed): off, and said so.
+        self.review = review or ReviewPolicy.off(configured=False)
         self._outlet_tables = outlet_tables
         self._environ = dict(os.environ if environ is None else environ)
         self._registry = registry
@@ -626,6 +794,7 @@ class Project:
             config.store.settings(home, environ),
             delivery=config.delivery,
             audit=config.audit,
+            review=None if config.review is None else config.review.policy(),
             outlet_tables=config.outlets,
             environ=environ,
             registry=registry,
@@ -639,10 +808,14 @@ class Project:
         store_url: str | None = None,
         environ: Mapping[str, str] | None = None,
         keys: bool = True,
+        review: bool = True,
     ) -> tuple[Project, bool]:
         """Create (or check) a home: syndicate.toml, the data dir, the store's tables
         and (unless `keys` is False) the audit signing key pair, as `syndicate init`
         does (`ensure_keys`).
+
+        `review`: the new syndicate.toml asks for one review level (`levels =
+        ["审核"]`); False writes `levels = []` (no review: items go out at once).
 
         Returns the project and whether syndicate.toml was created now. Running it
         again is safe: an existing syndicate.toml and key pair are kept.
@@ -668,7 +841,10 @@ class Project:
                 # failed init leaves nothing behind that would block the next attempt.
                 draft = home / f".{CONFIG_NAME}.new"
                 draft.write_text(
-                    CONFIG_TEMPLATE.replace('"{url}"', toml_string(url)), "utf-8"
+                    CONFIG_TEMPLATE.replace('"{url}"', toml_string(url)).replace(
+                        "{levels}", '["审核"]' if review else "[]"
+                    ),
+                    "utf-8",
                 )
                 try:
                     project = cls._load_file(home, draft, environ)
@@ -789,6 +965,7 @@ class Project:
             clock=clock,
             attachments=self.attachments,
             store=self.store,
+            review=self.review,
         )
 
     def deliveries(

@@ -2,6 +2,11 @@
 
 They are pure folds over decoded events (or over deliveries folded from the deliveries
 log), so the same log always gives the same view; the applications feed them.
+
+先审后发: a summary shows what outlets show (a released item keeps its released title and
+hash while a new version is under review); an item never released has status `pending`
+and shows its latest draft. `ItemSummary.review` says what waits for review
+(`ReviewTracker.describe`); log rows of review events carry their `level`.
 """
 
 from __future__ import annotations
@@ -11,13 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from syndicate.domain.base import CHINA_TZ
+from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.domain.items import DisclosureItem, ItemStatus
+from syndicate.domain.review import ProposalKind
 
 __all__ = [
     "ItemSummary",
     "LoggedEvent",
     "OutletStatus",
+    "ReviewTracker",
     "fold_summaries",
     "logged_events",
     "outlet_status",
@@ -36,12 +45,16 @@ class LoggedEvent:
     event: str
     actor: str
     title: str | None
-    reason: str | None
+    reason: str | None  # a revision's or withdrawal's reason; a reviewer's comment
     content_hash: str | None
+    # Review events: the level approved, returned or approved afterwards; for
+    # `Submitted`, the levels it goes through, in order ("科室初审 → 分管领导审签").
+    level: str | None = None
 
     def as_json(self) -> dict[str, object]:
-        """The JSON Lines record of `syndicate log --json`."""
-        return {
+        """The JSON Lines record of `syndicate log --json` (`level` only for the review
+        events that have one)."""
+        data: dict[str, object] = {
             "position": self.position,
             "timestamp": self.timestamp.isoformat(),
             "item_id": str(self.item_id),
@@ -53,11 +66,20 @@ class LoggedEvent:
             "reason": self.reason,
             "content_hash": self.content_hash,
         }
+        if self.level is not None:
+            data["level"] = self.level
+        return data
 
 
 @dataclass
 class ItemSummary:
-    """The current state of one item, for `items list`."""
+    """The current state of one item, for `items list`.
+
+    Title, area, stage, attribute and hash are what outlets show (for an item never
+    released, status `pending`: its latest draft). `published_at` is its first release
+    (None while never released); `review` what waits for review, if anything
+    (`ReviewTracker.describe`).
+    """
 
     id: UUID
     agency: str
@@ -69,17 +91,27 @@ class ItemSummary:
     version: int
     status: ItemStatus
     content_hash: str
-    published_at: datetime
+    published_at: datetime | None
     updated_at: datetime
+    review: str | None = None
 
     @property
     def ref(self) -> str:
         """`AGENCY/INDEX_NO`."""
         return f"{self.agency}/{self.index_no}"
 
+    def show(self, content: ItemContent, digest: str) -> None:
+        """What outlets show is now `content` (hash `digest`)."""
+        self.title = content.title
+        self.area = content.area
+        self.stage = content.stage.value
+        self.attribute = content.attribute.value
+        self.content_hash = digest
+
     def as_json(self) -> dict[str, object]:
-        """The object `items list --json` prints for this item."""
-        return {
+        """The object `items list --json` prints for this item (`review` only when
+        something waits for review; `published_at` null while never released)."""
+        data: dict[str, object] = {
             "id": str(self.id),
             "agency": self.agency,
             "index_no": self.index_no,
@@ -90,62 +122,227 @@ class ItemSummary:
             "version": self.version,
             "status": self.status.value,
             "content_hash": self.content_hash,
-            "published_at": self.published_at.isoformat(),
+            "published_at": (
+                self.published_at.isoformat() if self.published_at else None
+            ),
             "updated_at": self.updated_at.isoformat(),
         }
+        if self.review is not None:
+            data["review"] = self.review
+        return data
 
 
 Positioned = tuple[int, DisclosureItem.Event]
+
+# How a proposal is named in `ReviewTracker.describe` (a new item: no word).
+_WHAT = {
+    ProposalKind.PUBLISH: "",
+    ProposalKind.REVISE: "revision ",
+    ProposalKind.WITHDRAW: "withdrawal ",
+}
+
+
+@dataclass
+class _Proposal:
+    """A version under review, as far as the log has told."""
+
+    kind: ProposalKind
+    content: ItemContent | None
+    content_hash: str
+    levels: tuple[str, ...]
+    approved: int = 0
+    returned_at: str | None = None  # the level that returned it
+
+
+@dataclass
+class _Urgent:
+    """An urgent release awaiting approval afterwards."""
+
+    levels: tuple[str, ...]
+    due: datetime
+    approved: int = 0
+
+
+class ReviewTracker:
+    """What waits for review, item by item, folded from item events in log order.
+
+    `apply` every event (any item, in log order); `describe(item_id)` then says what
+    waits: "pending 科室初审" (a new item awaiting that level), "revision pending …",
+    "withdrawal pending …", "returned at 科室初审", "approved, awaiting the items
+    released with it", "urgent, approval afterwards at 科室初审 due
+    2026-11-03T09:00+08:00" (joined by "; " when an urgent release awaits approval
+    afterwards and a newer version is under review too), or None.
+    """
+
+    def __init__(self) -> None:
+        self._proposals: dict[UUID, _Proposal] = {}
+        self._urgent: dict[UUID, _Urgent] = {}
+
+    def apply(self, event: DisclosureItem.Event) -> ProposalKind | None:
+        """Take `event` into account; for a release (`Released`, `UrgentlyReleased`),
+        the kind of the proposal it released (None if the log was read from after its
+        submission), else None."""
+        id_ = event.originator_id
+        if isinstance(event, DisclosureItem.Submitted):
+            self._proposals[id_] = _Proposal(
+                event.kind, event.content, event.content_hash, event.levels
+            )
+        elif isinstance(event, DisclosureItem.Approved):
+            if id_ in self._proposals:
+                self._proposals[id_].approved += 1
+        elif isinstance(event, DisclosureItem.Returned):
+            if id_ in self._proposals:
+                self._proposals[id_].returned_at = event.level
+        elif isinstance(
+            event, DisclosureItem.Released | DisclosureItem.UrgentlyReleased
+        ):
+            released = self._proposals.pop(id_, None)
+            if isinstance(event, DisclosureItem.UrgentlyReleased):
+                levels = released.levels if released else ()
+                self._urgent[id_] = _Urgent(levels, event.due)
+            return released.kind if released else None
+        elif isinstance(event, DisclosureItem.ApprovedAfterwards):
+            urgent = self._urgent.get(id_)
+            if urgent is not None:
+                urgent.approved += 1
+                if urgent.approved >= len(urgent.levels):
+                    del self._urgent[id_]
+        elif isinstance(
+            event,
+            DisclosureItem.Published
+            | DisclosureItem.Revised
+            | DisclosureItem.Withdrawn,
+        ):
+            self._proposals.pop(id_, None)  # released at once: nothing under review
+        return None
+
+    def proposal(self, item_id: UUID) -> tuple[ProposalKind, ItemContent | None] | None:
+        """The kind and content of the version under review (content None for a
+        withdrawal), or None."""
+        found = self._proposals.get(item_id)
+        return (found.kind, found.content) if found else None
+
+    def describe(self, item_id: UUID) -> str | None:
+        """What waits for review for the item (class notes), or None."""
+        parts = []
+        found = self._proposals.get(item_id)
+        if found is not None:
+            what = _WHAT[found.kind]
+            if found.returned_at is not None:
+                parts.append(f"{what}returned at {found.returned_at}")
+            elif found.approved < len(found.levels):
+                parts.append(f"{what}pending {found.levels[found.approved]}")
+            else:
+                parts.append(f"{what}approved, awaiting the items released with it")
+        urgent = self._urgent.get(item_id)
+        if urgent is not None:
+            due = urgent.due.astimezone(CHINA_TZ).isoformat(timespec="minutes")
+            level = (
+                f" at {urgent.levels[urgent.approved]}"
+                if urgent.approved < len(urgent.levels)
+                else ""
+            )
+            parts.append(f"urgent, approval afterwards{level} due {due}")
+        return "; ".join(parts) or None
+
+
+def _summary(event: DisclosureItem.Published | DisclosureItem.Drafted) -> ItemSummary:
+    c = event.content
+    released = isinstance(event, DisclosureItem.Published)
+    return ItemSummary(
+        id=event.originator_id,
+        agency=c.agency,
+        index_no=c.index_no,
+        title=c.title,
+        area=c.area,
+        stage=c.stage.value,
+        attribute=c.attribute.value,
+        version=event.originator_version,
+        status=ItemStatus.PUBLISHED if released else ItemStatus.PENDING,
+        content_hash=event.content_hash,
+        published_at=event.timestamp if released else None,
+        updated_at=event.timestamp,
+    )
 
 
 def fold_summaries(events: Iterable[Positioned]) -> dict[UUID, ItemSummary]:
     """Current summary of every item, from its events in log order."""
     items: dict[UUID, ItemSummary] = {}
+    reviews = ReviewTracker()
     for _, event in events:
-        if isinstance(event, DisclosureItem.Published):
-            c = event.content
-            items[event.originator_id] = ItemSummary(
-                id=event.originator_id,
-                agency=c.agency,
-                index_no=c.index_no,
-                title=c.title,
-                area=c.area,
-                stage=c.stage.value,
-                attribute=c.attribute.value,
-                version=event.originator_version,
-                status=ItemStatus.PUBLISHED,
-                content_hash=event.content_hash,
-                published_at=event.timestamp,
-                updated_at=event.timestamp,
-            )
+        id_ = event.originator_id
+        pending = reviews.proposal(id_)
+        released = reviews.apply(event)
+        if isinstance(event, DisclosureItem.Published | DisclosureItem.Drafted):
+            items[id_] = _summary(event)
             continue
-        summary = items.get(event.originator_id)
+        summary = items.get(id_)
         if summary is None:  # the log was read from a later position
             continue
         summary.version = event.originator_version
         summary.updated_at = event.timestamp
         if isinstance(event, DisclosureItem.Revised):
-            summary.title = event.content.title
-            summary.area = event.content.area
-            summary.stage = event.content.stage.value
-            summary.attribute = event.content.attribute.value
-            summary.content_hash = event.content_hash
+            summary.show(event.content, event.content_hash)
+            if summary.status is ItemStatus.PENDING:  # a draft, released at once
+                summary.status = ItemStatus.PUBLISHED
+                summary.published_at = event.timestamp
         elif isinstance(event, DisclosureItem.Withdrawn):
             summary.status = ItemStatus.WITHDRAWN
+        elif isinstance(event, DisclosureItem.Submitted):
+            if summary.status is ItemStatus.PENDING and event.content is not None:
+                summary.show(event.content, event.content_hash)  # the latest draft
+        elif isinstance(
+            event, DisclosureItem.Released | DisclosureItem.UrgentlyReleased
+        ):
+            if released is ProposalKind.WITHDRAW:
+                summary.status = ItemStatus.WITHDRAWN
+            else:
+                content = pending[1] if pending else None
+                if content is not None:
+                    summary.show(content, event.content_hash)
+                summary.status = ItemStatus.PUBLISHED
+                if summary.published_at is None:
+                    summary.published_at = event.timestamp
+        summary.review = reviews.describe(id_)
     return items
 
 
 def logged_events(
     events: Iterable[Positioned], refs: dict[UUID, str]
 ) -> Iterator[LoggedEvent]:
-    """Log rows; `refs` maps item ids to `AGENCY/INDEX_NO` and learns from Published."""
+    """Log rows; `refs` maps item ids to `AGENCY/INDEX_NO` and learns from the events
+    that carry content (Published, Drafted, Revised, Submitted)."""
     for position, event in events:
-        title = reason = digest = None
-        if isinstance(event, DisclosureItem.Published | DisclosureItem.Revised):
+        title = reason = digest = level = None
+        if isinstance(
+            event,
+            DisclosureItem.Published | DisclosureItem.Revised | DisclosureItem.Drafted,
+        ):
             refs[event.originator_id] = event.content.ref
             title, digest = event.content.title, event.content_hash
         if isinstance(event, DisclosureItem.Revised | DisclosureItem.Withdrawn):
             reason = event.reason
+        elif isinstance(event, DisclosureItem.Submitted):
+            if event.content is not None:
+                refs[event.originator_id] = event.content.ref
+                title = event.content.title
+            digest, reason = event.content_hash, event.reason
+            level = " → ".join(event.levels)
+        elif isinstance(
+            event,
+            DisclosureItem.Approved
+            | DisclosureItem.ApprovedAfterwards
+            | DisclosureItem.Returned,
+        ):
+            digest, level, reason = (
+                event.content_hash,
+                event.level,
+                event.comment or None,
+            )
+        elif isinstance(event, DisclosureItem.Released):
+            digest = event.content_hash
+        elif isinstance(event, DisclosureItem.UrgentlyReleased):
+            digest, reason = event.content_hash, event.reason
         yield LoggedEvent(
             position=position,
             timestamp=event.timestamp,
@@ -157,6 +354,7 @@ def logged_events(
             title=title,
             reason=reason,
             content_hash=digest,
+            level=level,
         )
 
 

@@ -98,7 +98,7 @@ def environ(backend: tuple[str, str]) -> dict[str, str]:
 def project(tmp_path: Path, environ: dict[str, str]) -> Project:
     """An initialised home on the parametrised backend."""
     home = tmp_path / "home"
-    project, created = Project.init(home, environ=environ, keys=False)
+    project, created = Project.init(home, environ=environ, keys=False, review=False)
     assert created
     return project
 
@@ -106,7 +106,7 @@ def project(tmp_path: Path, environ: dict[str, str]) -> Project:
 @pytest.fixture
 def sqlite_project(tmp_path: Path) -> Project:
     """An initialised home on the SQLite default."""
-    project, _ = Project.init(tmp_path / "home", environ={}, keys=False)
+    project, _ = Project.init(tmp_path / "home", environ={}, keys=False, review=False)
     return project
 
 

@@ -26,7 +26,7 @@ def test_every_example_in_the_api_doc_runs_and_does_what_it_says(
     namespace: dict[str, Any] = {"__name__": "api_doc"}
     printed: list[str] = []
     found = blocks()
-    assert len(found) >= 8, "docs/api.md lost its examples"
+    assert len(found) >= 9, "docs/api.md lost its examples"
     for index, block in enumerate(found):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
@@ -41,14 +41,30 @@ def test_every_example_in_the_api_doc_runs_and_does_what_it_says(
     assert "[outlets.archive]" in (home / "syndicate.toml").read_text("utf-8")
     # The invalid item: refused field by field, nothing written.
     assert "agency must not be empty" in printed[2]
-    assert "临溪县民政局/11330100MB0000006R/2026-00019 1" in printed[2]
+    # The home reviews before release: publish submitted the item.
+    assert printed[2].splitlines()[-2:] == [
+        "临溪县民政局/11330100MB0000006R/2026-00019",
+        "Submitted False 审核",
+    ]
+    # Review before release: the queue, the detail, two refusals (the author, a hash
+    # that is not the pending version's), then the approval that releases it.
+    review = printed[3].splitlines()
+    assert review[:3] == [
+        "临溪县民政局/11330100MB0000006R/2026-00019 pending 审核",
+        "True",
+        "['--- live', '+++ pending']",
+    ]
+    assert review[3].startswith("ReviewRefused 县民政局 王敏 submitted this version")
+    assert review[4].startswith("ReviewRefused the content hash 000000000000…")
+    assert "it changed after you read it" in review[4]
+    assert review[5:] == ["Released True None"]
     assert namespace["result"].ok
     assert namespace["result"].outcomes == {"succeeded": 1}
     assert namespace["ran"].name.startswith("worker@")
-    assert "archive succeeded 1 1 in sync" in printed[5]
+    assert "archive succeeded 4 1 in sync" in printed[6]
     archived = list((home / "outlets" / "archive").glob("*.json"))
     assert len(archived) == 1
-    assert printed[6].splitlines()[0] == "True"  # AlreadyPublished.identical
-    assert "no item 临溪县民政局/no-such-item" in printed[6]
+    assert printed[7].splitlines()[0] == "True"  # AlreadyPublished.identical
+    assert "no item 临溪县民政局/no-such-item" in printed[7]
     assert namespace["verdict"].ok
-    assert printed[7].splitlines()[-1] == "True"
+    assert printed[8].splitlines()[-1] == "True"

@@ -300,7 +300,9 @@ def test_a_board_is_never_told_to_replace_or_take_down_a_sheet_nobody_posted(
 def setup_home(tmp_path: Path, environ: dict[str, str]) -> tuple[CliRunner, Path]:
     home = tmp_path / "home"
     runner = CliRunner(env={"SYNDICATE_ACTOR": "运维", **environ})
-    assert runner.invoke(app, ["--home", str(home), "init"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["--home", str(home), "init", "--no-review"]).exit_code == 0
+    )
     with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
         config.write(
             f"""

@@ -67,7 +67,7 @@ def test_consistency_names_stale_missing_drifted_and_extra(
     def cli(*args: str) -> Result:
         return runner.invoke(app, ["--home", str(home), *args])
 
-    assert cli("init").exit_code == 0
+    assert cli("init", "--no-review").exit_code == 0
     with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
         config.write(OUTLETS)
     (tmp_path / "item.md").write_text(ITEM_FILE, "utf-8")
@@ -148,7 +148,7 @@ def test_wechat_is_checked_against_what_it_lists(tmp_path: Path) -> None:
         def cli(*args: str) -> Result:
             return runner.invoke(app, ["--home", str(home), *args])
 
-        assert cli("init").exit_code == 0
+        assert cli("init", "--no-review").exit_code == 0
         table = wechat.outlet_table("WX_SECRET", portal_url="https://www.linxi.gov.cn")
         with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
             config.write(toml_table("wechat", table))

@@ -126,7 +126,7 @@ def _home(
     def cli(*args: str) -> Result:
         return runner.invoke(app, ["--home", str(home), *args])
 
-    assert cli("init").exit_code == 0
+    assert cli("init", "--no-review").exit_code == 0
     with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
         config.write('\n[outlets.archive]\nkind = "directory"\npath = "out"\n')
     (tmp_path / "item.md").write_text(ITEM_FILE, "utf-8")

@@ -279,7 +279,7 @@ def _home(tmp_path: Path, environ: dict[str, str]) -> tuple[Path, Any]:
     def cli(*args: str) -> Result:
         return runner.invoke(app, ["--home", str(home), *args])
 
-    assert cli("init").exit_code == 0
+    assert cli("init", "--no-review").exit_code == 0
     with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
         config.write('\n[outlets.archive]\nkind = "directory"\npath = "out"\n')
     (tmp_path / "item.md").write_text(ITEM_FILE, "utf-8")
@@ -423,7 +423,7 @@ def test_a_log_re_signed_with_another_key_is_caught(tmp_path: Path) -> None:
     (home / "data" / "audit.db").unlink()
     for name in ("audit-signing.key", "audit-signing.pub"):
         (home / "keys" / name).unlink()
-    assert cli("init").exit_code == 0  # a fresh key pair
+    assert cli("init", "--no-review").exit_code == 0  # a fresh key pair
     assert cli("audit", "checkpoint").exit_code == 0
     assert cli("audit", "verify").exit_code == 0  # against its own new key, it passes
     verified = cli("audit", "verify", "--pubkey", str(trusted))

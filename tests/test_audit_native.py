@@ -239,7 +239,7 @@ def _home(tmp_path: Path, items: int) -> tuple[Path, Any]:
     def cli(*args: str) -> Result:
         return runner.invoke(app, ["--home", str(home), *args])
 
-    assert cli("init").exit_code == 0
+    assert cli("init", "--no-review").exit_code == 0
     with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
         config.write('\n[outlets.archive]\nkind = "directory"\npath = "out"\n')
     for n in range(items):

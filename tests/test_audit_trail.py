@@ -59,7 +59,7 @@ class Home:
         self.home = tmp_path / "home"
         self.environ = {"SYNDICATE_ACTOR": "运维", **environ}
         self.runner = CliRunner(env=self.environ)
-        assert self("init").exit_code == 0
+        assert self("init", "--no-review").exit_code == 0
         with (self.home / "syndicate.toml").open("a", encoding="utf-8") as config:
             config.write(outlets)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import audit, deliver, portal, publish, sheets
+from bench import audit, deliver, portal, publish, review, sheets
 
 
 def test_publish_benchmark_reports_both_ratios(
@@ -68,3 +68,12 @@ def test_sheet_benchmark_reports_time_size_and_speedup(
     out = capsys.readouterr().out
     assert "baseline / syndicate:" in out
     assert "sheet sizes:" in out
+
+
+def test_review_benchmark_reports_how_approval_grows_with_the_log(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ratios = review.main(["--quick"])
+    assert set(ratios) == {"approve_growth", "list_growth"}
+    assert all(r > 0 for r in ratios.values())
+    assert "approve, log x10:" in capsys.readouterr().out

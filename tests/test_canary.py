@@ -116,7 +116,10 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
         )
         home = tmp_path / "home"
         runner = CliRunner(env={"SYNDICATE_ACTOR": "运维", **canaries})
-        assert runner.invoke(app, ["--home", str(home), "init"]).exit_code == 0
+        assert (
+            runner.invoke(app, ["--home", str(home), "init", "--no-review"]).exit_code
+            == 0
+        )
         with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
             config.write("\n" + tables)
         (tmp_path / "item.md").write_text(ITEM_FILE, "utf-8")

@@ -50,7 +50,7 @@ CliRunner.env_environ = _env_environ  # type: ignore[attr-defined]
 @pytest.fixture
 def cli(tmp_path: Path, environ: dict[str, str]) -> Cli:
     runner = Cli(tmp_path / "home", environ)
-    result = runner("init")
+    result = runner("init", "--no-review")
     assert result.exit_code == 0, result.output
     return runner
 
@@ -58,7 +58,7 @@ def cli(tmp_path: Path, environ: dict[str, str]) -> Cli:
 @pytest.fixture
 def sqlite_cli(tmp_path: Path) -> Cli:
     runner = Cli(tmp_path / "home", {})
-    assert runner("init").exit_code == 0
+    assert runner("init", "--no-review").exit_code == 0
     return runner
 
 
@@ -70,14 +70,14 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def test_init_writes_a_commented_config_and_is_safe_to_rerun(tmp_path: Path) -> None:
     runner = Cli(tmp_path / "home", {})
-    first = runner("init")
+    first = runner("init", "--no-review")
     assert first.exit_code == 0
     assert "created" in first.stdout
     config = (tmp_path / "home" / "syndicate.toml").read_text("utf-8")
     assert config.count("#") > 5
     assert 'url = "sqlite"' in config
     assert (tmp_path / "home" / "data").is_dir()
-    second = runner("init")
+    second = runner("init", "--no-review")
     assert second.exit_code == 0
     assert "kept existing" in second.stdout
 
@@ -86,7 +86,7 @@ def test_init_config_has_outlet_examples_that_work_when_uncommented(
     tmp_path: Path,
 ) -> None:
     runner = Cli(tmp_path / "home", {"VILLAGE_GROUP_WEBHOOK": "0a1b2c3d-demo-4e5f"})
-    assert runner("init").exit_code == 0
+    assert runner("init", "--no-review").exit_code == 0
     config = tmp_path / "home" / "syndicate.toml"
     template = config.read_text("utf-8")
     # An example is a run of "# " lines from "# [outlets.NAME]" to a blank line.
@@ -123,7 +123,7 @@ def test_commands_refuse_a_missing_store_and_create_nothing(tmp_path: Path) -> N
     that is not mounted than a new home."""
     home = tmp_path / "home"
     runner = Cli(home, {})
-    assert runner("init").exit_code == 0
+    assert runner("init", "--no-review").exit_code == 0
     data = home / "data"
     (home / "item.md").write_text(GOOD, "utf-8")
     assert runner("items", "publish", home / "item.md").exit_code == 0
@@ -477,15 +477,61 @@ def test_demo_builds_a_fresh_home_and_says_what_next(
     runner = CliRunner()
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    assert "published" in result.stdout
-    assert "revised" in result.stdout
-    assert "withdrew" in result.stdout
+    for step in ("submitted", "returned", "released", "revised", "withdrew", "urgent"):
+        assert f"\n  {step} " in result.stdout or f"\n{step} " in result.stdout, step
+    assert "“监督电话未注明受理时间，请补充后重新提交。”" in result.stdout
     assert "syndicate --home syndicate-demo items list" in result.stdout
+    assert "syndicate --home syndicate-demo review list --overdue" in result.stdout
     project = Project.load(tmp_path / "syndicate-demo", environ={})
+    assert project.review.rules.names == ("科室初审", "分管领导审签")
     with project.disclosures() as log:
-        events = [r.event for r in log.read_log()]
-    assert events.count("Published") == 12
-    assert events[-2:] == ["Revised", "Withdrawn"]
+        rows = list(log.read_log())
+    events = [r.event for r in rows]
+    # Review is on: nothing was published unreviewed. The 12 examples and an urgent
+    # item were drafted; the examples, one revision and one withdrawal were approved
+    # at both levels and released; the urgent item was released at once.
+    assert "Published" not in events
+    assert "Revised" not in events
+    assert "Withdrawn" not in events
+    assert events.count("Drafted") == 13
+    assert events.count("Released") == 12 + 2
+    assert events.count("Approved") == 2 * (12 + 2)
+    assert events.count("Returned") == 1
+    assert events[-2:] == ["UrgentlyReleased", "ApprovedAfterwards"]
+    # Each level approved by its named reviewer, never by the author ("demo").
+    assert {(r.level, r.actor) for r in rows if r.event == "Approved"} == {
+        ("科室初审", "政务公开办 李静"),
+        ("分管领导审签", "副县长 陈明"),
+    }
+    # The returned item: back to its author with the comment, revised, then approved.
+    returned = [
+        (r.event, r.reason)
+        for r in rows
+        if r.ref == "临溪县民政局/11330100MB0000006R/2026-00019"
+    ]
+    assert [e for e, _ in returned] == [
+        "Drafted",
+        "Submitted",
+        "Returned",
+        "Submitted",
+        "Approved",
+        "Approved",
+        "Released",
+    ]
+    assert returned[2][1] == "监督电话未注明受理时间，请补充后重新提交。"
+    # The policy waited, approved, for its 解读; both were released in one write.
+    policy = "临溪县住房和城乡建设局/11330100MB0000003P/2026-00008"
+    interpretation = "临溪县住房和城乡建设局/11330100MB0000003P/2026-00009"
+    released = {r.ref: r.position for r in rows if r.event == "Released"}
+
+    def approvals(ref: str) -> list[int]:
+        return [r.position for r in rows if r.ref == ref and r.event == "Approved"]
+
+    assert max(approvals(policy)) < min(approvals(interpretation)) < released[policy]
+    assert released[interpretation] - released[policy] == 2  # 解读: Approved, Released
+    # The revision and the withdrawal of released items were reviewed too.
+    subsidy = [r.event for r in rows if r.ref == SUBSIDY_REF]
+    assert subsidy[-4:] == ["Submitted", "Approved", "Approved", "Released"]
     second = runner.invoke(app, ["demo"])
     assert second.exit_code == 0
     assert (tmp_path / "syndicate-demo-2" / "syndicate.toml").is_file()

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from syndicate.cli import app
+from syndicate.engine import Engine
 from syndicate.project import Project
 from syndicate.testing import LoopbackServer, log_snapshot
 from tests.conftest import ITEM_FILE
@@ -43,7 +44,9 @@ def setup_home(
 ) -> tuple[CliRunner, Path]:
     home = tmp_path / "home"
     runner = CliRunner(env={"CMS_SECRET": SECRET, "SYNDICATE_ACTOR": "运维", **environ})
-    assert runner.invoke(app, ["--home", str(home), "init"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["--home", str(home), "init", "--no-review"]).exit_code == 0
+    )
     with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
         config.write(
             f"""
@@ -151,10 +154,20 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
     rows = json.loads(status.stdout)
     project = Project.load(tmp_path / "syndicate-demo", environ={})
     with project.disclosures() as items:
-        latest = {str(s.id): (s.version, s.status.value) for s in items.items()}
+        latest = {str(s.id): s.status.value for s in items.items()}
+        log = list(items.read_log())
+    # What outlets may show: the versions released (after review, or urgently).
+    releases = {
+        (str(r.item_id), r.version)
+        for r in log
+        if r.event in ("Released", "UrgentlyReleased")
+    }
+    public = {str(i): v for i, v in sorted(releases, key=lambda pair: pair[1])}
+    assert len(public) == 13  # the 12 examples and the urgent item
     assert {r["outlet"] for r in rows} == {
         "archive",
         "county-platform",
+        "review-desk",
         "portal",
         "feeds",
         "kiosk-hall",
@@ -163,8 +176,23 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
         "qingshi-township",
         "linxi-wechat",
     }
+    # No public outlet was ever sent a version that was not released: every delivery
+    # planned, delivered or superseded (the review desk gets notices, not items).
+    with Engine(project) as engine:
+        planned = engine.deliveries.all_deliveries().values()
+        public_deliveries = [d for d in planned if d.outlet != "review-desk"]
+        assert public_deliveries
+        for delivery in public_deliveries:
+            assert (str(delivery.item_id), delivery.item_version) in releases
+        notices = [d for d in planned if d.outlet == "review-desk"]
+        assert {d.operation for d in notices} == {"review_notice"}
+    assert "review notices received there (12 待审核, 1 已退回, " in result.stdout
+    assert "1 紧急发布" in result.stdout
     for row in rows:
-        version, state = latest[row["item_id"]]
+        if row["outlet"] == "review-desk":
+            assert row["state"] == "succeeded"
+            continue
+        version, state = public[row["item_id"]], latest[row["item_id"]]
         assert row["version"] == version
         if row["outlet"] == "village-board":  # printed sheets wait for a person
             assert row["state"] == "awaiting_attestation"
@@ -200,7 +228,13 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
     )
     assert check.exit_code == 0, check.output
     verdicts = {(r["outlet"], r["on_outlet"]) for r in json.loads(check.stdout)}
-    pushed = {"county-platform", "liutang-village", "qingshi-township", "linxi-wechat"}
+    pushed = {
+        "county-platform",
+        "review-desk",
+        "liutang-village",
+        "qingshi-township",
+        "linxi-wechat",
+    }
     assert {v for o, v in verdicts if o not in pushed} == {"in sync"}
     assert {v for o, v in verdicts if o in pushed} == {"cannot read back"}
     page = next(
@@ -322,7 +356,7 @@ def test_status_shows_items_live_in_every_whole_set_rendition(tmp_path: Path) ->
         assert "Traceback" not in result.output, result.output
         return result
 
-    assert cli("init").exit_code == 0
+    assert cli("init", "--no-review").exit_code == 0
     with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
         config.write(
             """

@@ -49,7 +49,7 @@ class Receiver:
 
 def _home(tmp_path: Path, url: str) -> Path:
     home = tmp_path / "home"
-    Project.init(home, environ={}, keys=False)
+    Project.init(home, environ={}, keys=False, review=False)
     with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
         config.write("\n[delivery]\nclaim_seconds = 2\n")
         for name in OUTLETS:
@@ -163,7 +163,7 @@ def test_killed_publish_never_leaves_half_an_item(tmp_path: Path) -> None:
     COUNT = 1500  # enough files that publishing outlasts the kill delay
     rng = random.Random(99)
     home = tmp_path / "home"
-    Project.init(home, environ={}, keys=False)
+    Project.init(home, environ={}, keys=False, review=False)
     files = tmp_path / "items"
     files.mkdir()
     for n in range(COUNT):

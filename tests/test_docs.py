@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from syndicate.cli.docs import render
 from syndicate.domain.content import ItemContent
 
@@ -58,8 +60,50 @@ def test_every_cli_command_is_in_the_reference() -> None:
         "items withdraw",
         "items show",
         "items list",
+        "review list",
+        "review show",
+        "review approve",
+        "review return",
+        "review resubmit",
+        "review approve-afterwards",
+        "review release-urgently",
     ):
         assert f"## `syndicate {command}`" in text
+
+
+@pytest.mark.parametrize(
+    ("page", "marker"),
+    [("review.md", "<!-- review-example -->\n"), ("configuration.md", "## Review\n")],
+)
+def test_review_configuration_examples_load(
+    tmp_path: Path, page: str, marker: str
+) -> None:
+    """The [review] tables the docs show are what a home accepts, with their levels."""
+    from syndicate.domain.catalogue import parse_area
+    from syndicate.project import Project
+
+    text = (ROOT / "docs" / page).read_text("utf-8")
+    after = text[text.index(marker) :]
+    match = re.search(r"```toml\n(.+?)```", after, re.S)
+    assert match, f"docs/{page} has no [review] example"
+    Project.init(tmp_path, keys=False)
+    config = tmp_path / "syndicate.toml"
+    lines = config.read_text("utf-8").splitlines(keepends=True)
+    start = lines.index("[review]\n")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("# --"))
+    config.write_text("".join([*lines[:start], match[1], "\n", *lines[end:]]), "utf-8")
+    policy = Project.load(tmp_path, {}).review
+    assert policy.on
+    assert policy.configured
+    assert policy.rules.names == ("科室初审", "分管领导审签")
+    lead = policy.rules.level("分管领导审签")
+    assert lead is not None
+    assert lead.reviewers == frozenset({"张副县长"})
+    township = policy.agencies["临溪县青石镇人民政府"]
+    assert [level.name for level in township.levels or ()] == ["镇党政办审核"]
+    assert township.allow_self_review is True
+    housing = policy.areas[parse_area("农村危房改造")]
+    assert housing.requires_interpretation == frozenset({"城乡建设"})
 
 
 def test_python_example_runs(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ FULL_WIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + d) for d in range(
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
-    Project.init(home, environ={}, keys=False)
+    Project.init(home, environ={}, keys=False, review=False)
     return home
 
 
@@ -189,7 +189,9 @@ def test_a_failed_init_leaves_nothing_behind(tmp_path: Path) -> None:
     )
     assert unreachable.exit_code == 1
     assert not (home / "syndicate.toml").exists()
-    assert runner.invoke(app, ["--home", str(home), "init"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["--home", str(home), "init", "--no-review"]).exit_code == 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -215,7 +217,7 @@ def test_passwords_in_store_urls_are_refused_without_echo(
 def test_bad_port_is_a_configuration_error(tmp_path: Path) -> None:
     result = CliRunner(
         env={"SYNDICATE_STORE_URL": "postgresql://u@127.0.0.1:99999/db"}
-    ).invoke(app, ["--home", str(tmp_path / "h"), "init"])
+    ).invoke(app, ["--home", str(tmp_path / "h"), "init", "--no-review"])
     assert result.exit_code == 2
     assert "store.url: not a valid URL" in result.stderr
 

@@ -144,7 +144,7 @@ def test_sync_after_a_killed_sync_says_what_is_held_and_exits_3(
     stall = Stall()
     with LoopbackServer(stall) as server:
         home = tmp_path / "home"
-        project, _ = Project.init(home, environ=environ, keys=False)
+        project, _ = Project.init(home, environ=environ, keys=False, review=False)
         with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
             config.write(
                 "\n[delivery]\nclaim_seconds = 600\n"

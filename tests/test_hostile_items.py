@@ -38,7 +38,7 @@ REF = "临溪县民政局/11330100MB0000006R/2026-00019"
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
-    Project.init(home, environ={}, keys=False)
+    Project.init(home, environ={}, keys=False, review=False)
     return home
 
 

@@ -710,7 +710,7 @@ def test_robots_tell_dns_failures_from_refused_connections(
     assert "DNS lookup failed" in (dns.only.last_error or "")
     assert "refused" not in (dns.only.last_error or "")
     assert _error_class(dns) == "TransientDeliveryError"
-    other, _ = Project.init(tmp_path / "other", environ={}, keys=False)
+    other, _ = Project.init(tmp_path / "other", environ={}, keys=False, review=False)
     with rig(other, ROBOTS[kind](f"http://127.0.0.1:{refused_port}")) as run:
         refused = run()
     assert refused.only.state is DeliveryState.RETRYING

@@ -62,7 +62,7 @@ class Built:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     home = tmp_path_factory.mktemp("home")
-    ok(home, "init")
+    ok(home, "init", "--no-review")
     with (home / "syndicate.toml").open("a") as f:
         f.write('\n[outlets.archive]\nkind = "directory"\npath = "out"\n')
     item = home / "item.md"

@@ -65,7 +65,7 @@ def _home(tmp_path: Path, environ: dict[str, str]) -> tuple[Path, Any]:
     def cli(*args: str) -> Result:
         return runner.invoke(app, ["--home", str(home), *args])
 
-    assert cli("init").exit_code == 0
+    assert cli("init", "--no-review").exit_code == 0
     with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
         config.write(OUTLETS)
     (tmp_path / "item.md").write_text(ITEM_FILE, "utf-8")
@@ -101,7 +101,7 @@ def test_replacing_the_key_files_refuses_clearly_instead_of_crashing_the_portal(
     home, cli = _home(tmp_path, {})
     for name in ("audit-signing.key", "audit-signing.pub"):
         (home / "keys" / name).unlink()
-    assert cli("init").exit_code == 0
+    assert cli("init", "--no-review").exit_code == 0
     (tmp_path / "item2.md").write_text(
         ITEM_FILE.replace("2026-00019", "2026-00020"), "utf-8"
     )
@@ -501,7 +501,7 @@ def test_rotating_a_home_that_has_no_checkpoint_yet(tmp_path: Path) -> None:
     def cli(*args: str) -> Result:
         return runner.invoke(app, ["--home", str(home), *args])
 
-    _ok(cli("init"))
+    _ok(cli("init", "--no-review"))
     rotated = _ok(cli("audit", "rotate-key"))
     assert rotated.stdout.startswith("checkpoint #1: 0 events, a key rotation")
     _ok(cli("audit", "verify"))

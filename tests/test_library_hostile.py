@@ -88,7 +88,7 @@ REGISTRY = Registry({"flaky": FlakyAdapter})
 def home_with(tmp_path: Path, mode: str) -> Path:
     """A home with one flaky outlet `bad` and one item delivered (and failed) there."""
     home = tmp_path / "home"
-    Engine.init(home, environ={})
+    Engine.init(home, environ={}, review=False)
     with Engine.open(home, environ={}, registry=REGISTRY) as engine:
         engine.add_outlet("bad", "flaky", {"mode": mode})
         engine.items.publish(content(), actor="县民政局 王敏")
@@ -103,7 +103,7 @@ def logged(engine: Engine) -> int:
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     path = tmp_path / "home"
-    Engine.init(path, environ={})
+    Engine.init(path, environ={}, review=False)
     return path
 
 
@@ -337,7 +337,9 @@ def test_engine_init_puts_the_key_where_its_environ_says(
 ) -> None:
     monkeypatch.delenv("SYNDICATE_AUDIT_KEY", raising=False)
     key = tmp_path / "vault" / "audit.key"
-    made = Engine.init(tmp_path / "home", environ={"SYNDICATE_AUDIT_KEY": str(key)})
+    made = Engine.init(
+        tmp_path / "home", environ={"SYNDICATE_AUDIT_KEY": str(key)}, review=False
+    )
     assert made.private_key == key
     assert key.is_file()
     assert not (tmp_path / "home" / "keys" / "audit-signing.key").exists()
@@ -483,7 +485,7 @@ def test_add_outlet_writes_hostile_values_as_data(home: Path, value: str) -> Non
         engine.add_outlet("hostile", "directory", {"path": value})
     data = tomllib.loads((home / "syndicate.toml").read_text("utf-8"))
     assert data["outlets"] == {"hostile": {"kind": "directory", "path": value}}
-    assert set(data) == {"store", "outlets"}
+    assert set(data) == {"store", "review", "outlets"}
 
 
 @pytest.mark.parametrize(

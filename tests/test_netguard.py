@@ -708,7 +708,7 @@ def test_outlets_check_names_the_field_and_exits_2(tmp_path: Path) -> None:
 
     from syndicate.cli import app
 
-    Project.init(tmp_path / "home", environ={}, keys=False)
+    Project.init(tmp_path / "home", environ={}, keys=False, review=False)
     with (tmp_path / "home" / "syndicate.toml").open("a", encoding="utf-8") as config:
         config.write(
             '\n[outlets.cms]\nkind = "webhook"\n'

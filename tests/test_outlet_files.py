@@ -63,7 +63,7 @@ def make_home(tmp_path: Path, outlets: str = OUTLETS) -> tuple[Path, Cli]:
     def cli(*args: str) -> Result:
         return runner.invoke(app, ["--home", str(home), *args])
 
-    assert cli("init").exit_code == 0
+    assert cli("init", "--no-review").exit_code == 0
     with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
         config.write(outlets)
     (tmp_path / "item.md").write_text(ITEM_FILE, "utf-8")

@@ -30,7 +30,7 @@ HOOK = {"url": "https://cms.example.gov.cn/hook", "secret": "${CMS_SECRET}"}
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    made = Engine.init(tmp_path / "home", environ=ENV)
+    made = Engine.init(tmp_path / "home", environ=ENV, review=False)
     assert made.created
     assert made.key_created
     return made.project.home

@@ -163,7 +163,7 @@ def test_postgres_store_needs_init_before_use(tmp_path: Path, pg_schema: str) ->
         project.disclosures() as log,
     ):
         log.position()
-    Project.init(home, environ=environ, keys=False)
+    Project.init(home, environ=environ, keys=False, review=False)
     with project.disclosures() as log:
         assert log.position() == 0
         log.publish(content(), actor="张三")

@@ -1,5 +1,8 @@
 """examples/portal_backend, driven over HTTP on a loopback port as a portal's CMS would:
-publish, refuse bad input (nothing written), deliver, show status, revise, withdraw."""
+publish, refuse bad input (nothing written), deliver, show status, revise, withdraw.
+
+The home here does not review (`[review] levels = []`): each write is released at once.
+Its review screen is tested in tests/test_review_example.py."""
 
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ def _create_app() -> Any:
 @pytest.fixture
 def backend(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     home = tmp_path / "home"
-    made = Engine.init(home, environ={})
+    made = Engine.init(home, environ={}, review=False)
     with Engine(made.project) as engine:
         engine.add_outlet("archive", "directory", {"path": "outlets/archive"})
     server = make_server("127.0.0.1", 0, _create_app()(home), threaded=True)
@@ -75,6 +78,8 @@ def test_publish_deliver_and_status_over_http(
     assert answer.status_code == 201, answer.text
     ref = answer.json()["ref"]
     assert answer.json()["version"] == 1
+    assert answer.json()["released"] is True  # no review: out at the next delivery
+    assert answer.json()["event"] == "Published"
 
     # Nothing delivered yet: no rows until the planner has seen the item.
     status = http.get(f"{url}/items/{ref}/status", timeout=30).json()

@@ -85,7 +85,10 @@ def test_publish_revise_withdraw_across_wechat_and_five_groups(tmp_path: Path) -
         tables += "[delivery]\nfirst_check_seconds = 1\n"
         home = tmp_path / "home"
         runner = CliRunner(env={"SYNDICATE_ACTOR": "运维", **environ})
-        assert runner.invoke(app, ["--home", str(home), "init"]).exit_code == 0
+        assert (
+            runner.invoke(app, ["--home", str(home), "init", "--no-review"]).exit_code
+            == 0
+        )
         with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
             config.write("\n" + tables)
 
@@ -199,7 +202,10 @@ def test_a_burst_of_notices_waits_for_each_robots_limit(tmp_path: Path) -> None:
         )
         home = tmp_path / "home"
         runner = CliRunner(env={"SYNDICATE_ACTOR": "运维", **environ})
-        assert runner.invoke(app, ["--home", str(home), "init"]).exit_code == 0
+        assert (
+            runner.invoke(app, ["--home", str(home), "init", "--no-review"]).exit_code
+            == 0
+        )
         with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
             config.write("\n" + tables)
         files = []
@@ -238,7 +244,7 @@ def test_a_notice_of_two_messages_takes_two_of_the_robots_slots(tmp_path: Path) 
         home = tmp_path / "home"
         runner = CliRunner(env={"SYNDICATE_ACTOR": "运维", "VILLAGE_1_KEY": key})
         home_args = ["--home", str(home)]
-        assert runner.invoke(app, [*home_args, "init"]).exit_code == 0
+        assert runner.invoke(app, [*home_args, "init", "--no-review"]).exit_code == 0
         with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
             config.write("\n" + toml_table("village", table))
         files = []

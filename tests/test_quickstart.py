@@ -127,12 +127,14 @@ def test_the_quickstart_runs_as_written(
             result = CliRunner(env=env).invoke(app, words[1:])
             assert result.exit_code == 0, (command, result.output)
             assert "Traceback" not in result.output, (command, result.output)
-    # The page teaches the whole way: a configured outlet, delivery, a preview, a
-    # posted sheet, a revision and a withdrawal that reach the outlets, the record.
+    # The page teaches the whole way: a configured outlet, review before release,
+    # delivery, a preview, a posted sheet, a revision and a withdrawal that reach the
+    # outlets, the record.
     for needed in (
         "syndicate init",
         "syndicate outlets",
         "syndicate items",
+        "syndicate review",
         "syndicate sync",
         "syndicate status",
         "syndicate serve",

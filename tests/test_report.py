@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,7 +21,11 @@ from syndicate.audit.report import (
     LagStat,
     MissingRow,
     ReportData,
+    ReturnedRow,
+    ReviewStats,
+    ReviewTime,
     StateCount,
+    UrgentRow,
     by_cause,
     compliance,
     format_duration,
@@ -400,3 +405,84 @@ def test_empty_report_is_valid_with_header_only_csvs(tmp_path: Path) -> None:
     assert text.count("无") >= 7
     assert "年度统计" not in text
     assert "<svg" not in html
+
+
+# --------------------------------------------------------------------------- review
+
+
+def review_stats() -> ReviewStats:
+    due = T0 + timedelta(hours=24)
+    urgent = [
+        UrgentRow("XZF/2026-0101", "防汛通知", "publish", T0, "张三", "汛情紧急", due,
+                  2, 2, T0 + timedelta(hours=3), "approved"),
+        UrgentRow("XZF/2026-0102", "停水通知", "revise", T0 + timedelta(days=1), "张三",
+                  "=1+1", due + timedelta(days=1), 2, 1, None, "overdue"),
+    ]  # fmt: skip
+    times = [
+        ReviewTime("科室初审", 2, 7200.0, 10800.0),
+        ReviewTime(None, 2, 19800.0, 32400.0),
+    ]
+    returned = [
+        ReturnedRow("XZF/2026-0103", "通知", "科室初审", "李科长",
+                    T0 + timedelta(hours=1), HOSTILE, "ab" * 32),
+    ]  # fmt: skip
+    return ReviewStats(urgent=urgent, times=times, returned=returned, under_review=3)
+
+
+def test_review_sections_only_when_the_home_reviews(tmp_path: Path) -> None:
+    plain = write_report(sample(), tmp_path / "plain")
+    assert not {"urgent_releases.csv", "review_time.csv", "returned.csv"} & {
+        p.name for p in plain
+    }
+    assert "紧急发布" not in (tmp_path / "plain" / "index.html").read_text("utf-8")
+
+    stats = review_stats()
+    data = replace(sample(), review=stats)
+    out = tmp_path / "review"
+    written = {p.name for p in write_report(data, out)}
+    assert {"urgent_releases.csv", "review_time.csv", "returned.csv"} <= written
+    urgent = read_csv(out / "urgent_releases.csv")
+    assert urgent[0] == [
+        "item_ref", "title", "kind", "released_at", "released_by", "reason", "due",
+        "levels", "approved", "approved_at", "state",
+    ]  # fmt: skip
+    assert urgent[1][3] == "2026-03-01T10:00:00+08:00"
+    assert urgent[1][-2:] == ["2026-03-01T13:00:00+08:00", "approved"]
+    assert urgent[2][5] == "'=1+1"  # no formula for Excel
+    assert urgent[2][-2:] == ["", "overdue"]
+    assert read_csv(out / "review_time.csv") == [
+        ["level", "count", "median_seconds", "max_seconds"],
+        ["科室初审", "2", "7200.0", "10800.0"],
+        ["", "2", "19800.0", "32400.0"],
+    ]
+    returned = read_csv(out / "returned.csv")
+    assert returned[1][5] == HOSTILE
+    html = (out / "index.html").read_text("utf-8")
+    page = parse(html)
+    text = "".join(page.text)
+    for shown in (
+        "紧急发布（未经审核即发布）",
+        "已按时补审",
+        "补审逾期",
+        "提交至发布（合计）",
+        "5.5小时",
+        "退回事项",
+        "当前待审核版本3件",
+    ):
+        assert shown in text, shown
+    assert "<script>" not in html
+    overview = text[text.index("概览") :]
+    assert "其中补审逾期1" in overview.replace("\n", "")
+    # Deterministic whatever order the rows come in.
+    shuffled = replace(
+        data,
+        review=replace(
+            stats,
+            urgent=list(reversed(stats.urgent)),
+            returned=list(reversed(stats.returned)),
+        ),
+    )
+    again = write_report(shuffled, tmp_path / "again")
+    assert [p.read_bytes() for p in again] == [
+        (out / p.name).read_bytes() for p in again
+    ]

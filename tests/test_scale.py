@@ -35,7 +35,7 @@ def test_four_workers_share_one_postgres_store(tmp_path: Path, pg_schema: str) -
     receiver = Receiver(delay=0.003)
     with LoopbackServer(receiver) as server:
         home = tmp_path / "home"
-        Project.init(home, environ=environ, keys=False)
+        Project.init(home, environ=environ, keys=False, review=False)
         with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
             config.write("\n[delivery]\nclaim_seconds = 10\n")
             for name in ("cms-a", "cms-b"):

@@ -54,7 +54,9 @@ def setup(
 ) -> tuple[Path, CliRunner]:
     home = tmp_path / "home"
     runner = CliRunner(env={"SYNDICATE_ACTOR": "运维", **environ})
-    assert runner.invoke(app, ["--home", str(home), "init"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["--home", str(home), "init", "--no-review"]).exit_code == 0
+    )
     with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
         config.write("\n" + tables)
     for index in range(len(TITLES)):

@@ -4,6 +4,11 @@
   paragraphs, a link back to the portal), which each adapter writes as Markdown or plain
   text. Operator text is neutralised (`md_text`) so a title cannot become a link or a
   font tag in a group chat.
+- **Review notices.** A `review_queue` outlet gets `Operation.REVIEW_NOTICE` deliveries;
+  `review_text` gives their text, from `job.review` (the version under review), never
+  from `job.item` (what outlets show, which may be another version). The robots send it
+  as plain `text` messages, without mentions: Markdown would need the operator text
+  neutralised, and a review queue is an office's working group, not an announcement.
 - **Splitting.** `split_text` cuts a long message into chunks that fit a byte budget, at
   paragraph boundaries first, then line ends, then sentence ends, and only as a last
   resort between two characters (never inside one, never before a combining mark).
@@ -81,6 +86,7 @@ __all__ = [
     "number_label",
     "parse_json",
     "plain_summary",
+    "review_text",
     "secret_from_url",
     "split_text",
     "utf8_len",
@@ -263,6 +269,8 @@ class Notice:
 
 def notice_for(job: DeliveryJob, portal_url: str) -> Notice:
     """The notice a delivery sends: a publication, a 更正 or a 撤回 message."""
+    if job.operation is Operation.REVIEW_NOTICE:
+        raise ValueError("a review notice shows job.review, not the item: review_text")
     item = job.item
     content = item.content
     link = f"{portal_url.rstrip('/')}/items/{item.item_id}.html"
@@ -309,6 +317,19 @@ def notice_for(job: DeliveryJob, portal_url: str) -> Notice:
         link_label="查看原文",
         link=link,
     )
+
+
+def review_text(job: DeliveryJob) -> str:
+    """The text of a review notice (`Operation.REVIEW_NOTICE`): `job.review`'s title,
+    stage, level and comment, never `job.item`'s (that is the version outlets show, which
+    may not be the one under review)."""
+    if job.review is None:
+        raise PermanentDeliveryError(
+            "a review-notice delivery without its notice (job.review is None): this is "
+            "a bug in syndicate, please report it",
+            code="no_review",
+        )
+    return job.review.text()
 
 
 # -- splitting -----------------------------------------------------------------------

@@ -15,6 +15,12 @@ bytes; a longer notice is split into numbered parts. `keyword` (the robot's 自�
 is put in the title and the text when they lack it; `at_all` sets `at.isAtAll` on the
 first message. Meta `messages` says how many messages the delivery sends.
 
+Review notices (an internal outlet with `review_queue = true`): `ReviewNotice.text()` —
+【待审核】/【已退回】/【已发布】/【紧急发布】, the title, level, actor and comment of the
+version under review — as a plain `text` message (the keyword put in when it lacks it),
+never with `at`, whatever `at_all` says; one message (a notice is at most about 8 KB),
+split like a long notice if it were not.
+
 Errors: 0 ok; 410100 / 130101 (over 20 a minute: throttled for 10 minutes) are retried
 after 600 s, -1 (busy) with the usual backoff; 310000 (signature, timestamp, keyword or
 IP refused), 400101, 400102, 400106, 400013, 400105, 40035, 43004, 430101 to 430104 and
@@ -41,7 +47,7 @@ from pydantic import (
     model_validator,
 )
 
-from syndicate.adapter import Capabilities, DeliveryJob
+from syndicate.adapter import Capabilities, DeliveryJob, Operation
 from syndicate.adapterkit import canonical_json, mask
 from syndicate.errors import DeliveryError, TransientDeliveryError
 from syndicate_adapters._robot import (
@@ -54,6 +60,7 @@ from syndicate_adapters._robot import (
     normalise_settings,
     notice_for,
     number_label,
+    review_text,
     split_text,
 )
 
@@ -174,6 +181,7 @@ class DingTalkGroupAdapter(RobotAdapter[DingTalkGroupSettings]):
         retracts=False,  # a withdrawal is a 撤回 notice
         deduplicates=False,  # a resent message shows twice in the group
         max_per_minute=20,
+        review_notices=True,  # as text messages (`review_queue` outlets)
         max_bytes=MAX_PARTS * (BODY_LIMIT + 1) + 1,
     )
 
@@ -197,8 +205,38 @@ class DingTalkGroupAdapter(RobotAdapter[DingTalkGroupSettings]):
             body["at"] = {"isAtAll": True}
         return body
 
+    def _review_bodies(self, text: str) -> list[dict[str, Any]]:
+        """A review notice as `text` messages: no `at` (module docstring)."""
+        whole: dict[str, Any] = {
+            "msgtype": "text",
+            "text": {"content": self._with_keyword(text)},
+        }
+        if len(canonical_json(whole)) <= BODY_LIMIT:
+            return [whole]
+        label = self._with_keyword(_LABEL_ROOM) + "\n\n"
+        envelope = len(canonical_json({"msgtype": "text", "text": {"content": ""}}))
+        chunks = split_text(text, BODY_LIMIT - envelope - json_len(label), json_len)
+        total = len(chunks)
+        check_parts(total, MAX_PARTS, self.platform)
+        bodies: list[dict[str, Any]] = []
+        for index, chunk in enumerate(chunks, 1):
+            number = number_label(index, total)
+            keyword = self.settings.keyword
+            head = (
+                number
+                if keyword is None or keyword in chunk
+                else f"【{keyword}】{number}"
+            )
+            bodies.append(
+                {"msgtype": "text", "text": {"content": f"{head}\n\n{chunk}"}}
+            )
+        check_bodies(bodies, BODY_LIMIT, self.platform)
+        return bodies
+
     def bodies(self, job: DeliveryJob) -> list[dict[str, Any]]:
         """The request bodies a delivery sends, in order."""
+        if job.operation is Operation.REVIEW_NOTICE:
+            return self._review_bodies(review_text(job))
         notice = notice_for(job, self.settings.portal_url)
         title = self._with_keyword(notice.heading)
         text = notice.markdown(level=4, heading=title)

@@ -31,7 +31,13 @@ from syndicate.adapter import (
     WitnessedCheckpoint,
     canonical_document,
 )
-from syndicate.adapterkit import UUID_PATTERN, BaseAdapter, FolderWriter, file_errors
+from syndicate.adapterkit import (
+    UUID_PATTERN,
+    BaseAdapter,
+    FolderWriter,
+    file_errors,
+    refuse_review_notice,
+)
 
 __all__ = ["DirectoryAdapter", "DirectorySettings"]
 
@@ -61,6 +67,7 @@ class DirectoryAdapter(
     )
 
     def render(self, job: DeliveryJob) -> Rendition:
+        refuse_review_notice(job, self.kind)
         name = f"{job.item.item_id}.json"
         key = str(job.delivery_id)
         if job.operation in (Operation.RETRACT, Operation.WITHDRAWAL_NOTICE):

@@ -73,6 +73,7 @@ from syndicate.adapterkit import (
     file_set,
     file_set_rendition,
     read_file_set,
+    refuse_review_notice,
 )
 from syndicate.errors import PermanentDeliveryError
 from syndicate_adapters._html import (
@@ -428,6 +429,7 @@ class KioskAdapter(BaseAdapter[KioskSettings], ReadsBack, TakesInventory, Expect
         return files
 
     def render(self, job: DeliveryJob) -> Rendition:
+        refuse_review_notice(job, self.kind)
         return file_set_rendition(
             self.files(job),
             "application/vnd.syndicate.kiosk+json",

@@ -63,7 +63,13 @@ from syndicate.adapter import (
     Receipt,
     Rendition,
 )
-from syndicate.adapterkit import CHINA_TZ, BaseAdapter, FolderWriter, file_errors
+from syndicate.adapterkit import (
+    CHINA_TZ,
+    BaseAdapter,
+    FolderWriter,
+    file_errors,
+    refuse_review_notice,
+)
 from syndicate.errors import PermanentDeliveryError
 from syndicate_adapters._fonts import (
     FontFile,
@@ -635,6 +641,7 @@ class NoticeboardAdapter(BaseAdapter[NoticeboardSettings], ReadsBack):
 
     def render(self, job: DeliveryJob) -> Rendition:
         """The sheet's PDF bytes; `meta` names the file and the kind of sheet."""
+        refuse_review_notice(job, self.kind)
         kind = sheet_kind(job)
         if kind == "none":
             # Withdrawn before any sheet went up: nothing to print; the delivery clears

@@ -99,6 +99,7 @@ from syndicate.adapterkit import (
     checked_checkpoints,
     file_errors,
     fsync_dir,
+    refuse_review_notice,
     remove_file,
     write_file,
 )
@@ -1581,6 +1582,7 @@ class PortalAdapter(
         self.site = PortalSite(self.settings)
 
     def render(self, job: DeliveryJob) -> Rendition:
+        refuse_review_notice(job, self.kind)
         item = job.item
         # Withdrawn, or no longer for this outlet (e.g. no longer proactively disclosed):
         # the page becomes a notice and the item leaves every list.

@@ -64,6 +64,7 @@ from syndicate.adapterkit import (
     file_set,
     file_set_rendition,
     read_file_set,
+    refuse_review_notice,
     write_file,
 )
 from syndicate.errors import TransientDeliveryError
@@ -278,6 +279,7 @@ class RssAdapter(
         return files
 
     def render(self, job: DeliveryJob) -> Rendition:
+        refuse_review_notice(job, self.kind)
         live = list(job.live_items)
         withdrawn = list(job.withdrawn_items)
         moments = [i.updated_at for i in (*live, *withdrawn)] or [job.item.updated_at]

@@ -7,6 +7,12 @@ Headers: `webhook-id` (the delivery id, the same on every retry, so receivers de
 "timestamp": …, "data": {the item document}}`, canonical JSON, so it is the same bytes on
 every attempt.
 
+Review notices (an internal outlet with `review_queue = true`): the same envelope with
+`type` `review.submitted`, `review.approved`, `review.returned`, `review.released` or
+`review.urgent`, `timestamp` the moment of the review event and `data` the notice
+(`ReviewNotice.as_json()`: stage, its Chinese label, title, ref, version, content hash,
+actor, level, comment), signed and sent like any other delivery.
+
 Status handling: 2xx success; 429/502/503/504 transient (honouring `Retry-After`); other
 5xx transient; 410 permanent (the receiver is gone); 3xx permanent (never followed: a
 redirect could point anywhere); other 4xx permanent. Connection failures before sending
@@ -122,17 +128,32 @@ class WebhookAdapter(BaseAdapter[WebhookSettings]):
         edits_in_place=True,  # the receiver gets item.revised and updates its copy
         retracts=True,  # item.withdrawn
         deduplicates=True,  # webhook-id is stable across retries
+        review_notices=True,  # review.* events (`review_queue` outlets)
     )
 
     def render(self, job: DeliveryJob) -> Rendition:
-        moment = job.item.updated_at
-        body = canonical_json(
-            {
+        if job.operation is Operation.REVIEW_NOTICE:
+            # The notice, never job.item: that is what outlets show, which may be
+            # another version than the one under review.
+            if job.review is None:
+                raise PermanentDeliveryError(
+                    "a review-notice delivery without its notice (job.review is "
+                    "None): this is a bug in syndicate, please report it",
+                    code="no_review",
+                )
+            notice = job.review.as_json()
+            envelope = {
+                "type": notice["type"],
+                "timestamp": job.review.at.isoformat(),
+                "data": notice,
+            }
+        else:
+            envelope = {
                 "type": _EVENT_TYPES[job.operation],
-                "timestamp": moment.isoformat(),
+                "timestamp": job.item.updated_at.isoformat(),
                 "data": item_document(job),
             }
-        )
+        body = canonical_json(envelope)
         # Standard Webhooks ids may not contain '.'; a UUID never does.
         return Rendition.of(body, "application/json", key=f"msg_{job.delivery_id.hex}")
 

@@ -81,6 +81,7 @@ from syndicate.adapterkit import (
     canonical_json,
     exchange,
     mask,
+    refuse_review_notice,
     retry_after,
     unsent_failure,
 )
@@ -388,6 +389,7 @@ class WechatMpAdapter(
 
     def render(self, job: DeliveryJob) -> Rendition:
         """Canonical JSON of what `deliver` sends: the article and cover, or deletions."""
+        refuse_review_notice(job, self.kind)
         tag = str(job.delivery_id)
         previous = _article_ids(job.previous)
         if job.operation in _REMOVALS:

@@ -13,6 +13,11 @@ Markdown messages cannot mention, so a short `text` message with the mention fol
 notice; in text mode the first part carries it. Meta `messages` says how many messages the
 delivery sends.
 
+Review notices (an internal outlet with `review_queue = true`): `ReviewNotice.text()` —
+【待审核】/【已退回】/【已发布】/【紧急发布】, the title, level, actor and comment of the
+version under review — as plain `text` messages whatever `msgtype` says (≤ 2048 bytes a
+part, split like a long notice), never mentioning anyone.
+
 Errors: 0 ok; 45009 (20 messages a minute exceeded) and -1 (busy) are retried, 45009 after
 60 s; 93000 (invalid webhook url), 93004, 93008, 40008, 40058 and unknown errcodes fail for
 good with what to do; anything unclear after sending is an unknown outcome (`Unconfirmed`:
@@ -35,7 +40,7 @@ from pydantic import (
     model_validator,
 )
 
-from syndicate.adapter import Capabilities, DeliveryJob
+from syndicate.adapter import Capabilities, DeliveryJob, Operation
 from syndicate.adapterkit import mask
 from syndicate.errors import DeliveryError, TransientDeliveryError
 from syndicate_adapters._robot import (
@@ -47,6 +52,7 @@ from syndicate_adapters._robot import (
     normalise_settings,
     notice_for,
     number_label,
+    review_text,
     split_text,
     utf8_len,
 )
@@ -150,6 +156,7 @@ class WeComGroupAdapter(RobotAdapter[WeComGroupSettings]):
         retracts=False,  # a withdrawal is a 撤回 notice
         deduplicates=False,  # a resent message shows twice in the group
         max_per_minute=20,
+        review_notices=True,  # as text messages (`review_queue` outlets)
         # At most MAX_PARTS bodies of ≤ 4096 content bytes (JSON escapes may double
         # them), plus the mention message.
         max_bytes=(MAX_PARTS + 1) * (2 * MARKDOWN_LIMIT + 256),
@@ -162,12 +169,8 @@ class WeComGroupAdapter(RobotAdapter[WeComGroupSettings]):
 
     # -- render ----------------------------------------------------------------------
 
-    def bodies(self, job: DeliveryJob) -> list[dict[str, Any]]:
-        """The request bodies a delivery sends, in order."""
-        notice = notice_for(job, self.settings.portal_url)
-        markdown = self.settings.msgtype == "markdown"
-        text = notice.markdown(level=3) if markdown else notice.text()
-        limit = MARKDOWN_LIMIT if markdown else TEXT_LIMIT
+    def _parts(self, text: str, limit: int) -> list[str]:
+        """`text` as message contents of at most `limit` bytes, numbered if several."""
         chunks = (
             [text]
             if utf8_len(text) <= limit
@@ -175,9 +178,23 @@ class WeComGroupAdapter(RobotAdapter[WeComGroupSettings]):
         )
         total = len(chunks)
         check_parts(total, MAX_PARTS, self.platform)
+        return [
+            f"{number_label(index, total)}\n{chunk}" if total > 1 else chunk
+            for index, chunk in enumerate(chunks, 1)
+        ]
+
+    def bodies(self, job: DeliveryJob) -> list[dict[str, Any]]:
+        """The request bodies a delivery sends, in order."""
+        if job.operation is Operation.REVIEW_NOTICE:
+            # Plain text whatever `msgtype` says, and no mention (module docstring).
+            parts = self._parts(review_text(job), TEXT_LIMIT)
+            return [{"msgtype": "text", "text": {"content": part}} for part in parts]
+        notice = notice_for(job, self.settings.portal_url)
+        markdown = self.settings.msgtype == "markdown"
+        text = notice.markdown(level=3) if markdown else notice.text()
         bodies: list[dict[str, Any]] = []
-        for index, chunk in enumerate(chunks, 1):
-            content = f"{number_label(index, total)}\n{chunk}" if total > 1 else chunk
+        parts = self._parts(text, MARKDOWN_LIMIT if markdown else TEXT_LIMIT)
+        for index, content in enumerate(parts, 1):
             if markdown:
                 bodies.append({"msgtype": "markdown", "markdown": {"content": content}})
                 continue

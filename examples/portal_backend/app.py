@@ -1,21 +1,48 @@
-"""A portal backend on syndicate: publish what an editor posts, show where it went.
+"""A portal backend on syndicate: publish what an editor posts, review it, show where
+it went.
 
 A small Flask application (Flask is this example's choice, not a dependency of syndicate):
 
 - `POST /items` with a JSON body holding an item's fields (see docs/items.md) and, optionally,
-  `"attachments": [{"name": "名单.pdf", "base64": "…"}]`, publishes it once (201 with its
-  REF); invalid content is a 400 naming each field, an item published before a 409.
+  `"attachments": [{"name": "名单.pdf", "base64": "…"}]` and `"urgent": "reason"`, publishes
+  it once (201 with its REF); invalid content is a 400 naming each field, an item published
+  before a 409. When the home reviews before release (先审后发, `[review] levels`), the
+  item is submitted for review instead: `released` is false and `awaiting` names the
+  level it waits for (`urgent` releases it at once, to be approved afterwards).
 - `POST /items/<REF>/revise` (`{"content": {...}, "reason": "…"}`) and
-  `POST /items/<REF>/withdraw` (`{"reason": "…", "public_note": "…"}`).
+  `POST /items/<REF>/withdraw` (`{"reason": "…", "public_note": "…"}`), submitted for
+  review too.
 - `GET /items/<REF>/status` (JSON) and `GET /items/<REF>` (an HTML page for the editor):
   the item's state on every outlet, the version live there, attempts and the last error.
 - `POST /deliver` delivers what is due now (as `syndicate sync` does), for a backend that
   runs without a separate worker; production runs `syndicate worker` (or
   `Engine.run_worker`) in its own process instead.
 
+The review screen (the reviewer's side of 先审后发):
+
+- `GET /review` (`?level=科室初审`, `?agency=…`; `?overdue=1` for urgent releases awaiting
+  approval afterwards): the review queue as JSON, oldest first; a policy and the 解读
+  released with it are one entry (the 解读 under `members`).
+- `GET /review/<REF>`: the version under review, what outlets show now (`live`) and a
+  unified `diff` between them, with the `content_hash` the reviewer approves.
+- `POST /review/<REF>/approve` `{"level", "content_hash", "comment"?}`: approve the version
+  the reviewer read. A hash that is not the pending version's (the editor changed it
+  since) is refused with a 409 and nothing is written, so an approval never releases
+  content nobody read. After the last level the version is released (`released`: true)
+  and the next delivery sends it.
+- `POST /review/<REF>/approve-afterwards` (the same body): approve an urgent release.
+- `POST /review/<REF>/return` `{"comment", "level"?, "content_hash"?}`: back to the author.
+
+Errors: 400 for bad input (naming each field), 404 for an unknown item, 409 when a rule
+refuses (a stale hash, a skipped level, self-approval, a second level by the same person)
+or another reviewer acted first.
+
 Each request opens its own `Engine` (an engine is not thread-safe) and closes it after.
-The editor's name comes from the `X-Editor` header here (percent-encoded UTF-8); a real
-backend takes it from its login session, since syndicate records it on every event.
+The editor's name comes from the `X-Editor` header here, the reviewer's from
+`X-Reviewer` (both percent-encoded UTF-8), only to keep the example short. A real backend
+MUST take them from its authenticated login session: syndicate records the name it is
+given on every event and checks it against `[review.reviewers]`, but it authenticates
+no one, so a backend that trusts a header lets anyone approve as anyone.
 
 Run it: `SYNDICATE_HOME=/srv/disclosure flask --app examples/portal_backend/app.py run`.
 """
@@ -36,6 +63,7 @@ from flask import Flask, Response, jsonify, request
 
 from syndicate import (
     AlreadyPublished,
+    Change,
     DomainError,
     Engine,
     InputError,
@@ -97,6 +125,17 @@ def _text(data: JSON, key: str, *, default: str | None = None) -> str:
     return value
 
 
+def _change(change: Change) -> JSON:
+    """What a write answers: the version written, and whether it is public yet."""
+    return {
+        "ref": change.ref,
+        "version": change.version,
+        "event": change.event,
+        "released": change.released,
+        "awaiting": change.awaiting,
+    }
+
+
 def _status_rows(engine: Engine, ref: str) -> list[JSON]:
     return [
         {
@@ -125,14 +164,19 @@ def create_app(home: Path | str | None = None) -> Flask:
         with Engine.open(where) as opened:
             yield opened
 
-    def editor() -> str:
-        # HTTP headers are Latin-1: the name travels percent-encoded as UTF-8.
-        name = unquote(request.headers.get("X-Editor", "")).strip()
+    def person(header: str, does: str) -> str:
+        # HTTP headers are Latin-1: the name travels percent-encoded as UTF-8. A real
+        # backend takes it from its login session instead (module docstring).
+        name = unquote(request.headers.get(header, "")).strip()
         if not name:
-            raise InputError(
-                [Problem("X-Editor", "say who publishes (header X-Editor)")]
-            )
+            raise InputError([Problem(header, f"say who {does} (header {header})")])
         return name
+
+    def editor() -> str:
+        return person("X-Editor", "publishes")
+
+    def reviewer() -> str:
+        return person("X-Reviewer", "reviews")
 
     def body() -> JSON:
         data = request.get_json(silent=True)
@@ -154,19 +198,18 @@ def create_app(home: Path | str | None = None) -> Flask:
     def publish() -> tuple[Response, int]:
         data = body()
         attachments = _attachments(data.pop("attachments", None))
+        urgent = data.pop("urgent", None)
+        if urgent is not None and not isinstance(urgent, str):
+            raise InputError([Problem("urgent", "must be text: the reason")])
         by = editor()
         # Attachment metadata is part of the content; the bytes are stored by hash.
         data["attachments"] = [a.meta.model_dump() for a in attachments]
         content = ItemContent.model_validate(data)
         with engine() as opened:
-            change = opened.items.publish(content, actor=by, attachments=attachments)
-        return jsonify(
-            {
-                "ref": change.ref,
-                "item_id": str(change.item_id),
-                "version": change.version,
-            }
-        ), 201
+            change = opened.items.publish(
+                content, actor=by, attachments=attachments, urgent=urgent
+            )
+        return jsonify({**_change(change), "item_id": str(change.item_id)}), 201
 
     @app.post("/items/<path:ref>/revise")
     def revise(ref: str) -> Response:
@@ -177,7 +220,7 @@ def create_app(home: Path | str | None = None) -> Flask:
             change = opened.items.revise(
                 ref, content, reason=_text(data, "reason"), actor=by
             )
-        return jsonify({"ref": change.ref, "version": change.version})
+        return jsonify(_change(change))
 
     @app.post("/items/<path:ref>/withdraw")
     def withdraw(ref: str) -> Response:
@@ -190,7 +233,7 @@ def create_app(home: Path | str | None = None) -> Flask:
                 public_note=_text(data, "public_note", default=""),
                 actor=by,
             )
-        return jsonify({"ref": change.ref, "version": change.version})
+        return jsonify(_change(change))
 
     @app.get("/items/<path:ref>/status")
     def status(ref: str) -> Response:
@@ -242,5 +285,68 @@ def create_app(home: Path | str | None = None) -> Flask:
         with engine() as opened:
             result = opened.sync()
         return jsonify({"ok": result.ok, "outcomes": dict(result.outcomes)})
+
+    # -- the review screen -------------------------------------------------------------
+
+    @app.get("/review")
+    def review_queue() -> Response:
+        overdue = request.args.get("overdue", "") in ("1", "true", "yes")
+        with engine() as opened:
+            entries = opened.items.reviews(
+                level=request.args.get("level") or None,
+                overdue=overdue,
+                agency=request.args.get("agency") or None,
+            )
+        return jsonify([entry.as_json() for entry in entries])
+
+    @app.get("/review/<path:ref>")
+    def review_one(ref: str) -> Response:
+        with engine() as opened:
+            detail = opened.items.review(ref)
+        return jsonify(detail.as_json())
+
+    @app.post("/review/<path:ref>/approve")
+    def approve(ref: str) -> Response:
+        data = body()
+        by = reviewer()
+        with engine() as opened:
+            change = opened.items.approve(
+                ref,
+                level=_text(data, "level"),
+                content_hash=_text(data, "content_hash"),
+                comment=_text(data, "comment", default=""),
+                actor=by,
+            )
+        return jsonify(_change(change))
+
+    @app.post("/review/<path:ref>/approve-afterwards")
+    def approve_afterwards(ref: str) -> Response:
+        data = body()
+        by = reviewer()
+        with engine() as opened:
+            change = opened.items.approve_afterwards(
+                ref,
+                level=_text(data, "level"),
+                content_hash=_text(data, "content_hash"),
+                comment=_text(data, "comment", default=""),
+                actor=by,
+            )
+        return jsonify(_change(change))
+
+    @app.post("/review/<path:ref>/return")
+    def return_to_author(ref: str) -> Response:
+        data = body()
+        by = reviewer()
+        level = data.get("level")
+        digest = data.get("content_hash")
+        with engine() as opened:
+            change = opened.items.return_to_author(
+                ref,
+                comment=_text(data, "comment"),
+                level=None if level is None else _text(data, "level"),
+                content_hash=None if digest is None else _text(data, "content_hash"),
+                actor=by,
+            )
+        return jsonify(_change(change))
 
     return app

@@ -8,7 +8,8 @@ per item (and, for `report_data`, per delivery: the report lists every one of th
 Counting rules, stated once:
 
 - An item's **first publication on a public outlet** is the earliest `Succeeded` of a
-  delivery of it (not a removal) to an outlet configured with a channel (not "other")
+  delivery of it (not a removal, not a review notice) to an outlet configured with a
+  channel (not "other")
   and not internal; for outlets a person puts up (notice boards) the posting time of its
   `Attested` event counts instead. Versions reach an outlet in order, so that is the
   first version's when it went up; any version counts because a first version revised
@@ -16,6 +17,11 @@ Counting rules, stated once:
   is what the statutory deadline (Art. 26: 20 working days from the first version's
   `formed_on`) is measured against; it applies to items whose first version is
   proactively disclosed (主动公开).
+- 先审后发: a reviewed item's first version is its draft (`Drafted`), but nothing of it
+  is delivered to any public outlet before its first `Released` or `UrgentlyReleased`,
+  so the clock runs on while it is under review and slow review shows as late. Its
+  `published_at` (the annual counts) is that first release. A draft withdrawn before
+  it was ever released (abandoned) has no deadline and is not counted.
 - A delivery is **done** when it succeeded or was attested (`DeliveryState.done`); its
   done time is the time of that `Succeeded` event (or of `Resolved` with `sent`), or the
   attested posting time.
@@ -48,16 +54,20 @@ from syndicate.audit.report import (
     MissingRow,
     ReportData,
 )
+from syndicate.audit.reviews import ReviewFold
 from syndicate.domain.catalogue import Attribute, Stage, area_by_code
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.domain.items import DisclosureItem
+from syndicate.domain.review import ProposalKind
 from syndicate.outlets import Outlet
 from syndicate.planning import Deliveries
+from syndicate.views import ReviewTracker
 
 __all__ = [
     "DELIVERY_TOPICS",
     "DeadlineFact",
     "ItemFacts",
+    "ItemFold",
     "OutletInfo",
     "deadline_facts",
     "deadline_rows",
@@ -74,6 +84,8 @@ __all__ = [
 
 PAGE = 500
 REMOVALS = frozenset({"retract", "withdrawal_notice"})
+# Deliveries that do not show the item: removals, and review notices to review queues.
+NOT_SHOWN = REMOVALS | {"review_notice"}
 
 DELIVERY_TOPICS: tuple[str, ...] = tuple(
     cls.TOPIC
@@ -178,45 +190,89 @@ class ItemFacts:
 
     id: UUID
     ref: str
-    title: str  # the newest version's
+    title: str  # the newest public version's (never released: the latest draft's)
     version: int
-    published_at: datetime
+    published_at: datetime | None  # its first release; None: never released
     formed_on: date  # the first version's (the statutory clock)
     proactive: bool  # the first version is 主动公开
     stage: str  # the first version's
     area: str  # the first version's
     revised: list[datetime] = field(default_factory=list)
     withdrawn_at: datetime | None = None
+    abandoned: bool = False  # withdrawn before it was ever released
+    review: str | None = None  # what waits for review now (`ReviewTracker.describe`)
 
 
-def item_facts(items: Disclosures) -> dict[UUID, ItemFacts]:
-    """One `ItemFacts` per item, in order of first publication."""
-    found: dict[UUID, ItemFacts] = {}
-    for _, event in item_events(items):
-        if isinstance(event, DisclosureItem.Published):
+class ItemFold:
+    """`ItemFacts` folded from item events in log order (`add` each event)."""
+
+    def __init__(self) -> None:
+        self.found: dict[UUID, ItemFacts] = {}
+        self.reviews = ReviewTracker()
+
+    def add(self, event: DisclosureItem.Event) -> None:
+        """Take one item event (in log order) into account."""
+        id_ = event.originator_id
+        pending = self.reviews.proposal(id_)
+        released = self.reviews.apply(event)
+        if isinstance(event, DisclosureItem.Published | DisclosureItem.Drafted):
             c = event.content
-            found[event.originator_id] = ItemFacts(
-                id=event.originator_id,
+            self.found[id_] = ItemFacts(
+                id=id_,
                 ref=c.ref,
                 title=c.title,
                 version=event.originator_version,
-                published_at=event.timestamp,
+                published_at=(
+                    event.timestamp
+                    if isinstance(event, DisclosureItem.Published)
+                    else None
+                ),
                 formed_on=c.formed_on,
                 proactive=c.attribute is Attribute.PROACTIVE,
                 stage=c.stage.value,
                 area=c.area,
             )
-            continue
-        facts = found.get(event.originator_id)
+            return
+        facts = self.found.get(id_)
         if facts is None:
-            continue
+            return
         facts.version = event.originator_version
         if isinstance(event, DisclosureItem.Revised):
             facts.title = event.content.title
-            facts.revised.append(event.timestamp)
+            if facts.published_at is None:  # a draft released at once
+                facts.published_at = event.timestamp
+            else:
+                facts.revised.append(event.timestamp)
         elif isinstance(event, DisclosureItem.Withdrawn):
-            facts.withdrawn_at = event.timestamp
-    return found
+            if facts.published_at is None:
+                facts.abandoned = True
+            else:
+                facts.withdrawn_at = event.timestamp
+        elif isinstance(event, DisclosureItem.Submitted):
+            if facts.published_at is None and event.content is not None:
+                facts.title = event.content.title
+        elif isinstance(
+            event, DisclosureItem.Released | DisclosureItem.UrgentlyReleased
+        ):
+            if released is ProposalKind.WITHDRAW:
+                facts.withdrawn_at = event.timestamp
+            else:
+                content = pending[1] if pending else None
+                if content is not None:
+                    facts.title = content.title
+                if facts.published_at is None:
+                    facts.published_at = event.timestamp
+                else:
+                    facts.revised.append(event.timestamp)
+        facts.review = self.reviews.describe(id_)
+
+
+def item_facts(items: Disclosures) -> dict[UUID, ItemFacts]:
+    """One `ItemFacts` per item, in order of its first event."""
+    fold = ItemFold()
+    for _, event in item_events(items):
+        fold.add(event)
+    return fold.found
 
 
 # -- outlets -----------------------------------------------------------------------------
@@ -273,21 +329,27 @@ def outlet_info(
 
 @dataclass(frozen=True)
 class DeadlineFact:
-    """One proactively disclosed item against its statutory deadline."""
+    """One proactively disclosed item against its statutory deadline; `review`: what
+    waits for review now (e.g. "pending 科室初审" for an item never released)."""
 
     item_id: UUID
     ref: str
     title: str
     deadline: Deadline
+    review: str | None = None
 
     def as_json(self) -> dict[str, object]:
-        """The object `audit deadlines --json` prints for this item."""
-        return {
+        """The object `audit deadlines --json` prints for this item (`review` only when
+        something waits for review)."""
+        data: dict[str, object] = {
             "item_id": str(self.item_id),
             "ref": self.ref,
             "title": self.title,
             **self.deadline.as_json(),
         }
+        if self.review is not None:
+            data["review"] = self.review
+        return data
 
 
 def _done_moment(event: Delivery.Event) -> datetime | None:
@@ -315,7 +377,7 @@ def first_public_publication(
     for _, event in delivery_events(deliveries, topics=topics, keep=keep):
         if isinstance(event, Delivery.Planned):
             if (
-                event.operation not in REMOVALS
+                event.operation not in NOT_SHOWN
                 and event.outlet in outlets
                 and event.item_id in wanted
             ):
@@ -348,7 +410,7 @@ def deadline_facts(
     """
     found = []
     for item in facts.values():
-        if not item.proactive:
+        if not item.proactive or item.abandoned:
             continue
         moment = published.get(item.id)
         # As of `today`: a publication after it has not happened yet.
@@ -359,7 +421,7 @@ def deadline_facts(
             today=today,
             calendar=calendar,
         )
-        found.append(DeadlineFact(item.id, item.ref, item.title, deadline))
+        found.append(DeadlineFact(item.id, item.ref, item.title, deadline, item.review))
     found.sort(key=lambda f: (f.deadline.due, f.ref))
     return found
 
@@ -459,6 +521,8 @@ def _missing(
         if outlets[outlet].whole_set and newest_done.get(outlet, 0) >= latest.position:
             continue
         older_done = any(d.state.done for d in found[:-1])
+        if latest.operation == "review_notice":
+            continue  # a notice to a review queue, not the item itself
         if latest.operation in REMOVALS and not older_done:
             continue  # never shown there, and nothing to take down
         item = facts.get(item_id)
@@ -486,7 +550,9 @@ def _annual(
     firsts = [
         f
         for f in facts.values()
-        if f.proactive and china_date(f.published_at).year == year
+        if f.proactive
+        and f.published_at is not None
+        and china_date(f.published_at).year == year
     ]
     by_stage: dict[str, int] = {}
     for stage in Stage:  # the 五公开 order, each listed even when 0
@@ -502,7 +568,7 @@ def _annual(
             not d.state.done
             or t.done_at is None
             or china_date(t.done_at).year != year
-            or d.operation in REMOVALS
+            or d.operation in NOT_SHOWN
         ):
             continue
         info = outlets.get(d.outlet)
@@ -551,14 +617,20 @@ def report_data(
     now: datetime,
     calendar: WorkdayCalendar,
     year: int | None = None,
+    review: bool = False,
 ) -> ReportData:
     """Everything `write_report` shows, read from the logs.
 
     `outlets` are the loaded outlets; `kinds` every configured outlet's `kind` (loaded or
     not); `problems` why some did not load. Deliveries to outlets that are not configured
-    are listed but not counted as missing.
+    are listed but not counted as missing. The review sections (`ReportData.review`) are
+    there when `review` (the home reviews items) or the log has review events.
     """
-    facts = item_facts(items)
+    fold, reviews = ItemFold(), ReviewFold()
+    for _, event in item_events(items):
+        fold.add(event)
+        reviews.add(event)
+    facts = fold.found
     tracked, failed = _fold_deliveries(deliveries)
     names = set(kinds) | {t.delivery.outlet for t in tracked.values()}
     info = {name: outlet_info(outlets, kinds, name) for name in names}
@@ -566,7 +638,7 @@ def report_data(
     published: dict[UUID, datetime] = {}
     for t in tracked.values():
         d, moment = t.delivery, t.first_done
-        if d.operation in REMOVALS or d.outlet not in public or moment is None:
+        if d.operation in NOT_SHOWN or d.outlet not in public or moment is None:
             continue
         if d.item_id not in published or moment < published[d.item_id]:
             published[d.item_id] = moment
@@ -614,4 +686,5 @@ def report_data(
         deadlines=deadline_rows(deadlines),
         annual=_annual(year, facts, tracked.values(), info) if year else None,
         notes=notes,
+        review=reviews.stats(now) if review or reviews.seen else None,
     )

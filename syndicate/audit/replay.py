@@ -14,10 +14,18 @@ rendered), and its sha256 is compared with the `rendition_sha256` the log record
 Renders are pure, so the same bytes come back years later unless the adapter, its
 settings or the log changed.
 
+先审后发: only released versions are ever delivered to an outlet that shows items, so
+an item never released by the moment is on no such outlet; the items log, read up to the
+moment, says which items had a version under review then (`pending_as_of`): replay.json
+lists them (`pending_review`) and a shown item with a newer version under review says so
+in its manifest entry. A review queue (`review_queue = true`) shows review notices,
+which are replayed like any other rendition (operation `review_notice`).
+
 Memory stays bounded however long the log is: the deliveries log is streamed once, and
 only the latest state of each (outlet, item) is kept — plus a bounded cache of which
 delivery belongs to which (outlet, item), falling back to the store on a miss. Items are
-read from the items log per needed (item, version), through the repository.
+read from the items log per needed (item, version), through the repository. The items
+log is streamed once for what was under review, keeping only the items that were.
 """
 
 from __future__ import annotations
@@ -26,27 +34,30 @@ import json
 import mimetypes
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
 from syndicate.application import CHINA_TZ, Disclosures
-from syndicate.audit.facts import delivery_events
+from syndicate.audit.facts import delivery_events, item_events
 from syndicate.domain.deliveries import Delivery, DeliveryState, delivery_id
 from syndicate.fsutil import write_atomically
 from syndicate.outlets import Outlet
 from syndicate.outletset import OutletSet
 from syndicate.planning import Deliveries
+from syndicate.views import ReviewTracker
 
 __all__ = [
     "OutletReplay",
+    "PendingReview",
     "ReplaySummary",
     "Replayed",
     "Shown",
     "extension",
     "parse_moment",
+    "pending_as_of",
     "replay",
     "shown_as_of",
 ]
@@ -204,6 +215,54 @@ def shown_as_of(
     return shown
 
 
+@dataclass(frozen=True)
+class PendingReview:
+    """An item with a version under review (or an urgent release awaiting approval
+    afterwards) as of the moment. `status`: "pending" (never released by then: on no
+    outlet), "published" or "withdrawn" (what outlets showed); `review`: what waited
+    (`syndicate.views.ReviewTracker.describe`)."""
+
+    item_id: UUID
+    ref: str
+    version: int
+    status: str
+    review: str
+
+    def as_json(self) -> dict[str, Any]:
+        """Its entry in replay.json's `pending_review`."""
+        return {
+            "id": str(self.item_id),
+            "ref": self.ref,
+            "version": self.version,
+            "status": self.status,
+            "review": self.review,
+        }
+
+
+def pending_as_of(items: Disclosures, as_of: datetime) -> dict[UUID, PendingReview]:
+    """The items that had something under review at `as_of` (the items log read up to
+    then, by event time). Only those items are kept while reading, and each is then
+    read at its version as of `as_of`."""
+    tracker = ReviewTracker()
+    waiting: dict[UUID, int] = {}  # item id -> its version as of `as_of`
+    for _, event in item_events(items):
+        if event.timestamp > as_of:
+            continue
+        id_ = event.originator_id
+        tracker.apply(event)
+        if tracker.describe(id_) is None:
+            waiting.pop(id_, None)
+        else:
+            waiting[id_] = event.originator_version
+    found = {}
+    for id_, version in waiting.items():
+        item = items.get(id_, version=version)
+        found[id_] = PendingReview(
+            id_, item.ref, version, item.status.value, tracker.describe(id_) or ""
+        )
+    return found
+
+
 # -- re-rendering ----------------------------------------------------------------------
 
 
@@ -287,6 +346,7 @@ class Replayed:
     media_type: str | None
     file: str | None  # relative to the outlet's folder; None when nothing was shown
     error: str | None = None
+    review: str | None = None  # what of the item was under review at the moment
 
     @property
     def match(self) -> bool:
@@ -310,6 +370,7 @@ class Replayed:
             "file": self.file,
             "media_type": self.media_type,
             **({"error": self.error} if self.error else {}),
+            **({"pending_review": self.review} if self.review else {}),
         }
 
 
@@ -367,6 +428,7 @@ class ReplaySummary:
     outlets: list[OutletReplay]
     files: list[Path]
     refs: dict[UUID, str] = field(default_factory=dict)  # of items on outlets not here
+    pending: list[PendingReview] = field(default_factory=list)  # by ref
 
     @property
     def mismatches(self) -> list[tuple[str, Replayed]]:
@@ -392,6 +454,7 @@ class ReplaySummary:
             "mismatches": [
                 {"outlet": name, **r.as_json()} for name, r in self.mismatches
             ],
+            "pending_review": [p.as_json() for p in self.pending],
         }
 
 
@@ -468,6 +531,7 @@ def replay(
     """
     kinds = kinds or {}
     problems = problems or {}
+    pending = pending_as_of(items, as_of)
     shown = shown_as_of(deliveries, as_of, outlet=only, on_page=on_page)
     names = {o for o, _ in shown} | {n for n in outlets if only is None or n == only}
     by_outlet: dict[str, list[Shown]] = {n: [] for n in names}
@@ -509,9 +573,11 @@ def replay(
             folder = out / name
             folder.mkdir(parents=True, exist_ok=True)
             for s in found:
-                part.items.append(
-                    _render_one(items, deliveries, readers, s, folder, files)
-                )
+                done = _render_one(items, deliveries, readers, s, folder, files)
+                waiting = pending.get(s.item_id)
+                if waiting is not None and s.operation != "review_notice":
+                    done = replace(done, review=waiting.review)
+                part.items.append(done)
                 if on_item is not None:
                     on_item(1)
             part.items.sort(key=lambda r: (r.ref, r.shown.version))
@@ -529,6 +595,12 @@ def replay(
             result.append(part)
     finally:
         readers.close()
-    summary = ReplaySummary(as_of=as_of, outlets=result, files=files, refs=refs)
+    summary = ReplaySummary(
+        as_of=as_of,
+        outlets=result,
+        files=files,
+        refs=refs,
+        pending=sorted(pending.values(), key=lambda p: (p.ref, str(p.item_id))),
+    )
     _dump(out / "replay.json", summary.as_json(), files)
     return summary

@@ -36,7 +36,11 @@ __all__ = [
     "LagStat",
     "MissingRow",
     "ReportData",
+    "ReturnedRow",
+    "ReviewStats",
+    "ReviewTime",
     "StateCount",
+    "UrgentRow",
     "by_cause",
     "compliance",
     "format_duration",
@@ -102,6 +106,57 @@ class AnnualStats:
 
 
 @dataclass(frozen=True)
+class UrgentRow:
+    """A version released without review (紧急发布), to be approved afterwards."""
+
+    item_ref: str
+    title: str
+    kind: str  # what it released: publish, revise, withdraw
+    released_at: datetime
+    released_by: str
+    reason: str
+    due: datetime  # approval afterwards due (recorded on the event)
+    levels: int  # levels to approve afterwards
+    approved: int  # levels approved afterwards so far
+    approved_at: datetime | None  # when the last level approved afterwards
+    state: str  # approved, approved_late, awaiting, overdue
+
+
+@dataclass(frozen=True)
+class ReviewTime:
+    """How long reviews took at one level (`level` None: submission to release)."""
+
+    level: str | None
+    count: int
+    median_seconds: float
+    max_seconds: float
+
+
+@dataclass(frozen=True)
+class ReturnedRow:
+    """A version a reviewer returned to its author (退回), with the reviewer's comment."""
+
+    item_ref: str
+    title: str
+    level: str
+    reviewer: str
+    at: datetime
+    comment: str
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class ReviewStats:
+    """先审后发 in the report: urgent releases, time in review, returns, and how many
+    versions are under review now."""
+
+    urgent: Sequence[UrgentRow]
+    times: Sequence[ReviewTime]
+    returned: Sequence[ReturnedRow]
+    under_review: int = 0
+
+
+@dataclass(frozen=True)
 class ReportData:
     generated_at: datetime
     title: str
@@ -111,6 +166,7 @@ class ReportData:
     deadlines: Sequence[DeadlineRow]
     annual: AnnualStats | None = None
     notes: Sequence[str] = ()
+    review: ReviewStats | None = None  # None: no review in the home or its log
 
 
 @dataclass(frozen=True)
@@ -152,6 +208,13 @@ DEADLINE_LABELS = {
     "open": "未到期",
     "due_soon": "即将到期",
 }
+URGENT_LABELS = {
+    "approved": "已按时补审",
+    "approved_late": "逾期后补审",
+    "awaiting": "待补审（未到期）",
+    "overdue": "补审逾期",
+}
+KIND_LABELS = {"publish": "首次发布", "revise": "更正", "withdraw": "撤回"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -573,9 +636,105 @@ def _build(data: ReportData) -> tuple[str, dict[str, bytes]]:
     rows = [_late_cells(d) for d in late]
     r.add("late_items", "逾期事项", cols, rows)
 
+    if data.review is not None:
+        _review(r, data.review)
     if data.annual is not None:
         _annual(r, data.annual)
     return _page(data, r.sections), r.files
+
+
+def _review(r: _Report, review: ReviewStats) -> None:
+    """先审后发: urgent releases, time from submission to release, returns."""
+    urgent = sorted(review.urgent, key=lambda u: (u.released_at, u.item_ref))
+    cols: Columns = (
+        ("item_ref", "事项（索引号）", _same),
+        ("title", "标题", _same),
+        ("kind", "发布类型", _labelled(KIND_LABELS)),
+        ("released_at", "紧急发布时间", _minutes),
+        ("released_by", "发布人", _same),
+        ("reason", "紧急发布理由", _same),
+        ("due", "补审期限", _minutes),
+        ("levels", "审核层级数", _same),
+        ("approved", "已补审层级数", _same),
+        ("approved_at", "补审完成时间", lambda v: _minutes(v) or "—"),
+        ("state", "补审情况", _labelled(URGENT_LABELS)),
+    )
+    rows: list[list[Cell]] = [
+        [
+            u.item_ref,
+            u.title,
+            u.kind,
+            _iso(u.released_at),
+            u.released_by,
+            u.reason,
+            _iso(u.due),
+            u.levels,
+            u.approved,
+            _iso(u.approved_at),
+            u.state,
+        ]
+        for u in urgent
+    ]
+    late = sum(1 for u in urgent if u.state in ("overdue", "approved_late"))
+    r.add(
+        "urgent_releases",
+        "紧急发布（未经审核即发布）",
+        cols,
+        rows,
+        f"<p>未经逐级审核即对外发布的版本共{len(urgent)}件，须在补审期限（紧急发布时"
+        f"按 urgent_review_hours 记录）内逐级补审；其中逾期未补审或逾期后补审{late}件。"
+        "</p>",
+    )
+
+    cols = (
+        ("level", "审核层级", lambda v: v or "提交至发布（合计）"),
+        ("count", "件数", _same),
+        ("median_seconds", "中位数", _seconds),
+        ("max_seconds", "最长", _seconds),
+    )
+    rows = [
+        [t.level or "", t.count, t.median_seconds, t.max_seconds] for t in review.times
+    ]
+    r.add(
+        "review_time",
+        "提交至发布用时（按审核层级）",
+        cols,
+        rows,
+        "<p>各审核层级：从提交（或上一层级审核通过）到该层级审核通过的用时；合计：从"
+        "首次提交（含退回后重新提交）到发布的用时。只统计经逐级审核后发布的版本。"
+        f"当前待审核版本{review.under_review}件。</p>",
+    )
+
+    returned = sorted(review.returned, key=lambda x: (x.at, x.item_ref))
+    cols = (
+        ("item_ref", "事项（索引号）", _same),
+        ("title", "标题", _same),
+        ("level", "退回层级", _same),
+        ("reviewer", "审核人", _same),
+        ("at", "退回时间", _minutes),
+        ("comment", "退回意见", _same),
+        ("content_hash", "", _same),
+    )
+    rows = [
+        [
+            x.item_ref,
+            x.title,
+            x.level,
+            x.reviewer,
+            _iso(x.at),
+            x.comment,
+            x.content_hash,
+        ]
+        for x in returned
+    ]
+    r.add(
+        "returned",
+        "退回事项",
+        cols,
+        rows,
+        f"<p>审核人退回作者修改共{len(returned)}次"
+        f"（涉及{len({x.item_ref for x in returned})}个事项）。</p>",
+    )
 
 
 def _late_cells(d: DeadlineRow) -> list[Cell]:
@@ -650,6 +809,14 @@ def _page(data: ReportData, sections: list[tuple[str, str, str]]) -> str:
         ["渠道缺失事项", len(data.missing)],
         ["逾期事项", sum(1 for d in data.deadlines if d.state == "late")],
     ]
+    if data.review is not None:
+        urgent = data.review.urgent
+        overview += [
+            ["紧急发布（未经审核即发布）", len(urgent)],
+            ["其中补审逾期", sum(1 for u in urgent if u.state == "overdue")],
+            ["退回次数", len(data.review.returned)],
+            ["待审核版本", data.review.under_review],
+        ]
     cols: Columns = (("item", "项目", _same), ("count", "数量", _same))
     first = [("overview", "概览", _section("overview", "概览", _table(cols, overview)))]
     if data.notes:

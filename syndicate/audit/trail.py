@@ -1,8 +1,16 @@
 """The trail of one item: every event about it in both logs, in time order.
 
-Items-log events (published, revised, withdrawn) and the events of every delivery of the
-item to any outlet (planned, claimed, succeeded, failed, attested …) become `TrailRow`s.
-They are sorted by time; at equal times the items log comes first, then log position.
+Items-log events (published, revised, withdrawn; under 先审后发 drafted, submitted,
+approved, returned, released, urgently released, approved afterwards) and the events of
+every delivery of the item to any outlet (planned, claimed, succeeded, failed, attested
+…) become `TrailRow`s. They are sorted by time; at equal times the items log comes
+first, then log position.
+
+Review events carry the content hash they are about (`content_sha256`: the version
+submitted, approved at a level, returned, released) and a `detail`: the levels a
+submission goes through and its reason, the level and the reviewer's comment of an
+approval or a return, what a release made public (and the items released with it), an
+urgent release's reason and the time its approval afterwards is due.
 
 The deliveries log is read once, in pages, and only the item's deliveries are kept: a
 delivery belongs to the item when its `Planned` event names it, and every later event of
@@ -16,14 +24,16 @@ import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
 from syndicate.application import CHINA_TZ, Disclosures
-from syndicate.audit.facts import delivery_events, plain_state
+from syndicate.audit.facts import delivery_events, notifications, plain_state
 from syndicate.domain.deliveries import Delivery
+from syndicate.domain.items import DisclosureItem
+from syndicate.domain.review import ProposalKind
 from syndicate.planning import Deliveries
 
 __all__ = [
@@ -31,6 +41,7 @@ __all__ = [
     "TrailRow",
     "compact_receipt",
     "delivery_row",
+    "item_rows",
     "trail",
     "trail_csv",
 ]
@@ -213,21 +224,113 @@ def delivery_row(
     )
 
 
+# How a trail names what a version under review proposes.
+_PROPOSAL = {
+    ProposalKind.PUBLISH: "publication",
+    ProposalKind.REVISE: "revision",
+    ProposalKind.WITHDRAW: "withdrawal",
+}
+
+
+class _ItemDetails:
+    """The digest and detail of each of one item's events, read in order (a release
+    says what it released: the item's last submission)."""
+
+    def __init__(self, items: Disclosures) -> None:
+        self.items = items
+        self.proposal: tuple[ProposalKind, tuple[str, ...]] | None = None
+        self.due: datetime | None = None
+
+    def digest(self, event: DisclosureItem.Event) -> str | None:
+        if isinstance(event, DisclosureItem.Withdrawn):
+            return None
+        value = getattr(event, "content_hash", None)
+        return value if isinstance(value, str) else None
+
+    def detail(self, event: DisclosureItem.Event) -> str | None:
+        if isinstance(event, DisclosureItem.Revised | DisclosureItem.Withdrawn):
+            return event.reason
+        if isinstance(event, DisclosureItem.Drafted):
+            return "stored for review; not public"
+        if isinstance(event, DisclosureItem.Submitted):
+            self.proposal = (event.kind, event.levels)
+            text = (
+                f"{_PROPOSAL[event.kind]} submitted for review at "
+                f"{' → '.join(event.levels)}"
+            )
+            return f"{text}; reason: {event.reason}" if event.reason else text
+        if isinstance(event, DisclosureItem.Approved):
+            return _with_comment(f"approved at level {event.level}", event.comment)
+        if isinstance(event, DisclosureItem.Returned):
+            return f"returned to the author at level {event.level}: {event.comment}"
+        if isinstance(event, DisclosureItem.Released):
+            return self._released(event)
+        if isinstance(event, DisclosureItem.UrgentlyReleased):
+            what = _PROPOSAL[self.proposal[0]] if self.proposal else "version"
+            levels = " → ".join(self.proposal[1]) if self.proposal else "every level"
+            self.proposal, self.due = None, event.due
+            return (
+                f"{what} released urgently, without review: {event.reason}; to be "
+                f"approved afterwards at {levels} by {_iso(event.due)}"
+            )
+        if isinstance(event, DisclosureItem.ApprovedAfterwards):
+            text = f"approved afterwards at level {event.level}"
+            if self.due is not None and event.timestamp > self.due:
+                text += f" (after the due time {_iso(self.due)})"
+            return _with_comment(text, event.comment)
+        return None
+
+    def _released(self, event: DisclosureItem.Released) -> str:
+        if self.proposal is None:
+            text = "released"
+        else:
+            kind, levels = self.proposal
+            text = f"{_PROPOSAL[kind]} released, approved at {' → '.join(levels)}"
+        self.proposal = None
+        if event.bundle:
+            others = ", ".join(self._ref(member) for member, _ in event.bundle)
+            text += f"; released together with {others}"
+        elif event.planned_with is not None:
+            text += f"; released together with {self._ref(event.planned_with)}"
+        return text
+
+    def _ref(self, item_id: UUID) -> str:
+        try:
+            return self.items.get(item_id).ref
+        except Exception:  # a damaged or missing item: the id still says which one
+            return str(item_id)
+
+
+def _with_comment(text: str, comment: str) -> str:
+    return f"{text}: {comment}" if comment else text
+
+
+def item_rows(items: Disclosures, item_id: UUID) -> list[TrailRow]:
+    """The item's own events (items log), in log order, as trail rows."""
+    details = _ItemDetails(items)
+    rows = []
+    for n in notifications(items):
+        if n.originator_id != item_id:
+            continue
+        event = cast(DisclosureItem.Event, items.mapper.to_domain_event(n))
+        rows.append(
+            TrailRow(
+                at=event.timestamp,
+                log=ITEMS_LOG,
+                position=n.id,
+                event=type(event).__name__,
+                actor=event.actor,
+                version=event.originator_version,
+                content_sha256=details.digest(event),
+                detail=details.detail(event),
+            )
+        )
+    return rows
+
+
 def trail(items: Disclosures, deliveries: Deliveries, item_id: UUID) -> list[TrailRow]:
     """Every event about the item in both logs, oldest first (see `TrailRow.sort_key`)."""
-    rows = [
-        TrailRow(
-            at=e.timestamp,
-            log=ITEMS_LOG,
-            position=e.position,
-            event=e.event,
-            actor=e.actor,
-            version=e.version,
-            content_sha256=e.content_hash,
-            detail=e.reason,
-        )
-        for e in items.read_log(item=item_id)
-    ]
+    rows = item_rows(items, item_id)
     planned: dict[UUID, Delivery.Planned] = {}
     needle = str(item_id).encode()
     quick = plain_state(deliveries)

@@ -13,7 +13,17 @@ from typing import Annotated
 
 import typer
 
-from syndicate.cli import attest, audit, commands, items, outlets, repair, run, serve
+from syndicate.cli import (
+    attest,
+    audit,
+    commands,
+    items,
+    outlets,
+    repair,
+    review,
+    run,
+    serve,
+)
 from syndicate.cli.state import CliState
 
 __all__ = ["app", "main"]
@@ -64,6 +74,7 @@ def _root(
 
 app.add_typer(items.app, name="items")
 app.add_typer(outlets.app, name="outlets")
+app.add_typer(review.app, name="review")
 app.add_typer(audit.app, name="audit")
 commands.register(app)
 run.register(app)

@@ -150,7 +150,9 @@ def verify_command(
     gives each signed root, and that consecutive checkpoints are consistent (the log
     only grew). On failure it names the first leaf where the log diverges and the kind of
     change: altered, deleted, inserted, reordered or truncated (or a checkpoint that is
-    not signed by the trusted key).
+    not signed by the trusted key). Review events (先审后发: submissions, approvals with
+    the level and content hash approved, returns, releases) are items-log events like
+    any other, so an approval edited or removed after a checkpoint is caught too.
 
     With --export, no database is needed; with --proof, an inclusion-proof bundle from
     `audit prove` is checked instead. A log with events but no checkpoint fails: nothing

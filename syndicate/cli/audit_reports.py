@@ -104,6 +104,10 @@ def trail(
     unconfirmed, resolved, attested, superseded, abandoned, released…: worker or
     operator, attempt, receipt, rendition sha256). The actor of `Planned` is "planner";
     of `Attested`, the person who put the sheet up (who recorded it is in the detail).
+    Under review (先审后发): Drafted, Submitted (levels, reason), Approved (level and
+    reviewer, the content sha256 approved), Returned (level, comment), Released (what it
+    made public, the items released with it), UrgentlyReleased (reason, when approval
+    afterwards is due) and ApprovedAfterwards (late if after that time).
     Times show in China time; --json and --csv give ISO 8601 with +08:00. Ties in time:
     the items log first, then log position. Exit 1 if there is no such item.
 
@@ -177,6 +181,24 @@ def _print_replay(summary: ReplaySummary, out: Path) -> None:
         )
     else:
         typer.echo("no outlets configured and nothing delivered")
+    if summary.pending:
+        typer.echo(f"\nunder review then ({len(summary.pending)} item(s)):")
+        typer.echo(
+            table(
+                ["ITEM", "VER", "STATUS", "REVIEW"],
+                [
+                    [
+                        p.ref,
+                        f"v{p.version}",
+                        "never released: on no outlet"
+                        if p.status == "pending"
+                        else p.status,
+                        p.review,
+                    ]
+                    for p in summary.pending
+                ],
+            )
+        )
     typer.echo(
         f"\nwrote {len(summary.files)} file(s) under {out}: replay.json and, per "
         "configured outlet, manifest.json and the renditions it showed"
@@ -216,6 +238,9 @@ def replay(
     get no file), DIR/<outlet>/manifest.json, and DIR/replay.json. Whole-set outlets
     (feeds, kiosk bundles) get their one latest rendition. Outlets in the log but not
     configured here are listed in replay.json with the recorded sha256s, without files.
+    Items with a version under review then (先审后发) are listed (replay.json:
+    pending_review); one never released by then is on no outlet, and a shown item with
+    a newer version under review says so in its manifest entry (pending_review).
     Unset secrets do not matter: nothing is sent. Exit 1 if any rendition renders to
     other bytes than the log recorded (each is named); 2 for a bad --as-of.
 
@@ -264,7 +289,7 @@ def _deadline_text(found: list[DeadlineFact]) -> str:
                 d.formed_on.isoformat(),
                 d.due.isoformat(),
                 d.published_on.isoformat() if d.published_on else "-",
-                d.state.value,
+                d.state.value + (f" ({f.review})" if f.review else ""),
                 str(d.late_by) if d.state is DeadlineState.LATE else "-",
                 str(d.remaining)
                 if d.state in (DeadlineState.OPEN, DeadlineState.DUE_SOON)
@@ -298,7 +323,9 @@ def deadlines(
     formed or changed (the first version's formed_on). Publication is the item's
     earliest success (or attested posting) on a public outlet: one configured with a
     channel other than "other", and not internal; with --today, later ones do not
-    count yet. States: met, late (LATE BY working days), open, due_soon (at most 5
+    count yet. Under review (先审后发) the clock runs from formed_on too: an item is
+    published only once released and delivered, so slow review shows as late; the
+    STATE says what waits for review (JSON: review). States: met, late (LATE BY working days), open, due_soon (at most 5
     working days LEFT). Working days follow the official calendar (holidays, 调休);
     years it does not cover count weekends only, with a warning on stderr: pass
     --holidays FILE for them. A report, not a check: the exit status is 0 whatever the
@@ -370,7 +397,10 @@ def report(
     time per outlet, deliveries per day, failures by cause, statutory deadline
     compliance, items missing or stale on an outlet, unconfirmed deliveries, sheets
     awaiting attestation, late items, and with --year the annual counts by 五公开 stage,
-    pilot area and channel, revisions and withdrawals. The CSVs are UTF-8 with a BOM.
+    pilot area and channel, revisions and withdrawals. When the home reviews items
+    (先审后发) or its log holds review events: urgent releases (released without
+    review; approved afterwards, overdue), time from submission to release per review
+    level, and returns with the reviewers' comments. The CSVs are UTF-8 with a BOM.
 
     Example: syndicate audit report --out report-2026 --year 2026
     """
@@ -381,10 +411,20 @@ def report(
         for path in written.files:
             typer.echo(str(path))
         data = written.data
+        review = ""
+        if data.review is not None:
+            urgent = data.review.urgent
+            overdue = sum(1 for u in urgent if u.state == "overdue")
+            review = (
+                f", {len(urgent)} urgent release(s) ({overdue} overdue for approval "
+                f"afterwards), {len(data.review.returned)} return(s), "
+                f"{data.review.under_review} under review"
+            )
         typer.echo(
             f"report: {len(data.deliveries)} delivery(ies), {len(data.failures)} "
             f"failure(s), {len(data.missing)} missing or stale, "
-            f"{sum(1 for d in data.deadlines if d.state == 'late')} late item(s)",
+            f"{sum(1 for d in data.deadlines if d.state == 'late')} late item(s)"
+            f"{review}",
             err=True,
         )
         _warn(written.warnings)

@@ -35,8 +35,20 @@ def init(
             show_default=False,
         ),
     ] = None,
+    no_review: Annotated[
+        bool,
+        typer.Option(
+            "--no-review",
+            help="Write [review] levels = [] into a new syndicate.toml: items go out "
+            "as soon as they are published, unreviewed. Default: one review level "
+            '("审核"); see docs/review.md.',
+        ),
+    ] = False,
 ) -> None:
     """Create syndicate.toml (commented) and the data directory, and set up the store.
+
+    A new syndicate.toml asks for review before release (先审后发): one level, "审核".
+    Change the levels and reviewers in its [review] table (docs/review.md).
 
     Safe to run again: an existing syndicate.toml is kept, and the store's tables are
     created if they are missing. On PostgreSQL, run it once before starting workers.
@@ -44,7 +56,7 @@ def init(
     Example: syndicate --home /srv/disclosure init
     """
     with cli_errors():
-        made = Engine.init(state_of(ctx).home, store_url=store)
+        made = Engine.init(state_of(ctx).home, store_url=store, review=not no_review)
         project = made.project
         typer.echo(
             f"{'created' if made.created else 'kept existing'} {project.config_path}"
@@ -55,6 +67,13 @@ def init(
             f"{made.private_key} (keep it secret and backed up; it is never printed)"
         )
         typer.echo(f"audit public key ({made.public_key}): {made.public_key_text}")
+        if made.created:
+            typer.echo(
+                "review before release: on, one level"
+                if not no_review
+                else "review before release: OFF ([review] levels = []): items go "
+                "out unreviewed"
+            )
         typer.echo(
             "next: pick outlets from the commented examples at the end of "
             f"{project.config_path.name} and check them with `syndicate outlets check`; "
@@ -99,7 +118,7 @@ def log(
                 f"v{r.version}",
                 r.event,
                 r.actor,
-                r.reason or r.title or "",
+                (f"[{r.level}] " if r.level else "") + (r.reason or r.title or ""),
             ]
             for r in rows
         ]
@@ -152,9 +171,11 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Create a demo home, publish the example items, revise one, withdraw one.
+    """Create a demo home; review and release the example items, revise one, withdraw one.
 
-    It delivers them to every kind of outlet (loopback fakes for the pushed ones),
+    Review before release at two levels: one item is returned with a comment and
+    resubmitted, a policy and its 解读 are released together, a flood warning is
+    released urgently and approved afterwards. It delivers them to every kind of outlet (loopback fakes for the pushed ones),
     checks the result, and prints what happened and what to run next. The home is
     --home (global or here) if given on the command line, which must be a new or empty
     directory, so the demo never writes into a real project; SYNDICATE_HOME is not

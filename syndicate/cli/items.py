@@ -8,11 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
+from syndicate.application import Change
 from syndicate.cli.output import (
+    change_json,
     cli_errors,
     echo_json,
     format_time,
     iso_china,
+    option_names,
     report,
     table,
 )
@@ -50,6 +53,48 @@ RefArgument = Annotated[
         show_default=False,
     ),
 ]
+UrgentOption = Annotated[
+    str | None,
+    typer.Option(
+        "--urgent",
+        metavar="REASON",
+        help="Release at once, without review (先审后发 skipped), for what cannot wait; "
+        "REASON (e.g. 汛情预警) is recorded, and the release must be approved "
+        "afterwards at every level (`syndicate review approve-afterwards`). Only "
+        "when review is on.",
+        show_default=False,
+    ),
+]
+# Library parameter → the option an operator typed.
+_OPTIONS = {"urgent": "--urgent", "reason": "--reason", "actor": "--actor"}
+
+
+def _urgent(reason: str | None) -> str | None:
+    """The --urgent reason, checked once (it is easy to forget its value)."""
+    if reason is None:
+        return None
+    if reason.startswith("-"):
+        raise InputError(
+            [
+                Problem(
+                    "--urgent",
+                    f"takes the reason as its value, e.g. --urgent "
+                    f'"汛情预警" (got {reason!r})',
+                )
+            ]
+        )
+    return check_line("--urgent", reason, 500)
+
+
+def _outcome(change: Change) -> str:
+    """What a write did to what outlets show, in words."""
+    if change.event == "Submitted":
+        return f"submitted for review (awaiting {change.awaiting})"
+    if change.event == "UrgentlyReleased":
+        return "released urgently, without review: approve it afterwards"
+    return "published" if change.released else change.event
+
+
 IfVersionOption = Annotated[
     int | None,
     typer.Option(
@@ -78,8 +123,21 @@ def publish(
         bool,
         typer.Option("--dry-run", help="Check the files; publish nothing."),
     ] = False,
+    urgent: UrgentOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print a JSON list of what was written (one object per item) "
+            "instead of ids.",
+        ),
+    ] = False,
 ) -> None:
     """Publish new items from files; print each new item's id.
+
+    Under review (先审后发, [review] levels in syndicate.toml) each item is submitted
+    for review instead, and says so ("submitted for review (awaiting 审核)"): it
+    reaches no public outlet until `syndicate review approve` at every level.
 
     Each file is checked whole: a file with problems is reported (file, field,
     problem, every one of them) and publishes nothing, while the other files go ahead.
@@ -92,6 +150,7 @@ def publish(
     Example: syndicate items publish notices/ extra-notice.md --actor 张三
     """
     with cli_errors():
+        urgent = _urgent(urgent)
         files = expand_paths(paths)
         # Once, before any file: a bad --actor is one error, not one per file.
         who = check_line("--actor", resolve_actor(actor), 100)
@@ -122,6 +181,12 @@ def publish(
                 verdicts = engine.items.check_publish(
                     [i.content for i in loaded], actor=who
                 )
+                policy = engine.project.review
+            reviewed = sum(
+                policy.rules_for(i.content).on
+                for i, (_, problem) in zip(loaded, verdicts, strict=True)
+                if problem is None
+            )
             for item, (_, problem) in zip(loaded, verdicts, strict=True):
                 if problem is None:
                     ok += 1
@@ -136,19 +201,32 @@ def publish(
                     _refused(item, problem)
                     worst = max(worst, 1)
             same = f", {identical} already published (identical)" if identical else ""
+            if reviewed and urgent is None:
+                verdict = (
+                    f"{ok} would be submitted for review"
+                    if reviewed == ok
+                    else f"{ok} would publish ({reviewed} of them submitted for review)"
+                )
+            else:
+                verdict = f"{ok} would publish"
             typer.echo(
-                f"checked {total} file(s): {ok} would publish{same}, "
+                f"checked {total} file(s): {verdict}{same}, "
                 f"{total - ok - identical} would be refused; nothing published",
                 err=True,
             )
             raise typer.Exit(worst)
         published = 0
+        changes: list[Change] = []
         with open_engine(ctx) as engine:
             for item in in_publish_order(loaded):
                 try:
-                    change = engine.items.publish(
-                        item.content, actor=who, attachments=item.attachments
-                    )
+                    with option_names(_OPTIONS):
+                        change = engine.items.publish(
+                            item.content,
+                            actor=who,
+                            attachments=item.attachments,
+                            urgent=urgent,
+                        )
                 except AlreadyPublished as exc:
                     if exc.identical:
                         identical += 1
@@ -166,8 +244,35 @@ def publish(
                     worst = max(worst, 1)
                     continue
                 published += 1
-                typer.echo(f"{change.item_id}  {change.ref}")
-        summary = f"published {published} of {total} item file(s)"
+                changes.append(change)
+                if not as_json:
+                    line = f"{change.item_id}  {change.ref}"
+                    if change.event != "Published":
+                        line += f"  {_outcome(change)}"
+                    typer.echo(line)
+        if as_json:
+            echo_json([change_json(c) for c in changes])
+        submitted = [c for c in changes if c.event == "Submitted"]
+        if submitted and len(submitted) == published:
+            levels = ", ".join(sorted({c.awaiting or "" for c in submitted}))
+            summary = (
+                f"submitted {published} of {total} item file(s) for review (awaiting "
+                f"{levels}); nothing reaches a public outlet until approved: "
+                "`syndicate review list`"
+            )
+        elif submitted:
+            summary = (
+                f"published {published} of {total} item file(s), "
+                f"{len(submitted)} of them submitted for review (`syndicate review "
+                "list`)"
+            )
+        else:
+            summary = f"published {published} of {total} item file(s)"
+        if urgent is not None and published:
+            summary += (
+                "; released urgently, without review: approve afterwards with "
+                "`syndicate review approve-afterwards`"
+            )
         if identical:
             summary += f"; {identical} already published, identical"
         if refused := total - published - identical:
@@ -210,8 +315,14 @@ def revise(
     ],
     if_version: IfVersionOption = None,
     actor: ActorOption = None,
+    urgent: UrgentOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Publish a new version of an item from a file with its complete new content.
+
+    Under review the new version is submitted for review instead (the output says
+    so), and outlets keep showing the released version until it is approved; a
+    version still under review is replaced (its approvals lapse).
 
     Example: syndicate items revise 某县民政局/000014349/2026-00012 list.md
     --reason "更正第3户家庭人口数"
@@ -219,8 +330,9 @@ def revise(
     with cli_errors():
         reason = check_line("--reason", reason, 500)
         who = check_line("--actor", resolve_actor(actor), 100)
+        urgent = _urgent(urgent)
         loaded = load_item_file(path)
-        with open_engine(ctx) as engine:
+        with open_engine(ctx) as engine, option_names(_OPTIONS):
             item_id = engine.items.resolve(ref)
             try:
                 change = engine.items.revise(
@@ -229,10 +341,28 @@ def revise(
                     reason=reason,
                     actor=who,
                     expected_version=if_version,
+                    urgent=urgent,
                 )
             except InputError as exc:
+                if any(p.field in _OPTIONS for p in exc.problems):
+                    raise
                 raise exc.with_source(str(path)) from None
-        typer.echo(f"revised {change.ref}: now version {change.version}")
+        if as_json:
+            echo_json(change_json(change))
+        elif change.event == "Submitted":
+            typer.echo(
+                f"submitted version {change.version} of {change.ref} for review "
+                f"(awaiting {change.awaiting}); outlets keep what they show until "
+                "it is approved"
+            )
+        elif change.event == "UrgentlyReleased":
+            typer.echo(
+                f"revised {change.ref} urgently, without review: now version "
+                f"{change.version}; approve it afterwards with `syndicate review "
+                "approve-afterwards`"
+            )
+        else:
+            typer.echo(f"revised {change.ref}: now version {change.version}")
 
 
 @app.command()
@@ -255,29 +385,52 @@ def withdraw(
     ] = "",
     if_version: IfVersionOption = None,
     actor: ActorOption = None,
+    urgent: UrgentOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Withdraw an item from every outlet (撤回). It cannot be revised afterwards.
+
+    Under review (and [review] withdraw_needs_review, the default) the withdrawal of
+    a released item is submitted for review instead (the output says so) and the
+    item stays on outlets until it is approved; --urgent takes it down at once. An
+    item never released is withdrawn at once.
 
     Example: syndicate items withdraw 3f2a9c1e --reason "招聘会延期" --note "原通知撤回"
     """
     with cli_errors():
         reason = check_line("--reason", reason, 500)
         who = check_line("--actor", resolve_actor(actor), 100)
+        urgent = _urgent(urgent)
         try:
             note = check_note(note)
         except InputError:
             raise InputError(
                 [Problem("--note", "must be text of at most 2000 characters")]
             ) from None
-        with open_engine(ctx) as engine:
+        with open_engine(ctx) as engine, option_names(_OPTIONS):
             change = engine.items.withdraw(
                 ref,
                 reason=reason,
                 public_note=note,
                 actor=who,
                 expected_version=if_version,
+                urgent=urgent,
             )
-        typer.echo(f"withdrew {change.ref} (version {change.version})")
+        if as_json:
+            echo_json(change_json(change))
+        elif change.event == "Submitted":
+            typer.echo(
+                f"submitted the withdrawal of {change.ref} for review (awaiting "
+                f"{change.awaiting}); it stays on outlets until approved"
+            )
+        elif change.event == "UrgentlyReleased":
+            typer.echo(
+                f"withdrew {change.ref} urgently, without review (version "
+                f"{change.version}); approve it afterwards with `syndicate review "
+                "approve-afterwards`"
+            )
+        else:
+            typer.echo(f"withdrew {change.ref} (version {change.version})")
 
 
 def item_json(item: DisclosureItem) -> dict[str, Any]:
@@ -411,7 +564,11 @@ def list_items(
     ] = None,
     status: Annotated[
         ItemStatus | None,
-        typer.Option("--status", help="Only published or only withdrawn items."),
+        typer.Option(
+            "--status",
+            help="Only published, only withdrawn, or only pending items (never "
+            "released: under review or returned).",
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -437,7 +594,7 @@ def list_items(
         rows = [
             [
                 str(s.id)[:8],
-                s.status.value,
+                s.status.value + (f" ({s.review})" if s.review else ""),
                 f"v{s.version}",
                 area_by_code(s.area).name,
                 s.ref,

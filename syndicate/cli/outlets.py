@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from syndicate.cli.output import cli_errors, echo_json, table
+from syndicate.cli.review import review_off_warning
 from syndicate.cli.state import ActorOption, JsonOption, open_engine, resolve_actor
 from syndicate.outlets import outlet_kinds
 
@@ -46,23 +47,26 @@ def list_kinds(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Validate the [outlets.NAME] tables of syndicate.toml; print them, secrets masked.
 
-    Exit 2 with the outlet and field named when something is wrong.
+    Exit 2 with the outlet and field named when something is wrong. Warns when
+    review before release (先审后发, [review] in syndicate.toml) is off: items then go
+    out unreviewed. An outlet with `review_queue = true` is flagged: it receives
+    review notices only, never items.
 
     Example: syndicate outlets check
     """
     with cli_errors(), open_engine(ctx, store=False) as engine:
         described = engine.check_outlets()
+        warning = review_off_warning(engine.project.review)
         if as_json:
             echo_json([outlet.as_json() for outlet in described])
-            return
-        if not described:
+        elif not described:
             typer.echo("no outlets configured; add [outlets.NAME] tables", err=True)
-            return
-        for outlet in described:
+        for outlet in [] if as_json else described:
             settings = json.dumps(dict(outlet.settings), ensure_ascii=False)
             flags = "".join(
                 f"  {flag}"
                 for flag, on in (
+                    ("review_queue", outlet.review_queue),
                     ("internal", outlet.internal),
                     ("allow_private_network", outlet.allow_private_network),
                 )
@@ -74,6 +78,9 @@ def check(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 + (f"  rate_per_minute={rate}" if rate else "")
                 + f"{flags}  settings={settings}"
             )
+        # Last, so it is what the operator reads.
+        if warning:
+            typer.echo(warning, err=True)
 
 
 @app.command()

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
 
+from syndicate.application import Change
 from syndicate.domain.base import china_time as iso_china
 from syndicate.domain.base import format_time
 from syndicate.engine import store_errors
-from syndicate.errors import InputError, SyndicateError
+from syndicate.errors import InputError, Problem, SyndicateError
 
 __all__ = [
+    "change_json",
     "cli_errors",
     "echo_json",
     "echo_json_line",
     "fail",
     "format_time",
     "iso_china",
+    "option_names",
     "report",
     "table",
     "width",
@@ -57,6 +60,37 @@ def cli_errors() -> Iterator[None]:
     except OSError as exc:  # the file system said no (permissions, not a directory, …)
         where = f"{exc.filename}: " if exc.filename else ""
         fail(f"{where}{exc.strerror or exc}", 1)
+
+
+@contextmanager
+def option_names(names: Mapping[str, str]) -> Iterator[None]:
+    """Input errors from the library name the command's options, not its parameters
+    (`content_hash` → `--hash`): the operator reads what they typed."""
+    try:
+        yield
+    except InputError as exc:
+        if not any(p.field in names for p in exc.problems):
+            raise
+        raise InputError(
+            [Problem(names.get(p.field, p.field), p.message) for p in exc.problems],
+            source=exc.source,
+        ) from None
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    """A write's outcome as commands print it with --json: `released` says whether
+    outlets show it now (False: submitted, or approved at a level and waiting for
+    the next, `awaiting`)."""
+    return {
+        "item_id": str(change.item_id),
+        "ref": change.ref,
+        "version": change.version,
+        "event": change.event,
+        "position": change.position,
+        "timestamp": iso_china(change.timestamp),
+        "released": change.released,
+        "awaiting": change.awaiting,
+    }
 
 
 def width(text: str) -> int:

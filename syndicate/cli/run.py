@@ -20,6 +20,7 @@ from syndicate.cli.output import (
     iso_china,
     table,
 )
+from syndicate.cli.review import ReviewState, review_off_warning
 from syndicate.cli.state import (
     ActorOption,
     JsonOption,
@@ -181,8 +182,10 @@ def _clock(moment: datetime | None) -> str:
     return iso_china(moment)[:19].replace("T", " ") if moment else "-"
 
 
-def _status_json(row: StatusRow, *, check: bool) -> dict[str, Any]:
-    """The object `status --json` prints for one row (`on_outlet` only with --check)."""
+def _status_json(row: StatusRow, *, check: bool, review: ReviewState) -> dict[str, Any]:
+    """The object `status --json` prints for one row (`on_outlet` only with --check;
+    `under_review`: the item's version under review or urgent release awaiting
+    approval afterwards, or None)."""
     record: dict[str, Any] = {
         "item_id": str(row.item_id),
         "ref": row.ref,
@@ -211,6 +214,7 @@ def _status_json(row: StatusRow, *, check: bool) -> dict[str, Any]:
             }
             for w in row.awaiting_attestation
         ],
+        "under_review": review.of(row.item_id),
     }
     if check:
         record["on_outlet"] = row.on_outlet
@@ -294,12 +298,19 @@ def status(
     delivered last: in sync, drifted (someone changed it), missing, not removed, or
     cannot read back. Exit 1 if any outlet is not in sync.
 
+    It also counts the versions awaiting review (先审后发) and the urgent releases
+    awaiting approval afterwards (OVERDUE once past [review] urgent_review_hours), and
+    warns when review is off, so items go out unreviewed. With --json, each row's
+    `under_review` says what of its item awaits review; `syndicate review list --json`
+    lists the whole queue.
+
     Example: syndicate status 临溪县民政局/11330100MB0000006R/2026-00019 --outlet cms --json
     """
     with cli_errors(), open_engine(ctx) as run:
         rows = run.status(ref, outlet, check=check)
+        review = ReviewState.read(run, ref)
         if as_json:
-            echo_json([_status_json(r, check=check) for r in rows])
+            echo_json([_status_json(r, check=check, review=review) for r in rows])
         elif not rows:
             typer.echo(
                 "no deliveries yet; configure outlets and run `syndicate sync`",
@@ -307,6 +318,11 @@ def status(
             )
         else:
             _print_status(rows, check=check)
+        if not as_json and (lines := review.lines()):
+            typer.echo(("\n" if rows else "") + "\n".join(lines))
+        # Last, so it is what the operator reads.
+        if warning := review_off_warning(run.project.review):
+            typer.echo(warning, err=True)
     if check and any(r.out_of_sync for r in rows):
         raise typer.Exit(1)
 

@@ -8,6 +8,14 @@ Rules enforced here, with plain values and no I/O:
   identical to the current content is refused ("nothing changed");
 - a withdrawn item cannot be revised or withdrawn again;
 - every event records the actor who caused it.
+
+先审后发 (`syndicate.domain.review`): under review a new item is `Drafted` and
+`Submitted`, a revision or a withdrawal is `Submitted`; `Approved` at each level the
+submission recorded, in order, each naming the content hash it approves; `Returned` sends
+it back to its author; `Released` makes it public. `UrgentlyReleased` makes it public at
+once and `ApprovedAfterwards` approves it later. The item's `content`, `status` and
+`history` are always what outlets show (for an item never released: its draft, status
+`pending`); the version under review is `pending`.
 """
 
 from __future__ import annotations
@@ -15,20 +23,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import CanInitAggregate
-from pydantic import BeforeValidator, Field
+from pydantic import AwareDatetime, BeforeValidator, Field
 
 from syndicate.domain.base import CHINA_TZ, Aggregate
 from syndicate.domain.content import ItemContent, _line, _multiline, content_hash
-from syndicate.errors import InputError, ItemWithdrawn, NothingChanged, Problem
+from syndicate.domain.review import (
+    PUBLIC_EVENT,
+    Approval,
+    Pending,
+    ProposalKind,
+    Returned,
+    ReviewRules,
+    UrgentRelease,
+)
+from syndicate.errors import (
+    ConflictError,
+    InputError,
+    ItemWithdrawn,
+    NothingChanged,
+    Problem,
+    ReviewRefused,
+)
 
 __all__ = [
     "DisclosureItem",
     "ItemStatus",
     "VersionRecord",
+    "Withdrawal",
     "check_actor",
     "check_line",
     "check_note",
@@ -37,13 +62,18 @@ __all__ = [
 Actor = Annotated[str, BeforeValidator(_line), Field(min_length=1, max_length=100)]
 Reason = Annotated[str, BeforeValidator(_line), Field(min_length=1, max_length=500)]
 Note = Annotated[str, BeforeValidator(_multiline), Field(max_length=2000)]
+LevelName = Annotated[str, BeforeValidator(_line), Field(min_length=1, max_length=50)]
+Comment = Annotated[str, BeforeValidator(_multiline), Field(max_length=2000)]
+Member = tuple[UUID, int]
+_T = TypeVar("_T")
 
 
 class ItemStatus(StrEnum):
-    """Whether the item is live on its outlets or has been withdrawn."""
+    """Whether the item is live on its outlets, withdrawn, or never released yet."""
 
     PUBLISHED = "published"
     WITHDRAWN = "withdrawn"
+    PENDING = "pending"  # never released: a draft under review (or returned)
 
 
 @dataclass(frozen=True)
@@ -56,6 +86,17 @@ class VersionRecord:
     actor: str
     content_hash: str | None
     reason: str | None
+    level: str | None = None
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """How a released item was taken down (what outlets show in its place)."""
+
+    reason: str
+    public_note: str
+    actor: str
+    timestamp: datetime
 
 
 def _check_line(field: str, value: str, limit: int) -> str:
@@ -109,11 +150,12 @@ class DisclosureItem(Aggregate):
                 at=self.timestamp,
                 actor=self.actor,
                 content_hash=getattr(self, "content_hash", None),
-                reason=getattr(self, "reason", None),
+                reason=getattr(self, "reason", None) or getattr(self, "comment", None),
+                level=getattr(self, "level", None),
             )
 
     class Published(Event, CanInitAggregate[UUID]):
-        """The item was published (version 1)."""
+        """The item was published (version 1), released at once (review off)."""
 
         TOPIC: ClassVar[str] = "syndicate.DisclosureItem.Published"
         originator_topic: str
@@ -122,14 +164,13 @@ class DisclosureItem(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             item: DisclosureItem = aggregate
-            item.content = self.content
-            item.content_hash = self.content_hash
-            item.status = ItemStatus.PUBLISHED
-            item.withdrawal = None
+            item._begin(self.content, self.content_hash, ItemStatus.PUBLISHED)
             item.history = [self.record()]
+            item.public_version = self.originator_version
 
     class Revised(Event):
-        """The item's content was replaced; `reason` is the public 更正说明."""
+        """The item's content was replaced at once (review off); `reason` is the
+        public 更正说明."""
 
         TOPIC: ClassVar[str] = "syndicate.DisclosureItem.Revised"
         content: ItemContent
@@ -138,12 +179,26 @@ class DisclosureItem(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             item: DisclosureItem = aggregate
+            first = item.status is ItemStatus.PENDING
             item.content = self.content
             item.content_hash = self.content_hash
-            item.history.append(self.record())
+            item.status = ItemStatus.PUBLISHED
+            item.pending = None
+            record = self.record()
+            if first:  # a draft released by a revision once review was switched off
+                record = VersionRecord(
+                    record.version,
+                    "Published",
+                    record.at,
+                    record.actor,
+                    record.content_hash,
+                    None,
+                )
+            item.history.append(record)
+            item.public_version = self.originator_version
 
     class Withdrawn(Event):
-        """The item was withdrawn (撤回); `public_note` is shown where it used to be."""
+        """The item was withdrawn (撤回) at once; `public_note` is shown where it was."""
 
         TOPIC: ClassVar[str] = "syndicate.DisclosureItem.Withdrawn"
         reason: Reason
@@ -151,9 +206,171 @@ class DisclosureItem(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             item: DisclosureItem = aggregate
+            was_public = item.status is ItemStatus.PUBLISHED
             item.status = ItemStatus.WITHDRAWN
-            item.withdrawal = self
-            item.history.append(self.record())
+            item.pending = None
+            item.withdrawal = Withdrawal(
+                self.reason, self.public_note, self.actor, self.timestamp
+            )
+            if was_public:
+                item.history.append(self.record())
+                item.public_version = self.originator_version
+            else:  # a draft abandoned: nothing was ever public
+                item.reviews.append(self.record())
+
+    # -- 先审后发 -------------------------------------------------------------------------
+
+    class Drafted(Event, CanInitAggregate[UUID]):
+        """A new item stored for review (version 1); not public until released."""
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.Drafted"
+        originator_topic: str
+        content: ItemContent
+        content_hash: str
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            item._begin(self.content, self.content_hash, ItemStatus.PENDING)
+            item.history = []
+            item.reviews.append(self.record())
+
+    class Submitted(Event):
+        """A version was submitted for review at `levels`, in order."""
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.Submitted"
+        kind: ProposalKind
+        content: ItemContent | None = None
+        content_hash: str
+        reason: Reason | None = None
+        public_note: Note = ""
+        levels: tuple[LevelName, ...]
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            item.pending = Pending(
+                kind=self.kind,
+                version=self.originator_version,
+                content=self.content,
+                content_hash=self.content_hash,
+                submitted_by=self.actor,
+                submitted_at=self.timestamp,
+                levels=self.levels,
+                reason=self.reason,
+                public_note=self.public_note,
+            )
+            if item.status is ItemStatus.PENDING and self.content is not None:
+                item.content = self.content  # a draft shows its latest version
+                item.content_hash = self.content_hash
+            item.reviews.append(self.record())
+
+    class Approved(Event):
+        """A reviewer approved the pending version (`content_hash`) at `level`."""
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.Approved"
+        level: LevelName
+        content_hash: str
+        comment: Comment = ""
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            _present(item.pending).approvals.append(
+                Approval(
+                    self.level,
+                    self.actor,
+                    self.timestamp,
+                    self.content_hash,
+                    self.comment,
+                )
+            )
+            item.reviews.append(self.record())
+
+    class Returned(Event):
+        """A reviewer sent the pending version back to its author, saying why."""
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.Returned"
+        level: LevelName
+        content_hash: str
+        comment: Reason
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            _present(item.pending).returned = Returned(
+                self.level, self.actor, self.timestamp, self.comment
+            )
+            item.reviews.append(self.record())
+
+    class Released(Event):
+        """The approved pending version became public.
+
+        A policy and its 解读 are released in one transaction: every member's event but
+        the last names the last (`planned_with`), and the last lists every member it is
+        released with (`bundle`: item id and version), so the planner plans them all at
+        once, at the last one's position, or none of them.
+        """
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.Released"
+        content_hash: str
+        bundle: tuple[Member, ...] = ()
+        planned_with: UUID | None = None
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            pending = _present(item.pending)
+            item.reviews.append(self.record())
+            item._make_public(pending, self)
+
+    class UrgentlyReleased(Event):
+        """The pending version was made public without review (`reason`); it is to be
+        approved afterwards, at every level, by `due`. A policy and its 解读 published
+        urgently in one command are one bundle, as with `Released`."""
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.UrgentlyReleased"
+        content_hash: str
+        reason: Reason
+        due: AwareDatetime
+        bundle: tuple[Member, ...] = ()
+        planned_with: UUID | None = None
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            pending = _present(item.pending)
+            item.reviews.append(self.record())
+            item.urgent = UrgentRelease(
+                version=self.originator_version,
+                kind=pending.kind,
+                content_hash=self.content_hash,
+                reason=self.reason,
+                actor=self.actor,
+                at=self.timestamp,
+                due=self.due,
+                levels=pending.levels,
+                submitted_by=pending.submitted_by,
+            )
+            item._make_public(pending, self)
+
+    class ApprovedAfterwards(Event):
+        """A reviewer approved an urgent release afterwards at `level`."""
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.ApprovedAfterwards"
+        level: LevelName
+        content_hash: str
+        comment: Comment = ""
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            urgent = _present(item.urgent)
+            urgent.approvals.append(
+                Approval(
+                    self.level,
+                    self.actor,
+                    self.timestamp,
+                    self.content_hash,
+                    self.comment,
+                )
+            )
+            if urgent.next_level is None:
+                item.urgent = None
+            item.reviews.append(self.record())
 
     if TYPE_CHECKING:
         # State, set by the events' apply methods. Declared for type checkers only:
@@ -162,8 +379,55 @@ class DisclosureItem(Aggregate):
         content: ItemContent
         content_hash: str
         status: ItemStatus
-        withdrawal: DisclosureItem.Withdrawn | None
+        withdrawal: Withdrawal | None
         history: list[VersionRecord]
+        reviews: list[VersionRecord]
+        pending: Pending | None
+        urgent: UrgentRelease | None
+        public_version: int
+
+    def _begin(self, content: ItemContent, digest: str, status: ItemStatus) -> None:
+        self.content = content
+        self.content_hash = digest
+        self.status = status
+        self.withdrawal = None
+        self.reviews = []
+        self.pending = None
+        self.urgent = None
+        self.public_version = 0
+
+    def _make_public(self, pending: Pending, event: DisclosureItem.Event) -> None:
+        """Apply a released proposal: what outlets show changes at this version."""
+        if pending.kind is ProposalKind.WITHDRAW:
+            self.status = ItemStatus.WITHDRAWN
+            self.withdrawal = Withdrawal(
+                pending.reason or "",
+                pending.public_note,
+                pending.submitted_by,
+                event.timestamp,
+            )
+        else:
+            self.content = _present(pending.content)
+            self.content_hash = pending.content_hash
+            self.status = ItemStatus.PUBLISHED
+        self.history.append(
+            VersionRecord(
+                version=event.originator_version,
+                event=PUBLIC_EVENT[pending.kind],
+                at=event.timestamp,
+                actor=pending.submitted_by,
+                content_hash=(
+                    None
+                    if pending.kind is ProposalKind.WITHDRAW
+                    else pending.content_hash
+                ),
+                reason=None if pending.kind is ProposalKind.PUBLISH else pending.reason,
+            )
+        )
+        self.public_version = event.originator_version
+        self.pending = None
+
+    # -- commands: released at once (review off) ---------------------------------------
 
     @classmethod
     def publish(
@@ -191,6 +455,30 @@ class DisclosureItem(Aggregate):
         self, content: ItemContent, *, reason: str, actor: str, at: datetime
     ) -> None:
         """Replace the content; refused after withdrawal or when nothing changed."""
+        reason, new_hash = self._check_revision(content, reason)
+        self.trigger_event(
+            self.Revised,
+            timestamp=at,
+            content=content,
+            content_hash=new_hash,
+            reason=reason,
+            actor=check_actor(actor),
+        )
+
+    def withdraw(
+        self, *, reason: str, public_note: str = "", actor: str, at: datetime
+    ) -> None:
+        """Take the item down everywhere; refused if it is withdrawn already."""
+        reason, note = self._check_withdrawal(reason, public_note)
+        self.trigger_event(
+            self.Withdrawn,
+            timestamp=at,
+            reason=reason,
+            public_note=note,
+            actor=check_actor(actor),
+        )
+
+    def _check_revision(self, content: ItemContent, reason: str) -> tuple[str, str]:
         self._require_live("revise")
         problems = [
             Problem(
@@ -205,24 +493,26 @@ class DisclosureItem(Aggregate):
             raise InputError(problems)
         reason = _check_line("reason", reason, 500)
         new_hash = content_hash(content)
-        if new_hash == self.content_hash:
+        pending = self.pending
+        if (
+            pending is not None
+            and pending.content_hash == new_hash
+            and not (pending.returned)
+        ):
             raise NothingChanged(
                 f"nothing changed: the revision of {self.content.ref} is identical to "
-                f"version {self.version}"
+                f"the version submitted for review at version {pending.version}"
             )
-        self.trigger_event(
-            self.Revised,
-            timestamp=at,
-            content=content,
-            content_hash=new_hash,
-            reason=reason,
-            actor=check_actor(actor),
-        )
+        if new_hash == self.content_hash and (
+            pending is None or pending.kind is not ProposalKind.PUBLISH
+        ):
+            raise NothingChanged(
+                f"nothing changed: the revision of {self.content.ref} is identical to "
+                f"version {self.public_version or self.version}"
+            )
+        return reason, new_hash
 
-    def withdraw(
-        self, *, reason: str, public_note: str = "", actor: str, at: datetime
-    ) -> None:
-        """Take the item down everywhere; refused if it is withdrawn already."""
+    def _check_withdrawal(self, reason: str, public_note: str) -> tuple[str, str]:
         self._require_live("withdraw")
         reason = _check_line("reason", reason, 500)
         try:
@@ -231,13 +521,380 @@ class DisclosureItem(Aggregate):
             raise InputError([Problem("public_note", str(exc))]) from None
         if len(note) > 2000:
             raise InputError([Problem("public_note", "is longer than 2000 characters")])
-        self.trigger_event(
-            self.Withdrawn,
+        return reason, note
+
+    # -- commands: 先审后发 --------------------------------------------------------------
+
+    @classmethod
+    def draft(
+        cls,
+        content: ItemContent,
+        *,
+        rules: ReviewRules,
+        actor: str,
+        at: datetime,
+        known_id: UUID | None = None,
+    ) -> DisclosureItem:
+        """A new item stored and submitted for review (versions 1 and 2, pending)."""
+        actor = check_actor(actor)
+        digest = content_hash(content)
+        item = cls._create(
+            cls.Drafted,
+            id=known_id or content.id,
             timestamp=at,
+            content=content,
+            content_hash=digest,
+            actor=actor,
+        )
+        item._submit(
+            rules,
+            kind=ProposalKind.PUBLISH,
+            content=content,
+            digest=digest,
+            reason=None,
+            note="",
+            actor=actor,
+            at=at,
+        )
+        return item
+
+    def submit_revision(
+        self,
+        content: ItemContent,
+        *,
+        reason: str,
+        rules: ReviewRules,
+        actor: str,
+        at: datetime,
+    ) -> None:
+        """Submit a new version for review; what outlets show stays as it is until it
+        is released. Replaces a version still under review (its approvals lapse)."""
+        reason, digest = self._check_revision(content, reason)
+        kind = (
+            ProposalKind.PUBLISH
+            if self.status is ItemStatus.PENDING
+            else ProposalKind.REVISE
+        )
+        self._submit(
+            rules,
+            kind=kind,
+            content=content,
+            digest=digest,
+            reason=reason,
+            note="",
+            actor=check_actor(actor),
+            at=at,
+        )
+
+    def submit_withdrawal(
+        self,
+        *,
+        reason: str,
+        public_note: str = "",
+        rules: ReviewRules,
+        actor: str,
+        at: datetime,
+    ) -> None:
+        """Submit the withdrawal of a released item for review."""
+        reason, note = self._check_withdrawal(reason, public_note)
+        if self.status is not ItemStatus.PUBLISHED:
+            raise ReviewRefused(
+                f"{self.ref} was never released: withdraw it at once (nothing public "
+                "to review)"
+            )
+        if self.pending is not None and self.pending.kind is ProposalKind.WITHDRAW:
+            raise ReviewRefused(
+                f"the withdrawal of {self.ref} is under review already (submitted at "
+                f"version {self.pending.version} by {self.pending.submitted_by})"
+            )
+        self._submit(
+            rules,
+            kind=ProposalKind.WITHDRAW,
+            content=None,
+            digest=self.content_hash,
+            reason=reason,
+            note=note,
+            actor=check_actor(actor),
+            at=at,
+        )
+
+    def resubmit(self, *, rules: ReviewRules, actor: str, at: datetime) -> None:
+        """Submit the pending version again, unchanged, at the levels configured now
+        (after a return the author disagrees with, or after the levels changed)."""
+        pending = self._require_pending("resubmit")
+        self._submit(
+            rules,
+            kind=pending.kind,
+            content=pending.content,
+            digest=pending.content_hash,
+            reason=pending.reason,
+            note=pending.public_note,
+            actor=check_actor(actor),
+            at=at,
+        )
+
+    def _submit(
+        self,
+        rules: ReviewRules,
+        *,
+        kind: ProposalKind,
+        content: ItemContent | None,
+        digest: str,
+        reason: str | None,
+        note: str,
+        actor: str,
+        at: datetime,
+    ) -> None:
+        if not rules.on:
+            raise ReviewRefused(
+                f"{self.ref}: review is off for this item ([review] levels = [])"
+            )
+        self.trigger_event(
+            self.Submitted,
+            timestamp=at,
+            kind=kind,
+            content=content,
+            content_hash=digest,
             reason=reason,
             public_note=note,
+            levels=rules.names,
+            actor=actor,
+        )
+
+    def approve(
+        self,
+        *,
+        level: str,
+        content_hash: str,
+        rules: ReviewRules,
+        actor: str,
+        at: datetime,
+        comment: str = "",
+    ) -> bool:
+        """Approve the pending version at `level`; True when every level has approved.
+
+        Refused unless `content_hash` is the pending version's, `level` is the next one,
+        `actor` may act at it, did not submit the version (unless self-review is
+        allowed) and approved no other level of it.
+        """
+        actor = check_actor(actor)
+        pending = self._require_pending("approve")
+        if pending.returned is not None:
+            raise ReviewRefused(
+                f"{self.ref} was returned to its author at level "
+                f"{pending.returned.level} by {pending.returned.reviewer}: waiting for a "
+                "new version (`syndicate items revise`) or a resubmission"
+            )
+        self._check_reviewer(
+            pending.levels,
+            pending.approvals,
+            level=level,
+            digest=content_hash,
+            expected=pending.content_hash,
+            author=pending.submitted_by,
+            rules=rules,
+            actor=actor,
+            what="the pending version",
+        )
+        self.trigger_event(
+            self.Approved,
+            timestamp=at,
+            level=level,
+            content_hash=content_hash,
+            comment=_comment(comment),
+            actor=actor,
+        )
+        return _present(self.pending).approved
+
+    def return_to_author(
+        self,
+        *,
+        comment: str,
+        rules: ReviewRules,
+        actor: str,
+        at: datetime,
+        level: str | None = None,
+        content_hash: str | None = None,
+    ) -> None:
+        """Send the pending version back to its author at the level awaited now."""
+        actor = check_actor(actor)
+        pending = self._require_pending("return")
+        if pending.returned is not None:
+            raise ReviewRefused(
+                f"{self.ref} was returned already, at level {pending.returned.level} "
+                f"by {pending.returned.reviewer}"
+            )
+        awaited = pending.next_level
+        if awaited is None:
+            raise ReviewRefused(
+                f"{self.ref} is approved at every level and waits only for the items "
+                "it is released with; withdraw it instead"
+            )
+        level = awaited if level is None else level
+        if level != awaited:
+            raise ReviewRefused(f"{self.ref} awaits level {awaited!r}, not {level!r}")
+        comment = _check_line("comment", comment, 500)
+        if content_hash is not None and content_hash != pending.content_hash:
+            raise ReviewRefused(_stale(self.ref, content_hash, pending.content_hash))
+        rule = rules.level(level)
+        if rule is None or not rule.allows(actor):
+            raise ReviewRefused(_not_reviewer(actor, level, rule))
+        self.trigger_event(
+            self.Returned,
+            timestamp=at,
+            level=level,
+            content_hash=pending.content_hash,
+            comment=comment,
+            actor=actor,
+        )
+
+    def release(
+        self,
+        *,
+        actor: str,
+        at: datetime,
+        bundle: tuple[Member, ...] = (),
+        planned_with: UUID | None = None,
+    ) -> None:
+        """Make the pending version public; it must be approved at every level."""
+        pending = self._require_pending("release")
+        if not pending.approved:
+            raise ReviewRefused(
+                f"{self.ref} is not approved at every level (awaiting "
+                f"{pending.next_level!r})"
+            )
+        self.trigger_event(
+            self.Released,
+            timestamp=at,
+            content_hash=pending.content_hash,
+            bundle=bundle,
+            planned_with=planned_with,
             actor=check_actor(actor),
         )
+
+    def release_urgently(
+        self,
+        *,
+        reason: str,
+        rules: ReviewRules,
+        actor: str,
+        at: datetime,
+        bundle: tuple[Member, ...] = (),
+        planned_with: UUID | None = None,
+    ) -> None:
+        """Make the pending version public now, without review; approved afterwards."""
+        pending = self._require_pending("release urgently")
+        reason = _check_line("reason", reason, 500)
+        self.trigger_event(
+            self.UrgentlyReleased,
+            timestamp=at,
+            content_hash=pending.content_hash,
+            reason=reason,
+            due=rules.urgent_due(at),
+            bundle=bundle,
+            planned_with=planned_with,
+            actor=check_actor(actor),
+        )
+
+    def approve_afterwards(
+        self,
+        *,
+        level: str,
+        content_hash: str,
+        rules: ReviewRules,
+        actor: str,
+        at: datetime,
+        comment: str = "",
+    ) -> None:
+        """Approve an urgent release afterwards at `level` (the same rules as before
+        release: the hash released, levels in order, no self- or double approval)."""
+        actor = check_actor(actor)
+        urgent = self.urgent
+        if urgent is None:
+            raise ReviewRefused(
+                f"{self.ref} has no urgent release awaiting approval afterwards"
+            )
+        self._check_reviewer(
+            urgent.levels,
+            urgent.approvals,
+            level=level,
+            digest=content_hash,
+            expected=urgent.content_hash,
+            author=urgent.submitted_by,
+            rules=rules,
+            actor=actor,
+            what="the urgently released version",
+        )
+        self.trigger_event(
+            self.ApprovedAfterwards,
+            timestamp=at,
+            level=level,
+            content_hash=content_hash,
+            comment=_comment(comment),
+            actor=actor,
+        )
+
+    def _check_reviewer(
+        self,
+        levels: tuple[str, ...],
+        approvals: list[Approval],
+        *,
+        level: str,
+        digest: str,
+        expected: str,
+        author: str,
+        rules: ReviewRules,
+        actor: str,
+        what: str,
+    ) -> None:
+        if level not in levels:
+            raise InputError(
+                [
+                    Problem(
+                        "level",
+                        f"{level!r} is not a review level of {self.ref} (its levels: "
+                        f"{', '.join(levels)})",
+                    )
+                ]
+            )
+        done = {a.level for a in approvals}
+        if level in done:
+            by = next(a for a in approvals if a.level == level)
+            raise ConflictError(
+                f"level {level!r} of {self.ref} was approved already by {by.reviewer}"
+            )
+        awaited = levels[len(approvals)]
+        if level != awaited:
+            raise ReviewRefused(
+                f"level {level!r} of {self.ref} comes after {awaited!r}, which has not "
+                "approved yet: levels are taken in order"
+            )
+        if digest != expected:
+            raise ReviewRefused(_stale(self.ref, digest, expected, what))
+        if actor == author and not rules.allow_self_review:
+            raise ReviewRefused(
+                f"{actor} submitted this version of {self.ref} and cannot approve it "
+                "(set [review] allow_self_review = true for an office of one)"
+            )
+        rule = rules.level(level)
+        if rule is None or not rule.allows(actor):
+            raise ReviewRefused(_not_reviewer(actor, level, rule))
+        twice = [a.level for a in approvals if a.reviewer == actor]
+        if twice:
+            raise ReviewRefused(
+                f"{actor} approved level {twice[0]!r} of this version of {self.ref} "
+                "already; one person cannot approve two levels"
+            )
+
+    def _require_pending(self, verb: str) -> Pending:
+        if self.pending is None:
+            state = {
+                ItemStatus.PUBLISHED: "it is released and nothing is under review",
+                ItemStatus.WITHDRAWN: "it has been withdrawn",
+                ItemStatus.PENDING: "nothing is under review",
+            }[self.status]
+            raise ReviewRefused(f"cannot {verb} {self.ref}: {state}")
+        return self.pending
 
     def _require_live(self, verb: str) -> None:
         if self.status is ItemStatus.WITHDRAWN and self.withdrawal is not None:
@@ -253,3 +910,44 @@ class DisclosureItem(Aggregate):
     def ref(self) -> str:
         """`AGENCY/INDEX_NO`."""
         return self.content.ref
+
+    @property
+    def released(self) -> bool:
+        """Whether any version of the item was ever public."""
+        return self.public_version > 0
+
+
+def _present(value: _T | None) -> _T:
+    """`value`, which an earlier event set (a log applied out of order is corrupt)."""
+    if value is None:
+        raise ValueError("review event applied to an item with nothing under review")
+    return value
+
+
+def _comment(comment: str) -> str:
+    try:
+        cleaned = str(_multiline(comment))
+    except ValueError as exc:
+        raise InputError([Problem("comment", str(exc))]) from None
+    if len(cleaned) > 2000:
+        raise InputError([Problem("comment", "is longer than 2000 characters")])
+    return cleaned
+
+
+def _stale(
+    ref: str, offered: str, expected: str, what: str = "the pending version"
+) -> str:
+    return (
+        f"the content hash {offered[:12]}… is not {what} of {ref} "
+        f"({expected[:12]}…): it changed after you read it; read it again with "
+        f"`syndicate review show {ref}`"
+    )
+
+
+def _not_reviewer(actor: str, level: str, rule: object) -> str:
+    if rule is None:
+        return (
+            f"level {level!r} is no longer configured in [review] levels; resubmit the "
+            "version (`syndicate review resubmit`) to review it at the levels in force"
+        )
+    return f"{actor} is not a reviewer at level {level!r} ([review] reviewers)"

@@ -658,7 +658,10 @@ class AuditOps(EngineBase):
     ) -> DeadlineReport:
         """Proactively disclosed items against Art. 26 (20 working days from the first
         version's formed_on), counted as of `today` (default: today in China) with
-        `calendar` (default: the official one; see `workday_calendar`)."""
+        `calendar` (default: the official one; see `workday_calendar`). Under review
+        the first version is the draft and publication comes only after the first
+        release, so an item still under review counts as not published; each item
+        says what waits for review (`DeadlineFact.review`)."""
         calendar = calendar if calendar is not None else WorkdayCalendar()
         with store_errors():
             day = today or china_date(self.clock())
@@ -679,7 +682,9 @@ class AuditOps(EngineBase):
     ) -> ReportResult:
         """Write the HTML report (index.html) and one CSV per table into `out` (created
         if needed; files of the same names are replaced); with `year`, the annual
-        statistics too. `InputError` if `out` exists and is not a directory."""
+        statistics too; when the home reviews items (or its log holds review events),
+        the 先审后发 sections (urgent releases, time in review, returns). `InputError`
+        if `out` exists and is not a directory."""
         calendar = calendar if calendar is not None else WorkdayCalendar()
         if out.exists() and not out.is_dir():
             raise InputError([Problem("--out", f"{out} exists and is not a directory")])
@@ -694,6 +699,7 @@ class AuditOps(EngineBase):
                 now=self.clock(),
                 calendar=calendar,
                 year=year,
+                review=self.project.review.on,
             )
         return ReportResult(data, write_report(data, out), calendar.warnings())
 

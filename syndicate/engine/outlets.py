@@ -84,6 +84,7 @@ class OutletOps(EngineBase):
         *,
         store_url: str | None = None,
         environ: Mapping[str, str] | None = None,
+        review: bool = True,
     ) -> HomeInit:
         """Make (or complete) a home as `syndicate init` does: syndicate.toml
         (commented; `store_url` written in it, default `sqlite`), the data directory,
@@ -98,10 +99,17 @@ class OutletOps(EngineBase):
 
         `Project.init` makes the same home but the checkpoint store, which SQLite
         makes on first use and PostgreSQL needs made here.
+
+        `review`: a new syndicate.toml asks for one review level (先审后发,
+        `[review] levels = ["审核"]`); False writes `levels = []` (no review).
         """
         with store_errors():
             project, created = Project.init(
-                Path(home), store_url=store_url, environ=environ, keys=False
+                Path(home),
+                store_url=store_url,
+                environ=environ,
+                keys=False,
+                review=review,
             )
             # Another init of this home may be making these now: take turns.
             with home_lock(project.home):

@@ -513,7 +513,7 @@ def test_publish_revise_withdraw_through_a_project(tmp_path: Path) -> None:
         result = runner.invoke(app, ["--home", str(home), *args])
         assert result.exit_code == 0, result.output + result.stderr
 
-    cli("init")
+    cli("init", "--no-review")
     with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
         config.write(
             """
