@@ -160,6 +160,9 @@ class ReviewEntry:
     due: datetime | None = None
     overdue: bool = False
     members: tuple[ReviewEntry, ...] = ()
+    # The hash an approval names: the content hash for a new item, for a revision or
+    # a withdrawal the hash of the proposal (its 更正说明 or note too; `review_hash`).
+    review_hash: str = ""
 
     def as_json(self) -> dict[str, object]:
         """The object `review list --json` prints for it."""
@@ -171,6 +174,7 @@ class ReviewEntry:
             "state": self.state,
             "version": self.version,
             "content_hash": self.content_hash,
+            "review_hash": self.review_hash,
             "submitted_by": self.submitted_by,
             "submitted_at": china_time(self.submitted_at),
             "levels": list(self.levels),
@@ -209,6 +213,9 @@ class ReviewDetail:
     proposed: ItemContent | None  # the version under review (None: a withdrawal)
     diff: str  # unified diff, live → proposed ("" for a withdrawal)
     public_note: str = ""  # a withdrawal's note shown in the item's place
+    # An urgent release still awaiting approval afterwards while a newer version is
+    # under review (`entry` is then that version).
+    urgent: ReviewEntry | None = None
 
     def as_json(self) -> dict[str, object]:
         """The object `review show --json` prints."""
@@ -220,13 +227,17 @@ class ReviewDetail:
             else self.proposed.model_dump(mode="json"),
             "diff": self.diff,
             "public_note": self.public_note,
+            "urgent": None if self.urgent is None else self.urgent.as_json(),
         }
 
 
-def review_entry(item: DisclosureItem, now: datetime) -> ReviewEntry | None:
-    """The review-queue entry of an item (None: nothing under review or awaiting
-    approval afterwards)."""
-    pending = item.pending
+def review_entry(
+    item: DisclosureItem, now: datetime, *, urgent_only: bool = False
+) -> ReviewEntry | None:
+    """The review-queue entry of an item: its version under review, else its urgent
+    release awaiting approval afterwards (`urgent_only`: that one, even while a newer
+    version is under review); None when there is neither."""
+    pending = None if urgent_only else item.pending
     if pending is not None:
         content = pending.content or item.content
         return ReviewEntry(
@@ -244,6 +255,7 @@ def review_entry(item: DisclosureItem, now: datetime) -> ReviewEntry | None:
             awaiting=pending.next_level,
             reason=pending.reason,
             returned=pending.returned,
+            review_hash=pending.review_hash,
         )
     urgent = item.urgent
     if urgent is not None:
@@ -263,6 +275,7 @@ def review_entry(item: DisclosureItem, now: datetime) -> ReviewEntry | None:
             reason=urgent.reason,
             due=urgent.due,
             overdue=now >= urgent.due,
+            review_hash=urgent.review_hash or urgent.content_hash,
         )
     return None
 
@@ -351,6 +364,19 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                     "the same agency and index_no appear twice in one batch"
                 )
             today = today_in_china(self._now)
+            by_id = {content.id: content for content, _ in pairs}
+            for content, _ in pairs:
+                target = by_id.get(content.interprets) if content.interprets else None
+                if target is not None and target.interprets is not None:
+                    raise InputError(
+                        [
+                            Problem(
+                                "interprets",
+                                f"{target.ref} is itself a 解读; name the policy it "
+                                "interprets",
+                            )
+                        ]
+                    )
             for content, _ in pairs:
                 try:
                     self._admit(content, today)
@@ -361,10 +387,11 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                     self._refuse_if_published(content)
                     raise
             if urgent is not None:
-                for content, _ in pairs:
-                    self._check_urgent(
-                        content, self.review_policy.rules_for(content), ids
-                    )
+                batch = [content for content, _ in pairs]
+                for content in batch:
+                    rules = self.review_policy.rules_for(content)
+                    self._check_urgent(content, rules, ids)
+                    self._check_needs_reading(content, rules, batch)
             for content, prepared in pairs:
                 self._store_attachments(content, prepared)
             aggregates = [
@@ -495,6 +522,8 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             if urgent is not None:
                 self._check_urgent(content, rules, set())
                 self._check_not_bundled(item, content)
+                if not item.released:
+                    self._check_needs_reading(content, rules, ())
             self._store_attachments(content, ())
             now = self._now()
             if rules.on:
@@ -594,6 +623,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         with self._guard():
             item = self._load(ref, expected_version)
             rules = self._rules(item, item.pending.content if item.pending else None)
+            self._check_policy_alive(item)
             complete = item.approve(
                 level=level,
                 content_hash=content_hash,
@@ -621,6 +651,11 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         with self._guard():
             item = self._load(ref, expected_version)
             pending = item.pending
+            self._check_policy_alive(item)
+            if pending is not None and not self._rules(item, pending.content).on:
+                # Review was switched off since it was submitted: release it as
+                # review off would have (recorded with no approvals).
+                return self._release([item], item, actor=actor, unreviewed=True)
             if pending is None or not pending.approved:
                 awaiting = pending.next_level if pending else None
                 raise ReviewRefused(
@@ -701,6 +736,9 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             rules = self._rules(item, pending.content if pending else None)
             if pending is not None:
                 self._check_not_bundled(item, pending.content or item.content)
+                self._check_policy_alive(item)
+                if pending.content is not None and not item.released:
+                    self._check_needs_reading(pending.content, rules, ())
             item.release_urgently(
                 reason=reason, rules=rules, actor=actor, at=self._now()
             )
@@ -735,13 +773,50 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
 
     def _rules(self, item: DisclosureItem, content: ItemContent | None) -> ReviewRules:
         """The review rules for a change of `item` to `content`: those of the new
-        content, or of the item as it is when the new content's are off (moving an
-        item to an area without review does not skip review)."""
-        if content is not None:
-            rules = self.review_policy.rules_for(content)
+        content, else of the version outlets show, else of its first draft — the first
+        of them with review on. Moving an item (released or a draft) to an agency or
+        area without review does not skip review."""
+        candidates = [content, item.content if item.released else None, item.drafted]
+        rules = self.review_policy.rules_for(item.content)
+        for candidate in candidates:
+            if candidate is None:
+                continue
+            rules = self.review_policy.rules_for(candidate)
             if rules.on:
                 return rules
-        return self.review_policy.rules_for(item.content)
+        return rules
+
+    def _check_policy_alive(self, item: DisclosureItem) -> None:
+        """A 解读 under review whose policy was withdrawn before it was ever released
+        is not released (alone, it would explain nothing public)."""
+        content = item.pending.content if item.pending else None
+        target = content.interprets if content is not None else None
+        if target is None or target not in self.repository:
+            return
+        policy = cast(DisclosureItem, self.repository.get(target))
+        if policy.status is ItemStatus.WITHDRAWN and not policy.released:
+            raise ReviewRefused(
+                f"{item.ref} interprets {policy.ref}, which was withdrawn before it was "
+                "ever released: withdraw this 解读 too, or revise it to interpret "
+                "another policy"
+            )
+
+    def _check_needs_reading(
+        self, content: ItemContent, rules: ReviewRules, batch: Sequence[ItemContent]
+    ) -> None:
+        """A policy whose category needs a 解读 is not released urgently without one
+        released with it (in the same command)."""
+        if content.interprets is not None or content.category is None:
+            return
+        if content.category not in rules.requires_interpretation:
+            return
+        if any(other.interprets == content.id for other in batch):
+            return
+        raise ReviewRefused(
+            f"{content.ref} is a {content.category}, which is released only together "
+            "with a 解读 ([review] requires_interpretation): publish it and its 解读 "
+            "urgently in one command"
+        )
 
     def _check_not_bundled(self, item: DisclosureItem, content: ItemContent) -> None:
         members = self._bundle(item, content)
@@ -775,7 +850,9 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                 members[other] = item
             elif other not in members:
                 candidate = cast(DisclosureItem, self.repository.get(other))
-                if candidate.status is ItemStatus.PENDING and candidate.pending:
+                # Under review as a 解读 of the root: a draft, or a released item
+                # revised into one.
+                if candidate.pending is not None:
                     members[other] = candidate
         members.setdefault(item.id, item)
         return list(members.values())
@@ -849,7 +926,12 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         return True
 
     def _release(
-        self, members: list[DisclosureItem], item: DisclosureItem, *, actor: str
+        self,
+        members: list[DisclosureItem],
+        item: DisclosureItem,
+        *,
+        actor: str,
+        unreviewed: bool = False,
     ) -> Change:
         """Release `members` in one transaction; the last one names the others."""
         now = self._now()
@@ -860,6 +942,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             actor=actor,
             at=now,
             bundle=tuple((o.id, o.version) for o in others),
+            unreviewed=unreviewed,
         )
         try:
             recordings = self.save(*others, item)
@@ -905,7 +988,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         for item in items.values():
             if agency is not None and item.content.agency != agency:
                 continue
-            entry = review_entry(item, now)
+            entry = review_entry(item, now, urgent_only=overdue)
             if entry is None or (entry.state == "urgent") != overdue:
                 continue
             entries[item.id] = entry
@@ -915,10 +998,11 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             content = item.pending.content if item.pending else None
             policy = content.interprets if content is not None else None
             if (
-                policy in entries
+                not overdue
+                and policy in entries
                 and policy is not None
                 and items[policy].status is ItemStatus.PENDING
-                and item.status is ItemStatus.PENDING
+                and not entries[policy].members
             ):
                 grouped.setdefault(policy, []).append(entries.pop(entry.item_id))
         result = [
@@ -972,8 +1056,18 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             live = before.content if before.status is ItemStatus.PUBLISHED else None
             note = item.withdrawal.public_note if item.withdrawal else ""
         diff = "" if proposed is None else content_diff(live, proposed)
+        urgent = (
+            review_entry(item, self._now(), urgent_only=True)
+            if item.pending is not None and item.urgent is not None
+            else None
+        )
         return ReviewDetail(
-            entry=entry, live=live, proposed=proposed, diff=diff, public_note=note
+            entry=entry,
+            live=live,
+            proposed=proposed,
+            diff=diff,
+            public_note=note,
+            urgent=urgent,
         )
 
     # -- reading -----------------------------------------------------------------------
@@ -1226,6 +1320,16 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         if policy.status is ItemStatus.WITHDRAWN:
             raise InterpretedItemMissing(
                 f"interprets: the policy item {policy.ref} has been withdrawn"
+            )
+        proposed = policy.pending.content if policy.pending else None
+        if any(c is not None and c.interprets for c in (policy.content, proposed)):
+            raise InputError(
+                [
+                    Problem(
+                        "interprets",
+                        f"{policy.ref} is itself a 解读; name the policy it interprets",
+                    )
+                ]
             )
 
     def _store_attachments(

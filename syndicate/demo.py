@@ -471,7 +471,7 @@ def _publish_examples(
     log.approve_afterwards(
         change.ref,
         level=FIRST_LEVEL,
-        content_hash=detail.entry.content_hash,
+        content_hash=detail.entry.review_hash,
         actor=REVIEWERS[FIRST_LEVEL],
         comment="情况属实，同意紧急发布。",
     )
@@ -495,7 +495,7 @@ def _approve(log: Disclosures, ref: str) -> Change:
         log.approve(
             ref,
             level=level,
-            content_hash=log.review(ref).entry.content_hash,
+            content_hash=log.review(ref).entry.review_hash,
             actor=REVIEWERS[level],
             comment="同意公开。" if level == SECOND_LEVEL else "",
         )
@@ -516,7 +516,7 @@ def _return_one(
         comment=RETURN_COMMENT,
         actor=REVIEWERS[FIRST_LEVEL],
         level=FIRST_LEVEL,
-        content_hash=detail.entry.content_hash,
+        content_hash=detail.entry.review_hash,
     )
     echo(f"  returned   {_short(returned)}  {content.title}")
     echo(

@@ -29,12 +29,21 @@ from pathlib import Path, PurePath
 from typing import Annotated, Any, Self, TypedDict
 
 import requests
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.attachments import AttachmentStore
 from syndicate.domain.catalogue import parse_area
+from syndicate.domain.content import _line
 from syndicate.domain.review import LevelRule, Override, ReviewPolicy, ReviewRules
 from syndicate.errors import ConfigurationError
 from syndicate.fsutil import locked, write_atomically
@@ -50,6 +59,7 @@ from syndicate.outlets import (
     load_outlets,
     outlet_place,
     outlet_toml,
+    refused,
     refused_as_said,
     says,
     toml_string,
@@ -111,16 +121,37 @@ class AuditSettings(ConfigTable):
         return refused_as_said("[audit] must be a table")
 
 
+def _config_name(value: str) -> str:
+    """A name as the log records it (NFC, trimmed, no invisible characters), so the
+    level or person named here is the one `--level` and `--actor` name."""
+    try:
+        cleaned = str(_line(value))
+    except ValueError as exc:
+        raise refused(str(exc)) from None
+    if not cleaned:
+        raise refused("must not be empty")
+    return cleaned
+
+
 LevelName = Annotated[
     str,
     Field(strict=True, min_length=1, max_length=50, pattern=r"^[^\x00-\x1f\x7f]+$"),
     says("must be a level name: a one-line string of 1 to 50 characters"),
+    AfterValidator(_config_name),
 ]
 ActorName = Annotated[
     str,
     Field(strict=True, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$"),
     says("must be a person's name: a one-line string of 1 to 100 characters"),
+    AfterValidator(_config_name),
 ]
+
+
+def _level_keys(reviewers: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+    """`[review.reviewers]` with its level names as the log records them."""
+    if reviewers is None:
+        return None
+    return {_config_name(level): names for level, names in reviewers.items()}
 
 
 class ReviewOverride(ConfigTable):
@@ -131,6 +162,8 @@ class ReviewOverride(ConfigTable):
     allow_self_review: Flag | None = None
     withdraw_needs_review: Flag | None = None
     requires_interpretation: list[LevelName] | None = None
+
+    _keys = field_validator("reviewers", mode="after")(_level_keys)
 
     @model_validator(mode="after")
     def _levels_are_unique(self) -> Self:
@@ -179,6 +212,15 @@ class ReviewTable(ConfigTable):
     requires_interpretation: list[LevelName] = Field(default_factory=list)
     agency: dict[str, ReviewOverride] = Field(default_factory=dict)
     area: dict[str, ReviewOverride] = Field(default_factory=dict)
+
+    _keys = field_validator("reviewers", mode="after")(_level_keys)
+
+    @field_validator("agency", mode="after")
+    @classmethod
+    def _agency_names(
+        cls, value: dict[str, ReviewOverride]
+    ) -> dict[str, ReviewOverride]:
+        return {_config_name(name): override for name, override in value.items()}
 
     @classmethod
     def not_a_table(cls, info: ValidationInfo) -> PydanticCustomError:

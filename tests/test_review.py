@@ -63,7 +63,7 @@ def log(review_project: Project, clock: FixedClock) -> Iterator[Disclosures]:
 def approve_all(
     log: Disclosures, ref: str, *, first: str = "李四", second: str = "王五"
 ) -> None:
-    digest = log.get(ref).pending.content_hash  # type: ignore[union-attr]
+    digest = log.get(ref).pending.review_hash  # type: ignore[union-attr]
     log.approve(ref, level="科室初审", content_hash=digest, actor=first)
     log.approve(ref, level="分管领导审签", content_hash=digest, actor=second)
 

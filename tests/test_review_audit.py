@@ -115,7 +115,7 @@ class ReviewHome:
     def pending_hash(self, engine: Engine, index: str) -> str:
         pending = engine.items.get(ref(index)).pending
         assert pending is not None
-        return pending.content_hash
+        return pending.review_hash
 
     def approve(self, engine: Engine, index: str, level: int, **kw: Any) -> None:
         engine.items.approve(
@@ -132,7 +132,7 @@ class ReviewHome:
         engine.items.approve_afterwards(
             ref(index),
             level=LEVELS[level],
-            content_hash=urgent.content_hash,
+            content_hash=urgent.review_hash,
             actor=(FIRST, SECOND)[level],
         )
 
@@ -205,7 +205,9 @@ def scenario(h: ReviewHome) -> dict[str, Any]:
             reason="更正人数",
             actor=AUTHOR,
         )
-        seen["b2"] = h.pending_hash(engine, B)
+        pending = engine.items.get(ref(B)).pending
+        assert pending is not None
+        seen["b2"] = pending.content_hash
         h.at(T0 + 3 * DAY)
         items.publish(item(C, formed_on=FORMED[C]), actor=AUTHOR, urgent="防汛紧急通知")
         seen["c_due"] = T0 + 4 * DAY
@@ -651,10 +653,12 @@ def test_summaries_follow_a_reviewed_withdrawal_and_keep_old_rows_as_they_were()
         ItemStatus.PUBLISHED,
         "withdrawal pending 科室初审",
     )
+    assert one.pending is not None
+    withdrawal = one.pending.review_hash
     for level, reviewer in zip(LEVELS, (FIRST, SECOND), strict=True):
         one.approve(
             level=level,
-            content_hash=one.content_hash,
+            content_hash=withdrawal,
             rules=rules,
             actor=reviewer,
             at=clock.now,
@@ -690,3 +694,48 @@ def test_summaries_follow_a_reviewed_withdrawal_and_keep_old_rows_as_they_were()
     assert summary["published_at"] == T0.isoformat()
     assert summary["updated_at"] == (T0 + HOUR).isoformat()
     assert "review" not in summary
+
+
+REVIEW_TOPICS = [
+    f"syndicate.DisclosureItem.{name}"
+    for name in (
+        "Drafted",
+        "Submitted",
+        "Approved",
+        "Returned",
+        "Released",
+        "UrgentlyReleased",
+        "ApprovedAfterwards",
+    )
+]
+
+
+def test_every_review_event_is_covered_by_verify(tmp_path: Path) -> None:
+    """Each new event kind, altered in the store (its actor renamed), is a finding of
+    `audit verify` at its position: none of them is read by the application without
+    being in the signed tree."""
+    h = ReviewHome(tmp_path)
+    scenario(h)
+    assert h.ok("audit", "verify").stdout.startswith("OK")
+    db = h.home / "data" / "disclosures.db"
+    pristine = db.read_bytes()
+    for topic in REVIEW_TOPICS:
+        with sqlite3.connect(db) as conn:
+            rows = conn.execute(
+                "SELECT rowid FROM stored_events WHERE topic = ? ORDER BY rowid",
+                (topic,),
+            ).fetchall()
+            assert rows, f"the scenario has no {topic}"
+            position = rows[0][0]
+            changed = conn.execute(
+                "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), "
+                '\'"actor":"\', \'"actor":"冒名\') AS BLOB) WHERE rowid = ?',
+                (position,),
+            ).rowcount
+        conn.close()
+        assert changed == 1
+        verified = h("audit", "verify")
+        assert verified.exit_code == 1, (topic, verified.output)
+        assert f"(items log position {position})" in verified.stdout, topic
+        db.write_bytes(pristine)
+    assert h.ok("audit", "verify").stdout.startswith("OK")

@@ -135,7 +135,7 @@ def review_home(project: Project, environ: dict[str, str]) -> Project:
 def approve_all(items: Disclosures, ref: UUID) -> Change:
     pending = items.get(ref).pending
     assert pending is not None
-    digest = pending.content_hash
+    digest = pending.review_hash
     items.approve(ref, level=L1, content_hash=digest, actor="李四")
     return items.approve(ref, level=L2, content_hash=digest, actor="王五")
 
@@ -369,7 +369,10 @@ def test_revision_under_review_leaves_the_released_version_on_every_outlet(
     second = content(body="经审批，新增农村低保对象48户75人。")
     change = items.revise(first.id, second, reason="更正户数", actor="张三")
     assert (change.event, change.released, change.awaiting) == ("Submitted", False, L1)
-    digest = content_hash(second)
+    pending = items.get(first.id).pending
+    assert pending is not None
+    assert pending.content_hash == content_hash(second)
+    digest = pending.review_hash  # approvals name the proposal: content and 更正说明
     # Under review, and approved at the first level: outlets keep the released one.
     for step in ("submitted", "approved once"):
         result = engine.sync()
@@ -389,7 +392,7 @@ def test_revision_under_review_leaves_the_released_version_on_every_outlet(
     final = items.approve(first.id, level=L2, content_hash=digest, actor="王五")
     assert final.released
     assert engine.sync().outcomes == {"succeeded": 2}
-    assert json.loads(document.read_text("utf-8"))["content_hash"] == digest
+    assert json.loads(document.read_text("utf-8"))["content_hash"] == content_hash(second)
     page = out / "portal" / "items" / f"{first.id}.html"
     assert "48户75人" in page.read_text("utf-8")
     changed = folder_digest(out)

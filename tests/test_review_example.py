@@ -96,7 +96,7 @@ def test_approval_names_the_version_read_and_the_last_level_releases_it(
     detail = client.get(f"/review/{REF}").get_json()
     assert detail["live"] is None  # never released: nothing public to compare with
     assert f"+title = {content().title}" in detail["diff"]
-    read = detail["content_hash"]
+    read = detail["review_hash"]
 
     # Nothing under review reaches an outlet.
     delivered = client.post("/deliver").get_json()
@@ -128,7 +128,7 @@ def test_approval_names_the_version_read_and_the_last_level_releases_it(
     # unknown item (404). None writes anything.
     fresh = client.get(f"/review/{REF}").get_json()
     assert "+监督电话：0571-00000000" in fresh["diff"]
-    current = fresh["content_hash"]
+    current = fresh["review_hash"]
     assert current != read
     refusals = [
         ({"level": FIRST, "content_hash": current}, {}, 400, "X-Reviewer"),
@@ -218,7 +218,7 @@ def test_return_needs_a_comment_and_sends_the_version_back(
     assert entry["returned"]["reviewer"] == "李静"
     approve = client.post(
         f"/review/{REF}/approve",
-        json={"level": FIRST, "content_hash": entry["content_hash"]},
+        json={"level": FIRST, "content_hash": entry["review_hash"]},
         headers=LI,
     )
     assert approve.status_code == 409  # returned: waits for the author
@@ -255,7 +255,7 @@ def test_an_urgent_release_goes_out_at_once_and_is_approved_afterwards(
     for level, headers in ((FIRST, LI), (SECOND, CHEN)):
         answer = client.post(
             f"/review/{REF}/approve-afterwards",
-            json={"level": level, "content_hash": entry["content_hash"]},
+            json={"level": level, "content_hash": entry["review_hash"]},
             headers=headers,
         )
         assert answer.status_code == 200, answer.text

@@ -338,6 +338,13 @@ def _meta_rows(rows: list[tuple[str, str]]) -> str:
     return f'<table class="meta">{cells}</table>'
 
 
+def _release_number(item: ItemView, version: int) -> int:
+    """Which release of the item `version` is (1, 2, …), as the public counts them;
+    without review the same as the version."""
+    released = [r.version for r in item.history if r.version <= version]
+    return len(released) or version
+
+
 def _replaced(job: DeliveryJob) -> tuple[int, datetime | None]:
     """The posted version this one replaces on the board, and when that one was made."""
     old = posted_versions(job)[-1]
@@ -396,7 +403,8 @@ def sheet_html(job: DeliveryJob, settings: NoticeboardSettings) -> str:
             parts.append(
                 '<div class="notice">'
                 f"<p>更正说明：{esc(item.reason or '内容有更新。')}</p>"
-                f"<p>本页为第{item.version}版，替换第{old}版{when}。</p>"
+                f"<p>本页为第{_release_number(item, item.version)}版，替换第"
+                f"{_release_number(item, old)}版{when}。</p>"
                 "</div>"
             )
         parts.append(_meta_rows(meta))
@@ -419,7 +427,8 @@ def sheet_html(job: DeliveryJob, settings: NoticeboardSettings) -> str:
         f'<p class="url">网上原文：{esc(url)}</p>'
         f"{contact}"
         f'<p class="hash">内容哈希（SHA-256）：{item.content_hash}</p>'
-        f'<p class="hash">第{item.version}版 · 交付编号：{job.delivery_id}</p>'
+        f'<p class="hash">第{_release_number(item, item.version)}版 · '
+        f"交付编号：{job.delivery_id}</p>"
         f'<p class="posting">{posting}</p>'
         "<p>张贴人：__________　张贴日期：__________</p>"
         '<div class="clear"></div></div>'

@@ -302,7 +302,9 @@ def _article(item: ItemView, gone: bool) -> str:
     history = [r for r in item.history if r.version <= item.version]
     if history:
         lines = []
-        for r in history:
+        # Numbered by release (第 1 版, 第 2 版, …), not by log event: the item's
+        # review rounds are no business of the page (without review they agree).
+        for number, r in enumerate(history, start=1):
             what = {
                 "Published": "发布",
                 "Revised": "更正",
@@ -310,7 +312,7 @@ def _article(item: ItemView, gone: bool) -> str:
             }.get(r.event, r.event)
             note = f"：{esc(r.reason)}" if r.reason and r.event != "Published" else ""
             lines.append(
-                f"<tr><td>第 {r.version} 版</td><td>{minute(r.at)}</td>"
+                f"<tr><td>第 {number} 版</td><td>{minute(r.at)}</td>"
                 f"<td>{what}{note}</td></tr>"
             )
         parts.append(

@@ -24,9 +24,11 @@ The review screen (the reviewer's side of 先审后发):
   approval afterwards): the review queue as JSON, oldest first; a policy and the 解读
   released with it are one entry (the 解读 under `members`).
 - `GET /review/<REF>`: the version under review, what outlets show now (`live`) and a
-  unified `diff` between them, with the `content_hash` the reviewer approves.
+  unified `diff` between them, with the `review_hash` the reviewer approves (for a new
+  item its content hash; for a revision or a withdrawal it covers the 更正说明 or the
+  withdrawal note too).
 - `POST /review/<REF>/approve` `{"level", "content_hash", "comment"?}`: approve the version
-  the reviewer read. A hash that is not the pending version's (the editor changed it
+  the reviewer read (`content_hash`: the `review_hash` they were shown). A hash that is not the pending version's (the editor changed it
   since) is refused with a 409 and nothing is written, so an approval never releases
   content nobody read. After the last level the version is released (`released`: true)
   and the next delivery sends it.

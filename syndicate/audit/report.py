@@ -213,6 +213,7 @@ URGENT_LABELS = {
     "approved_late": "逾期后补审",
     "awaiting": "待补审（未到期）",
     "overdue": "补审逾期",
+    "superseded": "已被后续紧急发布取代",
 }
 KIND_LABELS = {"publish": "首次发布", "revise": "更正", "withdraw": "撤回"}
 

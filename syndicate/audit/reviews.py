@@ -14,7 +14,8 @@ Counting rules:
 - **Urgent releases** (`UrgentlyReleased`): each with the levels it is to be approved at
   afterwards and the `due` time recorded on the event (`[review] urgent_review_hours`
   after the release). As of the report's time: `approved` (every level approved
-  afterwards by `due`), `approved_late` (after `due`), `awaiting` (not yet due),
+  afterwards by `due`), `approved_late` (after `due`), `awaiting` (not yet due), `superseded` (a later urgent release of the item replaced it
+  before it was approved afterwards: that one is to be approved instead),
   `overdue` (due, not approved at every level).
 - **Returns** (`Returned`): one row each, with the level, reviewer and comment.
 """
@@ -64,8 +65,13 @@ class _Urgent:
     levels: int
     approved: int = 0
     approved_at: datetime | None = None
+    # A later urgent release of the same item replaced this one before it was
+    # approved afterwards: the item keeps (and reviewers approve) the later one only.
+    superseded_at: datetime | None = None
 
     def state(self, now: datetime) -> str:
+        if self.superseded_at is not None:
+            return "superseded"
         if self.approved_at is not None:
             return "approved" if self.approved_at <= self.due else "approved_late"
         return "overdue" if now > self.due else "awaiting"
@@ -155,6 +161,9 @@ class ReviewFold:
             due=event.due,
             levels=len(submission.levels) if submission else 0,
         )
+        earlier = self._latest_urgent.get(id_)
+        if earlier is not None and earlier.approved_at is None:
+            earlier.superseded_at = event.timestamp
         self._urgent.append(urgent)
         self._latest_urgent[id_] = urgent
 

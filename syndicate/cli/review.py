@@ -211,7 +211,7 @@ def _next_step(entry: ReviewEntry) -> list[str]:
                 "--level",
                 entry.awaiting,
                 "--hash",
-                entry.content_hash,
+                entry.review_hash,
             ),
             "to send it back: " + _command("review", "return", ref, "--comment", "…"),
         ]
@@ -225,7 +225,7 @@ def _next_step(entry: ReviewEntry) -> list[str]:
                 "--level",
                 entry.awaiting,
                 "--hash",
-                entry.content_hash,
+                entry.review_hash,
             )
         ]
     if entry.state == "returned":
@@ -293,6 +293,9 @@ def _show_text(detail: ReviewDetail) -> str:
         for a in entry.approvals
     ]
     fields.append(("content hash", entry.content_hash))
+    if entry.review_hash != entry.content_hash:
+        # A revision or a withdrawal: the approval covers its 更正说明 or note too.
+        fields.append(("review hash", entry.review_hash))
     fields += [("released with", f"{m.ref}  ({_state_text(m)})") for m in entry.members]
     label = max(width(name) for name, _ in fields)
     lines += [
@@ -453,8 +456,9 @@ def show(ctx: typer.Context, ref: RefArgument, as_json: JsonOption = False) -> N
 
 
 def _pending_hash(detail: ReviewDetail, given: str | None, *, urgent: bool) -> str:
-    """The hash to approve: the one given, or the version under review's."""
-    entry = detail.entry
+    """The hash to approve: the one given, or the version under review's (for an
+    urgent release, the release's, even while a newer version is under review)."""
+    entry = detail.urgent if urgent and detail.urgent is not None else detail.entry
     if urgent and entry.state != "urgent":
         raise ReviewRefused(
             f"{entry.ref} was not released urgently: it is under review "
@@ -473,7 +477,7 @@ def _pending_hash(detail: ReviewDetail, given: str | None, *, urgent: bool) -> s
                 entry.awaiting or "…",
             )
         )
-    return entry.content_hash if given is None else given
+    return entry.review_hash if given is None else given
 
 
 @app.command()

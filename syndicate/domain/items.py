@@ -231,6 +231,7 @@ class DisclosureItem(Aggregate):
         def apply(self, aggregate: Any) -> None:
             item: DisclosureItem = aggregate
             item._begin(self.content, self.content_hash, ItemStatus.PENDING)
+            item.drafted = self.content
             item.history = []
             item.reviews.append(self.record())
 
@@ -244,19 +245,26 @@ class DisclosureItem(Aggregate):
         reason: Reason | None = None
         public_note: Note = ""
         levels: tuple[LevelName, ...]
+        # A resubmission by someone else keeps the author (who may not approve it).
+        author: Actor | None = None
 
         def apply(self, aggregate: Any) -> None:
             item: DisclosureItem = aggregate
+            before = item.pending
+            submitters = {self.actor}
+            if self.author is not None and before is not None:
+                submitters |= before.submitters | {self.author}
             item.pending = Pending(
                 kind=self.kind,
                 version=self.originator_version,
                 content=self.content,
                 content_hash=self.content_hash,
-                submitted_by=self.actor,
+                submitted_by=self.author or self.actor,
                 submitted_at=self.timestamp,
                 levels=self.levels,
                 reason=self.reason,
                 public_note=self.public_note,
+                submitters=frozenset(submitters),
             )
             if item.status is ItemStatus.PENDING and self.content is not None:
                 item.content = self.content  # a draft shows its latest version
@@ -345,6 +353,7 @@ class DisclosureItem(Aggregate):
                 due=self.due,
                 levels=pending.levels,
                 submitted_by=pending.submitted_by,
+                review_hash=pending.review_hash,
             )
             item._make_public(pending, self)
 
@@ -385,8 +394,10 @@ class DisclosureItem(Aggregate):
         pending: Pending | None
         urgent: UrgentRelease | None
         public_version: int
+        drafted: ItemContent | None  # a reviewed item's first draft (its review rules)
 
     def _begin(self, content: ItemContent, digest: str, status: ItemStatus) -> None:
+        self.drafted = None
         self.content = content
         self.content_hash = digest
         self.status = status
@@ -631,6 +642,7 @@ class DisclosureItem(Aggregate):
             note=pending.public_note,
             actor=check_actor(actor),
             at=at,
+            author=pending.submitted_by,
         )
 
     def _submit(
@@ -644,6 +656,7 @@ class DisclosureItem(Aggregate):
         note: str,
         actor: str,
         at: datetime,
+        author: str | None = None,
     ) -> None:
         if not rules.on:
             raise ReviewRefused(
@@ -658,6 +671,7 @@ class DisclosureItem(Aggregate):
             reason=reason,
             public_note=note,
             levels=rules.names,
+            author=author,
             actor=actor,
         )
 
@@ -690,8 +704,8 @@ class DisclosureItem(Aggregate):
             pending.approvals,
             level=level,
             digest=content_hash,
-            expected=pending.content_hash,
-            author=pending.submitted_by,
+            expected=pending.review_hash,
+            authors=pending.submitters | {pending.submitted_by},
             rules=rules,
             actor=actor,
             what="the pending version",
@@ -734,8 +748,8 @@ class DisclosureItem(Aggregate):
         if level != awaited:
             raise ReviewRefused(f"{self.ref} awaits level {awaited!r}, not {level!r}")
         comment = _check_line("comment", comment, 500)
-        if content_hash is not None and content_hash != pending.content_hash:
-            raise ReviewRefused(_stale(self.ref, content_hash, pending.content_hash))
+        if content_hash is not None and content_hash != pending.review_hash:
+            raise ReviewRefused(_stale(self.ref, content_hash, pending.review_hash))
         rule = rules.level(level)
         if rule is None or not rule.allows(actor):
             raise ReviewRefused(_not_reviewer(actor, level, rule))
@@ -743,7 +757,7 @@ class DisclosureItem(Aggregate):
             self.Returned,
             timestamp=at,
             level=level,
-            content_hash=pending.content_hash,
+            content_hash=pending.review_hash,
             comment=comment,
             actor=actor,
         )
@@ -755,10 +769,12 @@ class DisclosureItem(Aggregate):
         at: datetime,
         bundle: tuple[Member, ...] = (),
         planned_with: UUID | None = None,
+        unreviewed: bool = False,
     ) -> None:
-        """Make the pending version public; it must be approved at every level."""
+        """Make the pending version public; it must be approved at every level
+        (`unreviewed`: not, because review was switched off since it was submitted)."""
         pending = self._require_pending("release")
-        if not pending.approved:
+        if not pending.approved and not unreviewed:
             raise ReviewRefused(
                 f"{self.ref} is not approved at every level (awaiting "
                 f"{pending.next_level!r})"
@@ -819,11 +835,12 @@ class DisclosureItem(Aggregate):
             urgent.approvals,
             level=level,
             digest=content_hash,
-            expected=urgent.content_hash,
-            author=urgent.submitted_by,
+            expected=urgent.review_hash or urgent.content_hash,
+            authors=frozenset({urgent.submitted_by, urgent.actor}),
             rules=rules,
             actor=actor,
             what="the urgently released version",
+            gone_level_ok=True,
         )
         self.trigger_event(
             self.ApprovedAfterwards,
@@ -842,10 +859,11 @@ class DisclosureItem(Aggregate):
         level: str,
         digest: str,
         expected: str,
-        author: str,
+        authors: frozenset[str],
         rules: ReviewRules,
         actor: str,
         what: str,
+        gone_level_ok: bool = False,
     ) -> None:
         if level not in levels:
             raise InputError(
@@ -871,12 +889,15 @@ class DisclosureItem(Aggregate):
             )
         if digest != expected:
             raise ReviewRefused(_stale(self.ref, digest, expected, what))
-        if actor == author and not rules.allow_self_review:
+        if actor in authors and not rules.allow_self_review:
             raise ReviewRefused(
-                f"{actor} submitted this version of {self.ref} and cannot approve it "
-                "(set [review] allow_self_review = true for an office of one)"
+                f"{actor} submitted this version of {self.ref} (or released it) and "
+                "cannot approve it (set [review] allow_self_review = true for an office "
+                "of one)"
             )
         rule = rules.level(level)
+        if rule is None and gone_level_ok:
+            return  # a level renamed since: anyone but the author may approve it
         if rule is None or not rule.allows(actor):
             raise ReviewRefused(_not_reviewer(actor, level, rule))
         twice = [a.level for a in approvals if a.reviewer == actor]

@@ -11,6 +11,7 @@ and no I/O.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ __all__ = [
     "UrgentRelease",
     "content_diff",
     "content_text",
+    "review_hash",
 ]
 
 
@@ -50,6 +52,29 @@ PUBLIC_EVENT = {
     ProposalKind.REVISE: "Revised",
     ProposalKind.WITHDRAW: "Withdrawn",
 }
+
+
+def review_hash(
+    kind: ProposalKind, content_hash: str, reason: str | None, public_note: str
+) -> str:
+    """The hash a reviewer approves: what the proposal would make public.
+
+    For a new item's first version it is its content hash. For a revision it also
+    covers the 更正说明 (`reason`), and for a withdrawal the reason and the note shown
+    in the item's place: a hash read for one proposal never approves another that
+    shares its content. sha256 of the canonical JSON of kind, content hash, reason and
+    note (sorted keys, UTF-8), so an auditor recomputes it from the `Submitted` event.
+    """
+    if kind is ProposalKind.PUBLISH:
+        return content_hash
+    data = {
+        "kind": kind.value,
+        "content_hash": content_hash,
+        "reason": reason or "",
+        "public_note": public_note,
+    }
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -88,6 +113,14 @@ class Pending:
     public_note: str = ""
     approvals: list[Approval] = field(default_factory=list)
     returned: Returned | None = None
+    # Everyone who submitted this proposal (the author, and whoever resubmitted it):
+    # none of them may approve it.
+    submitters: frozenset[str] = frozenset()
+
+    @property
+    def review_hash(self) -> str:
+        """The hash an approval of this proposal names (`review_hash`)."""
+        return review_hash(self.kind, self.content_hash, self.reason, self.public_note)
 
     @property
     def next_level(self) -> str | None:
@@ -122,6 +155,7 @@ class UrgentRelease:
     due: datetime
     levels: tuple[str, ...]
     submitted_by: str
+    review_hash: str = ""  # what approvals afterwards name (`review_hash`)
     approvals: list[Approval] = field(default_factory=list)
 
     @property
