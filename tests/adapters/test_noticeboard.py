@@ -294,9 +294,30 @@ def test_a_revision_is_a_replacement_sheet_with_its_correction_note() -> None:
 def test_a_revision_names_the_version_posted_on_the_board() -> None:
     """Version 3 after version 1 was posted (version 2 never was) replaces version 1."""
     job = revised_job()
-    v3 = replace(job, item=replace(job.item, version=3))
+    last = job.item.history[-1]
+    history = (*job.item.history, replace(last, version=3))
+    v3 = replace(job, item=replace(job.item, version=3, history=history))
     text = flat(text_of(make().render(v3).data))
     assert "本页为第3版，替换第1版（2026年4月11日）。" in text
+
+
+def test_sheets_number_versions_by_release_not_by_review_events() -> None:
+    """Under review an item's public versions are events 4, 9, …: the sheet says which
+    release it is (第2版), not how many review events came before."""
+    job = revised_job()
+    first, second = job.item.history[0], job.item.history[-1]
+    history = (replace(first, version=4), replace(second, version=9))
+    reviewed = replace(
+        job,
+        item=replace(job.item, version=9, history=history),
+        previous=tuple(
+            {**receipt, "version": "4"} if "version" in receipt else receipt
+            for receipt in job.previous
+        ),
+    )
+    text = flat(text_of(make().render(reviewed).data))
+    assert "本页为第2版" in text
+    assert "第9版" not in text
 
 
 def test_a_revision_of_a_sheet_never_posted_is_a_posting() -> None:
