@@ -392,7 +392,9 @@ def test_revision_under_review_leaves_the_released_version_on_every_outlet(
     final = items.approve(first.id, level=L2, content_hash=digest, actor="王五")
     assert final.released
     assert engine.sync().outcomes == {"succeeded": 2}
-    assert json.loads(document.read_text("utf-8"))["content_hash"] == content_hash(second)
+    assert json.loads(document.read_text("utf-8"))["content_hash"] == content_hash(
+        second
+    )
     page = out / "portal" / "items" / f"{first.id}.html"
     assert "48户75人" in page.read_text("utf-8")
     changed = folder_digest(out)
