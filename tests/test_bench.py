@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import audit, deliver, portal, publish, review, sheets
+from bench import audit, deliver, pii, portal, publish, review, sheets
 
 
 def test_publish_benchmark_reports_both_ratios(
@@ -77,3 +77,14 @@ def test_review_benchmark_reports_how_approval_grows_with_the_log(
     assert set(ratios) == {"approve_growth", "list_growth"}
     assert all(r > 0 for r in ratios.values())
     assert "approve, log x10:" in capsys.readouterr().out
+
+
+def test_pii_benchmark_reports_speed_cost_and_recall(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    figures = pii.main(["--quick"])
+    assert figures["recall"] == 1.0
+    assert figures["false_positives"] == 0.0
+    assert figures["rows_per_s"] > 0
+    out = capsys.readouterr().out
+    assert "check / publish:" in out
