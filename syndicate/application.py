@@ -275,7 +275,7 @@ def review_entry(
             reason=urgent.reason,
             due=urgent.due,
             overdue=now >= urgent.due,
-            review_hash=urgent.review_hash or urgent.content_hash,
+            review_hash=urgent.review_hash,
         )
     return None
 

@@ -835,7 +835,7 @@ class DisclosureItem(Aggregate):
             urgent.approvals,
             level=level,
             digest=content_hash,
-            expected=urgent.review_hash or urgent.content_hash,
+            expected=urgent.review_hash,
             authors=frozenset({urgent.submitted_by, urgent.actor}),
             rules=rules,
             actor=actor,

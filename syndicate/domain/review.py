@@ -155,7 +155,7 @@ class UrgentRelease:
     due: datetime
     levels: tuple[str, ...]
     submitted_by: str
-    review_hash: str = ""  # what approvals afterwards name (`review_hash`)
+    review_hash: str  # what approvals afterwards name (`review_hash`)
     approvals: list[Approval] = field(default_factory=list)
 
     @property
