@@ -596,8 +596,10 @@ def _deliver(
     try:
         worker.run_until_idle(summary)
         # WeChat accepted the articles and publishes them in the background: look
-        # again when the first check is due (a few times at most).
-        for _ in range(5):
+        # again when each check is due, for up to half a minute (a busy machine's fake
+        # WeChat may take more than a few looks).
+        give_up = time.monotonic() + 30
+        while time.monotonic() < give_up:
             waiting = [
                 d
                 for d in worker.due(worker.clock() + timedelta(minutes=1))
