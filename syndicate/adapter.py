@@ -258,6 +258,10 @@ class ItemView:
     public_note: str | None = None
     # Every version up to this one, oldest first (the 更正说明 list of a portal page).
     history: tuple[VersionRecord, ...] = ()
+    # Set once the item's sealed attachments were erased (个人信息删除): the statement
+    # outlets show in their place. `content` then no longer lists them, and its body
+    # ends with the statement.
+    erased: str | None = None
 
     @property
     def ref(self) -> str:

@@ -60,6 +60,7 @@ from syndicate.errors import (
 )
 from syndicate.fsutil import fsync_dir, write_atomically
 from syndicate.netguard import Exchange, RequestFailed, exchange, retry_after
+from syndicate.sealing import ERASED_PLACEHOLDER, open_attachment
 from syndicate.signing import KeyChain, Verifier
 from syndicate.sitehttp import (
     ATTACHMENT_HEADERS,
@@ -73,6 +74,7 @@ __all__ = [
     "ATTACHMENT_HEADERS",
     "ATTACHMENT_TYPE",
     "CHINA_TZ",
+    "ERASED_PLACEHOLDER",
     "PAGE_HEADERS",
     "UUID_PATTERN",
     "BaseAdapter",
@@ -89,6 +91,7 @@ __all__ = [
     "file_set_rendition",
     "fsync_dir",
     "mask",
+    "open_attachment",
     "read_file_set",
     "refuse_review_notice",
     "remove_file",

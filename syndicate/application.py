@@ -15,6 +15,7 @@ a `syndicate.errors` exception that says why.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
@@ -26,15 +27,25 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import EnvType
 
+from syndicate.attachment_text import read_attachment_text
 from syndicate.attachments import AttachmentStore, PreparedAttachment
 from syndicate.domain.base import CHINA_TZ, china_time
 from syndicate.domain.content import (
+    Attachment,
     ItemContent,
     admission_problems,
     content_hash,
     item_id,
     parse_item_ref,
     valid_content,
+)
+from syndicate.domain.guard import (
+    GuardOverride,
+    GuardPolicy,
+    GuardRefused,
+    GuardReport,
+    TextBlockLike,
+    check_item,
 )
 from syndicate.domain.items import (
     DisclosureItem,
@@ -43,6 +54,7 @@ from syndicate.domain.items import (
     check_line,
     check_note,
 )
+from syndicate.domain.pii import find_pii
 from syndicate.domain.review import (
     Approval,
     Returned,
@@ -66,6 +78,7 @@ from syndicate.persistence import (
     StoreSettings,
     store_errors,
 )
+from syndicate.sealing import KeyStore, seal, unseal
 from syndicate.views import ItemSummary, LoggedEvent, fold_summaries, logged_events
 
 __all__ = [
@@ -295,13 +308,23 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         attachments: AttachmentStore | None = None,
         store: StoreSettings | None = None,
         review: ReviewPolicy | None = None,
+        guard: GuardPolicy | None = None,
+        keys: KeyStore | None = None,
     ) -> None:
         self.clock = clock
+        # Sealed attachments' keys (`syndicate.sealing`), outside the event stores:
+        # by default beside the attachment store.
+        self.keys = keys or (
+            KeyStore.beside(attachments.root) if attachments is not None else None
+        )
         self.attachments = attachments
         self.store = store
         # 先审后发: the policy in force. None: no review (a bare log; `Engine` and
         # `Project.disclosures` always pass the home's `[review]`).
         self.review_policy = review or ReviewPolicy.off()
+        # The guard (personal information, 错敏词): on, with the built-in word list,
+        # unless the home's `[guard]` says otherwise.
+        self.guard_policy = guard or GuardPolicy.default()
         with self._guard():
             super().__init__(env)
 
@@ -323,17 +346,22 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         actor: str,
         attachments: Sequence[PreparedAttachment] = (),
         urgent: str | None = None,
+        override: GuardOverride | None = None,
     ) -> Change:
         """Publish a new item. Raises `AlreadyPublished` if it exists.
+
+        The guard runs first (`check`): personal information, 严重 wording or an
+        unchecked attachment raise `GuardRefused` and nothing is stored, unless
+        `override` accepts them with a legal basis (recorded as `GuardOverridden`).
 
         Under review (`[review] levels`), the item is stored and submitted for review
         instead (`Change.released` is False) and reaches no public outlet until it is
         approved at every level. `urgent`: the reason to release it at once anyway
         (`UrgentlyReleased`, to be approved afterwards).
         """
-        return self.publish_many([(content, attachments)], actor=actor, urgent=urgent)[
-            0
-        ]
+        return self.publish_many(
+            [(content, attachments)], actor=actor, urgent=urgent, override=override
+        )[0]
 
     def publish_many(
         self,
@@ -341,15 +369,17 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         *,
         actor: str,
         urgent: str | None = None,
+        override: GuardOverride | None = None,
     ) -> list[Change]:
         """Publish several new items in one transaction: all of them or none.
 
         Interpretations may name a policy published in the same call. Under review,
-        each is submitted instead (see `publish`).
+        each is submitted instead (see `publish`). The guard checks every item first.
         """
         actor = check_actor(actor)
         if urgent is not None:
             urgent = check_line("urgent", urgent, 500)
+        override = self._check_override(override)
         pairs = [
             (valid_content(i[0]), i[1])
             if isinstance(i, tuple)
@@ -392,12 +422,19 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                     rules = self.review_policy.rules_for(content)
                     self._check_urgent(content, rules, ids)
                     self._check_needs_reading(content, rules, batch)
+            accepted = [
+                self._guarded(content, prepared, override)
+                for content, prepared in pairs
+            ]
+            pairs = [self._seal(content, prepared) for content, prepared in pairs]
             for content, prepared in pairs:
                 self._store_attachments(content, prepared)
             aggregates = [
                 self._new_item(content, known, actor=actor)
                 for (content, _), known in zip(pairs, id_list, strict=True)
             ]
+            for aggregate, findings in zip(aggregates, accepted, strict=True):
+                self._record_override(aggregate, override, findings, actor=actor)
             if urgent is not None:
                 self._release_new_urgently(aggregates, reason=urgent, actor=actor)
             try:
@@ -473,20 +510,34 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                 )
 
     def check_publish(
-        self, contents: Sequence[ItemContent], *, actor: str
+        self,
+        contents: Sequence[
+            ItemContent | tuple[ItemContent, Sequence[PreparedAttachment]]
+        ],
+        *,
+        actor: str,
+        override: GuardOverride | None = None,
     ) -> list[tuple[ItemContent, SyndicateError | None]]:
-        """What `publish_many` would say about each item, writing nothing (dry runs)."""
+        """What `publish_many` would say about each item, writing nothing (dry runs);
+        the guard's verdict included (`GuardRefused`)."""
         check_actor(actor)
-        contents = [valid_content(c) for c in contents]
-        batch = {c.id for c in contents}
+        override = self._check_override(override)
+        pairs = [
+            (valid_content(c[0]), tuple(c[1]))
+            if isinstance(c, tuple)
+            else (valid_content(c), ())
+            for c in contents
+        ]
+        batch = {content.id for content, _ in pairs}
         today = today_in_china(self._now)
         verdicts: list[tuple[ItemContent, SyndicateError | None]] = []
         with self._guard():
-            for content in contents:
+            for content, prepared in pairs:
                 try:
                     self._refuse_if_published(content)
                     self._admit(content, today)
                     self._check_interprets(content, batch=batch)
+                    self._guarded(content, prepared, override)
                 except (InputError, DomainError) as exc:
                     verdicts.append((content, exc))
                 else:
@@ -502,8 +553,14 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         actor: str,
         expected_version: int | None = None,
         urgent: str | None = None,
+        attachments: Sequence[PreparedAttachment] = (),
+        override: GuardOverride | None = None,
     ) -> Change:
         """Replace an item's content with a new version; `reason` is the 更正说明.
+
+        `attachments`: files of the new version not stored yet (those already stored
+        are found by their sha256). The guard checks the new version and the 更正说明
+        first, as `publish` does.
 
         Under review the new version is submitted instead, and outlets keep showing
         the released one until it is released (a version still under review is
@@ -514,18 +571,29 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         content = valid_content(content)
         if urgent is not None:
             urgent = check_line("urgent", urgent, 500)
+        override = self._check_override(override)
         with self._guard():
             item = self._load(ref, expected_version)
             self._admit(content, today_in_china(self._now))
             self._check_interprets(content, batch=set())
+            findings = self._guarded(content, attachments, override, reason=reason)
+            if item.erasure is not None and any(a.sealed for a in content.attachments):
+                raise DomainError(
+                    f"{item.ref}: its personal data was erased; publish new personal "
+                    "data as a new item, not as a revision of this one"
+                )
+            content, attachments = self._seal(content, attachments)
             rules = self._rules(item, content)
             if urgent is not None:
                 self._check_urgent(content, rules, set())
                 self._check_not_bundled(item, content)
                 if not item.released:
                     self._check_needs_reading(content, rules, ())
-            self._store_attachments(content, ())
+            self._store_attachments(content, attachments)
             now = self._now()
+            self._record_override(
+                item, override, findings, actor=actor, content=content
+            )
             if rules.on:
                 item.submit_revision(
                     content, reason=reason, rules=rules, actor=actor, at=now
@@ -560,6 +628,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         public_note = check_note(public_note)
         if urgent is not None:
             urgent = check_line("urgent", urgent, 500)
+        self._no_personal_data(("reason", reason), ("public_note", public_note))
         with self._guard():
             item = self._load(ref, expected_version)
             rules = self._rules(item, None)
@@ -620,6 +689,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         actor = check_actor(actor)
         level = check_line("level", level, 50)
         content_hash = _check_hash(content_hash)
+        self._no_personal_data(("comment", comment))
         with self._guard():
             item = self._load(ref, expected_version)
             rules = self._rules(item, item.pending.content if item.pending else None)
@@ -694,6 +764,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         actor = check_actor(actor)
         if content_hash is not None:
             content_hash = _check_hash(content_hash)
+        self._no_personal_data(("comment", comment))
         with self._guard():
             item = self._load(ref, expected_version)
             rules = self._rules(item, item.pending.content if item.pending else None)
@@ -758,6 +829,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         actor = check_actor(actor)
         level = check_line("level", level, 50)
         content_hash = _check_hash(content_hash)
+        self._no_personal_data(("comment", comment))
         with self._guard():
             item = self._load(ref, expected_version)
             rules = self._rules(item, None)
@@ -770,6 +842,238 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                 at=self._now(),
             )
             return self._save(item, "approval afterwards")
+
+    # -- the guard ----------------------------------------------------------------------
+
+    def check(
+        self,
+        content: ItemContent,
+        attachments: Sequence[PreparedAttachment] = (),
+        *,
+        reason: str | None = None,
+    ) -> GuardReport:
+        """What the guard finds in `content` (title, body, 发文字号, basis, notes), in
+        `reason` (a revision's 更正说明) and in the text of every attachment: those
+        given (`attachments`) and those already stored, found by sha256. An
+        attachment whose text cannot be read is *unchecked*, never clean; one neither
+        given nor stored is left to `publish`, which refuses it. Writes nothing."""
+        content = valid_content(content)
+        fields = [
+            ("title", content.title),
+            ("body", content.body),
+            ("doc_no", content.doc_no or ""),
+            ("basis", content.basis),
+            ("attribute_basis", content.attribute_basis or ""),
+            ("audience", content.audience),
+        ]
+        if reason:
+            fields.append(("reason", reason))
+        given = {p.meta.sha256: p.data for p in attachments}
+        texts: list[tuple[str, Sequence[TextBlockLike] | str]] = []
+        for meta in content.attachments:
+            data = given.get(meta.sha256)
+            store = self.attachments
+            if data is None and store is not None and store.has(meta.sha256):
+                data = store.path_of(meta.sha256).read_bytes()
+                if meta.sealed:
+                    data = self._unsealed(content, data)
+                    if data is None:
+                        texts.append((meta.name, "erased: its key is gone"))
+                        continue
+            if data is None:
+                continue
+            text = read_attachment_text(
+                data, name=meta.name, media_type=meta.media_type
+            )
+            texts.append(
+                (meta.name, text.reason if hasattr(text, "reason") else text.blocks)
+            )
+        return check_item(fields, texts, self.guard_policy, area=content.area)
+
+    def _unsealed(self, content: ItemContent, blob: bytes) -> bytes | None:
+        key = self.keys.get(content.id) if self.keys is not None else None
+        if key is None:
+            return None
+        try:
+            return unseal(key, content.id, blob)
+        except ValueError:
+            return None
+
+    def _seal(
+        self, content: ItemContent, prepared: Sequence[PreparedAttachment]
+    ) -> tuple[ItemContent, tuple[PreparedAttachment, ...]]:
+        """Encrypt the attachments marked `sealed` with the item's key (made on first
+        use): the content and the store get the sealed blobs' digests and sizes."""
+        wanted = [p for p in prepared if p.meta.sealed]
+        if not wanted:
+            return content, tuple(prepared)
+        if self.keys is None:
+            raise InputError(
+                [Problem("attachments", "this log has no key store for sealed files")]
+            )
+        key = self.keys.get_or_create(content.id)
+        replaced: dict[tuple[str, str], Attachment] = {}
+        out: list[PreparedAttachment] = []
+        for p in prepared:
+            if not p.meta.sealed:
+                out.append(p)
+                continue
+            blob = seal(key, content.id, p.data)
+            meta = p.meta.model_copy(
+                update={"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
+            )
+            replaced[(p.meta.name, p.meta.sha256)] = meta
+            out.append(PreparedAttachment(meta, blob))
+        attachments = [
+            replaced.get((a.name, a.sha256), a) if a.sealed else a
+            for a in content.attachments
+        ]
+        return content.model_copy(update={"attachments": attachments}), tuple(out)
+
+    # -- erasure ---------------------------------------------------------------------
+
+    def erase(
+        self,
+        ref: str | UUID,
+        *,
+        reason: str,
+        actor: str,
+        public_note: str = "",
+        expected_version: int | None = None,
+    ) -> Change:
+        """Erase an item's sealed attachments (个人信息删除): record `Erased`, then
+        destroy the item's key, so the sealed blobs the log and the store keep can
+        never be opened again. Outlets then show the item without them
+        (`public_note`, or a standard statement, in their place); the audit still
+        verifies. Refused (nothing written) for an item with no sealed part, a second
+        time, and while a version is under review."""
+        reason = check_line("reason", reason, 500)
+        actor = check_actor(actor)
+        public_note = check_note(public_note)
+        self._no_personal_data(("reason", reason), ("public_note", public_note))
+        with self._guard():
+            item = self._load(ref, expected_version)
+            if self.keys is None:
+                raise InputError(
+                    [Problem("", "this log has no key store: nothing is sealed here")]
+                )
+            if item.erasure is not None and self.keys.get(item.id) is not None:
+                self.keys.destroy(item.id)  # an erasure cut short after its event
+            item.erase(
+                reason=reason, public_note=public_note, actor=actor, at=self._now()
+            )
+            change = self._save(item, "erasure")
+            self.keys.destroy(item.id)
+            return change
+
+    def erase_due(self, *, after_days: int, actor: str = "syndicate") -> list[Change]:
+        """Erase the sealed attachments of every released item whose 公示期 ended more
+        than `after_days` days ago (China dates); `[guard] erase_after_days`, run by
+        `sync` and the worker. Items under review wait; each erasure is its own
+        event (reason: 公示期满…). Reads the log's content events as bytes, decoding
+        only those with a sealed attachment."""
+        actor = check_actor(actor)
+        today = today_in_china(self._now)
+        candidates: set[UUID] = set()
+        for notification in self._notifications(topics=_CONTENT_TOPICS):
+            if b'"sealed":true' in bytes(notification.state):
+                candidates.add(notification.originator_id)
+        changes = []
+        for id_ in sorted(candidates):
+            item = cast(DisclosureItem, self.repository.get(id_))
+            period = item.content.notice_period
+            if (
+                item.erasure is not None
+                or item.pending is not None
+                or not item.released
+                or period is None
+                or (today - period.end).days <= after_days
+            ):
+                continue
+            try:
+                changes.append(
+                    self.erase(
+                        id_,
+                        reason=f"公示期（至{period.end.isoformat()}）满{after_days}日，"
+                        "按规定删除个人信息",
+                        actor=actor,
+                        expected_version=item.version,
+                    )
+                )
+            except ConflictError:
+                continue  # changed a moment ago: the next run looks again
+        return changes
+
+    def _guarded(
+        self,
+        content: ItemContent,
+        attachments: Sequence[PreparedAttachment],
+        override: GuardOverride | None,
+        *,
+        reason: str | None = None,
+    ) -> tuple[str, ...]:
+        """Refuse (`GuardRefused`) what blocks; return what `override` accepted, as
+        the log records it (where and what, never the value)."""
+        report = self.check(content, attachments, reason=reason)
+        blocking = report.blocking(override)
+        if blocking.findings or blocking.unchecked:
+            raise GuardRefused(content.ref, blocking)
+        still = set(blocking.findings)
+        return tuple(
+            f"{f.where} {f.kind.label}" + (f"「{f.term}」" if f.term else "")
+            for f in report.findings
+            if f.blocks and f not in still
+        ) + tuple(f"{u.part} ({u.name}) unchecked" for u in report.unchecked)
+
+    def _check_override(self, override: GuardOverride | None) -> GuardOverride | None:
+        if override is None:
+            return None
+        if not isinstance(override, GuardOverride):
+            raise InputError([Problem("override", "must be a GuardOverride")])
+        basis = check_line("basis", override.basis, 500)
+        if not (override.pii or override.wording):
+            raise InputError(
+                [Problem("override", "allows nothing: set pii or wording (or both)")]
+            )
+        self._no_personal_data(("basis", basis))
+        return replace(override, basis=basis)
+
+    def _no_personal_data(self, *fields: tuple[str, str]) -> None:
+        """Text that only the log keeps (a reason, a basis, a comment) must not hold
+        personal information: the log keeps it for ever."""
+        if not self.guard_policy.pii:
+            return
+        problems = [
+            Problem(
+                name, f"{f.place}: holds a {f.kind.label} ({f.masked}); leave it out"
+            )
+            for name, text in fields
+            if isinstance(text, str)
+            for f in find_pii(text)
+        ]
+        if problems:
+            raise InputError(problems)
+
+    def _record_override(
+        self,
+        item: DisclosureItem,
+        override: GuardOverride | None,
+        findings: tuple[str, ...],
+        *,
+        actor: str,
+        content: ItemContent | None = None,
+    ) -> None:
+        if override is None or not findings:
+            return
+        item.override_guard(
+            content_hash=content_hash(content) if content else item.content_hash,
+            basis=override.basis,
+            personal_information=override.pii,
+            wording=override.wording,
+            findings=findings,
+            actor=actor,
+            at=self._now(),
+        )
 
     def _rules(self, item: DisclosureItem, content: ItemContent | None) -> ReviewRules:
         """The review rules for a change of `item` to `content`: those of the new
@@ -1372,6 +1676,8 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         saved = {a.id: a for a in aggregates}
         last: dict[UUID, Recording[UUID]] = {}
         for recording in recordings:
+            if isinstance(recording.domain_event, DisclosureItem.GuardOverridden):
+                continue  # recorded with the version it covers: that is the change
             last[recording.domain_event.originator_id] = recording
         changes = []
         for id_, recording in last.items():

@@ -65,10 +65,17 @@ class PreparedAttachment:
 
     @classmethod
     def from_bytes(
-        cls, data: bytes, *, name: str, media_type: str | None = None
+        cls,
+        data: bytes,
+        *,
+        name: str,
+        media_type: str | None = None,
+        sealed: bool = False,
     ) -> PreparedAttachment:
         """The attachment `name` holding `data`; the media type is guessed from the
-        name's extension unless given."""
+        name's extension unless given. `sealed`: it holds personal data public for a
+        limited time; publishing stores it encrypted with the item's key, so it can
+        be erased later (`Disclosures.erase`)."""
         if not isinstance(data, bytes | bytearray):
             raise InputError([Problem("", "the attachment's data must be bytes")])
         if not isinstance(name, str) or (
@@ -87,6 +94,7 @@ class PreparedAttachment:
                 media_type=media_type or guess_media_type(name),
                 size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
+                sealed=sealed,
             )
         except ValidationError as exc:
             raise InputError(problems_from_validation_error(exc)) from None
@@ -98,7 +106,12 @@ class PreparedAttachment:
 
     @classmethod
     def from_file(
-        cls, path: Path, *, name: str | None = None, media_type: str | None = None
+        cls,
+        path: Path,
+        *,
+        name: str | None = None,
+        media_type: str | None = None,
+        sealed: bool = False,
     ) -> PreparedAttachment:
         """The file at `path`, named `name` (default: the file's name). A missing file
         or one too large is refused before it is read; `OSError` if it cannot be read."""
@@ -112,6 +125,7 @@ class PreparedAttachment:
             path.read_bytes(),
             name=path.name if name is None else name,
             media_type=media_type,
+            sealed=sealed,
         )
 
 

@@ -395,7 +395,7 @@ def _attachments(
         if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
             problems.append(Problem(where, "needs a path (a string, or path = ...)"))
             continue
-        unknown = set(spec) - {"path", "name", "media_type"}
+        unknown = set(spec) - {"path", "name", "media_type", "sealed"}
         if unknown:
             problems.append(
                 Problem(where, f"unknown field(s) {', '.join(sorted(unknown))}")
@@ -442,11 +442,16 @@ def _attachments(
             continue
         if size <= MAX_ATTACHMENT_BYTES:
             total += size
+        sealed = spec.get("sealed", False)
+        if not isinstance(sealed, bool):
+            problems.append(Problem(f"{where}.sealed", "must be true or false"))
+            continue
         try:
             item = PreparedAttachment.from_file(
                 path,
                 name=spec.get("name"),
                 media_type=spec.get("media_type"),
+                sealed=sealed,
             )
         except InputError as exc:
             problems.extend(

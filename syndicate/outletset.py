@@ -38,8 +38,10 @@ from syndicate.adapter import (
     TakesInventory,
 )
 from syndicate.application import Clock, Disclosures, system_clock
+from syndicate.domain.base import CHINA_TZ
+from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import Delivery, delivery_id
-from syndicate.domain.items import DisclosureItem, ItemStatus
+from syndicate.domain.items import DisclosureItem, Erasure, ItemStatus
 from syndicate.netguard import GuardedAdapter, OutboundEnvironment, guard_session
 from syndicate.outlets import Outlet
 from syndicate.planning import Deliveries, DeliveryView, review_notice
@@ -56,18 +58,44 @@ def item_view(item: DisclosureItem) -> ItemView:
     if not item.history:
         raise ValueError(f"{item.ref} was never released: no outlet may show it")
     first, last = item.history[0], item.history[-1]
+    changes = [r for r in item.history if r.event != "Erased"]
+    content, erased = item.content, None
+    if item.erasure is not None:
+        content, erased = erased_content(item.content, item.erasure)
     return ItemView(
         item_id=item.id,
         version=item.public_version,
-        content=item.content,
+        content=content,
         content_hash=item.content_hash,
         withdrawn=item.status is ItemStatus.WITHDRAWN,
         published_at=first.at,
         updated_at=last.at,
-        reason=last.reason,
+        reason=changes[-1].reason if changes else None,
         public_note=item.withdrawal.public_note if item.withdrawal else None,
         history=tuple(item.history),
+        erased=erased,
     )
+
+
+def erased_content(content: ItemContent, erasure: Erasure) -> tuple[ItemContent, str]:
+    """What outlets show of an item whose sealed attachments were erased: the content
+    without them, the statement put in their place appended to the body (so every
+    outlet shows it), and that statement."""
+    gone = [a.name for a in content.attachments if a.sealed]
+    when = erasure.timestamp.astimezone(CHINA_TZ)
+    names = "、".join(f"《{n}》" for n in gone) or "所附名单"
+    statement = erasure.public_note or (
+        f"本信息所附个人信息（{names}）已于{when.year}年{when.month}月{when.day}日"
+        "按规定删除。"
+    )
+    shown = content.model_copy(
+        update={
+            "attachments": [a for a in content.attachments if not a.sealed],
+            "body": f"{content.body}\n\n> 【个人信息已按规定删除】"
+            + " ".join(statement.split()),
+        }
+    )
+    return shown, statement
 
 
 def _draft_view(item: DisclosureItem) -> ItemView:

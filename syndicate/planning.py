@@ -10,6 +10,7 @@ and after it, and the outlet (its filters and declared capabilities):
 | Revised | now, not before (e.g. it became proactive) | publish |
 | Revised | before, not now (e.g. it became not-disclosed) | retract if it can, else withdrawal notice |
 | Withdrawn | before | retract if it can, else withdrawal notice (撤回) |
+| Erased (sealed parts erased) | before | update if it edits in place, else retract if it can, else nothing (a group message cannot be recalled) |
 | anything | neither | nothing |
 
 `Deliveries` is the tracked process that applies it: it follows the items log and records
@@ -150,6 +151,15 @@ def plan_operation(
         return gone if took else None
     if event == "Withdrawn":
         return gone if took else None
+    if event == "Erased":
+        # Personal data erased: shown again without it where the outlet edits in
+        # place; taken down where it can be (a WeChat article, a posted sheet); a
+        # group message cannot be recalled.
+        if not took:
+            return None
+        if caps.edits_in_place:
+            return Operation.UPDATE
+        return Operation.RETRACT if caps.retracts else None
     raise ValueError(f"unknown item event {event!r}")
 
 
@@ -366,6 +376,11 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
             if previous.status is not ItemStatus.PUBLISHED:
                 return []  # a draft abandoned: it was never public
             return [(id_, version, "Withdrawn", previous.content, previous.content)]
+        if isinstance(event, DisclosureItem.Erased):
+            previous = self.items.get(id_, version=version - 1)
+            if previous.status is not ItemStatus.PUBLISHED:
+                return []  # withdrawn (nothing of it shown) or never released
+            return [(id_, version, "Erased", previous.content, previous.content)]
         if isinstance(event, DisclosureItem.Released | DisclosureItem.UrgentlyReleased):
             members = [(id_, version), *event.bundle]
         else:

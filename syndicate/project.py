@@ -44,8 +44,11 @@ from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.attachments import AttachmentStore
 from syndicate.domain.catalogue import parse_area
 from syndicate.domain.content import _line
+from syndicate.domain.guard import GuardPolicy, MaskRule, parse_mask_rule
+from syndicate.domain.pii import PiiKind
 from syndicate.domain.review import LevelRule, Override, ReviewPolicy, ReviewRules
-from syndicate.errors import ConfigurationError
+from syndicate.domain.wording import builtin_word_list, parse_word_list
+from syndicate.errors import ConfigurationError, InputError
 from syndicate.fsutil import locked, write_atomically
 from syndicate.outlets import (
     ENV_REF,
@@ -84,6 +87,7 @@ __all__ = [
     "AuditSettings",
     "ConfigFile",
     "DeliverySettings",
+    "GuardTable",
     "OutletOptions",
     "Project",
     "ReviewTable",
@@ -296,6 +300,110 @@ class ReviewTable(ConfigTable):
         )
 
 
+class MaskingTable(ConfigTable):
+    """`[guard.masking]`: how many characters of each number a published list keeps
+    (`"HEAD+TAIL"`, e.g. `id_card = "6+4"`)."""
+
+    id_card: str | None = None
+    mobile: str | None = None
+    bank_card: str | None = None
+
+    def rules(self, where: str) -> dict[PiiKind, MaskRule]:
+        out = {}
+        for kind in PiiKind:
+            value = getattr(self, kind.value)
+            if value is not None:
+                try:
+                    out[kind] = parse_mask_rule(
+                        kind, value, field_name=f"{where}.{kind}"
+                    )
+                except InputError as exc:
+                    raise refused_as_said(str(exc.problems[0])) from None
+        return out
+
+
+class GuardAreaTable(ConfigTable):
+    """`[guard.area."社会救助"]`: what differs for the items of one 试点领域."""
+
+    masking: MaskingTable = Field(default_factory=MaskingTable)
+
+
+class GuardTable(ConfigTable):
+    """`[guard]`: the check before review and release (docs/personal-data.md).
+
+    `personal_information`: look for 身份证号, mobile and bank card numbers (default
+    on). `word_lists`: operator 错敏词 files, relative to syndicate.toml, checked with
+    the built-in list. `caution_blocks`: 提示-level words block too. `masking` and
+    `area."…".masking`: the masked form proposed."""
+
+    personal_information: Flag = True
+    word_lists: list[Annotated[str, Field(strict=True, min_length=1)]] = Field(
+        default_factory=list
+    )
+    caution_blocks: Flag = False
+    erase_after_days: WholeNumber | None = None
+    unreadable_attachments: Annotated[
+        str,
+        Field(strict=True, pattern="^(block|warn)$"),
+        says('must be "block" (the default) or "warn"'),
+    ] = "block"
+    masking: MaskingTable = Field(default_factory=MaskingTable)
+    area: dict[str, GuardAreaTable] = Field(default_factory=dict)
+
+    @classmethod
+    def not_a_table(cls, info: ValidationInfo) -> PydanticCustomError:
+        """`[guard] must be a table`."""
+        return refused_as_said("[guard] must be a table")
+
+    @model_validator(mode="after")
+    def _valid_rules(self) -> Self:
+        self.masking.rules("guard.masking")
+        for name, table in self.area.items():
+            try:
+                parse_area(name)
+            except ValueError as exc:
+                raise refused_as_said(f"guard.area.{toml_key(name)}: {exc}") from None
+            table.masking.rules(f"guard.area.{toml_key(name)}.masking")
+        return self
+
+    def policy(self, home: Path) -> GuardPolicy:
+        """The policy, reading the word lists (`ConfigurationError` naming the file
+        and line of a bad one)."""
+        lists = []  # the operator's first: a term in both lists follows the operator's
+        for index, name in enumerate(self.word_lists):
+            path = home / name
+            where = f"guard.word_lists[{index}]"
+            try:
+                text = path.read_text("utf-8-sig")
+            except FileNotFoundError:
+                raise ConfigurationError(f"{where}: no such file: {path}") from None
+            except UnicodeDecodeError:
+                raise ConfigurationError(
+                    f"{where}: {path} is not UTF-8 text; save it as UTF-8"
+                ) from None
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"{where}: cannot read {path}: {exc.strerror}"
+                ) from None
+            try:
+                lists.append(parse_word_list(text, name=name))
+            except InputError as exc:
+                raise ConfigurationError(
+                    f"{where}: " + "; ".join(str(p) for p in exc.problems)
+                ) from None
+        return GuardPolicy(
+            pii=self.personal_information,
+            word_lists=(*lists, builtin_word_list()),
+            masking={**GuardPolicy().masking, **self.masking.rules("guard.masking")},
+            area_masking={
+                parse_area(name): table.masking.rules("")
+                for name, table in self.area.items()
+            },
+            caution_blocks=self.caution_blocks,
+            unreadable_blocks=self.unreadable_attachments == "block",
+        )
+
+
 def toml_key(name: str) -> str:
     """A table key as written in TOML (quoted unless bare)."""
     return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else toml_string(name)
@@ -374,6 +482,22 @@ levels = {levels}
 # allow_self_review = false      # true only for an office of one person
 # withdraw_needs_review = true   # false: a withdrawal goes out at once
 # urgent_review_hours = 24       # an urgent release must be approved afterwards by then
+
+[guard]
+# Before review and release, every item is checked for 身份证号, mobile and bank card
+# numbers and 错敏词, in its text and its attachments (docs/personal-data.md); a
+# finding stops it unless --allow-pii / --allow-wording --basis "…" is given.
+# word_lists = ["错敏词.txt"]      # your own lists (one term per line), with the built-in one
+# caution_blocks = false          # true: 提示-level words stop publishing too
+# unreadable_attachments = "block" # "warn": a scan or image the guard cannot read is
+#                                 # reported, not stopped (default: stopped until
+#                                 # --allow-pii --basis "已人工核对…")
+# erase_after_days = 30           # erase sealed attachments (sealed = true) this many
+#                                 # days after the 公示期 ends, at the next sync
+# [guard.masking]                 # what a masked number keeps: first + last characters
+# id_card = "6+4"
+# mobile = "3+4"
+# bank_card = "6+4"
 
 # -- Outlets ----------------------------------------------------------------------
 # One [outlets.NAME] table per outlet; NAME is yours to choose. To use an example,
@@ -504,6 +628,7 @@ class ConfigFile(ConfigTable):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     review: ReviewTable | None = None
+    guard: GuardTable = Field(default_factory=GuardTable)
     outlets: Any = None
 
     @classmethod
@@ -599,6 +724,7 @@ class Project:
         delivery: DeliverySettings | None = None,
         audit: AuditSettings | None = None,
         review: ReviewPolicy | None = None,
+        guard: GuardTable | GuardPolicy | None = None,
         outlet_tables: Any = None,
         environ: Mapping[str, str] | None = None,
         registry: Registry | None = None,
@@ -609,6 +735,10 @@ class Project:
         self.audit = audit or AuditSettings()
         # No [review] table (a home made before review existed): off, and said so.
         self.review = review or ReviewPolicy.off(configured=False)
+        self._guard_table = guard if isinstance(guard, GuardTable) else GuardTable()
+        self._guard: GuardPolicy | None = (
+            guard if isinstance(guard, GuardPolicy) else None
+        )
         self._outlet_tables = outlet_tables
         self._environ = dict(os.environ if environ is None else environ)
         self._registry = registry
@@ -837,6 +967,7 @@ class Project:
             delivery=config.delivery,
             audit=config.audit,
             review=None if config.review is None else config.review.policy(),
+            guard=config.guard,
             outlet_tables=config.outlets,
             environ=environ,
             registry=registry,
@@ -1008,7 +1139,21 @@ class Project:
             attachments=self.attachments,
             store=self.store,
             review=self.review,
+            guard=self.guard,
         )
+
+    @property
+    def erase_after_days(self) -> int | None:
+        """`[guard] erase_after_days`: erase sealed parts this many days after the
+        公示期 ends (None: only `items erase` erases)."""
+        return self._guard_table.erase_after_days
+
+    @property
+    def guard(self) -> GuardPolicy:
+        """The guard's policy (`[guard]`), its word lists read on first use."""
+        if self._guard is None:
+            self._guard = self._guard_table.policy(self.home)
+        return self._guard
 
     def deliveries(
         self,

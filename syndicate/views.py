@@ -320,8 +320,13 @@ def logged_events(
         ):
             refs[event.originator_id] = event.content.ref
             title, digest = event.content.title, event.content_hash
-        if isinstance(event, DisclosureItem.Revised | DisclosureItem.Withdrawn):
+        if isinstance(
+            event,
+            DisclosureItem.Revised | DisclosureItem.Withdrawn | DisclosureItem.Erased,
+        ):
             reason = event.reason
+        elif isinstance(event, DisclosureItem.GuardOverridden):
+            digest, reason = event.content_hash, f"guard overridden: {event.basis}"
         elif isinstance(event, DisclosureItem.Submitted):
             if event.content is not None:
                 refs[event.originator_id] = event.content.ref

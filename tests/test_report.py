@@ -46,6 +46,7 @@ CSVS = [
     "unconfirmed.csv",
     "awaiting_attestation.csv",
     "late_items.csv",
+    "guard_overrides.csv",
 ]
 
 

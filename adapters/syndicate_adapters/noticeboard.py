@@ -375,17 +375,31 @@ def sheet_html(job: DeliveryJob, settings: NoticeboardSettings) -> str:
     if kind == "takedown":
         title = "撤除通知"
         meta.append(("原发布日期", _day(item.published_at)))
-        meta.append(("撤回日期", _day(item.updated_at)))
+        erased = item.erased is not None and not item.withdrawn
+        meta.append(("撤除日期" if erased else "撤回日期", _day(item.updated_at)))
         if period:
             meta.append(("原公示期", period))
         parts.append(f"<h1>{title}</h1>")
-        parts.append(
-            '<div class="notice">'
-            f"<p>《{esc(c.title)}》已于{_day(item.updated_at)}撤回，"
-            "自即日起从本公开栏撤除。</p>"
-            + (f"<p>撤回说明：{esc(item.public_note)}</p>" if item.public_note else "")
-            + "</div>"
-        )
+        if item.erased is not None and not item.withdrawn:
+            # Personal data erased: the posted notice (with its list) comes down.
+            parts.append(
+                '<div class="notice">'
+                f"<p>《{esc(c.title)}》所附个人信息已按规定删除，原张贴的公告及名单"
+                "自即日起从本公开栏撤除。</p>"
+                f"<p>说明：{esc(item.erased)}</p></div>"
+            )
+        else:
+            parts.append(
+                '<div class="notice">'
+                f"<p>《{esc(c.title)}》已于{_day(item.updated_at)}撤回，"
+                "自即日起从本公开栏撤除。</p>"
+                + (
+                    f"<p>撤回说明：{esc(item.public_note)}</p>"
+                    if item.public_note
+                    else ""
+                )
+                + "</div>"
+            )
         parts.append(_meta_rows(meta))
         posting = "张贴说明：撤下原张贴的公告，在原处张贴本通知。"
     else:

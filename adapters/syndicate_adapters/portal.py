@@ -91,6 +91,7 @@ from syndicate.adapterkit import (
     ATTACHMENT_TYPE,
     ATTACHMENTS,
     CHINA_TZ,
+    ERASED_PLACEHOLDER,
     PAGE_HEADERS,
     UUID_PATTERN,
     BaseAdapter,
@@ -99,6 +100,7 @@ from syndicate.adapterkit import (
     checked_checkpoints,
     file_errors,
     fsync_dir,
+    open_attachment,
     refuse_review_notice,
     remove_file,
     write_file,
@@ -224,7 +226,9 @@ def _entry(item: ItemView, gone: bool) -> dict[str, Any]:
         "attachments": []
         if gone
         else [
-            {"name": a.name, "sha256": a.sha256, "size": a.size} for a in c.attachments
+            {"name": a.name, "sha256": a.sha256, "size": a.size}
+            | ({"sealed": True} if a.sealed else {})
+            for a in c.attachments
         ],
     }
 
@@ -309,6 +313,7 @@ def _article(item: ItemView, gone: bool) -> str:
                 "Published": "发布",
                 "Revised": "更正",
                 "Withdrawn": "撤回",
+                "Erased": "个人信息删除",
             }.get(r.event, r.event)
             note = f"：{esc(r.reason)}" if r.reason and r.event != "Published" else ""
             lines.append(
@@ -642,30 +647,46 @@ class PortalSite:
     def _copy_attachments(
         self, entry: Mapping[str, Any], attachments: Path | None
     ) -> None:
+        sealed: dict[str, str] = dict(self._json("sealed.json", {}))
         for a in entry["attachments"]:
             target = f"files/{a['sha256']}/{a['name']}"
             present = self.root / target
+            expected = sealed.get(target) if a.get("sealed") else a["sha256"]
             if (
-                present.is_file()
-                and hashlib.sha256(present.read_bytes()).hexdigest() == a["sha256"]
+                expected is not None
+                and present.is_file()
+                and hashlib.sha256(present.read_bytes()).hexdigest() == expected
             ):
                 continue
             if attachments is None:
                 raise PermanentDeliveryError(
                     f"attachment {a['name']} cannot be copied: no attachment store given"
                 )
-            source = attachments / a["sha256"][:2] / a["sha256"]
             try:
-                raw = source.read_bytes()
+                raw = open_attachment(
+                    attachments,
+                    UUID(entry["id"]),
+                    a["sha256"],
+                    sealed=bool(a.get("sealed")),
+                )
             except FileNotFoundError:
                 raise PermanentDeliveryError(
                     f"attachment {a['name']} ({a['sha256'][:12]}…) is missing from "
                     f"the attachment store {attachments}"
                 ) from None
-            if hashlib.sha256(raw).hexdigest() != a["sha256"]:
+            except ValueError as exc:
+                raise PermanentDeliveryError(f"attachment {a['name']}: {exc}") from None
+            if raw is None:
+                # Sealed, and its key destroyed (erased): a replay of a time before
+                # the erasure shows where the file was, never what it held.
+                raw = ERASED_PLACEHOLDER
+            elif not a.get("sealed") and hashlib.sha256(raw).hexdigest() != a["sha256"]:
                 raise PermanentDeliveryError(
                     f"attachment {a['name']} in the store does not match its sha256"
                 )
+            if a.get("sealed"):
+                sealed[target] = hashlib.sha256(raw).hexdigest()
+                self._put_json("sealed.json", sealed)
             self._write(target, raw)
 
     def _update(
@@ -795,6 +816,9 @@ class PortalSite:
             else:
                 users.pop(path, None)
                 self._remove(f"files/{path}")
+                sealed = dict(self._json("sealed.json", {}))
+                if sealed.pop(f"files/{path}", None) is not None:
+                    self._put_json("sealed.json", sealed)
                 folder = self.root / "files" / path.split("/")[0]
                 if folder.is_dir() and not any(folder.iterdir()):
                     folder.rmdir()
@@ -1363,11 +1387,16 @@ class PortalSite:
         shown = page.read_bytes()
         if stored["article"].encode("utf-8") not in shown:
             return shown
+        sealed: dict[str, str] = self._json("sealed.json", {})
         for a in stored["entry"]["attachments"]:
-            f = self.root / "files" / a["sha256"] / a["name"]
+            target = f"files/{a['sha256']}/{a['name']}"
+            # A sealed file is published opened: its digest is the one taken when it
+            # was copied (the log holds the sealed blob's).
+            expected = sealed.get(target) if a.get("sealed") else a["sha256"]
+            f = self.root / target
             if (
                 not f.is_file()
-                or hashlib.sha256(f.read_bytes()).hexdigest() != a["sha256"]
+                or hashlib.sha256(f.read_bytes()).hexdigest() != expected
             ):
                 return shown
         return raw

@@ -52,6 +52,7 @@ from syndicate.audit.report import (
     DeliveryRow,
     FailureRow,
     MissingRow,
+    OverrideRow,
     ReportData,
 )
 from syndicate.audit.reviews import ReviewFold
@@ -627,9 +628,12 @@ def report_data(
     there when `review` (the home reviews items) or the log has review events.
     """
     fold, reviews = ItemFold(), ReviewFold()
+    overridden: list[DisclosureItem.GuardOverridden] = []
     for _, event in item_events(items):
         fold.add(event)
         reviews.add(event)
+        if isinstance(event, DisclosureItem.GuardOverridden):
+            overridden.append(event)
     facts = fold.found
     tracked, failed = _fold_deliveries(deliveries)
     names = set(kinds) | {t.delivery.outlet for t in tracked.values()}
@@ -687,4 +691,21 @@ def report_data(
         annual=_annual(year, facts, tracked.values(), info) if year else None,
         notes=notes,
         review=reviews.stats(now) if review or reviews.seen else None,
+        overrides=[
+            OverrideRow(
+                item_ref=facts[e.originator_id].ref
+                if e.originator_id in facts
+                else str(e.originator_id),
+                title=facts[e.originator_id].title if e.originator_id in facts else "",
+                version=e.originator_version,
+                at=e.timestamp,
+                actor=e.actor,
+                basis=e.basis,
+                personal_information=e.personal_information,
+                wording=e.wording,
+                findings=e.findings,
+                content_hash=e.content_hash,
+            )
+            for e in overridden
+        ],
     )

@@ -347,6 +347,9 @@ class Replayed:
     file: str | None  # relative to the outlet's folder; None when nothing was shown
     error: str | None = None
     review: str | None = None  # what of the item was under review at the moment
+    # Sealed attachments it showed then whose data was erased since (个人信息删除):
+    # the replay names them and shows "[erased]" for what they held.
+    erased: tuple[str, ...] = ()
 
     @property
     def match(self) -> bool:
@@ -371,6 +374,11 @@ class Replayed:
             "media_type": self.media_type,
             **({"error": self.error} if self.error else {}),
             **({"pending_review": self.review} if self.review else {}),
+            **(
+                {"attachments_erased": dict.fromkeys(self.erased, "[erased]")}
+                if self.erased
+                else {}
+            ),
         }
 
 
@@ -507,6 +515,20 @@ def _dump(path: Path, data: Any, files: list[Path]) -> None:
     files.append(path)
 
 
+def _erased_since(
+    items: Disclosures, shown: Shown, erasures: dict[UUID, int | None]
+) -> tuple[str, ...]:
+    """The sealed attachments `shown` carried whose data has been erased since."""
+    if shown.item_id not in erasures:
+        erasure = items.get(shown.item_id).erasure
+        erasures[shown.item_id] = erasure.version if erasure else None
+    erased_at = erasures[shown.item_id]
+    if erased_at is None or shown.version >= erased_at:
+        return ()
+    then = items.get(shown.item_id, version=shown.version).content
+    return tuple(a.name for a in then.attachments if a.sealed)
+
+
 def replay(
     items: Disclosures,
     deliveries: Deliveries,
@@ -540,6 +562,7 @@ def replay(
     files: list[Path] = []
     result: list[OutletReplay] = []
     refs: dict[UUID, str] = {}
+    erasures: dict[UUID, int | None] = {}
     readers = OutletSet(
         {n: o for n, o in outlets.items() if n in names},
         items=items,
@@ -574,6 +597,9 @@ def replay(
             folder.mkdir(parents=True, exist_ok=True)
             for s in found:
                 done = _render_one(items, deliveries, readers, s, folder, files)
+                gone = _erased_since(items, s, erasures)
+                if gone:
+                    done = replace(done, erased=gone)
                 waiting = pending.get(s.item_id)
                 if waiting is not None and s.operation != "review_notice":
                     done = replace(done, review=waiting.review)

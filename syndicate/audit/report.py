@@ -35,6 +35,7 @@ __all__ = [
     "FailureRow",
     "LagStat",
     "MissingRow",
+    "OverrideRow",
     "ReportData",
     "ReturnedRow",
     "ReviewStats",
@@ -123,6 +124,23 @@ class UrgentRow:
 
 
 @dataclass(frozen=True)
+class OverrideRow:
+    """A version published although the guard found personal information, 严重
+    wording or an unreadable attachment, on a recorded legal basis (放行)."""
+
+    item_ref: str
+    title: str
+    version: int
+    at: datetime
+    actor: str
+    basis: str
+    personal_information: bool
+    wording: bool
+    findings: tuple[str, ...]
+    content_hash: str
+
+
+@dataclass(frozen=True)
 class ReviewTime:
     """How long reviews took at one level (`level` None: submission to release)."""
 
@@ -167,6 +185,7 @@ class ReportData:
     annual: AnnualStats | None = None
     notes: Sequence[str] = ()
     review: ReviewStats | None = None  # None: no review in the home or its log
+    overrides: Sequence[OverrideRow] = ()  # the guard's overrides, in log order
 
 
 @dataclass(frozen=True)
@@ -637,11 +656,57 @@ def _build(data: ReportData) -> tuple[str, dict[str, bytes]]:
     rows = [_late_cells(d) for d in late]
     r.add("late_items", "逾期事项", cols, rows)
 
+    _overrides(r, data.overrides)
     if data.review is not None:
         _review(r, data.review)
     if data.annual is not None:
         _annual(r, data.annual)
     return _page(data, r.sections), r.files
+
+
+def _overrides(r: _Report, overrides: Sequence[OverrideRow]) -> None:
+    """Every publication the guard stopped and an operator let through, with why."""
+    cols: Columns = (
+        ("item_ref", "事项（索引号）", _same),
+        ("title", "标题", _same),
+        ("version", "版本", _same),
+        ("at", "放行时间", _minutes),
+        ("actor", "放行人", _same),
+        ("basis", "依据", _same),
+        ("allowed", "放行内容", _same),
+        ("findings", "检出情况", _same),
+        ("content_hash", "内容哈希", _same),
+    )
+    rows: list[list[Cell]] = [
+        [
+            o.item_ref,
+            o.title,
+            o.version,
+            _iso(o.at),
+            o.actor,
+            o.basis,
+            "、".join(
+                what
+                for what, on in (
+                    ("个人信息", o.personal_information),
+                    ("错敏词", o.wording),
+                )
+                if on
+            ),
+            "；".join(o.findings),
+            o.content_hash,
+        ]
+        for o in overrides
+    ]
+    r.add(
+        "guard_overrides",
+        "个人信息与错敏词放行记录",
+        cols,
+        rows,
+        f"<p>发布前检查发现个人信息、严重错敏词或无法读取的附件，经填写依据后放行发布的版本"
+        f"共{len(overrides)}件（--allow-pii / --allow-wording）。检出情况只记位置和类别，"
+        "不记号码本身。</p>",
+    )
 
 
 def _review(r: _Report, review: ReviewStats) -> None:
@@ -809,6 +874,7 @@ def _page(data: ReportData, sections: list[tuple[str, str, str]]) -> str:
         ["待张贴确认", sum(1 for d in ds if d.state == "awaiting_attestation")],
         ["渠道缺失事项", len(data.missing)],
         ["逾期事项", sum(1 for d in data.deadlines if d.state == "late")],
+        ["个人信息与错敏词放行", len(data.overrides)],
     ]
     if data.review is not None:
         urgent = data.review.urgent

@@ -273,6 +273,24 @@ class _ItemDetails:
                 f"{what} released urgently, without review: {event.reason}; to be "
                 f"approved afterwards at {levels} by {_iso(event.due)}"
             )
+        if isinstance(event, DisclosureItem.Erased):
+            return (
+                f"personal data erased: {event.reason}; the key of "
+                f"{'; '.join(event.parts)} was destroyed (the sealed blobs stay)"
+            )
+        if isinstance(event, DisclosureItem.GuardOverridden):
+            allowed = " and ".join(
+                what
+                for what, on in (
+                    ("personal information", event.personal_information),
+                    ("wording", event.wording),
+                )
+                if on
+            )
+            return (
+                f"the guard's findings ({allowed}) accepted on the basis "
+                f"{event.basis!r}: " + "; ".join(event.findings)
+            )
         if isinstance(event, DisclosureItem.ApprovedAfterwards):
             text = f"approved afterwards at level {event.level}"
             if self.due is not None and event.timestamp > self.due:

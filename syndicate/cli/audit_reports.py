@@ -181,6 +181,13 @@ def _print_replay(summary: ReplaySummary, out: Path) -> None:
         )
     else:
         typer.echo("no outlets configured and nothing delivered")
+    erased = sorted(
+        {(r.ref, name) for o in summary.outlets for r in o.items for name in r.erased}
+    )
+    if erased:
+        typer.echo("\npersonal data shown then and erased since (个人信息已删除):")
+        for ref, name in erased:
+            typer.echo(f"  {ref}: {name}: [erased]")
     if summary.pending:
         typer.echo(f"\nunder review then ({len(summary.pending)} item(s)):")
         typer.echo(

@@ -19,8 +19,15 @@ from syndicate.cli.output import (
     report,
     table,
 )
-from syndicate.cli.state import ActorOption, JsonOption, open_engine, resolve_actor
+from syndicate.cli.state import (
+    ActorOption,
+    JsonOption,
+    open_engine,
+    resolve_actor,
+    state_of,
+)
 from syndicate.domain.catalogue import area_by_code, parse_area
+from syndicate.domain.guard import GuardOverride, GuardPolicy
 from syndicate.domain.items import DisclosureItem, ItemStatus, check_line, check_note
 from syndicate.errors import (
     AlreadyPublished,
@@ -29,6 +36,7 @@ from syndicate.errors import (
     Problem,
     SyndicateError,
 )
+from syndicate.guardfiles import check_paths, write_fixed
 from syndicate.itemfiles import (
     LoadedItem,
     expand_paths,
@@ -65,8 +73,67 @@ UrgentOption = Annotated[
         show_default=False,
     ),
 ]
+AllowPiiOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-pii",
+        help="Publish although the guard found personal information (身份证号, mobile "
+        "or bank card numbers) or could not read an attachment, where the law requires "
+        "the data (e.g. 失信惩戒公示); needs --basis. Recorded in the log "
+        "(GuardOverridden) and listed by `syndicate audit report`.",
+    ),
+]
+AllowWordingOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-wording",
+        help="Publish although the guard found 严重 错敏词 (a false alarm in context); "
+        "needs --basis, recorded like --allow-pii.",
+    ),
+]
+BasisOption = Annotated[
+    str | None,
+    typer.Option(
+        "--basis",
+        metavar="BASIS",
+        help="Why --allow-pii / --allow-wording is lawful, e.g. "
+        '"《失信被执行人名单信息公布办法》第七条". Recorded in the log; must not itself '
+        "hold personal information.",
+        show_default=False,
+    ),
+]
 # Library parameter → the option an operator typed.
-_OPTIONS = {"urgent": "--urgent", "reason": "--reason", "actor": "--actor"}
+_OPTIONS = {
+    "urgent": "--urgent",
+    "reason": "--reason",
+    "actor": "--actor",
+    "basis": "--basis",
+}
+
+
+def _override(
+    allow_pii: bool, allow_wording: bool, basis: str | None
+) -> GuardOverride | None:
+    """The guard override the options ask for (or None)."""
+    if not (allow_pii or allow_wording):
+        if basis is not None:
+            raise InputError(
+                [Problem("--basis", "goes with --allow-pii or --allow-wording")]
+            )
+        return None
+    if basis is None or not basis.strip():
+        raise InputError(
+            [
+                Problem(
+                    "--basis",
+                    "required with --allow-pii / --allow-wording: the legal basis for "
+                    "publishing what the guard found, recorded in the log",
+                )
+            ]
+        )
+    return GuardOverride(
+        basis=check_line("--basis", basis, 500), pii=allow_pii, wording=allow_wording
+    )
 
 
 def _urgent(reason: str | None) -> str | None:
@@ -124,6 +191,9 @@ def publish(
         typer.Option("--dry-run", help="Check the files; publish nothing."),
     ] = False,
     urgent: UrgentOption = None,
+    allow_pii: AllowPiiOption = False,
+    allow_wording: AllowWordingOption = False,
+    basis: BasisOption = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -134,6 +204,11 @@ def publish(
     ] = False,
 ) -> None:
     """Publish new items from files; print each new item's id.
+
+    The guard checks each item first (title, body and the text of every attachment):
+    a 身份证号, mobile or bank card number, a 严重 错敏词, or an attachment it cannot
+    read stops that item (exit 1) and nothing of it is stored; see `syndicate items
+    check`, and --allow-pii / --allow-wording with --basis.
 
     Under review (先审后发, [review] levels in syndicate.toml) each item is submitted
     for review instead, and says so ("submitted for review (awaiting 审核)"): it
@@ -151,6 +226,7 @@ def publish(
     """
     with cli_errors():
         urgent = _urgent(urgent)
+        override = _override(allow_pii, allow_wording, basis)
         files = expand_paths(paths)
         # Once, before any file: a bad --actor is one error, not one per file.
         who = check_line("--actor", resolve_actor(actor), 100)
@@ -179,7 +255,9 @@ def publish(
             ok = 0
             with open_engine(ctx) as engine:
                 verdicts = engine.items.check_publish(
-                    [i.content for i in loaded], actor=who
+                    [(i.content, i.attachments) for i in loaded],
+                    actor=who,
+                    override=override,
                 )
                 policy = engine.project.review
             reviewed = sum(
@@ -226,6 +304,7 @@ def publish(
                             actor=who,
                             attachments=item.attachments,
                             urgent=urgent,
+                            override=override,
                         )
                 except AlreadyPublished as exc:
                     if exc.identical:
@@ -316,9 +395,14 @@ def revise(
     if_version: IfVersionOption = None,
     actor: ActorOption = None,
     urgent: UrgentOption = None,
+    allow_pii: AllowPiiOption = False,
+    allow_wording: AllowWordingOption = False,
+    basis: BasisOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Publish a new version of an item from a file with its complete new content.
+
+    The guard checks the new version and the --reason first, as `items publish` does.
 
     Under review the new version is submitted for review instead (the output says
     so), and outlets keep showing the released version until it is approved; a
@@ -331,6 +415,7 @@ def revise(
         reason = check_line("--reason", reason, 500)
         who = check_line("--actor", resolve_actor(actor), 100)
         urgent = _urgent(urgent)
+        override = _override(allow_pii, allow_wording, basis)
         loaded = load_item_file(path)
         with open_engine(ctx) as engine, option_names(_OPTIONS):
             item_id = engine.items.resolve(ref)
@@ -342,6 +427,8 @@ def revise(
                     actor=who,
                     expected_version=if_version,
                     urgent=urgent,
+                    attachments=loaded.attachments,
+                    override=override,
                 )
             except InputError as exc:
                 if any(p.field in _OPTIONS for p in exc.problems):
@@ -431,6 +518,181 @@ def withdraw(
             )
         else:
             typer.echo(f"withdrew {change.ref} (version {change.version})")
+
+
+@app.command()
+def erase(
+    ctx: typer.Context,
+    ref: RefArgument,
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason",
+            help="Why the personal data goes now (recorded), e.g. 公示期满.",
+            show_default=False,
+        ),
+    ],
+    note: Annotated[
+        str,
+        typer.Option(
+            "--note",
+            help="Public statement shown where the sealed files were (default: "
+            "本信息所附个人信息（《…》）已于…按规定删除。).",
+            show_default=False,
+        ),
+    ] = "",
+    if_version: IfVersionOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Erase an item's sealed attachments (个人信息删除) for good.
+
+    Only attachments published with `sealed = true` can be erased: they were stored
+    encrypted with the item's own key, which this destroys after recording `Erased`.
+    Then `syndicate sync` shows the item without them (and a statement in their place)
+    on the portal, kiosks and feeds, deletes the WeChat article, and prints a 撤除
+    sheet for notice boards; messages already sent to groups cannot be recalled.
+    `audit verify` still passes: the log keeps only the sealed blobs.
+
+    Example: syndicate items erase 临溪县农业农村局/11330100MB0000004X/2026-00021
+    --reason 公示期满
+    """
+    with cli_errors():
+        reason = check_line("--reason", reason, 500)
+        who = check_line("--actor", resolve_actor(actor), 100)
+        try:
+            note = check_note(note)
+        except InputError:
+            raise InputError(
+                [Problem("--note", "must be text of at most 2000 characters")]
+            ) from None
+        with (
+            open_engine(ctx) as engine,
+            option_names({**_OPTIONS, "public_note": "--note"}),
+        ):
+            change = engine.items.erase(
+                ref,
+                reason=reason,
+                public_note=note,
+                actor=who,
+                expected_version=if_version,
+            )
+        if as_json:
+            echo_json(change_json(change))
+        else:
+            typer.echo(
+                f"erased the sealed attachments of {change.ref} (version "
+                f"{change.version}); their key is destroyed. Run `syndicate sync` to "
+                "take them off every outlet."
+            )
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH...",
+            help="Item files (checked with their attachments), documents you are "
+            "about to attach (CSV, XLSX, DOCX, PDF, text), or folders of them.",
+            show_default=False,
+        ),
+    ],
+    fix: Annotated[
+        Path | None,
+        typer.Option(
+            "--fix",
+            metavar="OUT",
+            help="Write a masked copy of each file under OUT (the layout kept): "
+            "numbers masked by the [guard] masking rules, words replaced where the list "
+            "suggests a replacement; what needs a person is listed.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check files for personal information and 错敏词 before publishing; writes
+    nothing to the log.
+
+    Lists every finding with its place (`attachments[0] 第3行 第2列`, `body 第12行`)
+    and the masked form proposed, e.g. `身份证号未去标识化 (应为 330122********1234)`.
+    An attachment that cannot be read (a scan, an image) is reported as unchecked,
+    never as clean. Uses the home's [guard] settings (word lists, masking) when run in
+    a home, the defaults otherwise. Exit 1 if anything would stop publishing, 2 if a
+    file is not a valid item file, 0 otherwise.
+
+    Example: syndicate items check 低保名单/ --fix 低保名单-已脱敏/
+    """
+    with cli_errors():
+        home = state_of(ctx).home
+        if (home / "syndicate.toml").is_file():
+            policy = state_of(ctx).project(store=False).guard
+        else:
+            policy = GuardPolicy.default()
+        checks = check_paths(paths, policy)
+        roots = {p.resolve(): p for p in paths if p.is_dir()}
+        fixed: dict[Path, Any] = {}
+        if fix is not None:
+            for c in checks:
+                if c.error is not None or c.report.clean:
+                    continue
+                root = next(
+                    (
+                        d
+                        for d in roots.values()
+                        if c.source.resolve().is_relative_to(d.resolve())
+                    ),
+                    c.source.parent,
+                )
+                fixed[c.source] = write_fixed(c, root, fix, policy)
+        worst = 0
+        for c in checks:
+            if c.error is not None:
+                worst = 2
+            elif c.report.blocks:
+                worst = max(worst, 1)
+        if as_json:
+            out = []
+            for c in checks:
+                entry = c.as_json()
+                if c.source in fixed:
+                    entry["fixed"] = [str(p) for p in fixed[c.source].written]
+                    entry["not_fixed"] = list(fixed[c.source].not_fixed)
+                out.append(entry)
+            echo_json(out)
+            raise typer.Exit(worst)
+        clean = 0
+        for c in checks:
+            if c.error is not None:
+                report(c.error)
+                continue
+            if c.report.clean:
+                clean += 1
+                continue
+            verdict = "blocks publishing" if c.report.blocks else "does not block"
+            typer.echo(f"{c.source}: {verdict}")
+            for line in c.report.lines():
+                typer.echo(f"  {line}")
+            if c.source in fixed:
+                result = fixed[c.source]
+                for written in result.written:
+                    typer.echo(f"  wrote {written}")
+                for line in result.not_fixed:
+                    typer.echo(f"  needs a person: {line}")
+        blocked = sum(1 for c in checks if c.error is None and c.report.blocks)
+        typer.echo(
+            f"checked {len(checks)} file(s): {clean} clean, {blocked} would be stopped"
+            + (
+                f", {sum(c.error is not None for c in checks)} not valid"
+                if worst == 2
+                else ""
+            )
+            + ("; masked copies under " + str(fix) if fixed else "")
+            + "; nothing stored",
+            err=True,
+        )
+        raise typer.Exit(worst)
 
 
 def item_json(item: DisclosureItem) -> dict[str, Any]:

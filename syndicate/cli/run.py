@@ -123,6 +123,12 @@ def sync(ctx: typer.Context) -> None:
     """
     with cli_errors(), open_engine(ctx) as run:
         result = run.sync(progress=_progress_bar if sys.stderr.isatty() else None)
+        for ref in result.erased:
+            typer.echo(
+                f"erased the sealed attachments of {ref}: its 公示期 ended more than "
+                "[guard] erase_after_days ago",
+                err=True,
+            )
         _print_summary(result)
         for line in held_lines(result.held, result.waiting):
             typer.echo(line, err=True)

@@ -25,9 +25,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -328,12 +331,28 @@ else:
 
 
 class Attachment(_Model):
-    """An attachment (附件) as the log records it; the bytes live content-addressed."""
+    """An attachment (附件) as the log records it; the bytes live content-addressed.
+
+    `sealed`: it holds personal data public for a limited time (a 公示 list); it is
+    stored encrypted with its item's key (`syndicate.sealing`), `size` and `sha256`
+    are the sealed blob's, and erasing the item destroys the key. Left out of the
+    stored form when false, so content hashes of unsealed attachments never change.
+    """
 
     name: Annotated[Line, Field(min_length=1, max_length=255)]
     media_type: Annotated[Line, Field(pattern=r"^[\w.+-]+/[\w.+-]+$")]
     size: Annotated[int, Field(ge=0)]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    sealed: Annotated[bool, Field(strict=True)] = False
+
+    @model_serializer(mode="wrap")
+    def _without_default_seal(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and not self.sealed:
+            data.pop("sealed", None)
+        return data
 
     @field_validator("name")
     @classmethod

@@ -42,6 +42,7 @@ from syndicate.domain.review import (
 )
 from syndicate.errors import (
     ConflictError,
+    DomainError,
     InputError,
     ItemWithdrawn,
     NothingChanged,
@@ -51,6 +52,7 @@ from syndicate.errors import (
 
 __all__ = [
     "DisclosureItem",
+    "Erasure",
     "ItemStatus",
     "VersionRecord",
     "Withdrawal",
@@ -87,6 +89,18 @@ class VersionRecord:
     content_hash: str | None
     reason: str | None
     level: str | None = None
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """When and why an item's sealed parts were erased, and what outlets say."""
+
+    reason: str
+    public_note: str
+    actor: str
+    timestamp: datetime
+    version: int
+    parts: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -165,6 +179,7 @@ class DisclosureItem(Aggregate):
         def apply(self, aggregate: Any) -> None:
             item: DisclosureItem = aggregate
             item._begin(self.content, self.content_hash, ItemStatus.PUBLISHED)
+            item._seen(self.content)
             item.history = [self.record()]
             item.public_version = self.originator_version
 
@@ -180,6 +195,7 @@ class DisclosureItem(Aggregate):
         def apply(self, aggregate: Any) -> None:
             item: DisclosureItem = aggregate
             first = item.status is ItemStatus.PENDING
+            item._seen(self.content)
             item.content = self.content
             item.content_hash = self.content_hash
             item.status = ItemStatus.PUBLISHED
@@ -231,6 +247,7 @@ class DisclosureItem(Aggregate):
         def apply(self, aggregate: Any) -> None:
             item: DisclosureItem = aggregate
             item._begin(self.content, self.content_hash, ItemStatus.PENDING)
+            item._seen(self.content)
             item.drafted = self.content
             item.history = []
             item.reviews.append(self.record())
@@ -251,6 +268,8 @@ class DisclosureItem(Aggregate):
         def apply(self, aggregate: Any) -> None:
             item: DisclosureItem = aggregate
             before = item.pending
+            if self.content is not None:
+                item._seen(self.content)
             submitters = {self.actor}
             if self.author is not None and before is not None:
                 submitters |= before.submitters | {self.author}
@@ -381,6 +400,57 @@ class DisclosureItem(Aggregate):
                 item.urgent = None
             item.reviews.append(self.record())
 
+    class GuardOverridden(Event):
+        """The guard's findings on a version were accepted, with their legal basis
+        (e.g. 失信惩戒公示): recorded with the version it covers, before that version's
+        own event. `findings` say where and what (`attachments[0] 第3行 第2列
+        身份证号`), never the value found."""
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.GuardOverridden"
+        content_hash: str
+        basis: Reason
+        personal_information: bool
+        wording: bool
+        findings: tuple[Annotated[str, Field(max_length=300)], ...]
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            item.overrides.append(self.record())
+
+        def record(self) -> VersionRecord:
+            return VersionRecord(
+                version=self.originator_version,
+                event=type(self).__name__,
+                at=self.timestamp,
+                actor=self.actor,
+                content_hash=self.content_hash,
+                reason=self.basis,
+            )
+
+    class Erased(Event):
+        """The item's sealed attachments were erased (个人信息删除): their key was
+        destroyed after this event was stored. `parts` name them (attachment name and
+        sealed blob digest); `public_note` is what outlets say in their place."""
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.Erased"
+        reason: Reason
+        public_note: Note = ""
+        parts: tuple[Annotated[str, Field(max_length=400)], ...]
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            item.erasure = Erasure(
+                self.reason,
+                self.public_note,
+                self.actor,
+                self.timestamp,
+                self.originator_version,
+                self.parts,
+            )
+            item.history.append(self.record())
+            if item.status is not ItemStatus.PENDING:
+                item.public_version = self.originator_version
+
     if TYPE_CHECKING:
         # State, set by the events' apply methods. Declared for type checkers only:
         # class-level annotations would make eventsourcing turn the class into a
@@ -395,6 +465,9 @@ class DisclosureItem(Aggregate):
         urgent: UrgentRelease | None
         public_version: int
         drafted: ItemContent | None  # a reviewed item's first draft (its review rules)
+        overrides: list[VersionRecord]  # the guard's overrides (GuardOverridden)
+        sealed: dict[str, str]  # sealed blob digest -> attachment name, every version
+        erasure: Erasure | None  # when its sealed parts were erased (Erased)
 
     def _begin(self, content: ItemContent, digest: str, status: ItemStatus) -> None:
         self.drafted = None
@@ -403,9 +476,17 @@ class DisclosureItem(Aggregate):
         self.status = status
         self.withdrawal = None
         self.reviews = []
+        self.overrides = []
+        self.sealed = {}
+        self.erasure = None
         self.pending = None
         self.urgent = None
         self.public_version = 0
+
+    def _seen(self, content: ItemContent) -> None:
+        for a in content.attachments:
+            if a.sealed:
+                self.sealed[a.sha256] = a.name
 
     def _make_public(self, pending: Pending, event: DisclosureItem.Event) -> None:
         """Apply a released proposal: what outlets show changes at this version."""
@@ -437,6 +518,71 @@ class DisclosureItem(Aggregate):
         )
         self.public_version = event.originator_version
         self.pending = None
+
+    # -- erasure ----------------------------------------------------------------------------
+
+    def erase(
+        self, *, reason: str, public_note: str = "", actor: str, at: datetime
+    ) -> tuple[str, ...]:
+        """Record that the sealed attachments are erased (the caller then destroys the
+        key); returns the sealed blob digests. Refused for an item with nothing sealed,
+        a second time, and while a version is under review."""
+        reason = _check_line("reason", reason, 500)
+        note = check_note(public_note)
+        if not self.sealed:
+            raise DomainError(
+                f"{self.ref} has no sealed part: only attachments published with "
+                "sealed = true can be erased (the log keeps everything else for ever)"
+            )
+        if self.erasure is not None:
+            raise DomainError(
+                f"{self.ref}: its sealed parts were erased already, on "
+                f"{self.erasure.timestamp.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} by "
+                f"{self.erasure.actor}"
+            )
+        if self.pending is not None:
+            raise ReviewRefused(
+                f"{self.ref} has a version under review: release, return or withdraw it "
+                "before erasing the item's personal data"
+            )
+        parts = tuple(
+            f"{name} (sealed sha256 {digest})" for digest, name in self.sealed.items()
+        )
+        self.trigger_event(
+            self.Erased,
+            timestamp=at,
+            reason=reason,
+            public_note=note,
+            parts=parts,
+            actor=check_actor(actor),
+        )
+        return tuple(self.sealed)
+
+    # -- the guard ------------------------------------------------------------------------
+
+    def override_guard(
+        self,
+        *,
+        content_hash: str,
+        basis: str,
+        personal_information: bool,
+        wording: bool,
+        findings: tuple[str, ...],
+        actor: str,
+        at: datetime,
+    ) -> None:
+        """Record that the guard's findings on the version with `content_hash` were
+        accepted on `basis` (the caller then records that version)."""
+        self.trigger_event(
+            self.GuardOverridden,
+            timestamp=at,
+            content_hash=content_hash,
+            basis=_check_line("basis", basis, 500),
+            personal_information=personal_information,
+            wording=wording,
+            findings=findings,
+            actor=check_actor(actor),
+        )
 
     # -- commands: released at once (review off) ---------------------------------------
 

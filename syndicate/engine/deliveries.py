@@ -14,6 +14,7 @@ operator decisions recorded here: `retry` and `resolve`.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -76,6 +77,7 @@ class SyncResult(RunSummary):
     said ("" when none was due; it starts with "note:" when none could be made)."""
 
     checkpoint: str = ""
+    erased: list[str] = field(default_factory=list)  # refs erased on schedule
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,8 @@ class DeliveryOps(EngineBase):
         Raises `ConfigurationError` if an outlet does not load, `StoreError` if the
         store fails. `progress`: see `Progress`.
         """
-        result = SyncResult(planned_events=self.plan())
+        erased = self.erase_due()
+        result = SyncResult(planned_events=self.plan(), erased=erased)
         with store_errors():
             worker = self.worker("sync")
             try:
@@ -225,6 +228,15 @@ class DeliveryOps(EngineBase):
                 worker.close()
         result.checkpoint = auto_checkpoint(self.project, "sync")
         return result
+
+    def erase_due(self) -> list[str]:
+        """With `[guard] erase_after_days`, erase the sealed parts whose 公示期 ended
+        that long ago (before planning, so outlets drop them in the same run); the
+        refs erased."""
+        days = self.project.erase_after_days
+        if days is None:
+            return []
+        return [c.ref for c in self.items.erase_due(after_days=days)]
 
     def run_worker(
         self,
@@ -272,8 +284,14 @@ class DeliveryOps(EngineBase):
             interval = self.project.audit.checkpoint_minutes * 60
             counted = checkpointed(self.project)  # events the newest one covers
             tried = time.monotonic()
+            erased_at = -math.inf
             stopping()
             while not runner.stop_requested:
+                # Scheduled erasure reads the log's content events: hourly is enough
+                # for a limit counted in days.
+                if time.monotonic() - erased_at >= 3600:
+                    self.erase_due()
+                    erased_at = time.monotonic()
                 summary = RunSummary(planned_events=self.plan())
                 with store_errors():
                     runner.run_until_idle(summary, on_progress=stopping)
