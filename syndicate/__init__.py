@@ -3,7 +3,9 @@
 The public API is small and stable: the engine (`Engine`: every operation the command line
 offers, as typed calls), the items log (`Disclosures`), the content model (`ItemContent`,
 `PreparedAttachment`), review before release (`Disclosures.approve` and friends,
-`ReviewEntry`, `ReviewDetail`, `ReviewPolicy`), a home on disk (`Project`), and the
+`ReviewEntry`, `ReviewDetail`, `ReviewPolicy`), the guard before release
+(`Disclosures.check`, `GuardReport`, `GuardOverride`, `GuardRefused`, `check_paths`) and
+erasure of sealed attachments (`Disclosures.erase`), a home on disk (`Project`), and the
 errors. See docs/api.md; the
 engine's result types are in `syndicate.engine`.
 """
@@ -12,6 +14,13 @@ from syndicate.application import Change, Disclosures, ReviewDetail, ReviewEntry
 from syndicate.attachments import PreparedAttachment
 from syndicate.domain.catalogue import AREAS, Attribute, ChannelCategory, Stage
 from syndicate.domain.content import Attachment, ItemContent, NoticePeriod, item_id
+from syndicate.domain.guard import (
+    GuardFinding,
+    GuardOverride,
+    GuardPolicy,
+    GuardRefused,
+    GuardReport,
+)
 from syndicate.domain.items import DisclosureItem, ItemStatus
 from syndicate.domain.review import ReviewPolicy
 from syndicate.engine import DeliveryState, Engine, StatusRow, SyncResult
@@ -30,6 +39,7 @@ from syndicate.errors import (
     StoreError,
     SyndicateError,
 )
+from syndicate.guardfiles import check_paths
 from syndicate.project import Project
 
 __all__ = [
@@ -46,6 +56,11 @@ __all__ = [
     "Disclosures",
     "DomainError",
     "Engine",
+    "GuardFinding",
+    "GuardOverride",
+    "GuardPolicy",
+    "GuardRefused",
+    "GuardReport",
     "InputError",
     "InterpretedItemMissing",
     "ItemContent",
@@ -66,5 +81,6 @@ __all__ = [
     "StoreError",
     "SyncResult",
     "SyndicateError",
+    "check_paths",
     "item_id",
 ]

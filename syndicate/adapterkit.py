@@ -60,7 +60,7 @@ from syndicate.errors import (
 )
 from syndicate.fsutil import fsync_dir, write_atomically
 from syndicate.netguard import Exchange, RequestFailed, exchange, retry_after
-from syndicate.sealing import ERASED_PLACEHOLDER, open_attachment
+from syndicate.sealing import open_attachment
 from syndicate.signing import KeyChain, Verifier
 from syndicate.sitehttp import (
     ATTACHMENT_HEADERS,
@@ -74,7 +74,6 @@ __all__ = [
     "ATTACHMENT_HEADERS",
     "ATTACHMENT_TYPE",
     "CHINA_TZ",
-    "ERASED_PLACEHOLDER",
     "PAGE_HEADERS",
     "UUID_PATTERN",
     "BaseAdapter",

@@ -46,6 +46,7 @@ from syndicate.domain.guard import (
     GuardReport,
     TextBlockLike,
     check_item,
+    content_fields,
 )
 from syndicate.domain.items import (
     DisclosureItem,
@@ -858,14 +859,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         attachment whose text cannot be read is *unchecked*, never clean; one neither
         given nor stored is left to `publish`, which refuses it. Writes nothing."""
         content = valid_content(content)
-        fields = [
-            ("title", content.title),
-            ("body", content.body),
-            ("doc_no", content.doc_no or ""),
-            ("basis", content.basis),
-            ("attribute_basis", content.attribute_basis or ""),
-            ("audience", content.audience),
-        ]
+        fields = content_fields(content)
         if reason:
             fields.append(("reason", reason))
         given = {p.meta.sha256: p.data for p in attachments}

@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import secrets
+import tempfile
 import time
 from collections.abc import Callable, Collection
 from datetime import date, datetime, timedelta
@@ -25,9 +26,12 @@ from syndicate.application import Change, Disclosures
 from syndicate.domain.base import CHINA_TZ
 from syndicate.domain.catalogue import Stage
 from syndicate.domain.content import ItemContent
+from syndicate.domain.guard import GuardRefused
+from syndicate.domain.pii import id_check_digit
 from syndicate.engine import Engine
 from syndicate.engine.deliveries import DeliveryState, RunSummary
 from syndicate.errors import InputError, SyndicateError
+from syndicate.guardfiles import check_paths, write_fixed
 from syndicate.itemfiles import (
     LoadedItem,
     expand_paths,
@@ -303,6 +307,7 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
             summary = RunSummary()
             _publish_examples(engine, echo, lambda: _deliver(engine, echo, summary))
             _deliver(engine, echo, summary)
+            _guard_and_erase(engine, echo, lambda: _deliver(engine, echo, summary))
             unserved = _unserved(engine)
         echo(
             f"\ndelivered: {summary.outcomes.get('succeeded', 0)} deliveries succeeded, "
@@ -335,7 +340,8 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
                 for name, (kind, messages) in groups.items()
             },
             "linxi-wechat": f"{len(articles)} articles published by the demo's WeChat "
-            f"API ({len(wechat.calls('freepublish/delete'))} deleted on withdrawal), "
+            f"API ({len(wechat.calls('freepublish/delete'))} deleted on withdrawal or "
+            "erasure), "
             f"e.g. “{articles[-1]['articles'][0]['title'][:40] if articles else '-'}”",
             "village-board": f"{len(list((outlets / 'village-board').glob('*.pdf')))} "
             "A4 PDF sheets in outlets/village-board, awaiting attestation",
@@ -482,6 +488,94 @@ def _publish_examples(
         "and `review list --overdue` lists it until it is approved there"
     )
     echo(f"\nthe items log holds {log.position()} events")
+
+
+# The 公示 list the guard stops, a fixed copy publishes sealed, and erasure removes.
+GUARDED_INDEX_NO = "11330100MB0000006R/2026-00033"
+GUARDED_REF = f"临溪县民政局/{GUARDED_INDEX_NO}"
+
+
+def _guarded_item(folder: Path, today: date) -> Path:
+    """A 临时救助 list whose second row carries a whole (generated) 身份证号."""
+    whole = "33012219800101123"
+    whole += id_check_digit(whole)
+    (folder / "名单.csv").write_text(
+        "序号,姓名,身份证号码,救助金额（元）\n"
+        "1,李*华,330122********0018,1200\n"
+        f"2,王*芳,{whole},800\n"
+        "3,赵*明,330122********3342,1500\n",
+        "utf-8",
+    )
+    end = today + timedelta(days=9)
+    item = folder / "item.md"
+    item.write_text(
+        "+++\n"
+        'agency = "临溪县民政局"\n'
+        f'index_no = "{GUARDED_INDEX_NO}"\n'
+        'title = "临溪县2026年第二季度临时救助对象名单公示"\n'
+        'area = "社会救助"\nstage = "结果公开"\n'
+        'basis = "《社会救助暂行办法》第四十八条"\n'
+        f"formed_on = {today.isoformat()}\n"
+        f"notice_period = {{ start = {today.isoformat()}, end = {end.isoformat()} }}\n"
+        'attachments = [{ path = "名单.csv", name = "临时救助对象名单.csv", '
+        "sealed = true }]\n"
+        "+++\n"
+        "现将2026年第二季度临时救助对象名单予以公示，名单见附件。公示期内如有异议，"
+        "请向县民政局社会救助股反映。\n",
+        "utf-8",
+    )
+    return item
+
+
+def _guard_and_erase(
+    engine: Engine, echo: Callable[[str], None], deliver: Callable[[], object]
+) -> None:
+    """The guard stops a list with a whole 身份证号; `items check --fix` masks it; the
+    fixed list is published sealed, reviewed, delivered, and then erased."""
+    log = engine.items
+    policy = engine.project.guard
+    with tempfile.TemporaryDirectory(prefix="syndicate-demo-") as tmp:
+        folder = Path(tmp) / "list"
+        folder.mkdir()
+        path = _guarded_item(folder, datetime.now(CHINA_TZ).date())
+        loaded = load_item_file(path)
+        try:
+            log.publish(
+                loaded.content, actor=DEMO_ACTOR, attachments=loaded.attachments
+            )
+        except GuardRefused as refused:
+            echo(f"\nguard      {loaded.content.title}")
+            echo("           stopped before review, nothing stored:")
+            for line in refused.report.lines():
+                echo(f"             {line}")
+        else:
+            raise DemoFailed("the guard let a whole 身份证号 through")
+        fixed = Path(tmp) / "fixed"
+        for check in check_paths([folder], policy):
+            if not check.report.clean:
+                write_fixed(check, folder, fixed, policy)
+        loaded = load_item_file(fixed / path.name)
+        submitted = log.publish(
+            loaded.content, actor=DEMO_ACTOR, attachments=loaded.attachments
+        )
+        released = _approve(log, submitted.ref)
+        echo(
+            "           masked with `syndicate items check --fix`, submitted again with "
+            "the list sealed (stored encrypted with the item's own key), approved at "
+            f"both levels, released as version {released.version}"
+        )
+        deliver()
+        erased = log.erase(
+            submitted.ref,
+            reason="演示：公示期满后按规定删除个人信息",
+            actor=DEMO_ACTOR,
+        )
+        deliver()
+        echo(
+            f"erased     {_short(erased)}  its key destroyed: the portal, kiosk and "
+            "feeds show it without the list (个人信息已按规定删除), the WeChat article is "
+            "deleted; the log keeps only the sealed blob, so `audit verify` still passes"
+        )
 
 
 def _short(change: Change) -> str:

@@ -34,6 +34,7 @@ from syndicate.domain.guard import (
     UncheckedPart,
     check_blocks,
     check_item,
+    content_fields,
 )
 from syndicate.domain.pii import find_pii
 from syndicate.domain.wording import replace_words
@@ -147,14 +148,7 @@ def check_paths(
             checks.append(FileCheck(path, "item", error=exc))
             continue
         content = loaded.content
-        fields = [
-            ("title", content.title),
-            ("body", content.body),
-            ("doc_no", content.doc_no or ""),
-            ("basis", content.basis),
-            ("attribute_basis", content.attribute_basis or ""),
-            ("audience", content.audience),
-        ]
+        fields = content_fields(content)
         texts: list[tuple[str, Sequence[TextBlockLike] | str]] = []
         for prepared in loaded.attachments:
             text = read_attachment_text(

@@ -33,7 +33,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from syndicate.fsutil import fsync_dir, write_atomically
 
 __all__ = [
-    "ERASED_PLACEHOLDER",
     "KEYS_DIR",
     "MAGIC",
     "KeyStore",
@@ -44,9 +43,6 @@ __all__ = [
 ]
 
 MAGIC = b"SYNSEAL1"
-# What an outlet writes where a sealed file was once its key is gone (a replay of a
-# time before the erasure): where the file was, never what it held.
-ERASED_PLACEHOLDER = "[erased] 个人信息已按规定删除\n".encode()
 # Beside the attachment store (`<data_dir>/attachments`), under the same data directory.
 KEYS_DIR = "sealing-keys"
 _OVERHEAD = len(MAGIC) + 12 + 16
@@ -145,6 +141,10 @@ def open_attachment(
     blob = (store_root / sha256[:2] / sha256).read_bytes()
     if not sealed:
         return blob
+    # The blob must be the one the log names: another blob of the same item (an older
+    # list) would open with the same key.
+    if hashlib.sha256(blob).hexdigest() != sha256:
+        raise ValueError("the sealed file in the store does not match its sha256")
     key = KeyStore.beside(store_root).get(item_id)
     if key is None:
         return None

@@ -94,6 +94,8 @@ class ItemSummary:
     published_at: datetime | None
     updated_at: datetime
     review: str | None = None
+    # When its sealed attachments were erased (the Erased event's version and time).
+    erased: tuple[int, datetime] | None = None
 
     @property
     def ref(self) -> str:
@@ -288,6 +290,8 @@ def fold_summaries(events: Iterable[Positioned]) -> dict[UUID, ItemSummary]:
                 summary.published_at = event.timestamp
         elif isinstance(event, DisclosureItem.Withdrawn):
             summary.status = ItemStatus.WITHDRAWN
+        elif isinstance(event, DisclosureItem.Erased):
+            summary.erased = (event.originator_version, event.timestamp)
         elif isinstance(event, DisclosureItem.Submitted):
             if summary.status is ItemStatus.PENDING and event.content is not None:
                 summary.show(event.content, event.content_hash)  # the latest draft

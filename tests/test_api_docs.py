@@ -68,3 +68,12 @@ def test_every_example_in_the_api_doc_runs_and_does_what_it_says(
     assert "no item 临溪县民政局/no-such-item" in printed[7]
     assert namespace["verdict"].ok
     assert printed[8].splitlines()[-1] == "True"
+    # The guard stops the list with a whole ID, the masked one is published sealed,
+    # approved and erased; the log still verifies.
+    assert printed[9].splitlines() == [
+        "['attachments[0] 第3行 第3列: 身份证号未去标识化 (应为 330122********1235)']",
+        "1",
+        "Erased",
+        "True",
+    ]
+    assert not any((home / "data" / "sealing-keys").glob("*.key"))

@@ -487,17 +487,31 @@ def test_demo_builds_a_fresh_home_and_says_what_next(
     with project.disclosures() as log:
         rows = list(log.read_log())
     events = [r.event for r in rows]
-    # Review is on: nothing was published unreviewed. The 12 examples and an urgent
-    # item were drafted; the examples, one revision and one withdrawal were approved
-    # at both levels and released; the urgent item was released at once.
+    # Review is on: nothing was published unreviewed. The 12 examples, an urgent item
+    # and the 临时救助 list were drafted; the examples, one revision, one withdrawal and
+    # the list were approved at both levels and released; the urgent item was released
+    # at once; the list's sealed attachment was then erased.
     assert "Published" not in events
     assert "Revised" not in events
     assert "Withdrawn" not in events
-    assert events.count("Drafted") == 13
-    assert events.count("Released") == 12 + 2
-    assert events.count("Approved") == 2 * (12 + 2)
+    assert events.count("Drafted") == 14
+    assert events.count("Released") == 12 + 2 + 1
+    assert events.count("Approved") == 2 * (12 + 2 + 1)
     assert events.count("Returned") == 1
-    assert events[-2:] == ["UrgentlyReleased", "ApprovedAfterwards"]
+    urgent = events.index("UrgentlyReleased")
+    assert events[urgent + 1] == "ApprovedAfterwards"
+    listed = [
+        r.event for r in rows if r.ref == "临溪县民政局/11330100MB0000006R/2026-00033"
+    ]
+    assert listed == [
+        "Drafted",
+        "Submitted",
+        "Approved",
+        "Approved",
+        "Released",
+        "Erased",
+    ]
+    assert "GuardOverridden" not in events  # the list was fixed, not let through
     # Each level approved by its named reviewer, never by the author ("demo").
     assert {(r.level, r.actor) for r in rows if r.event == "Approved"} == {
         ("科室初审", "政务公开办 李静"),

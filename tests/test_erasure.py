@@ -29,7 +29,7 @@ from syndicate.domain.review import ReviewPolicy
 from syndicate.engine import Engine
 from syndicate.errors import DomainError, InputError, ReviewRefused
 from syndicate.project import Project
-from syndicate.sealing import KeyStore, seal, unseal
+from syndicate.sealing import KeyStore, open_attachment, seal, unseal
 from syndicate.testing import FixedClock, log_snapshot
 from syndicate.testing.fakes import (
     WechatMpServer,
@@ -259,7 +259,11 @@ def test_an_erased_list_leaves_no_byte_anywhere_and_the_audit_still_verifies(
     settle(home)
     assert wechat.calls("freepublish/delete"), "the WeChat article was deleted"
     status = home.ok("status", REF)
-    assert "board" in status.stdout
+    assert "not recalled: 1 outlet(s)" in status.stdout
+    assert f"{REF}  village  v1" in status.stdout
+    rows = {r["outlet"]: r for r in json.loads(home.ok("status", "--json").stdout)}
+    assert rows["village"]["not_recalled"] is not None
+    assert rows["portal"]["not_recalled"] is None
     page = (home.home / "outlets" / "portal" / "items").glob("*.html")
     shown = "".join(p.read_text("utf-8") for p in page)
     assert "个人信息已按规定删除" in shown
@@ -451,3 +455,77 @@ def test_sealed_parts_are_erased_on_schedule_after_the_notice_period(
     assert log.get(later.item_id).erasure is None
     assert log.get(unsealed.item_id).erasure is None
     assert log.erase_due(after_days=30) == []  # once
+
+
+def test_overrides_and_erasures_are_covered_by_verify(tmp_path: Path) -> None:
+    """`GuardOverridden` and `Erased` are in the signed tree: altering either (its actor
+    renamed) or deleting the erasure is a finding of `audit verify` at its position."""
+    home = Home(tmp_path / "home", {"SYNDICATE_STORE_URL": "sqlite"})
+    home.ok("init", "--no-review")
+    items = tmp_path / "items"
+    items.mkdir()
+    (items / "名单.csv").write_text(f"序号,姓名,身份证号码\n1,李*华,{ID}\n", "utf-8")
+    (items / "list.md").write_text(ITEM, "utf-8")
+    stopped = home("items", "publish", items / "list.md")
+    assert stopped.exit_code == 1
+    assert ID not in stopped.output
+    home.ok("items", "publish", items / "list.md", "--allow-pii", "--basis", "惩戒公示")
+    home.ok("items", "erase", REF, "--reason", "公示期满")
+    home.ok("audit", "checkpoint")
+    assert home.ok("audit", "verify").stdout.startswith("OK")
+    db = home.home / "data" / "disclosures.db"
+    pristine = db.read_bytes()
+    for topic in (
+        "syndicate.DisclosureItem.GuardOverridden",
+        "syndicate.DisclosureItem.Erased",
+    ):
+        with sqlite3.connect(db) as conn:
+            [(position,)] = conn.execute(
+                "SELECT rowid FROM stored_events WHERE topic = ?", (topic,)
+            ).fetchall()
+            changed = conn.execute(
+                "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), "
+                '\'"actor":"\', \'"actor":"冒名\') AS BLOB) WHERE rowid = ?',
+                (position,),
+            ).rowcount
+        conn.close()
+        assert changed == 1
+        verified = home("audit", "verify")
+        assert verified.exit_code == 1, (topic, verified.output)
+        assert f"(items log position {position})" in verified.stdout, topic
+        db.write_bytes(pristine)
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "DELETE FROM stored_events WHERE topic = ?",
+            ("syndicate.DisclosureItem.Erased",),
+        )
+    conn.close()
+    verified = home("audit", "verify")
+    assert verified.exit_code == 1
+    assert verified.stdout.startswith(("FAIL deleted", "FAIL truncated"))
+
+
+def test_a_sealed_blob_swapped_for_another_of_the_same_item_is_refused(
+    log: Disclosures,
+) -> None:
+    first, _ = canary_rows()
+    second, _ = canary_rows()
+    change = log.publish(
+        _item(_sealed(first)), actor="张三", attachments=[_sealed(first)]
+    )
+    revised = log.revise(
+        change.item_id,
+        _item(_sealed(second), body="名单更正"),
+        reason="更正名单",
+        actor="张三",
+        attachments=[_sealed(second)],
+    )
+    assert log.attachments is not None
+    old = log.get(change.item_id, version=1).content.attachments[0]
+    new = log.get(revised.item_id).content.attachments[0]
+    # An insider puts the older list where the newer one is stored.
+    log.attachments.path_of(new.sha256).write_bytes(
+        log.attachments.path_of(old.sha256).read_bytes()
+    )
+    with pytest.raises(ValueError, match="does not match its sha256"):
+        open_attachment(log.attachments.root, change.item_id, new.sha256, sealed=True)

@@ -91,7 +91,6 @@ from syndicate.adapterkit import (
     ATTACHMENT_TYPE,
     ATTACHMENTS,
     CHINA_TZ,
-    ERASED_PLACEHOLDER,
     PAGE_HEADERS,
     UUID_PATTERN,
     BaseAdapter,
@@ -677,10 +676,12 @@ class PortalSite:
             except ValueError as exc:
                 raise PermanentDeliveryError(f"attachment {a['name']}: {exc}") from None
             if raw is None:
-                # Sealed, and its key destroyed (erased): a replay of a time before
-                # the erasure shows where the file was, never what it held.
-                raw = ERASED_PLACEHOLDER
-            elif not a.get("sealed") and hashlib.sha256(raw).hexdigest() != a["sha256"]:
+                raise PermanentDeliveryError(
+                    f"attachment {a['name']} is sealed and its item's key is gone "
+                    "(erased, or removed from the data directory by hand): it cannot be "
+                    "published; after `items erase` a version without it follows"
+                )
+            if not a.get("sealed") and hashlib.sha256(raw).hexdigest() != a["sha256"]:
                 raise PermanentDeliveryError(
                     f"attachment {a['name']} in the store does not match its sha256"
                 )

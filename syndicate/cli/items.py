@@ -153,6 +153,16 @@ def _urgent(reason: str | None) -> str | None:
     return check_line("--urgent", reason, 500)
 
 
+def _note(note: str) -> str:
+    """The --note value, checked (multi-line, at most 2000 characters)."""
+    try:
+        return check_note(note)
+    except InputError:
+        raise InputError(
+            [Problem("--note", "must be text of at most 2000 characters")]
+        ) from None
+
+
 def _outcome(change: Change) -> str:
     """What a write did to what outlets show, in words."""
     if change.event == "Submitted":
@@ -488,12 +498,7 @@ def withdraw(
         reason = check_line("--reason", reason, 500)
         who = check_line("--actor", resolve_actor(actor), 100)
         urgent = _urgent(urgent)
-        try:
-            note = check_note(note)
-        except InputError:
-            raise InputError(
-                [Problem("--note", "must be text of at most 2000 characters")]
-            ) from None
+        note = _note(note)
         with open_engine(ctx) as engine, option_names(_OPTIONS):
             change = engine.items.withdraw(
                 ref,
@@ -560,12 +565,7 @@ def erase(
     with cli_errors():
         reason = check_line("--reason", reason, 500)
         who = check_line("--actor", resolve_actor(actor), 100)
-        try:
-            note = check_note(note)
-        except InputError:
-            raise InputError(
-                [Problem("--note", "must be text of at most 2000 characters")]
-            ) from None
+        note = _note(note)
         with (
             open_engine(ctx) as engine,
             option_names({**_OPTIONS, "public_note": "--note"}),

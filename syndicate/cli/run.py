@@ -221,10 +221,25 @@ def _status_json(row: StatusRow, *, check: bool, review: ReviewState) -> dict[st
             for w in row.awaiting_attestation
         ],
         "under_review": review.of(row.item_id),
+        "not_recalled": _when(row.not_recalled),
     }
     if check:
         record["on_outlet"] = row.on_outlet
     return record
+
+
+def _print_not_recalled(rows: list[StatusRow]) -> None:
+    """Outlets that still hold what was sent before an item's personal data was erased."""
+    kept = [r for r in rows if r.not_recalled is not None]
+    if kept:
+        typer.echo(
+            f"\nnot recalled: {len(kept)} outlet(s) got the item before its personal "
+            "data was erased and cannot take anything back (a message in a group stays "
+            "there); tell their members if it matters:"
+        )
+        for r in kept:
+            erased = _clock(r.not_recalled) if r.not_recalled else "-"
+            typer.echo(f"  {r.ref}  {r.outlet}  v{r.version}  (erased {erased})")
 
 
 def _print_attestations(rows: list[StatusRow]) -> None:
@@ -383,6 +398,7 @@ def _print_status(rows: list[StatusRow], *, check: bool) -> None:
             "confirmed; the worker checks again at NEXT TRY"
         )
     _print_attestations(rows)
+    _print_not_recalled(rows)
     if check:
         _print_checks(rows)
 

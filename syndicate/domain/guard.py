@@ -15,12 +15,15 @@ unless the operator gives a `GuardOverride` with its legal basis, which the log 
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from syndicate.domain.content import ItemContent
 from syndicate.domain.pii import Finding, PiiKind, find_pii
 from syndicate.domain.wording import (
     Severity,
@@ -43,6 +46,7 @@ __all__ = [
     "UncheckedPart",
     "check_item",
     "check_text",
+    "content_fields",
     "parse_mask_rule",
 ]
 
@@ -388,16 +392,6 @@ def check_text(
     return sorted(found, key=lambda f: f.start)
 
 
-_DIGITS = re.compile(r"[\d\uff10-\uff19 \u00a0\-Xx\uff38\uff58]+")
-
-
-def _fragment(cell: str) -> bool:
-    """A cell that holds only digits (and separators): part of a number split across
-    cells, possibly."""
-    stripped = cell.strip()
-    return bool(stripped) and _DIGITS.fullmatch(stripped) is not None
-
-
 def _block_place(label: str, row: int, column: int | None, line: int = 1) -> str:
     where = f"{label} " if label else ""
     place = f"{where}第{row}行"
@@ -406,6 +400,46 @@ def _block_place(label: str, row: int, column: int | None, line: int = 1) -> str
     elif line > 1:
         place += f" (第{line}行)"
     return place
+
+
+# Two neighbouring cells of a row holding digits only (with the separators people
+# write): a number split across them, possibly. Matched in a block's joined text, where
+# a tab separates the cells of a row and a newline the rows; the second cell is in a
+# lookahead, so a run of such cells yields every neighbouring pair.
+_FRAGMENT = (
+    r"[ \u00a0]*[\d\uff10-\uff19][\d\uff10-\uff19 \u00a0\-]*[Xx\uff38\uff58]?[ \u00a0]*"
+)
+_SPLIT = re.compile(rf"(?<![^\t\n])({_FRAGMENT})\t(?=({_FRAGMENT})(?![^\t\n]))")
+
+
+_DIGIT_TAB_DIGIT = re.compile(
+    r"[\d\uff10-\uff19][ \u00a0]*\t[ \u00a0]*[\d\uff10-\uff19]"
+)
+
+
+class _Joined:
+    """A block's cells joined into one text (tabs between the cells of a row, newlines
+    between rows), so the detectors run once per block, in C, rather than once per cell;
+    an offset maps back to (row, cell, offset in the cell)."""
+
+    def __init__(self, rows: tuple[tuple[str, ...], ...]) -> None:
+        lines = ["\t".join(row) for row in rows]
+        self.text = "\n".join(lines)
+        self.row_starts = list(
+            itertools.accumulate((len(x) + 1 for x in lines), initial=0)
+        )
+        self.rows = rows
+
+    def locate(self, offset: int) -> tuple[int, int, int, int]:
+        """(row, cell, offset in the cell, line in the cell) of a text offset."""
+        r = bisect.bisect_right(self.row_starts, offset) - 1
+        inside = offset - self.row_starts[r]
+        row = self.rows[r]
+        for c, cell in enumerate(row):
+            if inside <= len(cell) or c == len(row) - 1:
+                return r, c, inside, cell.count("\n", 0, inside) + 1
+            inside -= len(cell) + 1
+        raise ValueError(f"offset {offset} is in no cell")
 
 
 def check_blocks(
@@ -420,52 +454,81 @@ def check_blocks(
     the two joined. Places count rows and columns from 1 (`第3行 第2列`)."""
     found: list[GuardFinding] = []
     for b, block in enumerate(blocks):
-        for r, row in enumerate(block.rows):
-            hits: set[int] = set()
-            for c, cell in enumerate(row):
-                if not cell:
-                    continue
-                column = c + 1 if block.table else None
-                for f in find_pii(cell) if policy.pii else ():
-                    hits.add(c)
-                    place = _block_place(block.label, r + 1, column, f.line)
-                    found.append(
-                        _pii_finding(part, place, f, policy, area, (b, r, c), f.start)
-                    )
-                for w in policy.matcher.find(cell):
-                    place = _block_place(block.label, r + 1, column, w.line)
-                    found.append(
-                        _word_finding(part, place, w, policy, (b, r, c), w.start)
-                    )
-            if not (block.table and policy.pii):
-                continue
-            for c in range(len(row) - 1):
-                left, right = row[c], row[c + 1]
-                if (
-                    c in hits
-                    or c + 1 in hits
-                    or not (_fragment(left) and _fragment(right))
-                ):
-                    continue
-                joined = f"{left.strip()} {right.strip()}"
-                for f in find_pii(joined):
-                    if f.start == 0 and f.end == len(joined):
-                        place = (
-                            _block_place(block.label, r + 1, c + 1) + f"至第{c + 2}列"
-                        )
-                        rule = policy.mask_rule(f.kind, area)
-                        found.append(
-                            GuardFinding(
-                                part=part,
-                                place=place,
-                                kind=GuardKind(f.kind.value),
-                                suggestion=rule.apply(joined),
-                                blocks=True,
-                                cell=None,  # split across cells: fixed by hand
-                            )
-                        )
-                        hits.update((c, c + 1))
+        joined = _Joined(block.rows)
+        hits: set[tuple[int, int]] = set()
+
+        def place(r: int, c: int, line: int, block: TextBlockLike = block) -> str:
+            column = c + 1 if block.table else None
+            return _block_place(block.label, r + 1, column, line)
+
+        for f in find_pii(joined.text) if policy.pii else ():
+            r, c, inside, line = joined.locate(f.start)
+            hits.add((r, c))
+            found.append(
+                _pii_finding(
+                    part, place(r, c, line), f, policy, area, (b, r, c), inside
+                )
+            )
+        for w in policy.matcher.find(joined.text):
+            r, c, inside, line = joined.locate(w.start)
+            found.append(
+                _word_finding(part, place(r, c, line), w, policy, (b, r, c), inside)
+            )
+        if block.table and policy.pii:
+            found.extend(_split_numbers(part, b, block, joined, hits, policy, area))
+    found.sort(key=lambda f: (f.cell or (0, 0, 0), f.start))
     return found
+
+
+def _split_numbers(
+    part: str,
+    b: int,
+    block: TextBlockLike,
+    joined: _Joined,
+    hits: set[tuple[int, int]],
+    policy: GuardPolicy,
+    area: str | None,
+) -> list[GuardFinding]:
+    """Numbers written across two neighbouring cells of a row, neither of which holds a
+    finding of its own."""
+    found: list[GuardFinding] = []
+    if _DIGIT_TAB_DIGIT.search(joined.text) is None:
+        return (
+            found  # no two neighbouring cells of digits: nothing split (the usual case)
+        )
+    for match in _SPLIT.finditer(joined.text):
+        r, c, _, _ = joined.locate(match.start(1))
+        if (r, c) in hits or (r, c + 1) in hits:
+            continue
+        number = f"{match.group(1).strip()} {match.group(2).strip()}"
+        for f in find_pii(number):
+            if f.start == 0 and f.end == len(number):
+                rule = policy.mask_rule(f.kind, area)
+                found.append(
+                    GuardFinding(
+                        part=part,
+                        place=_block_place(block.label, r + 1, c + 1)
+                        + f"至第{c + 2}列",
+                        kind=GuardKind(f.kind.value),
+                        suggestion=rule.apply(number),
+                        blocks=True,
+                        cell=None,  # split across cells: fixed by hand
+                    )
+                )
+                hits.update(((r, c), (r, c + 1)))
+    return found
+
+
+def content_fields(content: ItemContent) -> list[tuple[str, str]]:
+    """The text fields of a content version the guard reads, as (part, text)."""
+    return [
+        ("title", content.title),
+        ("body", content.body),
+        ("doc_no", content.doc_no or ""),
+        ("basis", content.basis),
+        ("attribute_basis", content.attribute_basis or ""),
+        ("audience", content.audience),
+    ]
 
 
 def check_item(

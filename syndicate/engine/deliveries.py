@@ -137,6 +137,9 @@ class StatusRow:
     photo_sha256: str | None
     awaiting_attestation: tuple[AwaitingSheet, ...]
     on_outlet: str | None = None
+    # The item's personal data was erased (`items erase`) and this outlet got nothing
+    # after it: what it holds (a group message) cannot be recalled. When, or None.
+    not_recalled: datetime | None = None
 
     @property
     def out_of_sync(self) -> bool:
@@ -381,7 +384,8 @@ class DeliveryOps(EngineBase):
         with store_errors():
             only = self.items.resolve(ref) if ref is not None else None
             view = self.deliveries.all_deliveries()
-            refs = {s.id: s.ref for s in self.items.items()}
+            summaries = {s.id: s for s in self.items.items()}
+        refs = {id_: s.ref for id_, s in summaries.items()}
         whole = {
             n for n in {d.outlet for d in view.values()} if self.project.whole_set(n)
         }
@@ -391,6 +395,11 @@ class DeliveryOps(EngineBase):
                 view.values(), whole_set=whole, item=only, outlet=outlet
             )
         ]
+        for index, row in enumerate(rows):
+            summary = summaries.get(row.item_id)
+            erased = summary.erased if summary is not None else None
+            if erased is not None and row.version < erased[0]:
+                rows[index] = replace(row, not_recalled=erased[1])
         rows.sort(key=lambda r: (r.ref, r.outlet))
         return self._checked(rows, view) if check else rows
 
