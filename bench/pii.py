@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     check, publish = _guard_and_publish_cost(item_body, repeat)
     # A 公示 list item: the same body and a masked 1,000-row CSV attachment.
     masked = "\n".join(
-        f"{n},张*{n},{_id(rng)[:6]}********{n % 10000:04d},{rng.choice(VILLAGES)}"
+        f"{n},张*{'甲乙丙丁戊己庚辛壬癸'[n % 10]},{_id(rng)[:6]}********{n % 10000:04d},"
+        f"{rng.choice(VILLAGES)}"
         for n in range(1000)
     )
     list_check, list_publish = _guard_and_publish_cost(

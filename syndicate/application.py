@@ -16,7 +16,7 @@ a `syndicate.errors` exception that says why.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -31,7 +31,6 @@ from syndicate.attachment_text import read_attachment_text
 from syndicate.attachments import AttachmentStore, PreparedAttachment
 from syndicate.domain.base import CHINA_TZ, china_time
 from syndicate.domain.content import (
-    Attachment,
     ItemContent,
     admission_problems,
     content_hash,
@@ -380,6 +379,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         actor = check_actor(actor)
         if urgent is not None:
             urgent = check_line("urgent", urgent, 500)
+            self._no_personal_data(("urgent", urgent))
         override = self._check_override(override)
         pairs = [
             (valid_content(i[0]), i[1])
@@ -423,13 +423,17 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                     rules = self.review_policy.rules_for(content)
                     self._check_urgent(content, rules, ids)
                     self._check_needs_reading(content, rules, batch)
+            for content, prepared in pairs:
+                self._check_given(content, prepared)
             accepted = [
                 self._guarded(content, prepared, override)
                 for content, prepared in pairs
             ]
-            pairs = [self._seal(content, prepared) for content, prepared in pairs]
-            for content, prepared in pairs:
-                self._store_attachments(content, prepared)
+            sealed = [self._seal(content, prepared) for content, prepared in pairs]
+            pairs = [(content, prepared) for content, prepared, _ in sealed]
+            for content, _ in pairs:
+                # Before any file is written: a refusal leaves nothing behind.
+                self._refuse_if_published(content)
             aggregates = [
                 self._new_item(content, known, actor=actor)
                 for (content, _), known in zip(pairs, id_list, strict=True)
@@ -438,6 +442,8 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                 self._record_override(aggregate, override, findings, actor=actor)
             if urgent is not None:
                 self._release_new_urgently(aggregates, reason=urgent, actor=actor)
+            for content, prepared, key in sealed:
+                self._write_files(content, prepared, key)
             try:
                 recordings = self.save(*aggregates)
             except IntegrityError:
@@ -535,9 +541,12 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         with self._guard():
             for content, prepared in pairs:
                 try:
-                    self._refuse_if_published(content)
+                    self._refuse_if_published(
+                        self._seal(content, prepared, create=False)[0]
+                    )
                     self._admit(content, today)
                     self._check_interprets(content, batch=batch)
+                    self._check_given(content, prepared)
                     self._guarded(content, prepared, override)
                 except (InputError, DomainError) as exc:
                     verdicts.append((content, exc))
@@ -572,25 +581,26 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         content = valid_content(content)
         if urgent is not None:
             urgent = check_line("urgent", urgent, 500)
+            self._no_personal_data(("urgent", urgent))
         override = self._check_override(override)
         with self._guard():
             item = self._load(ref, expected_version)
             self._admit(content, today_in_china(self._now))
             self._check_interprets(content, batch=set())
+            self._check_given(content, attachments)
             findings = self._guarded(content, attachments, override, reason=reason)
             if item.erasure is not None and any(a.sealed for a in content.attachments):
                 raise DomainError(
                     f"{item.ref}: its personal data was erased; publish new personal "
                     "data as a new item, not as a revision of this one"
                 )
-            content, attachments = self._seal(content, attachments)
+            content, attachments, key = self._seal(content, attachments)
             rules = self._rules(item, content)
             if urgent is not None:
                 self._check_urgent(content, rules, set())
                 self._check_not_bundled(item, content)
                 if not item.released:
                     self._check_needs_reading(content, rules, ())
-            self._store_attachments(content, attachments)
             now = self._now()
             self._record_override(
                 item, override, findings, actor=actor, content=content
@@ -605,6 +615,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                     )
             else:
                 item.revise(content, reason=reason, actor=actor, at=now)
+            self._write_files(content, attachments, key)
             return self._save(item, "revision")
 
     def withdraw(
@@ -629,6 +640,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         public_note = check_note(public_note)
         if urgent is not None:
             urgent = check_line("urgent", urgent, 500)
+            self._no_personal_data(("urgent", urgent))
         self._no_personal_data(("reason", reason), ("public_note", public_note))
         with self._guard():
             item = self._load(ref, expected_version)
@@ -690,7 +702,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         actor = check_actor(actor)
         level = check_line("level", level, 50)
         content_hash = _check_hash(content_hash)
-        self._no_personal_data(("comment", comment))
+        self._no_personal_data(("comment", comment), ("level", level))
         with self._guard():
             item = self._load(ref, expected_version)
             rules = self._rules(item, item.pending.content if item.pending else None)
@@ -802,6 +814,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         recorded as `UrgentlyReleased` and to be approved afterwards."""
         actor = check_actor(actor)
         reason = check_line("reason", reason, 500)
+        self._no_personal_data(("reason", reason))
         with self._guard():
             item = self._load(ref, expected_version)
             pending = item.pending
@@ -830,7 +843,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         actor = check_actor(actor)
         level = check_line("level", level, 50)
         content_hash = _check_hash(content_hash)
-        self._no_personal_data(("comment", comment))
+        self._no_personal_data(("comment", comment), ("level", level))
         with self._guard():
             item = self._load(ref, expected_version)
             rules = self._rules(item, None)
@@ -869,6 +882,11 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             store = self.attachments
             if data is None and store is not None and store.has(meta.sha256):
                 data = store.path_of(meta.sha256).read_bytes()
+                if hashlib.sha256(data).hexdigest() != meta.sha256:
+                    texts.append(
+                        (meta.name, "the stored file does not match the log's digest")
+                    )
+                    continue
                 if meta.sealed:
                     data = self._unsealed(content, data)
                     if data is None:
@@ -894,35 +912,111 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             return None
 
     def _seal(
-        self, content: ItemContent, prepared: Sequence[PreparedAttachment]
-    ) -> tuple[ItemContent, tuple[PreparedAttachment, ...]]:
-        """Encrypt the attachments marked `sealed` with the item's key (made on first
-        use): the content and the store get the sealed blobs' digests and sizes."""
-        wanted = [p for p in prepared if p.meta.sealed]
+        self,
+        content: ItemContent,
+        prepared: Sequence[PreparedAttachment],
+        *,
+        create: bool = True,
+    ) -> tuple[ItemContent, tuple[PreparedAttachment, ...], bytes | None]:
+        """Encrypt the attachments to be sealed (marked so in the content or as given)
+        with the item's key: the content and the store get the sealed blobs' digests
+        and sizes. Returns the key too when it is new: the caller writes it (with the
+        blobs) only once every rule has passed. `create=False` (a dry run): with the
+        key the item has, or not at all."""
+        by_sha = {p.meta.sha256: p for p in prepared}
+        wanted = [
+            a
+            for a in content.attachments
+            if a.sha256 in by_sha and (a.sealed or by_sha[a.sha256].meta.sealed)
+        ]
+        self._check_sealed_stored(content, by_sha)
         if not wanted:
-            return content, tuple(prepared)
+            return content, tuple(prepared), None
         if self.keys is None:
             raise InputError(
                 [Problem("attachments", "this log has no key store for sealed files")]
             )
-        key = self.keys.get_or_create(content.id)
-        replaced: dict[tuple[str, str], Attachment] = {}
-        out: list[PreparedAttachment] = []
-        for p in prepared:
-            if not p.meta.sealed:
-                out.append(p)
-                continue
-            blob = seal(key, content.id, p.data)
-            meta = p.meta.model_copy(
-                update={"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
+        key, new = self.keys.get(content.id), None
+        if key is None:
+            if not create:
+                return content, tuple(prepared), None
+            key = new = KeyStore.new_key()
+        sealed: dict[str, PreparedAttachment] = {}
+        for a in wanted:
+            plain = by_sha[a.sha256]
+            blob = seal(key, content.id, plain.data)
+            meta = a.model_copy(
+                update={
+                    "sha256": hashlib.sha256(blob).hexdigest(),
+                    "size": len(blob),
+                    "sealed": True,
+                }
             )
-            replaced[(p.meta.name, p.meta.sha256)] = meta
-            out.append(PreparedAttachment(meta, blob))
+            sealed[a.sha256] = PreparedAttachment(meta, blob)
+        out = tuple(sealed.get(p.meta.sha256, p) for p in prepared)
         attachments = [
-            replaced.get((a.name, a.sha256), a) if a.sealed else a
+            sealed[a.sha256].meta if a.sha256 in sealed else a
             for a in content.attachments
         ]
-        return content.model_copy(update={"attachments": attachments}), tuple(out)
+        return content.model_copy(update={"attachments": attachments}), out, new
+
+    def _check_sealed_stored(
+        self, content: ItemContent, given: Mapping[str, PreparedAttachment]
+    ) -> None:
+        """An attachment marked sealed and named only by digest must be a sealed blob
+        of this item already in the store: the log never calls a clear file sealed."""
+        for index, a in enumerate(content.attachments):
+            if not a.sealed or a.sha256 in given or self.attachments is None:
+                continue
+            if not self.attachments.has(a.sha256):
+                continue  # refused as missing when stored
+            blob = self.attachments.path_of(a.sha256).read_bytes()
+            if self._unsealed(content, blob) is None:
+                raise InputError(
+                    [
+                        Problem(
+                            f"attachments[{index}].sealed",
+                            f"{a.name} is not stored sealed for this item; give the "
+                            "file itself",
+                        )
+                    ]
+                )
+
+    def _check_given(
+        self, content: ItemContent, prepared: Sequence[PreparedAttachment]
+    ) -> None:
+        """Every file given must be one the content lists (else it would be stored
+        unchecked), and no name may carry personal information (it is in the log for
+        ever)."""
+        named = {a.sha256 for a in content.attachments}
+        stray = [p.meta.name for p in prepared if p.meta.sha256 not in named]
+        if stray:
+            raise InputError(
+                [
+                    Problem(
+                        "attachments",
+                        f"{', '.join(stray)}: given as a file, but the content does not "
+                        "list it",
+                    )
+                ]
+            )
+        self._no_personal_data(
+            *(
+                (f"attachments[{i}].name", a.name)
+                for i, a in enumerate(content.attachments)
+            )
+        )
+
+    def _write_files(
+        self,
+        content: ItemContent,
+        prepared: Sequence[PreparedAttachment],
+        key: bytes | None,
+    ) -> None:
+        """The new key (if any), then the blobs: written only once every rule passed."""
+        if key is not None and self.keys is not None:
+            self.keys.put(content.id, key)
+        self._store_attachments(content, prepared)
 
     # -- erasure ---------------------------------------------------------------------
 
@@ -978,7 +1072,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             period = item.content.notice_period
             if (
                 item.erasure is not None
-                or item.pending is not None
+                or (item.pending is not None and item.pending.returned is None)
                 or not item.released
                 or period is None
                 or (today - period.end).days <= after_days
@@ -1024,6 +1118,12 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             return None
         if not isinstance(override, GuardOverride):
             raise InputError([Problem("override", "must be a GuardOverride")])
+        if not isinstance(override.basis, str):
+            raise InputError([Problem("basis", "must be text: the legal basis")])
+        if not (isinstance(override.pii, bool) and isinstance(override.wording, bool)):
+            raise InputError(
+                [Problem("override", "pii and wording must be True or False")]
+            )
         basis = check_line("basis", override.basis, 500)
         if not (override.pii or override.wording):
             raise InputError(

@@ -47,6 +47,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from html import unescape
 from html.parser import HTMLParser
 from typing import IO, Any
 from xml.parsers import expat
@@ -406,7 +407,7 @@ class _HtmlText(HTMLParser):
     _BREAKS = frozenset(_BLOCK_TAGS.split())
     _CELLS = frozenset({"td", "th"})
     _TEXT_ATTRIBUTES = frozenset(
-        {"alt", "aria-label", "content", "placeholder", "title", "value"}
+        {"alt", "aria-label", "content", "href", "placeholder", "title", "value"}
     )
     _SPACES = re.compile(r"[ \t\r\n\f]+")
 
@@ -562,7 +563,8 @@ def _read_xlsx(data: bytes) -> AttachmentText | Unreadable:
         with archive:
             if _xml_parts_have_dtd(archive):
                 return Unreadable(_DTD_REFUSED.format("XLSX"))
-        return AttachmentText(tuple(_xlsx_blocks(data)))
+        sheets = tuple(_xlsx_blocks(data))
+        return AttachmentText(sheets + _extra_parts(data, _XLSX_EXTRA))
     except Exception as exc:  # openpyxl and zipfile raise many types for bad files
         return Unreadable(
             f"cannot read the XLSX file ({type(exc).__name__}): open it in Excel or WPS "
@@ -596,6 +598,8 @@ def _write_xlsx(data: bytes, edits: Edits) -> bytes | Unreadable:
     try:
         workbook: Any = openpyxl.load_workbook(io.BytesIO(data))
         sheets = workbook.worksheets
+        if any(block >= len(sheets) for block, _, _ in edits):
+            return Unreadable(_CANNOT_REWRITE_EXTRA)
         for (block, row, column), new in edits.items():
             cell = sheets[block].cell(row=row + 1, column=column + 1)
             cell.value = new
@@ -608,6 +612,12 @@ def _write_xlsx(data: bytes, edits: Edits) -> bytes | Unreadable:
             "WPS instead"
         )
     return out.getvalue()
+
+
+_CANNOT_REWRITE_EXTRA = (
+    "cannot rewrite headers, footers, notes, comments or tracked changes: mask them in "
+    "Word, WPS or Excel"
+)
 
 
 # --------------------------------------------------------------------------- DOCX
@@ -829,7 +839,59 @@ def _read_docx(data: bytes) -> AttachmentText | Unreadable:
     loaded = _load_docx(data)
     if isinstance(loaded, Unreadable):
         return loaded
-    return AttachmentText(_docx_blocks(loaded.document))
+    blocks = _docx_blocks(loaded.document)
+    deleted = _texts(loaded.xml, _DELETED_TEXT)
+    extra = [TextBlock("修订删除的文字", deleted, table=False)] if deleted else []
+    return AttachmentText(blocks + tuple(extra) + _extra_parts(data, _DOCX_EXTRA))
+
+
+# Parts of a document the body reader does not see, read as plain text blocks after
+# the body (labelled by what they are): where a number could hide unseen. They are
+# read, not rewritten (`--fix` says so).
+_DOCX_EXTRA = {
+    re.compile(r"word/header\d*\.xml"): "页眉",
+    re.compile(r"word/footer\d*\.xml"): "页脚",
+    re.compile(r"word/footnotes\.xml"): "脚注",
+    re.compile(r"word/endnotes\.xml"): "尾注",
+    re.compile(r"word/comments\.xml"): "批注",
+}
+_XLSX_EXTRA = {
+    re.compile(r"xl/comments\d*\.xml|xl/comments/[^/]+\.xml"): "批注",
+    re.compile(r"xl/threadedComments/[^/]+\.xml"): "批注",
+}
+_PARAGRAPH_END = re.compile(rb"</(?:[\w.-]+:)?(?:p|si|comment|r)>")
+_ELEMENT_TEXT = re.compile(rb"<(?:[\w.-]+:)?t(?:\s[^>]*)?>([^<]*)</(?:[\w.-]+:)?t>")
+_DELETED_TEXT = re.compile(
+    rb"<(?:[\w.-]+:)?delText(?:\s[^>]*)?>([^<]*)</(?:[\w.-]+:)?delText>"
+)
+
+
+def _texts(xml: bytes, element: re.Pattern[bytes]) -> tuple[tuple[str], ...]:
+    """The text of `element`s in `xml`, one row per paragraph (or comment)."""
+    rows = []
+    for chunk in _PARAGRAPH_END.split(xml):
+        pieces = [p.decode("utf-8", "replace") for p in element.findall(chunk)]
+        line = unescape("".join(pieces))
+        if line.strip():
+            rows.append((line,))
+    return tuple(rows)
+
+
+def _extra_parts(
+    data: bytes, parts: dict[re.Pattern[str], str]
+) -> tuple[TextBlock, ...]:
+    """Text blocks of the zip members `parts` names (already checked for DTDs and
+    size by the caller's reader)."""
+    blocks = []
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in sorted(archive.namelist()):
+            label = next((v for k, v in parts.items() if k.fullmatch(name)), None)
+            if label is None:
+                continue
+            rows = _texts(archive.read(name), _ELEMENT_TEXT)
+            if rows:
+                blocks.append(TextBlock(label, rows, table=False))
+    return tuple(blocks)
 
 
 _XML_ENCODING = re.compile(rb"""^<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']""")
@@ -840,6 +902,8 @@ def _write_docx(data: bytes, edits: Edits) -> bytes | Unreadable:
     if isinstance(loaded, Unreadable):
         return loaded
     xml, document = loaded.xml, loaded.document
+    if any(block >= len(_docx_blocks(document)) for block, _, _ in edits):
+        return Unreadable(_CANNOT_REWRITE_EXTRA)
     declared = _XML_ENCODING.match(xml.removeprefix(codecs.BOM_UTF8))
     if xml.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (
         declared and declared.group(1).lower() not in (b"utf-8", b"utf8")

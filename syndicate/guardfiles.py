@@ -91,6 +91,8 @@ def _files(paths: Sequence[Path]) -> list[tuple[Path, Path]]:
                 out.append((child, path))
         elif path.is_file():
             out.append((path, path.parent))
+        elif path.exists():
+            raise InputError([Problem("", f"{path} is not a regular file or a folder")])
         else:
             raise InputError([Problem("", f"no such file or folder: {path}")])
     return out
@@ -121,10 +123,17 @@ def _attachment_paths(path: Path) -> tuple[tuple[Path, str], ...]:
         return ()
     raw = data.get("attachments")
     out = []
+    base = path.parent.resolve()
     for entry in raw if isinstance(raw, list) else ():
         spec = entry if isinstance(entry, str) else (entry or {}).get("path")
-        if isinstance(spec, str):
-            out.append((path.parent / spec, spec))
+        if not isinstance(spec, str):
+            continue
+        try:
+            found = (path.parent / spec).resolve()
+        except (OSError, RuntimeError):
+            continue
+        if found.is_relative_to(base):  # the loader refuses any other
+            out.append((found, str(found.relative_to(base))))
     return tuple(out)
 
 
@@ -257,6 +266,11 @@ def write_fixed(
     else:
         pairs = [(source, target)]
     for path, dest in pairs:
+        if not dest.resolve().is_relative_to(out.resolve()) or (
+            dest.resolve() == path.resolve()
+        ):
+            not_fixed.append(f"{path.name}: not fixed: its copy would not be under OUT")
+            continue
         data = path.read_bytes()
         fixed = _fix_document(data, path.name, policy, check.area)
         if isinstance(fixed, Unreadable):

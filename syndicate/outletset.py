@@ -27,6 +27,7 @@ from typing import Self, cast
 from uuid import UUID
 
 import requests
+from pydantic import BaseModel
 
 from syndicate.adapter import (
     ChannelAdapter,
@@ -88,12 +89,14 @@ def erased_content(content: ItemContent, erasure: Erasure) -> tuple[ItemContent,
         f"本信息所附个人信息（{names}）已于{when.year}年{when.month}月{when.day}日"
         "按规定删除。"
     )
-    shown = content.model_copy(
+    # Not re-validated: a body at its length limit still shows, with the statement.
+    shown = BaseModel.model_copy(
+        content,
         update={
-            "attachments": [a for a in content.attachments if not a.sealed],
+            "attachments": tuple(a for a in content.attachments if not a.sealed),
             "body": f"{content.body}\n\n> 【个人信息已按规定删除】"
             + " ".join(statement.split()),
-        }
+        },
     )
     return shown, statement
 

@@ -30,6 +30,7 @@ from uuid import UUID
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from syndicate.errors import StoreError
 from syndicate.fsutil import fsync_dir, write_atomically
 
 __all__ = [
@@ -89,26 +90,44 @@ class KeyStore:
         return self.root / f"{item_id}.key"
 
     def get(self, item_id: UUID) -> bytes | None:
-        """The item's key, or None when it has none (never sealed, or erased)."""
+        """The item's key, or None when it has none (never sealed, or erased);
+        `StoreError` when the key file is damaged or unreadable."""
+        path = self.path_of(item_id)
         try:
-            key = self.path_of(item_id).read_bytes()
+            key = path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise StoreError(
+                f"cannot read the sealing key {path}: {exc.strerror}"
+            ) from None
         if len(key) != 32:
-            raise ValueError(f"the sealing key of item {item_id} is damaged")
+            raise StoreError(
+                f"the sealing key {path} is damaged ({len(key)} bytes, not 32): "
+                "restore it from a backup of the data directory; without it the "
+                "item's sealed files cannot be opened"
+            )
         return key
+
+    @staticmethod
+    def new_key() -> bytes:
+        """A fresh random key (written with `put`)."""
+        return secrets.token_bytes(32)
+
+    def put(self, item_id: UUID, key: bytes) -> None:
+        """Write the item's key durably, owner-only (never over an existing one)."""
+        if self.get(item_id) is not None:
+            raise StoreError(f"item {item_id} has a sealing key already")
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.root, 0o700)
+        write_atomically(self.path_of(item_id), key, mode=0o600)
 
     def get_or_create(self, item_id: UUID) -> bytes:
         """The item's key, made (and written durably, owner-only) on first use."""
         key = self.get(item_id)
-        if key is not None:
-            return key
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.root, 0o700)
-        write_atomically(self.path_of(item_id), secrets.token_bytes(32), mode=0o600)
-        key = self.get(item_id)
-        if key is None:  # removed between the write and the read: erased just now
-            raise FileNotFoundError(f"the sealing key of item {item_id} vanished")
+        if key is None:
+            key = self.new_key()
+            self.put(item_id, key)
         return key
 
     def destroy(self, item_id: UUID) -> bool:

@@ -87,4 +87,5 @@ def test_pii_benchmark_reports_speed_cost_and_recall(
     assert figures["false_positives"] == 0.0
     assert figures["rows_per_s"] > 0
     out = capsys.readouterr().out
-    assert "check / publish:" in out
+    assert "guard / publish:" in out
+    assert 0 < figures["list_check_vs_publish"]

@@ -104,7 +104,7 @@ from syndicate.adapterkit import (
     remove_file,
     write_file,
 )
-from syndicate.errors import PermanentDeliveryError
+from syndicate.errors import PermanentDeliveryError, StoreError
 from syndicate_adapters._html import (
     area_name,
     day,
@@ -673,7 +673,7 @@ class PortalSite:
                     f"attachment {a['name']} ({a['sha256'][:12]}…) is missing from "
                     f"the attachment store {attachments}"
                 ) from None
-            except ValueError as exc:
+            except (ValueError, StoreError) as exc:
                 raise PermanentDeliveryError(f"attachment {a['name']}: {exc}") from None
             if raw is None:
                 raise PermanentDeliveryError(

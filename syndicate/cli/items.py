@@ -499,7 +499,10 @@ def withdraw(
         who = check_line("--actor", resolve_actor(actor), 100)
         urgent = _urgent(urgent)
         note = _note(note)
-        with open_engine(ctx) as engine, option_names(_OPTIONS):
+        with (
+            open_engine(ctx) as engine,
+            option_names({**_OPTIONS, "public_note": "--note"}),
+        ):
             change = engine.items.withdraw(
                 ref,
                 reason=reason,
@@ -630,6 +633,10 @@ def check(
             policy = state_of(ctx).project(store=False).guard
         else:
             policy = GuardPolicy.default()
+        if fix is not None and fix.exists() and not fix.is_dir():
+            raise InputError(
+                [Problem("--fix", f"{fix} exists and is not a folder; give a folder")]
+            )
         checks = check_paths(paths, policy)
         roots = {p.resolve(): p for p in paths if p.is_dir()}
         fixed: dict[Path, Any] = {}

@@ -13,6 +13,7 @@ import typer
 from syndicate.application import Change
 from syndicate.domain.base import china_time as iso_china
 from syndicate.domain.base import format_time
+from syndicate.domain.pii import mask
 from syndicate.engine import store_errors
 from syndicate.errors import InputError, Problem, SyndicateError
 
@@ -41,7 +42,9 @@ def report(exc: SyndicateError) -> None:
     """Print an expected error, one line per problem, to stderr."""
     lines = exc.lines() if isinstance(exc, InputError) else [str(exc)]
     for line in lines:
-        typer.echo(f"error: {line}", err=True)
+        # A number the operator typed (as a REF, a level, a file name) is never
+        # echoed whole: personal information stays out of terminals and their logs.
+        typer.echo(f"error: {mask(line)}", err=True)
 
 
 @contextmanager
@@ -59,7 +62,7 @@ def cli_errors() -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
     except OSError as exc:  # the file system said no (permissions, not a directory, …)
         where = f"{exc.filename}: " if exc.filename else ""
-        fail(f"{where}{exc.strerror or exc}", 1)
+        fail(mask(f"{where}{exc.strerror or exc}"), 1)
 
 
 @contextmanager

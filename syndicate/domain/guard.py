@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from syndicate.domain.content import ItemContent
-from syndicate.domain.pii import Finding, PiiKind, find_pii
+from syndicate.domain.pii import Finding, PiiKind, find_pii, mask
 from syndicate.domain.wording import (
     Severity,
     WordFinding,
@@ -44,6 +44,7 @@ __all__ = [
     "MaskRule",
     "TextBlockLike",
     "UncheckedPart",
+    "check_blocks",
     "check_item",
     "check_text",
     "content_fields",
@@ -311,7 +312,7 @@ class GuardRefused(DomainError):
         if any(not f.kind.personal for f in report.findings):
             hint.append('fix the wording, or give --allow-wording --basis "…"')
         super().__init__(
-            f"{ref}: the guard stopped it before review and release; nothing was "
+            f"{mask(ref)}: the guard stopped it before review and release; nothing was "
             "stored:\n  "
             + "\n  ".join(shown)
             + more
@@ -402,16 +403,10 @@ def _block_place(label: str, row: int, column: int | None, line: int = 1) -> str
     return place
 
 
-# Two neighbouring cells of a row holding digits only (with the separators people
-# write): a number split across them, possibly. Matched in a block's joined text, where
-# a tab separates the cells of a row and a newline the rows; the second cell is in a
-# lookahead, so a run of such cells yields every neighbouring pair.
-_FRAGMENT = (
-    r"[ \u00a0]*[\d\uff10-\uff19][\d\uff10-\uff19 \u00a0\-]*[Xx\uff38\uff58]?[ \u00a0]*"
-)
-_SPLIT = re.compile(rf"(?<![^\t\n])({_FRAGMENT})\t(?=({_FRAGMENT})(?![^\t\n]))")
-
-
+# A cell of digits only (with the separators people write): half of a number split
+# across two neighbouring cells, possibly. Looked for where a digit meets a digit across
+# the tab between two cells of a block's joined text.
+_FRAGMENT = re.compile(r"[\d\uff10-\uff19][\d\uff10-\uff19 \u00a0\-]*[Xx\uff38\uff58]?")
 _DIGIT_TAB_DIGIT = re.compile(
     r"[\d\uff10-\uff19][ \u00a0]*\t[ \u00a0]*[\d\uff10-\uff19]"
 )
@@ -474,7 +469,7 @@ def check_blocks(
             found.append(
                 _word_finding(part, place(r, c, line), w, policy, (b, r, c), inside)
             )
-        if block.table and policy.pii:
+        if policy.pii:  # tables, and HTML table rows read as tab-separated lines
             found.extend(_split_numbers(part, b, block, joined, hits, policy, area))
     found.sort(key=lambda f: (f.cell or (0, 0, 0), f.start))
     return found
@@ -490,25 +485,40 @@ def _split_numbers(
     area: str | None,
 ) -> list[GuardFinding]:
     """Numbers written across two neighbouring cells of a row, neither of which holds a
-    finding of its own."""
+    finding of its own. Only the places where a digit meets a digit across a tab are
+    looked at (rare in a list), not every cell."""
     found: list[GuardFinding] = []
-    if _DIGIT_TAB_DIGIT.search(joined.text) is None:
-        return (
-            found  # no two neighbouring cells of digits: nothing split (the usual case)
-        )
-    for match in _SPLIT.finditer(joined.text):
-        r, c, _, _ = joined.locate(match.start(1))
+    seen: set[tuple[int, int, int]] = set()
+    for match in _DIGIT_TAB_DIGIT.finditer(joined.text):
+        tab = joined.text.index("\t", match.start())
+        r, c, inside, _ = joined.locate(tab - 1)
+        row = block.rows[r]
+        if inside + 1 == len(row[c]):  # the tab between two cells
+            if c + 1 >= len(row):
+                continue
+            left, right = row[c], row[c + 1]
+        else:  # a tab inside a cell's text (an HTML table row read as a line)
+            k = row[c].count("\t", 0, inside + 1)  # tabs before this one
+            pieces = row[c].split("\t")
+            left, right = pieces[k], pieces[k + 1]
+        if (r, c, tab) in seen:
+            continue
+        seen.add((r, c, tab))
         if (r, c) in hits or (r, c + 1) in hits:
             continue
-        number = f"{match.group(1).strip()} {match.group(2).strip()}"
+        left, right = left.strip(), right.strip()
+        if not (_FRAGMENT.fullmatch(left) and _FRAGMENT.fullmatch(right)):
+            continue
+        number = f"{left} {right}"
         for f in find_pii(number):
             if f.start == 0 and f.end == len(number):
                 rule = policy.mask_rule(f.kind, area)
                 found.append(
                     GuardFinding(
                         part=part,
-                        place=_block_place(block.label, r + 1, c + 1)
-                        + f"至第{c + 2}列",
+                        place=_block_place(block.label, r + 1, c + 1) + f"至第{c + 2}列"
+                        if block.table
+                        else _block_place(block.label, r + 1, None),
                         kind=GuardKind(f.kind.value),
                         suggestion=rule.apply(number),
                         blocks=True,
@@ -522,8 +532,11 @@ def _split_numbers(
 def content_fields(content: ItemContent) -> list[tuple[str, str]]:
     """The text fields of a content version the guard reads, as (part, text)."""
     return [
+        ("agency", content.agency),
+        ("index_no", content.index_no),
         ("title", content.title),
         ("body", content.body),
+        ("category", content.category or ""),
         ("doc_no", content.doc_no or ""),
         ("basis", content.basis),
         ("attribute_basis", content.attribute_basis or ""),

@@ -31,6 +31,7 @@ from pydantic import AwareDatetime, BeforeValidator, Field
 
 from syndicate.domain.base import CHINA_TZ, Aggregate
 from syndicate.domain.content import ItemContent, _line, _multiline, content_hash
+from syndicate.domain.pii import find_pii
 from syndicate.domain.review import (
     PUBLIC_EVENT,
     Approval,
@@ -142,8 +143,19 @@ def check_note(note: str) -> str:
 
 
 def check_actor(actor: str) -> str:
-    """Validate and normalise the actor name recorded on every event."""
-    return _check_line("actor", actor, 100)
+    """Validate and normalise the actor name recorded on every event (a name, never
+    an ID or phone number: the log keeps it for ever)."""
+    name = _check_line("actor", actor, 100)
+    for found in find_pii(name):
+        raise InputError(
+            [
+                Problem(
+                    "actor",
+                    f"holds a {found.kind.label} ({found.masked}); give a name",
+                )
+            ]
+        )
+    return name
 
 
 class DisclosureItem(Aggregate):
@@ -483,6 +495,19 @@ class DisclosureItem(Aggregate):
         self.urgent = None
         self.public_version = 0
 
+    def _check_not_erased(self, pending: Pending) -> None:
+        """A returned version with sealed files cannot go on once they were erased."""
+        content = pending.content
+        if (
+            self.erasure is not None
+            and content is not None
+            and any(a.sealed for a in content.attachments)
+        ):
+            raise ReviewRefused(
+                f"{self.ref}: the sealed files of the version under review were erased; "
+                "submit a new version (`syndicate items revise`) without them"
+            )
+
     def _seen(self, content: ItemContent) -> None:
         for a in content.attachments:
             if a.sealed:
@@ -540,7 +565,7 @@ class DisclosureItem(Aggregate):
                 f"{self.erasure.timestamp.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} by "
                 f"{self.erasure.actor}"
             )
-        if self.pending is not None:
+        if self.pending is not None and self.pending.returned is None:
             raise ReviewRefused(
                 f"{self.ref} has a version under review: release, return or withdraw it "
                 "before erasing the item's personal data"
@@ -779,6 +804,7 @@ class DisclosureItem(Aggregate):
         """Submit the pending version again, unchanged, at the levels configured now
         (after a return the author disagrees with, or after the levels changed)."""
         pending = self._require_pending("resubmit")
+        self._check_not_erased(pending)
         self._submit(
             rules,
             kind=pending.kind,
@@ -946,6 +972,7 @@ class DisclosureItem(Aggregate):
     ) -> None:
         """Make the pending version public now, without review; approved afterwards."""
         pending = self._require_pending("release urgently")
+        self._check_not_erased(pending)
         reason = _check_line("reason", reason, 500)
         self.trigger_event(
             self.UrgentlyReleased,

@@ -104,7 +104,10 @@ _FULL_WIDTH = (
 _WIDE = re.compile("[\uff10-\uff19\uff38\uff58]")
 # Only runs of 11 digits or more: every kind has at least 11, and the short runs of
 # ordinary text (dates, counts, amounts) are skipped by the regex engine, not in Python.
-_RUN = re.compile(r"\d(?:[ \u00a0\-]?\d){10,}(?:[ \u00a0\-]?[Xx])?")
+# A run starts only at the first digit of a digit run (`(?<!\d\d)` after the first
+# digit: the digit before it is not one), so a short run is tried once, not once per
+# digit; the leading `\d` keeps the regex engine's fast scan for a first character.
+_RUN = re.compile(r"\d(?<!\d\d)(?:[ \u00a0\-]?\d){10,}(?:[ \u00a0\-]?[Xx])?")
 _PREFIX = re.compile(r"(?:\+\s?86|0086|86)[ \u00a0\-]?$")
 
 
