@@ -1088,8 +1088,10 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                         expected_version=item.version,
                     )
                 )
-            except ConflictError:
-                continue  # changed a moment ago: the next run looks again
+            except DomainError:
+                # Changed a moment ago (a conflict, or erased by another worker): the
+                # next run looks again.
+                continue
         return changes
 
     def _guarded(
