@@ -12,8 +12,10 @@ import datetime as dt
 import io
 import random
 import re
+import warnings
 import zipfile
 from importlib import resources
+from typing import Any
 
 import openpyxl
 import pytest
@@ -323,11 +325,24 @@ def test_docx_with_a_dtd_is_refused() -> None:
 # --------------------------------------------------------------------------- PDF
 
 
+def _weasyprint() -> Any:
+    """WeasyPrint, imported quietly: on a machine without system fonts it warns at
+    import ("No fonts configured"), which the test run treats as an error; the PDFs
+    made here bring their own font."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Expect ugly output")
+        warnings.filterwarnings(
+            "ignore", message=".*HarfBuzz-Subset", category=DeprecationWarning
+        )
+        import weasyprint
+    return weasyprint
+
+
 def pdf_bytes(html_body: str) -> bytes:
     """A PDF from WeasyPrint, its font a subset of the packaged Noto Sans SC."""
     import uharfbuzz as hb
-    import weasyprint
 
+    weasyprint = _weasyprint()
     font = resources.files("pylopdf_fonts_zh_cn").joinpath("NotoSansSC-Regular.otf")
     spec = hb.SubsetInput()
     spec.unicode_set.update(sorted({ord(c) for c in html_body}))
@@ -356,11 +371,11 @@ def test_pdf_text_layer_page_by_page() -> None:
 
 
 def test_pdf_without_text_is_a_scan_to_check_by_eye() -> None:
-    import weasyprint
-
-    data = weasyprint.HTML(
-        string='<div style="width: 5cm; height: 5cm; background: #c00"></div>'
-    ).write_pdf()
+    data = (
+        _weasyprint()
+        .HTML(string='<div style="width: 5cm; height: 5cm; background: #c00"></div>')
+        .write_pdf()
+    )
     reason = unreadable(data, "扫描件.pdf")
     assert "no text layer" in reason
     assert "by eye" in reason
