@@ -27,7 +27,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import EnvType
 
-from syndicate.attachment_text import read_attachment_text
+from syndicate.attachment_text import blocks_or_reason
 from syndicate.attachments import AttachmentStore, PreparedAttachment
 from syndicate.domain.base import CHINA_TZ, china_time
 from syndicate.domain.content import (
@@ -894,11 +894,11 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                         continue
             if data is None:
                 continue
-            text = read_attachment_text(
-                data, name=meta.name, media_type=meta.media_type
-            )
             texts.append(
-                (meta.name, text.reason if hasattr(text, "reason") else text.blocks)
+                (
+                    meta.name,
+                    blocks_or_reason(data, name=meta.name, media_type=meta.media_type),
+                )
             )
         return check_item(fields, texts, self.guard_policy, area=content.area)
 

@@ -57,6 +57,7 @@ __all__ = [
     "AttachmentText",
     "TextBlock",
     "Unreadable",
+    "blocks_or_reason",
     "read_attachment_text",
     "replace_in_attachment",
 ]
@@ -106,6 +107,15 @@ def read_attachment_text(
     if isinstance(kind, Unreadable):
         return kind
     return _READERS[kind](data)
+
+
+def blocks_or_reason(
+    data: bytes, *, name: str, media_type: str
+) -> tuple[TextBlock, ...] | str:
+    """What the guard reads of an attachment: its text blocks, or why it cannot be
+    read (the guard's *unchecked*)."""
+    text = read_attachment_text(data, name=name, media_type=media_type)
+    return text.reason if isinstance(text, Unreadable) else text.blocks
 
 
 def replace_in_attachment(

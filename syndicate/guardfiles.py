@@ -22,6 +22,7 @@ from pathlib import Path
 from syndicate.attachment_text import (
     AttachmentText,
     Unreadable,
+    blocks_or_reason,
     read_attachment_text,
     replace_in_attachment,
 )
@@ -160,15 +161,13 @@ def check_paths(
         fields = content_fields(content)
         texts: list[tuple[str, Sequence[TextBlockLike] | str]] = []
         for prepared in loaded.attachments:
-            text = read_attachment_text(
-                prepared.data,
-                name=prepared.meta.name,
-                media_type=prepared.meta.media_type,
-            )
+            meta = prepared.meta
             texts.append(
                 (
-                    prepared.meta.name,
-                    text.reason if isinstance(text, Unreadable) else text.blocks,
+                    meta.name,
+                    blocks_or_reason(
+                        prepared.data, name=meta.name, media_type=meta.media_type
+                    ),
                 )
             )
         report = check_item(fields, texts, policy, area=content.area)

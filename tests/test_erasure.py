@@ -18,15 +18,12 @@ from uuid import UUID
 import psycopg
 import pytest
 from pypdf import PdfReader
-from typer.testing import CliRunner, Result
 
 from syndicate.application import Disclosures
 from syndicate.attachments import PreparedAttachment
-from syndicate.cli import app
 from syndicate.domain.content import ItemContent
 from syndicate.domain.items import ItemStatus
 from syndicate.domain.review import ReviewPolicy
-from syndicate.engine import Engine
 from syndicate.errors import DomainError, InputError, ReviewRefused
 from syndicate.project import Project
 from syndicate.sealing import KeyStore, open_attachment, seal, unseal
@@ -36,6 +33,7 @@ from syndicate.testing.fakes import (
     WeComRobotServer,
     toml_table,
 )
+from tests.clihome import CliHome, impersonate
 from tests.conftest import PG_URL, content
 from tests.test_pii import make_id, make_mobile
 
@@ -55,7 +53,7 @@ def canary_rows() -> tuple[bytes, list[str]]:
     return ("\n".join(lines) + "\n").encode("utf-8"), markers
 
 
-ITEM = """+++
+SEALED_ITEM = """+++
 agency = "临溪县农业农村局"
 index_no = "11330100MB0000004X/2026-00021"
 title = "柳塘村2026年耕地地力保护补贴发放名单公示"
@@ -63,39 +61,27 @@ area = "农村危房改造"
 stage = "结果公开"
 basis = "《中华人民共和国政府信息公开条例》第二十条"
 formed_on = 2026-04-01
-attachments = [{ path = "名单.csv", name = "柳塘村补贴名单.csv", sealed = true }]
+attachments = [{ path = "名单.csv", name = "柳塘村补贴名单.csv", sealed = SEALED }]
 +++
-柳塘村2026年耕地地力保护补贴发放名单见附件，公示期内如有异议请向村委会反映。
+BODY
 """
+
+
+def sealed_item(
+    *,
+    sealed: str = "true",
+    body: str = "柳塘村2026年耕地地力保护补贴发放名单见附件，公示期内如有异议请向村委会反映。",
+) -> str:
+    """An item file whose attachment `名单.csv` is sealed (as `sealed` says)."""
+    return SEALED_ITEM.replace("SEALED", sealed).replace("BODY", body)
+
+
+ITEM = sealed_item()
 
 
 def forms(marker: str) -> set[bytes]:
     """How a marker could be written down: as text, and inside JSON escapes."""
     return {marker.encode(), marker.encode("utf-16-le")}
-
-
-class Home:
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        self.home = home
-        self.env = env
-        self.runner = CliRunner(env={"SYNDICATE_ACTOR": "王五", **env})
-        self.outputs: list[Result] = []
-
-    def __call__(self, *args: str | Path) -> Result:
-        result = self.runner.invoke(app, ["--home", str(self.home), *map(str, args)])
-        assert "Traceback" not in result.output, result.output
-        assert result.exception is None or isinstance(result.exception, SystemExit)
-        self.outputs.append(result)
-        return result
-
-    def ok(self, *args: str | Path) -> Result:
-        result = self(*args)
-        assert result.exit_code == 0, result.output
-        return result
-
-    def items(self) -> list[tuple[int, str, bytes]]:
-        with Engine.open(self.home, environ=self.env) as engine:
-            return log_snapshot(engine.items)
 
 
 @pytest.fixture
@@ -117,9 +103,9 @@ def _home(
     environ: dict[str, str],
     wechat: WechatMpServer,
     wecom: WeComRobotServer,
-) -> Home:
+) -> CliHome:
     env = {**environ, "WX_SECRET": "s" * 32, "WECOM_KEY": "k" * 36}
-    home = Home(tmp_path / "home", env)
+    home = CliHome(tmp_path / "home", env)
     home.ok("init", "--no-review")
     tables = (
         toml_table(
@@ -169,7 +155,7 @@ def _home(
     return home
 
 
-def settle(home: Home) -> None:
+def settle(home: CliHome) -> None:
     """`sync` until nothing waits for a worker (WeChat confirms after a while)."""
     give_up = time.monotonic() + 30
     while True:
@@ -460,7 +446,7 @@ def test_sealed_parts_are_erased_on_schedule_after_the_notice_period(
 def test_overrides_and_erasures_are_covered_by_verify(tmp_path: Path) -> None:
     """`GuardOverridden` and `Erased` are in the signed tree: altering either (its actor
     renamed) or deleting the erasure is a finding of `audit verify` at its position."""
-    home = Home(tmp_path / "home", {"SYNDICATE_STORE_URL": "sqlite"})
+    home = CliHome(tmp_path / "home", {"SYNDICATE_STORE_URL": "sqlite"})
     home.ok("init", "--no-review")
     items = tmp_path / "items"
     items.mkdir()
@@ -479,17 +465,7 @@ def test_overrides_and_erasures_are_covered_by_verify(tmp_path: Path) -> None:
         "syndicate.DisclosureItem.GuardOverridden",
         "syndicate.DisclosureItem.Erased",
     ):
-        with sqlite3.connect(db) as conn:
-            [(position,)] = conn.execute(
-                "SELECT rowid FROM stored_events WHERE topic = ?", (topic,)
-            ).fetchall()
-            changed = conn.execute(
-                "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), "
-                '\'"actor":"\', \'"actor":"冒名\') AS BLOB) WHERE rowid = ?',
-                (position,),
-            ).rowcount
-        conn.close()
-        assert changed == 1
+        position = impersonate(db, topic)
         verified = home("audit", "verify")
         assert verified.exit_code == 1, (topic, verified.output)
         assert f"(items log position {position})" in verified.stdout, topic

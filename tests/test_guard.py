@@ -13,11 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
 from syndicate.application import Disclosures
 from syndicate.attachments import PreparedAttachment
-from syndicate.cli import app
 from syndicate.domain.content import ItemContent
 from syndicate.domain.guard import (
     GuardOverride,
@@ -31,10 +29,10 @@ from syndicate.domain.items import ItemStatus
 from syndicate.domain.pii import PiiKind
 from syndicate.domain.review import ReviewPolicy
 from syndicate.domain.wording import builtin_word_list, parse_word_list
-from syndicate.engine import Engine
 from syndicate.errors import ConfigurationError, InputError
 from syndicate.project import Project
 from syndicate.testing import FixedClock, log_snapshot
+from tests.clihome import CliHome
 from tests.conftest import ITEM_FRONT, content
 from tests.test_pii import make_card, make_id, make_mobile
 
@@ -413,25 +411,9 @@ def test_bad_guard_settings_are_named(
 # -- the command line -------------------------------------------------------------------
 
 
-class Cli:
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.runner = CliRunner(env={"SYNDICATE_ACTOR": "张三"})
-
-    def __call__(self, *args: str | Path) -> Result:
-        result = self.runner.invoke(app, ["--home", str(self.home), *map(str, args)])
-        assert "Traceback" not in result.output, result.output
-        assert result.exception is None or isinstance(result.exception, SystemExit)
-        return result
-
-    def items(self) -> list[tuple[int, str, bytes]]:
-        with Engine.open(self.home, environ={}) as engine:
-            return log_snapshot(engine.items)
-
-
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    runner = Cli(tmp_path / "home")
+def cli(tmp_path: Path) -> CliHome:
+    runner = CliHome(tmp_path / "home", actor="张三")
     assert runner("init", "--no-review").exit_code == 0
     return runner
 
@@ -448,7 +430,7 @@ def _item_dir(tmp_path: Path, rows: list[tuple[str, str, str]]) -> Path:
     return folder
 
 
-def test_items_check_lists_fixes_and_rechecks(cli: Cli, tmp_path: Path) -> None:
+def test_items_check_lists_fixes_and_rechecks(cli: CliHome, tmp_path: Path) -> None:
     folder = _item_dir(tmp_path, [("张某", ID, ""), ("李某", masked_id(), "")])
     (folder / "另一份名单.csv").write_bytes(subsidy_csv([("王某", "", MOBILE)]))
     result = cli("items", "check", folder)
@@ -486,7 +468,7 @@ def test_items_check_lists_fixes_and_rechecks(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_items_publish_is_stopped_and_allowed_with_a_basis(
-    cli: Cli, tmp_path: Path
+    cli: CliHome, tmp_path: Path
 ) -> None:
     folder = _item_dir(tmp_path, [("张某", ID, "")])
     before = cli.items()
@@ -533,7 +515,7 @@ def test_items_publish_is_stopped_and_allowed_with_a_basis(
     assert verified.exit_code == 0, verified.output
 
 
-def test_items_check_bad_input(cli: Cli, tmp_path: Path) -> None:
+def test_items_check_bad_input(cli: CliHome, tmp_path: Path) -> None:
     missing = cli("items", "check", tmp_path / "nope")
     assert missing.exit_code == 2
     assert "no such file or folder" in missing.stderr

@@ -33,24 +33,23 @@ from uuid import UUID
 
 import openpyxl
 import pytest
-from typer.testing import CliRunner, Result
 
 from syndicate.application import Disclosures
 from syndicate.attachments import PreparedAttachment
-from syndicate.cli import app
 from syndicate.domain.content import ItemContent
 from syndicate.domain.guard import GuardOverride, GuardRefused
 from syndicate.domain.items import ItemStatus
 from syndicate.domain.review import ReviewPolicy
-from syndicate.engine import Engine
 from syndicate.errors import DomainError, InputError, SyndicateError
 from syndicate.outletset import item_view
 from syndicate.project import Project
 from syndicate.sealing import KeyStore, unseal
 from syndicate.testing import FixedClock, log_snapshot
 from syndicate.testing.fakes import toml_table
+from tests.clihome import CliHome
 from tests.conftest import ITEM_FRONT, content
 from tests.test_attachment_text import cell, docx_bytes, pdf_bytes
+from tests.test_erasure import sealed_item
 from tests.test_pii import make_card, make_id, make_mobile
 
 
@@ -71,24 +70,6 @@ FULL_WIDTH = {ord(d): 0xFF10 + int(d) for d in "0123456789"}
 
 PORTAL = "https://www.linxi.gov.cn"
 REF = "临溪县农业农村局/11330100MB0000004X/2026-00021"
-SEALED_ITEM = """+++
-agency = "临溪县农业农村局"
-index_no = "11330100MB0000004X/2026-00021"
-title = "柳塘村2026年耕地地力保护补贴发放名单公示"
-area = "农村危房改造"
-stage = "结果公开"
-basis = "《中华人民共和国政府信息公开条例》第二十条"
-formed_on = 2026-04-01
-attachments = [{ path = "名单.csv", name = "柳塘村补贴名单.csv", sealed = SEALED }]
-+++
-BODY
-"""
-
-
-def sealed_item(
-    *, sealed: str = "true", body: str = "名单见附件，公示期内如有异议请反映。"
-) -> str:
-    return SEALED_ITEM.replace("SEALED", sealed).replace("BODY", body)
 
 
 def canary_list() -> tuple[bytes, str]:
@@ -148,14 +129,12 @@ def store_files(project: Project) -> set[Path]:
     return {p for r in roots if r.is_dir() for p in r.rglob("*") if p.is_file()}
 
 
-class Home:
+class Home(CliHome):
     """A home on SQLite with a portal outlet, driven through the CLI."""
 
     def __init__(self, root: Path) -> None:
+        super().__init__(root / "home")
         self.root = root
-        self.home = root / "home"
-        self.runner = CliRunner(env={"SYNDICATE_ACTOR": "王五"})
-        self.outputs: list[str] = []
         self.ok("init", "--no-review")
         portal = toml_table(
             "portal",
@@ -172,23 +151,8 @@ class Home:
         self.items_dir = root / "items"
         self.items_dir.mkdir()
 
-    def __call__(self, *args: str | Path) -> Result:
-        result = self.runner.invoke(app, ["--home", str(self.home), *map(str, args)])
-        assert "Traceback" not in result.output, result.output
-        assert result.exception is None or isinstance(result.exception, SystemExit), (
-            repr(result.exception)
-        )
-        self.outputs.append(result.output)
-        return result
-
-    def ok(self, *args: str | Path) -> Result:
-        result = self(*args)
-        assert result.exit_code == 0, result.output
-        return result
-
     def log(self) -> list[tuple[int, str, bytes]]:
-        with Engine.open(self.home, environ={}) as engine:
-            return log_snapshot(engine.items)
+        return self.items()
 
     def write(self, name: str, text: str | bytes) -> Path:
         path = self.items_dir / name
@@ -1165,7 +1129,7 @@ def test_after_erasure_no_output_holds_the_list_and_the_audit_verifies(
     verified = home.ok("audit", "verify")
     assert "FAIL" not in verified.output
     assert not holding(home.home, marker)
-    assert not any(marker in output for output in home.outputs)
+    assert not any(marker in output.output for output in home.outputs)
 
 
 def test_a_returned_revision_does_not_block_erasure_for_ever(

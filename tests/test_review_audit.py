@@ -30,6 +30,7 @@ from syndicate.domain.review import ReviewPolicy
 from syndicate.engine import Engine
 from syndicate.testing import FixedClock
 from syndicate.views import fold_summaries, logged_events
+from tests.clihome import impersonate
 from tests.conftest import content
 from tests.test_audit_trail import SITE
 
@@ -720,20 +721,7 @@ def test_every_review_event_is_covered_by_verify(tmp_path: Path) -> None:
     db = h.home / "data" / "disclosures.db"
     pristine = db.read_bytes()
     for topic in REVIEW_TOPICS:
-        with sqlite3.connect(db) as conn:
-            rows = conn.execute(
-                "SELECT rowid FROM stored_events WHERE topic = ? ORDER BY rowid",
-                (topic,),
-            ).fetchall()
-            assert rows, f"the scenario has no {topic}"
-            position = rows[0][0]
-            changed = conn.execute(
-                "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), "
-                '\'"actor":"\', \'"actor":"冒名\') AS BLOB) WHERE rowid = ?',
-                (position,),
-            ).rowcount
-        conn.close()
-        assert changed == 1
+        position = impersonate(db, topic)
         verified = h("audit", "verify")
         assert verified.exit_code == 1, (topic, verified.output)
         assert f"(items log position {position})" in verified.stdout, topic

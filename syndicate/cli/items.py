@@ -110,6 +110,9 @@ _OPTIONS = {
     "basis": "--basis",
 }
 
+# Commands with a public note (withdraw, erase): the library's public_note is --note.
+_NOTE_OPTIONS = {**_OPTIONS, "public_note": "--note"}
+
 
 def _override(
     allow_pii: bool, allow_wording: bool, basis: str | None
@@ -501,7 +504,7 @@ def withdraw(
         note = _note(note)
         with (
             open_engine(ctx) as engine,
-            option_names({**_OPTIONS, "public_note": "--note"}),
+            option_names(_NOTE_OPTIONS),
         ):
             change = engine.items.withdraw(
                 ref,
@@ -571,7 +574,7 @@ def erase(
         note = _note(note)
         with (
             open_engine(ctx) as engine,
-            option_names({**_OPTIONS, "public_note": "--note"}),
+            option_names(_NOTE_OPTIONS),
         ):
             change = engine.items.erase(
                 ref,
