@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from datetime import date
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from syndicate import (
@@ -30,6 +30,7 @@ from syndicate import (
 def main(home: Path) -> None:
     # As `syndicate init --no-review`: syndicate.toml, stores, key pair; no review.
     made = Engine.init(home, review=False)
+    today = datetime.now(timezone(timedelta(hours=8))).date()  # China's date
     notice = ItemContent(
         agency="临溪县青石镇柳塘村村民委员会",
         index_no="LXQS-LT/2026-00011",
@@ -43,8 +44,10 @@ def main(home: Path) -> None:
         stage=Stage.DECISION,
         basis="《中华人民共和国村民委员会组织法》第二十四条",
         audience="柳塘村村民",
-        formed_on=date(2026, 9, 8),
-        notice_period=NoticePeriod(start=date(2026, 9, 9), end=date(2026, 9, 15)),
+        formed_on=today - timedelta(days=1),
+        # A 公示 runs from today for 15 days: one already over, or shorter than
+        # [notice] minimum_working_days (5), is refused without late_reason=.
+        notice_period=NoticePeriod(start=today, end=today + timedelta(days=14)),
         channels=(
             ChannelCategory.PORTAL,
             ChannelCategory.GROUP,

@@ -5,14 +5,21 @@ offers, as typed calls), the items log (`Disclosures`), the content model (`Item
 `PreparedAttachment`), review before release (`Disclosures.approve` and friends,
 `ReviewEntry`, `ReviewDetail`, `ReviewPolicy`), the guard before release
 (`Disclosures.check`, `GuardReport`, `GuardOverride`, `GuardRefused`, `check_paths`) and
-erasure of sealed attachments (`Disclosures.erase`), a home on disk (`Project`), and the
-errors. See docs/api.md; the
+erasure of sealed attachments (`Disclosures.erase`), time (`release_at`, `NoticePolicy`,
+`NoticeRefused`, `Validity`, `Disclosures.repeal`, `Disclosures.advance`), a
+home on disk (`Project`), and the errors. See docs/api.md; the
 engine's result types are in `syndicate.engine`.
 """
 
 from syndicate.application import Change, Disclosures, ReviewDetail, ReviewEntry
 from syndicate.attachments import PreparedAttachment
-from syndicate.domain.catalogue import AREAS, Attribute, ChannelCategory, Stage
+from syndicate.domain.catalogue import (
+    AREAS,
+    Attribute,
+    ChannelCategory,
+    Stage,
+    Validity,
+)
 from syndicate.domain.content import Attachment, ItemContent, NoticePeriod, item_id
 from syndicate.domain.guard import (
     GuardFinding,
@@ -22,6 +29,7 @@ from syndicate.domain.guard import (
     GuardReport,
 )
 from syndicate.domain.items import DisclosureItem, ItemStatus
+from syndicate.domain.lifecycle import NoticePolicy, NoticeRefused
 from syndicate.domain.review import ReviewPolicy
 from syndicate.engine import DeliveryState, Engine, StatusRow, SyncResult
 from syndicate.errors import (
@@ -69,6 +77,8 @@ __all__ = [
     "ItemWithdrawn",
     "NothingChanged",
     "NoticePeriod",
+    "NoticePolicy",
+    "NoticeRefused",
     "PreparedAttachment",
     "Problem",
     "Project",
@@ -81,6 +91,7 @@ __all__ = [
     "StoreError",
     "SyncResult",
     "SyndicateError",
+    "Validity",
     "check_paths",
     "item_id",
 ]

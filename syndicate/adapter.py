@@ -262,6 +262,24 @@ class ItemView:
     # outlets show in their place. `content` then no longer lists them, and its body
     # ends with the statement.
     erased: str | None = None
+    # Time (docs/lifecycle.md). `notice_ended`: the 公示期 is over, and what the home
+    # does then ("hide_details": `content` no longer lists the attachments, "keep",
+    # "remove"); `content.body` then ends with a 【公示期已结束】 line. `repealed` /
+    # `expired`: the statement of a document no longer in force (废止 / 已失效; the body
+    # ends with it too, and `content.validity` says so), with the item that replaces
+    # it (`replaced_by`, `replaced_by_ref`). `policy_repealed`: a 解读 whose policy was
+    # repealed. `release_at`: the schedule a released version kept (定时发布).
+    notice_ended: str | None = None
+    repealed: str | None = None
+    expired: str | None = None
+    replaced_by: UUID | None = None
+    replaced_by_ref: str | None = None
+    policy_repealed: bool = False
+
+    @property
+    def in_force(self) -> bool:
+        """Neither repealed nor expired."""
+        return self.repealed is None and self.expired is None
 
     @property
     def ref(self) -> str:

@@ -54,6 +54,16 @@ from syndicate.domain.items import (
     check_line,
     check_note,
 )
+from syndicate.domain.lifecycle import (
+    DueChange,
+    DueKind,
+    NoticePolicy,
+    NoticeRefused,
+    day_start,
+    due_at,
+    due_changes,
+    notice_problems,
+)
 from syndicate.domain.pii import find_pii
 from syndicate.domain.review import (
     Approval,
@@ -88,6 +98,7 @@ __all__ = [
     "Disclosures",
     "ReviewDetail",
     "ReviewEntry",
+    "Timetable",
     "system_clock",
 ]
 
@@ -142,6 +153,8 @@ class Change:
     timestamp: datetime
     released: bool = True
     awaiting: str | None = None
+    # 定时发布: when the version waiting is released (None: not scheduled).
+    release_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -310,8 +323,11 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         review: ReviewPolicy | None = None,
         guard: GuardPolicy | None = None,
         keys: KeyStore | None = None,
+        notice: NoticePolicy | None = None,
     ) -> None:
         self.clock = clock
+        # 公示期 rules (`[notice]`): after the window, the minimum length.
+        self.notice_policy = notice or NoticePolicy()
         # Sealed attachments' keys (`syndicate.sealing`), outside the event stores:
         # by default beside the attachment store.
         self.keys = keys or (
@@ -347,6 +363,8 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         attachments: Sequence[PreparedAttachment] = (),
         urgent: str | None = None,
         override: GuardOverride | None = None,
+        release_at: datetime | None = None,
+        late_reason: str | None = None,
     ) -> Change:
         """Publish a new item. Raises `AlreadyPublished` if it exists.
 
@@ -358,9 +376,20 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         instead (`Change.released` is False) and reaches no public outlet until it is
         approved at every level. `urgent`: the reason to release it at once anyway
         (`UrgentlyReleased`, to be approved afterwards).
+
+        `release_at` (定时发布): released at that time, not before (after review,
+        where it is on); a 公示 whose window starts later waits for its start. A 公示
+        that would be late, shorter than `[notice] minimum_working_days` or start
+        before it can be released raises `NoticeRefused` unless `late_reason` says
+        why (recorded as `NoticeExcepted`). See docs/lifecycle.md.
         """
         return self.publish_many(
-            [(content, attachments)], actor=actor, urgent=urgent, override=override
+            [(content, attachments)],
+            actor=actor,
+            urgent=urgent,
+            override=override,
+            release_at=release_at,
+            late_reason=late_reason,
         )[0]
 
     def publish_many(
@@ -370,17 +399,21 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         actor: str,
         urgent: str | None = None,
         override: GuardOverride | None = None,
+        release_at: datetime | None = None,
+        late_reason: str | None = None,
     ) -> list[Change]:
         """Publish several new items in one transaction: all of them or none.
 
         Interpretations may name a policy published in the same call. Under review,
         each is submitted instead (see `publish`). The guard checks every item first.
+        `release_at` and `late_reason` apply to every item (see `publish`).
         """
         actor = check_actor(actor)
         if urgent is not None:
             urgent = check_line("urgent", urgent, 500)
             self._no_personal_data(("urgent", urgent))
         override = self._check_override(override)
+        release_at, late_reason = self._check_timing(release_at, late_reason, urgent)
         pairs = [
             (valid_content(i[0]), i[1])
             if isinstance(i, tuple)
@@ -429,17 +462,25 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                 self._guarded(content, prepared, override)
                 for content, prepared in pairs
             ]
+            times = [self._release_time(content, release_at) for content, _ in pairs]
+            excused = [
+                self._check_notice(content, at, late_reason, None)
+                for (content, _), at in zip(pairs, times, strict=True)
+            ]
             sealed = [self._seal(content, prepared) for content, prepared in pairs]
             pairs = [(content, prepared) for content, prepared, _ in sealed]
             for content, _ in pairs:
                 # Before any file is written: a refusal leaves nothing behind.
                 self._refuse_if_published(content)
             aggregates = [
-                self._new_item(content, known, actor=actor)
-                for (content, _), known in zip(pairs, id_list, strict=True)
+                self._new_item(content, known, actor=actor, release_at=at)
+                for (content, _), known, at in zip(pairs, id_list, times, strict=True)
             ]
-            for aggregate, findings in zip(aggregates, accepted, strict=True):
+            for aggregate, findings, problems in zip(
+                aggregates, accepted, excused, strict=True
+            ):
                 self._record_override(aggregate, override, findings, actor=actor)
+                self._record_exception(aggregate, late_reason, problems, actor=actor)
             if urgent is not None:
                 self._release_new_urgently(aggregates, reason=urgent, actor=actor)
             for content, prepared, key in sealed:
@@ -453,10 +494,25 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         return self._changes(recordings, aggregates)
 
     def _new_item(
-        self, content: ItemContent, known: UUID, *, actor: str
+        self,
+        content: ItemContent,
+        known: UUID,
+        *,
+        actor: str,
+        release_at: tuple[datetime, str | None] | None = None,
     ) -> DisclosureItem:
         rules = self.review_policy.rules_for(content)
         now = self._now()
+        if release_at is not None:
+            return DisclosureItem.hold(
+                content,
+                rules=rules,
+                release_at=release_at[0],
+                reason=release_at[1],
+                actor=actor,
+                at=now,
+                known_id=known,
+            )
         if not rules.on:
             return DisclosureItem.publish(content, actor=actor, at=now, known_id=known)
         return DisclosureItem.draft(
@@ -524,11 +580,14 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         *,
         actor: str,
         override: GuardOverride | None = None,
+        release_at: datetime | None = None,
+        late_reason: str | None = None,
     ) -> list[tuple[ItemContent, SyndicateError | None]]:
         """What `publish_many` would say about each item, writing nothing (dry runs);
-        the guard's verdict included (`GuardRefused`)."""
+        the guard's verdict and the 公示期 rules (`NoticeRefused`) included."""
         check_actor(actor)
         override = self._check_override(override)
+        release_at, late_reason = self._check_timing(release_at, late_reason, None)
         pairs = [
             (valid_content(c[0]), tuple(c[1]))
             if isinstance(c, tuple)
@@ -548,6 +607,12 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                     self._check_interprets(content, batch=batch)
                     self._check_given(content, prepared)
                     self._guarded(content, prepared, override)
+                    self._check_notice(
+                        content,
+                        self._release_time(content, release_at),
+                        late_reason,
+                        None,
+                    )
                 except (InputError, DomainError) as exc:
                     verdicts.append((content, exc))
                 else:
@@ -565,6 +630,8 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         urgent: str | None = None,
         attachments: Sequence[PreparedAttachment] = (),
         override: GuardOverride | None = None,
+        release_at: datetime | None = None,
+        late_reason: str | None = None,
     ) -> Change:
         """Replace an item's content with a new version; `reason` is the 更正说明.
 
@@ -575,6 +642,10 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         Under review the new version is submitted instead, and outlets keep showing
         the released one until it is released (a version still under review is
         replaced, its approvals lapse). `urgent`: release it at once anyway.
+
+        `release_at`: the new version waits for that time (定时发布); a version
+        waiting for a schedule already keeps it. `late_reason`: see `publish` (a
+        revision is judged only when it changes the 公示期).
         """
         reason = check_line("reason", reason, 500)
         actor = check_actor(actor)
@@ -583,12 +654,24 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             urgent = check_line("urgent", urgent, 500)
             self._no_personal_data(("urgent", urgent))
         override = self._check_override(override)
+        release_at, late_reason = self._check_timing(release_at, late_reason, urgent)
         with self._guard():
             item = self._load(ref, expected_version)
             self._admit(content, today_in_china(self._now))
             self._check_interprets(content, batch=set())
             self._check_given(content, attachments)
             findings = self._guarded(content, attachments, override, reason=reason)
+            if release_at is None and item.schedule is not None and urgent is None:
+                release_at = item.schedule.release_at  # the waiting version's time
+            timing = (
+                self._release_time(content, release_at) if not item.released else None
+            ) or ((release_at, None) if release_at is not None else None)
+            problems = self._check_notice(
+                content,
+                timing,
+                late_reason,
+                item.content if item.released else None,
+            )
             if item.erasure is not None and any(a.sealed for a in content.attachments):
                 raise DomainError(
                     f"{item.ref}: its personal data was erased; publish new personal "
@@ -605,7 +688,18 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             self._record_override(
                 item, override, findings, actor=actor, content=content
             )
-            if rules.on:
+            self._record_exception(
+                item, late_reason, problems, actor=actor, content=content
+            )
+            if timing is not None:
+                item.hold_revision(
+                    content, reason=reason, rules=rules, actor=actor, at=now
+                )
+                if item.schedule is None or item.schedule.release_at != timing[0]:
+                    item.schedule_release(
+                        release_at=timing[0], reason=timing[1], actor=actor, at=now
+                    )
+            elif rules.on:
                 item.submit_revision(
                     content, reason=reason, rules=rules, actor=actor, at=now
                 )
@@ -718,7 +812,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             if not complete:
                 return self._save(item, "approval")
             members = self._bundle(item)
-            if not self._releasable(members):
+            if not self._releasable(members) or self._waiting(members):
                 return self._save(item, "approval")
             return self._release(members, item, actor=actor)
 
@@ -1094,6 +1188,280 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                 continue
         return changes
 
+    # -- time: 定时发布, 公示期, 时效 (docs/lifecycle.md) -----------------------------------
+
+    def schedule(
+        self,
+        ref: str | UUID,
+        *,
+        release_at: datetime | None,
+        actor: str,
+        reason: str | None = None,
+        expected_version: int | None = None,
+    ) -> Change:
+        """Move the time the version waiting is released at (`ReleaseScheduled`), or
+        cancel its schedule (`release_at=None`, `ScheduleCancelled`: it then waits
+        until scheduled again, released with `release`, or withdrawn). Refused for an
+        item with nothing waiting, and for a time not after now."""
+        actor = check_actor(actor)
+        if reason is not None:
+            reason = check_line("reason", reason, 500)
+            self._no_personal_data(("reason", reason))
+        with self._guard():
+            item = self._load(ref, expected_version)
+            now = self._now()
+            if release_at is None:
+                item.cancel_schedule(
+                    reason=reason or "取消定时发布", actor=actor, at=now
+                )
+                return self._save(item, "cancelled schedule")
+            if item.pending is None:
+                raise DomainError(
+                    f"{item.ref} has no version waiting to be released: publish or "
+                    "revise it with release_at to schedule one"
+                )
+            start = self._held_until(item.pending.content)
+            if start is not None and release_at < start[0] and not item.released:
+                raise InputError(
+                    [
+                        Problem(
+                            "release_at",
+                            f"{release_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} is "
+                            "before its 公示期 starts "
+                            f"({start[0]:%Y-%m-%d}); a notice waits for its window",
+                        )
+                    ]
+                )
+            item.schedule_release(
+                release_at=release_at, reason=reason, actor=actor, at=now
+            )
+            return self._save(item, "schedule")
+
+    def repeal(
+        self,
+        ref: str | UUID,
+        *,
+        reason: str,
+        actor: str,
+        replaced_by: str | UUID | None = None,
+        public_note: str = "",
+        expected_version: int | None = None,
+    ) -> Change:
+        """废止: record that a released document is no longer in force (`Repealed`).
+        It stays public, marked 已废止, with a link to `replaced_by` (an item released
+        and not withdrawn); its 解读 are marked too. Distinct from `withdraw`, which
+        takes an item down."""
+        reason = check_line("reason", reason, 500)
+        actor = check_actor(actor)
+        public_note = check_note(public_note)
+        self._no_personal_data(("reason", reason), ("public_note", public_note))
+        with self._guard():
+            item = self._load(ref, expected_version)
+            replacement = None
+            if replaced_by is not None:
+                try:
+                    replacement = self.get(replaced_by)
+                except ItemNotFound:
+                    raise InputError(
+                        [
+                            Problem(
+                                "replaced_by",
+                                f"no item {replaced_by} in the log; publish the new "
+                                "document first",
+                            )
+                        ]
+                    ) from None
+            now = self._now()
+            item.mark_repealed(
+                reason=reason,
+                public_note=public_note,
+                replaced_by=replacement,
+                actor=actor,
+                at=now,
+            )
+            # Its 解读 lose their force with it: marked in the same transaction.
+            readings = []
+            for id_ in sorted(self._interpreting(item.id)):
+                reading = cast(DisclosureItem, self.repository.get(id_))
+                if (
+                    reading.status is not ItemStatus.PUBLISHED
+                    or reading.content.interprets != item.id
+                    or reading.repeal is not None
+                    or reading.expiry is not None
+                ):
+                    continue
+                reading.mark_repealed(
+                    reason=f"所解读的政策文件（{item.ref}）已废止",
+                    policy=item.id,
+                    actor=actor,
+                    at=now,
+                )
+                readings.append(reading)
+            try:
+                recordings = self.save(*readings, item)
+            except IntegrityError:
+                raise ConflictError(
+                    f"the repeal of {item.ref} was not saved: another change to it or "
+                    "a 解读 of it was saved first; run the command again"
+                ) from None
+            return self._changes(recordings, [*readings, item])[-1]
+
+    def due(self, until: datetime | None = None) -> list[DueChange]:
+        """Every time-driven change due by `until` (default: now by the clock),
+        earliest first: scheduled releases, ended windows, lapsed validity."""
+        table = Timetable(self)
+        table.refresh()
+        return table.changes(until or self._now())
+
+    def advance(
+        self, *, actor: str = "syndicate", timetable: Timetable | None = None
+    ) -> list[Change]:
+        """Record every time-driven change due by now (the clock): release what was
+        scheduled (once approved), end 公示 windows (`NoticeEnded`, with `[notice]`
+        after_end), expire documents past `valid_until` (`Expired`). Run by `sync`
+        and the worker; each change is its own event, timestamped now."""
+        actor = check_actor(actor)
+        table = timetable if timetable is not None else Timetable(self)
+        table.refresh()
+        now = self._now()
+        changes: list[Change] = []
+        for id_ in table.due(now):
+            try:
+                changes += self._apply_due(id_, now, actor)
+            except (DomainError, InputError):
+                # Changed a moment ago (another worker, a conflict): the next run
+                # looks again.
+                continue
+        table.refresh()
+        return changes
+
+    def _apply_due(self, id_: UUID, now: datetime, actor: str) -> list[Change]:
+        changes: list[Change] = []
+        for _ in range(4):  # a late release may make its window's end due at once
+            item = cast(DisclosureItem, self.repository.get(id_))
+            due = due_changes(item, now)
+            if not due:
+                break
+            first = due[0]
+            if first.kind is DueKind.RELEASE:
+                members = self._bundle(item)
+                if not self._releasable(members) or self._waiting(members):
+                    due = due[1:]  # waits for review (or a member's own time)
+                    if not due:
+                        break
+                    first = due[0]
+                else:
+                    changes.append(
+                        self._release(members, item, actor=actor, scheduled=True)
+                    )
+                    continue
+            if first.kind is DueKind.NOTICE_END:
+                item.end_notice(
+                    after_end=self.notice_policy.after_end,
+                    notify=self.notice_policy.notify_end,
+                    actor=actor,
+                    at=now,
+                )
+                changes.append(self._save(item, "end of the 公示期"))
+            elif first.kind is DueKind.EXPIRY:
+                item.mark_expired(actor=actor, at=now)
+                changes.append(self._save(item, "expiry"))
+            else:
+                break
+        return changes
+
+    def _check_timing(
+        self, release_at: datetime | None, late_reason: str | None, urgent: str | None
+    ) -> tuple[datetime | None, str | None]:
+        if late_reason is not None:
+            late_reason = check_line("late_reason", late_reason, 500)
+            self._no_personal_data(("late_reason", late_reason))
+        if release_at is None:
+            return None, late_reason
+        if not isinstance(release_at, datetime) or release_at.tzinfo is None:
+            raise InputError(
+                [Problem("release_at", "must be a date and time with a time zone")]
+            )
+        if urgent is not None:
+            raise InputError(
+                [
+                    Problem(
+                        "release_at",
+                        "an urgent release is released at once; leave out --urgent "
+                        "or the release time",
+                    )
+                ]
+            )
+        now = self._now()
+        if release_at <= now:
+            raise InputError(
+                [
+                    Problem(
+                        "release_at",
+                        f"{release_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} is not "
+                        f"after now ({now.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} China "
+                        "time); give a time to come, or leave it out to publish now",
+                    )
+                ]
+            )
+        return release_at, late_reason
+
+    def _held_until(self, content: ItemContent | None) -> tuple[datetime, str] | None:
+        """00:00 of the day a 公示 starts, when that is after today."""
+        period = content.notice_period if content is not None else None
+        if period is None or period.start <= today_in_china(self._now):
+            return None
+        return day_start(period.start), f"公示期自{period.start.isoformat()}开始"
+
+    def _release_time(
+        self, content: ItemContent, release_at: datetime | None
+    ) -> tuple[datetime, str | None] | None:
+        """When a new item is released: `release_at`, or later, its window's start."""
+        start = self._held_until(content)
+        if start is not None and (release_at is None or release_at < start[0]):
+            return start
+        return (release_at, None) if release_at is not None else None
+
+    def _check_notice(
+        self,
+        content: ItemContent,
+        timing: tuple[datetime, str | None] | None,
+        late_reason: str | None,
+        before: ItemContent | None,
+    ) -> tuple[str, ...]:
+        """Refuse a late or short 公示 (`NoticeRefused`) unless `late_reason`;
+        returns what the reason accepts."""
+        release_day = (
+            timing[0].astimezone(CHINA_TZ).date()
+            if timing is not None
+            else today_in_china(self._now)
+        )
+        problems = notice_problems(
+            content, release_day=release_day, policy=self.notice_policy, before=before
+        )
+        if problems and late_reason is None:
+            raise NoticeRefused(content.ref, problems)
+        return tuple(problems)
+
+    def _record_exception(
+        self,
+        item: DisclosureItem,
+        late_reason: str | None,
+        problems: tuple[str, ...],
+        *,
+        actor: str,
+        content: ItemContent | None = None,
+    ) -> None:
+        if late_reason is None or not problems:
+            return
+        item.excuse_notice(
+            content_hash=content_hash(content) if content else item.content_hash,
+            reason=late_reason,
+            problems=problems,
+            actor=actor,
+            at=self._now(),
+        )
+
     def _guarded(
         self,
         content: ItemContent,
@@ -1292,9 +1660,10 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                 urgent.add(notification.originator_id)
         return urgent | {id_ for id_, topic in last.items() if topic in _REVIEW_TOPICS}
 
-    def _notifications(self, topics: Sequence[str] = ()) -> Iterator[Any]:
-        """Stored notifications in log order, in pages, undecoded."""
-        start = 0
+    def _notifications(
+        self, topics: Sequence[str] = (), start: int = 0
+    ) -> Iterator[Any]:
+        """Stored notifications in log order (after `start`), in pages, undecoded."""
         while True:
             with self._guard():
                 page = self.recorder.select_notifications(
@@ -1325,6 +1694,13 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                 return False
         return True
 
+    def _waiting(self, members: list[DisclosureItem]) -> bool:
+        """A member waits for a schedule still to come."""
+        now = self._now()
+        return any(
+            m.schedule is not None and m.schedule.release_at > now for m in members
+        )
+
     def _release(
         self,
         members: list[DisclosureItem],
@@ -1332,17 +1708,26 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         *,
         actor: str,
         unreviewed: bool = False,
+        scheduled: bool = False,
     ) -> Change:
         """Release `members` in one transaction; the last one names the others."""
         now = self._now()
         others = [m for m in members if m.id != item.id]
         for other in others:
-            other.release(actor=actor, at=now, planned_with=item.id)
+            other.release(
+                actor=actor,
+                at=now,
+                planned_with=item.id,
+                scheduled=other.schedule.release_at
+                if scheduled and other.schedule
+                else None,
+            )
         item.release(
             actor=actor,
             at=now,
             bundle=tuple((o.id, o.version) for o in others),
             unreviewed=unreviewed,
+            scheduled=item.schedule.release_at if scheduled and item.schedule else None,
         )
         try:
             recordings = self.save(*others, item)
@@ -1772,7 +2157,10 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         saved = {a.id: a for a in aggregates}
         last: dict[UUID, Recording[UUID]] = {}
         for recording in recordings:
-            if isinstance(recording.domain_event, DisclosureItem.GuardOverridden):
+            if isinstance(
+                recording.domain_event,
+                DisclosureItem.GuardOverridden | DisclosureItem.NoticeExcepted,
+            ):
                 continue  # recorded with the version it covers: that is the change
             last[recording.domain_event.originator_id] = recording
         changes = []
@@ -1792,6 +2180,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                     timestamp=event.timestamp,
                     released=item.public_version == event.originator_version,
                     awaiting=pending.next_level if pending else None,
+                    release_at=item.schedule.release_at if item.schedule else None,
                 )
             )
         return changes
@@ -1810,3 +2199,79 @@ def _check_hash(value: str) -> str:
 def today_in_china(clock: Clock) -> date:
     """Today's date in China, by the given clock."""
     return clock().astimezone(CHINA_TZ).date()
+
+
+# Events after which an item's time-driven changes may differ.
+_TIME_TOPICS = tuple(
+    c.TOPIC
+    for c in (
+        DisclosureItem.Published,
+        DisclosureItem.Drafted,
+        DisclosureItem.Revised,
+        DisclosureItem.Submitted,
+        DisclosureItem.Released,
+        DisclosureItem.UrgentlyReleased,
+        DisclosureItem.Withdrawn,
+        DisclosureItem.ReleaseScheduled,
+        DisclosureItem.ScheduleCancelled,
+        DisclosureItem.NoticeEnded,
+        DisclosureItem.Repealed,
+        DisclosureItem.Expired,
+    )
+)
+# Stored JSON that gives an item a time-driven change (a window, a validity, a schedule).
+_TIME_MARKS = (b'"notice_period":{', b'"valid_until":"', b'"release_at":"')
+
+
+class Timetable:
+    """When each item's next time-driven change falls due, kept up to date by reading
+    only the log's new events (`refresh`); a worker keeps one and sleeps until
+    `next_at()` instead of scanning the log. Only items whose stored events mention a
+    window, a validity or a schedule are ever loaded."""
+
+    def __init__(self, items: Disclosures) -> None:
+        self.items = items
+        self.position = 0
+        self._timed: set[UUID] = set()
+        self._next: dict[UUID, list[DueChange]] = {}
+
+    def refresh(self) -> None:
+        """Catch up with the log."""
+        touched: set[UUID] = set()
+        for notification in self.items._notifications(
+            topics=_TIME_TOPICS, start=self.position
+        ):
+            id_ = notification.originator_id
+            if id_ not in self._timed and any(
+                mark in bytes(notification.state) for mark in _TIME_MARKS
+            ):
+                self._timed.add(id_)
+            if id_ in self._timed:
+                touched.add(id_)
+        self.position = max(self.position, self.items.position())
+        for id_ in touched:
+            item = cast(DisclosureItem, self.items.repository.get(id_))
+            found = due_at(item)
+            if found:
+                self._next[id_] = found
+            else:
+                self._next.pop(id_, None)
+
+    def due(self, now: datetime) -> list[UUID]:
+        """Items with a change due by `now`, the earliest first."""
+        ready = [(c[0].at, id_) for id_, c in self._next.items() if c[0].at <= now]
+        return [id_ for _, id_ in sorted(ready)]
+
+    def changes(self, until: datetime) -> list[DueChange]:
+        """Every change due by `until`, earliest first."""
+        return sorted(
+            c for found in self._next.values() for c in found if c.at <= until
+        )
+
+    def upcoming(self) -> list[DueChange]:
+        """Every change still to come, earliest first."""
+        return sorted(c for found in self._next.values() for c in found)
+
+    def next_at(self) -> datetime | None:
+        """When the next change falls due (None: nothing waits)."""
+        return min((c[0].at for c in self._next.values()), default=None)

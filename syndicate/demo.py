@@ -16,6 +16,7 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from importlib import resources
@@ -446,13 +447,25 @@ def _publish_examples(
     loaded = [load_item_file(path) for path in files]
     # Policies first, so the interpretation can name its policy.
     loaded = in_publish_order(loaded)
+    now = datetime.now(CHINA_TZ)
+    loaded = [_around(item, now.date()) for item in loaded]
     log = engine.items
     echo(f"\nsubmitting {len(loaded)} example items for review as {DEMO_ACTOR!r}:")
     for item in loaded:
+        scheduled = item.content.index_no == SCHEDULED_INDEX_NO
         change = log.publish(
-            item.content, actor=DEMO_ACTOR, attachments=item.attachments
+            item.content,
+            actor=DEMO_ACTOR,
+            attachments=item.attachments,
+            release_at=now + timedelta(hours=2) if scheduled else None,
         )
         echo(f"  submitted  {_short(change)}  {item.content.title}")
+        if change.release_at is not None:
+            echo(
+                f"             待发布: released at "
+                f"{change.release_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} once approved"
+                + (" (its 公示期 starts then)" if not scheduled else " (定时发布)")
+            )
     deliver()  # the review desk hears of each: 待审核
     echo("\nreviewing them (each reviewer reads the version and approves its hash):")
     returned = _return_one(log, loaded, echo)
@@ -469,6 +482,7 @@ def _publish_examples(
     )
     _review_examples(log, loaded, echo)
     _revise_and_withdraw(log, loaded, echo)
+    _repeal_one(log, loaded, echo)
     urgent = _urgent_item(datetime.now(CHINA_TZ).date())
     change = log.publish(urgent, actor=DEMO_ACTOR, urgent=URGENT_REASON)
     echo(f"\nurgent     {_short(change)}  {urgent.title}")
@@ -637,6 +651,12 @@ def _review_examples(
                 f"{REVIEWERS[FIRST_LEVEL]}, then at {SECOND_LEVEL} by "
                 f"{REVIEWERS[SECOND_LEVEL]}: released as version {change.version}"
             )
+        elif not change.released and change.release_at is not None:
+            echo(f"  approved   {_short(change)}  {content.title}")
+            echo(
+                "             at both levels; 待发布 until "
+                f"{change.release_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}"
+            )
         elif not change.released:
             echo(f"  approved   {_short(change)}  {content.title}")
             echo(
@@ -648,6 +668,60 @@ def _review_examples(
             echo("             together with the policy it interprets, as one bundle")
         else:
             echo(f"  released   {_short(change)}  {content.title}")
+
+
+# Time (docs/lifecycle.md): every 公示 runs from the demo's day for 15 days, but one
+# starts in two days (held, 待发布, until then); one item is scheduled (定时发布); one
+# regulation is repealed and replaced.
+HELD_INDEX_NO = "11330100MB0000011K/2026-00023"
+SCHEDULED_INDEX_NO = "11330100MB0000012D/2026-00015"
+REPEALED_INDEX_NO = "11330100MB0000003P/2026-00008"
+
+
+def _around(item: LoadedItem, today: date) -> LoadedItem:
+    """The example with its 公示期 moved around the demo's own day."""
+    if item.content.notice_period is None:
+        return item
+    start = today + timedelta(days=2 if item.content.index_no == HELD_INDEX_NO else 0)
+    period = {"start": start, "end": start + timedelta(days=14)}
+    content = item.content.model_copy(
+        update={
+            "notice_period": period,
+            "formed_on": min(item.content.formed_on, today),
+        }
+    )
+    return replace(item, content=content)
+
+
+def _repeal_one(
+    log: Disclosures, loaded: list[LoadedItem], echo: Callable[[str], None]
+) -> None:
+    """A revised plan replaces the old one, which is repealed (废止): it stays public,
+    marked, with a link to the new one, and its 解读 is marked too."""
+    old = next(i.content for i in loaded if i.content.index_no == REPEALED_INDEX_NO)
+    new = old.model_copy(
+        update={
+            "index_no": "11330100MB0000003P/2026-00041",
+            "doc_no": "临建〔2026〕30号",
+            "title": "临溪县2026年农村危房改造和农房抗震改造实施方案（修订）",
+            "category": "农村住房",
+            "validity": "现行有效",
+        }
+    )
+    submitted = log.publish(new, actor=DEMO_ACTOR)
+    released = _approve(log, submitted.ref)
+    echo(f"\npublished  {_short(released)}  {new.title}")
+    change = log.repeal(
+        old.ref,
+        reason="临建〔2026〕30号 印发修订后的实施方案",
+        actor=REVIEWERS[SECOND_LEVEL],
+        replaced_by=new.ref,
+    )
+    echo(f"repealed   {_short(change)}  {old.title}")
+    echo(
+        "           废止, not withdrawn: it stays public as history, marked 已废止, "
+        "with a link to the revised plan; its 解读 is marked too"
+    )
 
 
 def _revise_and_withdraw(

@@ -21,9 +21,10 @@ whatever the outlet's settings are called. The environment is read once per outl
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from types import TracebackType
-from typing import Self, cast
+from typing import Any, Self, cast
 from uuid import UUID
 
 import requests
@@ -40,14 +41,15 @@ from syndicate.adapter import (
 )
 from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.domain.base import CHINA_TZ
+from syndicate.domain.catalogue import Validity
 from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import Delivery, delivery_id
-from syndicate.domain.items import DisclosureItem, Erasure, ItemStatus
+from syndicate.domain.items import DisclosureItem, Erasure, ItemStatus, repeal_statement
 from syndicate.netguard import GuardedAdapter, OutboundEnvironment, guard_session
 from syndicate.outlets import Outlet
 from syndicate.planning import Deliveries, DeliveryView, review_notice
 
-__all__ = ["ItemCache", "OutletSet", "item_view"]
+__all__ = ["ItemCache", "OutletSet", "item_view", "timed_content"]
 
 # Items loaded at a version, by (item id, version): one batch of jobs shares them.
 ItemCache = dict[tuple[UUID, int], DisclosureItem]
@@ -59,10 +61,11 @@ def item_view(item: DisclosureItem) -> ItemView:
     if not item.history:
         raise ValueError(f"{item.ref} was never released: no outlet may show it")
     first, last = item.history[0], item.history[-1]
-    changes = [r for r in item.history if r.event != "Erased"]
+    changes = [r for r in item.history if r.event not in _MARKS]
     content, erased = item.content, None
     if item.erasure is not None:
         content, erased = erased_content(item.content, item.erasure)
+    content, marks = timed_content(item, content)
     return ItemView(
         item_id=item.id,
         version=item.public_version,
@@ -75,7 +78,60 @@ def item_view(item: DisclosureItem) -> ItemView:
         public_note=item.withdrawal.public_note if item.withdrawal else None,
         history=tuple(item.history),
         erased=erased,
+        **marks,
     )
+
+
+# History entries that mark a version rather than change its text.
+_MARKS = frozenset({"Erased", "NoticeEnded", "Repealed", "Expired"})
+
+
+def timed_content(
+    item: DisclosureItem, content: ItemContent
+) -> tuple[ItemContent, dict[str, Any]]:
+    """What outlets show of an item once time changed it (docs/lifecycle.md): after
+    its 公示期 (a closing line; with "hide_details" without its attachments), once
+    repealed or expired (a line saying so, and `validity`). Returns the content and the
+    `ItemView` fields that say why. Not re-validated, as `erased_content`."""
+    marks: dict[str, Any] = {}
+    update: dict[str, Any] = {}
+    lines: list[str] = []
+    period = content.notice_period
+    if item.notice_over and item.notice_end is not None and period is not None:
+        marks["notice_ended"] = item.notice_end.after_end
+        lines.append(
+            f"【公示期已结束】本公示公示期为{_day(period.start)}至{_day(period.end)}，"
+            "现已结束。"
+            + (
+                "公示名单及附件不再展示。"
+                if item.notice_end.after_end == "hide_details"
+                else ""
+            )
+        )
+        if item.notice_end.after_end == "hide_details":
+            update["attachments"] = ()
+    if item.repeal is not None:
+        statement = repeal_statement(item.repeal)
+        if item.repeal.policy is not None:
+            marks["policy_repealed"] = True
+        marks["repealed"] = statement
+        marks["replaced_by"] = item.repeal.replaced_by
+        marks["replaced_by_ref"] = item.repeal.replaced_by_ref
+        update["validity"] = Validity.REPEALED
+        lines.append(f"【已废止】{statement}")
+    elif item.expiry is not None:
+        statement = f"本文件有效期至{_day(item.expiry.valid_until)}，已失效。"
+        marks["expired"] = statement
+        update["validity"] = Validity.EXPIRED
+        lines.append(f"【已失效】{statement}")
+    if not lines:
+        return content, marks
+    update["body"] = content.body + "".join(f"\n\n> {line}" for line in lines)
+    return BaseModel.model_copy(content, update=update), marks
+
+
+def _day(value: date) -> str:
+    return f"{value.year}年{value.month}月{value.day}日"
 
 
 def erased_content(content: ItemContent, erasure: Erasure) -> tuple[ItemContent, str]:
@@ -263,7 +319,10 @@ class OutletSet:
                 if not outlet.accepts(other.content):
                     continue
                 view = item_view(other)
-                (withdrawn if view.withdrawn else live).append(view)
+                # A 公示 removed once its window ended leaves the set as a withdrawn
+                # item does (a feed's tombstone).
+                gone = view.withdrawn or view.notice_ended == "remove"
+                (withdrawn if gone else live).append(view)
         return DeliveryJob(
             delivery_id=delivery.id,
             outlet=outlet.name,

@@ -11,6 +11,8 @@ and after it, and the outlet (its filters and declared capabilities):
 | Revised | before, not now (e.g. it became not-disclosed) | retract if it can, else withdrawal notice |
 | Withdrawn | before | retract if it can, else withdrawal notice (撤回) |
 | Erased (sealed parts erased) | before | update if it edits in place, else retract if it can, else nothing (a group message cannot be recalled) |
+| NoticeEnded (公示期已结束) | before | after_end "remove": retract if it can, else update where it edits in place; otherwise update where it edits in place; a posted sheet (attested outlet) is taken down; a WeChat article stays unless "remove"; group robots: a short notice with `notify_end`, else nothing |
+| Repealed (废止), Expired (已失效) | before | update if it edits in place, else take a posted sheet down, else a notice (更正 form, marked 废止 / 已失效) |
 | anything | neither | nothing |
 
 `Deliveries` is the tracked process that applies it: it follows the items log and records
@@ -73,8 +75,10 @@ __all__ = [
 ]
 
 
-# One public change: (item id, version, event name, content before, content after).
-Transition = tuple[UUID, int, str, ItemContent | None, ItemContent]
+# One public change: (item id, version, event name, content before, content after,
+# and for NoticeEnded what the home does after a window: after_end, notify).
+Transition = tuple[UUID, int, str, ItemContent | None, ItemContent, tuple[str, bool]]
+_NO_FORM = ("hide_details", False)
 
 
 def review_notice(item: DisclosureItem) -> ReviewNotice | None:
@@ -135,6 +139,9 @@ def plan_operation(
     before: ItemContent | None,
     after: ItemContent,
     outlet: Outlet,
+    *,
+    after_end: str = "hide_details",
+    notify: bool = False,
 ) -> Operation | None:
     """The operation an item event becomes on an outlet, or None (see module table)."""
     caps = outlet.capabilities
@@ -160,6 +167,26 @@ def plan_operation(
         if caps.edits_in_place:
             return Operation.UPDATE
         return Operation.RETRACT if caps.retracts else None
+    if event == "NoticeEnded":
+        if not took:
+            return None
+        if after_end == "remove" and caps.retracts:
+            return Operation.RETRACT
+        if caps.edits_in_place:
+            return Operation.UPDATE
+        if caps.retracts and caps.needs_attestation:
+            return Operation.RETRACT  # a printed 公示 comes down when its window ends
+        if not caps.retracts and notify:
+            return Operation.CORRECTION  # a short 公示结束 notice to the group
+        return None
+    if event in ("Repealed", "Expired"):
+        if not took:
+            return None
+        if caps.edits_in_place:
+            return Operation.UPDATE
+        if caps.retracts and caps.needs_attestation:
+            return Operation.RETRACT
+        return Operation.CORRECTION
     raise ValueError(f"unknown item event {event!r}")
 
 
@@ -311,9 +338,11 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
             and event.planned_with
         ):
             return  # planned with the last release event of its bundle
-        for item_id, version, name, before, after in self._transitions(event):
+        for item_id, version, name, before, after, form in self._transitions(event):
             for outlet in self.outlets.values():
-                operation = plan_operation(name, before, after, outlet)
+                operation = plan_operation(
+                    name, before, after, outlet, after_end=form[0], notify=form[1]
+                )
                 if operation is None:
                     continue
                 processing_event.collect_events(
@@ -365,22 +394,45 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
         events; a bundle's last `Released` makes one per member)."""
         id_, version = event.originator_id, event.originator_version
         if isinstance(event, DisclosureItem.Published):
-            return [(id_, version, "Published", None, event.content)]
+            return [(id_, version, "Published", None, event.content, _NO_FORM)]
         if isinstance(event, DisclosureItem.Revised):
             previous = self.items.get(id_, version=version - 1)
             if previous.status is ItemStatus.PENDING:
-                return [(id_, version, "Published", None, event.content)]
-            return [(id_, version, "Revised", previous.content, event.content)]
+                return [(id_, version, "Published", None, event.content, _NO_FORM)]
+            return [
+                (id_, version, "Revised", previous.content, event.content, _NO_FORM)
+            ]
         if isinstance(event, DisclosureItem.Withdrawn):
             previous = self.items.get(id_, version=version - 1)
             if previous.status is not ItemStatus.PUBLISHED:
                 return []  # a draft abandoned: it was never public
-            return [(id_, version, "Withdrawn", previous.content, previous.content)]
-        if isinstance(event, DisclosureItem.Erased):
+            return [
+                (
+                    id_,
+                    version,
+                    "Withdrawn",
+                    previous.content,
+                    previous.content,
+                    _NO_FORM,
+                )
+            ]
+        if isinstance(
+            event,
+            DisclosureItem.Erased
+            | DisclosureItem.NoticeEnded
+            | DisclosureItem.Repealed
+            | DisclosureItem.Expired,
+        ):
             previous = self.items.get(id_, version=version - 1)
             if previous.status is not ItemStatus.PUBLISHED:
                 return []  # withdrawn (nothing of it shown) or never released
-            return [(id_, version, "Erased", previous.content, previous.content)]
+            form = (
+                (event.after_end, event.notify)
+                if isinstance(event, DisclosureItem.NoticeEnded)
+                else _NO_FORM
+            )
+            name = type(event).__name__
+            return [(id_, version, name, previous.content, previous.content, form)]
         if isinstance(event, DisclosureItem.Released | DisclosureItem.UrgentlyReleased):
             members = [(id_, version), *event.bundle]
         else:
@@ -397,9 +449,16 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
             )
         before = previous.content if previous.status is ItemStatus.PUBLISHED else None
         if pending.kind is ProposalKind.WITHDRAW:
-            return (item_id, version, "Withdrawn", previous.content, previous.content)
+            return (
+                item_id,
+                version,
+                "Withdrawn",
+                previous.content,
+                previous.content,
+                _NO_FORM,
+            )
         after = pending.content or previous.content
-        return (item_id, version, PUBLIC_EVENT[pending.kind], before, after)
+        return (item_id, version, PUBLIC_EVENT[pending.kind], before, after, _NO_FORM)
 
     def register(self) -> OutletRegister:
         """The shared outlet register (opened on first use)."""
@@ -444,6 +503,18 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
                 withdrawn = item.status is ItemStatus.WITHDRAWN
                 if (withdrawn and not keeps) or not outlet.accepts(item.content):
                     continue
+                if (
+                    item.notice_over
+                    and item.notice_end is not None
+                    and item.notice_end.after_end == "remove"
+                ):
+                    continue  # taken down once its 公示期 ended: not backfilled
+                if (
+                    not withdrawn
+                    and item.notice_over
+                    and outlet.capabilities.needs_attestation
+                ):
+                    continue  # a notice board gets no sheet for a window that ended
                 gone = (
                     Operation.RETRACT
                     if outlet.capabilities.retracts

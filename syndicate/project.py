@@ -45,9 +45,15 @@ from syndicate.attachments import AttachmentStore
 from syndicate.domain.catalogue import parse_area
 from syndicate.domain.content import _line
 from syndicate.domain.guard import GuardPolicy, MaskRule, parse_mask_rule
+from syndicate.domain.lifecycle import NoticePolicy
 from syndicate.domain.pii import PiiKind
 from syndicate.domain.review import LevelRule, Override, ReviewPolicy, ReviewRules
 from syndicate.domain.wording import builtin_word_list, parse_word_list
+from syndicate.domain.workdays import (
+    HolidayFileError,
+    WorkdayCalendar,
+    load_holiday_file,
+)
 from syndicate.errors import ConfigurationError, InputError
 from syndicate.fsutil import locked, write_atomically
 from syndicate.outlets import (
@@ -404,6 +410,70 @@ class GuardTable(ConfigTable):
         )
 
 
+class NoticeAreaTable(ConfigTable):
+    """`[notice.area."…"]`: the minimum 公示期 of one pilot area."""
+
+    minimum_working_days: WholeNumber
+
+
+class NoticeTable(ConfigTable):
+    """`[notice]`: time on every outlet (docs/lifecycle.md).
+
+    `after_end`: what the portal and the feeds do once a 公示期 ended ("hide_details",
+    the default: the page stays, marked, without the list and its attachments; "keep";
+    "remove"). `notify_end`: group robots send a short notice when it ends.
+    `minimum_working_days` (default 5) and `area."…".minimum_working_days`: the
+    shortest window accepted without `--late-reason`. `holidays`: a holiday file for
+    years the built-in calendar does not cover (docs/deadlines)."""
+
+    after_end: Annotated[
+        str,
+        Field(strict=True, pattern="^(hide_details|keep|remove)$"),
+        says('must be "hide_details" (the default), "keep" or "remove"'),
+    ] = "hide_details"
+    notify_end: Flag = False
+    minimum_working_days: WholeNumber = 5
+    holidays: Annotated[str, Field(strict=True, min_length=1)] | None = None
+    area: dict[str, NoticeAreaTable] = Field(default_factory=dict)
+
+    @classmethod
+    def not_a_table(cls, info: ValidationInfo) -> PydanticCustomError:
+        """`[notice] must be a table`."""
+        return refused_as_said("[notice] must be a table")
+
+    @model_validator(mode="after")
+    def _valid_areas(self) -> Self:
+        for name in self.area:
+            try:
+                parse_area(name)
+            except ValueError as exc:
+                raise refused_as_said(f"notice.area.{toml_key(name)}: {exc}") from None
+        return self
+
+    def policy(self, home: Path) -> NoticePolicy:
+        """The policy, reading the holiday file (`ConfigurationError` naming it)."""
+        overrides = {}
+        if self.holidays is not None:
+            try:
+                overrides = load_holiday_file(home / self.holidays)
+            except FileNotFoundError:
+                raise ConfigurationError(
+                    f"notice.holidays: no such file: {home / self.holidays}"
+                ) from None
+            except (HolidayFileError, OSError, UnicodeDecodeError) as exc:
+                raise ConfigurationError(f"notice.holidays: {exc}") from None
+        return NoticePolicy(
+            after_end=self.after_end,
+            notify_end=self.notify_end,
+            minimum_working_days=self.minimum_working_days,
+            area_minimum={
+                parse_area(name): t.minimum_working_days
+                for name, t in self.area.items()
+            },
+            calendar=WorkdayCalendar(overrides),
+        )
+
+
 def toml_key(name: str) -> str:
     """A table key as written in TOML (quoted unless bare)."""
     return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else toml_string(name)
@@ -498,6 +568,17 @@ levels = {levels}
 # id_card = "6+4"
 # mobile = "3+4"
 # bank_card = "6+4"
+
+[notice]
+# 公示期 on every outlet (docs/lifecycle.md). When a window ends (at the next sync),
+# the portal and the feeds show the item marked 公示期已结束; a notice board gets a
+# take-down sheet; the kiosk hides it.
+# after_end = "hide_details"      # "keep": list and attachments stay; "remove": taken
+#                                 # down where the outlet can be (WeChat article deleted)
+# notify_end = false              # true: village-group robots get a short notice
+# minimum_working_days = 5        # a shorter window needs --late-reason "…"
+# [notice.area."社会救助"]
+# minimum_working_days = 7        # e.g. 低保 notices
 
 # -- Outlets ----------------------------------------------------------------------
 # One [outlets.NAME] table per outlet; NAME is yours to choose. To use an example,
@@ -629,6 +710,7 @@ class ConfigFile(ConfigTable):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     review: ReviewTable | None = None
     guard: GuardTable = Field(default_factory=GuardTable)
+    notice: NoticeTable = Field(default_factory=NoticeTable)
     outlets: Any = None
 
     @classmethod
@@ -725,6 +807,7 @@ class Project:
         audit: AuditSettings | None = None,
         review: ReviewPolicy | None = None,
         guard: GuardTable | GuardPolicy | None = None,
+        notice: NoticeTable | None = None,
         outlet_tables: Any = None,
         environ: Mapping[str, str] | None = None,
         registry: Registry | None = None,
@@ -739,6 +822,8 @@ class Project:
         self._guard: GuardPolicy | None = (
             guard if isinstance(guard, GuardPolicy) else None
         )
+        self._notice_table = notice or NoticeTable()
+        self._notice: NoticePolicy | None = None
         self._outlet_tables = outlet_tables
         self._environ = dict(os.environ if environ is None else environ)
         self._registry = registry
@@ -968,6 +1053,7 @@ class Project:
             audit=config.audit,
             review=None if config.review is None else config.review.policy(),
             guard=config.guard,
+            notice=config.notice,
             outlet_tables=config.outlets,
             environ=environ,
             registry=registry,
@@ -1140,7 +1226,15 @@ class Project:
             store=self.store,
             review=self.review,
             guard=self.guard,
+            notice=self.notice,
         )
+
+    @property
+    def notice(self) -> NoticePolicy:
+        """`[notice]`: what outlets do after a 公示期, and its minimum length."""
+        if self._notice is None:
+            self._notice = self._notice_table.policy(self.home)
+        return self._notice
 
     @property
     def erase_after_days(self) -> int | None:

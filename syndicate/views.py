@@ -331,6 +331,14 @@ def logged_events(
             reason = event.reason
         elif isinstance(event, DisclosureItem.GuardOverridden):
             digest, reason = event.content_hash, f"guard overridden: {event.basis}"
+        elif isinstance(event, DisclosureItem.NoticeExcepted):
+            digest, reason = event.content_hash, f"late notice accepted: {event.reason}"
+        elif isinstance(
+            event, DisclosureItem.Repealed | DisclosureItem.ScheduleCancelled
+        ):
+            reason = event.reason
+        elif isinstance(event, DisclosureItem.ReleaseScheduled):
+            reason = f"release at {event.release_at.isoformat()}"
         elif isinstance(event, DisclosureItem.Submitted):
             if event.content is not None:
                 refs[event.originator_id] = event.content.ref

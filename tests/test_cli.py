@@ -210,7 +210,9 @@ def test_publish_reports_every_problem_of_a_file(
 
 
 def test_publish_revise_withdraw_and_read_back(cli: Cli, tmp_path: Path) -> None:
-    published = cli("items", "publish", EXAMPLES)
+    published = cli(
+        "items", "publish", EXAMPLES, "--late-reason", "补录：示例公示已于当时张贴"
+    )
     assert published.exit_code == 0, published.output
     ids = [line.split()[0] for line in published.stdout.splitlines()]
     assert len(ids) == 12
@@ -226,7 +228,8 @@ def test_publish_revise_withdraw_and_read_back(cli: Cli, tmp_path: Path) -> None
     )
     revised = cli("items", "revise", SUBSIDY_REF, revised_file, "--reason", "更正面积")
     assert revised.exit_code == 0, revised.output
-    assert "now version 2" in revised.stdout
+    # v1 Published, v2 NoticeExcepted (its window ended long ago: --late-reason).
+    assert "now version 3" in revised.stdout
 
     withdrawn = cli(
         "items",
@@ -241,7 +244,7 @@ def test_publish_revise_withdraw_and_read_back(cli: Cli, tmp_path: Path) -> None
 
     shown = json.loads(cli("items", "show", SUBSIDY_REF, "--json").stdout)
     assert {"id", "agency", "index_no", "title", "version", "status"} <= set(shown)
-    assert (shown["version"], shown["status"]) == (3, "withdrawn")
+    assert (shown["version"], shown["status"]) == (4, "withdrawn")
     assert [h["event"] for h in shown["history"]] == [
         "Published",
         "Revised",
@@ -262,12 +265,14 @@ def test_publish_revise_withdraw_and_read_back(cli: Cli, tmp_path: Path) -> None
 
     lines = cli("log", "--json").stdout.splitlines()
     records = [json.loads(line) for line in lines]
-    assert len(records) == 14
+    # 12 published, 3 late notices accepted (NoticeExcepted), a revision, a withdrawal.
+    assert len(records) == 17
+    assert sum(r["event"] == "NoticeExcepted" for r in records) == 3
     for record in records:
         assert {"position", "timestamp", "item_id", "version", "event", "actor"} <= set(
             record
         )
-    assert [r["position"] for r in records] == list(range(1, 15))
+    assert [r["position"] for r in records] == list(range(1, 18))
     assert {r["actor"] for r in records} == {"测试员"}
     assert records[-1]["event"] == "Withdrawn"
     assert records[-1]["timestamp"].endswith("+08:00")
@@ -275,7 +280,7 @@ def test_publish_revise_withdraw_and_read_back(cli: Cli, tmp_path: Path) -> None
 
 def test_text_outputs_show_the_catalogue_and_history(sqlite_cli: Cli) -> None:
     cli = sqlite_cli
-    cli("items", "publish", EXAMPLES)
+    cli("items", "publish", EXAMPLES, "--late-reason", "补录：示例公示已于当时张贴")
     shown = cli("items", "show", SUBSIDY_REF)
     assert shown.exit_code == 0
     for label in (
@@ -368,7 +373,14 @@ def test_one_bad_file_does_not_stop_the_good_ones(
 
 
 def test_dry_run_checks_without_publishing(sqlite_cli: Cli) -> None:
-    result = sqlite_cli("items", "publish", "--dry-run", EXAMPLES)
+    result = sqlite_cli(
+        "items",
+        "publish",
+        "--dry-run",
+        EXAMPLES,
+        "--late-reason",
+        "补录：示例公示已于当时张贴",
+    )
     assert result.exit_code == 0
     assert result.stdout.count("ok  ") == 12
     assert sqlite_cli.snapshot() == []
@@ -494,9 +506,14 @@ def test_demo_builds_a_fresh_home_and_says_what_next(
     assert "Published" not in events
     assert "Revised" not in events
     assert "Withdrawn" not in events
-    assert events.count("Drafted") == 14
-    assert events.count("Released") == 12 + 2 + 1
-    assert events.count("Approved") == 2 * (12 + 2 + 1)
+    # Time (docs/lifecycle.md): two examples wait for their time (one scheduled, one
+    # whose 公示期 starts later), approved but not released; a revised plan is
+    # published and the old plan repealed with its 解读.
+    assert events.count("Drafted") == 15
+    assert events.count("Released") == 12 - 2 + 2 + 1 + 1
+    assert events.count("Approved") == 2 * (12 + 2 + 1 + 1)
+    assert events.count("ReleaseScheduled") == 2
+    assert events.count("Repealed") == 2
     assert events.count("Returned") == 1
     urgent = events.index("UrgentlyReleased")
     assert events[urgent + 1] == "ApprovedAfterwards"

@@ -414,6 +414,7 @@ def test_sealed_parts_are_erased_on_schedule_after_the_notice_period(
     ended = log.publish(
         _item(_sealed(data), notice_period=period),
         actor="张三",
+        late_reason="补录",
         attachments=[_sealed(data)],
     )
     later = log.publish(
@@ -423,11 +424,13 @@ def test_sealed_parts_are_erased_on_schedule_after_the_notice_period(
             notice_period={"start": "2026-10-01", "end": "2026-10-20"},
         ),
         actor="张三",
+        late_reason="补录",
         attachments=[_sealed(data)],
     )
     unsealed = log.publish(
         content(index_no="11330100MB0000006R/2026-00092", notice_period=period),
         actor="张三",
+        late_reason="补录",
     )
     assert log.erase_due(after_days=30) == []  # 2026-10-09: nothing due yet
     clock.advance(days=31)  # 2026-11-09: 32 days after the first period's end

@@ -1079,6 +1079,7 @@ def test_erase_due_waits_until_the_day_after_the_period(
         _with(listed, notice_period={"start": "2026-10-01", "end": today}),
         actor="张三",
         attachments=[listed],
+        late_reason="补录",
     )
     assert log.erase_due(after_days=0) == []  # the period ends today
     clock.advance(days=1)
@@ -1140,6 +1141,7 @@ def test_a_returned_revision_does_not_block_erasure_for_ever(
         _with(listed, notice_period={"start": "2026-10-01", "end": "2026-10-08"}),
         actor="张三",
         attachments=[listed],
+        late_reason="补录",
     )
     reviewed.approve(
         change.item_id,

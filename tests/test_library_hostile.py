@@ -485,7 +485,7 @@ def test_add_outlet_writes_hostile_values_as_data(home: Path, value: str) -> Non
         engine.add_outlet("hostile", "directory", {"path": value})
     data = tomllib.loads((home / "syndicate.toml").read_text("utf-8"))
     assert data["outlets"] == {"hostile": {"kind": "directory", "path": value}}
-    assert set(data) == {"store", "review", "guard", "outlets"}
+    assert set(data) == {"store", "review", "guard", "notice", "outlets"}
 
 
 @pytest.mark.parametrize(

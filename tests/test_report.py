@@ -47,6 +47,7 @@ CSVS = [
     "awaiting_attestation.csv",
     "late_items.csv",
     "guard_overrides.csv",
+    "late_notices.csv",
 ]
 
 

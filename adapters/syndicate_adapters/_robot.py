@@ -4,6 +4,10 @@
   paragraphs, a link back to the portal), which each adapter writes as Markdown or plain
   text. Operator text is neutralised (`md_text`) so a title cannot become a link or a
   font tag in a group chat.
+- **Time.** A correction that time caused (a document repealed or expired, a 公示期
+  over: the version's own history record says so) is not a 更正: `time_mark` gives its
+  tag (废止, 失效, 公示结束), the statement said in place of the 更正说明, and the date it
+  shows. The WeChat official account uses it too.
 - **Review notices.** A `review_queue` outlet gets `Operation.REVIEW_NOTICE` deliveries;
   `review_text` gives their text, from `job.review` (the version under review), never
   from `job.item` (what outlets show, which may be another version). The robots send it
@@ -43,7 +47,7 @@ import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, Final, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -51,7 +55,7 @@ import requests
 from markdown_it import MarkdownIt
 from pydantic import BaseModel, SecretStr
 
-from syndicate.adapter import DeliveryJob, Operation, Receipt, Rendition
+from syndicate.adapter import DeliveryJob, ItemView, Operation, Receipt, Rendition
 from syndicate.adapterkit import (
     BaseAdapter,
     Exchange,
@@ -77,6 +81,7 @@ __all__ = [
     "Notice",
     "RateWindow",
     "RobotAdapter",
+    "TimeMark",
     "check_bodies",
     "check_parts",
     "json_len",
@@ -89,6 +94,7 @@ __all__ = [
     "review_text",
     "secret_from_url",
     "split_text",
+    "time_mark",
     "utf8_len",
 ]
 
@@ -234,10 +240,69 @@ def plain_summary(markdown: str, limit: int = SUMMARY_CHARS) -> str:
 
 
 @dataclass(frozen=True)
+class TimeMark:
+    """What time changed of an item, as a notice says it (docs/lifecycle.md).
+
+    `tag`: "废止", "失效" or "公示结束"; `statement`: said in place of a 更正说明;
+    `date_label` and `date`: the day it happened, as a fact (`YYYY-MM-DD`)."""
+
+    tag: str
+    statement: str
+    date_label: str
+    date: str
+
+    @property
+    def note_label(self) -> str:
+        """What the statement is called (`废止说明`), where a 更正说明 would be."""
+        return {"公示结束": "公示说明"}.get(self.tag, f"{self.tag}说明")
+
+
+_TIME_EVENTS: Final = frozenset({"Repealed", "Expired", "NoticeEnded"})
+
+
+def _cn_day(value: date) -> str:
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def time_mark(item: ItemView) -> TimeMark | None:
+    """The time change this version of `item` is, or None for a change of its text.
+
+    The version's own history record tells (`Repealed`, `Expired`, `NoticeEnded`): a
+    repealed document revised later is corrected, not repealed again. Without a record
+    for the version, the view's fields decide: `repealed`, else `expired`, else
+    `notice_ended`."""
+    record = next(
+        (r for r in reversed(item.history) if r.version == item.version), None
+    )
+    event = record.event if record is not None else None
+    if event is not None and event not in _TIME_EVENTS:
+        return None
+    when = day(item.updated_at)
+    if item.repealed is not None and event in (None, "Repealed"):
+        return TimeMark("废止", item.repealed, "废止日期", when)
+    if item.expired is not None and event in (None, "Expired"):
+        return TimeMark("失效", item.expired, "失效日期", when)
+    period = item.content.notice_period
+    if item.notice_ended is not None and event in (None, "NoticeEnded"):
+        window = (
+            f"公示期为{_cn_day(period.start)}至{_cn_day(period.end)}"
+            if period is not None
+            else "公示期"
+        )
+        statement = f"《{item.content.title}》{window}，现已结束。" + {
+            "hide_details": "公示名单及附件不再展示。",
+            "remove": "该公示已按规定撤下，不再公开。",
+        }.get(item.notice_ended, "")
+        end = period.end.isoformat() if period is not None else when
+        return TimeMark("公示结束", statement, "结束日期", end)
+    return None
+
+
+@dataclass(frozen=True)
 class Notice:
     """What a robot message says, before it is written as Markdown or text."""
 
-    tag: str  # "" (a publication), "更正" or "撤回"
+    tag: str  # "" (a publication), "更正", "撤回", or a time mark's ("废止", …)
     title: str
     facts: tuple[tuple[str, str], ...]
     paragraphs: tuple[str, ...]
@@ -268,7 +333,8 @@ class Notice:
 
 
 def notice_for(job: DeliveryJob, portal_url: str) -> Notice:
-    """The notice a delivery sends: a publication, a 更正 or a 撤回 message."""
+    """The notice a delivery sends: a publication, a 更正 or a 撤回 message, or for a
+    correction that time caused a 废止, 失效 or 公示结束 one (`time_mark`)."""
     if job.operation is Operation.REVIEW_NOTICE:
         raise ValueError("a review notice shows job.review, not the item: review_text")
     item = job.item
@@ -294,8 +360,11 @@ def notice_for(job: DeliveryJob, portal_url: str) -> Notice:
             link_label="查看撤回说明",
             link=link,
         )
-    facts = [("发布机构", content.agency)]
     correction = job.operation in (Operation.CORRECTION, Operation.UPDATE)
+    mark = time_mark(item) if correction else None
+    if mark is not None:
+        return _time_notice(item, mark, link)
+    facts = [("发布机构", content.agency)]
     facts.append(("更正日期" if correction else "发布日期", day(item.updated_at)))
     facts.append(("索引号", content.index_no))
     if content.doc_no:
@@ -314,6 +383,30 @@ def notice_for(job: DeliveryJob, portal_url: str) -> Notice:
         title=content.title,
         facts=tuple(facts),
         paragraphs=tuple(paragraphs),
+        link_label="查看原文",
+        link=link,
+    )
+
+
+def _time_notice(item: ItemView, mark: TimeMark, link: str) -> Notice:
+    """A 废止, 失效 or 公示结束 message: the statement, not the text again."""
+    content = item.content
+    facts = [("发布机构", content.agency), ("索引号", content.index_no)]
+    if content.doc_no:
+        facts.append(("发文字号", content.doc_no))
+    period = content.notice_period
+    if mark.tag == "公示结束" and period is not None:
+        facts.append(
+            ("公示期", f"{period.start.isoformat()} 至 {period.end.isoformat()}")
+        )
+    else:
+        facts.append(("原发布日期", day(item.published_at)))
+        facts.append((mark.date_label, mark.date))
+    return Notice(
+        tag=mark.tag,
+        title=content.title,
+        facts=tuple(facts),
+        paragraphs=(mark.statement,),
         link_label="查看原文",
         link=link,
     )

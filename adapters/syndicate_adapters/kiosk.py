@@ -17,8 +17,12 @@ Each rendition is the whole bundle as of the delivery's log position, as canonic
 the settings: `built_at` is the newest event time among the outlet's items (never the
 wall clock), items are in a fixed order, and the assets are constants of this module.
 
-- Items whose 公示期 ended before `built_at` are left out; the page also hides items whose
-  公示期 ended before the kiosk's own date, because a kiosk runs for days between bundles.
+- Items whose 公示期 ended before `built_at` are left out, and so is every item whose
+  公示期 the log says is over (`NoticeEnded`, whatever `[notice] after_end` says); the
+  page also hides items whose 公示期 ended before the kiosk's own date, because a kiosk
+  runs for days between bundles.
+- A document no longer in force (废止, 已失效) stays, tagged with its 时效 in the lists
+  and with its statement at the top of its screen.
 - A withdrawn item simply disappears, and `deliver` deletes its `items/<id>.js`.
 - A revision replaces the item in place and shows its 更正说明.
 - Data reaches the page as JSON inside JS files, with `<`, `>`, `&`, U+2028 and U+2029
@@ -265,6 +269,10 @@ def _item_data(settings: KioskSettings, item: ItemView) -> dict[str, Any]:
             if period
             else None
         ),
+        "validity": content.validity.label if content.validity else None,
+        "valid_until": content.valid_until.isoformat() if content.valid_until else None,
+        # No longer in force (废止, 已失效): a tag in the lists, a note on its screen.
+        "lapsed": _lapsed(item),
         "body_html": body_html(content.body),
         "attachments": [
             {
@@ -281,13 +289,28 @@ def _item_data(settings: KioskSettings, item: ItemView) -> dict[str, Any]:
     }
 
 
+def _lapsed(item: ItemView) -> dict[str, str] | None:
+    """The 时效 label and statement of a document no longer in force, or None."""
+    validity = item.content.validity
+    statement = item.repealed or item.expired
+    if statement is None and (validity is None or validity.in_force):
+        return None
+    if validity is not None and not validity.in_force:
+        label = validity.label
+    else:
+        label = "已废止" if item.repealed is not None else "已失效"
+    return {"label": label, "statement": statement or ""}
+
+
 def shown_items(live: Iterable[ItemView], built: datetime) -> list[ItemView]:
-    """Live items still in their 公示期 at `built`, newest change first."""
+    """Live items still in their 公示期 at `built`, newest change first: none whose
+    公示期 ended before `built`, or is over by the log (`notice_ended`)."""
     today = built.astimezone(CHINA_TZ).date()
     kept = [
         i
         for i in live
         if not i.withdrawn
+        and i.notice_ended is None
         and (i.content.notice_period is None or i.content.notice_period.end >= today)
     ]
     return sorted(kept, key=lambda i: (i.updated_at, str(i.item_id)), reverse=True)
@@ -587,6 +610,9 @@ main h3 { font-size: 1.15rem; margin: 40px 0 16px; }
 .meta div:last-child { border-bottom: 0; }
 .meta dt { flex: 0 0 6.5em; color: #333; }
 .meta dd { margin: 0; flex: 1 1 auto; min-width: 0; }
+.tag.lapsed { background: #5f5f5f; }
+.lapsed-note { background: #fff; border-left: 8px solid #a3141c; border-radius: 12px; padding: 16px 28px; margin: 0 0 24px; }
+.lapsed-note strong { color: #a3141c; }
 .corrections { background: #fff8e1; border-left: 8px solid #8a5a00; padding: 16px 28px; margin: 0 0 24px; }
 .corrections h3 { margin: 0 0 8px; }
 .corrections ul { margin: 0; padding-left: 1.2em; }
@@ -696,6 +722,7 @@ KIOSK_JS: Final = r"""/* syndicate kiosk app: no framework, no network except po
       b.setAttribute("data-item", item.id);
       var title = el("span", "entry-title", item.title);
       if (underNotice(item)) { title.appendChild(el("span", "tag", "公示中")); }
+      if (item.lapsed) { title.appendChild(el("span", "tag lapsed", item.lapsed.label)); }
       b.appendChild(title);
       b.appendChild(el("span", "entry-meta", item.published + " · " + item.agency));
       li.appendChild(b);
@@ -786,6 +813,13 @@ KIOSK_JS: Final = r"""/* syndicate kiosk app: no framework, no network except po
     nodes.push(actions);
     nodes.push(heading(item.title));
 
+    if (item.lapsed) {
+      var note = el("p", "lapsed-note");
+      note.appendChild(el("strong", "", item.lapsed.label));
+      if (item.lapsed.statement) { note.appendChild(document.createTextNode("：" + item.lapsed.statement)); }
+      nodes.push(note);
+    }
+
     var dl = el("dl", "meta");
     row(dl, "发布机构", item.agency);
     row(dl, "索引号", item.index_no);
@@ -798,6 +832,8 @@ KIOSK_JS: Final = r"""/* syndicate kiosk app: no framework, no network except po
       row(dl, "公示期", item.notice_period.start + " 至 " + item.notice_period.end +
         (underNotice(item) ? "（公示中）" : ""));
     }
+    row(dl, "时效", item.validity);
+    row(dl, "有效期至", item.valid_until);
     nodes.push(dl);
 
     if (item.version > 1 && item.corrections.length) {

@@ -15,6 +15,13 @@ re-renders only the pages that show the item:
 - the home page, the agency list, the search shard of its month and the search index, the
   sitemap of its month and the sitemap index.
 
+Time (docs/lifecycle.md): a document repealed (废止) or expired (已失效) keeps its page,
+with a banner saying so at the top (a link to the document that replaces it) and its
+时效 in the lists; a 公示 whose window ended says so in a banner, and one removed then
+(`[notice] after_end = "remove"`) becomes a notice and leaves every list, as a withdrawn
+item does. An entry holds the time keys only when they are set, so what was rendered
+before keeps its bytes.
+
 Every site page is a pure function of the set of stored entries, so rebuilding the whole
 site from the entries (`PortalSite.rebuild`) gives the same bytes as the incremental
 updates did. Files are written to a temporary name and renamed; a journal makes a delivery
@@ -56,7 +63,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
@@ -229,7 +236,90 @@ def _entry(item: ItemView, gone: bool) -> dict[str, Any]:
             | ({"sealed": True} if a.sealed else {})
             for a in c.attachments
         ],
-    }
+    } | _time_keys(item, gone)
+
+
+# The validity labels (时效) of a document no longer in force: lists tag them.
+_LAPSED = frozenset({"已废止", "已失效"})
+
+
+def _time_keys(item: ItemView, gone: bool) -> dict[str, Any]:
+    """What time changed of an item (docs/lifecycle.md), as entry keys.
+
+    Only the keys that are set: an entry rendered before time marks existed keeps its
+    bytes (auditors re-render old deliveries and compare hashes)."""
+    keys: dict[str, Any] = {}
+    if item.notice_ended is not None:
+        keys["notice_ended"] = item.notice_ended
+    if gone:
+        return keys
+    if item.content.validity is not None:
+        keys["validity"] = item.content.validity.label
+    if item.repealed is not None:
+        keys["repealed"] = True
+    if item.expired is not None:
+        keys["expired"] = True
+    return keys
+
+
+def _lapsed(entry: Mapping[str, Any]) -> str | None:
+    """The validity label a list shows next to an entry no longer in force, or None."""
+    label = entry.get("validity")
+    if label in _LAPSED:
+        return str(label)
+    if entry.get("repealed"):
+        return "已废止"
+    if entry.get("expired"):
+        return "已失效"
+    return None
+
+
+def _cn_day(value: date) -> str:
+    """`2026年4月1日`: a date as the notices write it."""
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def _notice_window(item: ItemView) -> str:
+    """`本公示公示期为A至B`, or a plain `本公示公示期` without a window."""
+    period = item.content.notice_period
+    if period is None:
+        return "本公示公示期"
+    return f"本公示公示期为{_cn_day(period.start)}至{_cn_day(period.end)}"
+
+
+def _banners(item: ItemView) -> list[str]:
+    """The notes at the top of a live item page that time changed: 已废止 (with a link
+    to the document that replaces it), 已失效, a 解读 whose policy was repealed, and a
+    公示 whose window ended."""
+    found = []
+    if item.repealed is not None:  # a 解读 whose policy was repealed says why itself
+        link = ""
+        if item.replaced_by is not None:
+            text = (
+                f"查看现行文件：{item.replaced_by_ref}"
+                if item.replaced_by_ref
+                else "查看现行文件"
+            )
+            link = f' <a href="{item.replaced_by}.html">{esc(text)}</a>'
+        found.append(
+            '<p class="banner repealed" role="note">'
+            f"<strong>已废止：</strong>{esc(item.repealed)}{link}</p>"
+        )
+    elif item.expired is not None:
+        found.append(
+            '<p class="banner expired" role="note">'
+            f"<strong>已失效：</strong>{esc(item.expired)}</p>"
+        )
+    if item.notice_ended is not None:
+        hidden = (
+            "公示名单及附件不再展示。" if item.notice_ended == "hide_details" else ""
+        )
+        found.append(
+            '<p class="banner notice-ended" role="note">'
+            f"<strong>公示期已结束：</strong>{esc(_notice_window(item))}，现已结束。"
+            f"{hidden}</p>"
+        )
+    return found
 
 
 def _file_href(sha256: str, name: str) -> str:
@@ -243,6 +333,9 @@ def _article(item: ItemView, gone: bool) -> str:
         if item.withdrawn:
             badge, when, what = "本信息已撤回", "撤回日期", "撤回说明"
             note = item.public_note or "该信息已撤回。"
+        elif item.notice_ended == "remove":  # a 公示 taken down once its window ended
+            badge, when, what = "公示期已结束", "撤除日期", "说明"
+            note = f"{_notice_window(item)}，现已结束，按规定不再公开。"
         else:  # still published, but no longer for this site
             badge, when, what = "本信息已不在本网站公开", "调整日期", "说明"
             note = "该信息的公开方式或范围已调整，不再在本网站公开。"
@@ -279,10 +372,15 @@ def _article(item: ItemView, gone: bool) -> str:
                 f"{c.notice_period.start.isoformat()} 至 {c.notice_period.end.isoformat()}",
             )
         )
+    if c.validity is not None:
+        rows.append(("时效", c.validity.label))
+    if c.valid_until is not None:
+        rows.append(("有效期至", c.valid_until.isoformat()))
     meta = "\n".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows)
     parts = [
         '<article class="item">',
         f"<h1>{esc(c.title)}</h1>",
+        *_banners(item),
         '<section aria-labelledby="meta-h"><h2 id="meta-h" class="sr-only">信息索引</h2>',
         f'<dl class="meta">\n{meta}\n</dl></section>',
     ]
@@ -313,6 +411,9 @@ def _article(item: ItemView, gone: bool) -> str:
                 "Revised": "更正",
                 "Withdrawn": "撤回",
                 "Erased": "个人信息删除",
+                "NoticeEnded": "公示期结束",
+                "Repealed": "废止",
+                "Expired": "失效",
             }.get(r.event, r.event)
             note = f"：{esc(r.reason)}" if r.reason and r.event != "Published" else ""
             lines.append(
@@ -409,10 +510,18 @@ class _Layout:
         )
 
 
+def _row_title(row: Mapping[str, Any], up: str) -> str:
+    """A row's link, and the validity of a document no longer in force after it."""
+    link = f'<a href="{up}{row["url"]}">{esc(row["title"])}</a>'
+    label = row.get("validity")
+    if not label:
+        return link
+    return f'<span>{link} <span class="validity">{esc(label)}</span></span>'
+
+
 def _rows_list(rows: Iterable[Mapping[str, Any]], up: str) -> str:
     items = "\n".join(
-        f'<li><a href="{up}{r["url"]}">{esc(r["title"])}</a>'
-        f'<span class="date">{r["date"]}</span></li>'
+        f'<li>{_row_title(r, up)}<span class="date">{r["date"]}</span></li>'
         for r in rows
     )
     return (
@@ -480,6 +589,9 @@ def _row(entry: Mapping[str, Any], col: _Column) -> dict[str, Any]:
         "updated_at": entry["updated_at"],
         "url": f"items/{entry['id']}.html",
     }
+    lapsed = _lapsed(entry)
+    if lapsed is not None:
+        row["validity"] = lapsed
     if col.key == "all":
         row |= {k: entry[k] for k in ("agency", "index_no", "doc_no", "summary")}
     return row
@@ -922,14 +1034,7 @@ class PortalSite:
             "Url": self._url(f"items/{item_id}.html"),
         }
         head = _Head(
-            title=(
-                "[已撤回] "
-                if entry["withdrawn"]
-                else "[已不在本网站公开] "
-                if entry["gone"]
-                else ""
-            )
-            + entry["title"],
+            title=_page_prefix(entry) + entry["title"],
             column=Stage(entry["stage"]).label,
             column_type="信息公开",
             extra=extra,
@@ -1480,6 +1585,18 @@ def _audit_main(checkpoints: Sequence[PublishedCheckpoint], key: str | None) -> 
     return "\n".join(parts)
 
 
+def _page_prefix(entry: Mapping[str, Any]) -> str:
+    """What an item page's title says before the item's title, if anything."""
+    if entry["withdrawn"]:
+        return "[已撤回] "
+    if entry["gone"]:
+        if entry.get("notice_ended") == "remove":
+            return "[公示期已结束] "
+        return "[已不在本网站公开] "
+    lapsed = _lapsed(entry)
+    return f"[{lapsed}] " if lapsed else ""
+
+
 def _adjacent(months: Mapping[str, int], month: str) -> tuple[str | None, str | None]:
     ordered = sorted(months)
     older = [m for m in ordered if m < month]
@@ -1618,9 +1735,11 @@ class PortalAdapter(
         item = job.item
         # Withdrawn, or no longer for this outlet (e.g. no longer proactively disclosed):
         # the page becomes a notice and the item leaves every list.
-        gone = item.withdrawn or job.operation in (
-            Operation.RETRACT,
-            Operation.WITHDRAWAL_NOTICE,
+        # A 公示 removed once its window ended is gone too, whatever comes after.
+        gone = (
+            item.withdrawn
+            or item.notice_ended == "remove"
+            or job.operation in (Operation.RETRACT, Operation.WITHDRAWAL_NOTICE)
         )
         data = canonical_json(
             {

@@ -11,6 +11,10 @@ time), entries in a fixed order.
 - A withdrawal becomes an Atom tombstone (RFC 6721 `at:deleted-entry`) and, in RSS, which
   has no tombstones, a withdrawal notice entry with its own id (readers show it as new),
   for `notice_days` after the withdrawal.
+- Time (docs/lifecycle.md): a document no longer in force keeps its entry, titled
+  `【已废止】…` / `【已失效】…` with its 时效 in the text; a 公示 removed once its window
+  ended (`[notice] after_end = "remove"`) leaves the feeds as a withdrawn item does (a
+  tombstone, in RSS a `[公示期已结束]` notice).
 - Text is carried as text (escaped), never as HTML, so nothing in an item can become
   markup or a `javascript:` link; links are built only from the configured `site_url`.
 
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -133,14 +137,56 @@ def _item_url(settings: RssSettings, item: ItemView) -> str:
     return f"{settings.site_url.rstrip('/')}/items/{item.item_id}.html"
 
 
+def _lapsed(item: ItemView) -> str | None:
+    """The 时效 label of a document no longer in force (已废止, 已失效), or None."""
+    validity = item.content.validity
+    if validity is not None and not validity.in_force:
+        return validity.label
+    if item.repealed is not None:
+        return "已废止"
+    if item.expired is not None:
+        return "已失效"
+    return None
+
+
+def _title(item: ItemView) -> str:
+    lapsed = _lapsed(item)
+    return f"【{lapsed}】{item.content.title}" if lapsed else item.content.title
+
+
 def _text(item: ItemView) -> str:
     content = item.content
     lines = [f"发布机构：{content.agency}", f"索引号：{content.index_no}"]
     if content.doc_no:
         lines.append(f"发文字号：{content.doc_no}")
+    if content.validity is not None:
+        lines.append(f"时效：{content.validity.label}")
+    if content.valid_until is not None:
+        lines.append(f"有效期至：{content.valid_until.isoformat()}")
+    statement = item.repealed or item.expired
+    if statement:
+        lines.insert(0, f"{_lapsed(item) or '时效'}：{statement}")
     if item.version > 1 and item.reason:
         lines.insert(0, f"更正说明：{item.reason}")
     return "\n".join([*lines, "", content.body])
+
+
+def _removed_notice(item: ItemView) -> tuple[str, str, str]:
+    """The title prefix, the note's label and the note of a withdrawn item, or of a
+    公示 removed once its window ended."""
+    if item.withdrawn or item.notice_ended != "remove":
+        return "[已撤回] ", "撤回说明", item.public_note or "该信息已撤回。"
+    period = item.content.notice_period
+    window = (
+        f"本公示公示期为{_cn_day(period.start)}至{_cn_day(period.end)}"
+        if period is not None
+        else "本公示公示期"
+    )
+    return "[公示期已结束] ", "说明", f"{window}，现已结束，按规定不再公开。"
+
+
+def _cn_day(value: date) -> str:
+    return f"{value.year}年{value.month}月{value.day}日"
 
 
 # -- audit checkpoints (shared with the portal) ------------------------------------------
@@ -252,7 +298,7 @@ class RssAdapter(
                 fe = fg.add_entry(order="append")
                 fe.id(f"urn:uuid:{item.item_id}")
                 fe.guid(f"urn:uuid:{item.item_id}", permalink=False)
-                fe.title(item.content.title)
+                fe.title(_title(item))
                 fe.link(href=_item_url(settings, item))
                 fe.published(item.published_at.astimezone(CHINA_TZ))
                 fe.updated(item.updated_at.astimezone(CHINA_TZ))
@@ -260,18 +306,18 @@ class RssAdapter(
                 fe.description(_text(item))
             for item in recent:
                 when = item.updated_at.astimezone(CHINA_TZ)
-                note = item.public_note or "该信息已撤回。"
+                prefix, label, note = _removed_notice(item)
                 if kind == "atom":
                     tombstones.deleted.append((f"urn:uuid:{item.item_id}", when, note))
                     continue
                 fe = fg.add_entry(order="append")
                 fe.id(f"urn:uuid:{item.item_id}:withdrawn")
                 fe.guid(f"urn:uuid:{item.item_id}:withdrawn", permalink=False)
-                fe.title(f"[已撤回] {item.content.title}")
+                fe.title(f"{prefix}{item.content.title}")
                 fe.link(href=_item_url(settings, item))
                 fe.published(when)
                 fe.updated(when)
-                fe.description(f"撤回说明：{note}\n发布机构：{item.content.agency}")
+                fe.description(f"{label}：{note}\n发布机构：{item.content.agency}")
             body = (
                 fg.rss_str(pretty=True) if kind == "rss" else fg.atom_str(pretty=True)
             )
@@ -280,8 +326,13 @@ class RssAdapter(
 
     def render(self, job: DeliveryJob) -> Rendition:
         refuse_review_notice(job, self.kind)
-        live = list(job.live_items)
-        withdrawn = list(job.withdrawn_items)
+        # A 公示 removed once its window ended is no longer live, wherever the job
+        # lists it.
+        live = [i for i in job.live_items if i.notice_ended != "remove"]
+        withdrawn = [
+            *job.withdrawn_items,
+            *(i for i in job.live_items if i.notice_ended == "remove"),
+        ]
         moments = [i.updated_at for i in (*live, *withdrawn)] or [job.item.updated_at]
         built = max(moments).astimezone(CHINA_TZ)
         files = self._pair("feed", "最新信息", live, withdrawn, built)

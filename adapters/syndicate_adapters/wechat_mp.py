@@ -18,7 +18,9 @@ A thin client of the official API (no wechatpy), at `{base_url}/cgi-bin/…`:
   `freepublish/get` until the article is published (receipt: `article_id`,
   `article_url`) or failed (status 2-6). A correction (更正) is a new article titled
   `【更正】…`; with `delete_corrected = true` the earlier articles are deleted once the
-  correction is published.
+  correction is published. A correction that time caused (a document repealed or
+  expired) is titled `【废止】…` / `【失效】…` and says the statement where a 更正说明
+  would be (`syndicate_adapters._robot.time_mark`).
 - **Withdrawal.** `freepublish/delete` of every article the item's earlier deliveries
   published here (their receipts), recorded as done at once.
 - **Errors.** HTTP 200 with `errcode`: 45009 (daily quota) waits until the quota resets
@@ -92,7 +94,7 @@ from syndicate.errors import (
     UnknownOutcomeError,
 )
 from syndicate_adapters._html import day, esc, markdown_html
-from syndicate_adapters._robot import check_status, parse_json
+from syndicate_adapters._robot import check_status, parse_json, time_mark
 
 __all__ = [
     "CONTENT_BYTES",
@@ -287,8 +289,10 @@ def article_html(
     date_label: str = "发布日期",
     date: str = "0000-00-00",
     reason: str | None = None,
+    reason_label: str = "更正说明",
 ) -> str:
-    """The article body: a table of catalogue elements, a 更正说明, the item's text.
+    """The article body: a table of catalogue elements, a 更正说明 (or what
+    `reason_label` names, e.g. a 废止说明), the item's text.
 
     Markdown rendered with raw HTML off and cleaned against an allow-list: no script,
     no style, no event handlers reach WeChat (which strips JS anyway).
@@ -299,7 +303,7 @@ def article_html(
     )
     parts = [f"<table><tbody>{rows}</tbody></table>"]
     if reason is not None:
-        parts.append(f"<p><strong>更正说明：</strong>{esc(reason)}</p>")
+        parts.append(f"<p><strong>{esc(reason_label)}：</strong>{esc(reason)}</p>")
     parts.append(markdown_html(content.body))
     return "\n".join(parts)
 
@@ -403,19 +407,31 @@ class WechatMpAdapter(
         item = job.item
         content = item.content
         correction = job.operation in (Operation.CORRECTION, Operation.UPDATE)
-        html = article_html(
-            content,
-            date_label="更正日期" if correction else "发布日期",
-            date=day(item.updated_at if correction else item.published_at),
-            reason=(item.reason or "内容已更新。") if correction else None,
-        )
+        mark = time_mark(item) if correction else None
+        if mark is not None:  # 废止 / 失效: the statement, not a 更正说明
+            title = f"【{mark.tag}】{content.title}"
+            html = article_html(
+                content,
+                date_label=mark.date_label,
+                date=mark.date,
+                reason=mark.statement,
+                reason_label=mark.note_label,
+            )
+        else:
+            title = f"【更正】{content.title}" if correction else content.title
+            html = article_html(
+                content,
+                date_label="更正日期" if correction else "发布日期",
+                date=day(item.updated_at if correction else item.published_at),
+                reason=(item.reason or "内容已更新。") if correction else None,
+            )
         problem = _limit_problem(html)
         if problem is not None:
             raise PermanentDeliveryError(problem, code="limit")
         portal = self.settings.portal_url
         comment = 1 if self.settings.open_comment else 0
         article = {
-            "title": f"【更正】{content.title}" if correction else content.title,
+            "title": title,
             "author": content.agency,
             "digest": _digest(markdown_html(content.body)),
             "content": html,

@@ -45,18 +45,25 @@ from eventsourcing.persistence import Notification
 
 from syndicate.adapter import adapter_label
 from syndicate.application import CHINA_TZ, Disclosures
-from syndicate.audit.deadlines import Deadline, WorkdayCalendar, deadline_for
+from syndicate.audit.deadlines import (
+    Deadline,
+    DeadlineState,
+    WorkdayCalendar,
+    deadline_for,
+)
 from syndicate.audit.report import (
     AnnualStats,
     DeadlineRow,
     DeliveryRow,
     FailureRow,
+    LateNoticeRow,
     MissingRow,
     OverrideRow,
     ReportData,
 )
 from syndicate.audit.reviews import ReviewFold
 from syndicate.domain.catalogue import Attribute, Stage, area_by_code
+from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.domain.items import DisclosureItem
 from syndicate.domain.review import ProposalKind
@@ -202,6 +209,18 @@ class ItemFacts:
     withdrawn_at: datetime | None = None
     abandoned: bool = False  # withdrawn before it was ever released
     review: str | None = None  # what waits for review now (`ReviewTracker.describe`)
+    # Changes of the information itself (a version whose `changed_on` or `formed_on`
+    # moved): the day it changed and when the version carrying it was released (None:
+    # not yet). Each starts the Art. 26 clock again.
+    changes: list[tuple[date, datetime | None]] = field(default_factory=list)
+    # The time the version waiting is scheduled for (定时发布), if any.
+    scheduled: datetime | None = None
+    information_day: date | None = None  # the newest shown version's changed/formed day
+
+
+def information_day(content: ItemContent) -> date:
+    """The day a version's information was last formed or changed."""
+    return content.changed_on or content.formed_on
 
 
 class ItemFold:
@@ -238,12 +257,17 @@ class ItemFold:
         if facts is None:
             return
         facts.version = event.originator_version
+        if isinstance(event, DisclosureItem.ReleaseScheduled):
+            facts.scheduled = event.release_at
+        elif isinstance(event, DisclosureItem.ScheduleCancelled):
+            facts.scheduled = None
         if isinstance(event, DisclosureItem.Revised):
             facts.title = event.content.title
             if facts.published_at is None:  # a draft released at once
                 facts.published_at = event.timestamp
             else:
                 facts.revised.append(event.timestamp)
+                self._changed(facts, event.content, event.timestamp)
         elif isinstance(event, DisclosureItem.Withdrawn):
             if facts.published_at is None:
                 facts.abandoned = True
@@ -265,7 +289,21 @@ class ItemFold:
                     facts.published_at = event.timestamp
                 else:
                     facts.revised.append(event.timestamp)
+                    if content is not None:
+                        self._changed(facts, content, event.timestamp)
+            facts.scheduled = None
+        if facts.published_at is not None and facts.information_day is None:
+            facts.information_day = facts.formed_on
         facts.review = self.reviews.describe(id_)
+
+    @staticmethod
+    def _changed(facts: ItemFacts, content: ItemContent, at: datetime) -> None:
+        """A released revision: a change of the information when its day moved."""
+        day = information_day(content)
+        before = facts.information_day or facts.formed_on
+        if day > before:
+            facts.changes.append((day, at))
+        facts.information_day = max(day, before)
 
 
 def item_facts(items: Disclosures) -> dict[UUID, ItemFacts]:
@@ -338,6 +376,8 @@ class DeadlineFact:
     title: str
     deadline: Deadline
     review: str | None = None
+    # The clock of a change of the information (changed_on), not of the first version.
+    changed: bool = False
 
     def as_json(self) -> dict[str, object]:
         """The object `audit deadlines --json` prints for this item (`review` only when
@@ -350,7 +390,23 @@ class DeadlineFact:
         }
         if self.review is not None:
             data["review"] = self.review
+        if self.changed:
+            data["changed"] = True
         return data
+
+
+def _scheduled_late(
+    deadline: Deadline, scheduled: datetime | None, calendar: WorkdayCalendar
+) -> Deadline:
+    """An unpublished item scheduled to be released after its due day is late
+    already: say so before the schedule fires."""
+    if scheduled is None or deadline.published_on is not None:
+        return deadline
+    day = china_date(scheduled)
+    if day <= deadline.due or deadline.state is DeadlineState.LATE:
+        return deadline
+    late_by = max(calendar.working_days_between(deadline.due, day), 1)
+    return Deadline(deadline.formed_on, deadline.due, None, DeadlineState.LATE, late_by)
 
 
 def _done_moment(event: Delivery.Event) -> datetime | None:
@@ -422,7 +478,25 @@ def deadline_facts(
             today=today,
             calendar=calendar,
         )
+        deadline = _scheduled_late(deadline, item.scheduled, calendar)
         found.append(DeadlineFact(item.id, item.ref, item.title, deadline, item.review))
+        for changed, released in item.changes:
+            on = china_date(released) if released is not None else None
+            found.append(
+                DeadlineFact(
+                    item.id,
+                    item.ref,
+                    item.title,
+                    deadline_for(
+                        changed,
+                        on if on is not None and on <= today else None,
+                        today=today,
+                        calendar=calendar,
+                    ),
+                    item.review,
+                    changed=True,
+                )
+            )
     found.sort(key=lambda f: (f.deadline.due, f.ref))
     return found
 
@@ -629,11 +703,14 @@ def report_data(
     """
     fold, reviews = ItemFold(), ReviewFold()
     overridden: list[DisclosureItem.GuardOverridden] = []
+    excepted: list[DisclosureItem.NoticeExcepted] = []
     for _, event in item_events(items):
         fold.add(event)
         reviews.add(event)
         if isinstance(event, DisclosureItem.GuardOverridden):
             overridden.append(event)
+        elif isinstance(event, DisclosureItem.NoticeExcepted):
+            excepted.append(event)
     facts = fold.found
     tracked, failed = _fold_deliveries(deliveries)
     names = set(kinds) | {t.delivery.outlet for t in tracked.values()}
@@ -693,13 +770,7 @@ def report_data(
         review=reviews.stats(now) if review or reviews.seen else None,
         overrides=[
             OverrideRow(
-                item_ref=facts[e.originator_id].ref
-                if e.originator_id in facts
-                else str(e.originator_id),
-                title=facts[e.originator_id].title if e.originator_id in facts else "",
-                version=e.originator_version,
-                at=e.timestamp,
-                actor=e.actor,
+                *_named(facts, e),
                 basis=e.basis,
                 personal_information=e.personal_information,
                 wording=e.wording,
@@ -708,4 +779,28 @@ def report_data(
             )
             for e in overridden
         ],
+        late_notices=[
+            LateNoticeRow(
+                *_named(facts, e),
+                reason=e.reason,
+                problems=e.problems,
+                content_hash=e.content_hash,
+            )
+            for e in excepted
+        ],
+    )
+
+
+def _named(
+    facts: Mapping[UUID, ItemFacts], event: DisclosureItem.Event
+) -> tuple[str, str, int, datetime, str]:
+    """The first columns of a report row about one event: the item's ref and title,
+    the event's version, time and actor."""
+    item = facts.get(event.originator_id)
+    return (
+        item.ref if item else str(event.originator_id),
+        item.title if item else "",
+        event.originator_version,
+        event.timestamp,
+        event.actor,
     )

@@ -34,6 +34,7 @@ __all__ = [
     "DeliveryRow",
     "FailureRow",
     "LagStat",
+    "LateNoticeRow",
     "MissingRow",
     "OverrideRow",
     "ReportData",
@@ -141,6 +142,21 @@ class OverrideRow:
 
 
 @dataclass(frozen=True)
+class LateNoticeRow:
+    """A 公示 published although late, short or started before its release, with the
+    reason recorded (`NoticeExcepted`)."""
+
+    item_ref: str
+    title: str
+    version: int
+    at: datetime
+    actor: str
+    reason: str
+    problems: tuple[str, ...]
+    content_hash: str
+
+
+@dataclass(frozen=True)
 class ReviewTime:
     """How long reviews took at one level (`level` None: submission to release)."""
 
@@ -186,6 +202,7 @@ class ReportData:
     notes: Sequence[str] = ()
     review: ReviewStats | None = None  # None: no review in the home or its log
     overrides: Sequence[OverrideRow] = ()  # the guard's overrides, in log order
+    late_notices: Sequence[LateNoticeRow] = ()  # late or short 公示 accepted
 
 
 @dataclass(frozen=True)
@@ -657,6 +674,7 @@ def _build(data: ReportData) -> tuple[str, dict[str, bytes]]:
     r.add("late_items", "逾期事项", cols, rows)
 
     _overrides(r, data.overrides)
+    _late_notices(r, data.late_notices)
     if data.review is not None:
         _review(r, data.review)
     if data.annual is not None:
@@ -706,6 +724,41 @@ def _overrides(r: _Report, overrides: Sequence[OverrideRow]) -> None:
         f"<p>发布前检查发现个人信息、严重错敏词或无法读取的附件，经填写依据后放行发布的版本"
         f"共{len(overrides)}件（--allow-pii / --allow-wording）。检出情况只记位置和类别，"
         "不记号码本身。</p>",
+    )
+
+
+def _late_notices(r: _Report, notices: Sequence[LateNoticeRow]) -> None:
+    """Every 公示 published late or short, and the reason given (--late-reason)."""
+    cols: Columns = (
+        ("item_ref", "事项（索引号）", _same),
+        ("title", "标题", _same),
+        ("version", "版本", _same),
+        ("at", "记录时间", _minutes),
+        ("actor", "操作人", _same),
+        ("reason", "说明理由", _same),
+        ("problems", "问题", _same),
+        ("content_hash", "内容哈希", _same),
+    )
+    rows: list[list[Cell]] = [
+        [
+            n.item_ref,
+            n.title,
+            n.version,
+            _iso(n.at),
+            n.actor,
+            n.reason,
+            "；".join(n.problems),
+            n.content_hash,
+        ]
+        for n in notices
+    ]
+    r.add(
+        "late_notices",
+        "公示期逾期或不足放行记录",
+        cols,
+        rows,
+        f"<p>公示期已过、短于最低工作日数或早于发布日开始，经说明理由后发布的版本"
+        f"共{len(notices)}件（--late-reason）。</p>",
     )
 
 
@@ -875,6 +928,7 @@ def _page(data: ReportData, sections: list[tuple[str, str, str]]) -> str:
         ["渠道缺失事项", len(data.missing)],
         ["逾期事项", sum(1 for d in data.deadlines if d.state == "late")],
         ["个人信息与错敏词放行", len(data.overrides)],
+        ["公示期逾期或不足放行", len(data.late_notices)],
     ]
     if data.review is not None:
         urgent = data.review.urgent

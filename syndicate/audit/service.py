@@ -12,7 +12,9 @@ import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
@@ -29,6 +31,8 @@ from syndicate.audit.log import (
 )
 from syndicate.audit.repair import OutletRepair, repair_outlets
 from syndicate.audit.store import AuditStore, CheckpointRecord
+from syndicate.domain.base import format_time
+from syndicate.domain.lifecycle import DueKind
 from syndicate.errors import (
     DomainError,
     InputError,
@@ -313,19 +317,48 @@ def _witness(project: Project, store: AuditStore) -> list[tuple[str, str]]:
 
 
 def consistency_rows(
-    project: Project, outlets: dict[str, Outlet], outlet: str | None = None
+    project: Project,
+    outlets: dict[str, Outlet],
+    outlet: str | None = None,
+    *,
+    now: datetime | None = None,
 ) -> list[Row]:
     """`syndicate.audit.consistency.check` over a home: every item on every outlet (or
-    on `outlet`), the outlets read through an `OutletSet` (nothing is sent)."""
+    on `outlet`), the outlets read through an `OutletSet` (nothing is sent). Then, as
+    of `now` (default: the wall clock), a "stale" row per time-driven change that is
+    due but not recorded (a 公示 window that ended, a schedule, a validity that lapsed:
+    every outlet still shows the form before it until `sync` records it)."""
     with (
         project.disclosures() as items,
         project.deliveries(items, outlets=outlets) as deliveries,
         project.outlet_set(items, deliveries, outlets) as readers,
     ):
         refs = {s.id: s.ref for s in items.items()}
-        return list(
+        rows = list(
             check(readers, refs, outlet, witnessed=witnessed_checkpoints(project))
         )
+        for due in items.due(now or datetime.now(UTC)):
+            rows.append(
+                Row(
+                    item_id=UUID(due.item_id),
+                    ref=due.ref,
+                    outlet=outlet or "(time)",
+                    verdict="stale",
+                    expected_version=None,
+                    shown_version=None,
+                    detail=f"{_DUE[due.kind]} due since {format_time(due.at)} China "
+                    "time, not recorded yet: every outlet shows the form before it; "
+                    "run `syndicate sync`",
+                )
+            )
+        return rows
+
+
+_DUE = {
+    DueKind.RELEASE: "scheduled release (定时发布)",
+    DueKind.NOTICE_END: "end of the 公示期",
+    DueKind.EXPIRY: "expiry (已失效)",
+}
 
 
 def repair(

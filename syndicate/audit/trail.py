@@ -291,6 +291,29 @@ class _ItemDetails:
                 f"the guard's findings ({allowed}) accepted on the basis "
                 f"{event.basis!r}: " + "; ".join(event.findings)
             )
+        if isinstance(event, DisclosureItem.ReleaseScheduled):
+            text = f"release scheduled for {_iso(event.release_at)}"
+            return f"{text}: {event.reason}" if event.reason else text
+        if isinstance(event, DisclosureItem.ScheduleCancelled):
+            return f"scheduled release cancelled: {event.reason}"
+        if isinstance(event, DisclosureItem.NoticeExcepted):
+            return f"a late or short 公示 accepted: {event.reason}; " + "; ".join(
+                event.problems
+            )
+        if isinstance(event, DisclosureItem.NoticeEnded):
+            return (
+                f"公示期 (to {event.end.isoformat()}) ended; outlets: {event.after_end}"
+                + (", groups notified" if event.notify else "")
+            )
+        if isinstance(event, DisclosureItem.Repealed):
+            text = f"repealed (废止): {event.reason}"
+            return text + (
+                f"; replaced by {event.replaced_by_ref}"
+                if event.replaced_by_ref
+                else ""
+            )
+        if isinstance(event, DisclosureItem.Expired):
+            return f"expired (已失效): valid until {event.valid_until.isoformat()}"
         if isinstance(event, DisclosureItem.ApprovedAfterwards):
             text = f"approved afterwards at level {event.level}"
             if self.due is not None and event.timestamp > self.due:

@@ -293,7 +293,7 @@ def _deadline_text(found: list[DeadlineFact]) -> str:
             [
                 f.ref,
                 _clip(f.title, 30),
-                d.formed_on.isoformat(),
+                d.formed_on.isoformat() + (" (变更)" if f.changed else ""),
                 d.due.isoformat(),
                 d.published_on.isoformat() if d.published_on else "-",
                 d.state.value + (f" ({f.review})" if f.review else ""),
@@ -333,7 +333,12 @@ def deadlines(
     count yet. Under review (先审后发) the clock runs from formed_on too: an item is
     published only once released and delivered, so slow review shows as late; the
     STATE says what waits for review (JSON: review). States: met, late (LATE BY working days), open, due_soon (at most 5
-    working days LEFT). Working days follow the official calendar (holidays, 调休);
+    working days LEFT).
+
+    A change of the information starts the clock again: a released revision whose
+    changed_on (or formed_on) moved gets a row of its own, FORMED marked (变更),
+    published when that version was released (JSON: changed). An item scheduled
+    (定时发布) for after its due day is late already, before the schedule fires. Working days follow the official calendar (holidays, 调休);
     years it does not cover count weekends only, with a warning on stderr: pass
     --holidays FILE for them. A report, not a check: the exit status is 0 whatever the
     states (1 or 2 only for errors).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,6 +30,7 @@ from syndicate.cli.state import (
 from syndicate.domain.catalogue import area_by_code, parse_area
 from syndicate.domain.guard import GuardOverride, GuardPolicy
 from syndicate.domain.items import DisclosureItem, ItemStatus, check_line, check_note
+from syndicate.domain.lifecycle import parse_time
 from syndicate.errors import (
     AlreadyPublished,
     DomainError,
@@ -102,13 +104,47 @@ BasisOption = Annotated[
         show_default=False,
     ),
 ]
+ReleaseAtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--release-at",
+        metavar="TIME",
+        help="定时发布: release at this time (China time, e.g. 2026-12-08T09:00), not "
+        "before; review, where it is on, still approves it first. `syndicate status` "
+        "shows it as 待发布; `items schedule` moves or cancels it. A 公示 whose window "
+        "starts later waits for its start by itself.",
+        show_default=False,
+    ),
+]
+LateReasonOption = Annotated[
+    str | None,
+    typer.Option(
+        "--late-reason",
+        metavar="REASON",
+        help="Publish a 公示 although its window has ended, is shorter than [notice] "
+        "minimum_working_days or started before it can be released (e.g. "
+        '"补录：已于4月在村公示栏张贴"); recorded (NoticeExcepted) and listed by '
+        "`syndicate audit report`.",
+        show_default=False,
+    ),
+]
 # Library parameter → the option an operator typed.
 _OPTIONS = {
     "urgent": "--urgent",
     "reason": "--reason",
     "actor": "--actor",
     "basis": "--basis",
+    "release_at": "--release-at",
+    "late_reason": "--late-reason",
+    "replaced_by": "--replaced-by",
+    "public_note": "--note",
 }
+
+
+def _release_at(value: str | None) -> datetime | None:
+    """--release-at as a time (China time unless it names its zone)."""
+    return None if value is None else parse_time("--release-at", value)
+
 
 # Commands with a public note (withdraw, erase): the library's public_note is --note.
 _NOTE_OPTIONS = {**_OPTIONS, "public_note": "--note"}
@@ -172,6 +208,9 @@ def _outcome(change: Change) -> str:
         return f"submitted for review (awaiting {change.awaiting})"
     if change.event == "UrgentlyReleased":
         return "released urgently, without review: approve it afterwards"
+    if change.release_at is not None and not change.released:
+        waits = f" (awaiting {change.awaiting})" if change.awaiting else ""
+        return f"待发布: scheduled for {format_time(change.release_at)}{waits}"
     return "published" if change.released else change.event
 
 
@@ -207,6 +246,8 @@ def publish(
     allow_pii: AllowPiiOption = False,
     allow_wording: AllowWordingOption = False,
     basis: BasisOption = None,
+    release_at: ReleaseAtOption = None,
+    late_reason: LateReasonOption = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -235,11 +276,17 @@ def publish(
     was published with other content is refused (use `items revise`). Exit 2 if any
     file was bad, 1 if any item was refused, 0 otherwise.
 
+    A 公示 (notice_period) that would be late, shorter than [notice]
+    minimum_working_days, or start before it can be released is refused unless
+    --late-reason says why; one whose window starts later waits for its start (待发布).
+    --release-at schedules the release (定时发布).
+
     Example: syndicate items publish notices/ extra-notice.md --actor 张三
     """
     with cli_errors():
         urgent = _urgent(urgent)
         override = _override(allow_pii, allow_wording, basis)
+        when = _release_at(release_at)
         files = expand_paths(paths)
         # Once, before any file: a bad --actor is one error, not one per file.
         who = check_line("--actor", resolve_actor(actor), 100)
@@ -267,11 +314,14 @@ def publish(
         if dry_run:
             ok = 0
             with open_engine(ctx) as engine:
-                verdicts = engine.items.check_publish(
-                    [(i.content, i.attachments) for i in loaded],
-                    actor=who,
-                    override=override,
-                )
+                with option_names(_OPTIONS):
+                    verdicts = engine.items.check_publish(
+                        [(i.content, i.attachments) for i in loaded],
+                        actor=who,
+                        override=override,
+                        release_at=when,
+                        late_reason=late_reason,
+                    )
                 policy = engine.project.review
             reviewed = sum(
                 policy.rules_for(i.content).on
@@ -318,6 +368,8 @@ def publish(
                             attachments=item.attachments,
                             urgent=urgent,
                             override=override,
+                            release_at=when,
+                            late_reason=late_reason,
                         )
                 except AlreadyPublished as exc:
                     if exc.identical:
@@ -342,6 +394,7 @@ def publish(
                     if change.event != "Published":
                         line += f"  {_outcome(change)}"
                     typer.echo(line)
+        scheduled = [c for c in changes if c.release_at and not c.released]
         if as_json:
             echo_json([change_json(c) for c in changes])
         submitted = [c for c in changes if c.event == "Submitted"]
@@ -360,6 +413,10 @@ def publish(
             )
         else:
             summary = f"published {published} of {total} item file(s)"
+        if scheduled:
+            summary += (
+                f"; {len(scheduled)} 待发布 (scheduled): `syndicate status` shows when"
+            )
         if urgent is not None and published:
             summary += (
                 "; released urgently, without review: approve afterwards with "
@@ -411,6 +468,8 @@ def revise(
     allow_pii: AllowPiiOption = False,
     allow_wording: AllowWordingOption = False,
     basis: BasisOption = None,
+    release_at: ReleaseAtOption = None,
+    late_reason: LateReasonOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Publish a new version of an item from a file with its complete new content.
@@ -429,6 +488,7 @@ def revise(
         who = check_line("--actor", resolve_actor(actor), 100)
         urgent = _urgent(urgent)
         override = _override(allow_pii, allow_wording, basis)
+        when = _release_at(release_at)
         loaded = load_item_file(path)
         with open_engine(ctx) as engine, option_names(_OPTIONS):
             item_id = engine.items.resolve(ref)
@@ -442,6 +502,8 @@ def revise(
                     urgent=urgent,
                     attachments=loaded.attachments,
                     override=override,
+                    release_at=when,
+                    late_reason=late_reason,
                 )
             except InputError as exc:
                 if any(p.field in _OPTIONS for p in exc.problems):
@@ -449,6 +511,11 @@ def revise(
                 raise exc.with_source(str(path)) from None
         if as_json:
             echo_json(change_json(change))
+        elif change.release_at is not None and not change.released:
+            typer.echo(
+                f"version {change.version} of {change.ref}: {_outcome(change)}; "
+                "outlets keep what they show until then"
+            )
         elif change.event == "Submitted":
             typer.echo(
                 f"submitted version {change.version} of {change.ref} for review "
@@ -594,6 +661,138 @@ def erase(
 
 
 @app.command()
+def schedule(
+    ctx: typer.Context,
+    ref: RefArgument,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="TIME",
+            help="The new release time (China time, e.g. 2026-12-08T09:00).",
+            show_default=False,
+        ),
+    ] = None,
+    cancel: Annotated[
+        bool,
+        typer.Option(
+            "--cancel",
+            help="Cancel the schedule: the version waits, unreleased, until scheduled "
+            "again, released (`syndicate review release`) or withdrawn.",
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why (recorded).", show_default=False),
+    ] = None,
+    if_version: IfVersionOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Move or cancel the scheduled release (定时发布) of an item's waiting version.
+
+    Each change is an event (ReleaseScheduled, ScheduleCancelled). A schedule fires
+    at the first `syndicate sync` (or worker round) at or after its time, once review
+    approved the version.
+
+    Example: syndicate items schedule 临溪县民政局/2026-00031 --at 2026-12-08T09:00
+    """
+    with cli_errors():
+        if (at is None) == (not cancel):
+            raise InputError(
+                [Problem("--at", "give either --at TIME or --cancel (one of them)")]
+            )
+        who = check_line("--actor", resolve_actor(actor), 100)
+        when = None if cancel else parse_time("--at", at or "")
+        with (
+            open_engine(ctx) as engine,
+            option_names({**_OPTIONS, "release_at": "--at"}),
+        ):
+            change = engine.items.schedule(
+                ref,
+                release_at=when,
+                actor=who,
+                reason=reason,
+                expected_version=if_version,
+            )
+        if as_json:
+            echo_json(change_json(change))
+        elif change.release_at is None:
+            typer.echo(
+                f"cancelled the scheduled release of {change.ref}: its version waits, "
+                "unreleased"
+            )
+        else:
+            typer.echo(f"{change.ref}: {_outcome(change)}")
+
+
+@app.command()
+def repeal(
+    ctx: typer.Context,
+    ref: RefArgument,
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason",
+            help="Why (recorded), e.g. the repealing decision: 县政府令第12号.",
+            show_default=False,
+        ),
+    ],
+    replaced_by: Annotated[
+        str | None,
+        typer.Option(
+            "--replaced-by",
+            metavar="REF",
+            help="The released item that replaces it; outlets link to it.",
+            show_default=False,
+        ),
+    ] = None,
+    note: Annotated[
+        str,
+        typer.Option(
+            "--note",
+            help="Public statement (default: 本文件已于…废止，由《…》替代。).",
+            show_default=False,
+        ),
+    ] = "",
+    if_version: IfVersionOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Repeal (废止) a released document: it stays public as history, marked 已废止.
+
+    Distinct from `items withdraw` (撤回, which takes an item down): the portal shows
+    a banner and a link to --replaced-by, its lists show the validity, the feeds
+    carry an update, the kiosk marks it, group robots and WeChat get a 【废止】 notice,
+    a notice board gets a take-down sheet, and its 解读 are marked too. Run
+    `syndicate sync` to deliver.
+
+    Example: syndicate items repeal 临溪县人民政府/2019-00003 --reason "县政府令第12号"
+    --replaced-by 临溪县人民政府/2026-00031
+    """
+    with cli_errors():
+        reason = check_line("--reason", reason, 500)
+        who = check_line("--actor", resolve_actor(actor), 100)
+        note = _note(note)
+        with open_engine(ctx) as engine, option_names(_OPTIONS):
+            change = engine.items.repeal(
+                ref,
+                reason=reason,
+                actor=who,
+                replaced_by=replaced_by,
+                public_note=note,
+                expected_version=if_version,
+            )
+        if as_json:
+            echo_json(change_json(change))
+        else:
+            typer.echo(
+                f"repealed {change.ref} (version {change.version}): it stays public, "
+                "marked 已废止. Run `syndicate sync` to show it on every outlet."
+            )
+
+
+@app.command()
 def check(
     ctx: typer.Context,
     paths: Annotated[
@@ -730,6 +929,12 @@ def item_json(item: DisclosureItem) -> dict[str, Any]:
             }
             for h in item.history
         ],
+        "release_at": iso_china(item.schedule.release_at) if item.schedule else None,
+        "notice_ended": item.notice_over,
+        "validity": item.validity.value if item.validity else None,
+        "replaced_by": str(item.repeal.replaced_by)
+        if item.repeal and item.repeal.replaced_by
+        else None,
         "withdrawal": None
         if withdrawal is None
         else {
@@ -772,6 +977,22 @@ def _show_text(item: DisclosureItem) -> str:
                 "公示期 notice_period",
                 f"{c.notice_period.start} 至 {c.notice_period.end}",
             )
+        )
+    if c.changed_on:
+        fields.append(("变更日期 changed_on", c.changed_on.isoformat()))
+    if item.notice_over:
+        fields.append(("公示状态 notice", "公示期已结束"))
+    if item.validity is not None:
+        fields.append(
+            ("时效 validity", f"{item.validity.label} ({item.validity.value})")
+        )
+    if c.valid_until:
+        fields.append(("有效期至 valid_until", c.valid_until.isoformat()))
+    if item.repeal is not None and item.repeal.replaced_by_ref:
+        fields.append(("替代文件 replaced_by", item.repeal.replaced_by_ref))
+    if item.schedule is not None:
+        fields.append(
+            ("定时发布 release_at", f"待发布 {format_time(item.schedule.release_at)}")
         )
     if c.interprets:
         fields.append(("解读对象 interprets", str(c.interprets)))

@@ -93,6 +93,7 @@ def change_json(change: Change) -> dict[str, Any]:
         "timestamp": iso_china(change.timestamp),
         "released": change.released,
         "awaiting": change.awaiting,
+        "release_at": iso_china(change.release_at) if change.release_at else None,
     }
 
 

@@ -112,6 +112,7 @@ class ReviewState:
 
     pending: list[ReviewEntry]
     urgent: list[ReviewEntry]
+    scheduled: frozenset[UUID] = frozenset()  # waiting for a release time (待发布)
 
     @classmethod
     def read(cls, engine: Engine, item: str | None = None) -> ReviewState:
@@ -125,7 +126,8 @@ class ReviewState:
             if only in (None, e.item_id)
         ]
         urgent = [e for e in items.reviews(overdue=True) if only in (None, e.item_id)]
-        return cls(pending, urgent)
+        scheduled = frozenset(s.item_id for s in engine.scheduled(item))
+        return cls(pending, urgent, scheduled)
 
     def of(self, item_id: UUID) -> dict[str, Any] | None:
         """The item's version under review or urgent release, for `status --json`."""
@@ -150,7 +152,12 @@ class ReviewState:
             parts = [f"{count} awaiting {level}" for level, count in by_level.items()]
             if returned := sum(e.state == "returned" for e in self.pending):
                 parts.append(f"{returned} returned to the author")
-            if waiting := sum(e.state == "approved" for e in self.pending):
+            approved = [e for e in self.pending if e.state == "approved"]
+            if timed := sum(e.item_id in self.scheduled for e in approved):
+                parts.append(
+                    f"{timed} approved, waiting for their release time (待发布)"
+                )
+            if waiting := len(approved) - timed:
                 parts.append(
                     f"{waiting} approved, waiting for the items released with them"
                 )

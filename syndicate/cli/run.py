@@ -29,6 +29,7 @@ from syndicate.cli.state import (
     open_engine,
     resolve_actor,
 )
+from syndicate.domain.lifecycle import parse_time
 from syndicate.engine.deliveries import (
     DeliveryState,
     HeldClaim,
@@ -110,8 +111,25 @@ def _progress_bar(due: int) -> Iterator[Callable[[int], None]]:
         yield bar.update
 
 
-def sync(ctx: typer.Context) -> None:
+def sync(
+    ctx: typer.Context,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            metavar="TIME",
+            help="Run as if it were TIME (China time, e.g. 2026-06-20T09:00): for "
+            "rehearsals and tests only. Every event is recorded at TIME; refused if "
+            "the log holds a later event (its times never go back).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Plan deliveries for new item events, then deliver everything due now, and exit.
+
+    First it records what time made due (docs/lifecycle.md): scheduled releases
+    (定时发布), 公示 windows that ended (公示期已结束), documents past valid_until
+    (已失效).
 
     Exit 0 if every attempt succeeded, 1 if any failed (and will be retried later),
     failed for good, was abandoned or is unconfirmed; `syndicate status` says which.
@@ -122,7 +140,11 @@ def sync(ctx: typer.Context) -> None:
     Example: syndicate --home /srv/disclosure sync
     """
     with cli_errors(), open_engine(ctx) as run:
+        if now is not None:
+            run.fix_clock(parse_time("--now", now))
         result = run.sync(progress=_progress_bar if sys.stderr.isatty() else None)
+        for ref, event in result.timed:
+            typer.echo(f"{_TIMED.get(event, event)}: {ref}", err=True)
         for ref in result.erased:
             typer.echo(
                 f"erased the sealed attachments of {ref}: its 公示期 ended more than "
@@ -139,6 +161,13 @@ def sync(ctx: typer.Context) -> None:
             raise typer.Exit(1)
         if not result.complete:
             raise typer.Exit(HELD_EXIT)
+
+
+_TIMED = {
+    "Released": "released on schedule (定时发布)",
+    "NoticeEnded": "公示期已结束",
+    "Expired": "expired (已失效)",
+}
 
 
 def worker(
@@ -341,6 +370,13 @@ def status(
             _print_status(rows, check=check)
         if not as_json and (lines := review.lines()):
             typer.echo(("\n" if rows else "") + "\n".join(lines))
+        waiting = run.scheduled(ref)
+        if waiting and not as_json:
+            typer.echo(f"\n待发布 (scheduled, {len(waiting)}):")
+            for w in waiting:
+                state = f"  awaiting review ({w.awaiting})" if w.awaiting else ""
+                why = f"  ({w.reason})" if w.reason else ""
+                typer.echo(f"  {format_time(w.release_at)}  {w.ref}{why}{state}")
         # Last, so it is what the operator reads.
         if warning := review_off_warning(run.project.review):
             typer.echo(warning, err=True)

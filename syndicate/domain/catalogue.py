@@ -19,11 +19,13 @@ __all__ = [
     "ChannelCategory",
     "PilotArea",
     "Stage",
+    "Validity",
     "area_by_code",
     "parse_area",
     "parse_attribute",
     "parse_channel",
     "parse_stage",
+    "parse_validity",
 ]
 
 
@@ -147,6 +149,33 @@ _CHANNEL_LABELS = {
 }
 
 
+class Validity(StrEnum):
+    """时效: whether a document (规章, 规范性文件) is still in force."""
+
+    IN_FORCE = "in_force"
+    AMENDED = "amended"
+    REPEALED = "repealed"
+    EXPIRED = "expired"
+
+    @property
+    def label(self) -> str:
+        """Chinese name as outlets show it."""
+        return _VALIDITY_LABELS[self]
+
+    @property
+    def in_force(self) -> bool:
+        """现行有效 or 已修改 (the amended text is in force)."""
+        return self in (Validity.IN_FORCE, Validity.AMENDED)
+
+
+_VALIDITY_LABELS = {
+    Validity.IN_FORCE: "现行有效",
+    Validity.AMENDED: "已修改",
+    Validity.REPEALED: "已废止",
+    Validity.EXPIRED: "已失效",
+}
+
+
 def _aliases(enum: type[E], labels: dict[E, str], extra: dict[str, E]) -> dict[str, E]:
     table: dict[str, E] = {member.value: member for member in enum}
     table.update({label: member for member, label in labels.items()})
@@ -186,6 +215,13 @@ _CHANNEL_ALIASES = _aliases(
 )
 
 
+_VALIDITY_ALIASES = _aliases(
+    Validity,
+    _VALIDITY_LABELS,
+    {"有效": Validity.IN_FORCE, "废止": Validity.REPEALED, "失效": Validity.EXPIRED},
+)
+
+
 def _parse(value: str, table: dict[str, E], what: str) -> E:
     member = table.get(value.strip())
     if member is None:
@@ -205,6 +241,11 @@ def parse_stage(value: str) -> Stage:
 def parse_attribute(value: str) -> Attribute:
     """Normalise a disclosure attribute given in English or Chinese."""
     return _parse(value, _ATTRIBUTE_ALIASES, "attribute")
+
+
+def parse_validity(value: str) -> Validity:
+    """Normalise a validity (时效) given in English or Chinese."""
+    return _parse(value, _VALIDITY_ALIASES, "validity")
 
 
 def parse_channel(value: str) -> ChannelCategory:

@@ -38,10 +38,12 @@ from syndicate.domain.catalogue import (
     Attribute,
     ChannelCategory,
     Stage,
+    Validity,
     parse_area,
     parse_attribute,
     parse_channel,
     parse_stage,
+    parse_validity,
 )
 from syndicate.errors import InputError, Problem
 
@@ -62,6 +64,7 @@ __all__ = [
     "item_id",
     "parse_item_ref",
     "problems_from_validation_error",
+    "time_rules",
     "valid_content",
 ]
 
@@ -404,6 +407,47 @@ def _channels(value: Any) -> Any:
     return value
 
 
+# Optional fields added after logs were first written (omitted from the canonical JSON
+# while None, see `ItemContent._without_unset_time`).
+_LATER_FIELDS = ("changed_on", "validity", "valid_until")
+
+
+def time_rules(
+    *,
+    formed_on: date,
+    changed_on: date | None,
+    valid_until: date | None,
+    validity: Validity | None,
+) -> list[Problem]:
+    """The rules between an item's dates and its validity, every one broken."""
+    problems = []
+    if changed_on is not None and changed_on < formed_on:
+        problems.append(
+            Problem(
+                "changed_on",
+                f"{changed_on} is before formed_on {formed_on}; information changes "
+                "after it is formed",
+            )
+        )
+    if valid_until is not None and valid_until < formed_on:
+        problems.append(
+            Problem(
+                "valid_until",
+                f"{valid_until} is before formed_on {formed_on}; a document cannot "
+                "lapse before it exists",
+            )
+        )
+    if valid_until is not None and validity in (Validity.REPEALED, Validity.EXPIRED):
+        problems.append(
+            Problem(
+                "valid_until",
+                f"a document whose validity is {validity.label} has no valid_until; "
+                "leave one of them out",
+            )
+        )
+    return problems
+
+
 def content_rules(
     *,
     attribute: Attribute | None,
@@ -455,7 +499,16 @@ class ItemContent(_Model, metaclass=_RefusingModel):
     )
     attribute_basis: Annotated[Line, Field(min_length=1, max_length=500)] | None = None
     formed_on: PlainDate
+    # 信息变更: the day the information last changed, when a revision records a change
+    # of the information itself (the Art. 26 clock starts again from it).
+    changed_on: PlainDate | None = None
     notice_period: NoticePeriod | None = None
+    # 时效 (规章, 规范性文件): the validity the document declares, and the last day it is
+    # in force (`Expired` is recorded by itself the day after; docs/lifecycle.md).
+    validity: Annotated[Validity, BeforeValidator(_str_or(parse_validity))] | None = (
+        None
+    )
+    valid_until: PlainDate | None = None
     interprets: Annotated[UUID, BeforeValidator(_interprets)] | None = None
     channels: Annotated[
         tuple[ChannelCategory, ...], BeforeValidator(_channels), AfterValidator(tuple)
@@ -520,6 +573,31 @@ class ItemContent(_Model, metaclass=_RefusingModel):
             raise ValueError("must not contain spaces")
         return value
 
+    @model_serializer(mode="wrap")
+    def _without_unset_time(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        # Fields added later are left out while unset, so the content hash of every
+        # version stored before they existed stays what it was.
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in _LATER_FIELDS:
+                if data.get(key) is None:
+                    data.pop(key, None)
+        return data
+
+    @field_validator("changed_on")
+    @classmethod
+    def _plausible_changed_on(
+        cls, value: date | None, info: ValidationInfo
+    ) -> date | None:
+        admission = _admission(info)
+        if value is not None and admission is not None:
+            problem = _formed_on_problem(value, admission.today)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
     @model_validator(mode="after")
     def _rules(self) -> Self:
         problems = content_rules(
@@ -528,6 +606,11 @@ class ItemContent(_Model, metaclass=_RefusingModel):
             interprets=self.interprets,
             own_id=self.id,
             attachment_names=[a.name for a in self.attachments],
+        ) + time_rules(
+            formed_on=self.formed_on,
+            changed_on=self.changed_on,
+            valid_until=self.valid_until,
+            validity=self.validity,
         )
         if problems:
             # One line per rule; `problems_from_validation_error` splits them again.

@@ -21,7 +21,7 @@ once and `ApprovedAfterwards` approves it later. The item's `content`, `status` 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 from uuid import UUID
@@ -30,6 +30,7 @@ from eventsourcing.domain import CanInitAggregate
 from pydantic import AwareDatetime, BeforeValidator, Field
 
 from syndicate.domain.base import CHINA_TZ, Aggregate
+from syndicate.domain.catalogue import Validity
 from syndicate.domain.content import ItemContent, _line, _multiline, content_hash
 from syndicate.domain.pii import find_pii
 from syndicate.domain.review import (
@@ -52,9 +53,14 @@ from syndicate.errors import (
 )
 
 __all__ = [
+    "AFTER_END",
     "DisclosureItem",
     "Erasure",
+    "Expiry",
     "ItemStatus",
+    "NoticeEnd",
+    "Repeal",
+    "Schedule",
     "VersionRecord",
     "Withdrawal",
     "check_actor",
@@ -102,6 +108,57 @@ class Erasure:
     timestamp: datetime
     version: int
     parts: tuple[str, ...]
+
+
+# What the portal and the feeds do with a 公示 once its window ended ([notice] after_end).
+AFTER_END = ("hide_details", "keep", "remove")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """定时发布: the version waiting (`pending`) is released at `release_at`, not
+    before (review, where configured, still approves it first)."""
+
+    release_at: datetime
+    actor: str
+    at: datetime
+    version: int
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class NoticeEnd:
+    """The 公示期 ending on `end` is over (recorded the next day, China time)."""
+
+    end: date
+    after_end: str  # one of AFTER_END, as configured when it was recorded
+    notify: bool  # group robots get a short notice
+    at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class Repeal:
+    """废止: the document was repealed (it stays public, as history)."""
+
+    reason: str
+    public_note: str
+    replaced_by: UUID | None
+    replaced_by_ref: str | None
+    replaced_by_title: str | None
+    actor: str
+    at: datetime
+    version: int
+    policy: UUID | None = None  # a 解读 marked with the policy it interprets
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """已失效: `valid_until` passed (recorded by itself the next day)."""
+
+    valid_until: date
+    at: datetime
+    version: int
 
 
 @dataclass(frozen=True)
@@ -224,6 +281,7 @@ class DisclosureItem(Aggregate):
                 )
             item.history.append(record)
             item.public_version = self.originator_version
+            item.schedule = None  # released at once: nothing waits any more
 
     class Withdrawn(Event):
         """The item was withdrawn (撤回) at once; `public_note` is shown where it was."""
@@ -237,6 +295,7 @@ class DisclosureItem(Aggregate):
             was_public = item.status is ItemStatus.PUBLISHED
             item.status = ItemStatus.WITHDRAWN
             item.pending = None
+            item.schedule = None
             item.withdrawal = Withdrawal(
                 self.reason, self.public_note, self.actor, self.timestamp
             )
@@ -351,6 +410,8 @@ class DisclosureItem(Aggregate):
         content_hash: str
         bundle: tuple[Member, ...] = ()
         planned_with: UUID | None = None
+        # Released by the clock at the time a schedule (`ReleaseScheduled`) set.
+        scheduled: AwareDatetime | None = None
 
         def apply(self, aggregate: Any) -> None:
             item: DisclosureItem = aggregate
@@ -463,6 +524,128 @@ class DisclosureItem(Aggregate):
             if item.status is not ItemStatus.PENDING:
                 item.public_version = self.originator_version
 
+    # -- time (docs/lifecycle.md) ----------------------------------------------------------
+
+    class ReleaseScheduled(Event):
+        """定时发布: the version waiting is to be released at `release_at`, not before
+        (set, or moved, before it fires)."""
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.ReleaseScheduled"
+        release_at: AwareDatetime
+        reason: Reason | None = None
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            item.schedule = Schedule(
+                self.release_at,
+                self.actor,
+                self.timestamp,
+                self.originator_version,
+                self.reason,
+            )
+            item.reviews.append(self.record())
+
+    class ScheduleCancelled(Event):
+        """The schedule was cancelled before it fired: the version waits, unreleased,
+        until it is scheduled again, released or withdrawn."""
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.ScheduleCancelled"
+        reason: Reason
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            item.schedule = None
+            item.reviews.append(self.record())
+
+    class NoticeExcepted(Event):
+        """A late or short 公示 was accepted (`reason`), recorded with the version it
+        covers, before that version's own event: `problems` say what was late."""
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.NoticeExcepted"
+        content_hash: str
+        reason: Reason
+        problems: tuple[Annotated[str, Field(max_length=300)], ...]
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            item.exceptions.append(self.record())
+
+    class NoticeEnded(Event):
+        """The 公示期 ending on `end` is over: outlets show the item's "notice ended"
+        form (`after_end`: hide_details, keep or remove; `notify`: group robots get a
+        short notice)."""
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.NoticeEnded"
+        end: date
+        after_end: Annotated[str, Field(pattern="^(hide_details|keep|remove)$")]
+        notify: bool = False
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            item.notice_end = NoticeEnd(
+                self.end,
+                self.after_end,
+                self.notify,
+                self.timestamp,
+                self.originator_version,
+            )
+            item.history.append(self.record())
+            item.public_version = self.originator_version
+
+        def record(self) -> VersionRecord:
+            return _time_record(self, f"公示期已于{_day(self.end)}结束。")
+
+    class Repealed(Event):
+        """废止: the document is no longer in force; it stays public as history,
+        marked, with a link to `replaced_by` when one replaces it."""
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.Repealed"
+        reason: Reason
+        public_note: Note = ""
+        replaced_by: UUID | None = None
+        replaced_by_ref: Annotated[str, Field(max_length=400)] | None = None
+        replaced_by_title: Annotated[str, Field(max_length=200)] | None = None
+        # A 解读 repealed with the policy it interprets (that policy's id).
+        policy: UUID | None = None
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            item.repeal = Repeal(
+                self.reason,
+                self.public_note,
+                self.replaced_by,
+                self.replaced_by_ref,
+                self.replaced_by_title,
+                self.actor,
+                self.timestamp,
+                self.originator_version,
+                self.policy,
+            )
+            item.history.append(self.record())
+            item.public_version = self.originator_version
+
+        def record(self) -> VersionRecord:
+            return _time_record(self, repeal_statement(self))
+
+    class Expired(Event):
+        """已失效: `valid_until` passed; the document stays public, marked."""
+
+        TOPIC: ClassVar[str] = "syndicate.DisclosureItem.Expired"
+        valid_until: date
+
+        def apply(self, aggregate: Any) -> None:
+            item: DisclosureItem = aggregate
+            item.expiry = Expiry(
+                self.valid_until, self.timestamp, self.originator_version
+            )
+            item.history.append(self.record())
+            item.public_version = self.originator_version
+
+        def record(self) -> VersionRecord:
+            return _time_record(
+                self, f"本文件有效期至{_day(self.valid_until)}，已失效。"
+            )
+
     if TYPE_CHECKING:
         # State, set by the events' apply methods. Declared for type checkers only:
         # class-level annotations would make eventsourcing turn the class into a
@@ -480,6 +663,11 @@ class DisclosureItem(Aggregate):
         overrides: list[VersionRecord]  # the guard's overrides (GuardOverridden)
         sealed: dict[str, str]  # sealed blob digest -> attachment name, every version
         erasure: Erasure | None  # when its sealed parts were erased (Erased)
+        schedule: Schedule | None  # 定时发布 of the version waiting
+        exceptions: list[VersionRecord]  # late or short notices accepted
+        notice_end: NoticeEnd | None  # the 公示期 is over (NoticeEnded)
+        repeal: Repeal | None  # 废止 (Repealed)
+        expiry: Expiry | None  # 已失效 (Expired)
 
     def _begin(self, content: ItemContent, digest: str, status: ItemStatus) -> None:
         self.drafted = None
@@ -491,6 +679,11 @@ class DisclosureItem(Aggregate):
         self.overrides = []
         self.sealed = {}
         self.erasure = None
+        self.schedule = None
+        self.exceptions = []
+        self.notice_end = None
+        self.repeal = None
+        self.expiry = None
         self.pending = None
         self.urgent = None
         self.public_version = 0
@@ -543,6 +736,7 @@ class DisclosureItem(Aggregate):
         )
         self.public_version = event.originator_version
         self.pending = None
+        self.schedule = None
 
     # -- erasure ----------------------------------------------------------------------------
 
@@ -705,6 +899,250 @@ class DisclosureItem(Aggregate):
             raise InputError([Problem("public_note", "is longer than 2000 characters")])
         return reason, note
 
+    # -- commands: time (docs/lifecycle.md) ------------------------------------------------
+
+    @classmethod
+    def hold(
+        cls,
+        content: ItemContent,
+        *,
+        rules: ReviewRules,
+        release_at: datetime,
+        reason: str | None = None,
+        actor: str,
+        at: datetime,
+        known_id: UUID | None = None,
+    ) -> DisclosureItem:
+        """A new item waiting for `release_at` (and for review, where it is on):
+        `Drafted`, `Submitted` (no level with review off), `ReleaseScheduled`."""
+        actor = check_actor(actor)
+        digest = content_hash(content)
+        item = cls._create(
+            cls.Drafted,
+            id=known_id or content.id,
+            timestamp=at,
+            content=content,
+            content_hash=digest,
+            actor=actor,
+        )
+        item._submit(
+            rules,
+            kind=ProposalKind.PUBLISH,
+            content=content,
+            digest=digest,
+            reason=None,
+            note="",
+            actor=actor,
+            at=at,
+            held=True,
+        )
+        item.schedule_release(release_at=release_at, reason=reason, actor=actor, at=at)
+        return item
+
+    def hold_revision(
+        self,
+        content: ItemContent,
+        *,
+        reason: str,
+        rules: ReviewRules,
+        actor: str,
+        at: datetime,
+    ) -> None:
+        """Submit a new version that waits for its schedule (review on or off)."""
+        reason, digest = self._check_revision(content, reason)
+        kind = (
+            ProposalKind.PUBLISH
+            if self.status is ItemStatus.PENDING
+            else ProposalKind.REVISE
+        )
+        self._submit(
+            rules,
+            kind=kind,
+            content=content,
+            digest=digest,
+            reason=reason,
+            note="",
+            actor=check_actor(actor),
+            at=at,
+            held=True,
+        )
+
+    def schedule_release(
+        self,
+        *,
+        release_at: datetime,
+        reason: str | None = None,
+        actor: str,
+        at: datetime,
+    ) -> None:
+        """Set or move the time the version waiting is released at (after `at`)."""
+        self._require_live("schedule")
+        self._require_pending("schedule")
+        if release_at.tzinfo is None:
+            raise InputError([Problem("release_at", "needs a time zone (e.g. +08:00)")])
+        if release_at <= at:
+            raise InputError(
+                [
+                    Problem(
+                        "release_at",
+                        f"{release_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} is not "
+                        f"after now ({at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} China "
+                        "time); give a time to come, or release it now",
+                    )
+                ]
+            )
+        if self.schedule is not None and self.schedule.release_at == release_at:
+            raise NothingChanged(
+                f"nothing changed: {self.ref} is scheduled for that time already"
+            )
+        self.trigger_event(
+            self.ReleaseScheduled,
+            timestamp=at,
+            release_at=release_at,
+            reason=None if reason is None else _check_line("reason", reason, 500),
+            actor=check_actor(actor),
+        )
+
+    def cancel_schedule(self, *, reason: str, actor: str, at: datetime) -> None:
+        """Cancel the schedule: the version waits until scheduled again or released."""
+        if self.schedule is None:
+            raise DomainError(f"{self.ref} has no scheduled release to cancel")
+        self.trigger_event(
+            self.ScheduleCancelled,
+            timestamp=at,
+            reason=_check_line("reason", reason, 500),
+            actor=check_actor(actor),
+        )
+
+    def excuse_notice(
+        self,
+        *,
+        content_hash: str,
+        reason: str,
+        problems: tuple[str, ...],
+        actor: str,
+        at: datetime,
+    ) -> None:
+        """Record that a late or short 公示 was accepted on `reason` (the caller then
+        records the version it covers)."""
+        self.trigger_event(
+            self.NoticeExcepted,
+            timestamp=at,
+            content_hash=content_hash,
+            reason=_check_line("late_reason", reason, 500),
+            problems=tuple(p[:300] for p in problems),
+            actor=check_actor(actor),
+        )
+
+    def end_notice(
+        self, *, after_end: str, notify: bool, actor: str, at: datetime
+    ) -> None:
+        """Record that the 公示期 is over (the clock does, the day after it ends)."""
+        period = self.content.notice_period
+        if self.status is not ItemStatus.PUBLISHED or period is None:
+            raise DomainError(f"{self.ref} is not a released 公示 with a notice period")
+        if self.notice_over:
+            raise DomainError(f"the 公示期 of {self.ref} was recorded as ended already")
+        if after_end not in AFTER_END:
+            raise InputError(
+                [Problem("after_end", f"must be one of {', '.join(AFTER_END)}")]
+            )
+        self.trigger_event(
+            self.NoticeEnded,
+            timestamp=at,
+            end=period.end,
+            after_end=after_end,
+            notify=notify,
+            actor=check_actor(actor),
+        )
+
+    def mark_repealed(
+        self,
+        *,
+        reason: str,
+        public_note: str = "",
+        replaced_by: DisclosureItem | None = None,
+        policy: UUID | None = None,
+        actor: str,
+        at: datetime,
+    ) -> None:
+        """废止 (`policy`: a 解读 marked with the policy it interprets): refused for an item never released, withdrawn, already repealed or
+        expired, and for a replacement that is this item, unreleased or withdrawn."""
+        reason = _check_line("reason", reason, 500)
+        note = check_note(public_note)
+        self._require_live("repeal")
+        if not self.released:
+            raise DomainError(
+                f"{self.ref} was never released: there is nothing public to repeal "
+                "(withdraw the draft instead)"
+            )
+        if self.repeal is not None:
+            raise DomainError(
+                f"{self.ref} was repealed already, on "
+                f"{self.repeal.at.astimezone(CHINA_TZ):%Y-%m-%d} by {self.repeal.actor}"
+            )
+        if self.expiry is not None:
+            raise DomainError(
+                f"{self.ref} expired on {self.expiry.valid_until} (已失效); a document "
+                "no longer in force cannot be repealed"
+            )
+        if replaced_by is not None:
+            problem = None
+            if replaced_by.id == self.id:
+                problem = "is this item itself"
+            elif not replaced_by.released:
+                problem = f"{replaced_by.ref} was never released"
+            elif replaced_by.status is ItemStatus.WITHDRAWN:
+                problem = f"{replaced_by.ref} was withdrawn"
+            elif replaced_by.repeal is not None or replaced_by.expiry is not None:
+                problem = f"{replaced_by.ref} is no longer in force itself"
+            if problem is not None:
+                raise InputError([Problem("replaced_by", problem)])
+        self.trigger_event(
+            self.Repealed,
+            timestamp=at,
+            reason=reason,
+            public_note=note,
+            replaced_by=replaced_by.id if replaced_by else None,
+            replaced_by_ref=replaced_by.ref if replaced_by else None,
+            replaced_by_title=replaced_by.content.title if replaced_by else None,
+            policy=policy,
+            actor=check_actor(actor),
+        )
+
+    def mark_expired(self, *, actor: str, at: datetime) -> None:
+        """已失效: recorded by the clock the day after `valid_until`."""
+        until = self.content.valid_until
+        if (
+            until is None
+            or self.status is not ItemStatus.PUBLISHED
+            or self.repeal is not None
+            or self.expiry is not None
+        ):
+            raise DomainError(f"{self.ref} has no validity to lapse")
+        self.trigger_event(
+            self.Expired, timestamp=at, valid_until=until, actor=check_actor(actor)
+        )
+
+    @property
+    def notice_over(self) -> bool:
+        """The 公示期 of the content shown ended and that was recorded."""
+        period = self.content.notice_period
+        return (
+            self.notice_end is not None
+            and period is not None
+            and period.end == self.notice_end.end
+        )
+
+    @property
+    def validity(self) -> Validity | None:
+        """时效 as outlets show it: repealed or expired by event, else as declared."""
+        if self.repeal is not None:
+            return Validity.REPEALED
+        if self.expiry is not None:
+            return Validity.EXPIRED
+        return self.content.validity
+
     # -- commands: 先审后发 --------------------------------------------------------------
 
     @classmethod
@@ -829,8 +1267,9 @@ class DisclosureItem(Aggregate):
         actor: str,
         at: datetime,
         author: str | None = None,
+        held: bool = False,
     ) -> None:
-        if not rules.on:
+        if not rules.on and not held:
             raise ReviewRefused(
                 f"{self.ref}: review is off for this item ([review] levels = [])"
             )
@@ -842,7 +1281,8 @@ class DisclosureItem(Aggregate):
             content_hash=digest,
             reason=reason,
             public_note=note,
-            levels=rules.names,
+            # Held for a schedule with review off: no level to approve.
+            levels=rules.names if rules.on else (),
             author=author,
             actor=actor,
         )
@@ -942,9 +1382,11 @@ class DisclosureItem(Aggregate):
         bundle: tuple[Member, ...] = (),
         planned_with: UUID | None = None,
         unreviewed: bool = False,
+        scheduled: datetime | None = None,
     ) -> None:
         """Make the pending version public; it must be approved at every level
-        (`unreviewed`: not, because review was switched off since it was submitted)."""
+        (`unreviewed`: not, because review was switched off since it was submitted).
+        `scheduled`: the time of the schedule this release keeps (the clock's)."""
         pending = self._require_pending("release")
         if not pending.approved and not unreviewed:
             raise ReviewRefused(
@@ -957,6 +1399,7 @@ class DisclosureItem(Aggregate):
             content_hash=pending.content_hash,
             bundle=bundle,
             planned_with=planned_with,
+            scheduled=scheduled,
             actor=check_actor(actor),
         )
 
@@ -1145,3 +1588,33 @@ def _not_reviewer(actor: str, level: str, rule: object) -> str:
             "version (`syndicate review resubmit`) to review it at the levels in force"
         )
     return f"{actor} is not a reviewer at level {level!r} ([review] reviewers)"
+
+
+def _day(value: date) -> str:
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def repeal_statement(event: DisclosureItem.Repealed | Repeal) -> str:
+    """What outlets say of a repealed document (its public note, or a standard line)."""
+    if event.public_note:
+        return " ".join(event.public_note.split())
+    if event.policy is not None:
+        return "本解读所对应的政策文件已废止，本解读随之失效。"
+    when = (
+        event.timestamp if isinstance(event, DisclosureItem.Repealed) else event.at
+    ).astimezone(CHINA_TZ)
+    text = f"本文件已于{_day(when.date())}废止"
+    if event.replaced_by_title:
+        text += f"，由《{event.replaced_by_title}》替代"
+    return text + "。"
+
+
+def _time_record(event: DisclosureItem.Event, statement: str) -> VersionRecord:
+    return VersionRecord(
+        version=event.originator_version,
+        event=type(event).__name__,
+        at=event.timestamp,
+        actor=event.actor,
+        content_hash=None,
+        reason=statement,
+    )

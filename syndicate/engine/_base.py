@@ -13,17 +13,18 @@ import socket
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, cast
 
 import requests
 from eventsourcing.persistence import PersistenceError
 
 from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.delivery import Backoff, Worker
-from syndicate.errors import StoreError, SyndicateError
+from syndicate.domain.base import format_time
+from syndicate.errors import InputError, Problem, StoreError, SyndicateError
 from syndicate.outlets import Outlet
 from syndicate.outletset import OutletSet
 from syndicate.persistence import scrub
@@ -140,6 +141,37 @@ class EngineBase:
         with store_errors():
             return log.plan()
 
+    # -- one clock (docs/lifecycle.md) ------------------------------------------------
+
+    def fix_clock(self, now: datetime) -> None:
+        """Run this engine at `now` from here on (`syndicate sync --now`: rehearsals
+        and tests). Refused (`InputError`, nothing changed) for a naive time or one
+        earlier than an event already in either log: the log's times never go back."""
+        if not isinstance(now, datetime) or now.tzinfo is None:
+            raise InputError([Problem("now", "needs a date, a time and a time zone")])
+        with store_errors():
+            latest = [
+                t
+                for t in (last_event_time(self.items), last_event_time(self.deliveries))
+                if t is not None
+            ]
+        if latest and now < max(latest):
+            raise InputError(
+                [
+                    Problem(
+                        "now",
+                        f"{format_time(now)} is before the newest event in the log "
+                        f"({format_time(max(latest))} China time); the log's times "
+                        "never go back",
+                    )
+                ]
+            )
+        fixed = _Fixed(now)
+        self.clock = fixed
+        for log in (self._items, self._deliveries):
+            if log is not None:
+                log.clock = fixed
+
     # -- the worker ------------------------------------------------------------------
 
     def worker(
@@ -198,3 +230,22 @@ class EngineBase:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _Fixed:
+    """A clock that always says the same moment (`Engine.fix_clock`)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def last_event_time(log: Any) -> datetime | None:
+    """The timestamp of the newest event stored in an eventsourcing application."""
+    last = log.recorder.max_notification_id()
+    if not last:
+        return None
+    [notification] = log.recorder.select_notifications(start=last, limit=1)
+    return cast(datetime, log.mapper.to_domain_event(notification).timestamp)

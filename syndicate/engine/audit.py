@@ -532,7 +532,7 @@ class AuditOps(EngineBase):
         if outlet is not None and outlet not in outlets and outlet not in problems:
             raise InputError(f"--outlet {outlet}: no such outlet in syndicate.toml")
         with store_errors():
-            rows = consistency_rows(self.project, outlets, outlet)
+            rows = consistency_rows(self.project, outlets, outlet, now=self.clock())
         return ConsistencyReport(rows, problems)
 
     def preview_target(self, outlet: str | None = None) -> PreviewTarget:
@@ -657,7 +657,8 @@ class AuditOps(EngineBase):
         self, today: date | None = None, calendar: WorkdayCalendar | None = None
     ) -> DeadlineReport:
         """Proactively disclosed items against Art. 26 (20 working days from the first
-        version's formed_on), counted as of `today` (default: today in China) with
+        version's formed_on; a released change of the information, changed_on, gets a
+        fact of its own; an item scheduled after its due day is late already), counted as of `today` (default: today in China) with
         `calendar` (default: the official one; see `workday_calendar`). Under review
         the first version is the draft and publication comes only after the first
         release, so an item still under review counts as not published; each item

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
+from syndicate.application import Timetable
 from syndicate.audit.consistency import FileFinding, file_findings
 from syndicate.audit.service import (
     auto_checkpoint,
@@ -32,6 +33,7 @@ from syndicate.audit.service import (
 from syndicate.delivery import HeldClaim, RunSummary, Worker
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.domain.items import check_actor
+from syndicate.domain.lifecycle import DueKind
 from syndicate.engine._base import EngineBase, store_errors
 from syndicate.errors import InputError, ItemNotFound, Problem, SyndicateError
 from syndicate.planning import Deliveries
@@ -45,6 +47,7 @@ __all__ = [
     "Progress",
     "Resolution",
     "RunSummary",
+    "Scheduled",
     "StatusRow",
     "StopFlag",
     "SyncResult",
@@ -78,6 +81,9 @@ class SyncResult(RunSummary):
 
     checkpoint: str = ""
     erased: list[str] = field(default_factory=list)  # refs erased on schedule
+    # Time-driven changes recorded first (docs/lifecycle.md): (ref, event), e.g.
+    # ("县民政局/2026-001", "Released"), ("…", "NoticeEnded"), ("…", "Expired").
+    timed: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,18 @@ class AwaitingSheet:
     operation: str
     file: str | None  # the sheet's file in the outlet's folder
     since: datetime | None  # when it was produced
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A version waiting for its scheduled release (待发布): when, and the review
+    level it still waits for (None: approved, or review off)."""
+
+    item_id: UUID
+    ref: str
+    release_at: datetime
+    awaiting: str | None
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -219,8 +237,9 @@ class DeliveryOps(EngineBase):
         Raises `ConfigurationError` if an outlet does not load, `StoreError` if the
         store fails. `progress`: see `Progress`.
         """
+        timed = self.advance()
         erased = self.erase_due()
-        result = SyncResult(planned_events=self.plan(), erased=erased)
+        result = SyncResult(planned_events=self.plan(), erased=erased, timed=timed)
         with store_errors():
             worker = self.worker("sync")
             try:
@@ -231,6 +250,12 @@ class DeliveryOps(EngineBase):
                 worker.close()
         result.checkpoint = auto_checkpoint(self.project, "sync")
         return result
+
+    def advance(self, timetable: Timetable | None = None) -> list[tuple[str, str]]:
+        """Record the time-driven changes due by the engine's clock (scheduled
+        releases, ended 公示 windows, lapsed validity), before planning; returns (ref,
+        event) of each. `sync` and the worker run it; see `Disclosures.advance`."""
+        return [(c.ref, c.event) for c in self.items.advance(timetable=timetable)]
 
     def erase_due(self) -> list[str]:
         """With `[guard] erase_after_days`, erase the sealed parts whose 公示期 ended
@@ -288,8 +313,12 @@ class DeliveryOps(EngineBase):
             counted = checkpointed(self.project)  # events the newest one covers
             tried = time.monotonic()
             erased_at = -math.inf
+            # When each item's next time-driven change is due, kept up to date from
+            # the log's new events only: a round looks at the items due, not the log.
+            timetable = Timetable(self.items)
             stopping()
             while not runner.stop_requested:
+                self.advance(timetable)
                 # Scheduled erasure reads the log's content events: hourly is enough
                 # for a limit counted in days.
                 if time.monotonic() - erased_at >= 3600:
@@ -364,6 +393,32 @@ class DeliveryOps(EngineBase):
                 )
             ]
         )
+
+    def scheduled(self, ref: str | UUID | None = None) -> list[Scheduled]:
+        """Versions waiting for a scheduled release (待发布), the earliest first; only
+        the item `ref` names when given."""
+        with store_errors():
+            only = self.items.resolve(ref) if ref is not None else None
+            table = Timetable(self.items)
+            table.refresh()
+            found = []
+            for change in table.upcoming():
+                if change.kind is not DueKind.RELEASE:
+                    continue
+                if only is not None and change.item_id != str(only):
+                    continue
+                item = self.items.get(UUID(change.item_id))
+                pending = item.pending
+                found.append(
+                    Scheduled(
+                        item_id=item.id,
+                        ref=item.ref,
+                        release_at=change.at,
+                        awaiting=pending.next_level if pending else None,
+                        reason=item.schedule.reason if item.schedule else None,
+                    )
+                )
+        return found
 
     def status(
         self,

@@ -161,7 +161,7 @@ def publish_three(site: Site, tmp_path: Path) -> dict[str, str]:
                 stage="决策公开",
                 category="城乡建设",
                 body="## 一、目标\n\n全年完成危房改造**120户**。\n\n- 摸底\n- 公示",
-                notice_period={"start": "2026-04-01", "end": "2026-04-10"},
+                notice_period={"start": "2026-10-09", "end": "2026-10-23"},
                 attachments=[attachment.meta.model_dump()],
             ),
             actor="t",
@@ -209,7 +209,7 @@ def test_item_pages_carry_every_catalogue_element_and_the_links_both_ways(
     ):
         assert f"<dt>{label}</dt>" in policy, label
     assert "临政办发〔2026〕3号" in policy
-    assert "2026-04-01 至 2026-04-10" in policy
+    assert "2026-10-09 至 2026-10-23" in policy
     assert "<h3>一、目标</h3>" in policy
     assert "<strong>120户</strong>" in policy
     # The attachment: a download link with size and sha256, and the file itself.
@@ -441,6 +441,84 @@ def test_a_full_rebuild_from_the_log_gives_the_same_bytes(
     assert isinstance(settings, PortalSettings)
     PortalSite(settings, durable=False).rebuild()
     assert site.files(copy) == incremental
+
+
+def test_a_repealed_document_stays_marked_with_a_link_to_its_replacement(
+    site: Site, tmp_path: Path
+) -> None:
+    """Through the engine (docs/lifecycle.md): 废止 keeps the page, with a banner and
+    the link to the new document; its 解读 is marked too; lists tag it 已废止."""
+    ids = publish_three(site, tmp_path)
+    site.sync()
+    site.clock.advance(days=1)
+    with site.project.disclosures(clock=site.clock) as items:
+        new = items.publish(
+            content(
+                agency="临溪县人民政府办公室",
+                index_no="11330100MB0000001A/2026-00009",
+                title="临溪县2026年农村危房改造实施方案（修订）",
+                area="农村危房改造",
+                stage="决策公开",
+            ),
+            actor="t",
+        )
+        site.clock.advance(hours=1)
+        items.repeal(ids["policy"], reason="已修订", actor="t", replaced_by=new.item_id)
+    site.sync()
+    policy = site.page(f"items/{ids['policy']}.html")
+    assert '<p class="banner repealed" role="note"><strong>已废止：</strong>' in policy
+    assert "临溪县2026年农村危房改造实施方案（修订）" in policy  # the statement
+    assert f'<a href="{new.item_id}.html">查看现行文件：' in policy
+    assert "<dt>时效</dt><dd>已废止</dd>" in policy
+    assert "<title>[已废止] 临溪县2026年农村危房改造实施方案 - " in policy
+    reading = site.page(f"items/{ids['reading']}.html")
+    assert '<p class="banner repealed" role="note">' in reading
+    assert "本解读所对应的政策文件已废止，本解读随之失效。" in reading
+    listing = site.page("list/all/index.html")
+    assert (
+        f'<a href="../../items/{ids["policy"]}.html">临溪县2026年农村危房改造实施方案</a>'
+        ' <span class="validity">已废止</span>'
+    ) in listing
+    assert (
+        f'<li><a href="../../items/{new.item_id}.html">' in listing
+    )  # in force: no tag
+    settings = site.outlets["portal"].settings
+    assert isinstance(settings, PortalSettings)
+    assert _rebuilt_copy(site.root, settings, tmp_path / "copy") == tree(site.root)
+
+
+def test_a_notice_removed_at_its_end_leaves_the_site_with_its_window(
+    site: Site, tmp_path: Path
+) -> None:
+    """`[notice] after_end = "remove"`: when the window ends the page becomes a notice
+    that says so (not "no longer on this site"), and the item leaves every list."""
+    config = site.project.home / "syndicate.toml"
+    text = config.read_text("utf-8")
+    config.write_text(
+        text.replace("\n[notice]\n", '\n[notice]\nafter_end = "remove"\n', 1), "utf-8"
+    )
+    site.project = Project.load(site.project.home, environ={})
+    ids = publish_three(site, tmp_path)
+    site.sync()
+    assert str(ids["policy"]) in site.page("list/all/index.html")
+    site.clock.advance(days=16)  # past 2026-10-23
+    with site.project.disclosures(clock=site.clock) as items:
+        ended = items.advance(actor="t")  # what `syndicate sync` does first
+    assert [c.event for c in ended] == ["NoticeEnded"]
+    site.sync()
+    page = site.page(f"items/{ids['policy']}.html")
+    assert '<p class="badge">公示期已结束</p>' in page
+    assert (
+        "本公示公示期为2026年10月9日至2026年10月23日，现已结束，按规定不再公开。"
+        in page
+    )
+    assert "本信息已不在本网站公开" not in page
+    assert "<title>[公示期已结束] " in page
+    for listing in ("index.html", "list/all/index.html", "stage/decision/index.html"):
+        assert ids["policy"] not in site.page(listing), listing
+    assert not (site.root / "files").exists() or not any(
+        (site.root / "files").rglob("名单.csv")
+    )
 
 
 def _rebuilt_copy(root: Path, settings: PortalSettings, into: Path) -> dict[str, bytes]:
