@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -31,6 +31,7 @@ from syndicate.attachment_text import blocks_or_reason
 from syndicate.attachments import AttachmentStore, PreparedAttachment
 from syndicate.domain.base import CHINA_TZ, china_time
 from syndicate.domain.content import (
+    MAX_NOTICE_LEAD_DAYS,
     ItemContent,
     admission_problems,
     content_hash,
@@ -67,6 +68,7 @@ from syndicate.domain.lifecycle import (
 from syndicate.domain.pii import find_pii
 from syndicate.domain.review import (
     Approval,
+    ProposalKind,
     Returned,
     ReviewPolicy,
     ReviewRules,
@@ -462,7 +464,10 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                 self._guarded(content, prepared, override)
                 for content, prepared in pairs
             ]
-            times = [self._release_time(content, release_at) for content, _ in pairs]
+            times = [
+                self._with_policy(content, self._release_time(content, release_at))
+                for content, _ in pairs
+            ]
             excused = [
                 self._check_notice(content, at, late_reason, None)
                 for (content, _), at in zip(pairs, times, strict=True)
@@ -666,6 +671,25 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             timing = (
                 self._release_time(content, release_at) if not item.released else None
             ) or ((release_at, None) if release_at is not None else None)
+            if urgent is not None and timing is not None:
+                raise InputError(
+                    [
+                        Problem(
+                            "urgent",
+                            f"{item.ref} waits for "
+                            f"{timing[0].astimezone(CHINA_TZ):%Y-%m-%d %H:%M} (its "
+                            "schedule or the start of its 公示期); an urgent release "
+                            "cannot show it earlier",
+                        )
+                    ]
+                )
+            # A version held (scheduled, or cancelled and waiting) with review off
+            # stays held: a revision does not release it.
+            held = (
+                item.pending is not None
+                and not item.pending.levels
+                and item.pending.kind is not ProposalKind.WITHDRAW
+            )
             problems = self._check_notice(
                 content,
                 timing,
@@ -691,11 +715,13 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             self._record_exception(
                 item, late_reason, problems, actor=actor, content=content
             )
-            if timing is not None:
+            if timing is not None or (held and not rules.on):
                 item.hold_revision(
                     content, reason=reason, rules=rules, actor=actor, at=now
                 )
-                if item.schedule is None or item.schedule.release_at != timing[0]:
+                if timing is not None and (
+                    item.schedule is None or item.schedule.release_at != timing[0]
+                ):
                     item.schedule_release(
                         release_at=timing[0], reason=timing[1], actor=actor, at=now
                     )
@@ -829,6 +855,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             item = self._load(ref, expected_version)
             pending = item.pending
             self._check_policy_alive(item)
+            self._check_not_early(self._bundle(item) if pending else [item])
             if pending is not None and not self._rules(item, pending.content).on:
                 # Review was switched off since it was submitted: release it as
                 # review off would have (recorded with no approvals).
@@ -916,6 +943,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             if pending is not None:
                 self._check_not_bundled(item, pending.content or item.content)
                 self._check_policy_alive(item)
+                self._check_not_early([item])
                 if pending.content is not None and not item.released:
                     self._check_needs_reading(pending.content, rules, ())
             item.release_urgently(
@@ -1197,16 +1225,22 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         release_at: datetime | None,
         actor: str,
         reason: str | None = None,
+        late_reason: str | None = None,
         expected_version: int | None = None,
     ) -> Change:
         """Move the time the version waiting is released at (`ReleaseScheduled`), or
         cancel its schedule (`release_at=None`, `ScheduleCancelled`: it then waits
         until scheduled again, released with `release`, or withdrawn). Refused for an
-        item with nothing waiting, and for a time not after now."""
+        item with nothing waiting, a time not after now or more than a year ahead, a
+        time before its 公示期 starts, and (`NoticeRefused`, unless `late_reason`) a
+        time that would make its 公示 late or short."""
         actor = check_actor(actor)
         if reason is not None:
             reason = check_line("reason", reason, 500)
             self._no_personal_data(("reason", reason))
+        if release_at is not None:
+            release_at = self._check_release_at(release_at)
+        late_reason = self._check_timing(None, late_reason, None)[1]
         with self._guard():
             item = self._load(ref, expected_version)
             now = self._now()
@@ -1232,6 +1266,18 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                         )
                     ]
                 )
+            content = item.pending.content
+            problems: tuple[str, ...] = ()
+            if content is not None:
+                problems = self._check_notice(
+                    content,
+                    (release_at, None),
+                    late_reason,
+                    item.content if item.released else None,
+                )
+            self._record_exception(
+                item, late_reason, problems, actor=actor, content=content
+            )
             item.schedule_release(
                 release_at=release_at, reason=reason, actor=actor, at=now
             )
@@ -1287,7 +1333,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                     reading.status is not ItemStatus.PUBLISHED
                     or reading.content.interprets != item.id
                     or reading.repeal is not None
-                    or reading.expiry is not None
+                    or reading.expired
                 ):
                     continue
                 reading.mark_repealed(
@@ -1311,7 +1357,14 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         earliest first: scheduled releases, ended windows, lapsed validity."""
         table = Timetable(self)
         table.refresh()
-        return table.changes(until or self._now())
+        found = []
+        for change in table.changes(until or self._now()):
+            if change.kind is DueKind.RELEASE:
+                item = cast(DisclosureItem, self.repository.get(UUID(change.item_id)))
+                if not self._releasable(self._bundle(item)):
+                    continue  # waits for review, not for the clock
+            found.append(change)
+        return found
 
     def advance(
         self, *, actor: str = "syndicate", timetable: Timetable | None = None
@@ -1345,6 +1398,22 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             first = due[0]
             if first.kind is DueKind.RELEASE:
                 members = self._bundle(item)
+                pending = item.pending
+                if (
+                    pending is not None
+                    and len(members) == 1
+                    and not self._rules(item, pending.content).on
+                    and not pending.approved
+                ):
+                    # Review was switched off since it was submitted: released as
+                    # review off would have (recorded with no approvals), as
+                    # `release` does.
+                    changes.append(
+                        self._release(
+                            members, item, actor=actor, unreviewed=True, scheduled=True
+                        )
+                    )
+                    continue
                 if not self._releasable(members) or self._waiting(members):
                     due = due[1:]  # waits for review (or a member's own time)
                     if not due:
@@ -1378,10 +1447,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             self._no_personal_data(("late_reason", late_reason))
         if release_at is None:
             return None, late_reason
-        if not isinstance(release_at, datetime) or release_at.tzinfo is None:
-            raise InputError(
-                [Problem("release_at", "must be a date and time with a time zone")]
-            )
+        self._check_release_at(release_at)
         if urgent is not None:
             raise InputError(
                 [
@@ -1392,19 +1458,38 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                     )
                 ]
             )
+        return release_at, late_reason
+
+    def _check_release_at(self, release_at: object) -> datetime:
+        """A release time: aware, after now, at most a year ahead."""
+        if not isinstance(release_at, datetime) or release_at.tzinfo is None:
+            raise InputError(
+                [Problem("release_at", "must be a date and time with a time zone")]
+            )
         now = self._now()
         if release_at <= now:
             raise InputError(
                 [
                     Problem(
                         "release_at",
-                        f"{release_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} is not "
+                        f"{release_at.isoformat(timespec='minutes')} is not "
                         f"after now ({now.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} China "
                         "time); give a time to come, or leave it out to publish now",
                     )
                 ]
             )
-        return release_at, late_reason
+        if release_at - now > timedelta(days=MAX_NOTICE_LEAD_DAYS):
+            raise InputError(
+                [
+                    Problem(
+                        "release_at",
+                        f"{release_at.isoformat(timespec='minutes')} is more than "
+                        f"{MAX_NOTICE_LEAD_DAYS} days ahead; schedule it closer to "
+                        "its time",
+                    )
+                ]
+            )
+        return release_at
 
     def _held_until(self, content: ItemContent | None) -> tuple[datetime, str] | None:
         """00:00 of the day a 公示 starts, when that is after today."""
@@ -1421,6 +1506,22 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         if start is not None and (release_at is None or release_at < start[0]):
             return start
         return (release_at, None) if release_at is not None else None
+
+    def _with_policy(
+        self, content: ItemContent, timing: tuple[datetime, str | None] | None
+    ) -> tuple[datetime, str | None] | None:
+        """A 解读 of a policy that waits for a schedule waits for it too (it is never
+        shown before the policy it explains)."""
+        target = content.interprets
+        if target is None or target not in self.repository:
+            return timing
+        policy = cast(DisclosureItem, self.repository.get(target))
+        schedule = policy.schedule
+        if policy.released or schedule is None:
+            return timing
+        if timing is None or timing[0] < schedule.release_at:
+            return schedule.release_at, f"随所解读的{policy.ref}定时发布"
+        return timing
 
     def _check_notice(
         self,
@@ -1693,6 +1794,27 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             ):
                 return False
         return True
+
+    def _check_not_early(self, members: list[DisclosureItem]) -> None:
+        """Refuse to release by hand a version scheduled for later, or a 公示 whose
+        window has not started (`ReviewRefused`, saying what to do)."""
+        now = self._now()
+        for member in members:
+            schedule = member.schedule
+            if schedule is not None and schedule.release_at > now:
+                raise ReviewRefused(
+                    f"{member.ref} is scheduled for "
+                    f"{schedule.release_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} and "
+                    "is released then by itself; to release it earlier, move or "
+                    "cancel the schedule first (`syndicate items schedule`)"
+                )
+            content = member.pending.content if member.pending else None
+            held = self._held_until(content) if not member.released else None
+            if held is not None:
+                raise ReviewRefused(
+                    f"{member.ref}: its 公示期 starts on {held[0]:%Y-%m-%d}; a notice "
+                    "is not shown before its window (it is released then by itself)"
+                )
 
     def _waiting(self, members: list[DisclosureItem]) -> bool:
         """A member waits for a schedule still to come."""
@@ -2106,6 +2228,16 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             raise InterpretedItemMissing(
                 f"interprets: the policy item {policy.ref} has been withdrawn"
             )
+        if policy.repeal is not None:
+            raise InputError(
+                [
+                    Problem(
+                        "interprets",
+                        f"{policy.ref} was repealed (已废止); a 解读 explains a policy "
+                        "in force",
+                    )
+                ]
+            )
         proposed = policy.pending.content if policy.pending else None
         if any(c is not None and c.interprets for c in (policy.content, proposed)):
             raise InputError(
@@ -2220,7 +2352,9 @@ _TIME_TOPICS = tuple(
     )
 )
 # Stored JSON that gives an item a time-driven change (a window, a validity, a schedule).
-_TIME_MARKS = (b'"notice_period":{', b'"valid_until":"', b'"release_at":"')
+_NOTICE_MARK = b'"notice_period":{'
+_VALIDITY_MARK = b'"valid_until":"'
+_TIME_MARKS = (_NOTICE_MARK, _VALIDITY_MARK, b'"release_at":"')
 
 
 class Timetable:
@@ -2232,30 +2366,49 @@ class Timetable:
     def __init__(self, items: Disclosures) -> None:
         self.items = items
         self.position = 0
-        self._timed: set[UUID] = set()
+        # Per item ever timed: which marks its events carried (a window, a validity,
+        # a schedule), and the topic of its last event read.
+        self._marks: dict[UUID, set[bytes]] = {}
+        self._last: dict[UUID, str] = {}
         self._next: dict[UUID, list[DueChange]] = {}
 
     def refresh(self) -> None:
-        """Catch up with the log."""
+        """Catch up with the log. An item whose last event settled everything its
+        events ever asked of the clock (withdrawn; its window ended and it never had
+        a validity or a schedule; expired and never had a window) is not loaded."""
         touched: set[UUID] = set()
         for notification in self.items._notifications(
             topics=_TIME_TOPICS, start=self.position
         ):
             id_ = notification.originator_id
-            if id_ not in self._timed and any(
-                mark in bytes(notification.state) for mark in _TIME_MARKS
-            ):
-                self._timed.add(id_)
-            if id_ in self._timed:
+            state = bytes(notification.state)
+            found = {mark for mark in _TIME_MARKS if mark in state}
+            if found or id_ in self._marks:
+                self._marks.setdefault(id_, set()).update(found)
+                self._last[id_] = notification.topic
                 touched.add(id_)
-        self.position = max(self.position, self.items.position())
+            # Only what was read: an event stored meanwhile is read next time.
+            self.position = max(self.position, notification.id)
         for id_ in touched:
+            if self._settled(id_):
+                self._next.pop(id_, None)
+                continue
             item = cast(DisclosureItem, self.items.repository.get(id_))
-            found = due_at(item)
-            if found:
-                self._next[id_] = found
+            due = due_at(item)
+            if due:
+                self._next[id_] = due
             else:
                 self._next.pop(id_, None)
+
+    def _settled(self, id_: UUID) -> bool:
+        last, marks = self._last[id_], self._marks[id_]
+        if last == DisclosureItem.Withdrawn.TOPIC:
+            return True
+        if last == DisclosureItem.NoticeEnded.TOPIC:
+            return marks <= {_NOTICE_MARK}
+        if last == DisclosureItem.Expired.TOPIC:
+            return marks <= {_VALIDITY_MARK}
+        return False
 
     def due(self, now: datetime) -> list[UUID]:
         """Items with a change due by `now`, the earliest first."""

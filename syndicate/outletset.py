@@ -119,7 +119,7 @@ def timed_content(
         marks["replaced_by_ref"] = item.repeal.replaced_by_ref
         update["validity"] = Validity.REPEALED
         lines.append(f"【已废止】{statement}")
-    elif item.expiry is not None:
+    elif item.expired and item.expiry is not None:
         statement = f"本文件有效期至{_day(item.expiry.valid_until)}，已失效。"
         marks["expired"] = statement
         update["validity"] = Validity.EXPIRED

@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time as time_module
@@ -24,7 +25,7 @@ from syndicate.domain.base import CHINA_TZ
 from syndicate.domain.lifecycle import NoticeRefused
 from syndicate.engine import Engine
 from syndicate.engine.attest import Attestation
-from syndicate.errors import DomainError, InputError, NothingChanged
+from syndicate.errors import DomainError, InputError, NothingChanged, ReviewRefused
 from syndicate.project import Project
 from syndicate.testing import FixedClock, LoopbackServer, log_snapshot
 from syndicate.testing.fakes import WechatMpServer, WeComRobotServer, toml_table
@@ -528,7 +529,11 @@ def test_sync_now_never_goes_back_and_the_cli_explains_bad_times(
     assert "--now" in bad.stderr
     assert home.items() == before
     later = (datetime.now(CHINA_TZ) + timedelta(days=4)).strftime("%Y-%m-%dT%H:%M")
-    ran = home.ok("sync", "--now", later)
+    ahead = home("sync", "--now", later)
+    assert ahead.exit_code == 2
+    assert "--rehearsal" in ahead.stderr
+    assert home.items() == before
+    ran = home.ok("sync", "--now", later, "--rehearsal")
     assert "released on schedule" in ran.stderr
 
 
@@ -735,3 +740,165 @@ def test_every_time_event_is_in_the_signed_tree(tmp_path: Path) -> None:
         assert verified.exit_code == 1, (topic, verified.output)
         assert f"(items log position {position})" in verified.stdout, topic
         db.write_bytes(pristine)
+
+
+# -- what a hostile review found (docs/security.md, "Time") ------------------------------
+
+
+def test_placeholder_dates_and_far_schedules_are_refused(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    home = CliHome(tmp_path / "h", environ)
+    home.ok("init", "--no-review")
+    clock = FixedClock(START)
+    with open_engine(home, clock) as engine:
+        items = engine.items
+        before = log_snapshot(items)
+        with pytest.raises(InputError, match="valid_until"):
+            items.publish(content(index_no="H-1", valid_until="9999-12-31"), actor="甲")
+        with pytest.raises(InputError, match="more than 366 days ahead"):
+            items.publish(
+                content(index_no="H-2"),
+                actor="甲",
+                release_at=datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
+            )
+        items.publish(
+            content(index_no="H-3"), actor="甲", release_at=china("2026-06-09")
+        )
+        before = log_snapshot(items)
+        with pytest.raises(InputError, match="release_at"):
+            items.schedule(
+                "临溪县民政局/H-3",
+                release_at="2026-06-20T09:00",  # type: ignore[arg-type]
+                actor="甲",
+            )
+        assert log_snapshot(items) == before
+        # Ahead of the real clock needs `ahead`; the latest time anywhere counts.
+        with pytest.raises(InputError, match="rehearsal"):
+            engine.fix_clock(datetime(2099, 1, 1, tzinfo=UTC))
+        with pytest.raises(InputError, match="never go back"):
+            engine.fix_clock(datetime(2026, 5, 1, tzinfo=UTC))
+
+
+def test_nothing_scheduled_or_held_is_released_early_by_hand(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    home = CliHome(tmp_path / "h", environ)
+    home.ok("init", "--no-review")
+    clock = FixedClock(START)
+    with open_engine(home, clock) as engine:
+        items = engine.items
+        a = content(index_no="E-1")
+        items.publish(a, actor="甲", release_at=china("2026-06-05"))
+        held = content(
+            index_no="E-2", notice_period={"start": "2026-06-10", "end": "2026-06-20"}
+        )
+        items.publish(held, actor="甲")
+        before = log_snapshot(items)
+        for ref in (a.ref, held.ref):
+            with pytest.raises(ReviewRefused, match=r"schedule|公示期"):
+                items.release(ref, actor="乙")
+        # A 解读 of the scheduled policy waits for it.
+        reading = content(index_no="E-3", title="关于E-1的解读", interprets=a.ref)
+        change = items.publish(reading, actor="甲")
+        assert not change.released
+        assert change.release_at == china("2026-06-05")
+        assert log_snapshot(items)[: len(before)] == before
+        # Moving a held 公示's release past its window is judged as publishing is.
+        with pytest.raises(NoticeRefused, match="notice_period"):
+            items.schedule(held.ref, release_at=china("2026-06-22"), actor="甲")
+        # Cancelled, then revised: it stays held (review off releases nothing).
+        items.schedule(a.ref, release_at=None, actor="甲")
+        revised = items.revise(
+            a.ref, a.model_copy(update={"body": "改正文"}), reason="改", actor="甲"
+        )
+        assert not revised.released
+        assert items.get(a.ref).status.value == "pending"
+
+
+def test_review_and_time_together(tmp_path: Path, environ: dict[str, str]) -> None:
+    home = CliHome(tmp_path / "h", environ)
+    home.ok("init")  # review on: one level, 审核
+    clock = FixedClock(START)
+    with open_engine(home, clock) as engine:
+        items = engine.items
+
+        def approve(ref: str) -> None:
+            items.approve(
+                ref,
+                level="审核",
+                content_hash=items.review(ref).entry.review_hash,
+                actor="李四",
+            )
+
+        w = content(index_no="RV-1")
+        items.publish(w, actor="张三", urgent="汛情")
+        items.revise(
+            w.ref,
+            w.model_copy(update={"body": "新"}),
+            reason="r",
+            actor="张三",
+            release_at=china("2026-06-20"),
+        )
+        items.withdraw(w.ref, reason="撤回", actor="张三")
+        assert items.get(w.ref).schedule is None  # the withdrawal replaced it
+        approve(w.ref)
+        assert items.get(w.ref).status.value == "withdrawn"
+        # Scheduled and not approved by its time: not stale, it waits for review.
+        s = content(index_no="RV-2")
+        items.publish(s, actor="张三", release_at=china("2026-06-03"))
+        clock.now = china("2026-06-04")
+        assert items.due() == []
+        assert not [r for r in engine.consistency().mismatched if r.ref == s.ref]
+        # A 解读 of a repealed policy is refused; an expiry moved is in force again.
+        p = content(index_no="RV-3", valid_until="2026-06-05")
+        items.publish(p, actor="张三", urgent="急")
+        items.repeal(p.ref, reason="废止", actor="王五")
+        with pytest.raises(InputError, match="repealed"):
+            items.publish(
+                content(index_no="RV-4", interprets=p.ref), actor="张三", urgent="急"
+            )
+
+
+def test_an_expiry_moved_by_a_revision_is_in_force_again(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    home = CliHome(tmp_path / "h", environ)
+    home.ok("init", "--no-review")
+    clock = FixedClock(START)
+    with open_engine(home, clock) as engine:
+        items = engine.items
+        c = content(index_no="X-1", valid_until="2026-06-02")
+        items.publish(c, actor="甲")
+        clock.now = china("2026-06-03")
+        assert [e for _, e in engine.advance()] == ["Expired"]
+        assert items.get(c.ref).validity is not None
+        assert items.get(c.ref).validity.value == "expired"  # type: ignore[union-attr]
+        items.revise(
+            c.ref,
+            c.model_copy(update={"valid_until": "2026-12-31"}),
+            reason="延长有效期",
+            actor="甲",
+        )
+        item = items.get(c.ref)
+        assert not item.expired
+        assert [d.kind.value for d in items.due(china("2027-01-02"))] == ["expiry"]
+
+
+def test_review_switched_off_after_scheduling_releases_at_the_time(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    home = CliHome(tmp_path / "h", environ)
+    home.ok("init")
+    clock = FixedClock(START)
+    c = content(index_no="T-OFF")
+    with open_engine(home, clock) as engine:
+        engine.items.publish(c, actor="张三", release_at=china("2026-06-03"))
+    config = home.home / "syndicate.toml"
+    text = config.read_text("utf-8")
+    config.write_text(
+        re.sub(r"(?m)^levels = .*$", "levels = []", text, count=1), "utf-8"
+    )
+    clock.now = china("2026-06-04")
+    with open_engine(home, clock) as engine:
+        assert [(r, e) for r, e in engine.advance()] == [(c.ref, "Released")]

@@ -685,11 +685,16 @@ def schedule(
         str | None,
         typer.Option("--reason", help="Why (recorded).", show_default=False),
     ] = None,
+    late_reason: LateReasonOption = None,
     if_version: IfVersionOption = None,
     actor: ActorOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Move or cancel the scheduled release (定时发布) of an item's waiting version.
+
+    A new time is judged as publishing is: it must be after now and at most a year
+    ahead, not before a 公示's window starts, and (unless --late-reason) not make the
+    公示 late or short.
 
     Each change is an event (ReleaseScheduled, ScheduleCancelled). A schedule fires
     at the first `syndicate sync` (or worker round) at or after its time, once review
@@ -713,6 +718,7 @@ def schedule(
                 release_at=when,
                 actor=who,
                 reason=reason,
+                late_reason=late_reason,
                 expected_version=if_version,
             )
         if as_json:

@@ -18,6 +18,7 @@ from syndicate.cli.output import (
     echo_json,
     format_time,
     iso_china,
+    option_names,
     table,
 )
 from syndicate.cli.review import ReviewState, review_off_warning
@@ -120,10 +121,20 @@ def sync(
             metavar="TIME",
             help="Run as if it were TIME (China time, e.g. 2026-06-20T09:00): for "
             "rehearsals and tests only. Every event is recorded at TIME; refused if "
-            "the log holds a later event (its times never go back).",
+            "the log holds a later event (its times never go back), and if TIME is "
+            "ahead of the real clock without --rehearsal.",
             show_default=False,
         ),
     ] = None,
+    rehearsal: Annotated[
+        bool,
+        typer.Option(
+            "--rehearsal",
+            help="Allow --now ahead of the real clock: on a rehearsal copy of a home "
+            "only, since what it records (releases, ended windows, expiries) is dated "
+            "in the future for good.",
+        ),
+    ] = False,
 ) -> None:
     """Plan deliveries for new item events, then deliver everything due now, and exit.
 
@@ -140,8 +151,11 @@ def sync(
     Example: syndicate --home /srv/disclosure sync
     """
     with cli_errors(), open_engine(ctx) as run:
+        if rehearsal and now is None:
+            raise InputError([Problem("--rehearsal", "goes with --now TIME")])
         if now is not None:
-            run.fix_clock(parse_time("--now", now))
+            with option_names({"now": "--now"}):
+                run.fix_clock(parse_time("--now", now), ahead=rehearsal)
         result = run.sync(progress=_progress_bar if sys.stderr.isatty() else None)
         for ref, event in result.timed:
             typer.echo(f"{_TIMED.get(event, event)}: {ref}", err=True)

@@ -88,6 +88,8 @@ MAX_NOTICE_DAYS = 366
 # How far ahead of today a notice period may start (a notice is prepared, not planned years
 # ahead; `9999-12-31` is a placeholder, not a date).
 MAX_NOTICE_LEAD_DAYS = 366
+# The latest `valid_until` taken: later ones are placeholders (9999-12-31), not dates.
+LATEST_VALID_UNTIL = date(2199, 12, 31)
 # AGENCY (100) + '/' + INDEX_NO (64), with room for what NFKC folds away; ids are 36.
 MAX_REF_LENGTH = 400
 
@@ -427,6 +429,14 @@ def time_rules(
                 "changed_on",
                 f"{changed_on} is before formed_on {formed_on}; information changes "
                 "after it is formed",
+            )
+        )
+    if valid_until is not None and valid_until > LATEST_VALID_UNTIL:
+        problems.append(
+            Problem(
+                "valid_until",
+                f"{valid_until} is after {LATEST_VALID_UNTIL}; a placeholder, not a "
+                "date (leave valid_until out for a document with no end)",
             )
         )
     if valid_until is not None and valid_until < formed_on:

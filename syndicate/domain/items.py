@@ -359,6 +359,8 @@ class DisclosureItem(Aggregate):
             if item.status is ItemStatus.PENDING and self.content is not None:
                 item.content = self.content  # a draft shows its latest version
                 item.content_hash = self.content_hash
+            if self.kind is ProposalKind.WITHDRAW:
+                item.schedule = None  # a withdrawal replaces the waiting version
             item.reviews.append(self.record())
 
     class Approved(Event):
@@ -1081,7 +1083,7 @@ class DisclosureItem(Aggregate):
                 f"{self.ref} was repealed already, on "
                 f"{self.repeal.at.astimezone(CHINA_TZ):%Y-%m-%d} by {self.repeal.actor}"
             )
-        if self.expiry is not None:
+        if self.expired and self.expiry is not None:
             raise DomainError(
                 f"{self.ref} expired on {self.expiry.valid_until} (已失效); a document "
                 "no longer in force cannot be repealed"
@@ -1094,7 +1096,7 @@ class DisclosureItem(Aggregate):
                 problem = f"{replaced_by.ref} was never released"
             elif replaced_by.status is ItemStatus.WITHDRAWN:
                 problem = f"{replaced_by.ref} was withdrawn"
-            elif replaced_by.repeal is not None or replaced_by.expiry is not None:
+            elif replaced_by.repeal is not None or replaced_by.expired:
                 problem = f"{replaced_by.ref} is no longer in force itself"
             if problem is not None:
                 raise InputError([Problem("replaced_by", problem)])
@@ -1117,7 +1119,7 @@ class DisclosureItem(Aggregate):
             until is None
             or self.status is not ItemStatus.PUBLISHED
             or self.repeal is not None
-            or self.expiry is not None
+            or self.expired
         ):
             raise DomainError(f"{self.ref} has no validity to lapse")
         self.trigger_event(
@@ -1135,11 +1137,20 @@ class DisclosureItem(Aggregate):
         )
 
     @property
+    def expired(self) -> bool:
+        """The `valid_until` of the content shown passed and that was recorded (a
+        revision that moves `valid_until` makes the document in force again)."""
+        return (
+            self.expiry is not None
+            and self.content.valid_until == self.expiry.valid_until
+        )
+
+    @property
     def validity(self) -> Validity | None:
         """时效 as outlets show it: repealed or expired by event, else as declared."""
         if self.repeal is not None:
             return Validity.REPEALED
-        if self.expiry is not None:
+        if self.expired:
             return Validity.EXPIRED
         return self.content.validity
 

@@ -158,16 +158,20 @@ def due_at(item: DisclosureItem) -> list[DueChange]:
         period = item.content.notice_period
         if period is not None and not item.notice_over:
             found.append(
-                DueChange(
-                    day_start(period.end + _ONE_DAY), DueKind.NOTICE_END, id_, ref
-                )
+                DueChange(_day_after(period.end), DueKind.NOTICE_END, id_, ref)
             )
         until = item.content.valid_until
-        if until is not None and item.repeal is None and item.expiry is None:
-            found.append(
-                DueChange(day_start(until + _ONE_DAY), DueKind.EXPIRY, id_, ref)
-            )
+        if until is not None and item.repeal is None and not item.expired:
+            found.append(DueChange(_day_after(until), DueKind.EXPIRY, id_, ref))
     return sorted(found)
+
+
+def _day_after(day: date) -> datetime:
+    """00:00 of the day after `day` (a stored date at the end of the calendar never
+    falls due, rather than overflow)."""
+    if day >= date.max - _ONE_DAY:
+        return datetime.max.replace(tzinfo=CHINA_TZ)
+    return day_start(day + _ONE_DAY)
 
 
 def due_changes(item: DisclosureItem, now: datetime) -> list[DueChange]:

@@ -8,6 +8,7 @@ project, the two logs opened lazily (and closed together), the one place a deliv
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Self
 
 import requests
 from eventsourcing.persistence import PersistenceError
@@ -143,25 +144,44 @@ class EngineBase:
 
     # -- one clock (docs/lifecycle.md) ------------------------------------------------
 
-    def fix_clock(self, now: datetime) -> None:
+    def fix_clock(self, now: datetime, *, ahead: bool = False) -> None:
         """Run this engine at `now` from here on (`syndicate sync --now`: rehearsals
-        and tests). Refused (`InputError`, nothing changed) for a naive time or one
-        earlier than an event already in either log: the log's times never go back."""
+        and tests). Refused (`InputError`, nothing changed) for a naive time, one
+        earlier than any event already in either log (the log's times never go
+        back), one after 2199, and — unless `ahead` (`--rehearsal`: a copy of a home
+        run through days to come) — one later than the wall clock: events recorded
+        ahead of time cannot be taken back."""
         if not isinstance(now, datetime) or now.tzinfo is None:
             raise InputError([Problem("now", "needs a date, a time and a time zone")])
+        if now.year > 2199:
+            raise InputError([Problem("now", f"{now:%Y} is not a year to rehearse")])
+        if not ahead and now > system_clock() + timedelta(minutes=1):
+            raise InputError(
+                [
+                    Problem(
+                        "now",
+                        f"{format_time(now)} is ahead of the real clock: every event "
+                        "recorded then is dated in the future for good; only on a "
+                        "rehearsal copy of a home, with --rehearsal",
+                    )
+                ]
+            )
         with store_errors():
-            latest = [
-                t
-                for t in (last_event_time(self.items), last_event_time(self.deliveries))
-                if t is not None
-            ]
-        if latest and now < max(latest):
+            latest = max(
+                (
+                    t
+                    for t in (latest_time(self.items), latest_time(self.deliveries))
+                    if t is not None
+                ),
+                default=None,
+            )
+        if latest is not None and now < latest:
             raise InputError(
                 [
                     Problem(
                         "now",
                         f"{format_time(now)} is before the newest event in the log "
-                        f"({format_time(max(latest))} China time); the log's times "
+                        f"({format_time(latest)} China time); the log's times "
                         "never go back",
                     )
                 ]
@@ -242,10 +262,23 @@ class _Fixed:
         return self.now
 
 
-def last_event_time(log: Any) -> datetime | None:
-    """The timestamp of the newest event stored in an eventsourcing application."""
-    last = log.recorder.max_notification_id()
-    if not last:
-        return None
-    [notification] = log.recorder.select_notifications(start=last, limit=1)
-    return cast(datetime, log.mapper.to_domain_event(notification).timestamp)
+def latest_time(log: Any) -> datetime | None:
+    """The latest timestamp of any event stored in an eventsourcing application (not
+    only the newest event's: a rehearsal ahead of the clock leaves later times before
+    earlier ones). Reads every stored event's JSON: for `--now` only."""
+    latest: datetime | None = None
+    start = 0
+    while True:
+        page = log.recorder.select_notifications(
+            start=start, limit=1000, inclusive_of_start=False
+        )
+        if not page:
+            return latest
+        for notification in page:
+            stamp = json.loads(bytes(notification.state)).get("timestamp")
+            if not isinstance(stamp, str):
+                continue
+            moment = datetime.fromisoformat(stamp)
+            if latest is None or moment > latest:
+                latest = moment
+        start = page[-1].id
