@@ -323,17 +323,20 @@ def _where(exc: OSError, action: str) -> str:
     return f" ({name})" if name and str(name) not in action else ""
 
 
-def write_file(target: Path, data: bytes, *, durable: bool = True) -> bool:
+def write_file(
+    target: Path, data: bytes, *, durable: bool = True, scratch: Path | None = None
+) -> bool:
     """Put `data` in `target` unless it holds them already; True if it wrote.
 
     Durable: `write_atomically` (readers never see half a file; it survives a power
-    loss). Otherwise still atomic and world-readable, without the fsyncs: for scratch
-    copies and rebuilds that sync once at the end.
+    loss; `scratch`: where its temporary copy goes, see there). Otherwise still atomic
+    and world-readable, without the fsyncs: for scratch copies and rebuilds that sync
+    once at the end.
     """
     if target.is_file() and target.read_bytes() == data:
         return False
     if durable:
-        write_atomically(target, data)
+        write_atomically(target, data, scratch=scratch)
         return True
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".tmp-{target.name}")

@@ -6,6 +6,7 @@ File-based adapters use it too (it is part of the stable extension API).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import tempfile
@@ -25,21 +26,38 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomically(target: Path, data: bytes, *, mode: int = 0o644) -> None:
+def write_atomically(
+    target: Path, data: bytes, *, mode: int = 0o644, scratch: Path | None = None
+) -> None:
     """Replace `target` with `data` all at once (creating folders as needed).
 
     `mode` defaults to world-readable: importers of published files (a CMS, an rsync job)
     often run as another user, and mkstemp alone would make the file owner-only.
+    `scratch`: where the temporary copy is written (a folder of the writer's own on the
+    same file system, e.g. an outlet's state folder) instead of beside `target`, so a
+    process killed mid-write leaves nothing in a published folder; on another file
+    system it falls back to beside `target`.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    where = target.parent
+    if scratch is not None:
+        scratch.mkdir(parents=True, exist_ok=True)
+        where = scratch
+    fd, tmp = tempfile.mkstemp(dir=where, prefix=".tmp-")
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            Path(tmp).unlink(missing_ok=True)
+            write_atomically(target, data, mode=mode)
+            return
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

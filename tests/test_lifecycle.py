@@ -124,7 +124,7 @@ def settle(engine: Engine, clock: FixedClock) -> None:
 
 def assert_consistent(engine: Engine) -> None:
     report = engine.consistency()
-    bad = [(r.ref, r.outlet, r.verdict, r.detail) for r in report.mismatched]
+    bad = [(r.ref, r.outlet, r.verdict, r.detail, r.path) for r in report.mismatched]
     assert not bad, bad
 
 
@@ -677,6 +677,9 @@ def test_time_driven_changes_survive_kill_9_of_sync_at_random_points(
                     if key[1] in ("NoticeEnded", "Released", "Expired"):
                         assert count == 1, key  # never twice, whatever was killed
         assert kills >= 10, "most kills must land while sync runs"
+        # A write cut short leaves its temporary copy in the portal's state folder,
+        # never in the web root, and the next delivery clears it.
+        assert not list((home / "outlets" / "portal").rglob(".tmp-*"))
         assert {k: counts[k] for k in expected} == expected
         # Every webhook receiver got each item's newest version.
         newest: dict[tuple[str, str], int] = {}
@@ -902,3 +905,28 @@ def test_review_switched_off_after_scheduling_releases_at_the_time(
     clock.now = china("2026-06-04")
     with open_engine(home, clock) as engine:
         assert [(r, e) for r, e in engine.advance()] == [(c.ref, "Released")]
+
+
+def test_a_killed_portal_write_leaves_nothing_in_the_web_root(tmp_path: Path) -> None:
+    """What kill -9 leaves mid-write (a temporary copy) is in the state folder, and
+    the next delivery, under the site's lock, clears it."""
+    home = CliHome(tmp_path / "home", {"SYNDICATE_STORE_URL": "sqlite"})
+    home.ok("init", "--no-review")
+    with (home.home / "syndicate.toml").open("a", encoding="utf-8") as config:
+        config.write(
+            '\n[outlets.portal]\nkind = "portal"\nchannel = "portal"\n'
+            'path = "outlets/portal"\nsite_url = "https://www.linxi.gov.cn"\n'
+            'site_name = "临溪县人民政府"\n'
+        )
+    clock = FixedClock(START)
+    with open_engine(home, clock) as engine:
+        engine.items.publish(content(index_no="K-1"), actor="甲")
+        engine.sync()
+        state = home.home / "outlets" / "portal.syndicate"  # the site's state folder
+        left = state / "tmp" / ".tmp-killed"
+        left.write_bytes(b"half a page")
+        engine.items.publish(content(index_no="K-2"), actor="甲")
+        engine.sync()
+        assert not left.exists()
+        assert not list((home.home / "outlets" / "portal").rglob(".tmp-*"))
+        assert_consistent(engine)

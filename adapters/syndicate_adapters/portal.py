@@ -657,7 +657,9 @@ class PortalSite:
     ) -> None:
         raw = data.encode("utf-8") if isinstance(data, str) else data
         target = (self.root if base is None else base) / relative
-        write_file(target, raw, durable=self.durable)
+        # Temporary copies go to the state folder: a worker killed mid-write leaves
+        # nothing in the web root (`recover` clears them, under the lock).
+        write_file(target, raw, durable=self.durable, scratch=self.state / "tmp")
 
     def _remove(self, relative: str, *, base: Path | None = None) -> None:
         target = (self.root if base is None else base) / relative
@@ -746,7 +748,14 @@ class PortalSite:
             return pages
 
     def recover(self, attachments: Path | None) -> None:
-        """Finish a delivery that stopped half-way (the journal says which)."""
+        """Finish a delivery that stopped half-way (the journal says which), and
+        clear the temporary copies a killed writer left (none is being written: the
+        lock is held)."""
+        scratch = self.state / "tmp"
+        if scratch.is_dir():
+            for stale in scratch.iterdir():
+                if stale.is_file() and stale.name.startswith(".tmp-"):
+                    stale.unlink(missing_ok=True)
         journal = self._json("journal.json", None)
         if journal is None:
             return
