@@ -336,7 +336,10 @@ def write_file(
     if target.is_file() and target.read_bytes() == data:
         return False
     if durable:
-        write_atomically(target, data, scratch=scratch)
+        if scratch is None:
+            write_atomically(target, data)
+        else:
+            write_atomically(target, data, scratch=scratch)
         return True
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".tmp-{target.name}")
