@@ -716,8 +716,8 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                 item, late_reason, problems, actor=actor, content=content
             )
             if timing is not None or (held and not rules.on):
-                item.hold_revision(
-                    content, reason=reason, rules=rules, actor=actor, at=now
+                item.submit_revision(
+                    content, reason=reason, rules=rules, actor=actor, at=now, held=True
                 )
                 if timing is not None and (
                     item.schedule is None or item.schedule.release_at != timing[0]

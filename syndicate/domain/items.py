@@ -917,57 +917,11 @@ class DisclosureItem(Aggregate):
     ) -> DisclosureItem:
         """A new item waiting for `release_at` (and for review, where it is on):
         `Drafted`, `Submitted` (no level with review off), `ReleaseScheduled`."""
-        actor = check_actor(actor)
-        digest = content_hash(content)
-        item = cls._create(
-            cls.Drafted,
-            id=known_id or content.id,
-            timestamp=at,
-            content=content,
-            content_hash=digest,
-            actor=actor,
-        )
-        item._submit(
-            rules,
-            kind=ProposalKind.PUBLISH,
-            content=content,
-            digest=digest,
-            reason=None,
-            note="",
-            actor=actor,
-            at=at,
-            held=True,
+        item = cls.draft(
+            content, rules=rules, actor=actor, at=at, known_id=known_id, held=True
         )
         item.schedule_release(release_at=release_at, reason=reason, actor=actor, at=at)
         return item
-
-    def hold_revision(
-        self,
-        content: ItemContent,
-        *,
-        reason: str,
-        rules: ReviewRules,
-        actor: str,
-        at: datetime,
-    ) -> None:
-        """Submit a new version that waits for its schedule (review on or off)."""
-        reason, digest = self._check_revision(content, reason)
-        kind = (
-            ProposalKind.PUBLISH
-            if self.status is ItemStatus.PENDING
-            else ProposalKind.REVISE
-        )
-        self._submit(
-            rules,
-            kind=kind,
-            content=content,
-            digest=digest,
-            reason=reason,
-            note="",
-            actor=check_actor(actor),
-            at=at,
-            held=True,
-        )
 
     def schedule_release(
         self,
@@ -1165,8 +1119,10 @@ class DisclosureItem(Aggregate):
         actor: str,
         at: datetime,
         known_id: UUID | None = None,
+        held: bool = False,
     ) -> DisclosureItem:
-        """A new item stored and submitted for review (versions 1 and 2, pending)."""
+        """A new item stored and submitted for review (versions 1 and 2, pending);
+        `held`: waiting for a schedule, with no review level if review is off."""
         actor = check_actor(actor)
         digest = content_hash(content)
         item = cls._create(
@@ -1186,6 +1142,7 @@ class DisclosureItem(Aggregate):
             note="",
             actor=actor,
             at=at,
+            held=held,
         )
         return item
 
@@ -1197,9 +1154,11 @@ class DisclosureItem(Aggregate):
         rules: ReviewRules,
         actor: str,
         at: datetime,
+        held: bool = False,
     ) -> None:
         """Submit a new version for review; what outlets show stays as it is until it
-        is released. Replaces a version still under review (its approvals lapse)."""
+        is released. Replaces a version still under review (its approvals lapse).
+        `held`: it waits for a schedule (no review level if review is off)."""
         reason, digest = self._check_revision(content, reason)
         kind = (
             ProposalKind.PUBLISH
@@ -1215,6 +1174,7 @@ class DisclosureItem(Aggregate):
             note="",
             actor=check_actor(actor),
             at=at,
+            held=held,
         )
 
     def submit_withdrawal(
