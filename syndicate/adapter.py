@@ -31,7 +31,11 @@ inheriting it (then mypy checks its signature), and the core asks with `isinstan
 - `ExpectsFiles`: `expected_files(scratch, renditions, checkpoints, public_key)`, what
   the folder of an outlet that writes files should hold;
 - `ChecksContent`: the class method `check_content(content) -> str | None`, why an item
-  cannot go to the outlet at all.
+  cannot go to the outlet at all;
+- `Digests`: `render_digest(jobs) -> list[Rendition]`, several deliveries in one
+  message (outlets with `digest_minutes`);
+- `Reminds`: `reminder_schedule()` and `remind(reminder, session)`, for outlets a
+  person puts renditions up on.
 
 Their docstrings state each contract.
 
@@ -57,7 +61,7 @@ import hashlib
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -78,6 +82,7 @@ __all__ = [
     "ChecksContent",
     "Confirms",
     "DeliveryJob",
+    "Digests",
     "ExpectsFiles",
     "ItemContent",
     "ItemView",
@@ -86,6 +91,10 @@ __all__ = [
     "PilotArea",
     "ReadsBack",
     "Receipt",
+    "Reminder",
+    "ReminderEntry",
+    "ReminderSchedule",
+    "Reminds",
     "Rendition",
     "ReviewNotice",
     "Stage",
@@ -142,6 +151,13 @@ class Capabilities(BaseModel):
         default=False,
         description="A person puts each rendition up (a printed sheet on a notice "
         "board): a delivery awaits `syndicate attest` after the rendition is produced.",
+    )
+    needs_history: bool = Field(
+        default=False,
+        description="Whole-set outlets only: the job also carries every earlier "
+        "released version of each item in the set (`DeliveryJob.past_versions`), for "
+        "an outlet that shows an item as it stood at an earlier time (a 政府公报 issue "
+        "compiled when its period closed).",
     )
     review_notices: bool = Field(
         default=False,
@@ -310,6 +326,11 @@ class DeliveryJob:
     previous: Sequence[Mapping[str, str]] = field(default_factory=tuple)
     # For `Operation.REVIEW_NOTICE` (review-queue outlets) only: what happened.
     review: ReviewNotice | None = None
+    # For whole-set outlets whose capabilities say `needs_history`: the earlier released
+    # versions of every item in `live_items` and `withdrawn_items` (each an `ItemView`
+    # as of that version: its `updated_at` is when that version became public), oldest
+    # first per item. Empty for every other outlet.
+    past_versions: Sequence[ItemView] = field(default_factory=tuple)
 
 
 class Rendition(BaseModel):
@@ -495,6 +516,75 @@ class ExpectsFiles(Protocol):
         doing no network I/O; return the `OutletFolder` naming the live folder and the
         files whose bytes live elsewhere. `syndicate audit consistency` and
         `syndicate repair` compare the live folder with it byte for byte."""
+
+
+@runtime_checkable
+class Digests(Protocol):
+    """An outlet that can carry several deliveries in one message (a digest): an
+    outlet with `digest_minutes` set gathers what became due within that many minutes
+    (`sync` sends what is due at once) and the worker renders them together."""
+
+    @abstractmethod
+    def render_digest(self, jobs: Sequence[DeliveryJob]) -> list[Rendition]:
+        """The messages that carry `jobs` (in log order, at least two), in the order
+        they are sent; pure and deterministic like `render`. Each rendition's
+        `meta["covers"]` lists the delivery ids it carries (comma-separated, in the
+        jobs' order); every job is covered by exactly one rendition, and no rendition
+        is larger than the outlet's `max_bytes`. Raises `PermanentDeliveryError` when
+        the jobs cannot go together (the worker then sends them one by one)."""
+
+
+@dataclass(frozen=True)
+class ReminderEntry:
+    """One rendition a person still has to put up: which delivery, what item, since
+    when."""
+
+    delivery_id: UUID
+    ref: str
+    title: str
+    operation: Operation
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A reminder to the person who puts an outlet's renditions up (a 网格员 who
+    forwards to a village group): what has waited, and how many reminders this is for
+    the oldest of them (`number`, 1 for the first)."""
+
+    outlet: str
+    number: int
+    at: datetime
+    entries: tuple[ReminderEntry, ...]
+
+    @property
+    def since(self) -> datetime:
+        """When the oldest entry became ready."""
+        return min(entry.since for entry in self.entries)
+
+
+@dataclass(frozen=True)
+class ReminderSchedule:
+    """When an outlet reminds: `after` a rendition waited that long, then every
+    `every`, at most `limit` times per rendition."""
+
+    after: timedelta
+    every: timedelta
+    limit: int
+
+
+@runtime_checkable
+class Reminds(Protocol):
+    """An outlet a person puts renditions up on (`needs_attestation`) that can remind
+    that person when one waits too long."""
+
+    @abstractmethod
+    def reminder_schedule(self) -> ReminderSchedule | None:
+        """When to remind (from the outlet's settings), or None never to."""
+
+    @abstractmethod
+    def remind(self, reminder: Reminder, session: requests.Session) -> Receipt:
+        """Send `reminder`; raises the delivery errors `deliver` may raise."""
 
 
 @runtime_checkable

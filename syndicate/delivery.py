@@ -50,7 +50,19 @@ from uuid import UUID
 import requests
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
-from syndicate.adapter import ChannelAdapter, Confirms, Receipt, Rendition
+from syndicate.adapter import (
+    ChannelAdapter,
+    Confirms,
+    DeliveryJob,
+    Digests,
+    Operation,
+    Receipt,
+    Reminder,
+    ReminderEntry,
+    ReminderSchedule,
+    Reminds,
+    Rendition,
+)
 from syndicate.application import Clock, Disclosures, system_clock
 from syndicate.domain.deliveries import Delivery, DeliveryState, delivery_id
 from syndicate.domain.outlets import RateSlot
@@ -211,6 +223,31 @@ def held_claims(
     return held
 
 
+@dataclass(frozen=True)
+class ReminderSent:
+    """One reminder to the person who puts an outlet's renditions up: the deliveries
+    it named, its number (for the delivery reminded most), whether it reached them."""
+
+    outlet: str
+    deliveries: tuple[UUID, ...]
+    number: int
+    ok: bool
+    message: str | None
+
+
+def _reminder_due(
+    delivery: Delivery, now: datetime, schedule: ReminderSchedule
+) -> bool:
+    """Whether a delivery awaiting attestation is due a reminder under `schedule`."""
+    count = getattr(delivery, "reminders", 0)
+    if count >= schedule.limit or delivery.delivered_at is None:
+        return False
+    if count == 0:
+        return now - delivery.delivered_at >= schedule.after
+    last = getattr(delivery, "reminded_at", None) or delivery.delivered_at
+    return now - last >= schedule.every
+
+
 @dataclass
 class RunSummary:
     """What one `sync` (or a stretch of `worker`) did.
@@ -225,6 +262,8 @@ class RunSummary:
     outcomes: dict[str, int] = field(default_factory=dict)
     held: list[HeldClaim] = field(default_factory=list)
     waiting: int = 0
+    # Reminders sent (or tried) to people who put renditions up (`Worker.remind`).
+    reminded: list[ReminderSent] = field(default_factory=list)
 
     def count(self, outcome: str) -> None:
         """Add one outcome."""
@@ -295,6 +334,7 @@ class Worker:
         session_factory: Callable[[], requests.Session] = requests.Session,
         batch_size: int = 20,
         attachments: Path | None = None,
+        hold_digests: bool = True,
     ) -> None:
         if isinstance(outlets, OutletSet):
             if outlets.deliveries is not deliveries or outlets.items is not items:
@@ -321,6 +361,9 @@ class Worker:
         # Shared with the outlet set, which reads earlier receipts from it.
         self._view = self.outlet_set.view
         self.stop_requested = False
+        # Outlets with `digest_minutes` wait that long after their oldest new delivery
+        # before sending (a worker); `sync` sends what is due at once.
+        self.hold_digests = hold_digests
 
     def close(self) -> None:
         """Release the HTTP sessions."""
@@ -339,7 +382,43 @@ class Worker:
             d for d in self._view.values() if d.outlet in self.outlets and d.is_due(now)
         ]
         chosen.sort(key=lambda d: (d.position, d.item_version, d.outlet))
-        return [d for d in chosen if not self._waits_for_older(d, now)]
+        chosen = [d for d in chosen if not self._waits_for_older(d, now)]
+        if self.hold_digests:
+            opens = self._digest_opens(chosen)
+            chosen = [
+                d
+                for d in chosen
+                if d.outlet not in opens or not _digestible(d) or now >= opens[d.outlet]
+            ]
+        return chosen
+
+    def _digest_opens(self, chosen: list[Delivery]) -> dict[str, datetime]:
+        """For each outlet with `digest_minutes`: when its digest may go (its oldest
+        new delivery's planning time plus that many minutes)."""
+        opens: dict[str, datetime] = {}
+        for d in chosen:
+            minutes = self.outlets[d.outlet].digest_minutes
+            if not minutes or not _digestible(d):
+                continue
+            at = d.planned_at + timedelta(minutes=minutes)
+            if d.outlet not in opens or at < opens[d.outlet]:
+                opens[d.outlet] = at
+        return opens
+
+    def digest_held(self, now: datetime) -> int:
+        """How many due deliveries wait for their outlet's digest window."""
+        if not self.hold_digests:
+            return 0
+        self.refresh()
+        chosen = [
+            d for d in self._view.values() if d.outlet in self.outlets and d.is_due(now)
+        ]
+        opens = self._digest_opens(chosen)
+        return sum(
+            1
+            for d in chosen
+            if d.outlet in opens and _digestible(d) and now < opens[d.outlet]
+        )
 
     def _latest_only(self, outlet: Outlet) -> bool:
         caps = outlet.capabilities
@@ -388,11 +467,13 @@ class Worker:
             if not batch:
                 break
             progressed = 0
-            for group in self._groups(batch):
+            for group, digest in self._groups(batch):
                 if self.stop_requested:
                     break
                 outcomes = (
-                    self._attempt_group(group)
+                    self._attempt_digest(group)
+                    if digest
+                    else self._attempt_group(group)
                     if len(group) > 1
                     else [self.attempt(group[0].id)]
                 )
@@ -407,6 +488,70 @@ class Worker:
         if not self.stop_requested:
             self._note_held(summary, self.clock())
         return summary
+
+    def remind(self) -> list[ReminderSent]:
+        """Remind the people who put renditions up (outlets that `Reminds`) of those
+        that waited past the outlet's schedule: one reminder per outlet naming every
+        rendition due one, recorded on each delivery (`Delivery.Reminded`) whether it
+        reached them or not, so a failing channel is not asked again every round."""
+        now = self.clock()
+        self.refresh()
+        waiting: dict[str, list[Delivery]] = {}
+        for d in self._view.values():
+            if (
+                d.state is DeliveryState.AWAITING_ATTESTATION
+                and d.outlet in self.outlets
+            ):
+                waiting.setdefault(d.outlet, []).append(d)
+        sent: list[ReminderSent] = []
+        for name in sorted(waiting):
+            adapter = self.outlet_set.adapter(name)
+            if not isinstance(adapter, Reminds):
+                continue
+            schedule = adapter.reminder_schedule()
+            if schedule is None:
+                continue
+            due = [d for d in waiting[name] if _reminder_due(d, now, schedule)]
+            if not due:
+                continue
+            outlet = self.outlets[name]
+            due.sort(key=lambda d: (d.delivered_at or now, d.position))
+            if outlet.rate_per_minute and not self._take_slots(outlet, due[0], 1):
+                continue
+            entries = []
+            for d in due:
+                item = self.items.get(d.item_id, version=d.item_version)
+                entries.append(
+                    ReminderEntry(
+                        delivery_id=d.id,
+                        ref=item.content.ref,
+                        title=item.content.title,
+                        operation=Operation(d.operation),
+                        since=d.delivered_at or now,
+                    )
+                )
+            number = max(getattr(d, "reminders", 0) for d in due) + 1
+            reminder = Reminder(
+                outlet=name, number=number, at=now, entries=tuple(entries)
+            )
+            ok, message = True, None
+            try:
+                adapter.remind(reminder, self.outlet_set.session(name))
+            except DeliveryError as exc:
+                ok, message = False, str(exc)
+            except Exception as exc:  # an adapter bug must not stop the worker
+                ok, message = False, f"adapter error: {exc!r}"
+            for d in due:
+                fresh = self.deliveries.delivery(d.id)
+                if fresh.state is not DeliveryState.AWAITING_ATTESTATION:
+                    continue
+                fresh.remind(worker=self.name, at=now, ok=ok, message=message)
+                with contextlib.suppress(IntegrityError):
+                    self.deliveries.save(fresh)
+            sent.append(
+                ReminderSent(name, tuple(d.id for d in due), number, ok, message)
+            )
+        return sent
 
     def held(self, now: datetime) -> list[HeldClaim]:
         """Deliveries on this worker's outlets held by another worker's live claim."""
@@ -433,27 +578,184 @@ class Worker:
             )
         )
 
-    def _groups(self, batch: list[Delivery]) -> Iterator[list[Delivery]]:
-        """Batch what is safe to batch; one at a time for everything else.
+    def _groups(self, batch: list[Delivery]) -> Iterator[tuple[list[Delivery], bool]]:
+        """Batch what is safe to batch; one at a time for everything else. Yields each
+        group and whether it is a digest.
 
-        Outlets that deduplicate and have no rate limit are claimed and recorded
-        `batch_size` at a time (one commit each way): if the worker dies mid-batch, the
-        claims expire and the batch is resent, which such outlets absorb. Outlets that
-        cannot deduplicate get one delivery per claim, so a crash leaves at most one
-        delivery unconfirmed.
+        Outlets with `digest_minutes` get everything due for them as one digest (one
+        message, or a few when it is too large for one). Outlets that deduplicate and
+        have no rate limit are claimed and recorded `batch_size` at a time (one commit
+        each way): if the worker dies mid-batch, the claims expire and the batch is
+        resent, which such outlets absorb. Outlets that cannot deduplicate get one
+        delivery per claim, so a crash leaves at most one delivery unconfirmed.
         """
+        digests: dict[str, list[Delivery]] = {}
         group: list[Delivery] = []
         for delivery in batch:
             outlet = self.outlets[delivery.outlet]
-            if outlet.capabilities.deduplicates and not outlet.rate_per_minute:
+            if (
+                outlet.digest_minutes
+                and _digestible(delivery)
+                and not outlet.capabilities.confirms_async
+            ):
+                digests.setdefault(outlet.name, []).append(delivery)
+            elif outlet.capabilities.deduplicates and not outlet.rate_per_minute:
                 group.append(delivery)
                 if len(group) >= self.batch_size:
-                    yield group
+                    yield group, False
                     group = []
             else:
-                yield [delivery]
+                yield [delivery], False
         if group:
-            yield group
+            yield group, False
+        for together in digests.values():
+            yield together, len(together) > 1
+
+    def _attempt_digest(self, group: list[Delivery]) -> list[str | None]:
+        """Claim a digest's deliveries in one transaction, send them as the messages
+        the adapter's `render_digest` makes, record each delivery's outcome with the
+        message that carried it."""
+        now = self.clock()
+        outlet = self.outlets[group[0].outlet]
+        ready: list[Delivery] = []
+        settled: list[tuple[Delivery, str]] = []
+        alone: list[tuple[Delivery, bool]] = []
+        for seen in group:
+            delivery = copy.deepcopy(seen)
+            decision = self._decide(delivery, now)
+            if decision == "claim":
+                took_over = delivery.state is DeliveryState.CLAIMED
+                delivery.claim(worker=self.name, at=now, expires_at=now + self.lease)
+                if took_over:
+                    alone.append((delivery, took_over))
+                else:
+                    ready.append(delivery)
+            elif decision is not None:
+                settled.append((delivery, decision))
+        claimed = [*ready, *(d for d, _ in alone)]
+        try:
+            self.deliveries.save(*claimed, *[d for d, _ in settled])
+        except IntegrityError:
+            return [self.attempt(d.id) for d in group]
+        outcomes: list[str | None] = [outcome for _, outcome in settled]
+        items: ItemCache = {}
+        done = [(d, self._execute(d, took_over, items)) for d, took_over in alone]
+        if len(ready) == 1:
+            done.append((ready[0], self._execute(ready[0], False, items)))
+        elif ready:
+            done += self._execute_digest(outlet, ready, items)
+        pending = [(d, d.collect_events(), o) for d, o in done]
+        try:
+            self.deliveries.save(*[e for _, events, _ in pending for e in events])
+        except IntegrityError:
+            for delivery, events, outcome in pending:
+                self._save_events(delivery.id, list(events), outcome)
+        self._retire_older_sheets(done)
+        outcomes += [None if o == "released" else o for _, o in done]
+        return outcomes
+
+    def _execute_digest(
+        self, outlet: Outlet, deliveries: list[Delivery], items: ItemCache
+    ) -> list[tuple[Delivery, str]]:
+        """Render claimed deliveries as one digest and send it; record (not save)
+        each delivery's outcome."""
+        adapter = self.outlet_set.adapter(outlet.name)
+        try:
+            jobs = [self.outlet_set.job(d, items) for d in deliveries]
+        except PersistenceError as exc:
+            error = TransientDeliveryError(f"store error: {exc}")
+            return [
+                (d, self._failed(d, error, None, permanent=False)) for d in deliveries
+            ]
+        try:
+            renditions = _checked_digest(
+                adapter, jobs, deliveries, outlet.capabilities.max_bytes
+            )
+        except PermanentDeliveryError:
+            # They cannot go together: each goes on its own.
+            return [(d, self._execute(d, False, items)) for d in deliveries]
+        except Exception as exc:  # a bug in an adapter's render must not stop it
+            bug = PermanentDeliveryError(f"render failed: {exc!r}")
+            return [(d, self._failed(d, bug, None, permanent=True)) for d in deliveries]
+        by_id = {str(d.id): d for d in deliveries}
+        together = ",".join(str(d.id) for d in deliveries)
+        results: list[tuple[Delivery, str]] = []
+        for index, rendition in enumerate(renditions, 1):
+            covered = [by_id[i] for i in rendition.meta["covers"].split(",")]
+            part = {"digest_of": together, "digest_part": f"{index}/{len(renditions)}"}
+            if (
+                self.stop_requested
+                or not all(self._lease_left(d, outlet) for d in covered)
+                or not self._take_slots(outlet, covered[0], _messages(rendition))
+            ):
+                for d in covered:
+                    d.record(
+                        Delivery.Released,
+                        at=self.clock(),
+                        worker=self.name,
+                        attempt=d.attempt,
+                    )
+                    results.append((d, "released"))
+                continue
+            results += [
+                (d, outcome)
+                for d, outcome in zip(
+                    covered,
+                    self._send_part(outlet, adapter, rendition, covered, part),
+                    strict=True,
+                )
+            ]
+        return results
+
+    def _send_part(
+        self,
+        outlet: Outlet,
+        adapter: ChannelAdapter,
+        rendition: Rendition,
+        covered: list[Delivery],
+        part: dict[str, str],
+    ) -> list[str]:
+        """Deliver one message of a digest; record each covered delivery's outcome."""
+        try:
+            receipt = self._deliver(outlet, adapter, rendition)
+        except UnknownOutcomeError as exc:
+            if outlet.capabilities.deduplicates:
+                return [
+                    self._failed(d, exc, rendition, permanent=False) for d in covered
+                ]
+            for d in covered:
+                d.record(
+                    Delivery.Unconfirmed,
+                    at=self.clock(),
+                    worker=self.name,
+                    attempt=d.attempt,
+                    message=f"{exc} (code {exc.code}); sent as part of a digest of "
+                    f"{len(covered)}; not resent automatically",
+                    rendition_sha256=rendition.sha256,
+                )
+            return ["unconfirmed"] * len(covered)
+        except PermanentDeliveryError as exc:
+            return [self._failed(d, exc, rendition, permanent=True) for d in covered]
+        except DeliveryError as exc:
+            return [self._failed(d, exc, rendition, permanent=False) for d in covered]
+        except Exception as exc:  # an adapter bug: record it, try later
+            error = TransientDeliveryError(f"adapter error: {exc!r}")
+            return [self._failed(d, error, rendition, permanent=False) for d in covered]
+        stored = {**_stored_receipt(receipt), **part}
+        attested = (
+            outlet.capabilities.needs_attestation
+            and receipt.detail.get("attestation") != "none"
+        )
+        for d in covered:
+            d.record(
+                Delivery.AwaitingAttestation if attested else Delivery.Succeeded,
+                at=self.clock(),
+                worker=self.name,
+                attempt=d.attempt,
+                rendition_sha256=rendition.sha256,
+                receipt=stored,
+            )
+        return ["awaiting_attestation" if attested else "succeeded"] * len(covered)
 
     def attempt(self, id_: UUID) -> str | None:
         """One attempt at one delivery; returns the outcome, or None if not taken."""
@@ -968,6 +1270,38 @@ def _span(span: timedelta) -> str:
     if minutes:
         return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     return f"{secs} s"
+
+
+def _digestible(delivery: Delivery) -> bool:
+    """A delivery that may go in a digest: a first send (not a retry, a check or a
+    review notice)."""
+    return (
+        delivery.state is DeliveryState.PLANNED
+        and delivery.operation != Operation.REVIEW_NOTICE.value
+        and not delivery.confirming
+    )
+
+
+def _checked_digest(
+    adapter: ChannelAdapter,
+    jobs: list[DeliveryJob],
+    deliveries: list[Delivery],
+    max_bytes: int | None,
+) -> list[Rendition]:
+    """The adapter's digest of `jobs`, checked: every delivery in exactly one
+    message, none too large. Raises PermanentDeliveryError (send them one by one)
+    when the adapter cannot digest or broke the rules."""
+    if not isinstance(adapter, Digests):
+        raise PermanentDeliveryError("the adapter makes no digests", code="no_digest")
+    renditions = adapter.render_digest(jobs)
+    covered = [i for r in renditions for i in r.meta.get("covers", "").split(",")]
+    if sorted(covered) != sorted(str(d.id) for d in deliveries):
+        raise PermanentDeliveryError(
+            "the digest does not carry each delivery exactly once", code="bad_digest"
+        )
+    if max_bytes is not None and any(len(r.data) > max_bytes for r in renditions):
+        raise PermanentDeliveryError("a digest message is too large", code="too_large")
+    return renditions
 
 
 def _messages(rendition: Rendition) -> int:

@@ -10,6 +10,7 @@ item approved at both levels, one returned with a comment and revised, a policy 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import secrets
@@ -30,6 +31,7 @@ from syndicate.domain.content import ItemContent
 from syndicate.domain.guard import GuardRefused
 from syndicate.domain.pii import id_check_digit
 from syndicate.engine import Engine
+from syndicate.engine.attest import Attestation
 from syndicate.engine.deliveries import DeliveryState, RunSummary
 from syndicate.errors import InputError, SyndicateError
 from syndicate.guardfiles import check_paths, write_fixed
@@ -46,6 +48,7 @@ from syndicate.testing.fakes import (
     WechatMpServer,
     WeComRobotServer,
 )
+from syndicate.testing.weibo import WeiboServer
 
 __all__ = ["DEMO_ACTOR", "example_items_dir", "run_demo"]
 
@@ -146,6 +149,84 @@ allow_private_network = true   # the demo's fake WeChat API runs on 127.0.0.1
 [delivery]
 first_check_seconds = 1   # WeChat publishes in seconds to minutes; the demo's fake at once
 """
+# Village WeChat groups (村民微信群) are personal groups no robot can post in: a 网格员
+# forwards each notice by hand. The township lists its groups in one table; each group is
+# an outlet whose deliveries wait for the 网格员's confirmation (`syndicate attest`). The
+# 网格员s are told through their work group's robot (the demo's fake WeCom). Also the
+# county's 政务微博, on a loopback fake of api.weibo.com.
+RELAY = """
+[outlets.qingshi-relay]
+kind = "wechat_relay"
+channel = "group"
+portal_url = "{site}"
+folder = "outlets/relay"                  # share cards, texts, printable task sheets
+notify = "wecom"
+notify_webhook = "${{SYNDICATE_DEMO_GRID_KEY}}"
+notify_base_url = "{wecom}"
+allow_private_network = true
+digest_minutes = 30                       # a burst of items is one task per group
+
+[[outlets.qingshi-relay.each]]
+id = "liutang"
+group = "柳塘村村民群"
+relayer = "网格员 王芳"
+
+[[outlets.qingshi-relay.each]]
+id = "dongzhuang"
+group = "东庄村村民群"
+relayer = "网格员 李强"
+
+[outlets.linxi-weibo]
+kind = "weibo"
+channel = "new_media"
+access_token = "${{SYNDICATE_DEMO_WEIBO_TOKEN}}"
+safe_domain = "www.linxi.gov.cn"
+portal_url = "{site}"
+api_base = "{weibo}"
+allow_private_network = true
+"""
+RELAY_CONFIRMED, RELAY_WAITING = "qingshi-relay-liutang", "qingshi-relay-dongzhuang"
+# The service hall's screens (an LCD page, an LED text file) and the county's 政府公报,
+# which compiles the documents marked for it into numbered monthly issues. It watches
+# every change (no channel), so last month's issue is compiled by this month's first.
+SCREEN_AND_GAZETTE = """
+[outlets.screen-hall]
+kind = "screen"
+channel = "kiosk"          # what the hall's kiosk shows (`screen`: items marked 电子屏)
+path = "outlets/screen-hall"
+title = "临溪县政务服务中心 · 政务公开"
+portal_url = "{site}"
+
+[outlets.gazette]
+kind = "gazette"
+path = "outlets/gazette"
+title = "临溪县人民政府公报"
+publisher = "临溪县人民政府办公室"
+portal_url = "{site}"
+"""
+# Two 行政规范性文件 released last month, marked for the 政府公报 (政府网站、政府公报).
+GAZETTE_DOCUMENTS = (
+    (
+        "临溪县人民政府办公室",
+        "11330100MB00000029/2026-00061",
+        "临政办规〔2026〕5号",
+        "临溪县人民政府办公室关于印发《临溪县农村集体经济组织财务公开办法》的通知",
+        "扶贫",
+        "第一条 为规范农村集体经济组织财务公开，保障农民群众的知情权、参与权和监督权，"
+        "制定本办法。\n\n第二条 村级财务收支情况每季度公开一次，重大事项随时公开。\n\n"
+        "第三条 本办法自印发之日起施行，有效期五年。",
+    ),
+    (
+        "临溪县民政局",
+        "11330100MB0000006R/2026-00064",
+        "临民规〔2026〕2号",
+        "临溪县民政局关于进一步规范临时救助工作的实施意见",
+        "社会救助",
+        "一、对象范围：因突发性、紧迫性、临时性原因导致基本生活陷入困境的家庭或个人。"
+        "\n\n二、救助标准：一般不超过当地月最低生活保障标准的6倍。\n\n"
+        "三、本意见自印发之日起施行。",
+    ),
+)
 WECHAT_APP_ID = "wx5d3c0a7e91b24f68"
 GROUP_KEYS = ("SYNDICATE_DEMO_WECOM_KEY", "SYNDICATE_DEMO_DINGTALK_TOKEN")
 GROUP_SECRETS: dict[str, Callable[[], str]] = {
@@ -155,6 +236,10 @@ GROUP_SECRETS: dict[str, Callable[[], str]] = {
     "SYNDICATE_DEMO_DINGTALK_TOKEN": lambda: secrets.token_hex(32),
     "SYNDICATE_DEMO_DINGTALK_SECRET": lambda: "SEC" + secrets.token_hex(32),
     "SYNDICATE_DEMO_WECHAT_SECRET": lambda: secrets.token_hex(16),
+    "SYNDICATE_DEMO_GRID_KEY": lambda: (
+        f"{secrets.token_hex(4)}-grid-4c1e-9b7f-{secrets.token_hex(6)}"
+    ),
+    "SYNDICATE_DEMO_WEIBO_TOKEN": lambda: "2.00" + secrets.token_hex(15),
 }
 # 先审后发 in the demo home: two levels in order, each with its named reviewer. The
 # demo is the author of every item and cannot approve its own submissions.
@@ -278,7 +363,10 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         values[variable] = os.environ.get(variable) or make()
     with (
         LoopbackServer(receive) as receiver,
-        WeComRobotServer(keys=[values["SYNDICATE_DEMO_WECOM_KEY"]]) as wecom,
+        WeComRobotServer(
+            keys=[values["SYNDICATE_DEMO_WECOM_KEY"], values["SYNDICATE_DEMO_GRID_KEY"]]
+        ) as wecom,
+        WeiboServer(tokens=[values["SYNDICATE_DEMO_WEIBO_TOKEN"]]) as weibo,
         DingTalkRobotServer() as ding,
         WechatMpServer(
             app_id=WECHAT_APP_ID,
@@ -303,12 +391,16 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
             config.write(
                 WECHAT.format(app_id=WECHAT_APP_ID, wechat=wechat.url, site=SITE_URL)
             )
+            config.write(RELAY.format(wecom=wecom.url, weibo=weibo.url, site=SITE_URL))
+            config.write(SCREEN_AND_GAZETTE.format(site=SITE_URL))
         project = Project.load(home)
+        summary = RunSummary()
+        _gazette_last_month(project, echo, summary)
         with Engine(project) as engine:
-            summary = RunSummary()
             _publish_examples(engine, echo, lambda: _deliver(engine, echo, summary))
             _deliver(engine, echo, summary)
             _guard_and_erase(engine, echo, lambda: _deliver(engine, echo, summary))
+            relayed = _confirm_relay(engine, echo)
             unserved = _unserved(engine)
         echo(
             f"\ndelivered: {summary.outcomes.get('succeeded', 0)} deliveries succeeded, "
@@ -346,11 +438,24 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
             f"e.g. “{articles[-1]['articles'][0]['title'][:40] if articles else '-'}”",
             "village-board": f"{len(list((outlets / 'village-board').glob('*.pdf')))} "
             "A4 PDF sheets in outlets/village-board, awaiting attestation",
+            RELAY_CONFIRMED: f"{relayed[0]} items forwarded by 网格员 王芳 and "
+            "confirmed (share cards, texts, task sheets in outlets/relay/柳塘村村民群)",
+            RELAY_WAITING: f"{relayed[1]} items waiting for 网格员 李强 to forward them "
+            "(`status` says how long; a worker reminds him after a day)",
+            "screen-hall": "an LCD page (outlets/screen-hall/lcd/index.html) and an LED "
+            "text file (led/notice.txt, GB18030) for the service hall's screens",
+            "gazette": _gazette_line(outlets / "gazette"),
+            "linxi-weibo": f"{len(weibo.posts)} posts on the demo's Weibo account"
+            + (
+                f", e.g. “{next(iter(weibo.posts.values())).text[:30]}…”"
+                if weibo.posts
+                else ""
+            ),
         }
         for name, line in lines.items():
             if name in unserved:
                 line = f"not served: {unserved[name]}"
-            echo(f"  {name:<16} {line}")
+            echo(f"  {name:<24} {line}")
         with Engine(project) as engine:
             _audit(engine, echo, skip=set(unserved))
     prefix = f"syndicate --home {home}"
@@ -370,8 +475,14 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         f"  {prefix} serve                       # the portal at http://127.0.0.1:8000/"
     )
     echo(f"  {prefix} serve --outlet kiosk-hall   # the kiosk bundle")
+    echo(f"  {prefix} serve --outlet screen-hall  # the hall's screen: /lcd/index.html")
+    echo(f"  {prefix} serve --outlet gazette      # the 政府公报 and its 公报数据库")
     echo(
         f"  {prefix} attest DELIVERY --by 张三     # after posting a sheet (ids: status)"
+    )
+    echo(
+        f"  {prefix} attest --outlet {RELAY_WAITING} --item ITEM --by 网格员李强"
+        "   # after forwarding"
     )
     echo(
         "(The webhook receiver, the group robots and the WeChat API stopped with the "
@@ -760,7 +871,7 @@ def _deliver(
     summary.planned_events += engine.plan()
     # The engine's worker: the home's lease and backoff, whose first check with an
     # outlet that confirms later is `[delivery] first_check_seconds` (1 s here).
-    worker = engine.worker("demo")
+    worker = engine.worker("demo", hold_digests=False)  # as `sync`: no digest waits
     try:
         worker.run_until_idle(summary)
         # WeChat accepted the articles and publishes them in the background: look
@@ -782,6 +893,89 @@ def _deliver(
         return summary
     finally:
         worker.close()
+
+
+def _gazette_last_month(
+    project: Project, echo: Callable[[str], None], summary: RunSummary
+) -> None:
+    """Two 规范性文件 for the 政府公报, reviewed and released on the 18th of last month
+    (the engine's clock set back then, ticking; the log is empty so far), so that this
+    month's first change compiles last month's issue."""
+    now = datetime.now(CHINA_TZ)
+    first = now.replace(day=1, hour=10, minute=0, second=0, microsecond=0)
+    then = (first - timedelta(days=1)).replace(day=18)
+    started = time.monotonic()
+
+    def clock() -> datetime:
+        return then + timedelta(seconds=time.monotonic() - started)
+
+    with Engine(project, clock=clock) as engine:
+        log = engine.items
+        for agency, index_no, doc_no, title, area, body in GAZETTE_DOCUMENTS:
+            content = ItemContent.model_validate(
+                {
+                    "agency": agency,
+                    "index_no": index_no,
+                    "doc_no": doc_no,
+                    "title": title,
+                    "area": area,
+                    "stage": "决策公开",
+                    "category": "行政规范性文件",
+                    "basis": "《中华人民共和国政府信息公开条例》第二十条",
+                    "formed_on": (then - timedelta(days=3)).date().isoformat(),
+                    "validity": "现行有效",
+                    "channels": ["政府网站、政府公报"],
+                    "body": body,
+                }
+            )
+            submitted = log.publish(content, actor=DEMO_ACTOR)
+            _approve(log, submitted.ref)
+        _deliver(engine, echo, summary)
+    echo(
+        f"\ngazette    {len(GAZETTE_DOCUMENTS)} 行政规范性文件 marked 政府公报, reviewed and "
+        f"released on {then:%Y-%m-%d} (last month): this month's first change "
+        "compiles last month's issue"
+    )
+
+
+def _gazette_line(folder: Path) -> str:
+    """What the 政府公报 outlet holds (issues.json lists the issues)."""
+    pdfs = sorted(folder.rglob("*.pdf"))
+    if not pdfs:
+        return "no issue yet (outlets/gazette)"
+    return (
+        f"{len(pdfs)} issue(s) of 临溪县人民政府公报 as PDF and pages, e.g. "
+        f"outlets/gazette/{pdfs[0].relative_to(folder).as_posix()}, and the 公报数据库 "
+        "(outlets/gazette/index.html)"
+    )
+
+
+def _confirm_relay(engine: Engine, echo: Callable[[str], None]) -> tuple[int, int]:
+    """网格员 王芳 forwarded every task to 柳塘村村民群 and confirms each (a digest once);
+    李强's tasks for 东庄村村民群 still wait. Returns how many of each."""
+    confirmed = waiting = 0
+    for row in engine.status():
+        for task in row.awaiting_attestation:
+            if row.outlet == RELAY_WAITING:
+                waiting += 1
+            if row.outlet != RELAY_CONFIRMED:
+                continue
+            fresh = engine.deliveries.delivery(task.delivery_id)
+            if fresh.state is not DeliveryState.AWAITING_ATTESTATION:
+                confirmed += 1  # confirmed with the digest it went in
+                continue
+            screenshot = hashlib.sha256(f"screenshot {task.delivery_id}".encode())
+            engine.attest(
+                str(task.delivery_id),
+                Attestation.of(by="网格员 王芳", photo_sha256=screenshot.hexdigest()),
+                actor=DEMO_ACTOR,
+            )
+            confirmed += 1
+    echo(
+        f"relay: 网格员 王芳 confirmed forwarding {confirmed} items to 柳塘村村民群; "
+        f"{waiting} wait for 网格员 李强 (东庄村村民群)"
+    )
+    return confirmed, waiting
 
 
 class DemoFailed(SyndicateError):

@@ -57,7 +57,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from syndicate.adapter import Capabilities, ChannelAdapter
+from syndicate.adapter import Capabilities, ChannelAdapter, Digests
 from syndicate.domain.catalogue import ChannelCategory, parse_area, parse_channel
 from syndicate.domain.content import ItemContent, problems_from_validation_error
 from syndicate.errors import ConfigurationError
@@ -77,6 +77,7 @@ __all__ = [
     "OutletTable",
     "WholeNumber",
     "configuration_error",
+    "expand_each",
     "expand_env",
     "load_outlets",
     "outlet_kinds",
@@ -211,6 +212,9 @@ class Outlet:
     # An internal outlet that receives the office's review notices (待审核 / 已退回 /
     # 已发布) and nothing else (docs/review.md).
     review_queue: bool = False
+    # Gather the deliveries that become due within this many minutes into one
+    # message (outlets whose adapter `Digests`; docs/delivery.md).
+    digest_minutes: int | None = None
     # Intranet outlets (and tests' loopback receivers) may reach loopback, private and
     # link-local addresses; every other outlet's requests are refused there (netguard).
     allow_private_network: bool = False
@@ -261,6 +265,7 @@ class Outlet:
             internal=self.internal,
             review_queue=self.review_queue,
             rate_per_minute=self.rate_per_minute,
+            digest_minutes=self.digest_minutes,
             allow_private_network=self.allow_private_network,
             # Unset optional settings are None (not the text "None").
             settings={
@@ -287,6 +292,7 @@ class OutletDescription:
     allow_private_network: bool
     settings: Mapping[str, str | None]
     review_queue: bool = False
+    digest_minutes: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The JSON object `syndicate outlets check --json` prints for it."""
@@ -301,6 +307,7 @@ class OutletDescription:
             "rate_per_minute": self.rate_per_minute,
             "allow_private_network": self.allow_private_network,
             "review_queue": self.review_queue,
+            "digest_minutes": self.digest_minutes,
             "settings": dict(self.settings),
         }
 
@@ -604,6 +611,11 @@ class OutletTable(BaseModel):
         says("must be a whole number >= 1"),  # one message, not one per arm
         Field(validate_default=True),
     ] = None
+    digest_minutes: Annotated[
+        WholeNumber | None,
+        says("must be a whole number of minutes from 1 to 1440"),
+        Field(validate_default=True),
+    ] = None
 
     @classmethod
     def load(
@@ -725,6 +737,22 @@ class OutletTable(BaseModel):
                 raise refused_as_said(str(exc)) from None
         return value
 
+    @field_validator("digest_minutes", mode="after")
+    @classmethod
+    def _digests(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None:
+            return value
+        if not 1 <= value <= 1440:
+            raise refused("must be a whole number of minutes from 1 to 1440")
+        kind = info.data.get("kind")
+        if kind is None:
+            return value
+        if not issubclass(_loading(info).registry[kind], Digests):
+            raise refused(
+                f"{kind} outlets cannot gather items into one message; leave it out"
+            )
+        return value
+
     @field_validator("rate_per_minute", mode="after")
     @classmethod
     def _within_the_platforms_limit(
@@ -789,6 +817,15 @@ def _load_one(
     home: Path,
     environ: Mapping[str, str],
 ) -> Outlet:
+    if isinstance(table, dict) and "each" in table:
+        if table["each"] == "clash":
+            raise ConfigurationError(
+                f"{outlet_place(name)}.each: an entry's outlet name (NAME-ID) is "
+                "also the name of another outlet; choose other ids"
+            )
+        raise ConfigurationError(
+            _each_problem(name, table) or f"{outlet_place(name)}.each: invalid"
+        )
     valid = OutletTable.load(name, table, registry, home=home, environ=environ)
     return Outlet(
         name,
@@ -802,6 +839,7 @@ def _load_one(
         internal=valid.internal,
         review_queue=valid.review_queue,
         rate_per_minute=valid.rate_per_minute,
+        digest_minutes=valid.digest_minutes,
         allow_private_network=valid.allow_private_network,
         written=valid.settings.written,
     )
@@ -876,6 +914,69 @@ def outlet_toml(name: str, table: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _each_problem(name: str, table: dict[str, Any]) -> str | None:
+    """Why the `each` list of `[outlets.NAME]` cannot be expanded, or None."""
+    where = outlet_place(name) if _NAME.fullmatch(name) else f"outlets.{name}"
+    entries = table.get("each")
+    if not isinstance(entries, list) or not entries:
+        return (
+            f"{where}.each: must be a non-empty list of tables ([[outlets.{name}.each]]"
+            "), one per outlet, each with an `id`"
+        )
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        at = f"{where}.each[{index}]"
+        if not isinstance(entry, dict):
+            return f"{at}: must be a table with an `id` and the settings that differ"
+        id_ = entry.get("id")
+        if not isinstance(id_, str) or not _EACH_ID.fullmatch(id_):
+            return (
+                f"{at}.id: must be letters, digits, '_' or '-' (at most 40), e.g. "
+                '"liutang"; the outlet is then named NAME-ID'
+            )
+        if not _NAME.fullmatch(f"{name}-{id_}"):
+            return f"{at}.id: {name}-{id_} is longer than an outlet name may be (64)"
+        if id_ in seen:
+            return f"{at}.id: {id_!r} is listed twice"
+        seen.add(id_)
+        for key in ("each", "kind"):
+            if key in entry:
+                return f"{at}.{key}: set it on [outlets.{name}], not per entry"
+    return None
+
+
+_EACH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+
+
+def expand_each(tables: Any) -> Any:
+    """The `[outlets.NAME]` tables with each `each` list expanded: a table listing
+    `[[outlets.NAME.each]]` entries stands for one outlet per entry, named
+    `NAME-<id>`, with the table's settings and the entry's own on top (a township's
+    30 village groups in one table). A table whose `each` is malformed, or whose
+    expansion would repeat a name, is kept as it is: loading it says what is wrong."""
+    if not isinstance(tables, dict):
+        return tables
+    expanded: dict[str, Any] = {}
+    for name, table in tables.items():
+        if not (isinstance(table, dict) and "each" in table):
+            expanded[name] = table
+            continue
+        if _each_problem(name, table) is not None:
+            expanded[name] = table
+            continue
+        base = {key: value for key, value in table.items() if key != "each"}
+        names = [f"{name}-{entry['id']}" for entry in table["each"]]
+        if any(n in tables or n in expanded for n in names):
+            expanded[name] = {**table, "each": "clash"}
+            continue
+        for full, entry in zip(names, table["each"], strict=True):
+            expanded[full] = {
+                **base,
+                **{key: value for key, value in entry.items() if key != "id"},
+            }
+    return expanded
+
+
 def load_outlets(
     tables: Any,
     registry: Registry,
@@ -888,6 +989,7 @@ def load_outlets(
         return {}
     if not isinstance(tables, dict):
         raise ConfigurationError("outlets: must be a table of [outlets.NAME] tables")
+    tables = expand_each(tables)
     return {
         name: _load_one(name, table, registry, home, environ)
         for name, table in sorted(tables.items())

@@ -33,6 +33,7 @@ from pydantic import BaseModel
 from syndicate.adapter import (
     ChannelAdapter,
     DeliveryJob,
+    Digests,
     ItemView,
     Operation,
     ReadsBack,
@@ -312,6 +313,7 @@ class OutletSet:
             )
         live: list[ItemView] = []
         withdrawn: list[ItemView] = []
+        past: list[ItemView] = []
         if outlet.capabilities.whole_set:
             for other, _ in self.items.items_as_of(delivery.position):
                 if not other.released:
@@ -323,6 +325,8 @@ class OutletSet:
                 # item does (a feed's tombstone).
                 gone = view.withdrawn or view.notice_ended == "remove"
                 (withdrawn if gone else live).append(view)
+                if outlet.capabilities.needs_history:
+                    past.extend(self._past_views(other))
         return DeliveryJob(
             delivery_id=delivery.id,
             outlet=outlet.name,
@@ -333,7 +337,21 @@ class OutletSet:
             withdrawn_items=tuple(withdrawn),
             attachments=self.attachments,
             previous=self._previous(delivery) if previous is None else tuple(previous),
+            past_versions=tuple(past),
         )
+
+    def _past_views(self, item: DisclosureItem) -> list[ItemView]:
+        """`item` as of each earlier version that changed what outlets show, oldest
+        first (`DeliveryJob.past_versions`)."""
+        versions = sorted({r.version for r in item.history} - {item.version})
+        views = []
+        for version in versions:
+            earlier = cast(
+                DisclosureItem, self.items.repository.get(item.id, version=version)
+            )
+            if earlier.history:
+                views.append(item_view(earlier))
+        return views
 
     def _previous(self, delivery: Delivery) -> tuple[dict[str, str], ...]:
         """Receipts of the item's earlier versions that succeeded on the same outlet.
@@ -363,7 +381,30 @@ class OutletSet:
         (pure). `previous`: the receipts of the item's earlier versions as they stood
         then (a replay gives them); by default they come from `view`."""
         job = self.job(delivery, previous=previous)
-        return job, self._adapters[delivery.outlet].render(job)
+        adapter = self._adapters[delivery.outlet]
+        together = (delivery.receipt or {}).get("digest_of")
+        if together and isinstance(adapter, Digests):
+            return job, self._digest_part(delivery, together, job, adapter)
+        return job, adapter.render(job)
+
+    def _digest_part(
+        self, delivery: Delivery, together: str, job: DeliveryJob, adapter: Digests
+    ) -> Rendition:
+        """The message of a digest (`digest_of`: the deliveries sent together, in
+        order) that carried `delivery`, rendered again."""
+        loaded: ItemCache = {}
+        jobs = []
+        for text in together.split(","):
+            other = UUID(text)
+            jobs.append(
+                job
+                if other == delivery.id
+                else self.job(self.deliveries.delivery(other), loaded)
+            )
+        for rendition in adapter.render_digest(jobs):
+            if str(delivery.id) in rendition.meta.get("covers", "").split(","):
+                return rendition
+        raise ValueError(f"delivery {delivery.id} is in no message of its digest")
 
     def rendition_of(self, delivery: Delivery) -> bytes:
         """The delivery's rendition, rendered again from the log (pure)."""

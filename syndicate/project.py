@@ -64,6 +64,7 @@ from syndicate.outlets import (
     OutletTable,
     WholeNumber,
     configuration_error,
+    expand_each,
     expand_env,
     load_outlets,
     outlet_place,
@@ -824,7 +825,7 @@ class Project:
         )
         self._notice_table = notice or NoticeTable()
         self._notice: NoticePolicy | None = None
-        self._outlet_tables = outlet_tables
+        self._outlet_tables = expand_each(outlet_tables)
         self._environ = dict(os.environ if environ is None else environ)
         self._registry = registry
         self._outlets: dict[str, Outlet] | None = None
@@ -975,7 +976,7 @@ class Project:
         data = tomllib.loads(text)
         if tables is not None and not isinstance(tables, dict):
             load_outlets(tables, self.registry, home=self.home, environ=self._environ)
-        if name in (tables or {}):
+        if name in (tables or {}) or name in expand_each(tables or {}):
             raise ConfigurationError(
                 f"{where}: already in {path}; choose another name, or change that "
                 "table there"
@@ -1000,7 +1001,7 @@ class Project:
                 "outlets written as an inline table?); add the table by hand"
             )
         write_atomically(path, added.encode("utf-8"), mode=path.stat().st_mode & 0o777)
-        self._outlet_tables = expected["outlets"]
+        self._outlet_tables = expand_each(expected["outlets"])
         self._outlets = None
         return outlet
 

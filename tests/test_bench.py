@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import audit, deliver, pii, portal, publish, review, sheets
+from bench import audit, deliver, groups, pii, portal, publish, review, sheets
 
 
 def test_publish_benchmark_reports_both_ratios(
@@ -89,3 +89,14 @@ def test_pii_benchmark_reports_speed_cost_and_recall(
     out = capsys.readouterr().out
     assert "guard / publish:" in out
     assert figures["list_check_vs_publish"] > 0
+
+
+def test_groups_benchmark_reports_digest_ratios_and_no_penalties(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    figures = groups.main(["--groups", "3", "--items", "10", "--latency", "0"])
+    assert figures["penalties"] == 0
+    assert figures["message_ratio"] == pytest.approx(1 / 10)  # one message a group
+    out = capsys.readouterr().out
+    assert "no digest  wall" in out
+    assert "digest / no digest:" in out

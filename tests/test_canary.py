@@ -63,6 +63,9 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
         "CANARY_DING_TOKEN": secrets.token_hex(32),
         "CANARY_DING_SECRET": "SEC" + secrets.token_hex(32),
         "CANARY_WECHAT": secrets.token_hex(16),
+        # The robot that tells a 网格员 what to forward to a village group.
+        "CANARY_GRID": f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-4c1e-9b7f-"
+        f"{secrets.token_hex(6)}",
     }
     forms = {name: encodings(value) for name, value in canaries.items()}
     # The webhook's signing key is the base64 part; search its bytes too.
@@ -79,7 +82,9 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
 
     with (
         LoopbackServer(receive) as receiver,
-        WeComRobotServer(keys=[canaries["CANARY_WECOM"]]) as wecom,
+        WeComRobotServer(
+            keys=[canaries["CANARY_WECOM"], canaries["CANARY_GRID"]]
+        ) as wecom,
         DingTalkRobotServer() as ding,
         WechatMpServer(
             app_id="wx0123456789abcdef", secret=canaries["CANARY_WECHAT"]
@@ -112,6 +117,23 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
             + toml_table(
                 "wechat", wechat.outlet_table("CANARY_WECHAT", portal_url=PORTAL)
             )
+            + toml_table(
+                "relay",
+                {
+                    "kind": "wechat_relay",
+                    "channel": "group",
+                    "group": "柳塘村村民群",
+                    "relayer": "王芳",
+                    "portal_url": PORTAL,
+                    "folder": "relay",
+                    "notify": "wecom",
+                    "notify_webhook": "${CANARY_GRID}",
+                    "notify_base_url": wecom.url,
+                    "remind_after_hours": 0.0003,
+                    "remind_every_hours": 0.0003,
+                    **loopback_outlet_keys(),
+                },
+            )
             + "[delivery]\nfirst_check_seconds = 1\n"
         )
         home = tmp_path / "home"
@@ -138,6 +160,8 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
         # Failures first: a 410 from the webhook, a bad-key answer from WeCom (whose
         # message names the key, masked), a signature refusal from DingTalk.
         wecom.script(canaries["CANARY_WECOM"], Reply(errcode=93000))
+        # The 网格员's robot refuses once too (the message masks the key).
+        wecom.script(canaries["CANARY_GRID"], Reply(errcode=93000))
         ding.script(
             canaries["CANARY_DING_TOKEN"],
             Reply(errcode=310000, errmsg="sign not match"),
@@ -165,6 +189,10 @@ def test_no_secret_of_any_push_outlet_is_kept_or_shown(
             cli("audit", "consistency", "--json"),
         ]
         assert len(wecom.messages(canaries["CANARY_WECOM"])) == 1
+        # The task (text and card), then a reminder (after about a second).
+        told = [m["msgtype"] for m in wecom.messages(canaries["CANARY_GRID"])]
+        assert told[:2] == ["text", "image"]
+        assert len(told) >= 3
         assert len(ding.messages(canaries["CANARY_DING_TOKEN"])) == 1
         assert len(hits) == 2
         assert len(wechat.calls("freepublish/submit")) == 1

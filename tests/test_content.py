@@ -9,7 +9,13 @@ from uuid import UUID
 
 import pytest
 
-from syndicate.domain.catalogue import AREAS, Attribute, ChannelCategory, Stage
+from syndicate.domain.catalogue import (
+    AREAS,
+    DEFAULT_CHANNELS,
+    Attribute,
+    ChannelCategory,
+    Stage,
+)
 from syndicate.domain.content import (
     ItemContent,
     content_hash,
@@ -70,7 +76,8 @@ def test_defaults_audience_attribute_and_all_channels() -> None:
     item = content()
     assert item.audience == "全社会"
     assert item.attribute is Attribute.PROACTIVE
-    assert item.channels == tuple(ChannelCategory)
+    assert item.channels == DEFAULT_CHANNELS
+    assert ChannelCategory.GAZETTE not in item.channels
     assert item.attachments == ()
 
 

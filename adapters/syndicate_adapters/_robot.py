@@ -412,6 +412,12 @@ def _time_notice(item: ItemView, mark: TimeMark, link: str) -> Notice:
     )
 
 
+def _digest_entry(notice: Notice) -> str:
+    """One item of a digest message: its heading as a link, the first two facts."""
+    facts = " · ".join(md_text(value) for _, value in notice.facts[:2])
+    return f"- [{md_text(notice.heading)}]({notice.link})\n  {facts}"
+
+
 def review_text(job: DeliveryJob) -> str:
     """The text of a review notice (`Operation.REVIEW_NOTICE`): `job.review`'s title,
     stage, level and comment, never `job.item`'s (that is the version outlets show, which
@@ -568,7 +574,12 @@ class RobotAdapter(BaseAdapter[_RobotSettings]):
         super().__init__(settings)
         self._window = RateWindow(self.per_minute)
 
-    # Subclasses provide these five.
+    # Subclasses provide these six.
+    @property
+    def portal_url(self) -> str:
+        """The portal's base URL messages link to (the outlet's `portal_url`)."""
+        raise NotImplementedError
+
     @property
     def timeout(self) -> float:
         """Seconds per request (the outlet's `timeout`)."""
@@ -598,6 +609,53 @@ class RobotAdapter(BaseAdapter[_RobotSettings]):
             key=str(job.delivery_id),
             meta={"messages": str(len(bodies))},
         )
+
+    # -- digests (`digest_minutes`) ----------------------------------------------------
+
+    # Bytes of Markdown one digest message may hold (the platform's limit, less room).
+    digest_limit: ClassVar[int] = 3800
+
+    def digest_bodies(self, title: str, markdown: str) -> list[dict[str, Any]]:
+        """The request bodies of one digest message (subclasses say how)."""
+        raise NotImplementedError
+
+    def render_digest(self, jobs: Sequence[DeliveryJob]) -> list[Rendition]:
+        """Several notices as one Markdown message, or as few as the byte limit
+        allows: a heading with the count, then per item its 【tag】 title as a link, the
+        agency and date; the parts numbered when there are several."""
+        portal = self.portal_url
+        entries = [(job, _digest_entry(notice_for(job, portal))) for job in jobs]
+        parts: list[list[tuple[DeliveryJob, str]]] = [[]]
+        used = 0
+        for job, entry in entries:
+            size = utf8_len(entry) + 2
+            if parts[-1] and used + size > self.digest_limit - 200:
+                parts.append([])
+                used = 0
+            parts[-1].append((job, entry))
+            used += size
+        total = len(parts)
+        renditions = []
+        for index, part in enumerate(parts, 1):
+            count = len(part)
+            numbered = f"（{index}/{total}）" if total > 1 else ""
+            title = f"政务公开信息{count}条{numbered}"
+            text = "\n\n".join(
+                [f"### 【政务公开】{title}", *(entry for _, entry in part)]
+            )
+            bodies = self.digest_bodies(title, text)
+            renditions.append(
+                Rendition.of(
+                    canonical_json(bodies),
+                    "application/json",
+                    key=str(part[0][0].delivery_id),
+                    meta={
+                        "messages": str(len(bodies)),
+                        "covers": ",".join(str(job.delivery_id) for job, _ in part),
+                    },
+                )
+            )
+        return renditions
 
     def _error(self, errcode: int, errmsg: str) -> DeliveryError:
         """The delivery error for a non-zero errcode."""

@@ -47,7 +47,7 @@ from pydantic import (
     model_validator,
 )
 
-from syndicate.adapter import Capabilities, DeliveryJob, Operation
+from syndicate.adapter import Capabilities, DeliveryJob, Digests, Operation
 from syndicate.adapterkit import canonical_json, mask
 from syndicate.errors import DeliveryError, TransientDeliveryError
 from syndicate_adapters._robot import (
@@ -170,7 +170,7 @@ class DingTalkGroupSettings(BaseModel):
         return self.access_token.get_secret_value()
 
 
-class DingTalkGroupAdapter(RobotAdapter[DingTalkGroupSettings]):
+class DingTalkGroupAdapter(RobotAdapter[DingTalkGroupSettings], Digests):
     """Notices to one DingTalk group through its custom robot."""
 
     kind: ClassVar[str] = "dingtalk_group"
@@ -189,6 +189,11 @@ class DingTalkGroupAdapter(RobotAdapter[DingTalkGroupSettings]):
     def timeout(self) -> float:
         """Seconds per request (the outlet's `timeout`)."""
         return self.settings.timeout
+
+    @property
+    def portal_url(self) -> str:
+        """The portal's base URL messages link to."""
+        return self.settings.portal_url
 
     # -- render ----------------------------------------------------------------------
 
@@ -232,6 +237,12 @@ class DingTalkGroupAdapter(RobotAdapter[DingTalkGroupSettings]):
             )
         check_bodies(bodies, BODY_LIMIT, self.platform)
         return bodies
+
+    def digest_bodies(self, title: str, markdown: str) -> list[dict[str, Any]]:
+        """A digest as one Markdown message (the keyword in its title and text)."""
+        return [
+            self._body(self._with_keyword(title), self._with_keyword(markdown), True)
+        ]
 
     def bodies(self, job: DeliveryJob) -> list[dict[str, Any]]:
         """The request bodies a delivery sends, in order."""

@@ -40,7 +40,7 @@ from pydantic import (
     model_validator,
 )
 
-from syndicate.adapter import Capabilities, DeliveryJob, Operation
+from syndicate.adapter import Capabilities, DeliveryJob, Digests, Operation
 from syndicate.adapterkit import mask
 from syndicate.errors import DeliveryError, TransientDeliveryError
 from syndicate_adapters._robot import (
@@ -141,7 +141,7 @@ class WeComGroupSettings(BaseModel):
         return mask(self.key)
 
 
-class WeComGroupAdapter(RobotAdapter[WeComGroupSettings]):
+class WeComGroupAdapter(RobotAdapter[WeComGroupSettings], Digests):
     """Notices to one WeCom group through its robot."""
 
     kind: ClassVar[str] = "wecom_group"
@@ -166,6 +166,11 @@ class WeComGroupAdapter(RobotAdapter[WeComGroupSettings]):
     def timeout(self) -> float:
         """Seconds per request (the outlet's `timeout`)."""
         return self.settings.timeout
+
+    @property
+    def portal_url(self) -> str:
+        """The portal's base URL messages link to."""
+        return self.settings.portal_url
 
     # -- render ----------------------------------------------------------------------
 
@@ -213,6 +218,23 @@ class WeComGroupAdapter(RobotAdapter[WeComGroupSettings]):
                 }
             )
         check_bodies(bodies, 2 * MARKDOWN_LIMIT + 256, self.platform)
+        return bodies
+
+    def digest_bodies(self, title: str, markdown: str) -> list[dict[str, Any]]:
+        """A digest as one Markdown message (and the mention, if configured)."""
+        bodies: list[dict[str, Any]] = [
+            {"msgtype": "markdown", "markdown": {"content": markdown}}
+        ]
+        if self.settings.mention_all:
+            bodies.append(
+                {
+                    "msgtype": "text",
+                    "text": {
+                        "content": _MENTION_TEXT,
+                        "mentioned_mobile_list": ["@all"],
+                    },
+                }
+            )
         return bodies
 
     # -- deliver ---------------------------------------------------------------------

@@ -111,6 +111,7 @@ DELIVERY_TOPICS: tuple[str, ...] = tuple(
         Delivery.AwaitingAttestation,
         Delivery.Submitted,
         Delivery.Attested,
+        Delivery.Reminded,
         Delivery.Repaired,
     )
 )

@@ -188,6 +188,9 @@ def _detail(event: Delivery.Event) -> str | None:
         if event.removed:
             parts.append(f"deleted extra {', '.join(event.removed)}")
         return "; ".join(parts) or None
+    if isinstance(event, Delivery.Reminded):
+        said = "sent" if event.ok else f"not sent: {event.message}"
+        return f"reminder {event.number} {said}"
     if isinstance(event, Delivery.Attested):
         parts = [
             f"posted at {_iso(event.posted_at)}",

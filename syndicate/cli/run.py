@@ -7,7 +7,7 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Annotated, Any
 
@@ -260,6 +260,10 @@ def _status_json(row: StatusRow, *, check: bool, review: ReviewState) -> dict[st
                 "operation": w.operation,
                 "file": w.file,
                 "since": _when(w.since),
+                "waited_hours": round(w.waited.total_seconds() / 3600, 1)
+                if w.waited is not None
+                else None,
+                "reminders": w.reminders,
             }
             for w in row.awaiting_attestation
         ],
@@ -285,18 +289,40 @@ def _print_not_recalled(rows: list[StatusRow]) -> None:
             typer.echo(f"  {r.ref}  {r.outlet}  v{r.version}  (erased {erased})")
 
 
+def _span(waited: timedelta | None) -> str:
+    """How long something waited, as people say it: `3d 4h`, `5h 20m`, `12m`."""
+    if waited is None:
+        return "-"
+    minutes = max(0, int(waited.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes}m" if hours else f"{minutes}m"
+
+
 def _print_attestations(rows: list[StatusRow]) -> None:
     """Sheets waiting for a person to post them, and who posted the newest ones."""
     waiting = [(r, w) for r in rows for w in r.awaiting_attestation]
     if waiting:
         typer.echo(
-            f"\nawaiting attestation: {len(waiting)} sheet(s) to print and post; then "
-            "record who posted each with `syndicate attest DELIVERY --by NAME "
-            "[--photo FILE]`"
+            f"\nawaiting attestation: {len(waiting)} sheet(s) or relay task(s) for a "
+            "person to post or forward, longest waiting first; then record who did "
+            "each with `syndicate attest DELIVERY --by NAME [--photo FILE]`"
         )
+        waiting.sort(key=lambda rw: -(rw[1].waited or timedelta()).total_seconds())
         typer.echo(
             table(
-                ["DELIVERY", "ITEM", "OUTLET", "VER", "SINCE", "FILE"],
+                [
+                    "DELIVERY",
+                    "ITEM",
+                    "OUTLET",
+                    "VER",
+                    "SINCE",
+                    "WAITING",
+                    "REMINDED",
+                    "FILE",
+                ],
                 [
                     [
                         str(w.delivery_id)[:8],
@@ -304,6 +330,8 @@ def _print_attestations(rows: list[StatusRow]) -> None:
                         r.outlet,
                         f"v{w.version}",
                         _clock(w.since),
+                        _span(w.waited),
+                        str(w.reminders) if w.reminders else "-",
                         printable(w.file or "-"),
                     ]
                     for r, w in waiting

@@ -7,6 +7,7 @@ show). Item files may use either; `parse_*` functions normalise to the code and 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
@@ -15,6 +16,7 @@ from typing import TypeVar
 
 __all__ = [
     "AREAS",
+    "DEFAULT_CHANNELS",
     "Attribute",
     "ChannelCategory",
     "PilotArea",
@@ -24,6 +26,7 @@ __all__ = [
     "parse_area",
     "parse_attribute",
     "parse_channel",
+    "parse_channels",
     "parse_stage",
     "parse_validity",
 ]
@@ -132,6 +135,8 @@ class ChannelCategory(StrEnum):
     KIOSK = "kiosk"
     GROUP = "group"
     NOTICEBOARD = "noticeboard"
+    SCREEN = "screen"
+    GAZETTE = "gazette"
 
     @property
     def label(self) -> str:
@@ -146,7 +151,22 @@ _CHANNEL_LABELS = {
     ChannelCategory.KIOSK: "自助终端",
     ChannelCategory.GROUP: "村(居)民群",
     ChannelCategory.NOTICEBOARD: "政务公开栏",
+    ChannelCategory.SCREEN: "电子显示屏",
+    ChannelCategory.GAZETTE: "政府公报",
 }
+
+# An item that names no channels goes to the channels there were before screens and
+# the 政府公报 were added, and its content hash is what it was then: an item file
+# published again unchanged is still the same item. Screens and the 政府公报 take the
+# items marked for them (电子屏, 政府公报; a screen outlet may also serve `kiosk`).
+DEFAULT_CHANNELS: tuple[ChannelCategory, ...] = (
+    ChannelCategory.PORTAL,
+    ChannelCategory.RSS,
+    ChannelCategory.NEW_MEDIA,
+    ChannelCategory.KIOSK,
+    ChannelCategory.GROUP,
+    ChannelCategory.NOTICEBOARD,
+)
 
 
 class Validity(StrEnum):
@@ -205,14 +225,58 @@ _CHANNEL_ALIASES = _aliases(
     {
         "门户网站": ChannelCategory.PORTAL,
         "政府网站": ChannelCategory.PORTAL,
+        "政府门户网站": ChannelCategory.PORTAL,
         "新媒体": ChannelCategory.NEW_MEDIA,
         "微信公众号": ChannelCategory.NEW_MEDIA,
+        "政务微博": ChannelCategory.NEW_MEDIA,
+        "微博": ChannelCategory.NEW_MEDIA,
+        "两微一端": ChannelCategory.NEW_MEDIA,
         "自助终端一体机": ChannelCategory.KIOSK,
+        "自助终端": ChannelCategory.KIOSK,
+        "公开查阅点": ChannelCategory.KIOSK,
         "村民微信群": ChannelCategory.GROUP,
         "居民微信群": ChannelCategory.GROUP,
+        "精准推送": ChannelCategory.GROUP,
         "公开栏": ChannelCategory.NOTICEBOARD,
+        "电子屏": ChannelCategory.SCREEN,
+        "电子信息屏": ChannelCategory.SCREEN,
+        "公报": ChannelCategory.GAZETTE,
     },
 )
+
+# The 公开渠道和载体 names of the standard catalogues (标准目录) that stand for more
+# than one kind of outlet: a service centre has terminals and screens, a village
+# 公示栏 is a board and often an electronic screen beside it.
+CATALOGUE_CHANNELS: dict[str, tuple[ChannelCategory, ...]] = {
+    "政务服务中心": (ChannelCategory.KIOSK, ChannelCategory.SCREEN),
+    "便民服务站": (ChannelCategory.KIOSK, ChannelCategory.SCREEN),
+    "便民服务中心": (ChannelCategory.KIOSK, ChannelCategory.SCREEN),
+    "村公示栏（电子屏）": (ChannelCategory.NOTICEBOARD, ChannelCategory.SCREEN),
+    "社区/企事业单位/村公示栏（电子屏）": (
+        ChannelCategory.NOTICEBOARD,
+        ChannelCategory.SCREEN,
+    ),
+    "公示栏（电子屏）": (ChannelCategory.NOTICEBOARD, ChannelCategory.SCREEN),
+}
+
+# Catalogue channel names syndicate has no outlet for: said so by name rather than
+# "unknown channel", so an office copying its catalogue row knows to leave them out.
+NO_OUTLET_CHANNELS = frozenset(
+    {
+        "发布会/听证会",
+        "发布会",
+        "听证会",
+        "广播电视",
+        "纸质媒体",
+        "入户/现场",
+        "入户",
+        "现场",
+        "12345政务服务热线",
+        "其他",
+    }
+)
+
+_LIST_SEPARATORS = re.compile(r"[、,，;；]+")
 
 
 _VALIDITY_ALIASES = _aliases(
@@ -251,3 +315,34 @@ def parse_validity(value: str) -> Validity:
 def parse_channel(value: str) -> ChannelCategory:
     """Normalise a channel category given in English or Chinese."""
     return _parse(value, _CHANNEL_ALIASES, "channel")
+
+
+def _full_width_brackets(value: str) -> str:
+    return value.replace("(", "（").replace(")", "）").strip()
+
+
+def parse_channels(value: str) -> tuple[ChannelCategory, ...]:
+    """The channels one catalogue entry names, in the order given, duplicates dropped.
+
+    `value` may list several names separated as catalogues write them (`、`, `，`,
+    `,`, `;`): "政府网站、政府公报、两微一端" is portal, gazette and new_media. A name
+    may stand for two kinds of outlet ("村公示栏（电子屏）": noticeboard and screen;
+    see `CATALOGUE_CHANNELS`). Raises ValueError naming a part no outlet serves
+    (广播电视, 纸质媒体…) or that is unknown."""
+    found: dict[ChannelCategory, None] = {}
+    for part in _LIST_SEPARATORS.split(value):
+        name = _full_width_brackets(part)
+        if not name:
+            continue
+        if name in CATALOGUE_CHANNELS:
+            found.update(dict.fromkeys(CATALOGUE_CHANNELS[name]))
+            continue
+        if name in NO_OUTLET_CHANNELS:
+            raise ValueError(
+                f"channel {name!r} has no outlet in syndicate (it is published "
+                "outside it); leave it out of the item's channels"
+            )
+        found[parse_channel(name)] = None
+    if not found:
+        raise ValueError(f"no channel named in {value!r}")
+    return tuple(found)

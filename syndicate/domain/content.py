@@ -35,13 +35,14 @@ from pydantic import (
 )
 
 from syndicate.domain.catalogue import (
+    DEFAULT_CHANNELS,
     Attribute,
     ChannelCategory,
     Stage,
     Validity,
     parse_area,
     parse_attribute,
-    parse_channel,
+    parse_channels,
     parse_stage,
     parse_validity,
 )
@@ -400,7 +401,11 @@ def _channels(value: Any) -> Any:
             raise ValueError(
                 'must be a list of channel names, e.g. ["portal", "group"]'
             )
-        parsed = [parse_channel(v) if isinstance(v, str) else v for v in value]
+        parsed = [
+            c
+            for v in value
+            for c in (parse_channels(v) if isinstance(v, str) else (v,))
+        ]
         if not parsed:
             raise ValueError("must name at least one channel (or leave it out for all)")
         # One canonical order, so the content hash does not depend on how it was typed.
@@ -522,7 +527,7 @@ class ItemContent(_Model, metaclass=_RefusingModel):
     interprets: Annotated[UUID, BeforeValidator(_interprets)] | None = None
     channels: Annotated[
         tuple[ChannelCategory, ...], BeforeValidator(_channels), AfterValidator(tuple)
-    ] = tuple(ChannelCategory)
+    ] = DEFAULT_CHANNELS
     attachments: tuple[Attachment, ...] = ()
 
     def model_copy(

@@ -252,6 +252,21 @@ class Delivery(Aggregate):
         photo_name: str | None
         note: str | None
 
+    class Reminded(Event):
+        """The person who puts the rendition up was reminded that it still waits
+        (outlets that `Reminds`: a 网格员 who forwards to a village group).
+
+        `number`: the reminder's number for this delivery (1 for the first); `ok`:
+        whether the reminder reached them (`message` says why not). The state does not
+        change: the delivery still awaits attestation.
+        """
+
+        TOPIC: ClassVar[str] = "syndicate.Delivery.Reminded"
+        worker: str
+        number: int
+        ok: bool
+        message: str | None = None
+
     class Repaired(Event):
         """An operator rewrote files of the outlet from the log (`syndicate repair`).
 
@@ -292,6 +307,9 @@ class Delivery(Aggregate):
         # (None otherwise), and how many times it was recorded (the check schedule).
         submitted: dict[str, str] | None
         checks: int
+        # Reminders sent to the person who puts it up, and the last one's time.
+        reminders: int
+        reminded_at: datetime | None
 
     def on(self, event: Delivery.Event) -> None:
         """Apply an event to the state (the one place state changes)."""
@@ -321,6 +339,8 @@ class Delivery(Aggregate):
             self.last_failure = None
             self.submitted = None
             self.checks = 0
+            self.reminders = 0
+            self.reminded_at = None
         elif isinstance(event, Delivery.Claimed):
             self.state = DeliveryState.CLAIMED
             self.attempt = event.attempt
@@ -359,6 +379,9 @@ class Delivery(Aggregate):
         elif isinstance(event, Delivery.Attested):
             self.state = DeliveryState.ATTESTED
             self.attestation = event
+        elif isinstance(event, Delivery.Reminded):
+            self.reminders = getattr(self, "reminders", 0) + 1
+            self.reminded_at = event.timestamp
         elif isinstance(event, Delivery.Failed):
             self.submitted = None
             self.last_error = f"{event.error_class}: {event.message}"
@@ -457,6 +480,23 @@ class Delivery(Aggregate):
     def confirming(self) -> bool:
         """The outlet took the rendition; what is left is asking whether it is up."""
         return getattr(self, "submitted", None) is not None
+
+    def remind(
+        self, *, worker: str, at: datetime, ok: bool, message: str | None
+    ) -> None:
+        """Record a reminder to the person who puts the rendition up (numbered)."""
+        if self.state is not DeliveryState.AWAITING_ATTESTATION:
+            raise ValueError(
+                f"delivery {self.id} is {self.state}, not awaiting attestation"
+            )
+        self.trigger_event(
+            self.Reminded,
+            timestamp=at,
+            worker=worker,
+            number=getattr(self, "reminders", 0) + 1,
+            ok=ok,
+            message=None if message is None else message[:500],
+        )
 
     def earliest_posting(self) -> datetime | None:
         """The earliest posting time `attest` accepts (the rendition's time, less skew)."""

@@ -195,10 +195,16 @@ class EngineBase:
     # -- the worker ------------------------------------------------------------------
 
     def worker(
-        self, role: str = "worker", *, outlets: Mapping[str, Outlet] | None = None
+        self,
+        role: str = "worker",
+        *,
+        outlets: Mapping[str, Outlet] | None = None,
+        hold_digests: bool = True,
     ) -> Worker:
         """A delivery worker named `ROLE@HOST:PID`, with the home's lease, backoff and
         attachments; on `outlets` (default: the configured ones). Close it when done.
+        `hold_digests`: outlets with `digest_minutes` wait for their window (a
+        running worker); False sends what is due at once (`sync`).
 
         The only place a `Worker` is built: every caller gets the same settings. It
         sends through the same kind of `OutletSet` that `reader()` gives.
@@ -214,6 +220,7 @@ class EngineBase:
             backoff=Backoff(
                 max_age=timedelta(hours=settings.max_age_hours)
             ).with_first_check(settings.first_check_seconds),
+            hold_digests=hold_digests,
         )
 
     def reader(self, outlets: Mapping[str, Outlet] | None = None) -> OutletSet:

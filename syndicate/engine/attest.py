@@ -19,11 +19,12 @@ from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from syndicate.attachments import AttachmentStore, PreparedAttachment
 from syndicate.domain.base import CHINA_TZ, format_time
-from syndicate.domain.deliveries import Delivery, DeliveryState
+from syndicate.domain.deliveries import Delivery, DeliveryState, delivery_id
 from syndicate.engine._base import EngineBase, store_errors
 from syndicate.engine.deliveries import deliveries_by_prefix
 from syndicate.errors import (
@@ -51,6 +52,7 @@ MAX_PHOTO_BYTES = 50 * 1024 * 1024
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _HEX_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 # What a camera or phone writes; anything else is probably the wrong file.
 _PHOTO_MAGIC: tuple[tuple[int, bytes, str], ...] = (
@@ -186,6 +188,9 @@ class Attestation:
     posted_at: datetime | None = None
     photo: PreparedAttachment | None = None
     note: str | None = None
+    # The sha256 of a photo or screenshot kept elsewhere (a mini-program's upload):
+    # recorded as evidence without the file.
+    photo_sha256: str | None = None
 
     @classmethod
     def of(
@@ -195,20 +200,35 @@ class Attestation:
         posted_at: str | datetime | None = None,
         photo: Path | None = None,
         note: str | None = None,
+        photo_sha256: str | None = None,
     ) -> Attestation:
         """Checked input: `by` and `note` single lines (at most 100 and 500
         characters), `posted_at` ISO 8601 text or a datetime (China time unless it
         has an offset), `photo` a readable JPEG, PNG, HEIC, WebP, GIF or TIFF file of
-        at most `MAX_PHOTO_BYTES`. Raises `InputError` naming every bad field (as the
-        CLI's options: `--by`, `--at`, `--photo`, `--note`)."""
+        at most `MAX_PHOTO_BYTES`, or instead `photo_sha256`, the 64 hex digits of a
+        screenshot kept elsewhere. Raises `InputError` naming every bad field (as the
+        CLI's options: `--by`, `--at`, `--photo`, `--photo-sha256`, `--note`)."""
         problems: list[Problem] = []
         who = _line("--by", by, 100, problems)
         remark = _line("--note", note, 500, problems) if note is not None else None
         moment = _posting_time(posted_at, problems) if posted_at is not None else None
         prepared = _read_photo(photo, problems) if photo is not None else None
+        digest = None
+        if photo_sha256 is not None:
+            digest = photo_sha256.strip().lower()
+            if photo is not None:
+                problems.append(
+                    Problem("--photo-sha256", "give either --photo or --photo-sha256")
+                )
+            elif not _SHA256.fullmatch(digest):
+                problems.append(
+                    Problem("--photo-sha256", "must be 64 hexadecimal digits (sha256)")
+                )
         if problems:
             raise InputError(problems)
-        return cls(by=who, posted_at=moment, photo=prepared, note=remark)
+        return cls(
+            by=who, posted_at=moment, photo=prepared, note=remark, photo_sha256=digest
+        )
 
 
 @dataclass(frozen=True)
@@ -233,6 +253,9 @@ class Attested:
     photo_name: str | None
     photo_path: Path | None
     note: str | None
+    # Deliveries attested with it because the same message carried them (a digest
+    # forwarded to a village group as one task).
+    together: tuple[UUID, ...] = ()
 
 
 class AttestOps(EngineBase):
@@ -274,15 +297,19 @@ class AttestOps(EngineBase):
                     ]
                 )
             photo = attestation.photo
-            target.attest(
-                actor=recorder,
-                by=attestation.by,
-                posted_at=posted_at,
-                at=now,
-                photo_sha256=photo.meta.sha256 if photo else None,
-                photo_name=photo.meta.name if photo else None,
-                note=attestation.note,
-            )
+            siblings = self._same_message(target)
+            for attested in (target, *siblings):
+                attested.attest(
+                    actor=recorder,
+                    by=attestation.by,
+                    posted_at=posted_at,
+                    at=now,
+                    photo_sha256=photo.meta.sha256
+                    if photo
+                    else attestation.photo_sha256,
+                    photo_name=photo.meta.name if photo else None,
+                    note=attestation.note,
+                )
             stored: Path | None = None
             if photo is not None:
                 # Before the event: an event never names a photo that is not kept. (A
@@ -290,7 +317,7 @@ class AttestOps(EngineBase):
                 store = AttachmentStore(self.project.store.data_dir / ATTESTATIONS_DIR)
                 stored = store.put(photo)
             try:
-                self.deliveries.save(target)
+                self.deliveries.save(target, *siblings)
             except IntegrityError:
                 raise ConflictError(
                     f"delivery {target.id} changed while attesting (attested by "
@@ -319,7 +346,62 @@ class AttestOps(EngineBase):
             photo_name=done.photo_name,
             photo_path=stored,
             note=done.note,
+            together=tuple(d.id for d in siblings),
         )
+
+    def attest_item(
+        self, outlet: str, ref: str, attestation: Attestation, *, actor: str
+    ) -> Attested:
+        """`attest` for the item `ref` (`AGENCY/INDEX_NO` or its id) on `outlet`: the
+        newest of its renditions there that awaits attestation. For a backend or a
+        mini-program that knows the group and the item, not the delivery id.
+
+        Raises `ItemNotFound` for an unknown item or outlet, `DomainError` when none
+        of its renditions there awaits attestation, and what `attest` raises."""
+        attesting_actor(actor)
+        with store_errors():
+            if outlet not in self.project.outlets:
+                raise ItemNotFound(
+                    f"no outlet {outlet!r}; `syndicate outlets check` lists them"
+                )
+            item = self.items.get(ref)
+            found = []
+            for version in range(item.version, 0, -1):
+                try:
+                    found.append(
+                        self.deliveries.delivery(delivery_id(item.id, version, outlet))
+                    )
+                except AggregateNotFoundError:
+                    continue
+        waiting = [d for d in found if d.state is DeliveryState.AWAITING_ATTESTATION]
+        if not waiting:
+            raise DomainError(
+                f"nothing of {item.content.ref} on {outlet} awaits attestation"
+                + ("" if found else " (nothing was sent there)")
+            )
+        newest = max(waiting, key=lambda d: d.item_version)
+        return self.attest(str(newest.id), attestation, actor=actor)
+
+    def _same_message(self, target: Delivery) -> list[Delivery]:
+        """The other deliveries awaiting attestation that went in the same message as
+        `target` (one part of one digest): a person forwarded them as one."""
+        receipt = target.receipt or {}
+        together = receipt.get("digest_of")
+        if not together:
+            return []
+        found = []
+        for text in together.split(","):
+            try:
+                other = UUID(text)
+            except ValueError:
+                continue
+            if other == target.id:
+                continue
+            d = self.deliveries.delivery(other)
+            same = (d.receipt or {}).get("digest_part") == receipt.get("digest_part")
+            if same and d.state is DeliveryState.AWAITING_ATTESTATION:
+                found.append(d)
+        return found
 
     def _delivery_by_prefix(self, text: str) -> Delivery:
         """The delivery whose id is `text` or starts with it (like a git commit

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from syndicate.application import Timetable
@@ -104,6 +104,10 @@ class AwaitingSheet:
     operation: str
     file: str | None  # the sheet's file in the outlet's folder
     since: datetime | None  # when it was produced
+    # How long it has waited (as of the engine's clock when `status` ran), and how
+    # many reminders its person was sent (outlets that remind: village relays).
+    waited: timedelta | None = None
+    reminders: int = 0
 
 
 @dataclass(frozen=True)
@@ -241,11 +245,13 @@ class DeliveryOps(EngineBase):
         erased = self.erase_due()
         result = SyncResult(planned_events=self.plan(), erased=erased, timed=timed)
         with store_errors():
-            worker = self.worker("sync")
+            # A sync sends what is due now: digests do not wait for their window.
+            worker = self.worker("sync", hold_digests=False)
             try:
                 due = len(worker.due(worker.clock())) if progress else 0
                 with progress(due) if progress and due else nullcontext() as step:
                     worker.run_until_idle(result, on_progress=step)
+                result.reminded = worker.remind()
             finally:
                 worker.close()
         result.checkpoint = auto_checkpoint(self.project, "sync")
@@ -327,6 +333,7 @@ class DeliveryOps(EngineBase):
                 summary = RunSummary(planned_events=self.plan())
                 with store_errors():
                     runner.run_until_idle(summary, on_progress=stopping)
+                    summary.reminded = runner.remind()
                 for outcome, count in summary.outcomes.items():
                     total_outcomes[outcome] = total_outcomes.get(outcome, 0) + count
                 if summary.attempted and on_round:
@@ -441,11 +448,12 @@ class DeliveryOps(EngineBase):
             view = self.deliveries.all_deliveries()
             summaries = {s.id: s for s in self.items.items()}
         refs = {id_: s.ref for id_, s in summaries.items()}
+        now = self.clock()
         whole = {
             n for n in {d.outlet for d in view.values()} if self.project.whole_set(n)
         }
         rows = [
-            _row(s, refs.get(s.item_id, str(s.item_id)))
+            _row(s, refs.get(s.item_id, str(s.item_id)), now)
             for s in outlet_status(
                 view.values(), whole_set=whole, item=only, outlet=outlet
             )
@@ -612,7 +620,7 @@ def deliveries_by_prefix(log: Deliveries, prefix: str) -> list[Delivery]:
     return [d for d in log.all_deliveries().values() if str(d.id).startswith(prefix)]
 
 
-def _row(s: OutletStatus, ref: str) -> StatusRow:
+def _row(s: OutletStatus, ref: str, now: datetime) -> StatusRow:
     """The status row of one item on one outlet."""
     newest = s.delivery
     attested = newest.attestation
@@ -643,6 +651,8 @@ def _row(s: OutletStatus, ref: str) -> StatusRow:
                 operation=d.operation,
                 file=(d.receipt or {}).get("file"),
                 since=d.delivered_at,
+                waited=now - d.delivered_at if d.delivered_at else None,
+                reminders=getattr(d, "reminders", 0),
             )
             for d in s.awaiting
         ),

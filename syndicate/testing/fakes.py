@@ -118,9 +118,17 @@ class _RobotServer:
     send_path: ClassVar[str]
     robot_param: ClassVar[str]
 
-    def __init__(self, *, clock: Clock | None = None, per_minute: int = 20) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        per_minute: int = 20,
+        latency: float = 0.0,
+    ) -> None:
         self.clock: Clock = clock or _system_clock
         self.per_minute = per_minute
+        # Seconds every answer takes (a real robot API across the internet: ~0.1 s).
+        self.latency = latency
         self.received: list[Received] = []
         self._accepted: dict[str, list[dict[str, Any]]] = {}
         self._scripts: dict[str, deque[Reply]] = {}
@@ -136,8 +144,8 @@ class _RobotServer:
             body,
             request.client_address[0],
         )
-        if answer.delay:
-            time.sleep(answer.delay)
+        if answer.delay or self.latency:
+            time.sleep(max(answer.delay, self.latency))
         if answer.drop:
             return None
         headers = {"Content-Type": "application/json; charset=utf-8"}
@@ -293,8 +301,9 @@ class WeComRobotServer(_RobotServer):
         *,
         clock: Clock | None = None,
         per_minute: int = 20,
+        latency: float = 0.0,
     ) -> None:
-        super().__init__(clock=clock, per_minute=per_minute)
+        super().__init__(clock=clock, per_minute=per_minute, latency=latency)
         self.keys: set[str] = set(keys)
 
     def add_key(self, key: str) -> None:
@@ -330,6 +339,10 @@ class WeComRobotServer(_RobotServer):
         msgtype = message.get("msgtype")
         if msgtype not in self._TYPES or not isinstance(message.get(msgtype), dict):
             return 40008, "invalid message type" + self._hint(40008, ip), None
+        if msgtype == "image":
+            problem = _image_problem(message["image"])
+            if problem is not None:
+                return problem[0], problem[1] + self._hint(problem[0], ip), None
         limit = self._LIMITS.get(msgtype)
         content = message[msgtype].get("content")
         if limit is not None:
@@ -362,6 +375,26 @@ class WeComRobotServer(_RobotServer):
         )
 
 
+def _image_problem(image: dict[str, Any]) -> tuple[int, str] | None:
+    """What is wrong with a WeCom robot `image` message: `base64` must decode to a
+    JPEG or PNG of at most 2 MB whose MD5 (hex) is `md5`. (The codes are the fake's
+    choice where the documentation names none: 40009 for the size, 40035 otherwise.)"""
+    data, md5 = image.get("base64"), image.get("md5")
+    if not isinstance(data, str) or not isinstance(md5, str):
+        return 40035, "image needs base64 and md5"
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except ValueError:
+        return 40035, "invalid base64"
+    if len(raw) > 2 * 1024 * 1024:
+        return 40009, "invalid image size"
+    if hashlib.md5(raw, usedforsecurity=False).hexdigest() != md5:
+        return 40035, "image md5 not match"
+    if not (raw.startswith(b"\x89PNG\r\n\x1a\n") or raw.startswith(b"\xff\xd8\xff")):
+        return 40035, "image must be jpg or png"
+    return None
+
+
 @dataclass
 class _DingTalkRobot:
     secret: str | None = None
@@ -391,8 +424,14 @@ class DingTalkRobotServer(_RobotServer):
     throttle = timedelta(minutes=10)
     _TYPES: ClassVar[set[str]] = {"text", "link", "markdown", "actionCard", "feedCard"}
 
-    def __init__(self, *, clock: Clock | None = None, per_minute: int = 20) -> None:
-        super().__init__(clock=clock, per_minute=per_minute)
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        per_minute: int = 20,
+        latency: float = 0.0,
+    ) -> None:
+        super().__init__(clock=clock, per_minute=per_minute, latency=latency)
         self.robots: dict[str, _DingTalkRobot] = {}
 
     def add_robot(

@@ -134,13 +134,17 @@ def test_an_adapter_that_claims_a_capability_must_implement_it() -> None:
 # What audit reports have always called the built-in kinds (the report's old table).
 REPORT_LABELS = {
     "dingtalk_group": "钉钉群",
+    "gazette": "政府公报",
     "kiosk": "自助终端",
     "noticeboard": "政务公开栏",
     "portal": "政府门户网站",
     "rss": "RSS订阅",
+    "screen": "电子显示屏",
     "webhook": "Webhook推送",
     "wechat_mp": "微信公众号",
+    "wechat_relay": "村民微信群（网格员转发）",
     "wecom_group": "企业微信群",
+    "weibo": "政务微博",
 }
 
 

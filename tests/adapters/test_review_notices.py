@@ -316,6 +316,8 @@ def test_the_webhook_receiver_verifies_the_signed_notice() -> None:
 
 OTHER_SETTINGS: dict[str, dict[str, Any]] = {
     "directory": {"path": "unused-out"},
+    "gazette": {"path": "unused-gazette", "title": "临溪县人民政府公报"},
+    "screen": {"path": "unused-screen"},
     "kiosk": {"path": "unused-kiosk"},
     "noticeboard": {
         "path": "unused-sheets",
@@ -330,6 +332,18 @@ OTHER_SETTINGS: dict[str, dict[str, Any]] = {
         "app_secret": "5ecre7a1b2c3d4e5f60718293a4b5c6d",
         "base_url": "http://127.0.0.1:9",
         "portal_url": PORTAL,
+    },
+    "wechat_relay": {
+        "group": "柳塘村村民群",
+        "relayer": "王芳",
+        "portal_url": PORTAL,
+        "folder": "unused-relay",
+    },
+    "weibo": {
+        "access_token": "2.00Lx9aBcDeFgHiJkLmNoPqRsTuVwXyZ01",
+        "safe_domain": "www.linxi.gov.cn",
+        "portal_url": PORTAL,
+        "api_base": "http://127.0.0.1:9",
     },
 }
 
