@@ -69,6 +69,7 @@ from syndicate_adapters._card import Card, draw_card
 from syndicate_adapters._html import day
 from syndicate_adapters._robot import (
     PORTAL_URL_PATTERN,
+    md_text,
     notice_for,
     plain_summary,
     split_text,
@@ -496,15 +497,18 @@ class WechatRelayAdapter(BaseAdapter[WechatRelaySettings], Digests, Reminds):
                     }
                 )
             return bodies
-        # DingTalk: Markdown, links clickable; no uploaded images.
-        title = _fit(task.heading, 60)
+        # DingTalk: Markdown with the operator text neutralised (a title cannot become
+        # a link or a heading), the links added as links; no uploaded images.
+        title = _fit(md_text(task.heading), 60)
+        links = "\n\n".join(
+            f"[{'查看全文' if len(task.links) == 1 else f'第{n}条全文'}]({link})"
+            for n, link in enumerate(task.links, 1)
+        )
+        text = _fit(md_text(words).replace("\n", "\n\n"), 4000)
         return [
             {
                 "msgtype": "markdown",
-                "markdown": {
-                    "title": title,
-                    "text": _fit(words.replace("\n", "\n\n"), 4500),
-                },
+                "markdown": {"title": title, "text": f"{text}\n\n{links}"},
             }
         ]
 

@@ -10,12 +10,15 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote
 from uuid import UUID
 
 import pytest
 import requests
 import segno
+import standardwebhooks
 from PIL import Image
+from playwright.sync_api import Browser
 from pydantic import ValidationError
 from syndicate_adapters._card import CARD_WIDTH
 from syndicate_adapters.wechat_relay import (
@@ -25,8 +28,16 @@ from syndicate_adapters.wechat_relay import (
 )
 
 from syndicate.adapter import DeliveryJob, Operation, Reminder, ReminderEntry
-from syndicate.testing import AdapterContract, sample_jobs
+from syndicate.testing import AdapterContract, LoopbackServer, sample_jobs
 from syndicate.testing.fakes import DingTalkRobotServer, WeComRobotServer
+from tests.browser import (
+    axe_violations,
+    browser_fixture,  # noqa: F401  (registers the `browser` fixture)
+    format_violations,
+    serve_directory,
+    visit,
+    vnu_errors,
+)
 
 PORTAL = "https://www.linxi.gov.cn"
 KEY = "693a91f6-7d0c-4bc4-97a0-0ec2f1fa5a01"
@@ -169,7 +180,18 @@ def test_dingtalk_tells_the_person_in_markdown(tmp_path: Path) -> None:
         (sent,) = fake.messages(TOKEN)
         assert sent["msgtype"] == "markdown"
         assert "柳塘村村民群" in sent["markdown"]["text"]
-        assert f"{PORTAL}/items/{job.item.item_id}.html" in sent["markdown"]["text"]
+        assert (
+            f"[查看全文]({PORTAL}/items/{job.item.item_id}.html)"
+            in (sent["markdown"]["text"])
+        )
+        # A title written as a Markdown link stays text in the 网格员's group.
+        hostile = job.item.content.model_copy(
+            update={"title": "[点此领取补贴](https://evil.example)"}
+        )
+        job = replace(job, item=replace(job.item, content=hostile))
+        relay.deliver(relay.render(job), requests.Session())
+        text = fake.messages(TOKEN)[-1]["markdown"]["text"]
+        assert "](https://evil.example)" not in text
 
 
 def test_a_reminder_names_what_waits(tmp_path: Path) -> None:
@@ -227,3 +249,60 @@ def test_a_digest_lists_every_item_on_one_card(tmp_path: Path) -> None:
     card = Image.open(io.BytesIO(base64.b64decode(task.card_png)))
     assert card.width == CARD_WIDTH
     assert relay.render_digest(jobs)[0].data == message.data
+
+
+def test_the_task_sheet_is_valid_accessible_html_that_runs_nothing(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """What a 网格员 opens or prints: valid HTML (vnu), no WCAG violation (axe), the
+    card shown, and operator text that looks like markup shown as text, never run."""
+    relay = adapter(tmp_path, group='柳塘村<script>__pwn("group")</script>村民群')
+    job = sample_jobs()[0]
+    hostile = job.item.content.model_copy(
+        update={"title": '公告<img src=x onerror=__pwn("title")>【重要】'}
+    )
+    job = replace(job, item=replace(job.item, content=hostile))
+    relay.deliver(relay.render(job), requests.Session())
+    (folder,) = (tmp_path / "relay").iterdir()
+    (sheet,) = folder.glob("*.html")
+    assert vnu_errors([sheet]) == []
+    with (
+        serve_directory(folder) as base,
+        visit(browser, base + quote(sheet.name)) as page,
+    ):
+        page.settle()
+        assert not page.xss_hits()
+        assert not page.problems()
+        body = page.page.inner_text("body")
+        assert '<img src=x onerror=__pwn("title")>' in body
+        assert page.page.locator("img").evaluate("img => img.naturalWidth") == 1080
+        violations = axe_violations(page.page)
+        assert violations == [], format_violations(violations)
+
+
+def test_a_mini_program_backend_gets_the_task_signed(tmp_path: Path) -> None:
+    """notify = webhook: the task as JSON (card included), signed per Standard
+    Webhooks with the outlet's secret, for a backend that pushes it to the 网格员."""
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    got: list[tuple[dict[str, str], bytes]] = []
+
+    def receive(request: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        got.append(({k.lower(): v for k, v in request.headers.items()}, body))
+        return 204, {}, b""
+
+    with LoopbackServer(receive) as server:
+        relay = adapter(
+            tmp_path,
+            notify="webhook",
+            notify_webhook=f"{server.url}/relay",
+            notify_secret=secret,
+        )
+        job = sample_jobs()[0]
+        relay.deliver(relay.render(job), requests.Session())
+    ((headers, body),) = got
+    data = standardwebhooks.Webhook(secret).verify(body, headers)
+    assert data["type"] == "relay.task"
+    assert data["group"] == "柳塘村村民群"
+    assert data["confirm"] == job.delivery_id.hex[:8]
+    card = Image.open(io.BytesIO(base64.b64decode(data["card_png"])))
+    assert card.width == CARD_WIDTH
