@@ -388,7 +388,10 @@ class Worker:
             chosen = [
                 d
                 for d in chosen
-                if d.outlet not in opens or not _digestible(d) or now >= opens[d.outlet]
+                if d.outlet not in opens
+                or not _digestible(d)
+                or now >= opens[d.outlet]
+                or self._withdrawn_before_sent(d, self.outlets[d.outlet])
             ]
         return chosen
 
@@ -531,8 +534,30 @@ class Worker:
                     )
                 )
             number = max(getattr(d, "reminders", 0) for d in due) + 1
+            # Recorded first, in one transaction: a second worker reminding the same
+            # tasks at the same moment conflicts here and sends nothing.
+            claimed = []
+            for d in due:
+                fresh = self.deliveries.delivery(d.id)
+                waits = fresh.state is DeliveryState.AWAITING_ATTESTATION
+                if not waits or getattr(fresh, "reminders", 0) != getattr(
+                    d, "reminders", 0
+                ):
+                    continue
+                fresh.remind(worker=self.name, at=now, ok=True, message=None)
+                claimed.append(fresh)
+            if not claimed:
+                continue
+            try:
+                self.deliveries.save(*claimed)
+            except IntegrityError:
+                continue  # another worker is reminding them
+            ids = {c.id for c in claimed}
             reminder = Reminder(
-                outlet=name, number=number, at=now, entries=tuple(entries)
+                outlet=name,
+                number=number,
+                at=now,
+                entries=tuple(e for e in entries if e.delivery_id in ids),
             )
             ok, message = True, None
             try:
@@ -541,15 +566,21 @@ class Worker:
                 ok, message = False, str(exc)
             except Exception as exc:  # an adapter bug must not stop the worker
                 ok, message = False, f"adapter error: {exc!r}"
-            for d in due:
-                fresh = self.deliveries.delivery(d.id)
-                if fresh.state is not DeliveryState.AWAITING_ATTESTATION:
-                    continue
-                fresh.remind(worker=self.name, at=now, ok=ok, message=message)
-                with contextlib.suppress(IntegrityError):
-                    self.deliveries.save(fresh)
+            if not ok:
+                for done in claimed:
+                    failed = self.deliveries.delivery(done.id)
+                    failed.record(
+                        Delivery.Reminded,
+                        at=self.clock(),
+                        worker=self.name,
+                        number=getattr(failed, "reminders", 0),
+                        ok=False,
+                        message=(message or "")[:500],
+                    )
+                    with contextlib.suppress(IntegrityError):
+                        self.deliveries.save(failed)
             sent.append(
-                ReminderSent(name, tuple(d.id for d in due), number, ok, message)
+                ReminderSent(name, tuple(c.id for c in claimed), number, ok, message)
             )
         return sent
 
@@ -671,12 +702,10 @@ class Worker:
             renditions = _checked_digest(
                 adapter, jobs, deliveries, outlet.capabilities.max_bytes
             )
-        except PermanentDeliveryError:
-            # They cannot go together: each goes on its own.
+        except Exception:
+            # They cannot go together (or the adapter's digest has a bug): each is
+            # rendered and sent on its own, and says for itself what is wrong.
             return [(d, self._execute(d, False, items)) for d in deliveries]
-        except Exception as exc:  # a bug in an adapter's render must not stop it
-            bug = PermanentDeliveryError(f"render failed: {exc!r}")
-            return [(d, self._failed(d, bug, None, permanent=True)) for d in deliveries]
         by_id = {str(d.id): d for d in deliveries}
         together = ",".join(str(d.id) for d in deliveries)
         results: list[tuple[Delivery, str]] = []
@@ -861,9 +890,25 @@ class Worker:
                 Delivery.Superseded, at=now, by_version=delivery.item_version
             )
             return "superseded"
+        if self._withdrawn_before_sent(delivery, outlet):
+            # Held for a digest and withdrawn meanwhile: never announce it.
+            newest = self._view.newest.get((delivery.item_id, delivery.outlet), 0)
+            delivery.record(Delivery.Superseded, at=now, by_version=newest)
+            return "superseded"
         if outlet.rate_per_minute and not self._slot_free(outlet, now):
             return None  # wait for a slot rather than claim and give back
         return "claim"
+
+    def _withdrawn_before_sent(self, delivery: Delivery, outlet: Outlet) -> bool:
+        """A first send on a digest outlet whose item has a newer version planned
+        there that takes it down: the item was withdrawn while this one waited."""
+        if not outlet.digest_minutes or not _digestible(delivery):
+            return False
+        newest = self._view.newest.get((delivery.item_id, delivery.outlet), 0)
+        if newest <= delivery.item_version:
+            return False
+        newer = self._view.get(delivery_id(delivery.item_id, newest, delivery.outlet))
+        return newer is not None and newer.operation in _REMOVALS
 
     def _execute(
         self,
@@ -1227,7 +1272,7 @@ class Worker:
     def _free_slots(self, outlet: Outlet, now: datetime) -> int:
         free = 0
         for index in range(outlet.rate_per_minute or 0):
-            slot_id = RateSlot.id_for(outlet.name, index)
+            slot_id = RateSlot.id_for(outlet.rate_key, index)
             if slot_id not in self.deliveries.repository:
                 free += 1
                 continue
@@ -1242,7 +1287,7 @@ class Worker:
             return True
         now = self.clock()
         for index in range(limit):
-            slot_id = RateSlot.id_for(outlet.name, index)
+            slot_id = RateSlot.id_for(outlet.rate_key, index)
             try:
                 if slot_id in self.deliveries.repository:
                     slot = cast(RateSlot, self.deliveries.repository.get(slot_id))
@@ -1251,7 +1296,7 @@ class Worker:
                     slot.take(delivery=delivery.id, at=now)
                 else:
                     slot = RateSlot.open(
-                        outlet.name, index, delivery=delivery.id, at=now
+                        outlet.rate_key, index, delivery=delivery.id, at=now
                     )
                 self.deliveries.save(slot)
             except IntegrityError:
@@ -1272,12 +1317,18 @@ def _span(span: timedelta) -> str:
     return f"{secs} s"
 
 
+# Operations that take an item down: never held for a digest window (an item
+# withdrawn because it was wrong must not wait, nor go out after it was withdrawn).
+_REMOVALS = frozenset({Operation.RETRACT.value, Operation.WITHDRAWAL_NOTICE.value})
+
+
 def _digestible(delivery: Delivery) -> bool:
-    """A delivery that may go in a digest: a first send (not a retry, a check or a
-    review notice)."""
+    """A delivery that may go in a digest: a first send of a publication or a
+    correction (not a retry, a check, a withdrawal or a review notice)."""
     return (
         delivery.state is DeliveryState.PLANNED
         and delivery.operation != Operation.REVIEW_NOTICE.value
+        and delivery.operation not in _REMOVALS
         and not delivery.confirming
     )
 

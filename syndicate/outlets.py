@@ -227,6 +227,17 @@ class Outlet:
         """The adapter's declared capabilities."""
         return self.adapter_class.capabilities
 
+    @property
+    def rate_key(self) -> str:
+        """Whose rate limit this outlet's sends count against: its own (its name), or
+        one it shares with other outlets that send through the same account (several
+        village groups whose 网格员s one robot tells). An adapter class says so with a
+        class method `shared_rate_key(settings) -> str | None` (a digest of the
+        account, never the secret itself)."""
+        shared = getattr(self.adapter_class, "shared_rate_key", None)
+        key = shared(self.settings) if callable(shared) else None
+        return f"shared:{key}" if isinstance(key, str) and key else self.name
+
     def adapter(self) -> ChannelAdapter:
         """A fresh adapter instance for this outlet."""
         factory: Any = self.adapter_class
@@ -916,7 +927,13 @@ def outlet_toml(name: str, table: Mapping[str, Any]) -> str:
 
 def _each_problem(name: str, table: dict[str, Any]) -> str | None:
     """Why the `each` list of `[outlets.NAME]` cannot be expanded, or None."""
-    where = outlet_place(name) if _NAME.fullmatch(name) else f"outlets.{name}"
+    if not _NAME.fullmatch(name):
+        return (
+            f"outlets.{name}: an outlet name is letters, digits, '_' and '-' (at most "
+            "64), starting with a letter or digit; with `each`, the entries' outlets "
+            "are named NAME-ID"
+        )
+    where = outlet_place(name)
     entries = table.get("each")
     if not isinstance(entries, list) or not entries:
         return (

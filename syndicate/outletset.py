@@ -21,7 +21,7 @@ whatever the outlet's settings are called. The environment is read once per outl
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
@@ -353,6 +353,37 @@ class OutletSet:
                 views.append(item_view(earlier))
         return views
 
+    def _claimed_at(self, id_: UUID) -> datetime | None:
+        """When the delivery's last send was claimed (a check claims nothing new)."""
+        claimed = None
+        sending = True
+        for stored in self.deliveries.events.get(id_):
+            event = cast(Delivery.Event, stored)
+            if isinstance(event, Delivery.Submitted):
+                sending = False
+            elif isinstance(event, Delivery.Claimed) and sending:
+                claimed = event.timestamp
+        return claimed
+
+    def _previous_at(
+        self, delivery: Delivery, until: datetime
+    ) -> tuple[dict[str, str], ...]:
+        """`_previous` as it stood at `until`: the receipts of the item's earlier
+        versions that were done on the outlet by then."""
+        found: list[dict[str, str]] = []
+        for version in range(1, delivery.item_version):
+            older: Delivery | None = None
+            for stored in self.deliveries.events.get(
+                delivery_id(delivery.item_id, version, delivery.outlet)
+            ):
+                event = cast(Delivery.Event, stored)
+                if event.timestamp > until:
+                    break
+                older = cast(Delivery, event.mutate(older))
+            if older is not None and older.state.done and older.receipt:
+                found.append(dict(older.receipt))
+        return tuple(found)
+
     def _previous(self, delivery: Delivery) -> tuple[dict[str, str], ...]:
         """Receipts of the item's earlier versions that succeeded on the same outlet.
 
@@ -394,13 +425,17 @@ class OutletSet:
         order) that carried `delivery`, rendered again."""
         loaded: ItemCache = {}
         jobs = []
+        # The digest's deliveries were claimed together: the others' earlier
+        # receipts count as they stood then, as the target's do.
+        claimed = self._claimed_at(delivery.id)
         for text in together.split(","):
             other = UUID(text)
-            jobs.append(
-                job
-                if other == delivery.id
-                else self.job(self.deliveries.delivery(other), loaded)
-            )
+            if other == delivery.id:
+                jobs.append(job)
+                continue
+            found = self.deliveries.delivery(other)
+            previous = None if claimed is None else self._previous_at(found, claimed)
+            jobs.append(self.job(found, loaded, previous=previous))
         for rendition in adapter.render_digest(jobs):
             if str(delivery.id) in rendition.meta.get("covers", "").split(","):
                 return rendition

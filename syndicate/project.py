@@ -764,6 +764,7 @@ class OutletOptions(TypedDict, total=False):
     audiences: Sequence[str]
     internal: bool
     rate_per_minute: int | None
+    digest_minutes: int | None
     allow_private_network: bool
 
 
@@ -917,6 +918,7 @@ class Project:
         audiences: Sequence[str] = (),
         internal: bool = False,
         rate_per_minute: int | None = None,
+        digest_minutes: int | None = None,
         allow_private_network: bool = False,
     ) -> Outlet:
         """Add `[outlets.NAME]` to syndicate.toml and return the outlet, loaded.
@@ -954,7 +956,14 @@ class Project:
             table["allow_private_network"] = allow_private_network
         if rate_per_minute is not None:
             table["rate_per_minute"] = rate_per_minute
+        if digest_minutes is not None:
+            table["digest_minutes"] = digest_minutes
         reserved = OutletTable.syndicate_keys()
+        if "each" in settings:
+            raise ConfigurationError(
+                f"{where}.each: a table listing several outlets is written by hand "
+                "(see docs/configuration.md); add each outlet with its own name here"
+            )
         for key, value in settings.items():
             if key in reserved:
                 raise ConfigurationError(

@@ -276,7 +276,7 @@ def test_relay_round_trip_through_a_person(
         assert_replays(engine, clock, tmp_path / "replay", shown=2)
         trail = engine.trail(item.ref)
         assert any(
-            r.event == "Reminded" and "reminder 2 sent" in (r.detail or "")
+            r.event == "Reminded" and "reminder 2 (recorded" in (r.detail or "")
             for r in trail.rows
         )
     # The CLI lists what waits, longest first, with the reminders sent.

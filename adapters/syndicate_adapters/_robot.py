@@ -41,6 +41,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -410,6 +411,12 @@ def _time_notice(item: ItemView, mark: TimeMark, link: str) -> Notice:
         link_label="查看原文",
         link=link,
     )
+
+
+def robot_rate_key(platform: str, secret: str) -> str:
+    """A robot's identity for shared rate limits: a digest of its platform and key
+    (outlets sending through the same robot share its 20 a minute), never the key."""
+    return hashlib.sha256(f"{platform}:{secret}".encode()).hexdigest()[:32]
 
 
 def _digest_entry(notice: Notice) -> str:

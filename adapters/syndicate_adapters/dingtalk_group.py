@@ -61,6 +61,7 @@ from syndicate_adapters._robot import (
     notice_for,
     number_label,
     review_text,
+    robot_rate_key,
     split_text,
 )
 
@@ -194,6 +195,13 @@ class DingTalkGroupAdapter(RobotAdapter[DingTalkGroupSettings], Digests):
     def portal_url(self) -> str:
         """The portal's base URL messages link to."""
         return self.settings.portal_url
+
+    @classmethod
+    def shared_rate_key(cls, settings: BaseModel) -> str | None:
+        """Outlets on the same robot share its 20 messages a minute."""
+        if not isinstance(settings, DingTalkGroupSettings):
+            return None
+        return robot_rate_key("dingtalk", settings.access_token.get_secret_value())
 
     # -- render ----------------------------------------------------------------------
 

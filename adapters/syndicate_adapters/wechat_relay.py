@@ -38,14 +38,23 @@ import base64
 import hashlib
 import html
 import json
+import logging
 import re
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Final, Literal
+from urllib.parse import urlsplit
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from syndicate.adapter import (
     Capabilities,
@@ -72,6 +81,7 @@ from syndicate_adapters._robot import (
     md_text,
     notice_for,
     plain_summary,
+    robot_rate_key,
     split_text,
     time_mark,
 )
@@ -89,7 +99,10 @@ _ONE_LINE: Final = r"^[^\x00-\x1f\x7f]+$"
 _WECOM_IMAGE_LIMIT: Final = 2 * 1024 * 1024
 _TEXT_SUMMARY: Final = 120
 _WECOM_TEXT_BUDGET: Final = 2000  # bytes of one text message (WeCom takes 2048)
+_DINGTALK_TEXT_BUDGET: Final = 12000  # bytes of Markdown in one DingTalk body (20000)
 _CARD_SUMMARY: Final = 90
+# Control, format (bidi overrides, zero-width), line and paragraph separators.
+_HIDDEN: Final = frozenset({"Cc", "Cf", "Zl", "Zp"})
 _UNSAFE_NAME = re.compile(r"[^\w\u4e00-\u9fff-]+")
 
 
@@ -156,6 +169,20 @@ class WechatRelaySettings(BaseModel):
     timeout: float = Field(
         default=10.0, gt=0, le=60, description="Seconds per request."
     )
+
+    @field_validator("group", "relayer")
+    @classmethod
+    def _one_visible_line(cls, value: str) -> str:
+        text = unicodedata.normalize("NFC", value).strip()
+        if not text:
+            raise ValueError("must not be blank")
+        hidden = [ch for ch in text if unicodedata.category(ch) in _HIDDEN]
+        if hidden:
+            raise ValueError(
+                "must be one line of visible characters (no control, format, line or "
+                f"paragraph separator characters such as U+{ord(hidden[0]):04X})"
+            )
+        return text
 
     @model_validator(mode="after")
     def _notify_complete(self) -> WechatRelaySettings:
@@ -243,10 +270,10 @@ class RelayTask(BaseModel):
     def instructions(self) -> str:
         """What the person is told (robot text, the task sheet's words)."""
         return (
-            f"【转发任务】请将以下内容转发到微信群「{self.group}」（{self.relayer}）：\n\n"
-            f"{self.text}\n\n"
-            f"转发后请确认（确认码 {self.confirm}）："
-            f"syndicate attest {self.confirm} --by 姓名 [--photo 截图]"
+            f"【转发任务】确认码 {self.confirm}\n"
+            f"请{self.relayer}将以下内容转发到微信群「{self.group}」，转发后凭确认码确认"
+            f"（syndicate attest {self.confirm} --by 姓名 [--photo 截图]）：\n\n"
+            f"{self.text}"
         )
 
 
@@ -263,8 +290,26 @@ class WechatRelayAdapter(BaseAdapter[WechatRelaySettings], Digests, Reminds):
         max_per_minute=20,  # the robot that tells the person
     )
 
+    @classmethod
+    def shared_rate_key(cls, settings: BaseModel) -> str | None:
+        """Village groups whose 网格员s one robot tells share its 20 a minute."""
+        if not isinstance(settings, WechatRelaySettings):
+            return None
+        if settings.notify not in ("wecom", "dingtalk") or not settings.notify_webhook:
+            return None
+        inner = _inner_settings(settings)
+        if isinstance(inner, WeComGroupSettings):
+            return robot_rate_key("wecom", inner.key)
+        if isinstance(inner, DingTalkGroupSettings):
+            return robot_rate_key("dingtalk", inner.access_token.get_secret_value())
+        return None
+
     def __init__(self, settings: BaseModel) -> None:
         super().__init__(settings)
+        if self.settings.notify == "webhook" and self.settings.notify_webhook:
+            # urllib3 logs each request's path and query at DEBUG: the receiver's URL
+            # may carry a token there.
+            _hide_url_in_logs(self.settings.notify_webhook.get_secret_value())
         self._inner: (
             WeComGroupAdapter | DingTalkGroupAdapter | WebhookAdapter | None
         ) = None
@@ -320,17 +365,20 @@ class WechatRelayAdapter(BaseAdapter[WechatRelaySettings], Digests, Reminds):
         facts: list[tuple[str, str]] = [("发布机构", content.agency)]
         if tag == "撤回":
             facts.append(("撤回日期", day(job.item.updated_at)))
-            summary = job.item.public_note or "该信息已撤回，请以政府网站公布的为准。"
+            summary = plain_summary(
+                job.item.public_note or "该信息已撤回，请以政府网站公布的为准。",
+                _CARD_SUMMARY,
+            )
         elif tag == "更正":
             facts.append(("更正日期", day(job.item.updated_at)))
-            summary = f"更正说明：{job.item.reason or '内容已更新。'}"
+            summary = plain_summary(
+                f"更正说明：{job.item.reason or '内容已更新。'}", _CARD_SUMMARY
+            )
         else:
             mark = time_mark(job.item) if tag else None
             facts.append(("发布日期", day(job.item.published_at)))
-            summary = (
-                mark.statement
-                if mark is not None
-                else plain_summary(content.body, _CARD_SUMMARY)
+            summary = plain_summary(
+                mark.statement if mark is not None else content.body, _CARD_SUMMARY
             )
         period = content.notice_period
         if period is not None:
@@ -357,9 +405,11 @@ class WechatRelayAdapter(BaseAdapter[WechatRelaySettings], Digests, Reminds):
             Operation.RETRACT: "withdrawal",
             Operation.WITHDRAWAL_NOTICE: "withdrawal",
         }.get(job.operation, job.operation.value)
+        # The delivery's own prefix last: two groups of the same name (新村 in two
+        # townships) keep their own files and 确认码.
         return (
             f"{_safe_name(job.item.content.index_no)}-{job.item.item_id.hex[:8]}"
-            f"-v{job.item.version}-{op}"
+            f"-v{job.item.version}-{op}-{job.delivery_id.hex[:8]}"
         )
 
     def task(self, job: DeliveryJob) -> RelayTask:
@@ -388,11 +438,16 @@ class WechatRelayAdapter(BaseAdapter[WechatRelaySettings], Digests, Reminds):
     def render(self, job: DeliveryJob) -> Rendition:
         return self._rendition(self.task(job), key=str(job.delivery_id))
 
+    def _messages(self, task: RelayTask) -> int:
+        """How many messages telling the person of `task` takes (rate slots)."""
+        if task.kind == "none" or self.settings.notify == "sheet":
+            return 0
+        if self.settings.notify == "webhook":
+            return 1
+        return len(self._bodies(task, task.instructions()))
+
     def _rendition(self, task: RelayTask, *, key: str) -> Rendition:
-        messages = 0 if task.kind == "none" or self.settings.notify == "sheet" else 1
-        if self.settings.notify == "wecom" and task.kind != "none":
-            # the text (in parts when long), then the card
-            messages = len(split_text(task.instructions(), _WECOM_TEXT_BUDGET)) + 1
+        messages = self._messages(task)
         return Rendition.of(
             canonical_json(task.model_dump(mode="json")),
             "application/json",
@@ -418,38 +473,49 @@ class WechatRelayAdapter(BaseAdapter[WechatRelaySettings], Digests, Reminds):
             job, single = asked[0]
             renditions.insert(0, self._rendition(single, key=str(job.delivery_id)))
         elif asked:
-            first = asked[0][0]
-            headings = tuple(t.heading for _, t in asked)
-            # The text to paste: each item's heading and link (the card lists them).
-            text = "\n".join(
-                f"{n}. {t.heading}\n{t.links[0]}" for n, (_, t) in enumerate(asked, 1)
-            )
-            card = draw_card(
-                Card(
-                    band=self.settings.group,
-                    tag="",
-                    title=f"政务公开信息（{len(asked)}条）",
-                    facts=(("日期", day(max(j.item.updated_at for j, _ in asked))),),
-                    summary="",
-                    link=self.settings.portal_url.rstrip("/") + "/",
-                    source="来源：政府门户网站 · 扫码查看全部信息",
-                    entries=headings,
-                )
-            )
-            digest = RelayTask(
-                group=self.settings.group,
-                relayer=self.settings.relayer,
-                stem=f"digest-{first.delivery_id.hex[:8]}-{len(asked)}",
-                confirm=first.delivery_id.hex[:8],
-                kind="digest",
-                heading=f"政务公开信息（{len(asked)}条）",
-                text=text,
-                links=tuple(link for _, t in asked for link in t.links),
-                card_png=base64.b64encode(card).decode(),
-                covers=tuple(c for _, t in asked for c in t.covers),
-            )
-            renditions.insert(0, self._rendition(digest, key=str(first.delivery_id)))
+            # A long burst is several tasks (each with its own card and 确认码), each
+            # small enough to tell the person in a message or two.
+            for part in reversed(_digest_parts(asked)):
+                renditions.insert(0, self._digest_task(part))
         return renditions
+
+    def _digest_task(self, asked: list[tuple[DeliveryJob, RelayTask]]) -> Rendition:
+        """One task for the items of `asked`: a card listing their titles, the
+        headings and links to paste, one 确认码 for all of them."""
+        if len(asked) == 1:
+            job, single = asked[0]
+            return self._rendition(single, key=str(job.delivery_id))
+        first = asked[0][0]
+        headings = tuple(t.heading for _, t in asked)
+        # The text to paste: each item's heading and link (the card lists them).
+        text = "\n".join(
+            f"{n}. {t.heading}\n{t.links[0]}" for n, (_, t) in enumerate(asked, 1)
+        )
+        card = draw_card(
+            Card(
+                band=self.settings.group,
+                tag="",
+                title=f"政务公开信息（{len(asked)}条）",
+                facts=(("日期", day(max(j.item.updated_at for j, _ in asked))),),
+                summary="",
+                link=self.settings.portal_url.rstrip("/") + "/",
+                source="来源：政府门户网站 · 扫码查看全部信息",
+                entries=headings,
+            )
+        )
+        digest = RelayTask(
+            group=self.settings.group,
+            relayer=self.settings.relayer,
+            stem=f"digest-{first.delivery_id.hex[:8]}-{len(asked)}",
+            confirm=first.delivery_id.hex[:8],
+            kind="digest",
+            heading=f"政务公开信息（{len(asked)}条）",
+            text=text,
+            links=tuple(link for _, t in asked for link in t.links),
+            card_png=base64.b64encode(card).decode(),
+            covers=tuple(c for _, t in asked for c in t.covers),
+        )
+        return self._rendition(digest, key=str(first.delivery_id))
 
     # -- deliver ---------------------------------------------------------------------
 
@@ -504,12 +570,21 @@ class WechatRelayAdapter(BaseAdapter[WechatRelaySettings], Digests, Reminds):
             f"[{'查看全文' if len(task.links) == 1 else f'第{n}条全文'}]({link})"
             for n, link in enumerate(task.links, 1)
         )
-        text = _fit(md_text(words).replace("\n", "\n\n"), 4000)
+        text = f"{md_text(words).replace(chr(10), chr(10) * 2)}\n\n{links}"
+        # DingTalk takes 20000 bytes a body: a long task goes in parts, the 确认码
+        # (which the task's first line carries) in the first.
+        parts = split_text(text, _DINGTALK_TEXT_BUDGET)
         return [
             {
                 "msgtype": "markdown",
-                "markdown": {"title": title, "text": f"{text}\n\n{links}"},
+                "markdown": {
+                    "title": title
+                    if len(parts) == 1
+                    else f"{title}（{n}/{len(parts)}）",
+                    "text": part,
+                },
             }
+            for n, part in enumerate(parts, 1)
         ]
 
     def _send(
@@ -604,6 +679,63 @@ class WechatRelayAdapter(BaseAdapter[WechatRelaySettings], Digests, Reminds):
         key = f"reminder-{reminder.entries[0].delivery_id}-{reminder.number}"
         told = self._send(task, words, key, session)
         return Receipt(detail={"notified": told, "reminder": str(reminder.number)})
+
+
+_DIGEST_ITEMS: Final = 15  # items on one digest card
+_DIGEST_TEXT: Final = 1500  # bytes of one digest task's text (one WeCom message)
+
+
+def _digest_parts(
+    asked: list[tuple[DeliveryJob, RelayTask]],
+) -> list[list[tuple[DeliveryJob, RelayTask]]]:
+    """`asked` cut into tasks of at most `_DIGEST_ITEMS` items and about
+    `_DIGEST_TEXT` bytes of text each, in order."""
+    parts: list[list[tuple[DeliveryJob, RelayTask]]] = [[]]
+    used = 0
+    for job, task in asked:
+        size = len(f"{task.heading}\n{task.links[0]}".encode()) + 8
+        full = len(parts[-1]) >= _DIGEST_ITEMS or used + size > _DIGEST_TEXT
+        if parts[-1] and full:
+            parts.append([])
+            used = 0
+        parts[-1].append((job, task))
+        used += size
+    return parts
+
+
+class _HideUrl(logging.Filter):
+    """Masks the paths and queries of secret URLs in urllib3's log records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logging's problem, not ours
+            return True
+        masked = message
+        for text in self.hidden:
+            masked = masked.replace(text, "/***")
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+_URL_FILTER: Final = _HideUrl()
+
+
+def _hide_url_in_logs(url: str) -> None:
+    """Keep the path and query of `url` (a secret) out of urllib3's log records."""
+    parts = urlsplit(url)
+    tail = parts.path + (f"?{parts.query}" if parts.query else "")
+    if len(tail) > 1:
+        _URL_FILTER.hidden.add(tail)
+    for name in ("urllib3.connectionpool", "urllib3.util.retry"):
+        logger = logging.getLogger(name)
+        if _URL_FILTER not in logger.filters:
+            logger.addFilter(_URL_FILTER)
 
 
 def _fit(text: str, limit: int) -> str:

@@ -53,6 +53,7 @@ from syndicate_adapters._robot import (
     notice_for,
     number_label,
     review_text,
+    robot_rate_key,
     split_text,
     utf8_len,
 )
@@ -171,6 +172,13 @@ class WeComGroupAdapter(RobotAdapter[WeComGroupSettings], Digests):
     def portal_url(self) -> str:
         """The portal's base URL messages link to."""
         return self.settings.portal_url
+
+    @classmethod
+    def shared_rate_key(cls, settings: BaseModel) -> str | None:
+        """Outlets on the same robot share its 20 messages a minute."""
+        if not isinstance(settings, WeComGroupSettings):
+            return None
+        return robot_rate_key("wecom", settings.key)
 
     # -- render ----------------------------------------------------------------------
 

@@ -189,8 +189,9 @@ def _detail(event: Delivery.Event) -> str | None:
             parts.append(f"deleted extra {', '.join(event.removed)}")
         return "; ".join(parts) or None
     if isinstance(event, Delivery.Reminded):
-        said = "sent" if event.ok else f"not sent: {event.message}"
-        return f"reminder {event.number} {said}"
+        if event.ok:
+            return f"reminder {event.number} (recorded as it was sent)"
+        return f"reminder {event.number} failed: {event.message}"
     if isinstance(event, Delivery.Attested):
         parts = [
             f"posted at {_iso(event.posted_at)}",

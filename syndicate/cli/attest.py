@@ -116,7 +116,10 @@ def attest(
     Example: syndicate attest --outlet qingshi-liutang --item 青石镇/2026-00012 --by 王芳
     """
     with cli_errors():
-        if (delivery is None) == (outlet is None or item is None):
+        named = outlet is not None or item is not None
+        if (delivery is not None and named) or (
+            delivery is None and (outlet is None or item is None)
+        ):
             raise InputError(
                 [
                     Problem(

@@ -276,7 +276,8 @@ NO_OUTLET_CHANNELS = frozenset(
     }
 )
 
-_LIST_SEPARATORS = re.compile(r"[、,，;；]+")
+# As catalogues and spreadsheets separate names (a cell may hold line breaks).
+_LIST_SEPARATORS = re.compile(r"[、,，;；\n\r\u3000]+")
 
 
 _VALIDITY_ALIASES = _aliases(

@@ -257,8 +257,10 @@ class Delivery(Aggregate):
         (outlets that `Reminds`: a 网格员 who forwards to a village group).
 
         `number`: the reminder's number for this delivery (1 for the first); `ok`:
-        whether the reminder reached them (`message` says why not). The state does not
-        change: the delivery still awaits attestation.
+        whether the reminder reached them (`message` says why not). A worker records
+        the reminder before sending it (so two workers never both send it); one that
+        then failed is recorded again, with the same number, `ok` false and the
+        reason. The state does not change: the delivery still awaits attestation.
         """
 
         TOPIC: ClassVar[str] = "syndicate.Delivery.Reminded"
@@ -380,7 +382,9 @@ class Delivery(Aggregate):
             self.state = DeliveryState.ATTESTED
             self.attestation = event
         elif isinstance(event, Delivery.Reminded):
-            self.reminders = getattr(self, "reminders", 0) + 1
+            # A reminder that failed after it was recorded is recorded again with the
+            # same number: it counts once.
+            self.reminders = max(getattr(self, "reminders", 0), event.number)
             self.reminded_at = event.timestamp
         elif isinstance(event, Delivery.Failed):
             self.submitted = None

@@ -414,6 +414,11 @@ class AttestOps(EngineBase):
         matches = deliveries_by_prefix(self.deliveries, prefix)
         if not matches:
             raise ItemNotFound(f"no delivery {text}; `syndicate status` lists them")
+        waiting = [d for d in matches if d.state is DeliveryState.AWAITING_ATTESTATION]
+        if len(matches) > 1 and len(waiting) == 1:
+            # A 确认码 is 8 digits: another outlet's delivery may share them, but
+            # only one of them waits for a person.
+            matches = waiting
         if len(matches) > 1:
             raise InputError(
                 [

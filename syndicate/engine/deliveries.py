@@ -605,8 +605,26 @@ class DeliveryOps(EngineBase):
                 )
             at = self.clock()
             fresh.record(Delivery.Resolved, at=at, actor=actor, sent=sent)
+            if sent and fresh.rendition_sha256 and self._person_puts_up(fresh.outlet):
+                # Sent to the person who puts it up (a 网格员's task): it still waits
+                # for them, as if the outlet had answered.
+                fresh.record(
+                    Delivery.AwaitingAttestation,
+                    at=at,
+                    worker=actor,
+                    attempt=fresh.attempt,
+                    rendition_sha256=fresh.rendition_sha256,
+                    receipt=dict(fresh.receipt or {}),
+                )
             self.deliveries.save(fresh)
         return Resolution(fresh.id, sent, at)
+
+    def _person_puts_up(self, outlet: str) -> bool:
+        """Whether the configured outlet `outlet` needs attestation (False when it is
+        not configured or does not load)."""
+        found, _ = self.project.outlets_and_problems()
+        target = found.get(outlet)
+        return target is not None and target.capabilities.needs_attestation
 
     def _matching(self, prefix: str) -> list[Delivery]:
         """Deliveries whose id starts with `prefix` (like a git commit prefix)."""

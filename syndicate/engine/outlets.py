@@ -175,7 +175,8 @@ class OutletOps(EngineBase):
         """Add `[outlets.NAME]` to syndicate.toml and describe it: `Project.add_outlet`
         (validated as loading validates it, secrets only as `${ENV_VAR}`, appended as
         text with the rest of the file kept; `options` are `channel`, `agencies`,
-        `areas`, `audiences`, `internal`, `rate_per_minute`, `allow_private_network`).
+        `areas`, `audiences`, `internal`, `rate_per_minute`, `digest_minutes`,
+        `allow_private_network`).
         This engine plans for it from its next `plan()`, which attaches it and
         backfills it with the live items it takes; other processes once restarted."""
         outlet = self.project.add_outlet(name, kind, settings, **options)
