@@ -246,6 +246,9 @@ class DingTalkGroupAdapter(RobotAdapter[DingTalkGroupSettings], Digests):
         check_bodies(bodies, BODY_LIMIT, self.platform)
         return bodies
 
+    # A DingTalk body holds 20000 bytes: a digest of 30 items fits one message.
+    digest_limit: ClassVar[int] = BODY_LIMIT - 4000
+
     def digest_bodies(self, title: str, markdown: str) -> list[dict[str, Any]]:
         """A digest as one Markdown message (the keyword in its title and text)."""
         return [

@@ -622,13 +622,23 @@ def test_publish_withdraw_and_audit_through_the_engine(tmp_path: Path) -> None:
             {"path": "screens/hall", "title": "青石镇便民服务中心 · 政务公开"},
             channel="screen",
         )
-        eia = notice("2026-00031", "2026-07-22", "2026-07-30").model_copy(
-            update={"agency": "临溪县生态环境局", "formed_on": "2026-07-21"}
+        # Marked for the screens as the catalogue writes it (items that name no
+        # channels keep the six they had before screens existed).
+        eia = content(
+            **notice("2026-00031", "2026-07-22", "2026-07-30").model_dump(
+                mode="json", exclude={"channels"}
+            )
+            | {
+                "agency": "临溪县生态环境局",
+                "formed_on": "2026-07-21",
+                "channels": ["政府网站、政务服务中心"],
+            }
         )
         policy = content(
             index_no="2026-00032",
             title="临溪县农村危房改造实施方案",
             formed_on="2026-07-20",
+            channels=["电子屏"],
         )
         engine.items.publish(eia, actor="县生态环境局 陈静")
         engine.items.publish(policy, actor="县住建局 王敏")
