@@ -33,6 +33,7 @@ __all__ = [
     "FontUnavailable",
     "bundled_sans",
     "bundled_serif",
+    "checked_font",
     "font_file",
     "uncovered",
 ]
@@ -83,6 +84,17 @@ def font_file(path: Path) -> FontFile:
     if not codepoints or face.glyph_count <= 1:
         raise FontUnavailable(f"{path} is not a font file HarfBuzz can read")
     return FontFile(path, data, codepoints)
+
+
+def checked_font(value: Path | None) -> Path | None:
+    """A settings validator's check of an office's font file: `value` if HarfBuzz can
+    read it (None passes); ValueError saying why not."""
+    if value is not None:
+        try:
+            font_file(value)
+        except FontUnavailable as exc:
+            raise ValueError(str(exc)) from None
+    return value
 
 
 def _bundled(name: str) -> FontFile:

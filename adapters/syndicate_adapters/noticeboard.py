@@ -76,6 +76,7 @@ from syndicate_adapters._fonts import (
     FontUnavailable,
     bundled_sans,
     bundled_serif,
+    checked_font,
     font_file,
     uncovered,
 )
@@ -143,12 +144,7 @@ class NoticeboardSettings(BaseModel):
     @field_validator("body_font", "heading_font")
     @classmethod
     def _readable_font(cls, value: Path | None) -> Path | None:
-        if value is not None:
-            try:
-                font_file(value)
-            except FontUnavailable as exc:
-                raise ValueError(str(exc)) from None
-        return value
+        return checked_font(value)
 
 
 # -- what goes on a sheet ----------------------------------------------------------------

@@ -45,6 +45,7 @@ from syndicate.testing import Answer, loopback_http_server
 
 __all__ = [
     "DingTalkRobotServer",
+    "LoopbackFake",
     "Received",
     "Reply",
     "WeComRobotServer",
@@ -112,7 +113,38 @@ def _errbody(errcode: int, errmsg: str) -> bytes:
     ).encode("utf-8")
 
 
-class _RobotServer:
+class LoopbackFake:
+    """A fake platform API served on 127.0.0.1 in a background thread: its `url`,
+    `start`/`close`, and use as a context manager. Subclasses set `_server` and
+    `_thread` from `syndicate.testing.loopback_http_server`."""
+
+    _server: Any
+    _thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:54321 (an outlet's `base_url`)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        """Serve in a background thread."""
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _RobotServer(LoopbackFake):
     """The HTTP plumbing and bookkeeping both fakes share."""
 
     send_path: ClassVar[str]
@@ -150,30 +182,6 @@ class _RobotServer:
             return None
         headers = {"Content-Type": "application/json; charset=utf-8"}
         return answer.status, headers, answer.payload
-
-    # -- lifecycle -----------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:54321 (an outlet's `base_url`)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        """Serve in a background thread."""
-        self._thread.start()
-
-    def close(self) -> None:
-        """Stop serving and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- scripting and assertions --------------------------------------------------------
 

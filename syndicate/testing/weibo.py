@@ -54,11 +54,11 @@ from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from syndicate.testing import Answer, loopback_http_server
-from syndicate.testing.fakes import Reply, loopback_outlet_keys
+from syndicate.testing.fakes import LoopbackFake, Reply, loopback_outlet_keys
 
 __all__ = ["WeiboPostRecord", "WeiboRequest", "WeiboServer", "weibo_length"]
 
@@ -170,7 +170,7 @@ class _Form:
     files: dict[str, bytes] = field(default_factory=dict)
 
 
-class WeiboServer:
+class WeiboServer(LoopbackFake):
     """A fake `api.weibo.com` for one app and its accounts' tokens (module docstring)."""
 
     text_limit = 140
@@ -203,30 +203,6 @@ class WeiboServer:
         self._lock = threading.Lock()
         self._next = _FIRST_ID
         self._server, self._thread = loopback_http_server(self._answer)
-
-    # -- lifecycle -----------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:54321 (an outlet's `api_base`)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        """Serve in a background thread."""
-        self._thread.start()
-
-    def close(self) -> None:
-        """Stop serving and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- configuration and scripting -----------------------------------------------------
 
