@@ -33,6 +33,7 @@ intranet outlet (or a test's loopback receiver) reach internal addresses.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import types
@@ -227,13 +228,14 @@ class Outlet:
         """The adapter's declared capabilities."""
         return self.adapter_class.capabilities
 
-    @property
+    @functools.cached_property
     def rate_key(self) -> str:
         """Whose rate limit this outlet's sends count against: its own (its name), or
         one it shares with other outlets that send through the same account (several
         village groups whose 网格员s one robot tells). An adapter class says so with a
         class method `shared_rate_key(settings) -> str | None` (a digest of the
-        account, never the secret itself)."""
+        account, never the secret itself). Worked out once: the worker asks on every
+        rate-slot check."""
         shared = getattr(self.adapter_class, "shared_rate_key", None)
         key = shared(self.settings) if callable(shared) else None
         return f"shared:{key}" if isinstance(key, str) and key else self.name

@@ -97,11 +97,7 @@ from syndicate.errors import PermanentDeliveryError
 from syndicate_adapters import _html as _html_module
 from syndicate_adapters import noticeboard as _noticeboard_module
 from syndicate_adapters._fonts import (
-    FontUnavailable,
-    bundled_sans,
-    bundled_serif,
     checked_font,
-    font_file,
 )
 from syndicate_adapters._html import esc, markdown_html
 from syndicate_adapters.noticeboard import (
@@ -109,6 +105,7 @@ from syndicate_adapters.noticeboard import (
     HEADING_FAMILIES,
     SheetFont,
     render_pdf,
+    sheet_fonts,
 )
 from syndicate_adapters.noticeboard import body_html as print_body_html
 
@@ -1338,25 +1335,7 @@ class GazetteAdapter(
 
         Raises PermanentDeliveryError (code "font") if a font cannot be read."""
         if self._fonts is None:
-            s = self.settings
-            try:
-                fonts = [
-                    SheetFont(family=BODY_FAMILIES[1], font=bundled_serif()),
-                    SheetFont(family=HEADING_FAMILIES[1], font=bundled_sans()),
-                ]
-                if s.body_font is not None:
-                    fonts.append(
-                        SheetFont(family=BODY_FAMILIES[0], font=font_file(s.body_font))
-                    )
-                if s.heading_font is not None:
-                    fonts.append(
-                        SheetFont(
-                            family=HEADING_FAMILIES[0], font=font_file(s.heading_font)
-                        )
-                    )
-            except FontUnavailable as exc:
-                raise PermanentDeliveryError(str(exc), code="font") from None
-            self._fonts = tuple(fonts)
+            self._fonts = sheet_fonts(self.settings)
         return self._fonts
 
     @property

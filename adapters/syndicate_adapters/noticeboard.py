@@ -46,7 +46,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from string import Template
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import nh3
 import requests
@@ -466,8 +466,19 @@ class SheetFont(BaseModel):
     font: FontFile
 
 
-def sheet_fonts(settings: NoticeboardSettings) -> tuple[SheetFont, ...]:
-    """The families `BODY_FAMILIES` and `HEADING_FAMILIES` name, for these settings.
+class _OfficeFonts(Protocol):
+    """Settings naming an office's own font files (the notice board's, the 公报's)."""
+
+    @property
+    def body_font(self) -> Path | None: ...
+
+    @property
+    def heading_font(self) -> Path | None: ...
+
+
+def sheet_fonts(settings: _OfficeFonts) -> tuple[SheetFont, ...]:
+    """The families `BODY_FAMILIES` and `HEADING_FAMILIES` name, for these settings
+    (any with `body_font` and `heading_font`: the 政府公报 uses it too).
 
     Raises PermanentDeliveryError (code "font") if a font cannot be read."""
     try:
