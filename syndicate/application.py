@@ -74,6 +74,14 @@ from syndicate.domain.review import (
     ReviewRules,
     content_diff,
 )
+from syndicate.domain.standard import (
+    CATALOGUE_ID,
+    CatalogueChange,
+    CatalogueEntry,
+    CatalogueVersion,
+    StandardCatalogue,
+    inherit,
+)
 from syndicate.errors import (
     AlreadyPublished,
     ConflictError,
@@ -416,10 +424,11 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             self._no_personal_data(("urgent", urgent))
         override = self._check_override(override)
         release_at, late_reason = self._check_timing(release_at, late_reason, urgent)
+        catalogue = self.catalogue()
         pairs = [
-            (valid_content(i[0]), i[1])
+            (inherit(valid_content(i[0]), catalogue), i[1])
             if isinstance(i, tuple)
-            else (valid_content(i), ())
+            else (inherit(valid_content(i), catalogue), ())
             for i in items
         ]
         with self._guard():
@@ -602,9 +611,11 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         batch = {content.id for content, _ in pairs}
         today = today_in_china(self._now)
         verdicts: list[tuple[ItemContent, SyndicateError | None]] = []
+        catalogue = self.catalogue()
         with self._guard():
             for content, prepared in pairs:
                 try:
+                    content = inherit(content, catalogue)
                     self._refuse_if_published(
                         self._seal(content, prepared, create=False)[0]
                     )
@@ -654,7 +665,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         """
         reason = check_line("reason", reason, 500)
         actor = check_actor(actor)
-        content = valid_content(content)
+        content = inherit(valid_content(content), self.catalogue())
         if urgent is not None:
             urgent = check_line("urgent", urgent, 500)
             self._no_personal_data(("urgent", urgent))
@@ -1439,6 +1450,74 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
                 break
         return changes
 
+    # -- the standard catalogue (标准目录) -----------------------------------------------
+
+    def catalogue(self) -> CatalogueVersion | None:
+        """The standard catalogue in force, or None when none was imported."""
+        found = self.catalogue_aggregate()
+        return found.current if found is not None else None
+
+    def catalogue_aggregate(
+        self, *, version: int | None = None
+    ) -> StandardCatalogue | None:
+        """The catalogue aggregate (every version in `versions`), or None."""
+        with self._guard():
+            if CATALOGUE_ID not in self.repository:
+                return None
+            return cast(
+                StandardCatalogue, self.repository.get(CATALOGUE_ID, version=version)
+            )
+
+    def import_catalogue(
+        self,
+        entries: Sequence[CatalogueEntry],
+        *,
+        source: str,
+        sha256: str,
+        actor: str,
+    ) -> tuple[CatalogueVersion, CatalogueChange]:
+        """Record a catalogue version: the first (`Started`) or what a later import
+        changed (`Adjusted`). An import that changes nothing records nothing and
+        returns the version in force with an empty change."""
+        actor = check_actor(actor)
+        source = check_line("source", source, 300)
+        entries = tuple(entries)
+        if not entries:
+            raise InputError([Problem("catalogue", "has no 事项")])
+        codes = [e.code for e in entries]
+        if len(set(codes)) != len(codes):
+            raise InputError([Problem("catalogue", "two 事项 have the same code")])
+        self._no_personal_data(
+            *(
+                (f"catalogue {e.code}", text)
+                for e in entries
+                for text in (e.path, e.basis, e.supervision or "", e.agency)
+            )
+        )
+        now = self._now()
+        with self._guard():
+            existing = self.catalogue_aggregate()
+            if existing is None:
+                catalogue = StandardCatalogue.start(
+                    entries, source=source, sha256=sha256, actor=actor, at=now
+                )
+                change = catalogue.current.change
+            else:
+                catalogue = existing
+                change = catalogue.adjust(
+                    entries, source=source, sha256=sha256, actor=actor, at=now
+                )
+                if not catalogue.pending_events:
+                    return catalogue.current, change
+            try:
+                self.save(catalogue)
+            except IntegrityError:
+                raise ConflictError(
+                    "the standard catalogue was changed by someone else at the "
+                    "same time; import again"
+                ) from None
+        return catalogue.current, change
+
     def _check_timing(
         self, release_at: datetime | None, late_reason: str | None, urgent: str | None
     ) -> tuple[datetime | None, str | None]:
@@ -2113,6 +2192,8 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             if not page:
                 return
             for notification in page:
+                if notification.originator_id == CATALOGUE_ID:
+                    continue  # the standard catalogue shares the log; not an item
                 if only is None or notification.originator_id == only:
                     event = self.mapper.to_domain_event(notification)
                     yield notification.id, cast(DisclosureItem.Event, event)

@@ -39,6 +39,7 @@ from syndicate.domain.content import (
     Admission,
     ItemContent,
     content_rules,
+    missing_basis,
     item_id,
     parse_item_ref,
 )
@@ -498,7 +499,7 @@ def _raw_rules(data: dict[str, Any], metas: list[Any]) -> list[Problem]:
         interprets=interprets,
         own_id=own,
         attachment_names=[m["name"] for m in metas],
-    )
+    ) + missing_basis(data)
 
 
 def _top(field: str) -> str:

@@ -329,7 +329,9 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
     def _plan_event(
         self, domain_event: Any, position: int, processing_event: ProcessingEvent[UUID]
     ) -> None:
-        event = cast(DisclosureItem.Event, domain_event)
+        if not isinstance(domain_event, DisclosureItem.Event):
+            return  # the standard catalogue shares the items log; nothing to plan
+        event = domain_event
         # When it was planned: the age limit counts from here, so a planner that was
         # down for days does not abandon on first failure.
         now = self.clock()

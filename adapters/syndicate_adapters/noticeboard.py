@@ -405,7 +405,7 @@ def sheet_html(job: DeliveryJob, settings: NoticeboardSettings) -> str:
             meta.append(("更正日期", _day(item.updated_at)))
         if period:
             meta.append(("公示期", period))
-        meta.append(("公开依据", c.basis))
+        meta.append(("公开依据", c.basis or ""))
         parts.append(f"<h1>{esc(title)}</h1>")
         if kind == "replace":
             old, made = _replaced(job)

@@ -361,7 +361,7 @@ def _article(item: ItemView, gone: bool) -> str:
         ("成文日期", c.formed_on.isoformat()),
         ("发布日期", minute(item.published_at)),
         ("更新日期", minute(item.updated_at)),
-        ("公开依据", c.basis),
+        ("公开依据", c.basis or ""),
         ("公开方式", c.attribute.label),
         ("公开对象", c.audience),
     ]

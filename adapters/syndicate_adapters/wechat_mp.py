@@ -274,7 +274,7 @@ def _facts(content: ItemContent, date_label: str, date: str) -> list[tuple[str, 
     if content.doc_no:
         facts.append(("发文字号", content.doc_no))
     facts.append((date_label, date))
-    facts.append(("公开依据", content.basis))
+    facts.append(("公开依据", content.basis or ""))
     if content.notice_period:
         period = content.notice_period
         facts.append(

@@ -67,6 +67,7 @@ from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.domain.items import DisclosureItem
 from syndicate.domain.review import ProposalKind
+from syndicate.domain.standard import CATALOGUE_ID
 from syndicate.outlets import Outlet
 from syndicate.planning import Deliveries
 from syndicate.views import ReviewTracker
@@ -159,6 +160,8 @@ def item_events(
 ) -> Iterator[tuple[int, DisclosureItem.Event]]:
     """Decoded item events with their items-log positions."""
     for n in notifications(items, stop=stop):
+        if n.originator_id == CATALOGUE_ID:
+            continue  # the standard catalogue shares the items log
         event = items.mapper.to_domain_event(n)
         yield n.id, cast(DisclosureItem.Event, event)
 

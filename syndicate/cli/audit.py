@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from syndicate.cli import audit_log, audit_reports
+from syndicate.cli import annual, audit_log, audit_reports, inspect
 
 __all__ = ["app"]
 
@@ -21,3 +21,5 @@ app = typer.Typer(
 
 audit_log.register(app)
 audit_reports.register(app)
+inspect.register(app)
+annual.register(app)

@@ -970,7 +970,7 @@ def _show_text(item: DisclosureItem) -> str:
     if c.category:
         fields.append(("主题分类 category", c.category))
     fields += [
-        ("公开依据 basis", c.basis),
+        ("公开依据 basis", c.basis or ""),
         ("公开对象 audience", c.audience),
         ("公开属性 attribute", f"{c.attribute.label} ({c.attribute.value})"),
     ]

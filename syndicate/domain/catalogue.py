@@ -19,6 +19,8 @@ __all__ = [
     "DEFAULT_CHANNELS",
     "Attribute",
     "ChannelCategory",
+    "DocType",
+    "PageKind",
     "PilotArea",
     "Stage",
     "Validity",
@@ -27,6 +29,8 @@ __all__ = [
     "parse_attribute",
     "parse_channel",
     "parse_channels",
+    "parse_doc_type",
+    "parse_page_kind",
     "parse_stage",
     "parse_validity",
 ]
@@ -196,6 +200,64 @@ _VALIDITY_LABELS = {
 }
 
 
+class DocType(StrEnum):
+    """文件类型: what the 年报's section 二 counts (国办公开办函〔2021〕30号 第二十条)."""
+
+    REGULATION = "regulation"
+    NORMATIVE = "normative"
+    LICENCE = "licence"
+    PENALTY = "penalty"
+    COERCION = "coercion"
+    FEE = "fee"
+
+    @property
+    def label(self) -> str:
+        """Chinese name as the 年报 shows it."""
+        return _DOC_TYPE_LABELS[self]
+
+    @property
+    def counts_decisions(self) -> bool:
+        """许可, 处罚, 强制: the 年报 counts 处理决定 (an item may carry several)."""
+        return self in (DocType.LICENCE, DocType.PENALTY, DocType.COERCION)
+
+    @property
+    def is_document(self) -> bool:
+        """规章 and 行政规范性文件: the 年报 counts issued, repealed and in force."""
+        return self in (DocType.REGULATION, DocType.NORMATIVE)
+
+
+_DOC_TYPE_LABELS = {
+    DocType.REGULATION: "规章",
+    DocType.NORMATIVE: "行政规范性文件",
+    DocType.LICENCE: "行政许可",
+    DocType.PENALTY: "行政处罚",
+    DocType.COERCION: "行政强制",
+    DocType.FEE: "行政事业性收费",
+}
+
+
+class PageKind(StrEnum):
+    """The pages of a portal's 政府信息公开 section an office writes as items."""
+
+    GUIDE = "guide"
+    RULES = "rules"
+    ANNUAL_REPORT = "annual_report"
+    CATALOGUE = "catalogue"
+
+    @property
+    def label(self) -> str:
+        """Chinese name as the portal shows it."""
+        return _PAGE_KIND_LABELS[self]
+
+
+_PAGE_KIND_LABELS = {
+    PageKind.GUIDE: "政府信息公开指南",
+    PageKind.RULES: "政府信息公开制度",
+    PageKind.ANNUAL_REPORT: "政府信息公开年报",
+    PageKind.CATALOGUE: "标准目录",
+}
+
+
 def _aliases(enum: type[E], labels: dict[E, str], extra: dict[str, E]) -> dict[str, E]:
     table: dict[str, E] = {member.value: member for member in enum}
     table.update({label: member for member, label in labels.items()})
@@ -287,6 +349,33 @@ _VALIDITY_ALIASES = _aliases(
 )
 
 
+_DOC_TYPE_ALIASES = _aliases(
+    DocType,
+    _DOC_TYPE_LABELS,
+    {
+        "规范性文件": DocType.NORMATIVE,
+        "许可": DocType.LICENCE,
+        "处罚": DocType.PENALTY,
+        "强制": DocType.COERCION,
+        "收费": DocType.FEE,
+    },
+)
+_PAGE_KIND_ALIASES = _aliases(
+    PageKind,
+    _PAGE_KIND_LABELS,
+    {
+        "指南": PageKind.GUIDE,
+        "公开指南": PageKind.GUIDE,
+        "制度": PageKind.RULES,
+        "公开制度": PageKind.RULES,
+        "年报": PageKind.ANNUAL_REPORT,
+        "政府信息公开工作年度报告": PageKind.ANNUAL_REPORT,
+        "目录": PageKind.CATALOGUE,
+        "公开目录": PageKind.CATALOGUE,
+    },
+)
+
+
 def _parse(value: str, table: dict[str, E], what: str) -> E:
     member = table.get(value.strip())
     if member is None:
@@ -311,6 +400,16 @@ def parse_attribute(value: str) -> Attribute:
 def parse_validity(value: str) -> Validity:
     """Normalise a validity (时效) given in English or Chinese."""
     return _parse(value, _VALIDITY_ALIASES, "validity")
+
+
+def parse_doc_type(value: str) -> DocType:
+    """Normalise a document type (文件类型) given in English or Chinese."""
+    return _parse(value, _DOC_TYPE_ALIASES, "doc_type")
+
+
+def parse_page_kind(value: str) -> PageKind:
+    """Normalise a 政府信息公开 page kind given in English or Chinese."""
+    return _parse(value, _PAGE_KIND_ALIASES, "page_kind")
 
 
 def parse_channel(value: str) -> ChannelCategory:

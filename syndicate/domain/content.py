@@ -38,11 +38,15 @@ from syndicate.domain.catalogue import (
     DEFAULT_CHANNELS,
     Attribute,
     ChannelCategory,
+    DocType,
+    PageKind,
     Stage,
     Validity,
     parse_area,
     parse_attribute,
     parse_channels,
+    parse_doc_type,
+    parse_page_kind,
     parse_stage,
     parse_validity,
 )
@@ -60,9 +64,11 @@ __all__ = [
     "NoticePeriod",
     "admission_problems",
     "canonical_json",
+    "catalogue_rules",
     "content_hash",
     "content_rules",
     "item_id",
+    "missing_basis",
     "parse_item_ref",
     "problems_from_validation_error",
     "time_rules",
@@ -333,7 +339,7 @@ else:
             try:
                 return super().__call__(*args, **kwargs)
             except ValidationError as exc:
-                raise InputError(problems_from_validation_error(exc)) from None
+                raise InputError(_problems(exc, kwargs)) from None
 
 
 class Attachment(_Model):
@@ -416,7 +422,22 @@ def _channels(value: Any) -> Any:
 
 # Optional fields added after logs were first written (omitted from the canonical JSON
 # while None, see `ItemContent._without_unset_time`).
-_LATER_FIELDS = ("changed_on", "validity", "valid_until")
+_LATER_FIELDS = (
+    "changed_on",
+    "validity",
+    "valid_until",
+    "basis",
+    "catalogue_item",
+    "catalogue_path",
+    "time_limit_days",
+    "supervision",
+    "doc_type",
+    "decisions",
+    "fee_wan",
+    "page_kind",
+)
+# Working days a 时限 may say (自形成或变更之日起N个工作日内); longer is not a 时限.
+MAX_TIME_LIMIT_DAYS = 366
 
 
 def time_rules(
@@ -459,6 +480,40 @@ def time_rules(
                 f"a document whose validity is {validity.label} has no valid_until; "
                 "leave one of them out",
             )
+        )
+    return problems
+
+
+def catalogue_rules(
+    *,
+    basis: str | None,
+    catalogue_item: str | None,
+    doc_type: DocType | None,
+    decisions: int | None,
+    fee_wan: str | None,
+) -> list[Problem]:
+    """The rules of the catalogue and 年报 elements, every one broken."""
+    problems = []
+    if basis is None and catalogue_item is None:
+        problems.append(
+            Problem(
+                "basis",
+                # As for every other missing field; docs/items.md says that a
+                # catalogue_item gives the 依据 instead.
+                "required field is missing",
+            )
+        )
+    if decisions is not None and (doc_type is None or not doc_type.counts_decisions):
+        problems.append(
+            Problem(
+                "decisions",
+                "only for doc_type 行政许可, 行政处罚 or 行政强制 (the number of "
+                "处理决定 the item publishes)",
+            )
+        )
+    if fee_wan is not None and doc_type is not DocType.FEE:
+        problems.append(
+            Problem("fee_wan", "only for doc_type 行政事业性收费 (the amount, 万元)")
         )
     return problems
 
@@ -507,7 +562,9 @@ class ItemContent(_Model, metaclass=_RefusingModel):
     area: Annotated[str, BeforeValidator(_str_or(parse_area))]
     stage: Annotated[Stage, BeforeValidator(_str_or(parse_stage))]
     category: Annotated[Line, Field(min_length=1, max_length=100)] | None = None
-    basis: Annotated[Line, Field(min_length=1, max_length=500)]
+    # 依据: required, unless the item names a `catalogue_item`, whose 依据 it takes
+    # when admitted (`syndicate.domain.standard.inherit`).
+    basis: Annotated[Line, Field(min_length=1, max_length=500)] | None = None
     audience: Annotated[Line, Field(min_length=1, max_length=100)] = "全社会"
     attribute: Annotated[Attribute, BeforeValidator(_str_or(parse_attribute))] = (
         Attribute.PROACTIVE
@@ -529,6 +586,27 @@ class ItemContent(_Model, metaclass=_RefusingModel):
         tuple[ChannelCategory, ...], BeforeValidator(_channels), AfterValidator(tuple)
     ] = DEFAULT_CHANNELS
     attachments: tuple[Attachment, ...] = ()
+    # The 事项 of the standard catalogue the item fulfils: given as its code or its
+    # path (一级/二级/公开内容), stored as the code, with the path as it stood when
+    # the item was admitted (`catalogue_path`) and what the item took from it: the
+    # 时限 in working days and the 监督投诉 contact (docs/catalogue.md).
+    catalogue_item: Annotated[Line, Field(min_length=1, max_length=300)] | None = None
+    catalogue_path: Annotated[Line, Field(min_length=1, max_length=300)] | None = None
+    time_limit_days: (
+        Annotated[int, Field(strict=True, ge=1, le=MAX_TIME_LIMIT_DAYS)] | None
+    ) = None
+    supervision: Annotated[Line, Field(min_length=1, max_length=300)] | None = None
+    # 文件类型, what the 年报 counts; `decisions` (处理决定 in a 许可/处罚/强制 item,
+    # default 1) and `fee_wan` (收费金额, 万元) go with it.
+    doc_type: Annotated[DocType, BeforeValidator(_str_or(parse_doc_type))] | None = None
+    decisions: Annotated[int, Field(strict=True, ge=1, le=1_000_000)] | None = None
+    fee_wan: (
+        Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,4})?$")] | None
+    ) = None
+    # A page of the portal's 政府信息公开 section (指南, 制度, 年报, 标准目录).
+    page_kind: Annotated[PageKind, BeforeValidator(_str_or(parse_page_kind))] | None = (
+        None
+    )
 
     def model_copy(
         self, *, update: Mapping[str, Any] | None = None, deep: bool = False
@@ -548,7 +626,7 @@ class ItemContent(_Model, metaclass=_RefusingModel):
             try:
                 return super().model_validate(obj, **options)
             except ValidationError as exc:
-                raise InputError(problems_from_validation_error(exc)) from None
+                raise InputError(_problems(exc, obj)) from None
 
         @classmethod
         def model_validate_json(cls, json_data: Any, **options: Any) -> Self:
@@ -615,17 +693,27 @@ class ItemContent(_Model, metaclass=_RefusingModel):
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
-        problems = content_rules(
-            attribute=self.attribute,
-            attribute_basis=self.attribute_basis,
-            interprets=self.interprets,
-            own_id=self.id,
-            attachment_names=[a.name for a in self.attachments],
-        ) + time_rules(
-            formed_on=self.formed_on,
-            changed_on=self.changed_on,
-            valid_until=self.valid_until,
-            validity=self.validity,
+        problems = (
+            content_rules(
+                attribute=self.attribute,
+                attribute_basis=self.attribute_basis,
+                interprets=self.interprets,
+                own_id=self.id,
+                attachment_names=[a.name for a in self.attachments],
+            )
+            + catalogue_rules(
+                basis=self.basis,
+                catalogue_item=self.catalogue_item,
+                doc_type=self.doc_type,
+                decisions=self.decisions,
+                fee_wan=self.fee_wan,
+            )
+            + time_rules(
+                formed_on=self.formed_on,
+                changed_on=self.changed_on,
+                valid_until=self.valid_until,
+                validity=self.validity,
+            )
         )
         if problems:
             # One line per rule; `problems_from_validation_error` splits them again.
@@ -678,6 +766,29 @@ def _kind_of(value: Any) -> str:
     if isinstance(value, date):
         return "a date"
     return type(value).__name__
+
+
+def missing_basis(data: object) -> list[Problem]:
+    """The 依据 rule over raw fields (`catalogue_rules` runs only once every field is
+    valid): a `basis` problem when `data` gives neither `basis` nor `catalogue_item`."""
+    if isinstance(data, Mapping) and data.get("basis") is None:
+        if data.get("catalogue_item") is None:
+            return catalogue_rules(
+                basis=None,
+                catalogue_item=None,
+                doc_type=None,
+                decisions=None,
+                fee_wan=None,
+            )
+    return []
+
+
+def _problems(exc: ValidationError, data: object) -> list[Problem]:
+    problems = problems_from_validation_error(exc)
+    if any(p.field == "basis" for p in problems):
+        return problems
+    extra = missing_basis(data)
+    return problems + [p for p in extra if str(p) not in {str(q) for q in problems}]
 
 
 def problems_from_validation_error(exc: ValidationError) -> list[Problem]:

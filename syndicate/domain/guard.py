@@ -538,9 +538,10 @@ def content_fields(content: ItemContent) -> list[tuple[str, str]]:
         ("body", content.body),
         ("category", content.category or ""),
         ("doc_no", content.doc_no or ""),
-        ("basis", content.basis),
+        ("basis", content.basis or ""),
         ("attribute_basis", content.attribute_basis or ""),
         ("audience", content.audience),
+        ("supervision", content.supervision or ""),
     ]
 
 

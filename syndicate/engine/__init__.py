@@ -16,6 +16,7 @@ call only this. Errors are `SyndicateError`s (see `syndicate.errors`).
 """
 
 from syndicate.engine._base import store_errors, worker_name
+from syndicate.engine.annual import AnnualOps
 from syndicate.engine.attest import Attestation, Attested, AttestOps
 from syndicate.engine.audit import (
     AuditOps,
@@ -31,6 +32,7 @@ from syndicate.engine.audit import (
     verify_export,
     verify_proof_file,
 )
+from syndicate.engine.catalogue import CatalogueOps
 from syndicate.engine.deliveries import (
     AwaitingSheet,
     DeliveryOps,
@@ -43,6 +45,7 @@ from syndicate.engine.deliveries import (
     SyncResult,
     WorkerRun,
 )
+from syndicate.engine.inspect import InspectOps
 from syndicate.engine.outlets import HomeInit, OutletOps, OutletState, OutletStatus
 from syndicate.engine.repair import OutletRepair, RepairOps
 
@@ -79,7 +82,16 @@ __all__ = [
 ]
 
 
-class Engine(DeliveryOps, AttestOps, RepairOps, AuditOps, OutletOps):
+class Engine(
+    DeliveryOps,
+    AttestOps,
+    RepairOps,
+    AuditOps,
+    OutletOps,
+    CatalogueOps,
+    InspectOps,
+    AnnualOps,
+):
     """A syndicate home, opened: its logs, outlets and every operation on them.
 
     Open it with `Engine.open(home)` (or `Engine(project)`), use it in a `with` block or
