@@ -39,8 +39,8 @@ from syndicate.domain.content import (
     Admission,
     ItemContent,
     content_rules,
-    missing_basis,
     item_id,
+    missing_basis,
     parse_item_ref,
 )
 from syndicate.errors import InputError, Problem

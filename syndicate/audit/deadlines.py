@@ -60,6 +60,8 @@ class Deadline:
     1 for a LATE item (one published on a rest day right after ``due`` counts as 1)."""
     remaining: int = 0
     """Working days left until ``due`` (open / due_soon only)."""
+    limit_days: int = 20
+    """The working days allowed: 20 (Art. 26) or the catalogue 事项's 时限."""
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -71,6 +73,7 @@ class Deadline:
             "state": self.state.value,
             "late_by": self.late_by,
             "remaining": self.remaining,
+            "limit_days": self.limit_days,
         }
 
 
@@ -87,13 +90,26 @@ def deadline_for(
     due = calendar.add_working_days(formed_on, limit_days)
     if published_on is not None:
         if published_on <= due:
-            return Deadline(formed_on, due, published_on, DeadlineState.MET)
+            return Deadline(
+                formed_on, due, published_on, DeadlineState.MET, limit_days=limit_days
+            )
         # Published on a rest day after the due date: late, by (at least) one day.
         late_by = max(calendar.working_days_between(due, published_on), 1)
-        return Deadline(formed_on, due, published_on, DeadlineState.LATE, late_by)
+        return Deadline(
+            formed_on,
+            due,
+            published_on,
+            DeadlineState.LATE,
+            late_by,
+            limit_days=limit_days,
+        )
     if today > due:
         late_by = max(calendar.working_days_between(due, today), 1)
-        return Deadline(formed_on, due, None, DeadlineState.LATE, late_by)
+        return Deadline(
+            formed_on, due, None, DeadlineState.LATE, late_by, limit_days=limit_days
+        )
     remaining = calendar.working_days_between(today, due)
     state = DeadlineState.DUE_SOON if remaining <= due_soon_days else DeadlineState.OPEN
-    return Deadline(formed_on, due, None, state, remaining=remaining)
+    return Deadline(
+        formed_on, due, None, state, remaining=remaining, limit_days=limit_days
+    )

@@ -35,7 +35,7 @@ Counting rules, stated once:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, cast
 from uuid import UUID
@@ -220,6 +220,11 @@ class ItemFacts:
     # The time the version waiting is scheduled for (定时发布), if any.
     scheduled: datetime | None = None
     information_day: date | None = None  # the newest shown version's changed/formed day
+    # The standard catalogue's 事项 the newest shown version fulfils, and the working
+    # days its 时限 allows (None: the Art. 26 default of 20).
+    catalogue_item: str | None = None
+    time_limit_days: int | None = None
+    agency: str = ""
 
 
 def information_day(content: ItemContent) -> date:
@@ -255,6 +260,9 @@ class ItemFold:
                 proactive=c.attribute is Attribute.PROACTIVE,
                 stage=c.stage.value,
                 area=c.area,
+                catalogue_item=c.catalogue_item,
+                time_limit_days=c.time_limit_days,
+                agency=c.agency,
             )
             return
         facts = self.found.get(id_)
@@ -267,6 +275,8 @@ class ItemFold:
             facts.scheduled = None
         if isinstance(event, DisclosureItem.Revised):
             facts.title = event.content.title
+            facts.catalogue_item = event.content.catalogue_item
+            facts.time_limit_days = event.content.time_limit_days
             if facts.published_at is None:  # a draft released at once
                 facts.published_at = event.timestamp
             else:
@@ -289,6 +299,8 @@ class ItemFold:
                 content = pending[1] if pending else None
                 if content is not None:
                     facts.title = content.title
+                    facts.catalogue_item = content.catalogue_item
+                    facts.time_limit_days = content.time_limit_days
                 if facts.published_at is None:
                     facts.published_at = event.timestamp
                 else:
@@ -410,7 +422,13 @@ def _scheduled_late(
     if day <= deadline.due or deadline.state is DeadlineState.LATE:
         return deadline
     late_by = max(calendar.working_days_between(deadline.due, day), 1)
-    return Deadline(deadline.formed_on, deadline.due, None, DeadlineState.LATE, late_by)
+    return replace(
+        deadline,
+        published_on=None,
+        state=DeadlineState.LATE,
+        late_by=late_by,
+        remaining=0,
+    )
 
 
 def _done_moment(event: Delivery.Event) -> datetime | None:
@@ -458,6 +476,10 @@ def china_date(moment: datetime) -> date:
     return moment.astimezone(CHINA_TZ).date()
 
 
+# Art. 26: within 20 working days of the day the information is formed or changed.
+ART_26_DAYS = 20
+
+
 def deadline_facts(
     facts: Mapping[UUID, ItemFacts],
     published: Mapping[UUID, datetime],
@@ -476,11 +498,13 @@ def deadline_facts(
         moment = published.get(item.id)
         # As of `today`: a publication after it has not happened yet.
         day = china_date(moment) if moment is not None else None
+        limit = item.time_limit_days or ART_26_DAYS
         deadline = deadline_for(
             item.formed_on,
             day if day is not None and day <= today else None,
             today=today,
             calendar=calendar,
+            limit_days=limit,
         )
         deadline = _scheduled_late(deadline, item.scheduled, calendar)
         found.append(DeadlineFact(item.id, item.ref, item.title, deadline, item.review))
@@ -496,6 +520,7 @@ def deadline_facts(
                         on if on is not None and on <= today else None,
                         today=today,
                         calendar=calendar,
+                        limit_days=limit,
                     ),
                     item.review,
                     changed=True,

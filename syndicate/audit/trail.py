@@ -42,6 +42,7 @@ __all__ = [
     "compact_receipt",
     "delivery_row",
     "item_rows",
+    "spreadsheet_safe",
     "trail",
     "trail_csv",
 ]
@@ -111,7 +112,8 @@ TRAIL_FIELDS = (
 )
 
 
-def _spreadsheet_safe(value: Any) -> Any:
+def spreadsheet_safe(value: Any) -> Any:
+    """A cell a spreadsheet would take for a formula (= + - @), prefixed with '."""
     # A cell starting with = + - @ is a formula to a spreadsheet: neutralise it.
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
@@ -129,10 +131,7 @@ def trail_csv(rows: Iterable[TrailRow]) -> str:
         data = row.as_json()
         data["receipt"] = compact_receipt(row.receipt)
         writer.writerow(
-            [
-                "" if data[k] is None else _spreadsheet_safe(data[k])
-                for k in TRAIL_FIELDS
-            ]
+            ["" if data[k] is None else spreadsheet_safe(data[k]) for k in TRAIL_FIELDS]
         )
     return buffer.getvalue()
 

@@ -16,6 +16,7 @@ import typer
 from syndicate.cli import (
     attest,
     audit,
+    catalogue,
     commands,
     items,
     outlets,
@@ -76,6 +77,7 @@ app.add_typer(items.app, name="items")
 app.add_typer(outlets.app, name="outlets")
 app.add_typer(review.app, name="review")
 app.add_typer(audit.app, name="audit")
+app.add_typer(catalogue.app, name="catalogue")
 commands.register(app)
 run.register(app)
 attest.register(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from syndicate.cli import annual, audit_log, audit_reports, inspect
+from syndicate.cli import annual, audit_log, audit_reports, catalogue, inspect
 
 __all__ = ["app"]
 
@@ -22,4 +22,5 @@ app = typer.Typer(
 audit_log.register(app)
 audit_reports.register(app)
 inspect.register(app)
+catalogue.register_audit(app)
 annual.register(app)

@@ -297,6 +297,8 @@ _CHANNEL_ALIASES = _aliases(
         "自助终端": ChannelCategory.KIOSK,
         "公开查阅点": ChannelCategory.KIOSK,
         "村民微信群": ChannelCategory.GROUP,
+        # The label with full-width brackets, as `parse_channels` normalises it.
+        "村（居）民群": ChannelCategory.GROUP,
         "居民微信群": ChannelCategory.GROUP,
         "精准推送": ChannelCategory.GROUP,
         "公开栏": ChannelCategory.NOTICEBOARD,

@@ -771,15 +771,18 @@ def _kind_of(value: Any) -> str:
 def missing_basis(data: object) -> list[Problem]:
     """The 依据 rule over raw fields (`catalogue_rules` runs only once every field is
     valid): a `basis` problem when `data` gives neither `basis` nor `catalogue_item`."""
-    if isinstance(data, Mapping) and data.get("basis") is None:
-        if data.get("catalogue_item") is None:
-            return catalogue_rules(
-                basis=None,
-                catalogue_item=None,
-                doc_type=None,
-                decisions=None,
-                fee_wan=None,
-            )
+    if (
+        isinstance(data, Mapping)
+        and data.get("basis") is None
+        and data.get("catalogue_item") is None
+    ):
+        return catalogue_rules(
+            basis=None,
+            catalogue_item=None,
+            doc_type=None,
+            decisions=None,
+            fee_wan=None,
+        )
     return []
 
 
