@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from syndicate.application import Change, Disclosures
+from syndicate.attachments import PreparedAttachment
 from syndicate.domain.base import CHINA_TZ
 from syndicate.domain.catalogue import Stage
 from syndicate.domain.content import ItemContent
@@ -397,6 +398,7 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         summary = RunSummary()
         _gazette_last_month(project, echo, summary)
         with Engine(project) as engine:
+            _import_catalogue(engine, echo)
             _publish_examples(engine, echo, lambda: _deliver(engine, echo, summary))
             _deliver(engine, echo, summary)
             _guard_and_erase(engine, echo, lambda: _deliver(engine, echo, summary))
@@ -470,6 +472,12 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     echo(f"  {prefix} audit trail {REVISED_REF}")
     echo(f"  {prefix} audit verify")
     echo(f"  {prefix} audit consistency")
+    echo(
+        f"  {prefix} audit coverage              # each 事项 of the 标准目录, blanks first"
+    )
+    echo(
+        f"  {prefix} audit inspect               # the 19号 indicators a machine checks"
+    )
     echo(f"  {prefix} audit export audit-export   # for an auditor, verified offline")
     echo(
         f"  {prefix} serve                       # the portal at http://127.0.0.1:8000/"
@@ -542,6 +550,122 @@ def _first_line(message: dict[str, Any]) -> str:
     return text.split("\n", 1)[0].lstrip("# ")[:40]
 
 
+# The county's standard catalogue (标准目录), a small one: what the demo's items
+# fulfil, and two 事项 with nothing yet (what `audit coverage` calls blanks).
+CATALOGUE_FILE = "临溪县基层政务公开标准目录.csv"
+_ALL = "政府网站、RSS订阅、政务新媒体、自助终端、村(居)民群、政务公开栏"
+DEMO_CATALOGUE = "\n".join(
+    [
+        "事项编码,一级事项,二级事项,公开内容,公开依据,公开时限,公开主体,"
+        "公开渠道和载体,公开对象,公开方式,公开层级,事项类别,监督投诉",
+        "SHJZ-01,社会救助,最低生活保障,审批结果,《社会救助暂行办法》第十一条,"
+        f"信息形成或变更之日起10个工作日内,临溪县民政局,{_ALL},全社会,主动公开,县级,"
+        "结果公开,临溪县民政局 0571-00000000",
+        "SHJZ-02,社会救助,最低生活保障,资金发放,《社会救助暂行办法》第十二条,"
+        "每季度更新,临溪县民政局,政府网站、政务公开栏,全社会,主动公开,县级,结果公开,"
+        "临溪县民政局 0571-00000000",
+        "SHJZ-03,社会救助,临时救助,救助对象公示,《社会救助暂行办法》第四十八条,"
+        "信息形成或变更之日起10个工作日内,临溪县民政局,政府网站、政务公开栏,全社会,"
+        "主动公开,县级,结果公开,临溪县民政局 0571-00000000",
+        "YWJY-01,义务教育,政策文件,工作要点,《中华人民共和国政府信息公开条例》第二十条,"
+        f"信息形成或变更之日起20个工作日内,临溪县教育局,{_ALL},全社会,主动公开,县级,"
+        "决策公开,",
+        "NCWF-01,农村危房改造,政策文件,实施方案,"
+        "《中华人民共和国政府信息公开条例》第二十条,信息形成或变更之日起20个工作日内,"
+        f"临溪县住房和城乡建设局,{_ALL},全社会,主动公开,县级,决策公开,",
+        "GDBH-01,耕地保护,地力保护补贴,发放对象及面积公示,"
+        "《耕地地力保护补贴资金管理办法》,信息形成或变更之日起10个工作日内,"
+        "临溪县青石镇人民政府,政府网站、RSS订阅、自助终端、村(居)民群、政务公开栏,"
+        "特定群体,主动公开,乡级,结果公开,青石镇人民政府党政办 0571-00000001",
+    ]
+)
+# The examples that fulfil a 事项 (by index number), and what the 年报 counts them as.
+FULFILS = {
+    "11330100MB0000006R/2026-00019": ("SHJZ-01", None),
+    "11330100MB00000028/2026-00011": ("YWJY-01", None),
+    "11330100MB0000003P/2026-00008": ("NCWF-01", "normative"),
+    "11330100MB0000005X/2026-00031": ("GDBH-01", None),
+    "11330100MB0000011K/2026-00023": (None, "licence"),
+}
+GUIDE_INDEX_NO = "11330100MB00000001/2026-00100"
+CATALOGUE_INDEX_NO = "11330100MB00000001/2026-00101"
+
+
+def _import_catalogue(engine: Engine, echo: Callable[[str], None]) -> None:
+    """The office's catalogue, imported as its first version."""
+    path = engine.project.home / CATALOGUE_FILE
+    path.write_text(DEMO_CATALOGUE + "\n", encoding="utf-8")
+    result = engine.import_catalogue(path, actor=DEMO_ACTOR)
+    echo(
+        f"\ncatalogue  {CATALOGUE_FILE}: version {result.version.version}, "
+        f"{len(result.version.entries)} 事项 (标准目录); the examples name the 事项 "
+        "they fulfil and take its 时限 and 监督投诉"
+    )
+
+
+def _fulfilling(item: LoadedItem) -> LoadedItem:
+    code, doc_type = FULFILS.get(item.content.index_no, (None, None))
+    update: dict[str, Any] = {}
+    if code is not None:
+        update["catalogue_item"] = code
+    if doc_type is not None:
+        update["doc_type"] = doc_type
+    if not update:
+        return item
+    return replace(item, content=item.content.model_copy(update=update))
+
+
+def _xxgk_pages(engine: Engine, echo: Callable[[str], None]) -> None:
+    """The office's own pages of the 政府信息公开 section: the 指南, and the
+    catalogue itself (向社会公开) as a page with the catalogue as a CSV attachment;
+    both reviewed like any item."""
+    log = engine.items
+    today = datetime.now(CHINA_TZ).date().isoformat()
+    common = {
+        "agency": "临溪县人民政府办公室",
+        "area": "social_assistance",
+        "stage": "服务公开",
+        "basis": "《中华人民共和国政府信息公开条例》第十二条",
+        "formed_on": today,
+        "channels": ["portal"],
+    }
+    guide = ItemContent.model_validate(
+        {
+            **common,
+            "index_no": GUIDE_INDEX_NO,
+            "title": "临溪县人民政府政府信息公开指南",
+            "page_kind": "guide",
+            "body": (
+                "为了更好地提供政府信息公开服务，根据《中华人民共和国政府信息公开条例》"
+                "，编制本指南。\n\n一、主动公开：主动公开的政府信息在本网站“政府信息"
+                "公开”专栏发布，自信息形成或者变更之日起20个工作日内公开。\n\n二、"
+                "依申请公开：申请人可通过本网站依申请公开栏目、信函或当面提交申请。\n\n"
+                "三、监督和救济：公民、法人或者其他组织认为行政机关在政府信息公开工作"
+                "中侵犯其合法权益的，可以向上一级行政机关或者政府信息公开工作主管部门"
+                "投诉、举报，也可以依法申请行政复议或者提起行政诉讼。"
+            ),
+        }
+    )
+    csv_bytes = ("\ufeff" + DEMO_CATALOGUE + "\n").encode("utf-8")
+    attachment = PreparedAttachment.from_bytes(
+        csv_bytes, name="临溪县基层政务公开标准目录.csv", media_type="text/csv"
+    )
+    catalogue = ItemContent.model_validate(
+        {
+            **common,
+            "index_no": CATALOGUE_INDEX_NO,
+            "title": "临溪县基层政务公开标准目录",
+            "page_kind": "catalogue",
+            "body": "临溪县基层政务公开标准目录见下表，目录实行动态调整。",
+            "attachments": [attachment.meta.model_dump()],
+        }
+    )
+    for content, attachments in ((guide, ()), (catalogue, (attachment,))):
+        log.publish(content, actor=DEMO_ACTOR, attachments=attachments)
+        change = _approve(log, content.ref)
+        echo(f"  released   {_short(change)}  {content.title}")
+
+
 def _publish_examples(
     engine: Engine, echo: Callable[[str], None], deliver: Callable[[], object]
 ) -> None:
@@ -559,7 +683,7 @@ def _publish_examples(
     # Policies first, so the interpretation can name its policy.
     loaded = in_publish_order(loaded)
     now = datetime.now(CHINA_TZ)
-    loaded = [_around(item, now.date()) for item in loaded]
+    loaded = [_fulfilling(_around(item, now.date())) for item in loaded]
     log = engine.items
     echo(f"\nsubmitting {len(loaded)} example items for review as {DEMO_ACTOR!r}:")
     for item in loaded:
@@ -594,6 +718,8 @@ def _publish_examples(
     _review_examples(log, loaded, echo)
     _revise_and_withdraw(log, loaded, echo)
     _repeal_one(log, loaded, echo)
+    echo("\nthe 政府信息公开 section's own pages:")
+    _xxgk_pages(engine, echo)
     urgent = _urgent_item(datetime.now(CHINA_TZ).date())
     change = log.publish(urgent, actor=DEMO_ACTOR, urgent=URGENT_REASON)
     echo(f"\nurgent     {_short(change)}  {urgent.title}")
@@ -924,6 +1050,7 @@ def _gazette_last_month(
                     "basis": "《中华人民共和国政府信息公开条例》第二十条",
                     "formed_on": (then - timedelta(days=3)).date().isoformat(),
                     "validity": "现行有效",
+                    "doc_type": "normative",
                     "channels": ["政府网站、政府公报"],
                     "body": body,
                 }
@@ -1055,4 +1182,26 @@ def _audit(
         f"{len(rows) - read - waiting} as recorded in the log (outlets that cannot "
         "be read); every file of the portal, feeds, kiosk and archive folders equals, "
         "byte for byte, what the log says they hold"
+    )
+    report = engine.coverage()
+    counts = dict.fromkeys(("published", "blank", "missing", "open"), 0)
+    for row in report.rows:
+        counts[row.state.value] += 1
+    echo(
+        f"  coverage ({report.quarter}, catalogue version {report.catalogue_version}): "
+        f"{counts['published']} 事项 published, {counts['blank']} blank (空白), "
+        f"{counts['missing']} missing this period, {counts['open']} not yet due"
+    )
+    for row in report.rows:
+        if row.state.value != "published":
+            echo(f"    {row.state.label:<6} {row.entry.path} ({row.entry.time_limit})")
+    inspection = engine.inspect()
+    names: dict[str, int] = {}
+    for finding in inspection.findings:
+        label = f"{finding.name} ({finding.severity.label})"
+        names[label] = names.get(label, 0) + 1
+    echo(
+        f"  inspect (国办秘函〔2019〕19号): {len(inspection.vetoes)} veto, "
+        f"{len(inspection.deductions)} deduction finding(s)"
+        + (": " + "; ".join(f"{k}: {n}" for k, n in names.items()) if names else "")
     )

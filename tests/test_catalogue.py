@@ -542,3 +542,42 @@ def test_a_catalogue_row_deleted_from_the_store_fails_verify(tmp_path: Path) -> 
         )
     verified = h("audit", "verify")
     assert verified.exit_code == 1, verified.output
+
+
+def test_personal_information_in_a_catalogue_is_refused(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    line = CSV_LINES[0].replace(HOTLINE, "张科长 13812345678")
+    path = write_csv(tmp_path / "pii.csv", [line])
+    with engine_of(sqlite_project, FixedClock(T0)) as engine:
+        before = log_snapshot(engine.items)
+        with pytest.raises(InputError) as caught:
+            engine.import_catalogue(path, actor="张三")
+        assert log_snapshot(engine.items) == before
+    text = str(caught.value)
+    assert "catalogue SHJZ-01" in text
+    assert "13812345678" not in text  # masked, never echoed
+
+
+def test_a_dry_run_of_item_files_fills_in_from_the_catalogue(tmp_path: Path) -> None:
+    h = CliHome(tmp_path / "home")
+    h.ok("init", "--no-review")
+    h.ok("catalogue", "import", write_csv(tmp_path / "c.csv", CSV_LINES))
+    path = tmp_path / "item.md"
+    path.write_text(
+        "+++\n"
+        f'agency = "{AGENCY}"\n'
+        'index_no = "11330100MB0000006R/2026-00060"\n'
+        'title = "2026年4月临时救助审批结果"\n'
+        'area = "社会救助"\n'
+        'stage = "结果公开"\n'
+        "formed_on = 2026-04-30\n"
+        'catalogue_item = "SHJZ-01"\n'
+        "+++\n正文。\n",
+        encoding="utf-8",
+    )
+    before = h.items()
+    h.ok("items", "publish", "--dry-run", path)
+    assert h.items() == before
+    h.ok("items", "publish", path)
+    assert len(h.items()) > len(before)

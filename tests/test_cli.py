@@ -509,10 +509,11 @@ def test_demo_builds_a_fresh_home_and_says_what_next(
     # Time (docs/lifecycle.md): two examples wait for their time (one scheduled, one
     # whose 公示期 starts later), approved but not released; a revised plan is
     # published and the old plan repealed with its 解读.
-    # Two 规范性文件 for last month's 政府公报 issue come first (reviewed, released).
-    assert events.count("Drafted") == 15 + 2
-    assert events.count("Released") == 12 - 2 + 2 + 1 + 1 + 2
-    assert events.count("Approved") == 2 * (12 + 2 + 1 + 1 + 2)
+    # Two 规范性文件 for last month's 政府公报 issue come first (reviewed, released);
+    # the 政府信息公开指南 and the 标准目录 page come last (reviewed, released).
+    assert events.count("Drafted") == 15 + 2 + 2
+    assert events.count("Released") == 12 - 2 + 2 + 1 + 1 + 2 + 2
+    assert events.count("Approved") == 2 * (12 + 2 + 1 + 1 + 2 + 2)
     assert events.count("ReleaseScheduled") == 2
     assert events.count("Repealed") == 2
     assert events.count("Returned") == 1

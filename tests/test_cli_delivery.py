@@ -166,8 +166,8 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
     public = {str(i): v for i, v in sorted(releases, key=lambda pair: pair[1])}
     # The 12 examples but the 2 waiting for their time, the urgent item, the 临时救助
     # list, the revised plan that replaced a repealed one, and the two 规范性文件 of last
-    # month's 政府公报 issue.
-    assert len(public) == 12 - 2 + 3 + 2
+    # month's 政府公报 issue, and the 政府信息公开 section's 指南 and 标准目录 page.
+    assert len(public) == 12 - 2 + 3 + 2 + 2
     erased = next(str(r.item_id) for r in log if r.event == "Erased")
     assert {r["outlet"] for r in rows} == {
         "archive",
@@ -199,11 +199,12 @@ def test_demo_delivers_to_every_outlet_and_status_shows_latest_versions(
     # 12 examples, the revised plan and its approval at the first level (delivered
     # before the second, as the demo syncs only at the end of its story).
     # (and the two 规范性文件's releases, each its one 已发布: the earlier notices were
-    # superseded before the first sync, as the desk shows only the latest).
+    # superseded before the first sync, as the desk shows only the latest; and the
+    # 政府信息公开指南 and the 标准目录 page, released after review, each its 已发布).
     desk = next(line for line in result.stdout.splitlines() if "review-desk" in line)
     assert "14 待审核" in desk
     assert "1 已退回" in desk
-    assert "14 已发布" in desk
+    assert "16 已发布" in desk
     assert "1 紧急发布" in result.stdout
     for row in rows:
         if row["outlet"] == "review-desk":

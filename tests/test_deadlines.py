@@ -93,6 +93,7 @@ def test_as_json_and_limits() -> None:
         "state": "open",
         "late_by": 0,
         "remaining": 5,
+        "limit_days": 5,
     }
 
 

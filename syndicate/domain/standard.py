@@ -355,6 +355,16 @@ def inherit(content: ItemContent, version: CatalogueVersion | None) -> ItemConte
     return content.model_copy(update=update)
 
 
+# 公开对象 a catalogue writes for "a group it does not name": an item names which.
+_SOME_GROUP = frozenset({"特定群体", "特定对象", "特定人群"})
+
+
+def _same_audience(given: str, listed: str) -> bool:
+    """Whether an item's 对象 agrees with its 事项's: the same, or a named group
+    where the 事项 says 特定群体."""
+    return given == listed or (listed in _SOME_GROUP and given != "全社会")
+
+
 def _contradictions(
     content: ItemContent, entry: CatalogueEntry, given: set[str]
 ) -> list[Problem]:
@@ -372,7 +382,7 @@ def _contradictions(
                     "adjust the catalogue",
                 )
             )
-    if "audience" in given and content.audience != entry.audience:
+    if "audience" in given and not _same_audience(content.audience, entry.audience):
         problems.append(
             Problem(
                 "audience",
