@@ -53,9 +53,11 @@ are named as links to the attachment store), for `syndicate audit consistency` a
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import fcntl
 import hashlib
+import io
 import json
 import os
 import re
@@ -77,6 +79,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from syndicate.adapter import (
     Capabilities,
@@ -129,6 +132,31 @@ LEGACY_STATE = ".syndicate"  # the state folder inside the web root, before it m
 AUDIT = ".well-known/syndicate-audit"
 _URL = r"^https?://[^\s\"'<>]+$"
 _ITEM_PAGE = re.compile(rf"{UUID_PATTERN}\.html")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ICP = re.compile(r"[\u4e00-\u9fff]{1,3}ICP备[0-9]{4,12}号(?:-[0-9]{1,4})?")
+_POLICE = re.compile(r"[\u4e00-\u9fff]{1,3}公网安备 ?([0-9]{6,20})号")
+ICP_URL = "https://beian.miit.gov.cn/"
+POLICE_URL = "http://www.beian.gov.cn/portal/registerSystemInfo?recordcode="
+# The national 「我为政府网站找错」 platform's page of one site (`report_error_url =
+# "auto"`), as government sites link it: site_code is the 网站标识码.
+REPORT_ERROR_URL = "https://zfwzgl.www.gov.cn/exposure/jiucuo.html"
+
+
+def _refused(message: str) -> PydanticCustomError:
+    """A settings error that reads as `message` alone (no "Value error, " before it)."""
+    return PydanticCustomError(
+        "portal_setting", message.replace("{", "(").replace("}", ")")
+    )
+
+
+def _checked_url(value: str) -> str:
+    """An http(s) URL a footer or the section may link to, or ValueError saying why."""
+    if _CONTROL.search(value) or re.search(r"[\s\"'<>\\]", value):
+        raise _refused("must be a URL without spaces, quotes or control characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _refused("must be an http:// or https:// URL with a host")
+    return value
 
 
 class PortalSettings(BaseModel):
@@ -166,8 +194,92 @@ class PortalSettings(BaseModel):
     contact: str | None = Field(
         default=None,
         max_length=200,
-        description="Footer line: who runs the site and how to reach them.",
+        description="Footer line: who runs the site and how to reach them (联系方式: "
+        "phone, address); also shown under 依申请公开 when `apply_url` is not set.",
     )
+    host: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="主办单位, e.g. 临溪县人民政府办公室 (footer).",
+    )
+    icp: str | None = Field(
+        default=None,
+        max_length=50,
+        description="ICP备案号, e.g. 浙ICP备05000001号-1 (footer, linking to "
+        "https://beian.miit.gov.cn/).",
+    )
+    police_record: str | None = Field(
+        default=None,
+        max_length=50,
+        description="公安机关备案号, e.g. 浙公网安备33010002000001号 (footer, linking to "
+        "the national record site).",
+    )
+    party_mark_url: str | None = Field(
+        default=None,
+        max_length=500,
+        description="URL of the 党政机关网站标识 record (footer link 党政机关).",
+    )
+    report_error_url: str | None = Field(
+        default=None,
+        max_length=500,
+        description="「我为政府网站找错」 link (footer): a URL, or `auto` for the national "
+        "platform's page of this site (needs `site_id_code`).",
+    )
+    apply_url: str | None = Field(
+        default=None,
+        max_length=500,
+        description="依申请公开: URL of the application form or platform. Unset: the "
+        "section says how to apply (the guide, `host`, `contact`).",
+    )
+
+    @field_validator(
+        "site_name", "contact", "host", "icp", "police_record", mode="before"
+    )
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise _refused("must not contain control characters (line breaks, tabs)")
+        return value
+
+    @field_validator("icp")
+    @classmethod
+    def _icp(cls, value: str | None) -> str | None:
+        if value is not None and not _ICP.fullmatch(value):
+            raise _refused(
+                "must be an ICP备案号 as the MIIT record gives it, e.g. "
+                "浙ICP备05000001号 or 浙ICP备05000001号-1"
+            )
+        return value
+
+    @field_validator("police_record")
+    @classmethod
+    def _police(cls, value: str | None) -> str | None:
+        if value is not None and not _POLICE.fullmatch(value):
+            raise _refused(
+                "must be a 公安机关备案号 as the record gives it, e.g. "
+                "浙公网安备33010002000001号"
+            )
+        return value
+
+    @field_validator("party_mark_url", "apply_url")
+    @classmethod
+    def _link(cls, value: str | None) -> str | None:
+        return None if value is None else _checked_url(value)
+
+    @field_validator("report_error_url")
+    @classmethod
+    def _report_error(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if value == "auto":
+            if not info.data.get("site_id_code"):
+                raise _refused(
+                    '"auto" builds the national 找错 link from the 网站标识码: set '
+                    "site_id_code too, or give the URL"
+                )
+            return value
+        return _checked_url(value)
 
     @field_validator("state_path")
     @classmethod
@@ -208,35 +320,136 @@ def _agency_slug(agency: str) -> str:
 
 def _entry(item: ItemView, gone: bool) -> dict[str, Any]:
     c = item.content
-    return {
-        "id": str(item.item_id),
-        "ref": item.ref,
-        "version": item.version,
-        "content_hash": item.content_hash,
-        "title": c.title,
-        "agency": c.agency,
-        "index_no": c.index_no,
-        "doc_no": c.doc_no,
-        "stage": c.stage.value,
-        "area": c.area,
-        "category": c.category,
-        "interprets": str(c.interprets) if c.interprets else None,
-        "published_at": item.published_at.isoformat(),
-        "updated_at": item.updated_at.isoformat(),
-        "month": day(item.published_at)[:7],
-        "withdrawn": item.withdrawn,
-        # Gone: withdrawn, or no longer for this site. Its page is a notice, it leaves
-        # every list, and nothing of its content is kept (no summary, no attachments).
-        "gone": gone,
-        "summary": "" if gone else _plain(c.body),
-        "attachments": []
-        if gone
-        else [
-            {"name": a.name, "sha256": a.sha256, "size": a.size}
-            | ({"sealed": True} if a.sealed else {})
-            for a in c.attachments
-        ],
-    } | _time_keys(item, gone)
+    return (
+        {
+            "id": str(item.item_id),
+            "ref": item.ref,
+            "version": item.version,
+            "content_hash": item.content_hash,
+            "title": c.title,
+            "agency": c.agency,
+            "index_no": c.index_no,
+            "doc_no": c.doc_no,
+            "stage": c.stage.value,
+            "area": c.area,
+            "category": c.category,
+            "interprets": str(c.interprets) if c.interprets else None,
+            "published_at": item.published_at.isoformat(),
+            "updated_at": item.updated_at.isoformat(),
+            "month": day(item.published_at)[:7],
+            "withdrawn": item.withdrawn,
+            # Gone: withdrawn, or no longer for this site. Its page is a notice, it leaves
+            # every list, and nothing of its content is kept (no summary, no attachments).
+            "gone": gone,
+            "summary": "" if gone else _plain(c.body),
+            "attachments": []
+            if gone
+            else [
+                {"name": a.name, "sha256": a.sha256, "size": a.size}
+                | ({"sealed": True} if a.sealed else {})
+                for a in c.attachments
+            ],
+        }
+        | _time_keys(item, gone)
+        | _section_keys(item, gone)
+    )
+
+
+def _section_keys(item: ItemView, gone: bool) -> dict[str, Any]:
+    """What files an item in the 政府信息公开 section, as entry keys: its page kind
+    (and a 年报's year), its 文件类型 and its place in the catalogue tree.
+
+    Only the keys that are set, as with the time keys: renditions made before the
+    section existed keep their bytes."""
+    c = item.content
+    keys: dict[str, Any] = {}
+    if gone:
+        return keys
+    if c.page_kind is not None:
+        keys["page_kind"] = c.page_kind.value
+        if c.page_kind == "annual_report":
+            keys["report_year"] = c.formed_on.year
+    if c.doc_type is not None:
+        keys["doc_type"] = c.doc_type.value
+    if c.catalogue_path is not None:
+        nodes = _catalogue_nodes(c.catalogue_path)
+        if nodes:
+            keys["catalogue_path"] = nodes[-1]
+    return keys
+
+
+def _catalogue_nodes(path: str) -> list[str]:
+    """`A/B/C` → [`A`, `A/B`, `A/B/C`]: the nodes of the tree an item is filed under."""
+    parts = [p.strip() for p in path.split("/") if p.strip()]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+# The 标准目录 page shows the catalogue item's CSV as a table, up to these limits.
+_TABLE_ROWS = 2000
+_TABLE_COLUMNS = 30
+_TABLE_CELL = 500
+
+
+def _catalogue_table(job: DeliveryJob, gone: bool) -> dict[str, Any] | None:
+    """The table of a 标准目录 item's first CSV attachment (media type text/csv, never
+    a sealed one), read from the attachment store, for the entry; None if there is
+    none. A CSV that cannot be read as text gives an entry saying so."""
+    item = job.item
+    c = item.content
+    if gone or c.page_kind != "catalogue":
+        return None
+    found = next(
+        (a for a in c.attachments if a.media_type == "text/csv" and not a.sealed),
+        None,
+    )
+    if found is None:
+        return None
+    if job.attachments is None:
+        raise PermanentDeliveryError(
+            f"attachment {found.name} cannot be read for the 标准目录 page: no "
+            "attachment store given"
+        )
+    try:
+        raw = open_attachment(job.attachments, item.item_id, found.sha256, sealed=False)
+    except FileNotFoundError:
+        raise PermanentDeliveryError(
+            f"attachment {found.name} ({found.sha256[:12]}…) is missing from the "
+            f"attachment store {job.attachments}"
+        ) from None
+    except (ValueError, StoreError) as exc:
+        raise PermanentDeliveryError(f"attachment {found.name}: {exc}") from None
+    if raw is None or hashlib.sha256(raw).hexdigest() != found.sha256:
+        raise PermanentDeliveryError(
+            f"attachment {found.name} in the store does not match its sha256"
+        )
+    return {"name": found.name, "sha256": found.sha256} | _csv_rows(raw)
+
+
+def _csv_rows(raw: bytes) -> dict[str, Any]:
+    """`header`, `rows` (at most `_TABLE_ROWS`) and `total` of a CSV file (UTF-8, with
+    or without BOM, or GB 18030 as Excel saves it in China), or `error`."""
+    text = None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None or "\x00" in text:
+        return {"error": "附件不是可识别的文本表格"}
+    try:
+        parsed = [
+            [_CONTROL.sub(" ", cell).strip()[:_TABLE_CELL] for cell in row]
+            for row in csv.reader(io.StringIO(text, newline=""))
+        ]
+    except csv.Error:
+        return {"error": "附件不是有效的 CSV 表格"}
+    parsed = [row for row in parsed if any(row)]
+    if not parsed:
+        return {"error": "附件中没有数据"}
+    width = min(max(len(row) for row in parsed), _TABLE_COLUMNS)
+    header, *rows = ([*row[:width], *[""] * (width - len(row))] for row in parsed)
+    return {"header": header, "rows": rows[:_TABLE_ROWS], "total": len(rows)}
 
 
 # The validity labels (时效) of a document no longer in force: lists tag them.
@@ -445,9 +658,54 @@ class _Head:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
+def _footer_ids(s: PortalSettings) -> str:
+    """The footer's identifiers (国办秘函〔2019〕19号 checks each): 主办单位, 网站标识码,
+    ICP备案号, 公安机关备案号, 党政机关 and 「我为政府网站找错」; only those set."""
+    lines = []
+    if s.host:
+        lines.append(f"<p>主办单位：{esc(s.host)}</p>")
+    ids = []
+    if s.site_id_code:
+        ids.append(f"<span>网站标识码：{esc(s.site_id_code)}</span>")
+    if s.icp:
+        ids.append(f'<a href="{ICP_URL}" rel="noopener">{esc(s.icp)}</a>')
+    if s.police_record:
+        match = _POLICE.fullmatch(s.police_record)
+        digits = match[1] if match else ""
+        ids.append(
+            f'<a href="{esc(POLICE_URL + digits)}" rel="noopener">'
+            f"{esc(s.police_record)}</a>"
+        )
+    if ids:
+        lines.append('<p class="ids">' + "\n".join(ids) + "</p>")
+    marks = []
+    if s.party_mark_url:
+        marks.append(
+            f'<a class="mark" href="{esc(s.party_mark_url)}" rel="noopener">党政机关</a>'
+        )
+    if s.report_error_url:
+        marks.append(
+            f'<a class="mark" href="{esc(_report_error_href(s))}" rel="noopener">'
+            "我为政府网站找错</a>"
+        )
+    if marks:
+        lines.append('<p class="marks">' + "\n".join(marks) + "</p>")
+    return "".join(lines)
+
+
+def _report_error_href(s: PortalSettings) -> str:
+    if s.report_error_url == "auto":
+        return (
+            f"{REPORT_ERROR_URL}?site_code={quote(s.site_id_code or '')}"
+            f"&url={quote(s.site_url, safe='')}"
+        )
+    return s.report_error_url or ""
+
+
 class _Layout:
     def __init__(self, settings: PortalSettings) -> None:
         self.s = settings
+        self.ids = _footer_ids(settings)
 
     def page(self, depth: int, head: _Head, main: str, *, canonical: str) -> str:
         s = self.s
@@ -497,12 +755,14 @@ class _Layout:
             '<input id="q" name="q" type="search" autocomplete="off">'
             '<button type="submit">搜索</button></form>\n'
             '</div>\n<nav class="columns" aria-label="栏目导航"><ul class="wrap">\n'
-            f'<li><a href="{up}index.html">首页</a></li>\n{nav}\n'
+            f'<li><a href="{up}index.html">首页</a></li>\n'
+            f'<li><a href="{up}xxgk/index.html">政府信息公开</a></li>\n{nav}\n'
             f'<li><a href="{up}list/all/index.html">全部信息</a></li>\n'
             f'<li><a href="{up}agency/index.html">发布机构</a></li>\n'
             "</ul></nav></header>\n"
             f'<main id="main" class="wrap" tabindex="-1">\n{main}\n</main>\n'
             f'<footer class="foot"><div class="wrap"><p>{esc(s.site_name)}</p>{contact}'
+            f"{self.ids}"
             f'<p><a href="{up}sitemap.xml">网站地图</a> | '
             f'<a href="{up}audit/index.html">审计检查点</a></p></div></footer>\n'
             f'<script src="{up}assets/site.js"></script>\n'
@@ -547,8 +807,72 @@ class _Column:
 
     @property
     def fixed(self) -> bool:
-        """全部信息 and the five stage columns are always on the site, even empty."""
-        return self.key == "all" or self.key.startswith("stage-")
+        """全部信息, the five stage columns and the columns of the 政府信息公开 section
+        are always on the site, even empty."""
+        return (
+            self.key == "all"
+            or self.key.startswith("stage-")
+            or self.key in _SECTION_KEYS
+        )
+
+    @property
+    def paged(self) -> bool:
+        """Has month pages; the 指南, 标准目录 and 年报 columns are one page each."""
+        return self.key not in _SINGLE_PAGE
+
+    @property
+    def node(self) -> bool:
+        """A node of the 法定主动公开内容 tree (its name is the node's path)."""
+        return self.key.startswith(_NODE)
+
+    @property
+    def label(self) -> str:
+        """What the column's pages call it."""
+        return self.name.rsplit("/", 1)[-1] if self.node else self.name
+
+
+# -- the 政府信息公开 section's columns (国办发〔2017〕47号; docs/outlets/portal.md) --------
+_SECTION_KIND = "政府信息公开"
+_GUIDE = _Column("xxgk-guide", "xxgk/guide", "政府信息公开指南", _SECTION_KIND)
+_RULES = _Column("xxgk-rules", "xxgk/rules", "政府信息公开制度", _SECTION_KIND)
+_POLICY = _Column("xxgk-policy", "xxgk/policy", "政策文件", _SECTION_KIND)
+_READING = _Column("xxgk-reading", "xxgk/reading", "政策解读", _SECTION_KIND)
+_ANNUAL = _Column("xxgk-annual", "xxgk/annual", "政府信息公开年报", _SECTION_KIND)
+_STANDARD = _Column("xxgk-standard", "xxgk/standard", "标准目录", _SECTION_KIND)
+_SECTION = (_GUIDE, _RULES, _POLICY, _READING, _ANNUAL, _STANDARD)
+_SECTION_KEYS = frozenset(c.key for c in _SECTION)
+_SINGLE_PAGE = frozenset({_GUIDE.key, _STANDARD.key, _ANNUAL.key})
+_PAGE_KINDS = {
+    "guide": _GUIDE,
+    "rules": _RULES,
+    "annual_report": _ANNUAL,
+    "catalogue": _STANDARD,
+}
+_POLICY_TYPES = frozenset({"regulation", "normative"})  # 规章, 行政规范性文件
+_NODE = "xxgk-cat-"
+_TREE = "xxgk/catalogue"  # 法定主动公开内容: the tree page and its nodes' folders
+_SECTION_PAGES = ("xxgk/index.html", f"{_TREE}/index.html")
+
+
+def _node_column(node: str) -> _Column:
+    slug = hashlib.sha256(node.encode("utf-8")).hexdigest()[:12]
+    return _Column(f"{_NODE}{slug}", f"{_TREE}/{slug}", node, "法定主动公开内容")
+
+
+def _section_columns(entry: Mapping[str, Any]) -> list[_Column]:
+    """The columns of the 政府信息公开 section that list a live entry."""
+    found = []
+    kind = entry.get("page_kind")
+    if kind in _PAGE_KINDS:
+        found.append(_PAGE_KINDS[kind])
+    if entry.get("doc_type") in _POLICY_TYPES or entry.get("validity"):
+        found.append(_POLICY)
+    if entry["interprets"]:
+        found.append(_READING)
+    path = entry.get("catalogue_path")
+    if path:
+        found += [_node_column(n) for n in _catalogue_nodes(path)]
+    return found
 
 
 def _fixed_columns() -> list[_Column]:
@@ -558,6 +882,7 @@ def _fixed_columns() -> list[_Column]:
             _Column(f"stage-{st.value}", f"stage/{st.value}", st.label, "五公开")
             for st in Stage
         ),
+        *_SECTION,
     ]
 
 
@@ -576,6 +901,7 @@ def _columns_of(entry: Mapping[str, Any]) -> list[_Column]:
             "公开领域",
         ),
         _Column(f"agency-{slug}", f"agency/{slug}", entry["agency"], "发布机构"),
+        *_section_columns(entry),
     ]
 
 
@@ -594,12 +920,80 @@ def _row(entry: Mapping[str, Any], col: _Column) -> dict[str, Any]:
         row["validity"] = lapsed
     if col.key == "all":
         row |= {k: entry[k] for k in ("agency", "index_no", "doc_no", "summary")}
+    if col.key == _ANNUAL.key:
+        row["year"] = entry.get("report_year")
     return row
 
 
 def _sort(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Newest first, with the id as a tie-break (a total order, so pages are stable)."""
     return sorted(rows, key=lambda r: (r["published_at"], r["id"]), reverse=True)
+
+
+def _section_crumbs(col: _Column, up: str) -> str:
+    """The 当前位置 line of a section column's pages (none for the other columns)."""
+    if not (col.key in _SECTION_KEYS or col.node):
+        return ""
+    parts = [
+        f'<a href="{up}index.html">首页</a>',
+        f'<a href="{up}xxgk/index.html">政府信息公开</a>',
+    ]
+    if col.node:
+        parts.append(f'<a href="{up}{_TREE}/index.html">法定主动公开内容</a>')
+        for node in _catalogue_nodes(col.name)[:-1]:
+            parts.append(
+                f'<a href="{up}{_node_column(node).path}/index.html">'
+                f"{esc(node.rsplit('/', 1)[-1])}</a>"
+            )
+    parts.append(esc(col.label))
+    return '<nav class="crumbs" aria-label="当前位置">' + " / ".join(parts) + "</nav>\n"
+
+
+_ITEM_LINK = re.compile(rf'href="({UUID_PATTERN})\.html"')
+
+
+def _relocated(article: str, up: str) -> str:
+    """An item's stored article (written for `items/`) for a page `up` below the root:
+    its attachment links and its links to other items made to work from there."""
+    article = article.replace('href="../files/', f'href="{up}files/')
+    return _ITEM_LINK.sub(lambda m: f'href="{up}items/{m[1]}.html"', article)
+
+
+def _table_html(table: Mapping[str, Any] | None, up: str) -> str:
+    """The 标准目录 CSV as a table: header cells as column headers, a caption, inside
+    a region that scrolls sideways (and takes the keyboard focus to do so)."""
+    if not table:
+        return ""
+    link = (
+        f'<a href="{esc(_file_href(table["sha256"], table["name"]).replace("../", up, 1))}"'
+        f" download>{esc(table['name'])}</a>"
+    )
+    if "error" in table:
+        return (
+            '<section aria-labelledby="table-h"><h2 id="table-h">目录内容</h2>\n'
+            f'<p class="empty">{esc(table["error"])}，请下载附件 {link} 查看。</p>'
+            "</section>"
+        )
+    head = "".join(f'<th scope="col">{esc(h)}</th>' for h in table["header"])
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
+        for row in table["rows"]
+    )
+    shown, total = len(table["rows"]), table["total"]
+    note = (
+        f"<p>共 {total} 行，此处显示前 {shown} 行，完整内容请下载附件 {link}。</p>"
+        if total > shown
+        else f"<p>共 {total} 行，据附件 {link} 生成。</p>"
+    )
+    return (
+        '<section aria-labelledby="table-h"><h2 id="table-h">目录内容</h2>\n'
+        f"{note}\n"
+        '<div class="table-scroll" role="region" aria-labelledby="table-h" '
+        'tabindex="0">\n'
+        f'<table class="catalogue"><caption>{esc(table["name"])}</caption>\n'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>\n"
+        "</div></section>"
+    )
 
 
 # -- the site -----------------------------------------------------------------------------
@@ -869,7 +1263,7 @@ class PortalSite:
         self._sitemap_index()
         self._agency_index()
         self._home()
-        return 6
+        return 6 + self._section_pages()
 
     # -- derived state ------------------------------------------------------------------
 
@@ -1059,6 +1453,8 @@ class PortalSite:
 
     def _month_page(self, col: _Column, month: str, months: Mapping[str, int]) -> int:
         target = f"{col.path}/{month}.html"
+        if not col.paged:
+            return 0
         rows = _sort(list(self._month_rows(col.key, month).values()))
         if not rows:
             self._remove(target)
@@ -1073,11 +1469,12 @@ class PortalSite:
             pager.append(f'<a href="{older}.html">较早：{older}</a>')
         pager.append("</nav>")
         main = (
-            f"<h1>{esc(col.name)} · {month}</h1>\n"
+            f"{_section_crumbs(col, up)}"
+            f"<h1>{esc(col.label)} · {month}</h1>\n"
             f"<p>本月共 {len(rows)} 条。</p>\n"
             f"{_rows_list(rows, up)}\n" + "".join(pager)
         )
-        head = _Head(f"{col.name} {month}", col.name, col.kind)
+        head = _Head(f"{col.label} {month}", col.label, col.kind)
         self._write(
             target,
             self.layout.page(col.depth, head, main, canonical=self._url(target)),
@@ -1085,6 +1482,10 @@ class PortalSite:
         return 1
 
     def _column_index(self, col: _Column, months: Mapping[str, int]) -> int:
+        if col.key in (_GUIDE.key, _STANDARD.key):
+            return self._latest_page(col, months)
+        if col.key == _ANNUAL.key:
+            return self._annual_page(col, months)
         target = f"{col.path}/index.html"
         up = "../" * col.depth
         total = sum(months.values())
@@ -1098,17 +1499,239 @@ class PortalSite:
             f'<li><a href="{m}.html">{m}</a>（{months[m]} 条）</li>' for m in ordered
         )
         main = (
-            f"<h1>{esc(col.name)}</h1>\n<p>共 {total} 条信息。</p>\n"
+            f"{_section_crumbs(col, up)}"
+            f"<h1>{esc(col.label)}</h1>\n<p>共 {total} 条信息。</p>\n"
+            f"{self._children(col, up)}"
             f"<h2>最新信息</h2>\n"
             f"{_rows_list(latest[: self.settings.home_count], up)}\n"
             f'<h2>按月浏览</h2>\n<ul class="months">\n{archive}\n</ul>'
         )
-        head = _Head(col.name, col.name, col.kind, {"ColumnDescription": col.name})
+        if not archive and col.key in _SECTION_KEYS:  # empty: 暂无信息 says it all
+            main = main.replace('\n<h2>按月浏览</h2>\n<ul class="months">\n\n</ul>', "")
+        head = _Head(col.label, col.label, col.kind, {"ColumnDescription": col.label})
         self._write(
             target,
             self.layout.page(col.depth, head, main, canonical=self._url(target)),
         )
         return 1
+
+    # -- the 政府信息公开 section ----------------------------------------------------------
+
+    def _all_rows(self, key: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """A column's rows, newest first (the newest `limit` of them)."""
+        found: list[dict[str, Any]] = []
+        for month in sorted(self._months(key), reverse=True):
+            found += _sort(list(self._month_rows(key, month).values()))
+            if limit is not None and len(found) >= limit:
+                break
+        return found if limit is None else found[:limit]
+
+    def _section_page(self, col: _Column, main: str) -> int:
+        head = _Head(col.label, col.label, col.kind, {"ColumnDescription": col.label})
+        target = f"{col.path}/index.html"
+        self._write(
+            target,
+            self.layout.page(col.depth, head, main, canonical=self._url(target)),
+        )
+        return 1
+
+    def _latest_page(self, col: _Column, months: Mapping[str, int]) -> int:
+        """政府信息公开指南, 标准目录: the newest live item of the column, shown as a
+        page (the 标准目录's CSV attachment as a table), and the earlier ones listed."""
+        up = "../" * col.depth
+        rows = self._all_rows(col.key)
+        stored = self.stored(rows[0]["id"]) if rows else None
+        crumbs = _section_crumbs(col, up)
+        if stored is None:
+            main = f'{crumbs}<h1>{esc(col.label)}</h1>\n<p class="empty">暂无信息。</p>'
+            return self._section_page(col, main)
+        main = crumbs + _relocated(stored["article"], up)
+        if col.key == _STANDARD.key:
+            main += "\n" + _table_html(stored["entry"].get("table"), up)
+        if len(rows) > 1:
+            main += (
+                f'\n<section aria-labelledby="older-h"><h2 id="older-h">往期'
+                f"{esc(col.label)}</h2>\n{_rows_list(rows[1:], up)}</section>"
+            )
+        return self._section_page(col, main)
+
+    def _annual_page(self, col: _Column, months: Mapping[str, int]) -> int:
+        """政府信息公开年报, by the year each report covers (its 成文日期), newest first."""
+        up = "../" * col.depth
+        years: dict[int, list[dict[str, Any]]] = {}
+        for row in self._all_rows(col.key):
+            years.setdefault(int(row.get("year") or 0), []).append(row)
+        parts = [f"{_section_crumbs(col, up)}<h1>{esc(col.label)}</h1>"]
+        if not years:
+            parts.append('<p class="empty">暂无信息。</p>')
+        for year in sorted(years, reverse=True):
+            parts.append(
+                f'<section aria-labelledby="y{year}-h"><h2 id="y{year}-h">{year}年</h2>'
+                f"\n{_rows_list(years[year], up)}</section>"
+            )
+        return self._section_page(col, "\n".join(parts))
+
+    def _children(self, col: _Column, up: str) -> str:
+        """A catalogue node's page: the nodes under it, with their counts."""
+        if not col.node:
+            return ""
+        prefix = col.name + "/"
+        below = [
+            (c, n)
+            for c, n in self._column_summaries(_NODE)
+            if c.name.startswith(prefix) and "/" not in c.name[len(prefix) :]
+        ]
+        if not below:
+            return ""
+        links = "\n".join(
+            f'<li><a href="{up}{c.path}/index.html">{esc(c.label)}</a>（{n} 条）</li>'
+            for c, n in sorted(below, key=lambda cn: cn[0].name)
+        )
+        return f'<h2>下级事项</h2>\n<ul class="grid">\n{links}\n</ul>\n'
+
+    def _section_pages(self) -> int:
+        """The section's index page and its 法定主动公开内容 tree page."""
+        self._tree_page()
+        self._section_index()
+        return 2
+
+    def _tree_page(self) -> None:
+        nodes = self._column_summaries(_NODE)
+        children: dict[str, list[tuple[_Column, int]]] = {}
+        for c, n in nodes:
+            parent = c.name.rsplit("/", 1)[0] if "/" in c.name else ""
+            children.setdefault(parent, []).append((c, n))
+
+        def branch(parent: str) -> str:
+            found = sorted(children.get(parent, []), key=lambda cn: cn[0].name)
+            if not found:
+                return ""
+            items = "\n".join(
+                f'<li><a href="../../{c.path}/index.html">{esc(c.label)}</a>'
+                f"（{n} 条）{branch(c.name)}</li>"
+                for c, n in found
+            )
+            return f'\n<ul class="tree">\n{items}\n</ul>'
+
+        total = sum(n for c, n in children.get("", []))
+        tree = branch("")
+        crumbs = (
+            '<nav class="crumbs" aria-label="当前位置"><a href="../../index.html">首页</a>'
+            ' / <a href="../index.html">政府信息公开</a> / 法定主动公开内容</nav>\n'
+        )
+        main = f"{crumbs}<h1>法定主动公开内容</h1>\n" + (
+            f"<p>按标准目录的一级事项、二级事项和公开内容分类，共 {total} 条信息。</p>"
+            f"{tree}"
+            if tree
+            else '<p class="empty">暂无信息。</p>'
+        )
+        target = f"{_TREE}/index.html"
+        head = _Head(
+            "法定主动公开内容",
+            "法定主动公开内容",
+            _SECTION_KIND,
+            {"ColumnDescription": "法定主动公开内容"},
+        )
+        self._write(
+            target, self.layout.page(2, head, main, canonical=self._url(target))
+        )
+
+    def _section_index(self) -> None:
+        """xxgk/index.html: every column of the section, with its newest items."""
+        s = self.settings
+        up = "../"
+        blocks: list[tuple[str, str, str]] = []  # (id, heading, content)
+
+        def count(col: _Column) -> int:
+            return sum(self._months(col.key).values())
+
+        def latest(col: _Column, n: int = 5) -> str:
+            rows = self._all_rows(col.key, n)
+            total = f"<p>共 {count(col)} 条。</p>\n" if rows and n > 1 else ""
+            return total + _rows_list(rows, up)
+
+        def link(col: _Column) -> str:
+            return (
+                f'<a href="{col.path.removeprefix("xxgk/")}/index.html">{col.label}</a>'
+            )
+
+        blocks.append(("guide", link(_GUIDE), latest(_GUIDE, 1)))
+        blocks.append(("rules", link(_RULES), latest(_RULES)))
+        tops = sorted(
+            ((c, n) for c, n in self._column_summaries(_NODE) if "/" not in c.name),
+            key=lambda cn: cn[0].name,
+        )
+        tree = (
+            '<ul class="grid">\n'
+            + "\n".join(
+                f'<li><a href="{c.path.removeprefix("xxgk/")}/index.html">'
+                f"{esc(c.label)}</a>（{n} 条）</li>"
+                for c, n in tops
+            )
+            + "\n</ul>"
+            if tops
+            else '<p class="empty">暂无信息。</p>'
+        )
+        blocks.append(
+            ("tree", '<a href="catalogue/index.html">法定主动公开内容</a>', tree)
+        )
+        blocks.append(("policy", link(_POLICY), latest(_POLICY)))
+        blocks.append(("reading", link(_READING), latest(_READING)))
+        areas = sorted(self._column_summaries("area-"), key=lambda c: c[0].key)
+        area_links = (
+            '<ul class="grid">\n'
+            + "\n".join(
+                f'<li><a href="{up}{c.path}/index.html">{esc(c.name)}</a>（{n} 条）</li>'
+                for c, n in areas
+            )
+            + "\n</ul>"
+            if areas
+            else '<p class="empty">暂无信息。</p>'
+        )
+        blocks.append(("areas", "重点领域", area_links))
+        reports = sorted(  # the newest years first, as the 年报 page shows them
+            self._all_rows(_ANNUAL.key),
+            key=lambda r: (int(r.get("year") or 0), r["published_at"], r["id"]),
+            reverse=True,
+        )
+        annual = (f"<p>共 {len(reports)} 条。</p>\n" if reports else "") + _rows_list(
+            reports[:5], up
+        )
+        blocks.append(("annual", link(_ANNUAL), annual))
+        if s.apply_url:
+            apply = (
+                f'<p><a href="{esc(s.apply_url)}" rel="noopener">在线提交政府信息公开申请'
+                "</a></p>"
+            )
+        else:
+            office = f"向{esc(s.host)}" if s.host else ""
+            apply = (
+                f'<p>依申请公开：请按<a href="guide/index.html">政府信息公开指南</a>'
+                f"所列方式{office}提出申请。</p>"
+                + (f"<p>{esc(s.contact)}</p>" if s.contact else "")
+            )
+        blocks.append(("apply", "依申请公开", apply))
+        blocks.append(("standard", link(_STANDARD), latest(_STANDARD, 1)))
+        sections = "\n".join(
+            f'<section aria-labelledby="x-{key}-h"><h2 id="x-{key}-h">{heading}</h2>\n'
+            f"{content}</section>"
+            for key, heading, content in blocks
+        )
+        main = (
+            '<nav class="crumbs" aria-label="当前位置"><a href="../index.html">首页</a>'
+            " / 政府信息公开</nav>\n<h1>政府信息公开</h1>\n"
+            f'<div class="xxgk">\n{sections}\n</div>'
+        )
+        head = _Head(
+            "政府信息公开",
+            "政府信息公开",
+            _SECTION_KIND,
+            {"ColumnDescription": "政府信息公开"},
+        )
+        self._write(
+            "xxgk/index.html",
+            self.layout.page(1, head, main, canonical=self._url("xxgk/index.html")),
+        )
 
     def _column_summaries(self, prefix: str) -> list[tuple[_Column, int]]:
         folder = self.state / "columns"
@@ -1152,6 +1775,16 @@ class PortalSite:
             f'<li><a href="{c.path}/index.html">{esc(c.name)}</a>（{n} 条）</li>'
             for c, n in areas
         )
+        section_links = "\n".join(
+            f'<li><a href="{c.path}/index.html">{c.label}</a></li>'
+            for c in (_GUIDE, _RULES)
+        ) + (
+            f'\n<li><a href="{_TREE}/index.html">法定主动公开内容</a></li>\n'
+            + "\n".join(
+                f'<li><a href="{c.path}/index.html">{c.label}</a></li>'
+                for c in (_POLICY, _READING, _ANNUAL, _STANDARD)
+            )
+        )
         main = (
             '<h1 class="sr-only">首页</h1>\n'
             '<section aria-labelledby="latest-h"><h2 id="latest-h">最新信息</h2>\n'
@@ -1159,6 +1792,9 @@ class PortalSite:
             '<p><a href="list/all/index.html">更多信息</a></p></section>\n'
             '<section aria-labelledby="stage-h"><h2 id="stage-h">五公开</h2>\n'
             f'<ul class="grid">\n{stage_links}\n</ul></section>\n'
+            '<section aria-labelledby="xxgk-h"><h2 id="xxgk-h">'
+            '<a href="xxgk/index.html">政府信息公开</a></h2>\n'
+            f'<ul class="grid">\n{section_links}\n</ul></section>\n'
             '<section aria-labelledby="area-h"><h2 id="area-h">重点领域</h2>\n'
             f'<ul class="grid">\n{area_links}\n</ul></section>'
         )
@@ -1226,6 +1862,7 @@ class PortalSite:
             "list/all/index.html",
             "agency/index.html",
             "audit/index.html",
+            *_SECTION_PAGES,
         ]
         pages += [f"{c.path}/index.html" for c in _fixed_columns()][1:]
         urls = "\n".join(f"<url><loc>{esc(self._url(p))}</loc></url>" for p in pages)
@@ -1255,6 +1892,8 @@ class PortalSite:
         for col in _fixed_columns():
             if not (self.root / col.path / "index.html").is_file():
                 self._column_index(col, self._months(col.key))
+        if not all((self.root / p).is_file() for p in _SECTION_PAGES):
+            self._section_pages()
         if not (self.root / "audit" / "index.html").is_file():
             self._audit_pages(self._json("witness.json", None))
         self.write_server_configs()
@@ -1363,7 +2002,8 @@ class PortalSite:
         }
         keep |= {f"{c.path}/index.html" for c in cols.values()}
         keep |= {f"{c.path}/index.html" for c in _fixed_columns()}
-        for folder in ("list", "stage", "area", "agency"):
+        keep |= set(_SECTION_PAGES)
+        for folder in ("list", "stage", "area", "agency", "xxgk"):
             base = self.root / folder
             if not base.is_dir():
                 continue
@@ -1750,12 +2390,12 @@ class PortalAdapter(
             or item.notice_ended == "remove"
             or job.operation in (Operation.RETRACT, Operation.WITHDRAWAL_NOTICE)
         )
+        entry = _entry(item, gone)
+        table = _catalogue_table(job, gone)
+        if table is not None:
+            entry["table"] = table
         data = canonical_json(
-            {
-                "schema": SCHEMA,
-                "entry": _entry(item, gone),
-                "article": _article(item, gone),
-            }
+            {"schema": SCHEMA, "entry": entry, "article": _article(item, gone)}
         )
         meta = {}
         if job.attachments is not None and item.content.attachments:
