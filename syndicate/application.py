@@ -2139,7 +2139,9 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         with self._guard():
             only = self.resolve(item) if item is not None else None
         refs: dict[UUID, str] = {}
-        rows = logged_events(self._events(after=after, only=only), refs)
+        rows = logged_events(
+            self._events(after=after, only=only, catalogue=only is None), refs
+        )
         for count, row in enumerate(rows, start=1):
             if row.ref == str(row.item_id):
                 refs[row.item_id] = self._ref_of(row.item_id)
@@ -2178,9 +2180,15 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
     # -- internals ---------------------------------------------------------------------
 
     def _events(
-        self, *, after: int = 0, only: UUID | None = None, stop: int | None = None
+        self,
+        *,
+        after: int = 0,
+        only: UUID | None = None,
+        stop: int | None = None,
+        catalogue: bool = False,
     ) -> Iterator[tuple[int, DisclosureItem.Event]]:
-        """Decoded events in log order, read in pages (memory stays bounded)."""
+        """Decoded item events in log order, read in pages (memory stays bounded);
+        with `catalogue`, the standard catalogue's events too (for `read_log`)."""
         start = after
         while True:
             if stop is not None and start >= stop:
@@ -2192,7 +2200,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             if not page:
                 return
             for notification in page:
-                if notification.originator_id == CATALOGUE_ID:
+                if notification.originator_id == CATALOGUE_ID and not catalogue:
                     continue  # the standard catalogue shares the log; not an item
                 if only is None or notification.originator_id == only:
                     event = self.mapper.to_domain_event(notification)

@@ -21,6 +21,7 @@ from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.domain.items import DisclosureItem, ItemStatus
 from syndicate.domain.review import ProposalKind
+from syndicate.domain.standard import StandardCatalogue
 
 __all__ = [
     "ItemSummary",
@@ -317,6 +318,9 @@ def logged_events(
     """Log rows; `refs` maps item ids to `AGENCY/INDEX_NO` and learns from the events
     that carry content (Published, Drafted, Revised, Submitted)."""
     for position, event in events:
+        if isinstance(event, StandardCatalogue.Event):
+            yield catalogue_row(position, event)
+            continue
         title = reason = digest = level = None
         if isinstance(
             event,
@@ -373,6 +377,37 @@ def logged_events(
             content_hash=digest,
             level=level,
         )
+
+
+# What `syndicate log` shows in the REF column for the standard catalogue's events.
+CATALOGUE_REF = "标准目录"
+
+
+def catalogue_row(position: int, event: StandardCatalogue.Event) -> LoggedEvent:
+    """A standard-catalogue event as a log row: `CatalogueStarted` or
+    `CatalogueAdjusted`, the file it was imported from as its title, what changed as
+    its reason and the file's sha256 as its hash."""
+    if isinstance(event, StandardCatalogue.Adjusted):
+        reason = (
+            f"{len(event.added)} added, {len(event.removed)} removed, "
+            f"{len(event.changed)} changed"
+        )
+    elif isinstance(event, StandardCatalogue.Started):
+        reason = f"{len(event.entries)} 事项"
+    else:  # pragma: no cover - every stored catalogue event is one of the two
+        reason = None
+    return LoggedEvent(
+        position=position,
+        timestamp=event.timestamp,
+        item_id=event.originator_id,
+        ref=CATALOGUE_REF,
+        version=event.originator_version,
+        event=f"Catalogue{type(event).__name__}",
+        actor=event.actor,
+        title=event.source,
+        reason=reason,
+        content_hash=event.sha256,
+    )
 
 
 # Operations that take an item down (planning's removals), by value: views sit below the

@@ -581,3 +581,22 @@ def test_a_dry_run_of_item_files_fills_in_from_the_catalogue(tmp_path: Path) -> 
     assert h.items() == before
     h.ok("items", "publish", path)
     assert len(h.items()) > len(before)
+
+
+def test_a_path_without_its_item_is_refused_once_there_is_a_catalogue(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    with engine_of(sqlite_project, FixedClock(T0)) as engine:
+        # No catalogue yet: the path alone places the item in the portal's tree.
+        publish(engine, catalogue_path=APPROVAL, basis="《社会救助暂行办法》")
+        engine.import_catalogue(write_xlsx(tmp_path / "c.xlsx"), actor="张三")
+        with pytest.raises(InputError) as caught:
+            publish(
+                engine,
+                index_no="11330100MB0000006R/2026-00070",
+                catalogue_path=APPROVAL,
+                basis="《社会救助暂行办法》",
+            )
+    [problem] = caught.value.problems
+    assert problem.field == "catalogue_path"
+    assert "catalogue_item" in problem.message

@@ -589,6 +589,16 @@ def _article(item: ItemView, gone: bool) -> str:
         rows.append(("时效", c.validity.label))
     if c.valid_until is not None:
         rows.append(("有效期至", c.valid_until.isoformat()))
+    # The standard catalogue's elements, when the item fulfils a 事项 (items without
+    # them render exactly as before).
+    if c.catalogue_path is not None:
+        rows.append(("所属事项", c.catalogue_path))
+    if c.time_limit_days is not None:
+        rows.append(("公开时限", f"信息形成或变更之日起{c.time_limit_days}个工作日内"))
+    if c.doc_type is not None:
+        rows.append(("文件类型", c.doc_type.label))
+    if c.supervision is not None:
+        rows.append(("监督投诉", c.supervision))
     meta = "\n".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows)
     parts = [
         '<article class="item">',

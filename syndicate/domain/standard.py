@@ -306,6 +306,17 @@ def inherit(content: ItemContent, version: CatalogueVersion | None) -> ItemConte
     时限). Content naming no 事项 is returned as it is."""
     ref = content.catalogue_item
     if ref is None:
+        if content.catalogue_path is not None and version is not None:
+            raise InputError(
+                [
+                    Problem(
+                        "catalogue_path",
+                        "this home has a standard catalogue: name the 事项 with "
+                        f"catalogue_item = {content.catalogue_path!r} instead (the "
+                        "path is then filled in from the catalogue)",
+                    )
+                ]
+            )
         return content
     if version is None:
         raise InputError(

@@ -593,3 +593,30 @@ def test_empty_section_pages_are_accessible_and_valid(
                     assert violations == [], f"{page}@{width}: " + format_violations(
                         violations
                     )
+
+
+def test_an_item_page_shows_the_elements_it_takes_from_its_catalogue_item(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    root = tmp_path / "site"
+    site = Site(
+        sqlite_project, FixedClock(), {"portal": portal_outlet("portal", root)}, root
+    )
+    fulfils = publish(
+        site,
+        index_no="C/2026-9",
+        catalogue_path="社会救助/最低生活保障/审批结果",
+        time_limit_days=10,
+        supervision="临溪县民政局 0571-12345678",
+        doc_type="licence",
+    )
+    plain = publish(site, index_no="X/2026-9", title="一条普通公告")
+    site.sync()
+    page = main_of(site.page(f"items/{fulfils}.html"))
+    assert "<dt>所属事项</dt><dd>社会救助/最低生活保障/审批结果</dd>" in page
+    assert "<dt>公开时限</dt><dd>信息形成或变更之日起10个工作日内</dd>" in page
+    assert "<dt>文件类型</dt><dd>行政许可</dd>" in page
+    assert "<dt>监督投诉</dt><dd>临溪县民政局 0571-12345678</dd>" in page
+    other = main_of(site.page(f"items/{plain}.html"))
+    assert "所属事项" not in other
+    assert "监督投诉" not in other

@@ -1,0 +1,131 @@
+"""The 年报's computed table (part 二) against a hand count on the demo's log (issue 19).
+
+The demo is run as an operator runs it; the hand count reads only what `syndicate log
+--json` and `syndicate items show --json` print, not the 年报's own code: an item counts
+as 制发 in the year of its first release, as 废止 in the year of its `Repealed` event, as
+现行有效 when released, not withdrawn and not repealed; 处理决定 add `decisions`
+(default 1).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from syndicate.domain.base import CHINA_TZ
+from tests.clihome import CliHome
+
+RELEASES = ("Published", "Released", "UrgentlyReleased")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> CliHome:
+    home = tmp_path_factory.mktemp("annual") / "syndicate-demo"
+    h = CliHome(home, actor="demo")
+    result = h("demo", "--home", home)
+    assert result.exit_code == 0, result.output
+    return h
+
+
+def _hand_count(h: CliHome, year: int) -> dict[str, int]:
+    rows = [
+        json.loads(line)
+        for line in h.ok("log", "--json").stdout.splitlines()
+        if line.strip()
+    ]
+    refs = {r["ref"] for r in rows if r["ref"] != "标准目录"}
+    content = {
+        ref: json.loads(h.ok("items", "show", ref, "--json").stdout)["content"]
+        for ref in sorted(refs)
+    }
+
+    def year_of(row: dict[str, str]) -> int:
+        return datetime.fromisoformat(row["timestamp"]).astimezone(CHINA_TZ).year
+
+    first_release: dict[str, dict[str, str]] = {}
+    repealed: dict[str, dict[str, str]] = {}
+    for r in rows:
+        if r["event"] in RELEASES and r["ref"] not in first_release:
+            first_release[r["ref"]] = r
+        if r["event"] == "Repealed":
+            repealed[r["ref"]] = r
+    counts = {
+        "normative.issued": 0,
+        "normative.repealed": 0,
+        "normative.in_force": 0,
+        "licence.decisions": 0,
+    }
+    for ref, c in content.items():
+        if c.get("attribute", "proactive") != "proactive" or ref not in first_release:
+            continue
+        shown = json.loads(h.ok("items", "show", ref, "--json").stdout)
+        if shown["status"] == "withdrawn":
+            continue
+        if c.get("doc_type") == "normative":
+            if year_of(first_release[ref]) == year:
+                counts["normative.issued"] += 1
+            if ref in repealed and year_of(repealed[ref]) == year:
+                counts["normative.repealed"] += 1
+            if ref not in repealed:
+                counts["normative.in_force"] += 1
+        if c.get("doc_type") == "licence" and year_of(first_release[ref]) == year:
+            counts["licence.decisions"] += c.get("decisions") or 1
+    return counts
+
+
+def test_the_annual_report_matches_a_hand_count_of_the_demo_log(
+    demo: CliHome, tmp_path: Path
+) -> None:
+    year = datetime.now(CHINA_TZ).year
+    expected = _hand_count(demo, year)
+    # The demo has something to count: its 规范性文件 (the two for the 政府公报, the
+    # plan and the revised plan that replaced it) and the repealed plan.
+    assert expected["normative.in_force"] >= 3
+    assert expected["normative.repealed"] == 1
+    out = tmp_path / "nianbao"
+    report = json.loads(
+        demo.ok(
+            "audit", "annual-report", "--year", str(year), "--out", out, "--json"
+        ).stdout
+    )
+    figures = {f["key"]: f for f in report["proactive"]}
+    for key, value in expected.items():
+        assert figures[key]["value"] == value, (key, figures[key])
+    # A count lists one event per document counted.
+    for key in ("normative.issued", "normative.repealed", "normative.in_force"):
+        assert len(figures[key]["events"]) == expected[key]
+    positions = {
+        r["position"]: r
+        for r in (
+            json.loads(line)
+            for line in demo.ok("log", "--json").stdout.splitlines()
+            if line.strip()
+        )
+    }
+    for event in figures["normative.issued"]["events"]:
+        logged = positions[event["position"]]
+        assert logged["ref"] == event["ref"]
+        assert logged["event"] == event["event"]
+    assert (out / "index.html").is_file()
+    assert (out / f"年报-{year}.pdf").is_file()
+
+
+def test_the_demo_log_shows_the_catalogue_and_coverage_and_inspect_end_it(
+    demo: CliHome,
+) -> None:
+    log = demo.ok("log", "--json").stdout
+    assert '"event": "CatalogueStarted"' in log
+    coverage = json.loads(demo.ok("audit", "coverage", "--json").stdout)
+    assert coverage["counts"]["blank"] == 2
+    assert coverage["counts"]["published"] == 4
+    inspected = demo("audit", "inspect", "--json")
+    assert inspected.exit_code in (0, 1)
+    doc = json.loads(inspected.stdout)
+    assert (inspected.exit_code == 1) == (doc["summary"]["veto"] > 0)
+    names = {f["name"] for f in doc["findings"]}
+    # The demo's 年报 and 制度 columns are empty; its policies have no 解读 of their own.
+    assert "空白栏目" in names
+    assert "政策解读" in names
