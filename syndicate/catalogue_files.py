@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import unicodedata
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ from syndicate.errors import InputError, Problem
 __all__ = ["MAX_CATALOGUE_BYTES", "CatalogueFile", "read_catalogue"]
 
 MAX_CATALOGUE_BYTES = 20 * 1024 * 1024
+# What an XLSX may unpack to (a 20 MB zip of repeated XML could unpack to gigabytes),
+# and the columns read (a catalogue has fewer than 30; a merged range over 16,384
+# columns would otherwise be filled cell by cell).
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+MAX_COLUMNS = 200
 _HEADER_SCAN = 20  # rows searched for the header (title rows come first)
 
 # Header text → field. Headers are compared without spaces, brackets' contents kept.
@@ -165,6 +171,18 @@ def _xlsx_sheets(data: bytes, name: str) -> list[tuple[str, Grid]]:
     from openpyxl import load_workbook
 
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_UNPACKED_BYTES:
+            raise InputError(
+                [
+                    Problem(
+                        "FILE",
+                        f"{name} unpacks to {unpacked} bytes; a catalogue workbook "
+                        f"unpacks to at most {MAX_UNPACKED_BYTES}",
+                    )
+                ]
+            )
         book = load_workbook(io.BytesIO(data), data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise InputError(
@@ -173,21 +191,36 @@ def _xlsx_sheets(data: bytes, name: str) -> list[tuple[str, Grid]]:
     sheets = []
     for sheet in book.worksheets:
         grid: Grid = [
-            [_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)
+            [_cell_text(v) for v in row[:MAX_COLUMNS]]
+            for row in sheet.iter_rows(values_only=True)
         ]
         # A merged cell holds its value in the top-left cell only; the catalogue
         # means it for every cell it spans (一级事项 over the rows below it).
         for merged in sheet.merged_cells.ranges:
-            top = grid[merged.min_row - 1][merged.min_col - 1]
-            for r in range(merged.min_row - 1, min(merged.max_row, len(grid))):
+            first, last = merged.min_row - 1, min(merged.max_row, len(grid))
+            left, right = merged.min_col - 1, min(merged.max_col, MAX_COLUMNS)
+            if first >= len(grid) or left >= right:
+                continue
+            head = grid[first]
+            top = head[left] if left < len(head) else ""
+            for r in range(first, last):
                 row = grid[r]
-                while len(row) < merged.max_col:
+                while len(row) < right:
                     row.append("")
-                for c in range(merged.min_col - 1, merged.max_col):
+                for c in range(left, right):
                     row[c] = top
-        sheets.append((sheet.title, grid))
+        sheets.append((_printable(sheet.title), grid))
     book.close()
     return sheets
+
+
+def _printable(name: str) -> str:
+    """A sheet's or file's name as messages show it: characters that would reorder or
+    hide text on a terminal (controls, bidi overrides) replaced by "?"."""
+    return "".join(
+        "?" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch
+        for ch in name
+    )
 
 
 def _csv_sheet(data: bytes, path: Path) -> list[tuple[str, Grid]]:
@@ -206,7 +239,7 @@ def _csv_sheet(data: bytes, path: Path) -> list[tuple[str, Grid]]:
         raise InputError(
             [Problem("FILE", f"{path.name} is not a readable CSV ({exc})")]
         ) from None
-    return [(path.stem, grid)]
+    return [(_printable(path.stem), grid)]
 
 
 # -- headers ----------------------------------------------------------------------------

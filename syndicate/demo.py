@@ -93,6 +93,13 @@ site_url = "{site}"
 site_name = "临溪县人民政府"
 site_id_code = "3301000001"
 feeds_url = "{site}/feeds/feed.xml"
+# The footer an inspector checks (made-up numbers: this is a demo county).
+host = "临溪县人民政府办公室"
+contact = "联系电话：0571-00000000　地址：临溪县城关镇人民路1号"
+icp = "浙ICP备00000001号"
+police_record = "浙公网安备33000000000001号"
+report_error_url = "auto"
+apply_url = "{site}/ysqgk/"
 
 [outlets.feeds]
 kind = "rss"

@@ -600,3 +600,34 @@ def test_a_path_without_its_item_is_refused_once_there_is_a_catalogue(
     [problem] = caught.value.problems
     assert problem.field == "catalogue_path"
     assert "catalogue_item" in problem.message
+
+
+def test_hostile_workbooks_are_refused_or_read_safely(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    # A workbook that unpacks to far more than it weighs (a zip bomb's shape).
+    bomb = write_xlsx(tmp_path / "bomb.xlsx")
+    with zipfile.ZipFile(bomb, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/padding.xml", b"\0" * (210 * 1024 * 1024))
+    assert bomb.stat().st_size < 2 * 1024 * 1024
+    # A merged range over every column Excel has, and a sheet name that would reorder
+    # the terminal's text.
+    wide = write_xlsx(tmp_path / "wide.xlsx")
+    book = load_workbook(wide)
+    sheet = book.active
+    assert sheet is not None
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=16384)
+    sheet.title = "社会救助\u202e"
+    book.save(wide)
+    with engine_of(sqlite_project, FixedClock(T0)) as engine:
+        before = log_snapshot(engine.items)
+        with pytest.raises(InputError, match="unpacks to"):
+            engine.import_catalogue(bomb, actor="张三")
+        assert log_snapshot(engine.items) == before
+        read = engine.import_catalogue(wide, actor="张三")
+    assert len(read.version.entries) == len(ROWS_V1)
+    assert read.sheets == ("社会救助?",)

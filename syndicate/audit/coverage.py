@@ -10,8 +10,6 @@ naming a 事项 the catalogue no longer lists are reported apart (`orphans`).
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from syndicate.audit.facts import ItemFacts
-from syndicate.audit.trail import spreadsheet_safe
+from syndicate.audit.trail import safe_csv
 from syndicate.domain.base import CHINA_TZ, china_time
 from syndicate.domain.standard import CatalogueEntry, CatalogueVersion, Period
 from syndicate.errors import InputError, Problem
@@ -320,25 +318,22 @@ _CSV_HEADER = (
 
 def coverage_csv(report: CoverageReport) -> str:
     """The report as CSV (UTF-8 text; a header row in Chinese, one row per 事项)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_CSV_HEADER)
-    for row in report.rows:
-        e = row.entry
-        writer.writerow(
-            spreadsheet_safe(cell)
-            for cell in (
-                e.code,
-                e.level1,
-                e.level2 or "",
-                e.item,
-                e.agency,
-                e.time_limit,
+    return safe_csv(
+        _CSV_HEADER,
+        (
+            (
+                row.entry.code,
+                row.entry.level1,
+                row.entry.level2 or "",
+                row.entry.item,
+                row.entry.agency,
+                row.entry.time_limit,
                 row.state.label,
                 row.state.value,
                 "；".join(row.in_quarter),
                 "；".join(i.ref for i in row.items),
                 "；".join(row.missing),
             )
-        )
-    return out.getvalue()
+            for row in report.rows
+        ),
+    )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -42,6 +42,7 @@ __all__ = [
     "compact_receipt",
     "delivery_row",
     "item_rows",
+    "safe_csv",
     "spreadsheet_safe",
     "trail",
     "trail_csv",
@@ -118,6 +119,16 @@ def spreadsheet_safe(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+def safe_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """CSV text: `header`, then `rows`, every cell a spreadsheet would take for a
+    formula prefixed with ' (`spreadsheet_safe`), LF line ends."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
+    return buffer.getvalue()
 
 
 def trail_csv(rows: Iterable[TrailRow]) -> str:

@@ -23,7 +23,7 @@ from syndicate.cli.state import JsonOption, OutletOption, open_engine
 from syndicate.engine.audit import ReplayRequest, workday_calendar
 from syndicate.errors import InputError, Problem
 
-__all__ = ["register"]
+__all__ = ["parse_today", "register"]
 
 HolidaysOption = Annotated[
     Path | None,
@@ -35,6 +35,19 @@ HolidaysOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def parse_today(today: str | None) -> date | None:
+    """The `--today YYYY-MM-DD` option as a date (None when not given); `InputError`
+    naming `--today` otherwise."""
+    if today is None:
+        return None
+    try:
+        return date.fromisoformat(today.strip())
+    except ValueError:
+        raise InputError(
+            [Problem("--today", f"invalid date {today!r}; expected YYYY-MM-DD")]
+        ) from None
 
 
 def _clip(text: str, columns: int) -> str:
@@ -347,14 +360,7 @@ def deadlines(
     """
     with cli_errors():
         calendar = workday_calendar(holidays)
-        day: date | None = None
-        if today is not None:
-            try:
-                day = date.fromisoformat(today.strip())
-            except ValueError:
-                raise InputError(
-                    [Problem("--today", f"invalid date {today!r}; expected YYYY-MM-DD")]
-                ) from None
+        day = parse_today(today)
         with open_engine(ctx) as engine:
             found = engine.deadlines(day, calendar)
         counts = found.counts

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from syndicate.audit.inspect import Finding, InspectionReport
+from syndicate.cli.audit_reports import parse_today
 from syndicate.cli.output import cli_errors, echo_json
 from syndicate.cli.state import JsonOption, open_engine
 from syndicate.engine.audit import workday_calendar
-from syndicate.errors import InputError, Problem
 
 __all__ = ["register"]
 
@@ -80,14 +79,7 @@ def inspect(
     """
     with cli_errors():
         calendar = workday_calendar(holidays)
-        day: date | None = None
-        if today is not None:
-            try:
-                day = date.fromisoformat(today.strip())
-            except ValueError:
-                raise InputError(
-                    [Problem("--today", f"invalid date {today!r}; expected YYYY-MM-DD")]
-                ) from None
+        day = parse_today(today)
         with open_engine(ctx) as engine:
             found = engine.inspect(today=day, calendar=calendar)
     if as_json:

@@ -994,6 +994,22 @@ def _show_text(item: DisclosureItem) -> str:
         )
     if c.valid_until:
         fields.append(("有效期至 valid_until", c.valid_until.isoformat()))
+    path = c.catalogue_path if c.catalogue_path != c.catalogue_item else None
+    for label, value in (
+        ("标准目录事项 catalogue_item", c.catalogue_item),
+        ("事项路径 catalogue_path", path),
+        (
+            "公开时限 time_limit_days",
+            f"{c.time_limit_days} 个工作日" if c.time_limit_days else None,
+        ),
+        ("监督投诉 supervision", c.supervision),
+        ("文件类型 doc_type", c.doc_type.label if c.doc_type else None),
+        ("处理决定数量 decisions", str(c.decisions) if c.decisions else None),
+        ("收费金额（万元） fee_wan", c.fee_wan),
+        ("政府信息公开页面 page_kind", c.page_kind.label if c.page_kind else None),
+    ):
+        if value is not None:
+            fields.append((label, value))
     if item.repeal is not None and item.repeal.replaced_by_ref:
         fields.append(("替代文件 replaced_by", item.repeal.replaced_by_ref))
     if item.schedule is not None:

@@ -16,15 +16,13 @@ Reading the file is `syndicate.catalogue_files`; recording a version is
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from syndicate.audit.coverage import CoverageReport, Quarter, coverage
 from syndicate.audit.facts import china_date, item_facts
-from syndicate.audit.trail import spreadsheet_safe
+from syndicate.audit.trail import safe_csv
 from syndicate.catalogue_files import read_catalogue
 from syndicate.domain.catalogue import area_by_code
 from syndicate.domain.standard import CatalogueChange, CatalogueVersion, diff
@@ -175,14 +173,10 @@ def catalogue_csv(version: CatalogueVersion) -> str:
     """A catalogue version as CSV in the usual column layout (the portal shows it as
     a table when it is the attachment of a `page_kind = "catalogue"` item); reading
     it back with `import_catalogue` gives the same 事项."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_EXPORT_HEADER)
-    for e in version.entries:
-        channels = [c.label for c in e.channels] + list(e.other_channels)
-        writer.writerow(
-            spreadsheet_safe(cell)
-            for cell in (
+    return safe_csv(
+        _EXPORT_HEADER,
+        (
+            (
                 e.code,
                 e.level1,
                 e.level2 or "",
@@ -190,7 +184,7 @@ def catalogue_csv(version: CatalogueVersion) -> str:
                 e.basis,
                 e.time_limit,
                 e.agency,
-                "、".join(channels),
+                "、".join([c.label for c in e.channels] + list(e.other_channels)),
                 e.audience,
                 e.attribute.label,
                 e.level or "",
@@ -198,5 +192,6 @@ def catalogue_csv(version: CatalogueVersion) -> str:
                 e.supervision or "",
                 area_by_code(e.area).name if e.area else "",
             )
-        )
-    return out.getvalue()
+            for e in version.entries
+        ),
+    )
