@@ -1489,9 +1489,20 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             raise InputError([Problem("catalogue", "two 事项 have the same code")])
         self._no_personal_data(
             *(
-                (f"catalogue {e.code}", text)
-                for e in entries
-                for text in (e.path, e.basis, e.supervision or "", e.agency)
+                (f"catalogue row {n}", text)
+                for n, e in enumerate(entries, start=1)
+                for text in (
+                    e.code,
+                    e.path,
+                    e.basis,
+                    e.time_limit,
+                    e.agency,
+                    e.audience,
+                    e.level or "",
+                    e.category or "",
+                    e.supervision or "",
+                    *e.other_channels,
+                )
             )
         )
         now = self._now()
@@ -2067,7 +2078,17 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             return candidate
 
     def _id_of(self, ref: str | UUID) -> UUID:
-        """The id a REF stands for; only an id prefix needs the log to tell."""
+        """The id a REF stands for; only an id prefix needs the log to tell. The
+        standard catalogue's id (it shares the log) is no item's."""
+        found = self._id_of_any(ref)
+        if found == CATALOGUE_ID:
+            raise ItemNotFound(
+                f"no item {ref} in the log ({CATALOGUE_ID} is the standard catalogue: "
+                "`syndicate catalogue history` shows its versions)"
+            )
+        return found
+
+    def _id_of_any(self, ref: str | UUID) -> UUID:
         if isinstance(ref, UUID):
             return ref
         text = ref.strip()

@@ -144,7 +144,7 @@ def read_catalogue(path: Path) -> CatalogueFile:
     entries = _entries(sheets)
     return CatalogueFile(
         entries=entries,
-        source=path.name,
+        source=_printable(path.name),
         sha256=hashlib.sha256(data).hexdigest(),
         sheets=tuple(name for name, _ in sheets),
     )
@@ -214,6 +214,14 @@ def _xlsx_sheets(data: bytes, name: str) -> list[tuple[str, Grid]]:
     return sheets
 
 
+def _unguarded(cell: str) -> str:
+    """A cell as it was before a spreadsheet-safe export prefixed it with ' (a cell
+    starting with = + - @ would be a formula), so export → import is the identity."""
+    if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@"):
+        return cell[1:]
+    return cell
+
+
 def _printable(name: str) -> str:
     """A sheet's or file's name as messages show it: characters that would reorder or
     hide text on a terminal (controls, bidi overrides) replaced by "?"."""
@@ -234,7 +242,10 @@ def _csv_sheet(data: bytes, path: Path) -> list[tuple[str, Grid]]:
     else:  # pragma: no cover - gb18030 decodes every byte string
         raise InputError([Problem("FILE", f"{path.name} is neither UTF-8 nor GBK")])
     try:
-        grid = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
+        grid = [
+            [_unguarded(c.strip()) for c in row]
+            for row in csv.reader(io.StringIO(text))
+        ]
     except csv.Error as exc:
         raise InputError(
             [Problem("FILE", f"{path.name} is not a readable CSV ({exc})")]
@@ -327,6 +338,10 @@ def _entries(sheets: Sequence[tuple[str, Grid]]) -> tuple[CatalogueEntry, ...]:
         found_header = True
         columns, start = _columns(grid, at)
         have = {c.field for c in columns}
+        twice = _repeated_columns(columns)
+        if twice:
+            problems.append(Problem(f"sheet {name}, row {at + 1}", twice))
+            continue
         missing = [f for f in _REQUIRED if f not in have]
         if missing:
             problems.append(
@@ -350,6 +365,7 @@ def _entries(sheets: Sequence[tuple[str, Grid]]) -> tuple[CatalogueEntry, ...]:
             )
         )
     where: dict[str, str] = {}
+    paths: dict[str, str] = {}
     for place, entry in entries:
         if entry.code in where:
             problems.append(
@@ -361,6 +377,27 @@ def _entries(sheets: Sequence[tuple[str, Grid]]) -> tuple[CatalogueEntry, ...]:
             )
         else:
             where[entry.code] = place
+        if entry.path in paths:
+            problems.append(
+                Problem(
+                    place,
+                    f"事项 {entry.path} appears twice (first at {paths[entry.path]}); "
+                    "each 事项 is listed once, under one code",
+                )
+            )
+        else:
+            paths[entry.path] = place
+    codes = {entry.code: place for place, entry in entries}
+    for place, entry in entries:
+        other = codes.get(entry.path)
+        if other is not None and other != place:
+            problems.append(
+                Problem(
+                    place,
+                    f"the path {entry.path} is the code of the 事项 at {other}; an "
+                    "item naming it could mean either (give that 事项 another code)",
+                )
+            )
     if len(entries) > MAX_ENTRIES:
         problems.append(
             Problem(
@@ -372,6 +409,25 @@ def _entries(sheets: Sequence[tuple[str, Grid]]) -> tuple[CatalogueEntry, ...]:
     if problems:
         raise InputError(problems)
     return tuple(entry for _, entry in entries)
+
+
+def _repeated_columns(columns: list[_Column]) -> str | None:
+    """Why the header is ambiguous (two columns for one element), or None. Columns
+    split under one header (√ columns) are one element."""
+    seen: dict[str, _Column] = {}
+    for column in columns:
+        first = seen.get(column.field)
+        if first is None:
+            seen[column.field] = column
+            continue
+        if column.sub is not None and first.sub is not None:
+            continue
+        return (
+            f"columns {_column_letter(first.index)} ({_printable(first.header)}) and "
+            f"{_column_letter(column.index)} ({_printable(column.header)}) both give "
+            f"{column.field}; keep one"
+        )
+    return None
 
 
 def _sheet_entries(
@@ -427,7 +483,9 @@ def _sheet_entries(
 
 
 def _where(sheet: str, r: int, column: _Column) -> str:
-    label = column.header + (f"/{column.sub}" if column.sub else "")
+    label = _printable(column.header) + (
+        f"/{_printable(column.sub)}" if column.sub else ""
+    )
     return (
         f"sheet {sheet}, row {r + 1}, column {_column_letter(column.index)} ({label})"
     )

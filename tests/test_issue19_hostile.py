@@ -202,13 +202,6 @@ def test_the_export_neutralises_formulas_for_spreadsheets(tmp_path: Path) -> Non
     assert ",=HYPERLINK" not in exported
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="catalogue_csv (engine/catalogue.py) prefixes ' to cells starting with "
-    "= + - @ but read_catalogue keeps the ', so export → import is not the identity "
-    "its docstring promises: a 依据 '-《办法》' comes back as \"'-《办法》\" and "
-    "the re-import records a changed 事项",
-)
 def test_export_then_import_is_the_identity_for_formula_like_cells(
     tmp_path: Path,
 ) -> None:
@@ -220,13 +213,6 @@ def test_export_then_import_is_the_identity_for_formula_like_cells(
     assert "changes nothing" in h.ok("catalogue", "import", out).stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Disclosures.import_catalogue (application.py) checks only path, basis, "
-    "supervision and agency for personal data: an ID number as 事项编码, a mobile "
-    "in 事项类别 or 公开时限 is kept in the log for ever (and the code is echoed "
-    "by `catalogue import` as 'removed 110105…')",
-)
 def test_personal_data_in_any_catalogue_cell_is_refused(tmp_path: Path) -> None:
     h = cli_home(tmp_path)
     lines = [
@@ -239,12 +225,6 @@ def test_personal_data_in_any_catalogue_cell_is_refused(tmp_path: Path) -> None:
     assert h.items() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="catalogue_files._where puts the header cell's text (column.header, "
-    "column.sub) into every problem unfiltered; only sheet names go through "
-    "_printable, so BEL/BS/DEL/CSI and bidi overrides in a header reach the terminal",
-)
 def test_control_characters_in_a_header_never_reach_the_terminal(
     tmp_path: Path,
 ) -> None:
@@ -258,13 +238,6 @@ def test_control_characters_in_a_header_never_reach_the_terminal(
         assert ch not in result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="read_catalogue keeps path.name raw as the source: `catalogue import "
-    "--dry-run` prints it (controls, bidi) and says it would record, then the real "
-    "import is refused with 'source: must be a single line…' (check_line in "
-    "Disclosures.import_catalogue) — the dry run and the import disagree",
-)
 def test_a_file_name_with_control_characters_imports_as_its_dry_run_says(
     tmp_path: Path,
 ) -> None:
@@ -276,12 +249,6 @@ def test_a_file_name_with_control_characters_imports_as_its_dry_run_says(
     h.ok("catalogue", "import", path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_entries (catalogue_files.py) refuses duplicate codes but not duplicate "
-    "paths: two 事项 at the same 一级/二级/公开内容 under codes A-1 and A-2 are "
-    "imported, and CatalogueVersion.find(path) silently picks the first",
-)
 def test_two_items_with_the_same_path_are_refused(tmp_path: Path) -> None:
     from syndicate.catalogue_files import read_catalogue
 
@@ -293,15 +260,15 @@ def test_two_items_with_the_same_path_are_refused(tmp_path: Path) -> None:
         read_catalogue(write_csv(tmp_path / "dup.csv", lines))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CatalogueVersion.find (domain/standard.py) matches code or path entry by "
-    "entry: when one 事项's code equals another's path, which one an item gets "
-    "depends on row order; an exact code must win (or the import refuse it)",
-)
-def test_a_code_equal_to_another_items_path_finds_the_code(tmp_path: Path) -> None:
+def test_a_code_equal_to_another_items_path_is_refused_and_a_code_wins(
+    tmp_path: Path,
+) -> None:
     from syndicate.catalogue_files import read_catalogue
-    from syndicate.domain.standard import CatalogueChange, CatalogueVersion
+    from syndicate.domain.standard import (
+        CatalogueChange,
+        CatalogueEntry,
+        CatalogueVersion,
+    )
 
     tricky = "社会救助/医疗救助/年度报告"
     lines = [
@@ -310,7 +277,35 @@ def test_a_code_equal_to_another_items_path_finds_the_code(tmp_path: Path) -> No
         ),  # 社会救助/医疗救助/年度报告
         CSV_LINES[0].replace("SHJZ-01", tricky),  # its code is B-1's path
     ]
-    entries = read_catalogue(write_csv(tmp_path / "c.csv", lines)).entries
+    with pytest.raises(InputError, match="is the code of the 事项 at"):
+        read_catalogue(write_csv(tmp_path / "c.csv", lines))
+    # A version holding such 事项 anyway (built in code): the exact code wins,
+    # whatever the order of the rows.
+    common = {
+        "basis": "《办法》",
+        "time_limit": "每年",
+        "agency": AGENCY,
+        "channels": ("portal",),
+    }
+    by_path = CatalogueEntry.model_validate(
+        {
+            **common,
+            "code": "B-1",
+            "level1": "社会救助",
+            "level2": "医疗救助",
+            "item": "年度报告",
+        }
+    )
+    by_code = CatalogueEntry.model_validate(
+        {
+            **common,
+            "code": tricky,
+            "level1": "社会救助",
+            "level2": "临时救助",
+            "item": "审批结果",
+        }
+    )
+    entries = (by_path, by_code)
     version = CatalogueVersion(
         1, entries, "c.csv", "0" * 64, "张三", T0, CatalogueChange(entries, (), ())
     )
@@ -384,13 +379,6 @@ def test_a_revision_cannot_contradict_its_item(
         assert log_snapshot(engine.items) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ItemContent.model_copy (domain/content.py) re-validates "
-    "self.model_dump(), so every default (channels, audience, attribute) becomes a "
-    "field the item 'gives'; inherit() then refuses a copy of valid content as "
-    "contradicting its 事项 (RSS订阅、政务新媒体、自助终端 not listed)",
-)
 def test_a_copy_of_content_naming_an_item_still_takes_the_items_fields(
     sqlite_project: Project, tmp_path: Path
 ) -> None:
@@ -404,42 +392,38 @@ def test_a_copy_of_content_naming_an_item_still_takes_the_items_fields(
         assert engine.items.get(change.item_id).content.catalogue_path == APPROVAL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="deadline_facts (audit/facts.py) applies the newest version's "
-    "time_limit_days to the first version's clock, and an item with no 事项 may set "
-    "any limit up to 366: a revision setting time_limit_days = 366 turns a late "
-    "first publication into an open one",
-)
 def test_a_revision_cannot_excuse_a_late_first_publication(
     sqlite_project: Project,
 ) -> None:
     with engine_of(sqlite_project, FixedClock(T0)) as engine:
-        late = item(basis="《社会救助暂行办法》", formed_on="2026-01-05")
+        # An item may not give itself more than Art. 26's 20 working days…
+        with pytest.raises(InputError, match=r"longer than Art\. 26 allows"):
+            engine.items.publish(
+                item(basis="《社会救助暂行办法》", time_limit_days=21), actor="张三"
+            )
+        # …and a revision widening its own 时限 does not move the first deadline.
+        late = item(
+            basis="《社会救助暂行办法》", formed_on="2026-04-20", time_limit_days=5
+        )
         change = engine.items.publish(late, actor="张三")
         [fact] = engine.deadlines(today=date(2026, 5, 11)).items
         assert fact.deadline.state.value == "late"
+        assert fact.deadline.limit_days == 5
         engine.items.revise(
             change.item_id,
             item(
                 basis="《社会救助暂行办法》",
-                formed_on="2026-01-05",
-                time_limit_days=366,
+                formed_on="2026-04-20",
+                time_limit_days=20,
             ),
             reason="更正",
             actor="张三",
         )
         [fact] = engine.deadlines(today=date(2026, 5, 11)).items
         assert fact.deadline.state.value == "late"
+        assert fact.deadline.limit_days == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Disclosures.resolve/get (application.py) accept the standard catalogue's "
-    "id (printed as item_id by `syndicate log --json`) as an item: `items show`, "
-    "`audit trail` and `items withdraw` then crash with AttributeError "
-    "('StandardCatalogue' object has no attribute 'content'/'ref'/'released')",
-)
 @pytest.mark.parametrize(
     "args",
     [
@@ -544,13 +528,6 @@ def test_coverage_of_withdrawn_items_and_orphans(
     assert [code for code, _ in other.orphans] == [FUNDS]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="coverage() (audit/coverage.py) files every item under the newest "
-    "version's catalogue_item (ItemFacts keeps only that): a revision in Q3 moving "
-    "an item to another 事项 rewrites the Q2 report 'as of the quarter's end' — the "
-    "old 事项 turns blank and the new one is shown covered in Q2",
-)
 def test_a_later_revision_does_not_rewrite_a_past_quarter(
     sqlite_project: Project, tmp_path: Path
 ) -> None:
@@ -641,12 +618,6 @@ def test_the_requests_csv_refuses_odd_numbers_by_line_and_column() -> None:
             parse_requests_csv(data, "r.csv")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_count (audit/annual.py) calls int() on any run of digits: 5000 digits "
-    "exceed Python's 4300-digit limit and raise ValueError, a traceback from "
-    "`audit annual-report --requests` instead of 'is too large' (exit 2)",
-)
 def test_a_huge_count_in_the_requests_csv_is_an_input_error(tmp_path: Path) -> None:
     bad = tmp_path / "r.csv"
     bad.write_text(
@@ -716,25 +687,12 @@ def test_links_out_of_the_site_are_dead_links_and_symlink_loops_end(
     assert not any("javascript:" in m for m in messages)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="read_site (audit/inspect.py) follows a symlinked .html out of the web root "
-    "and parses it as a site page (its links reported), while _dead calls a link to "
-    "the same file 'outside the site'; read_site should skip files resolving "
-    "outside root",
-)
 def test_a_page_symlinked_from_outside_the_site_is_not_read(tmp_path: Path) -> None:
     h, _ = _hand_made_site(tmp_path)
     report = _inspect(h)
     assert not any("secret-from-outside" in f["message"] for f in report["findings"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_dead (audit/inspect.py) catches OSError around target.resolve(), but a "
-    "link with %00 unquotes to a NUL and pathlib raises ValueError('embedded null "
-    "byte'): `audit inspect` ends in a traceback",
-)
 def test_a_link_with_an_encoded_nul_is_a_dead_link(tmp_path: Path) -> None:
     h, site = _hand_made_site(tmp_path)
     (site / "nul.html").write_text('<a href="x%00.html">n</a>', "utf-8")
@@ -790,12 +748,6 @@ def test_footer_text_is_escaped() -> None:
     assert 'href="https://bszs.conac.cn/sitename?method=show&amp;id=1"' in footer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PortalSettings._printable (portal.py) refuses C0/C1 controls only: a bidi "
-    "override (U+202E) or zero-width character in host/contact/site_name is accepted "
-    "and written into every page's footer, though item text (_line) refuses them",
-)
 def test_bidi_overrides_in_footer_settings_are_refused() -> None:
     from pydantic import ValidationError
     from syndicate_adapters.portal import PortalSettings

@@ -63,6 +63,7 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -240,6 +241,15 @@ class PortalSettings(BaseModel):
     def _printable(cls, value: object) -> object:
         if isinstance(value, str) and _CONTROL.search(value):
             raise _refused("must not contain control characters (line breaks, tabs)")
+        if isinstance(value, str) and any(
+            unicodedata.category(ch) in ("Cf", "Zl", "Zp") for ch in value
+        ):
+            # A bidi override or zero-width character would reorder or hide what
+            # every page's footer shows, as item text refuses them too.
+            raise _refused(
+                "must not contain invisible or direction-changing characters "
+                "(zero-width spaces, bidi overrides)"
+            )
         return value
 
     @field_validator("icp")

@@ -605,7 +605,10 @@ def parse_requests_csv(data: bytes, source: str) -> RequestTables:
                     Problem(
                         "line 1",
                         "the header must be section,row,column,value (found "
-                        f"{','.join(header or []) or 'nothing'})",
+                        f"{','.join(header)[:200]!r})"
+                        if header
+                        else "the header must be section,row,column,value (found "
+                        "nothing)",
                     )
                 ],
                 source=source,
@@ -704,6 +707,8 @@ def _count(text: str) -> int | str:
         return f"{text!r} is negative; a count is 0 or more"
     if not re.fullmatch(r"\d+", plain):
         return f"{text!r} is not a whole number"
+    if len(plain.lstrip("0")) > len(str(MAX_VALUE)):
+        return f"{text[:20]!r}… is too large"
     value = int(plain)
     if value > MAX_VALUE:
         return f"{text!r} is too large"

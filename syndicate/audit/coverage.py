@@ -224,21 +224,26 @@ def coverage(
     as_of = min(quarter.end, today)
     by_code: dict[str, list[CoveredItem]] = {}
     for f in facts.values():
-        if f.catalogue_item is None or f.published_at is None:
-            continue
-        if _china(f.published_at) > as_of:
+        if f.published_at is None or _china(f.published_at) > as_of:
             continue
         if f.withdrawn_at is not None and _china(f.withdrawn_at) <= as_of:
             continue
-        by_code.setdefault(f.catalogue_item, []).append(
-            CoveredItem(
-                item_id=f.id,
-                ref=f.ref,
-                title=f.title,
-                published_at=f.published_at,
-                changed_at=tuple(t for t in f.revised if _china(t) <= as_of),
+        # Each public version counts for the 事项 it fulfilled when it was public: a
+        # revision naming another 事项 later does not rewrite an earlier quarter.
+        times: dict[str, list[datetime]] = {}
+        for at, code in f.catalogue_history:
+            if code is not None and _china(at) <= as_of:
+                times.setdefault(code, []).append(at)
+        for code, moments in times.items():
+            by_code.setdefault(code, []).append(
+                CoveredItem(
+                    item_id=f.id,
+                    ref=f.ref,
+                    title=f.title,
+                    published_at=moments[0],
+                    changed_at=tuple(moments[1:]),
+                )
             )
-        )
     rows = []
     for entry in version.entries:
         if agency is not None and entry.agency != agency:

@@ -63,7 +63,7 @@ from syndicate.audit.report import (
 )
 from syndicate.audit.reviews import ReviewFold
 from syndicate.domain.catalogue import Attribute, Stage, area_by_code
-from syndicate.domain.content import ItemContent
+from syndicate.domain.content import ART_26_DAYS, ItemContent
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.domain.items import DisclosureItem
 from syndicate.domain.review import ProposalKind
@@ -225,6 +225,12 @@ class ItemFacts:
     catalogue_item: str | None = None
     time_limit_days: int | None = None
     agency: str = ""
+    # The 时限 of the first public version (until it is released: of the version
+    # waiting), which its first deadline counts with; each change's own, in step with
+    # `changes`; and the 事项 each public version fulfilled, from when it was public.
+    first_limit_days: int | None = None
+    change_limits: list[int | None] = field(default_factory=list)
+    catalogue_history: list[tuple[datetime, str | None]] = field(default_factory=list)
 
 
 def information_day(content: ItemContent) -> date:
@@ -263,6 +269,12 @@ class ItemFold:
                 catalogue_item=c.catalogue_item,
                 time_limit_days=c.time_limit_days,
                 agency=c.agency,
+                first_limit_days=c.time_limit_days,
+                catalogue_history=(
+                    [(event.timestamp, c.catalogue_item)]
+                    if isinstance(event, DisclosureItem.Published)
+                    else []
+                ),
             )
             return
         facts = self.found.get(id_)
@@ -277,8 +289,12 @@ class ItemFold:
             facts.title = event.content.title
             facts.catalogue_item = event.content.catalogue_item
             facts.time_limit_days = event.content.time_limit_days
+            facts.catalogue_history.append(
+                (event.timestamp, event.content.catalogue_item)
+            )
             if facts.published_at is None:  # a draft released at once
                 facts.published_at = event.timestamp
+                facts.first_limit_days = event.content.time_limit_days
             else:
                 facts.revised.append(event.timestamp)
                 self._changed(facts, event.content, event.timestamp)
@@ -290,6 +306,7 @@ class ItemFold:
         elif isinstance(event, DisclosureItem.Submitted):
             if facts.published_at is None and event.content is not None:
                 facts.title = event.content.title
+                facts.first_limit_days = event.content.time_limit_days
         elif isinstance(
             event, DisclosureItem.Released | DisclosureItem.UrgentlyReleased
         ):
@@ -301,8 +318,10 @@ class ItemFold:
                     facts.title = content.title
                     facts.catalogue_item = content.catalogue_item
                     facts.time_limit_days = content.time_limit_days
+                facts.catalogue_history.append((event.timestamp, facts.catalogue_item))
                 if facts.published_at is None:
                     facts.published_at = event.timestamp
+                    facts.first_limit_days = facts.time_limit_days
                 else:
                     facts.revised.append(event.timestamp)
                     if content is not None:
@@ -319,6 +338,7 @@ class ItemFold:
         before = facts.information_day or facts.formed_on
         if day > before:
             facts.changes.append((day, at))
+            facts.change_limits.append(content.time_limit_days)
         facts.information_day = max(day, before)
 
 
@@ -476,10 +496,6 @@ def china_date(moment: datetime) -> date:
     return moment.astimezone(CHINA_TZ).date()
 
 
-# Art. 26: within 20 working days of the day the information is formed or changed.
-ART_26_DAYS = 20
-
-
 def deadline_facts(
     facts: Mapping[UUID, ItemFacts],
     published: Mapping[UUID, datetime],
@@ -498,17 +514,18 @@ def deadline_facts(
         moment = published.get(item.id)
         # As of `today`: a publication after it has not happened yet.
         day = china_date(moment) if moment is not None else None
-        limit = item.time_limit_days or ART_26_DAYS
         deadline = deadline_for(
             item.formed_on,
             day if day is not None and day <= today else None,
             today=today,
             calendar=calendar,
-            limit_days=limit,
+            limit_days=item.first_limit_days or ART_26_DAYS,
         )
         deadline = _scheduled_late(deadline, item.scheduled, calendar)
         found.append(DeadlineFact(item.id, item.ref, item.title, deadline, item.review))
-        for changed, released in item.changes:
+        for (changed, released), limit in zip(
+            item.changes, item.change_limits, strict=True
+        ):
             on = china_date(released) if released is not None else None
             found.append(
                 DeadlineFact(
@@ -520,7 +537,7 @@ def deadline_facts(
                         on if on is not None and on <= today else None,
                         today=today,
                         calendar=calendar,
-                        limit_days=limit,
+                        limit_days=limit or ART_26_DAYS,
                     ),
                     item.review,
                     changed=True,

@@ -273,14 +273,27 @@ class _Parser(HTMLParser):
             self._text += data
 
 
+# A generated page is a few hundred kilobytes at most; a bigger file is not read (an
+# inspector's crawler would give up too), so a planted giant cannot exhaust memory.
+MAX_PAGE_BYTES = 20 * 1024 * 1024
+
+
 def read_site(root: Path) -> dict[str, SitePage]:
-    """Every `.html` page under `root` (dot-folders skipped), parsed, by its path."""
+    """Every `.html` page under `root` (dot-folders skipped), parsed, by its path;
+    files that lead out of the site (symlinks) or are larger than `MAX_PAGE_BYTES`
+    are not read."""
     pages: dict[str, SitePage] = {}
+    inside = root.resolve()
     for path in sorted(root.rglob("*.html")):
         relative = path.relative_to(root).as_posix()
         if any(part.startswith(".") for part in relative.split("/")[:-1]):
             continue
-        if not path.is_file():
+        try:
+            if not path.is_file() or not path.resolve().is_relative_to(inside):
+                continue
+            if path.stat().st_size > MAX_PAGE_BYTES:
+                continue
+        except (OSError, ValueError):
             continue
         page = SitePage(relative)
         parser = _Parser(page)
@@ -558,10 +571,12 @@ def _dead(
     if relative == ".." or relative.startswith("../"):
         return "it points outside the site"
     target = root / relative
+    if "\x00" in relative:
+        return "it cannot be resolved (a NUL byte in the link)"
     try:
         if not target.resolve().is_relative_to(root):
             return "it points outside the site"
-    except OSError:
+    except (OSError, ValueError):
         return "it cannot be resolved"
     if target.is_dir():
         target = target / "index.html"
@@ -755,19 +770,28 @@ def _time_limit_findings(
         fact = facts.get(item.id)
         if fact is None or not fact.proactive or fact.abandoned:
             continue
-        # The 时限 as `audit deadlines` takes it (the first version's, kept up to date
-        # by releases), else the version shown.
-        limit = fact.time_limit_days or item.content.time_limit_days
-        if limit is None:
-            continue
+        # The 时限 as `audit deadlines` takes it: the first public version's for the
+        # first clock, each change's own for its clock (a later revision cannot widen
+        # a deadline already missed). Items that name no 时限 are `audit deadlines`'.
         moment = done.first_on(item.id, public)
         day = china_date(moment) if moment is not None else None
-        clocks: list[tuple[date, date | None, bool]] = [(fact.formed_on, day, False)]
-        for moved, released in fact.changes:
+        clocks: list[tuple[date, date | None, bool, int | None]] = [
+            (fact.formed_on, day, False, fact.first_limit_days)
+        ]
+        for (moved, released), own in zip(
+            fact.changes, fact.change_limits, strict=True
+        ):
             clocks.append(
-                (moved, china_date(released) if released is not None else None, True)
+                (
+                    moved,
+                    china_date(released) if released is not None else None,
+                    True,
+                    own,
+                )
             )
-        for start, published, changed in clocks:
+        for start, published, changed, limit in clocks:
+            if limit is None:
+                continue
             deadline = deadline_for(
                 start,
                 published if published is not None and published <= today else None,

@@ -118,17 +118,17 @@ def import_(
         )
         if dry_run:
             typer.echo(
-                f"{file.name}: would record {counts}; nothing recorded (dry run)"
+                f"{result.source}: would record {counts}; nothing recorded (dry run)"
             )
         elif not result.recorded:
             typer.echo(
-                f"{file.name} changes nothing: version {result.version.version} "
+                f"{result.source} changes nothing: version {result.version.version} "
                 "stays in force"
             )
         else:
             typer.echo(
                 f"catalogue version {result.version.version} recorded from "
-                f"{file.name}: {len(result.version.entries)} 事项 ({counts})"
+                f"{result.source}: {len(result.version.entries)} 事项 ({counts})"
             )
         for label, codes in (
             ("added", [e.path for e in change.added]),

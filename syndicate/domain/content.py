@@ -53,6 +53,7 @@ from syndicate.domain.catalogue import (
 from syndicate.errors import InputError, Problem
 
 __all__ = [
+    "ART_26_DAYS",
     "EARLIEST_DATE",
     "ITEM_NAMESPACE",
     "MAX_NOTICE_DAYS",
@@ -438,6 +439,9 @@ _LATER_FIELDS = (
 )
 # Working days a 时限 may say (自形成或变更之日起N个工作日内); longer is not a 时限.
 MAX_TIME_LIMIT_DAYS = 366
+# Art. 26 of the Regulations: within 20 working days of being formed or changed, unless
+# a law or regulation sets another limit (which a catalogue 事项 then records).
+ART_26_DAYS = 20
 
 
 def time_rules(
@@ -491,9 +495,23 @@ def catalogue_rules(
     doc_type: DocType | None,
     decisions: int | None,
     fee_wan: str | None,
+    time_limit_days: int | None = None,
 ) -> list[Problem]:
     """The rules of the catalogue and 年报 elements, every one broken."""
     problems = []
+    if (
+        time_limit_days is not None
+        and catalogue_item is None
+        and time_limit_days > ART_26_DAYS
+    ):
+        problems.append(
+            Problem(
+                "time_limit_days",
+                f"{time_limit_days} working days is longer than Art. 26 allows "
+                f"({ART_26_DAYS}); only a catalogue 事项 whose 依据 sets another "
+                "limit may (name it with catalogue_item)",
+            )
+        )
     if basis is None and catalogue_item is None:
         problems.append(
             Problem(
@@ -615,7 +633,11 @@ class ItemContent(_Model, metaclass=_RefusingModel):
         the result is not valid content); pydantic's own copy would skip validation."""
         if not update:
             return super().model_copy(deep=deep)
-        return type(self).model_validate({**self.model_dump(), **update})
+        # Only the fields given (`model_fields_set`) and the update: a field left to its
+        # default stays "not given", so a 事项 still fills it in (`inherit`).
+        return type(self).model_validate(
+            {**self.model_dump(exclude_unset=True), **update}
+        )
 
     # Refuse bad content with `InputError` (see `_RefusingModel`) from model_validate
     # too; hidden from mypy, which sees pydantic's signatures.
@@ -707,6 +729,7 @@ class ItemContent(_Model, metaclass=_RefusingModel):
                 doc_type=self.doc_type,
                 decisions=self.decisions,
                 fee_wan=self.fee_wan,
+                time_limit_days=self.time_limit_days,
             )
             + time_rules(
                 formed_on=self.formed_on,
@@ -849,4 +872,4 @@ def valid_content(content: ItemContent) -> ItemContent:
         raise InputError([Problem("content", "must be an ItemContent")])
     if _VALIDATED.get(id(content)) is content:
         return content
-    return ItemContent.model_validate(content.model_dump())
+    return ItemContent.model_validate(content.model_dump(exclude_unset=True))

@@ -167,9 +167,14 @@ class CatalogueVersion:
 
     def find(self, ref: str) -> CatalogueEntry | None:
         """The 事项 with this code or path (spaces around `/` ignored)."""
-        wanted = "/".join(p.strip() for p in ref.strip().split("/"))
+        code = ref.strip()
+        wanted = "/".join(p.strip() for p in code.split("/"))
+        # A code first, across every 事项; then a path.
         for entry in self.entries:
-            if entry.code == ref.strip() or entry.path == wanted:
+            if entry.code == code:
+                return entry
+        for entry in self.entries:
+            if entry.path == wanted:
                 return entry
         return None
 

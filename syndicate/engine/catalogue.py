@@ -41,6 +41,7 @@ class CatalogueImport:
     change: CatalogueChange
     recorded: bool
     sheets: tuple[str, ...]
+    source: str  # the file's name as recorded (characters a terminal obeys as "?")
 
 
 class CatalogueOps(EngineBase):
@@ -73,13 +74,13 @@ class CatalogueOps(EngineBase):
                         change=change,
                     )
                 )
-                return CatalogueImport(version, change, False, read.sheets)
+                return CatalogueImport(version, change, False, read.sheets, read.source)
             before = self.items.catalogue()
             version, change = self.items.import_catalogue(
                 read.entries, source=read.source, sha256=read.sha256, actor=actor
             )
         recorded = before is None or version.version != before.version
-        return CatalogueImport(version, change, recorded, read.sheets)
+        return CatalogueImport(version, change, recorded, read.sheets, read.source)
 
     def catalogue(self, version: int | None = None) -> CatalogueVersion:
         """The catalogue in force (or version `version`); `InputError` when the home
