@@ -111,10 +111,10 @@ def test_an_xlsx_with_merged_cells_and_a_two_row_header_is_read(
 
 
 def test_a_gbk_csv_fills_merged_cells_from_the_row_above(
-    sqlite_project: Project, tmp_path: Path
+    project: Project, tmp_path: Path
 ) -> None:
     path = write_csv(tmp_path / "目录.csv", CSV_LINES)
-    with engine_of(sqlite_project, FixedClock(T0)) as engine:
+    with engine_of(project, FixedClock(T0)) as engine:
         engine.import_catalogue(path, actor="张三")
         found = engine.catalogue()
     assert [(e.code, e.path) for e in found.entries] == [
@@ -245,11 +245,11 @@ def test_a_bad_xlsx_is_named_by_sheet_row_and_column_and_records_nothing(
 
 
 def test_duplicate_codes_and_a_bad_mark_are_each_named(
-    sqlite_project: Project, tmp_path: Path
+    project: Project, tmp_path: Path
 ) -> None:
     lines = [CSV_LINES[0], CSV_LINES[1], CSV_LINES[0].replace("审批结果", "审批结果二")]
     path = write_csv(tmp_path / "dup.csv", lines)
-    with engine_of(sqlite_project, FixedClock(T0)) as engine:
+    with engine_of(project, FixedClock(T0)) as engine:
         before = log_snapshot(engine.items)
         with pytest.raises(InputError) as caught:
             engine.import_catalogue(path, actor="张三")
@@ -299,9 +299,9 @@ def test_an_item_takes_what_its_item_of_the_catalogue_says(
 
 
 def test_an_item_names_its_item_by_code_and_its_own_basis_wins(
-    sqlite_project: Project, tmp_path: Path
+    project: Project, tmp_path: Path
 ) -> None:
-    with engine_of(sqlite_project, FixedClock(T0)) as engine:
+    with engine_of(project, FixedClock(T0)) as engine:
         engine.import_catalogue(write_csv(tmp_path / "c.csv", CSV_LINES), actor="张三")
         change = publish(
             engine,
@@ -327,13 +327,13 @@ def test_an_item_names_its_item_by_code_and_its_own_basis_wins(
     ],
 )
 def test_an_item_that_contradicts_its_item_is_refused(
-    sqlite_project: Project,
+    project: Project,
     tmp_path: Path,
     overrides: dict[str, Any],
     field: str,
     words: str,
 ) -> None:
-    with engine_of(sqlite_project, FixedClock(T0)) as engine:
+    with engine_of(project, FixedClock(T0)) as engine:
         engine.import_catalogue(write_xlsx(tmp_path / "c.xlsx"), actor="张三")
         before = log_snapshot(engine.items)
         with pytest.raises(InputError) as caught:
