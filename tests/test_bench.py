@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import audit, deliver, groups, pii, portal, publish, review, sheets
+from bench import audit, deliver, groups, pii, portal, publish, review, sheets, startup
 
 
 def test_publish_benchmark_reports_both_ratios(
@@ -100,3 +100,13 @@ def test_groups_benchmark_reports_digest_ratios_and_no_penalties(
     out = capsys.readouterr().out
     assert "no digest  wall" in out
     assert "digest / no digest:" in out
+
+
+def test_startup_benchmark_times_the_commands_as_processes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    figures = startup.main(["--quick"])
+    assert set(figures) == {"help_seconds", "status_seconds", "help_vs_typer"}
+    assert figures["help_seconds"] > 0
+    out = capsys.readouterr().out
+    assert "--help / import typer:" in out

@@ -7,7 +7,6 @@ problem on stderr, never a traceback.
 
 from __future__ import annotations
 
-from importlib.metadata import version as dist_version
 from pathlib import Path
 from typing import Annotated
 
@@ -46,6 +45,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from importlib.metadata import version as dist_version
+
         typer.echo(f"syndicate {dist_version('syndicate')}")
         raise typer.Exit()
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from syndicate.cli.output import cli_errors, echo_json, format_time, iso_china
 from syndicate.cli.state import ActorOption, JsonOption, open_engine, resolve_actor
-from syndicate.engine.attest import Attestation, Attested, attesting_actor
+
+if TYPE_CHECKING:
+    from syndicate.engine.attest import Attested
+
 from syndicate.errors import InputError, Problem
 
 __all__ = ["attest", "register"]
@@ -115,6 +118,8 @@ def attest(
 
     Example: syndicate attest --outlet qingshi-liutang --item 青石镇/2026-00012 --by 王芳
     """
+    from syndicate.engine.attest import Attestation, attesting_actor
+
     with cli_errors():
         named = outlet is not None or item is not None
         if (delivery is not None and named) or (

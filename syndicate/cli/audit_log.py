@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from syndicate.audit.log import PUBLIC_KEY_FILE, Verdict
+if TYPE_CHECKING:
+    from syndicate.audit.log import Verdict
+
 from syndicate.cli.output import cli_errors, echo_json, fail, format_time, table
 from syndicate.cli.state import ActorOption, JsonOption, open_engine, resolve_actor
-from syndicate.engine.audit import hashing_is_compiled, open_export, open_proof
 from syndicate.errors import InputError
 
 __all__ = ["register"]
@@ -160,6 +161,9 @@ def verify_command(
 
     Example: syndicate audit verify --export audit-2026 --pubkey linxi-audit.pub --checkpoint kept/checkpoint.txt
     """
+    from syndicate.audit.log import PUBLIC_KEY_FILE
+    from syndicate.engine.audit import hashing_is_compiled, open_export
+
     with cli_errors():
         if export is not None and proof is not None:
             raise InputError("--export and --proof: give one of them")
@@ -195,6 +199,8 @@ def _verify_proof_file(
     proof: Path, pubkey_file: list[Path] | None, as_json: bool
 ) -> None:
     """`verify --proof`: exit 1 if the bundle does not prove what it claims."""
+    from syndicate.engine.audit import open_proof
+
     bundle = open_proof(proof, pubkey_file or ())
     if bundle.own_key and not as_json:
         _trusting_own_key("the bundle's own public_key")

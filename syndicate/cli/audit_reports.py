@@ -10,17 +10,17 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from syndicate.audit.deadlines import DeadlineState
-from syndicate.audit.facts import DeadlineFact
-from syndicate.audit.replay import ReplaySummary
-from syndicate.audit.trail import TrailRow, compact_receipt, trail_csv
+if TYPE_CHECKING:
+    from syndicate.audit.facts import DeadlineFact
+    from syndicate.audit.replay import ReplaySummary
+    from syndicate.audit.trail import TrailRow
+
 from syndicate.cli.output import cli_errors, echo_json, format_time, table, width
 from syndicate.cli.state import JsonOption, OutletOption, open_engine
-from syndicate.engine.audit import ReplayRequest, workday_calendar
 from syndicate.errors import InputError, Problem
 
 __all__ = ["parse_today", "register"]
@@ -62,6 +62,8 @@ def _clip(text: str, columns: int) -> str:
 
 
 def _trail_text(rows: list[TrailRow]) -> str:
+    from syndicate.audit.trail import compact_receipt
+
     cells = []
     for r in rows:
         sha = r.content_sha256 or r.rendition_sha256
@@ -126,6 +128,8 @@ def trail(
 
     Example: syndicate audit trail 临溪县民政局/11330100MB0000006R/2026-00019 --csv > trail.csv
     """
+    from syndicate.audit.trail import trail_csv
+
     with cli_errors(), open_engine(ctx) as engine:
         if as_json and as_csv:
             raise InputError([Problem("--json/--csv", "give one of them, not both")])
@@ -266,6 +270,8 @@ def replay(
 
     Example: syndicate audit replay --as-of 2026-10-09T18:00 --outlet portal --out replay-1009
     """
+    from syndicate.engine.audit import ReplayRequest
+
     with cli_errors():
         request = ReplayRequest.parse(as_of, out, outlet)
         with (
@@ -299,6 +305,8 @@ def _warn(warnings: list[str]) -> None:
 
 
 def _deadline_text(found: list[DeadlineFact]) -> str:
+    from syndicate.audit.deadlines import DeadlineState
+
     rows = []
     for f in found:
         d = f.deadline
@@ -358,6 +366,9 @@ def deadlines(
 
     Example: syndicate audit deadlines --today 2026-05-20 --holidays holidays-2027.txt
     """
+    from syndicate.audit.deadlines import DeadlineState
+    from syndicate.engine.audit import workday_calendar
+
     with cli_errors():
         calendar = workday_calendar(holidays)
         day = parse_today(today)
@@ -422,6 +433,8 @@ def report(
 
     Example: syndicate audit report --out report-2026 --year 2026
     """
+    from syndicate.engine.audit import workday_calendar
+
     with cli_errors():
         calendar = workday_calendar(holidays)
         with open_engine(ctx) as engine:

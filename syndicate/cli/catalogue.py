@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from syndicate.audit.coverage import CoverageReport, coverage_csv
+if TYPE_CHECKING:
+    from syndicate.audit.coverage import CoverageReport
+    from syndicate.domain.standard import CatalogueChange, CatalogueVersion
+
 from syndicate.cli.output import cli_errors, echo_json, format_time, table
 from syndicate.cli.state import (
     ActorOption,
@@ -16,8 +19,6 @@ from syndicate.cli.state import (
     open_engine,
     resolve_actor,
 )
-from syndicate.domain.standard import CatalogueChange, CatalogueVersion
-from syndicate.engine.catalogue import catalogue_csv
 
 __all__ = ["app", "register_audit"]
 
@@ -240,6 +241,8 @@ def export(
 
     Example: syndicate catalogue export --out 标准目录.csv
     """
+    from syndicate.engine.catalogue import catalogue_csv
+
     with cli_errors(), open_engine(ctx) as engine:
         text = catalogue_csv(engine.catalogue(version))
         if out is None:
@@ -329,6 +332,8 @@ def register_audit(audit: typer.Typer) -> None:
 
         Example: syndicate audit coverage --quarter 2026Q2 --agency 临溪县民政局
         """
+        from syndicate.audit.coverage import coverage_csv
+
         with cli_errors(), open_engine(ctx) as engine:
             report = engine.coverage(quarter=quarter, agency=agency)
             if as_json:

@@ -16,9 +16,6 @@ from syndicate.cli.output import (
     table,
 )
 from syndicate.cli.state import JsonOption, open_engine, state_of
-from syndicate.demo import run_demo
-from syndicate.domain.catalogue import AREAS
-from syndicate.engine import Engine
 from syndicate.errors import InputError, Problem
 
 __all__ = ["register"]
@@ -55,6 +52,8 @@ def init(
 
     Example: syndicate --home /srv/disclosure init
     """
+    from syndicate.engine import Engine
+
     with cli_errors():
         made = Engine.init(state_of(ctx).home, store_url=store, review=not no_review)
         project = made.project
@@ -146,6 +145,8 @@ def areas(as_json: JsonOption = False) -> None:
 
     Example: syndicate areas --json
     """
+    from syndicate.domain.catalogue import AREAS
+
     if as_json:
         echo_json(
             [
@@ -183,6 +184,8 @@ def demo(
 
     Example: syndicate --home /tmp/try-syndicate demo
     """
+    from syndicate.demo import run_demo
+
     with cli_errors():
         # Only a --home typed on the command line: SYNDICATE_HOME usually points at a
         # real project, and the demo is not for one.

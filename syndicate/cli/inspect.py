@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from syndicate.audit.inspect import Finding, InspectionReport
+if TYPE_CHECKING:
+    from syndicate.audit.inspect import Finding, InspectionReport
+
 from syndicate.cli.audit_reports import parse_today
 from syndicate.cli.output import cli_errors, echo_json
 from syndicate.cli.state import JsonOption, open_engine
-from syndicate.engine.audit import workday_calendar
 
 __all__ = ["register"]
 
@@ -77,6 +78,8 @@ def inspect(
 
     Example: syndicate audit inspect --today 2026-06-15 --json
     """
+    from syndicate.engine.audit import workday_calendar
+
     with cli_errors():
         calendar = workday_calendar(holidays)
         day = parse_today(today)

@@ -5,11 +5,18 @@ from __future__ import annotations
 import shlex
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from syndicate.application import Change
+from syndicate.domain.status import ItemStatus
+
+if TYPE_CHECKING:
+    from syndicate.application import Change
+    from syndicate.domain.guard import GuardOverride
+    from syndicate.domain.items import DisclosureItem
+    from syndicate.itemfiles import LoadedItem
+
 from syndicate.cli.output import (
     change_json,
     cli_errors,
@@ -27,24 +34,12 @@ from syndicate.cli.state import (
     resolve_actor,
     state_of,
 )
-from syndicate.domain.catalogue import area_by_code, parse_area
-from syndicate.domain.guard import GuardOverride, GuardPolicy
-from syndicate.domain.items import DisclosureItem, ItemStatus, check_line, check_note
-from syndicate.domain.lifecycle import parse_time
 from syndicate.errors import (
     AlreadyPublished,
     DomainError,
     InputError,
     Problem,
     SyndicateError,
-)
-from syndicate.guardfiles import check_paths, write_fixed
-from syndicate.itemfiles import (
-    LoadedItem,
-    expand_paths,
-    in_publish_order,
-    load_item_file,
-    without_duplicates,
 )
 
 __all__ = ["app", "item_json"]
@@ -143,6 +138,8 @@ _OPTIONS = {
 
 def _release_at(value: str | None) -> datetime | None:
     """--release-at as a time (China time unless it names its zone)."""
+    from syndicate.domain.lifecycle import parse_time
+
     return None if value is None else parse_time("--release-at", value)
 
 
@@ -154,6 +151,9 @@ def _override(
     allow_pii: bool, allow_wording: bool, basis: str | None
 ) -> GuardOverride | None:
     """The guard override the options ask for (or None)."""
+    from syndicate.domain.guard import GuardOverride
+    from syndicate.domain.items import check_line
+
     if not (allow_pii or allow_wording):
         if basis is not None:
             raise InputError(
@@ -177,6 +177,8 @@ def _override(
 
 def _urgent(reason: str | None) -> str | None:
     """The --urgent reason, checked once (it is easy to forget its value)."""
+    from syndicate.domain.items import check_line
+
     if reason is None:
         return None
     if reason.startswith("-"):
@@ -194,6 +196,8 @@ def _urgent(reason: str | None) -> str | None:
 
 def _note(note: str) -> str:
     """The --note value, checked (multi-line, at most 2000 characters)."""
+    from syndicate.domain.items import check_note
+
     try:
         return check_note(note)
     except InputError:
@@ -283,6 +287,14 @@ def publish(
 
     Example: syndicate items publish notices/ extra-notice.md --actor 张三
     """
+    from syndicate.domain.items import check_line
+    from syndicate.itemfiles import (
+        expand_paths,
+        in_publish_order,
+        load_item_file,
+        without_duplicates,
+    )
+
     with cli_errors():
         urgent = _urgent(urgent)
         override = _override(allow_pii, allow_wording, basis)
@@ -483,6 +495,9 @@ def revise(
     Example: syndicate items revise 某县民政局/000014349/2026-00012 list.md
     --reason "更正第3户家庭人口数"
     """
+    from syndicate.domain.items import check_line
+    from syndicate.itemfiles import load_item_file
+
     with cli_errors():
         reason = check_line("--reason", reason, 500)
         who = check_line("--actor", resolve_actor(actor), 100)
@@ -564,6 +579,8 @@ def withdraw(
 
     Example: syndicate items withdraw 3f2a9c1e --reason "招聘会延期" --note "原通知撤回"
     """
+    from syndicate.domain.items import check_line
+
     with cli_errors():
         reason = check_line("--reason", reason, 500)
         who = check_line("--actor", resolve_actor(actor), 100)
@@ -635,6 +652,8 @@ def erase(
     Example: syndicate items erase 临溪县农业农村局/11330100MB0000004X/2026-00021
     --reason 公示期满
     """
+    from syndicate.domain.items import check_line
+
     with cli_errors():
         reason = check_line("--reason", reason, 500)
         who = check_line("--actor", resolve_actor(actor), 100)
@@ -702,6 +721,9 @@ def schedule(
 
     Example: syndicate items schedule 临溪县民政局/2026-00031 --at 2026-12-08T09:00
     """
+    from syndicate.domain.items import check_line
+    from syndicate.domain.lifecycle import parse_time
+
     with cli_errors():
         if (at is None) == (not cancel):
             raise InputError(
@@ -776,6 +798,8 @@ def repeal(
     Example: syndicate items repeal 临溪县人民政府/2019-00003 --reason "县政府令第12号"
     --replaced-by 临溪县人民政府/2026-00031
     """
+    from syndicate.domain.items import check_line
+
     with cli_errors():
         reason = check_line("--reason", reason, 500)
         who = check_line("--actor", resolve_actor(actor), 100)
@@ -835,6 +859,9 @@ def check(
 
     Example: syndicate items check 低保名单/ --fix 低保名单-已脱敏/
     """
+    from syndicate.domain.guard import GuardPolicy
+    from syndicate.guardfiles import check_paths, write_fixed
+
     with cli_errors():
         home = state_of(ctx).home
         if (home / "syndicate.toml").is_file():
@@ -953,6 +980,8 @@ def item_json(item: DisclosureItem) -> dict[str, Any]:
 
 
 def _show_text(item: DisclosureItem) -> str:
+    from syndicate.domain.catalogue import area_by_code
+
     c = item.content
     area = area_by_code(c.area)
     fields: list[tuple[str, str]] = [
@@ -1091,6 +1120,8 @@ def list_items(
 
     Example: syndicate items list --area 社会救助 --json
     """
+    from syndicate.domain.catalogue import area_by_code, parse_area
+
     with cli_errors():
         area_code = None
         if area is not None:

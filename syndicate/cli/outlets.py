@@ -10,7 +10,6 @@ import typer
 from syndicate.cli.output import cli_errors, echo_json, table
 from syndicate.cli.review import review_off_warning
 from syndicate.cli.state import ActorOption, JsonOption, open_engine, resolve_actor
-from syndicate.outlets import outlet_kinds
 
 __all__ = ["app"]
 
@@ -29,6 +28,8 @@ def list_kinds(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     Example: syndicate outlets list --json
     """
+    from syndicate.outlets import outlet_kinds
+
     with cli_errors():
         # No home needed: the kinds installed in this environment.
         kinds = outlet_kinds()

@@ -6,15 +6,14 @@ import json
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from syndicate.application import Change
-from syndicate.domain.base import china_time as iso_china
-from syndicate.domain.base import format_time
-from syndicate.domain.pii import mask
-from syndicate.engine import store_errors
+if TYPE_CHECKING:
+    from syndicate.application import Change
+
 from syndicate.errors import InputError, Problem, SyndicateError
 
 __all__ = [
@@ -32,6 +31,21 @@ __all__ = [
 ]
 
 
+def format_time(moment: datetime) -> str:
+    """A moment as operators read it: China time, to the second
+    (`syndicate.domain.base.format_time`, imported when first needed)."""
+    from syndicate.domain.base import format_time as formatted
+
+    return formatted(moment)
+
+
+def iso_china(moment: datetime) -> str:
+    """ISO 8601 in China time (`syndicate.domain.base.china_time`)."""
+    from syndicate.domain.base import china_time
+
+    return china_time(moment)
+
+
 def fail(message: str, code: int) -> NoReturn:
     """Print one `error:` line to stderr and exit with `code`."""
     typer.echo(f"error: {message}", err=True)
@@ -40,6 +54,8 @@ def fail(message: str, code: int) -> NoReturn:
 
 def report(exc: SyndicateError) -> None:
     """Print an expected error, one line per problem, to stderr."""
+    from syndicate.domain.pii import mask
+
     lines = exc.lines() if isinstance(exc, InputError) else [str(exc)]
     for line in lines:
         # A number the operator typed (as a REF, a level, a file name) is never
@@ -54,6 +70,9 @@ def cli_errors() -> Iterator[None]:
     Event-store and SQLite failures raised outside an engine operation are mapped to
     `StoreError` here too (`syndicate.engine.store_errors`), so they read the same.
     """
+    from syndicate.domain.pii import mask
+    from syndicate.engine import store_errors
+
     try:
         with store_errors():
             yield
@@ -84,6 +103,8 @@ def change_json(change: Change) -> dict[str, Any]:
     """A write's outcome as commands print it with --json: `released` says whether
     outlets show it now (False: submitted, or approved at a level and waiting for
     the next, `awaiting`)."""
+    from syndicate.domain.base import china_time as iso_china
+
     return {
         "item_id": str(change.item_id),
         "ref": change.ref,

@@ -8,7 +8,6 @@ import typer
 
 from syndicate.cli.output import cli_errors, echo_json
 from syndicate.cli.state import ActorOption, JsonOption, open_engine, resolve_actor
-from syndicate.engine.repair import repairing_actor
 
 __all__ = ["register", "repair"]
 
@@ -54,6 +53,8 @@ def repair(
 
     Example: syndicate repair --outlet portal --delete-extra
     """
+    from syndicate.engine.repair import repairing_actor
+
     with cli_errors():
         who = repairing_actor(resolve_actor(actor))
         with open_engine(ctx) as run:

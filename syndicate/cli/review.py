@@ -10,12 +10,16 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import typer
 
-from syndicate.application import ReviewDetail, ReviewEntry
+if TYPE_CHECKING:
+    from syndicate.application import ReviewDetail, ReviewEntry
+    from syndicate.domain.review import ReviewPolicy
+    from syndicate.engine import Engine
+
 from syndicate.cli.output import (
     change_json,
     cli_errors,
@@ -26,9 +30,6 @@ from syndicate.cli.output import (
     width,
 )
 from syndicate.cli.state import ActorOption, JsonOption, open_engine, resolve_actor
-from syndicate.domain.items import check_line
-from syndicate.domain.review import ReviewPolicy
-from syndicate.engine import Engine
 from syndicate.errors import InputError, Problem, ReviewRefused
 
 __all__ = [
@@ -190,6 +191,8 @@ def _levels(policy: ReviewPolicy) -> list[str]:
 
 
 def _who(actor: str | None) -> str:
+    from syndicate.domain.items import check_line
+
     return check_line("--actor", resolve_actor(actor), 100)
 
 
@@ -389,6 +392,8 @@ def list_reviews(
 
     Example: syndicate review list --level 分管领导审签 --json
     """
+    from syndicate.domain.items import check_line
+
     with cli_errors(), open_engine(ctx) as engine:
         policy = engine.project.review
         if warning := review_off_warning(policy):
@@ -510,6 +515,8 @@ def approve(
     Example: syndicate review approve 临溪县民政局/11330100MB0000006R/2026-00019
     --level 审核 --actor 李四
     """
+    from syndicate.domain.items import check_line
+
     with cli_errors(), option_names(_OPTIONS), open_engine(ctx) as engine:
         who = _who(actor)
         level = check_line("--level", level, 50)
@@ -682,6 +689,8 @@ def approve_afterwards(
 
     Example: syndicate review approve-afterwards 3f2a9c1e --level 审核 --actor 李四
     """
+    from syndicate.domain.items import check_line
+
     with cli_errors(), option_names(_OPTIONS), open_engine(ctx) as engine:
         who = _who(actor)
         level = check_line("--level", level, 50)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -30,14 +30,10 @@ from syndicate.cli.state import (
     open_engine,
     resolve_actor,
 )
-from syndicate.domain.lifecycle import parse_time
-from syndicate.engine.deliveries import (
-    DeliveryState,
-    HeldClaim,
-    RunSummary,
-    StatusRow,
-    StopFlag,
-)
+
+if TYPE_CHECKING:
+    from syndicate.engine.deliveries import HeldClaim, RunSummary, StatusRow
+
 from syndicate.errors import InputError, Problem
 
 __all__ = ["register"]
@@ -150,6 +146,8 @@ def sync(
 
     Example: syndicate --home /srv/disclosure sync
     """
+    from syndicate.domain.lifecycle import parse_time
+
     with cli_errors(), open_engine(ctx) as run:
         if rehearsal and now is None:
             raise InputError([Problem("--rehearsal", "goes with --now TIME")])
@@ -198,6 +196,8 @@ def worker(
 
     Example: syndicate worker --poll 0.5
     """
+    from syndicate.engine.deliveries import StopFlag
+
     with cli_errors(), open_engine(ctx) as run:
         stop = StopFlag()
 
@@ -427,6 +427,8 @@ def status(
 
 
 def _print_status(rows: list[StatusRow], *, check: bool) -> None:
+    from syndicate.engine.deliveries import DeliveryState
+
     typer.echo(
         table(
             [

@@ -10,7 +10,6 @@ import typer
 from syndicate.cli.output import cli_errors
 from syndicate.cli.state import open_engine
 from syndicate.errors import InputError
-from syndicate.sitehttp import PreviewServer
 
 __all__ = ["register"]
 
@@ -42,6 +41,8 @@ def serve(
 
     Example: syndicate serve --outlet portal --port 8080
     """
+    from syndicate.sitehttp import PreviewServer
+
     with cli_errors():
         with open_engine(ctx) as engine:
             chosen = engine.preview_target(outlet)

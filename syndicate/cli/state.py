@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from syndicate.engine import Engine
+if TYPE_CHECKING:
+    from syndicate.engine import Engine
+    from syndicate.project import Project
+
 from syndicate.errors import InputError
-from syndicate.project import Project
 
 __all__ = [
     "ActorOption",
@@ -37,6 +39,8 @@ class CliState:
         """The home's project; `ConfigurationError` if it is not initialised, or if its
         store is missing (only `init` creates one) unless `store` is False (for
         commands that only read syndicate.toml)."""
+        from syndicate.project import Project
+
         project = Project.load(self.home)
         if store:
             project.require_store()
@@ -52,6 +56,8 @@ def state_of(ctx: typer.Context) -> CliState:
 @contextmanager
 def open_engine(ctx: typer.Context, *, store: bool = True) -> Iterator[Engine]:
     """The engine of the home the command runs on, closed when the block ends."""
+    from syndicate.engine import Engine
+
     with Engine(state_of(ctx).project(store=store)) as engine:
         yield engine
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -42,6 +41,7 @@ from syndicate.domain.review import (
     ReviewRules,
     UrgentRelease,
 )
+from syndicate.domain.status import ItemStatus
 from syndicate.errors import (
     ConflictError,
     DomainError,
@@ -75,14 +75,6 @@ LevelName = Annotated[str, BeforeValidator(_line), Field(min_length=1, max_lengt
 Comment = Annotated[str, BeforeValidator(_multiline), Field(max_length=2000)]
 Member = tuple[UUID, int]
 _T = TypeVar("_T")
-
-
-class ItemStatus(StrEnum):
-    """Whether the item is live on its outlets, withdrawn, or never released yet."""
-
-    PUBLISHED = "published"
-    WITHDRAWN = "withdrawn"
-    PENDING = "pending"  # never released: a draft under review (or returned)
 
 
 @dataclass(frozen=True)
