@@ -424,11 +424,11 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
             self._no_personal_data(("urgent", urgent))
         override = self._check_override(override)
         release_at, late_reason = self._check_timing(release_at, late_reason, urgent)
-        catalogue = self.catalogue()
+        fulfil = self._fulfiller()
         pairs = [
-            (inherit(valid_content(i[0]), catalogue), i[1])
+            (fulfil(valid_content(i[0])), i[1])
             if isinstance(i, tuple)
-            else (inherit(valid_content(i), catalogue), ())
+            else (fulfil(valid_content(i)), ())
             for i in items
         ]
         with self._guard():
@@ -611,11 +611,11 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         batch = {content.id for content, _ in pairs}
         today = today_in_china(self._now)
         verdicts: list[tuple[ItemContent, SyndicateError | None]] = []
-        catalogue = self.catalogue()
+        fulfil = self._fulfiller()
         with self._guard():
             for content, prepared in pairs:
                 try:
-                    content = inherit(content, catalogue)
+                    content = fulfil(content)
                     self._refuse_if_published(
                         self._seal(content, prepared, create=False)[0]
                     )
@@ -665,7 +665,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         """
         reason = check_line("reason", reason, 500)
         actor = check_actor(actor)
-        content = inherit(valid_content(content), self.catalogue())
+        content = self._fulfiller()(valid_content(content))
         if urgent is not None:
             urgent = check_line("urgent", urgent, 500)
             self._no_personal_data(("urgent", urgent))
@@ -1456,6 +1456,21 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         """The standard catalogue in force, or None when none was imported."""
         found = self.catalogue_aggregate()
         return found.current if found is not None else None
+
+    def _fulfiller(self) -> Callable[[ItemContent], ItemContent]:
+        """`standard.inherit` with the catalogue in force, read from the store only
+        when some content names a 事项 (or a path), and then once: most items name
+        none, and publishing should not replay the catalogue for them."""
+        loaded: list[CatalogueVersion | None] = []
+
+        def fulfil(content: ItemContent) -> ItemContent:
+            if content.catalogue_item is None and content.catalogue_path is None:
+                return content
+            if not loaded:
+                loaded.append(self.catalogue())
+            return inherit(content, loaded[0])
+
+        return fulfil
 
     def catalogue_aggregate(
         self, *, version: int | None = None

@@ -4,6 +4,7 @@ cells and a two-row header, GBK CSV with the merged cells left empty)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 
@@ -152,3 +153,19 @@ CSV_LINES = [
     f"SHJZ-02,,,救助标准,《社会救助暂行办法》,信息形成之日起15个工作日内,{AGENCY},政府网站,全社会,主动公开,县级,决策公开,",
     f"SHJZ-03,,医疗救助,年度报告,《社会救助暂行办法》,每年,{AGENCY},政府网站,全社会,主动公开,县级,结果公开,",
 ]
+
+
+def item_data(**overrides: Any) -> dict[str, Any]:
+    """The fields of a 低保 审批结果 item of 临溪县民政局; keyword arguments replace or
+    add fields (no `basis`: give one, or a `catalogue_item` to take the 事项's)."""
+    data: dict[str, Any] = {
+        "agency": AGENCY,
+        "index_no": "11330100MB0000006R/2026-00050",
+        "title": "临溪县2026年4月最低生活保障审批结果公示",
+        "body": "经审批，新增低保对象12户。",
+        "area": "社会救助",
+        "stage": "结果公开",
+        "formed_on": "2026-05-08",
+    }
+    data.update(overrides)
+    return data

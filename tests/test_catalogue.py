@@ -25,6 +25,7 @@ from tests.catalogue_data import (
     CSV_LINES,
     HOTLINE,
     ROWS_V1,
+    item_data,
     write_csv,
     write_xlsx,
 )
@@ -40,17 +41,7 @@ def engine_of(project: Project, clock: FixedClock) -> Engine:
 
 
 def item(**overrides: Any) -> Any:
-    data: dict[str, Any] = {
-        "agency": AGENCY,
-        "index_no": "11330100MB0000006R/2026-00050",
-        "title": "临溪县2026年4月最低生活保障审批结果公示",
-        "body": "经审批，新增低保对象12户。",
-        "area": "社会救助",
-        "stage": "结果公开",
-        "formed_on": "2026-05-08",
-    }
-    data.update(overrides)
-    return data
+    return item_data(**overrides)
 
 
 def publish(engine: Engine, **overrides: Any) -> Any:
@@ -631,3 +622,19 @@ def test_hostile_workbooks_are_refused_or_read_safely(
         read = engine.import_catalogue(wide, actor="张三")
     assert len(read.version.entries) == len(ROWS_V1)
     assert read.sheets == ("社会救助?",)
+
+
+def test_export_of_a_version_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    h = CliHome(tmp_path / "home")
+    h.ok("init", "--no-review")
+    none_yet = h("catalogue", "export")
+    assert none_yet.exit_code == 2
+    assert "no standard catalogue yet" in none_yet.output
+    h.ok("catalogue", "import", write_xlsx(tmp_path / "c.xlsx"))
+    before = h.items()
+    out = tmp_path / "export.csv"
+    refused = h("catalogue", "export", "--version", "3", "--out", out)
+    assert refused.exit_code == 2
+    assert "no catalogue version 3; versions are 1 to 1" in refused.output
+    assert not out.exists()
+    assert h.items() == before

@@ -32,6 +32,7 @@ from tests.catalogue_data import (
     CSV_HEADER,
     CSV_LINES,
     ROWS_V1,
+    item_data,
     write_csv,
     write_xlsx,
 )
@@ -49,17 +50,7 @@ def engine_of(project: Project, clock: FixedClock) -> Engine:
 
 
 def item(**overrides: Any) -> ItemContent:
-    data: dict[str, Any] = {
-        "agency": AGENCY,
-        "index_no": "11330100MB0000006R/2026-00050",
-        "title": "临溪县2026年4月最低生活保障审批结果公示",
-        "body": "经审批，新增低保对象12户。",
-        "area": "社会救助",
-        "stage": "结果公开",
-        "formed_on": "2026-05-08",
-    }
-    data.update(overrides)
-    return ItemContent.model_validate(data)
+    return ItemContent.model_validate(item_data(**overrides))
 
 
 def cli_home(tmp_path: Path) -> CliHome:
