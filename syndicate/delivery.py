@@ -378,10 +378,7 @@ class Worker:
     def due(self, now: datetime) -> list[Delivery]:
         """Deliveries a worker may claim now, in items-log order."""
         self.refresh()
-        chosen = [
-            d for d in self._view.values() if d.outlet in self.outlets and d.is_due(now)
-        ]
-        chosen.sort(key=lambda d: (d.position, d.item_version, d.outlet))
+        chosen = self._view.due(now, self.outlets)
         chosen = [d for d in chosen if not self._waits_for_older(d, now)]
         if self.hold_digests:
             opens = self._digest_opens(chosen)
@@ -413,9 +410,7 @@ class Worker:
         if not self.hold_digests:
             return 0
         self.refresh()
-        chosen = [
-            d for d in self._view.values() if d.outlet in self.outlets and d.is_due(now)
-        ]
+        chosen = self._view.due(now, self.outlets)
         opens = self._digest_opens(chosen)
         return sum(
             1
@@ -453,7 +448,7 @@ class Worker:
         moment ago may be missed, and then `d` is sent and superseded on the outlet by
         the newer one right after, which leaves the outlet just as right.
         """
-        newest = self._view.newest.get((d.item_id, d.outlet), 0)
+        newest = self._view.newest(d.item_id, d.outlet)
         return newest if newest > d.item_version else None
 
     # -- doing ---------------------------------------------------------------------------
@@ -500,12 +495,10 @@ class Worker:
         now = self.clock()
         self.refresh()
         waiting: dict[str, list[Delivery]] = {}
-        for d in self._view.values():
-            if (
-                d.state is DeliveryState.AWAITING_ATTESTATION
-                and d.outlet in self.outlets
-            ):
-                waiting.setdefault(d.outlet, []).append(d)
+        for d in self._view.in_states(
+            {DeliveryState.AWAITING_ATTESTATION}, self.outlets
+        ):
+            waiting.setdefault(d.outlet, []).append(d)
         sent: list[ReminderSent] = []
         for name in sorted(waiting):
             adapter = self.outlet_set.adapter(name)
@@ -588,7 +581,10 @@ class Worker:
         """Deliveries on this worker's outlets held by another worker's live claim."""
         self.refresh()
         return held_claims(
-            self._view.values(), now, outlets=self.outlets, exclude_worker=self.name
+            self._view.in_states({DeliveryState.CLAIMED}, self.outlets),
+            now,
+            outlets=self.outlets,
+            exclude_worker=self.name,
         )
 
     def _note_held(self, summary: RunSummary, now: datetime) -> None:
@@ -600,10 +596,8 @@ class Worker:
             return
         summary.waiting = sum(
             1
-            for d in self._view.values()
-            if d.outlet in self.outlets
-            and d.is_due(now)
-            and any(
+            for d in self._view.due(now, self.outlets)
+            if any(
                 delivery_id(d.item_id, v, d.outlet) in ids
                 for v in range(1, d.item_version)
             )
@@ -813,7 +807,9 @@ class Worker:
         ready: list[tuple[Delivery, bool]] = []
         settled: list[tuple[Delivery, str]] = []
         for seen in group:
-            delivery = copy.deepcopy(seen)  # the view's copy; a stale one fails to save
+            delivery = (
+                seen  # read from its events for this batch; a stale one fails to save
+            )
             decision = self._decide(delivery, now)
             if decision == "claim":
                 took_over = delivery.state is DeliveryState.CLAIMED
@@ -883,7 +879,7 @@ class Worker:
                 return "superseded"
         if (
             outlet.capabilities.whole_set
-            and self._view.furthest.get(outlet.name, 0) > delivery.position
+            and self._view.furthest(outlet.name) > delivery.position
         ):
             # A later rendition of the whole set replaces this one entirely.
             delivery.record(
@@ -892,7 +888,7 @@ class Worker:
             return "superseded"
         if self._withdrawn_before_sent(delivery, outlet):
             # Held for a digest and withdrawn meanwhile: never announce it.
-            newest = self._view.newest.get((delivery.item_id, delivery.outlet), 0)
+            newest = self._view.newest(delivery.item_id, delivery.outlet)
             delivery.record(Delivery.Superseded, at=now, by_version=newest)
             return "superseded"
         if outlet.rate_per_minute and not self._slot_free(outlet, now):
@@ -904,7 +900,7 @@ class Worker:
         there that takes it down: the item was withdrawn while this one waited."""
         if not outlet.digest_minutes or not _digestible(delivery):
             return False
-        newest = self._view.newest.get((delivery.item_id, delivery.outlet), 0)
+        newest = self._view.newest(delivery.item_id, delivery.outlet)
         if newest <= delivery.item_version:
             return False
         newer = self._view.get(delivery_id(delivery.item_id, newest, delivery.outlet))
@@ -1242,7 +1238,7 @@ class Worker:
             # A whole set as of a later log position replaces this one entirely; another
             # worker may have planned (or written) it since this batch was chosen.
             self.refresh()
-            return self._view.furthest.get(outlet.name, 0) > delivery.position
+            return self._view.furthest(outlet.name) > delivery.position
         newer = delivery_id(
             delivery.item_id, delivery.item_version + 1, delivery.outlet
         )

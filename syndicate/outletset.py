@@ -387,9 +387,9 @@ class OutletSet:
     def _previous(self, delivery: Delivery) -> tuple[dict[str, str], ...]:
         """Receipts of the item's earlier versions that succeeded on the same outlet.
 
-        Oldest first, from `view`. An item's versions reach a message outlet in order
-        (the worker's `_waits_for_older`), so by the time this one is sent the earlier
-        ones are settled and in the view.
+        Oldest first, each read from its events. An item's versions reach a message
+        outlet in order (the worker's `_waits_for_older`), so by the time this one is
+        sent the earlier ones are settled.
         """
         if delivery.item_version <= 1:
             return ()
@@ -397,8 +397,6 @@ class OutletSet:
             delivery_id(delivery.item_id, v, delivery.outlet)
             for v in range(1, delivery.item_version)
         ]
-        if any(i not in self.view for i in ids):
-            self.view.refresh()
         found: list[dict[str, str]] = []
         for older in map(self.view.get, ids):
             if older is not None and older.state.done and older.receipt:

@@ -43,21 +43,22 @@ configuration lacks an attached outlet refuses to plan. See docs/delivery.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, ValuesView
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.system import ProcessApplication
 from eventsourcing.utils import EnvType
 
 from syndicate.adapter import ChecksContent, Operation, ReviewNotice
 from syndicate.application import Clock, Disclosures, system_clock
+from syndicate.deliveryindex import DeliveryIndex
 from syndicate.domain.base import Aggregate
 from syndicate.domain.content import ItemContent
-from syndicate.domain.deliveries import Delivery
+from syndicate.domain.deliveries import Delivery, DeliveryState, delivery_id
 from syndicate.domain.items import DisclosureItem, ItemStatus
 from syndicate.domain.outlets import OutletRegister, RateSlot
 from syndicate.domain.review import PUBLIC_EVENT, ProposalKind
@@ -261,6 +262,8 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
         self.outlets = dict(outlets)
         self.clock = clock
         self.follow(items.name, items.notification_log)
+        # The persisted read model of the deliveries (rows beside the log).
+        self.index = DeliveryIndex(self.recorder, self.mapper, self._load)
 
     # -- planning ------------------------------------------------------------------------
 
@@ -558,18 +561,34 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
         """The delivery with this id, as stored now."""
         return cast(Delivery, self.repository.get(id_))
 
+    def find(self, id_: UUID) -> Delivery | None:
+        """The delivery with this id as stored now, or None when there is none."""
+        return self._load(id_, None)
+
+    def _load(self, id_: UUID, version: int | None) -> Delivery | None:
+        try:
+            found: object = self.repository.get(id_, version=version)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, Delivery) else None
+
     def all_deliveries(self, after: int = 0) -> dict[UUID, Delivery]:
         """Every delivery folded from the log (from position `after`)."""
         folded: dict[UUID, Delivery] = {}
         self.fold_into(folded, after)
         return folded
 
-    def fold_into(self, folded: dict[UUID, Delivery], after: int) -> int:
-        """Apply deliveries-log events after `after` to `folded`; returns the new position."""
+    def fold_into(
+        self, folded: dict[UUID, Delivery], after: int, upto: int | None = None
+    ) -> int:
+        """Apply deliveries-log events after `after` (up to `upto`, when given) to
+        `folded`; returns the new position."""
         start = after
         while True:
+            if upto is not None and start >= upto:
+                return start
             page = self.recorder.select_notifications(
-                start=start, limit=500, inclusive_of_start=False
+                start=start, limit=500, stop=upto, inclusive_of_start=False
             )
             if not page:
                 return start
@@ -585,42 +604,56 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
 
 
 class DeliveryView:
-    """Every delivery of a deliveries log, folded in memory and caught up on `refresh()`.
+    """What a worker reads of the deliveries: the persisted read model
+    (`DeliveryIndex`) to choose, each delivery's own events to act on.
 
-    Catching up reads only the events appended since the last refresh. Besides the
-    deliveries themselves it keeps, as of the last refresh, the newest item version
-    planned per (item, outlet) and the furthest items-log position planned per outlet,
-    which the worker decides with. The `Delivery` objects are updated in place by later
-    refreshes: a caller that must hold still while the log moves takes
-    `Deliveries.all_deliveries()` instead.
+    `refresh()` folds the events appended since the index's tracking position (a few,
+    not the whole log); the questions (`due`, `in_states`, `newest`, `furthest`) are
+    indexed queries; the deliveries they return are read from their events, so they
+    are as stored now, and a copy a caller changes is its own.
     """
 
     def __init__(self, log: Deliveries) -> None:
         self.log = log
-        self.position = 0
-        self._deliveries: dict[UUID, Delivery] = {}
-        self.newest: dict[tuple[UUID, str], int] = {}
-        self.furthest: dict[str, int] = {}
+        self.index = log.index
 
     def refresh(self) -> None:
         """Catch up with the log."""
-        self.position = self.log.fold_into(self._deliveries, self.position)
-        newest = self.newest
-        furthest = self.furthest
-        for d in self._deliveries.values():
-            key = (d.item_id, d.outlet)
-            if newest.get(key, 0) < d.item_version:
-                newest[key] = d.item_version
-            if furthest.get(d.outlet, 0) < d.position:
-                furthest[d.outlet] = d.position
+        self.index.catch_up()
 
     def get(self, id_: UUID) -> Delivery | None:
-        """The delivery with this id as of the last refresh, or None."""
-        return self._deliveries.get(id_)
+        """The delivery with this id as stored now, or None."""
+        return self.log.find(id_)
 
     def __contains__(self, id_: object) -> bool:
-        return id_ in self._deliveries
+        return isinstance(id_, UUID) and self.log.find(id_) is not None
 
-    def values(self) -> ValuesView[Delivery]:
-        """Every delivery as of the last refresh."""
-        return self._deliveries.values()
+    def due(self, now: datetime, outlets: Collection[str]) -> list[Delivery]:
+        """Deliveries on `outlets` a worker may claim at `now`, in items-log order
+        (each checked against its events: a row is only a hint)."""
+        found = self.index.load(self.index.due_ids(now, outlets))
+        return [d for d in found if d.outlet in outlets and d.is_due(now)]
+
+    def in_states(
+        self, states: Collection[DeliveryState], outlets: Collection[str]
+    ) -> list[Delivery]:
+        """Deliveries on `outlets` in one of `states`, in items-log order."""
+        found = self.index.load(self.index.ids_in(states, outlets))
+        return [d for d in found if d.outlet in outlets and d.state in states]
+
+    def newest(self, item_id: UUID, outlet: str) -> int:
+        """The newest version of the item planned for `outlet` (0 when none). A
+        version the index names is believed only when its delivery is in the log."""
+        version = self.index.newest_version(item_id, outlet)
+        while (
+            version > 0 and self.log.find(delivery_id(item_id, version, outlet)) is None
+        ):
+            version -= 1
+        return version
+
+    def furthest(self, outlet: str) -> int:
+        """The furthest items-log position planned on `outlet` (0 when none), as the
+        delivery the index names there says."""
+        id_ = self.index.furthest_id(outlet)
+        found = self.log.find(id_) if id_ is not None else None
+        return found.position if found is not None and found.outlet == outlet else 0

@@ -1132,9 +1132,9 @@ class Project:
             project.attachments.root.mkdir(parents=True, exist_ok=True)
             with (
                 project.disclosures(create_tables=True) as items,
-                project.deliveries(items, create_tables=True, outlets={}),
+                project.deliveries(items, create_tables=True, outlets={}) as log,
             ):
-                pass
+                log.index.create()  # the deliveries read model's tables
             if keys:
                 project.ensure_keys()
         return project, created

@@ -451,6 +451,16 @@ def _live(delivery: Delivery) -> int | str:
     return "withdrawn" if delivery.operation in _REMOVALS else delivery.item_version
 
 
+def _later(a: Delivery, b: Delivery) -> bool:
+    """Whether `a` was planned after `b` on their outlet (ties, a bundle planned at
+    one position, by version, then id: the order the deliveries read model uses)."""
+    return (a.position, a.item_version, str(a.id)) > (
+        b.position,
+        b.item_version,
+        str(b.id),
+    )
+
+
 def outlet_status(
     deliveries: Iterable[Delivery],
     *,
@@ -473,10 +483,10 @@ def outlet_status(
     for d in everything:
         if d.outlet not in whole_set:
             continue
-        if d.outlet not in newest_any or d.position > newest_any[d.outlet].position:
+        if d.outlet not in newest_any or _later(d, newest_any[d.outlet]):
             newest_any[d.outlet] = d
         if d.state.done and (
-            d.outlet not in newest_done or d.position > newest_done[d.outlet].position
+            d.outlet not in newest_done or _later(d, newest_done[d.outlet])
         ):
             newest_done[d.outlet] = d
     groups: dict[tuple[UUID, str], list[Delivery]] = {}

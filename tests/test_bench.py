@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from bench import audit, deliver, groups, pii, portal, publish, review, sheets, startup
+from bench import (
+    audit,
+    deliver,
+    groups,
+    pii,
+    portal,
+    publish,
+    review,
+    scale,
+    sheets,
+    startup,
+)
 
 
 def test_publish_benchmark_reports_both_ratios(
@@ -110,3 +121,20 @@ def test_startup_benchmark_times_the_commands_as_processes(
     assert figures["help_seconds"] > 0
     out = capsys.readouterr().out
     assert "--help / import typer:" in out
+
+
+def test_scale_benchmark_compares_a_large_home_with_a_small_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ratios = scale.main(["--quick"])
+    assert set(ratios) == {
+        "sync (process)",
+        "status REF (process)",
+        "sync (in process)",
+        "status REF (in process)",
+        "first sync",
+    }
+    assert all(r > 0 for r in ratios.values())
+    out = capsys.readouterr().out
+    assert "items vs 100" in out
+    assert "large/small" in out

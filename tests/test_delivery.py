@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
@@ -114,6 +115,14 @@ class Rig:
 
 @pytest.fixture
 def rig(project: Project, clock: FixedClock, tmp_path: Path) -> Iterator[Rig]:
+    with open_rig(project, clock, tmp_path) as made:
+        yield made
+
+
+@contextmanager
+def open_rig(project: Project, clock: FixedClock, tmp_path: Path) -> Iterator[Rig]:
+    """A planner and worker rig: a directory outlet ("archive") and a scripted message
+    outlet ("village") on `project`'s store."""
     ScriptedAdapter.script.clear()
     ScriptedAdapter.sent.clear()
     outlets = {

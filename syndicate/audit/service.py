@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from eventsourcing.persistence import PersistenceError
 from syndicate.adapter import WitnessedCheckpoint, Witnesses
 from syndicate.audit.consistency import Row, Witnessed, check
 from syndicate.audit.log import (
+    Finding,
     LogReader,
     checkpoint,
     key_paths,
@@ -32,6 +33,7 @@ from syndicate.audit.log import (
 from syndicate.audit.repair import OutletRepair, repair_outlets
 from syndicate.audit.store import AuditStore, CheckpointRecord
 from syndicate.domain.base import format_time
+from syndicate.domain.deliveries import Delivery
 from syndicate.domain.lifecycle import DueKind
 from syndicate.errors import (
     DomainError,
@@ -43,6 +45,7 @@ from syndicate.errors import (
 from syndicate.fsutil import fsync_dir, write_atomically
 from syndicate.outlets import Outlet
 from syndicate.persistence import scrub
+from syndicate.planning import Deliveries
 from syndicate.project import Project
 from syndicate.signing import (
     Checkpoint,
@@ -60,6 +63,7 @@ __all__ = [
     "checkpointed",
     "consistency_rows",
     "open_reader",
+    "read_model_findings",
     "record_checkpoint",
     "repair",
     "rotate_key",
@@ -76,6 +80,50 @@ def open_reader(project: Project) -> Iterator[tuple[AuditStore, LogReader]]:
         open_audit(project) as store,
     ):
         yield store, LogReader.of(project, items, deliveries)
+
+
+def read_model_findings(deliveries: Deliveries) -> list[Finding]:
+    """Where the deliveries read model (`syndicate.deliveryindex`) differs from its
+    log: a tracking position beyond the log's end, and each row that is missing, extra
+    or not what folding the log up to that position gives (kind "read-model"). A home
+    whose read model was never built has nothing to differ (it is built on first use)."""
+    index = deliveries.index
+    if not index.exists():
+        return []
+    upto = index.position()
+    end = deliveries.recorder.max_notification_id() or 0
+    fix = "; `syndicate audit reindex` rebuilds it from the log"
+    if upto > end:
+        return [
+            Finding(
+                "read-model",
+                f"deliveries read model: its tracking position {upto} is beyond the end "
+                f"of the deliveries log ({end}): the table was edited{fix}",
+            )
+        ]
+
+    def fold(position: int) -> Iterable[Delivery]:
+        folded: dict[UUID, Delivery] = {}
+        deliveries.fold_into(folded, 0, position)
+        return folded.values()
+
+    try:
+        lines = index.differences(fold)
+    except Exception as exc:  # an event edited so it no longer reads back
+        # The tree already names the edited event; the read model cannot be compared
+        # with a log that does not fold, and `verify` must never stop on one.
+        # Only the error's type: its message may quote the edited row's content.
+        why = type(exc).__name__
+        return [
+            Finding(
+                "read-model",
+                "deliveries read model: not compared, the deliveries log does not "
+                f"fold ({why})",
+            )
+        ]
+    return [
+        Finding("read-model", f"deliveries read model: {line}{fix}") for line in lines
+    ]
 
 
 def record_checkpoint(project: Project, *, trigger: str, actor: str) -> str:

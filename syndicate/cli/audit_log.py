@@ -109,6 +109,33 @@ def _print_verdict(verdict: Verdict, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
+def reindex_command(ctx: typer.Context) -> None:
+    """Rebuild the deliveries read model from the deliveries log.
+
+    Workers and `status` read a table of one row per delivery (what is due, the newest
+    version per item and outlet) kept beside the deliveries log and caught up with the
+    events appended since they last looked, instead of folding the whole log at every
+    start. Every command keeps it up to date by itself. Rebuild it when `audit verify`
+    reports a read-model finding (someone edited the table), or to start afresh;
+    nothing is lost: it is folded from the log again. Workers may keep running.
+
+    Example: syndicate audit reindex
+    """
+    from syndicate.cli.audit_reports import progress_bar
+
+    with (
+        cli_errors(),
+        open_engine(ctx) as engine,
+        progress_bar("folding the deliveries log") as advance,
+    ):
+        done = engine.reindex(advance)
+    fixed = f"; {done.differed} row(s) differed before" if done.differed else ""
+    typer.echo(
+        f"deliveries read model rebuilt: {done.rows} delivery(ies) up to deliveries-log "
+        f"position {done.position}{fixed}"
+    )
+
+
 def verify_command(
     ctx: typer.Context,
     export: Annotated[
@@ -361,3 +388,4 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export_command)
     app.command("prove")(prove_command)
     app.command("consistency")(consistency_command)
+    app.command("reindex")(reindex_command)

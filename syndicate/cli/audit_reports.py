@@ -23,7 +23,7 @@ from syndicate.cli.output import cli_errors, echo_json, format_time, table, widt
 from syndicate.cli.state import JsonOption, OutletOption, open_engine
 from syndicate.errors import InputError, Problem
 
-__all__ = ["parse_today", "register"]
+__all__ = ["parse_today", "progress_bar", "register"]
 
 HolidaysOption = Annotated[
     Path | None,
@@ -148,7 +148,7 @@ def trail(
 
 
 @contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress callback (done, total) drawing a bar on stderr when it is a terminal,
     and doing nothing otherwise."""
     with ExitStack() as stack:
@@ -276,7 +276,7 @@ def replay(
         request = ReplayRequest.parse(as_of, out, outlet)
         with (
             open_engine(ctx) as engine,
-            _progress("reading the deliveries log") as advance,
+            progress_bar("reading the deliveries log") as advance,
         ):
             summary = engine.replay(request, progress=advance)
         if as_json:

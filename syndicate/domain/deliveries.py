@@ -449,17 +449,24 @@ class Delivery(Aggregate):
             position=position,
         )
 
-    def is_due(self, now: datetime) -> bool:
-        """A worker may claim it now."""
+    @property
+    def due_from(self) -> datetime | None:
+        """From when a worker may claim it (None: not until something else happens,
+        such as an operator's retry). The deliveries read model keeps it as a column."""
         if self.state in (
             DeliveryState.PLANNED,
             DeliveryState.RETRYING,
             DeliveryState.SUBMITTED,
         ):
-            return self.due_at <= now
+            return self.due_at
         if self.state is DeliveryState.CLAIMED:
-            return self.claim_expires_at is not None and self.claim_expires_at <= now
-        return False
+            return self.claim_expires_at
+        return None
+
+    def is_due(self, now: datetime) -> bool:
+        """A worker may claim it now."""
+        due = self.due_from
+        return due is not None and due <= now
 
     def claim(self, *, worker: str, at: datetime, expires_at: datetime) -> None:
         """Take the delivery for one attempt."""

@@ -73,6 +73,7 @@ from syndicate.audit.report import ReportData, write_report
 from syndicate.audit.service import (
     consistency_rows,
     open_reader,
+    read_model_findings,
     record_checkpoint,
     rotate_key,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "ProofBundle",
     "ProofCheck",
     "ProofFile",
+    "Reindexed",
     "ReplayRequest",
     "ReportResult",
     "Trail",
@@ -256,6 +258,17 @@ class ExportResult:
     events: int
     checkpoints: int
     outside: int
+
+
+@dataclass(frozen=True)
+class Reindexed:
+    """What `reindex` did: the deliveries read model folded from the log up to
+    `position`, with one row per delivery (`rows`); `differed`: how many rows the
+    old one had wrong or missing (what `verify_log` reported)."""
+
+    position: int
+    rows: int
+    differed: int
 
 
 @dataclass(frozen=True)
@@ -475,7 +488,29 @@ class AuditOps(EngineBase):
             records = list(store.checkpoints())
             reached = reachable_keys(records, keys)
             signed = [read_kept_checkpoint(f, reached) for f in kept]
-            return verify(reader, records, keys, signed)
+            verdict = verify(reader, records, keys, signed)
+            verdict.findings += read_model_findings(self.deliveries)
+            return verdict
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None) -> Reindexed:
+        """Rebuild the deliveries read model (`syndicate.deliveryindex`) from the log:
+        after `verify_log` reports a "read-model" finding, or to start afresh. Every
+        command keeps it up to date by itself; nothing is lost by rebuilding it.
+        `progress(done, total)` is told of the events folded."""
+        with store_errors():
+            differed = len(read_model_findings(self.deliveries))
+            total = self.deliveries.recorder.max_notification_id() or 0
+            done = 0
+
+            def advance(n: int) -> None:
+                nonlocal done
+                done += n
+                if progress is not None:
+                    progress(min(done, total), total)
+
+            position = self.deliveries.index.rebuild(advance)
+            rows = len(self.deliveries.index.rows())
+        return Reindexed(position=position, rows=rows, differed=differed)
 
     def export_log(self, out: Path) -> ExportResult:
         """Write the audit log for an auditor into `out` (a new or empty directory):
@@ -503,6 +538,7 @@ class AuditOps(EngineBase):
         keys = load_keys(self.project)
         with store_errors():
             item_id = str(self.items.resolve(ref))
+            # From the log itself, not the read model: a proof names what the log has.
             ids = {
                 str(d.id)
                 for d in self.deliveries.all_deliveries().values()

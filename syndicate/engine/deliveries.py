@@ -388,8 +388,9 @@ class DeliveryOps(EngineBase):
         if outlet in configured:
             return
         with store_errors():
-            logged = self.deliveries.all_deliveries().values()
-        if any(d.outlet == outlet for d in logged):
+            self.deliveries.index.catch_up()
+            logged = self.deliveries.index.outlets()
+        if outlet in logged:
             return  # removed from syndicate.toml, still in the log
         raise InputError(
             [
@@ -445,7 +446,7 @@ class DeliveryOps(EngineBase):
         self.known_outlet(outlet)
         with store_errors():
             only = self.items.resolve(ref) if ref is not None else None
-            view = self.deliveries.all_deliveries()
+            view = self._status_view(only)
             summaries = {s.id: s for s in self.items.items()}
         refs = {id_: s.ref for id_, s in summaries.items()}
         now = self.clock()
@@ -465,6 +466,27 @@ class DeliveryOps(EngineBase):
                 rows[index] = replace(row, not_recalled=erased[1])
         rows.sort(key=lambda r: (r.ref, r.outlet))
         return self._checked(rows, view) if check else rows
+
+    def _status_view(self, only: UUID | None) -> dict[UUID, Delivery]:
+        """The deliveries `status` reads: every one (a fold of the log), or for one
+        item its own, from the deliveries read model, and on each whole-set outlet it
+        is on, the newest rendition planned and the newest done (what shows it)."""
+        if only is None:
+            return self.deliveries.all_deliveries()
+        index = self.deliveries.index
+        index.catch_up()
+        mine = index.load(index.ids_of(only))
+        extra: list[UUID] = []
+        for name in sorted({d.outlet for d in mine}):
+            if self.project.whole_set(name):
+                for done in (False, True):
+                    found = index.furthest_id(name, done=done)
+                    if found is not None:
+                        extra.append(found)
+        view = {d.id: d for d in mine}
+        for d in index.load(extra):
+            view.setdefault(d.id, d)
+        return view
 
     def _checked(
         self, rows: list[StatusRow], view: dict[UUID, Delivery]
@@ -560,7 +582,10 @@ class DeliveryOps(EngineBase):
         retryable = (DeliveryState.FAILED, DeliveryState.ABANDONED)
         with store_errors():
             only = self.items.resolve(ref) if ref is not None else None
-            for d in self.deliveries.all_deliveries().values():
+            index = self.deliveries.index
+            index.catch_up()
+            chosen = index.load(index.ids_in(retryable))
+            for d in chosen:
                 if d.state not in retryable:
                     continue
                 if (only and d.item_id != only) or (outlet and d.outlet != outlet):
@@ -635,7 +660,9 @@ class DeliveryOps(EngineBase):
 def deliveries_by_prefix(log: Deliveries, prefix: str) -> list[Delivery]:
     """The deliveries in `log` whose id starts with `prefix`, as folded from the log
     (`resolve` and `attest` say how many matched in their own words)."""
-    return [d for d in log.all_deliveries().values() if str(d.id).startswith(prefix)]
+    log.index.catch_up()
+    found = log.index.load(log.index.ids_starting(prefix))
+    return [d for d in found if str(d.id).startswith(prefix)]
 
 
 def _row(s: OutletStatus, ref: str, now: datetime) -> StatusRow:

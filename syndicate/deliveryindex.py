@@ -1,0 +1,462 @@
+"""The deliveries read model: one row per delivery, kept beside the deliveries log.
+
+A worker must know what is due, the newest version planned per (item, outlet) and the
+furthest position planned per outlet; `status REF` must find one item's deliveries.
+Folding the whole deliveries log for that at every start costs more each day the
+project runs. `DeliveryIndex` keeps those facts as rows in the same store as the log
+(the deliveries SQLite file, or the home's PostgreSQL schema), with the log position
+they were folded up to (its tracking position), and catches up with only the events
+appended since. It is rebuilt from the log when it is missing, or when asked
+(`syndicate audit reindex`).
+
+What a row holds is derived, never trusted on its own:
+
+- The rows only *choose*: every `Delivery` a caller acts on is loaded from its own
+  events (`load`), so a row that says "due" when the delivery is not makes a worker
+  look and do nothing.
+- A row that hides a due delivery (deleted, or moved to a settled state) would make a
+  worker skip it: `audit verify` folds the log and compares every row and the tracking
+  position (`differences`), and names each row that differs.
+
+Catching up is exactly once and safe with several processes: the rows of a page of
+events and the new tracking position are written in one transaction that first moves
+the position from the value it read (compare and set); a process that loses the race
+rolls back and reads again. A process killed between a delivery event and the row
+update leaves the position before that event, so the next reader applies it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, Mapper
+from eventsourcing.sqlite import SQLiteDatastore
+
+from syndicate.domain.deliveries import Delivery, DeliveryState
+
+__all__ = ["DeliveryIndex", "IndexRow", "index_row"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+# Events folded per transaction: a long rebuild commits as it goes.
+PAGE = 500
+_COLUMNS = (
+    "id",
+    "item_id",
+    "item_version",
+    "outlet",
+    "position",
+    "state",
+    "due_us",
+    "claimed_by",
+    "version",
+)
+_NAME = "deliveries"
+
+
+def _micros(at: datetime | None) -> int | None:
+    return None if at is None else (at - _EPOCH) // _US
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """What the index keeps of one delivery (as folded from its events)."""
+
+    id: str
+    item_id: str
+    item_version: int
+    outlet: str
+    position: int
+    state: str
+    due_us: int | None
+    claimed_by: str | None
+    version: int
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, c) for c in _COLUMNS)
+
+
+def index_row(d: Delivery) -> IndexRow:
+    """The row of delivery `d`."""
+    return IndexRow(
+        id=str(d.id),
+        item_id=str(d.item_id),
+        item_version=d.item_version,
+        outlet=d.outlet,
+        position=d.position,
+        state=d.state.value,
+        due_us=_micros(d.due_from),
+        claimed_by=d.claimed_by if d.state is DeliveryState.CLAIMED else None,
+        version=d.version,
+    )
+
+
+class DeliveryIndex:
+    """The persisted read model of a deliveries log (see the module's docstring).
+
+    `recorder` and `mapper` are the deliveries log's; `load(id, version)` reads one
+    delivery from its events (None when there is none), at `version` when given.
+    """
+
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        mapper: Mapper[UUID],
+        load: Callable[[UUID, int | None], Delivery | None],
+    ) -> None:
+        self.recorder = recorder
+        self.mapper = mapper
+        self._load = load
+        datastore: Any = getattr(recorder, "datastore", None)
+        self._sqlite = isinstance(datastore, SQLiteDatastore)
+        self._datastore = datastore
+        if self._sqlite:
+            self._rows = "delivery_index"
+            self._mark = "delivery_index_position"
+            self._p = "?"
+        else:
+            schema = str(datastore.schema).replace('"', '""')
+            self._rows = f'"{schema}".deliveries_index'
+            self._mark = f'"{schema}".deliveries_index_position'
+            self._p = "%s"
+        self._ready = False
+
+    # -- the tables --------------------------------------------------------------------
+
+    def _sql(self, text: str) -> str:
+        return (
+            text.replace("{rows}", self._rows)
+            .replace("{mark}", self._mark)
+            .replace("?", self._p)
+        )
+
+    @contextmanager
+    def _transaction(self, *, commit: bool) -> Iterator[Any]:
+        with self._datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    def create(self) -> None:
+        """Create the tables (and indexes) if they do not exist."""
+        big = "INTEGER" if self._sqlite else "BIGINT"
+        prefix = "delivery_index" if self._sqlite else "deliveries_index"
+        statements = [
+            "CREATE TABLE IF NOT EXISTS {rows} (id TEXT PRIMARY KEY, "
+            "item_id TEXT NOT NULL, item_version INTEGER NOT NULL, "
+            f"outlet TEXT NOT NULL, position {big} NOT NULL, state TEXT NOT NULL, "
+            f"due_us {big}, claimed_by TEXT, version INTEGER NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {prefix}_due ON {{rows}} (due_us) "
+            "WHERE due_us IS NOT NULL",
+            f"CREATE INDEX IF NOT EXISTS {prefix}_item ON {{rows}} "
+            "(item_id, outlet, item_version)",
+            f"CREATE INDEX IF NOT EXISTS {prefix}_outlet ON {{rows}} (outlet, position)",
+            f"CREATE INDEX IF NOT EXISTS {prefix}_state ON {{rows}} (state)",
+            f"CREATE TABLE IF NOT EXISTS {{mark}} (name TEXT PRIMARY KEY, "
+            f"position {big} NOT NULL)",
+        ]
+        with self._transaction(commit=True) as c:
+            for statement in statements:
+                c.execute(self._sql(statement))
+            c.execute(
+                self._sql(
+                    "INSERT INTO {mark} (name, position) VALUES (?, 0) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
+                (_NAME,),
+            )
+        self._ready = True
+
+    def exists(self) -> bool:
+        """Whether the tables are there."""
+        with self._transaction(commit=False) as c:
+            if self._sqlite:
+                c.execute(
+                    "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' "
+                    "AND name IN ('delivery_index', 'delivery_index_position')"
+                )
+                return int(c.fetchone()["n"]) == 2
+            c.execute(
+                "SELECT (to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL) "
+                "AS there",
+                (self._rows, self._mark),
+            )
+            return bool(c.fetchone()["there"])
+
+    def _ensure(self) -> None:
+        if self._ready:
+            return
+        if self.exists():
+            self._ready = True
+            with self._transaction(commit=False) as c:
+                c.execute(
+                    self._sql("SELECT position FROM {mark} WHERE name = ?"), (_NAME,)
+                )
+                if c.fetchone() is not None:
+                    return
+        try:
+            self.create()
+        except Exception:
+            # Another process created them this instant (PostgreSQL refuses a second
+            # concurrent CREATE); they are there now, or the error is real.
+            if not self.exists():
+                raise
+            self.create()
+
+    # -- keeping up --------------------------------------------------------------------
+
+    def position(self) -> int:
+        """The deliveries-log position the rows are folded up to."""
+        self._ensure()
+        with self._transaction(commit=False) as c:
+            c.execute(self._sql("SELECT position FROM {mark} WHERE name = ?"), (_NAME,))
+            row = c.fetchone()
+        return int(row["position"]) if row is not None else 0
+
+    def catch_up(self, on_events: Callable[[int], None] | None = None) -> int:
+        """Fold the events appended since the tracking position into the rows; returns
+        the new position. `on_events(n)` is told of each page folded."""
+        self._ensure()
+        start = self.position()
+        if start > (self.recorder.max_notification_id() or 0):
+            # Beyond the log's end: the table was edited (`audit verify` says so).
+            # Folding on from there would never see a new delivery: fold it again.
+            return self.rebuild(on_events)
+        while True:
+            page = self.recorder.select_notifications(
+                start=start, limit=PAGE, inclusive_of_start=False
+            )
+            if not page:
+                return start
+            end = page[-1].id
+            rows = self._fold(page)
+            if not self._commit(start, end, rows):
+                start = self.position()  # another process folded it: go on from there
+                continue
+            if on_events is not None:
+                on_events(len(page))
+            start = end
+
+    def _fold(self, page: Sequence[Any]) -> list[IndexRow]:
+        """The rows of the deliveries a page of notifications touched, as of its end."""
+        touched: dict[UUID, Delivery] = {}
+        for notification in page:
+            event = self.mapper.to_domain_event(notification)
+            if not isinstance(event, Delivery.Event):
+                continue
+            id_ = event.originator_id
+            if isinstance(event, Delivery.Planned):
+                touched[id_] = cast(Delivery, event.mutate(None))
+            elif id_ in touched:
+                event.mutate(touched[id_])
+            else:
+                found = self._load(id_, event.originator_version)
+                if found is not None:
+                    touched[id_] = found
+        return [index_row(d) for d in touched.values()]
+
+    def _commit(self, start: int, end: int, rows: list[IndexRow]) -> bool:
+        columns = ", ".join(_COLUMNS)
+        marks = ", ".join("?" for _ in _COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
+        upsert = self._sql(
+            f"INSERT INTO {{rows}} ({columns}) VALUES ({marks}) "  # noqa: S608 - constant names; values are parameters
+            f"ON CONFLICT (id) DO UPDATE SET {updates}"
+        )
+        try:
+            with self._transaction(commit=True) as c:
+                c.execute(
+                    self._sql(
+                        "UPDATE {mark} SET position = ? WHERE name = ? AND position = ?"
+                    ),
+                    (end, _NAME, start),
+                )
+                if self._changed(c) != 1:
+                    raise _Lost
+                if rows:
+                    c.executemany(upsert, [r.as_tuple() for r in rows])
+        except _Lost:
+            return False
+        return True
+
+    def _changed(self, cursor: Any) -> int:
+        if self._sqlite:
+            return int(cursor.sqlite_cursor.rowcount)
+        return int(cursor.rowcount)
+
+    def rebuild(self, on_events: Callable[[int], None] | None = None) -> int:
+        """Forget every row and fold the whole log again; returns the position."""
+        self._ensure()
+        with self._transaction(commit=True) as c:
+            c.execute(self._sql("DELETE FROM {rows}"))
+            c.execute(
+                self._sql("UPDATE {mark} SET position = 0 WHERE name = ?"), (_NAME,)
+            )
+        return self.catch_up(on_events)
+
+    # -- asking ------------------------------------------------------------------------
+
+    def _ids(self, where: str, params: Sequence[Any], order: str = "") -> list[UUID]:
+        self._ensure()
+        with self._transaction(commit=False) as c:
+            query = f"SELECT id FROM {{rows}} WHERE {where}{order}"  # noqa: S608 - constant names; values are parameters
+            c.execute(self._sql(query), params)
+            return [UUID(str(r["id"])) for r in c.fetchall()]
+
+    def _outlets(self, outlets: Collection[str] | None) -> tuple[str, list[str]]:
+        if outlets is None:
+            return "", []
+        names = sorted(outlets)
+        if not names:
+            return " AND 1 = 0", []
+        return f" AND outlet IN ({', '.join('?' for _ in names)})", names
+
+    def due_ids(
+        self, now: datetime, outlets: Collection[str] | None = None
+    ) -> list[UUID]:
+        """Deliveries a worker may claim at `now` (on `outlets`), in items-log order."""
+        only, names = self._outlets(outlets)
+        return self._ids(
+            f"due_us IS NOT NULL AND due_us <= ?{only}",
+            [_micros(now), *names],
+            " ORDER BY position, item_version, outlet",
+        )
+
+    def ids_in(
+        self, states: Iterable[DeliveryState], outlets: Collection[str] | None = None
+    ) -> list[UUID]:
+        """Deliveries in one of `states` (on `outlets`)."""
+        wanted = sorted(s.value for s in states)
+        only, names = self._outlets(outlets)
+        return self._ids(
+            f"state IN ({', '.join('?' for _ in wanted)}){only}",
+            [*wanted, *names],
+            " ORDER BY position, item_version, outlet",
+        )
+
+    def ids_of(self, item_id: UUID, outlet: str | None = None) -> list[UUID]:
+        """The deliveries of one item (on one outlet)."""
+        if outlet is None:
+            return self._ids("item_id = ?", [str(item_id)])
+        return self._ids("item_id = ? AND outlet = ?", [str(item_id), outlet])
+
+    def ids_starting(self, prefix: str) -> list[UUID]:
+        """Deliveries whose id starts with `prefix` (as `str(uuid)` prints it)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return self._ids("id LIKE ? ESCAPE '\\'", [escaped + "%"])
+
+    def _one(self, statement: str, params: Sequence[Any]) -> Any:
+        self._ensure()
+        with self._transaction(commit=False) as c:
+            c.execute(self._sql(statement), params)
+            row = c.fetchone()
+        return None if row is None else row["v"]
+
+    def newest_version(self, item_id: UUID, outlet: str) -> int:
+        """The newest item version planned for (item, outlet); 0 when none."""
+        found = self._one(
+            "SELECT max(item_version) AS v FROM {rows} WHERE item_id = ? AND outlet = ?",
+            [str(item_id), outlet],
+        )
+        return int(found or 0)
+
+    def furthest_id(self, outlet: str, *, done: bool = False) -> UUID | None:
+        """The delivery planned at the furthest items-log position on `outlet`
+        (`done`: among those on the outlet), or None."""
+        state = " AND state IN ('succeeded', 'attested')" if done else ""
+        found = self._one(
+            "SELECT id AS v FROM {rows} WHERE outlet = ?"  # noqa: S608 - constant names; values are parameters
+            f"{state} ORDER BY position DESC, item_version DESC LIMIT 1",
+            [outlet],
+        )
+        return None if found is None else UUID(str(found))
+
+    def furthest_position(self, outlet: str) -> int:
+        """The furthest items-log position planned on `outlet`; 0 when none."""
+        found = self._one(
+            "SELECT max(position) AS v FROM {rows} WHERE outlet = ?", [outlet]
+        )
+        return int(found or 0)
+
+    def outlets(self) -> set[str]:
+        """Every outlet that has deliveries."""
+        self._ensure()
+        with self._transaction(commit=False) as c:
+            c.execute(self._sql("SELECT DISTINCT outlet FROM {rows}"))
+            return {str(r["outlet"]) for r in c.fetchall()}
+
+    def load(self, ids: Iterable[UUID]) -> list[Delivery]:
+        """The deliveries with these ids, each from its events (missing ones left
+        out), in the order given."""
+        found = []
+        for id_ in ids:
+            d = self._load(id_, None)
+            if d is not None:
+                found.append(d)
+        return found
+
+    # -- checking (audit verify) -------------------------------------------------------
+
+    def snapshot(self) -> tuple[int, dict[str, IndexRow]]:
+        """The tracking position and every row as stored, read at one instant (one
+        read transaction; on PostgreSQL a repeatable-read one)."""
+        self._ensure()
+        columns = ", ".join(_COLUMNS)
+        with self._transaction(commit=False) as c:
+            if not self._sqlite:
+                c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            c.execute(self._sql("SELECT position FROM {mark} WHERE name = ?"), (_NAME,))
+            mark = c.fetchone()
+            c.execute(self._sql(f"SELECT {columns} FROM {{rows}}"))  # noqa: S608 - constant names
+            stored = c.fetchall()
+        out = {}
+        for r in stored:
+            row = _normal(IndexRow(*(r[c] for c in _COLUMNS)))
+            out[row.id] = row
+        return (int(mark["position"]) if mark is not None else 0), out
+
+    def rows(self) -> dict[str, IndexRow]:
+        """Every row as stored."""
+        return self.snapshot()[1]
+
+    def differences(self, fold: Callable[[int], Iterable[Delivery]]) -> list[str]:
+        """How the stored rows differ from the log, one line each. `fold(upto)` gives
+        every delivery of the log folded up to the tracking position `upto`."""
+        upto, have = self.snapshot()
+        want = {str(d.id): index_row(d) for d in fold(upto)}
+        found = []
+        for id_ in sorted(set(want) | set(have)):
+            w, h = want.get(id_), have.get(id_)
+            if h is None:
+                found.append(f"delivery {id_} has no row (the log has it)")
+            elif w is None:
+                found.append(f"delivery {id_} has a row the log has no delivery for")
+            elif w != h:
+                fields = [c for c in _COLUMNS if getattr(w, c) != getattr(h, c)]
+                found.append(
+                    f"delivery {id_}: the row's {', '.join(fields)} differ from its "
+                    "events"
+                )
+        return found
+
+
+def _normal(row: IndexRow) -> IndexRow:
+    """A row read back with each column in the type `index_row` gives."""
+    return IndexRow(
+        id=str(row.id),
+        item_id=str(row.item_id),
+        item_version=int(row.item_version),
+        outlet=str(row.outlet),
+        position=int(row.position),
+        state=str(row.state),
+        due_us=None if row.due_us is None else int(row.due_us),
+        claimed_by=None if row.claimed_by is None else str(row.claimed_by),
+        version=int(row.version),
+    )
+
+
+class _Lost(Exception):
+    """Another process moved the tracking position first (the transaction rolls back)."""
