@@ -2246,6 +2246,21 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
     def _summaries(self) -> dict[UUID, ItemSummary]:
         return fold_summaries(self._events())
 
+    def summary(self, ref: str | UUID) -> ItemSummary:
+        """The current summary of the item `ref` names, from its own events (the log
+        is not read). Raises `ItemNotFound`."""
+        id_ = self.resolve(ref)
+        with self._guard():
+            stored = self.recorder.select_events(id_)
+            events = [
+                (0, cast(DisclosureItem.Event, self.mapper.to_domain_event(e)))
+                for e in stored
+            ]
+        found = fold_summaries(events).get(id_)
+        if found is None:
+            raise ItemNotFound(f"no item {ref} in the log")
+        return found
+
     def _ref_of(self, id_: UUID) -> str:
         first = cast(DisclosureItem, self.repository.get(id_, version=1))
         return first.ref

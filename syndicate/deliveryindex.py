@@ -27,7 +27,15 @@ update leaves the position before that event, so the next reader applies it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import (
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,8 +51,10 @@ __all__ = ["DeliveryIndex", "IndexRow", "index_row"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
-# Events folded per transaction: a long rebuild commits as it goes.
-PAGE = 500
+# Events folded per transaction (a long rebuild commits as it goes).
+PAGE = 2000
+# Deliveries kept between pages while catching up (about 2 KiB each).
+RECENT = 20_000
 _COLUMNS = (
     "id",
     "item_id",
@@ -99,19 +109,20 @@ def index_row(d: Delivery) -> IndexRow:
 class DeliveryIndex:
     """The persisted read model of a deliveries log (see the module's docstring).
 
-    `recorder` and `mapper` are the deliveries log's; `load(id, version)` reads one
-    delivery from its events (None when there is none), at `version` when given.
+    `recorder` and `mapper` are the deliveries log's; `load_many({id: version})`
+    reads deliveries from their events (at `version` when it is not None), leaving out
+    those with none.
     """
 
     def __init__(
         self,
         recorder: ApplicationRecorder,
         mapper: Mapper[UUID],
-        load: Callable[[UUID, int | None], Delivery | None],
+        load_many: Callable[[Mapping[UUID, int | None]], dict[UUID, Delivery]],
     ) -> None:
         self.recorder = recorder
         self.mapper = mapper
-        self._load = load
+        self._load_many = load_many
         datastore: Any = getattr(recorder, "datastore", None)
         self._sqlite = isinstance(datastore, SQLiteDatastore)
         self._datastore = datastore
@@ -225,6 +236,10 @@ class DeliveryIndex:
             # Beyond the log's end: the table was edited (`audit verify` says so).
             # Folding on from there would never see a new delivery: fold it again.
             return self.rebuild(on_events)
+        # Deliveries folded in earlier pages of this call, as of the last page
+        # committed: a delivery's events are close together in the log, so most of
+        # them are here and need not be read again (bounded: the oldest go first).
+        recent: OrderedDict[UUID, Delivery] = OrderedDict()
         while True:
             page = self.recorder.select_notifications(
                 start=start, limit=PAGE, inclusive_of_start=False
@@ -232,31 +247,57 @@ class DeliveryIndex:
             if not page:
                 return start
             end = page[-1].id
-            rows = self._fold(page)
+            touched = self._fold(page, recent)
+            rows = [index_row(d) for d in touched.values()]
             if not self._commit(start, end, rows):
-                start = self.position()  # another process folded it: go on from there
+                # Another process folded it: go on from there, reading afresh.
+                recent.clear()
+                start = self.position()
                 continue
+            for id_, d in touched.items():
+                recent[id_] = d
+                recent.move_to_end(id_)
+            while len(recent) > RECENT:
+                recent.popitem(last=False)
             if on_events is not None:
                 on_events(len(page))
             start = end
 
-    def _fold(self, page: Sequence[Any]) -> list[IndexRow]:
-        """The rows of the deliveries a page of notifications touched, as of its end."""
-        touched: dict[UUID, Delivery] = {}
-        for notification in page:
-            event = self.mapper.to_domain_event(notification)
-            if not isinstance(event, Delivery.Event):
+    def _fold(
+        self, page: Sequence[Any], recent: Mapping[UUID, Delivery] | None = None
+    ) -> dict[UUID, Delivery]:
+        """The deliveries a page of notifications touched, as of its end (those in
+        `recent`, as of the page before, are changed in place). The deliveries
+        planned before the page and not in `recent` are read from their events, all
+        in one statement, as they stood before the page."""
+        recent = recent or {}
+        events = [
+            e
+            for e in map(self.mapper.to_domain_event, page)
+            if isinstance(e, Delivery.Event)
+        ]
+        before: dict[UUID, int | None] = {}
+        seen: set[UUID] = set()
+        for event in events:
+            id_ = event.originator_id
+            if id_ in seen:
                 continue
+            seen.add(id_)
+            if not isinstance(event, Delivery.Planned) and id_ not in recent:
+                before[id_] = event.originator_version - 1
+        earlier = self._load_many(before) if before else {}
+        touched: dict[UUID, Delivery] = {}
+        for event in events:
             id_ = event.originator_id
             if isinstance(event, Delivery.Planned):
                 touched[id_] = cast(Delivery, event.mutate(None))
-            elif id_ in touched:
-                event.mutate(touched[id_])
-            else:
-                found = self._load(id_, event.originator_version)
-                if found is not None:
-                    touched[id_] = found
-        return [index_row(d) for d in touched.values()]
+                continue
+            current = touched.get(id_) or recent.get(id_) or earlier.get(id_)
+            if current is None:
+                continue  # no Planned event before it: nothing to fold it into
+            event.mutate(current)
+            touched[id_] = current
+        return touched
 
     def _commit(self, start: int, end: int, rows: list[IndexRow]) -> bool:
         columns = ", ".join(_COLUMNS)
@@ -391,12 +432,9 @@ class DeliveryIndex:
     def load(self, ids: Iterable[UUID]) -> list[Delivery]:
         """The deliveries with these ids, each from its events (missing ones left
         out), in the order given."""
-        found = []
-        for id_ in ids:
-            d = self._load(id_, None)
-            if d is not None:
-                found.append(d)
-        return found
+        wanted = list(ids)
+        found = self._load_many(dict.fromkeys(wanted))
+        return [found[i] for i in wanted if i in found]
 
     # -- checking (audit verify) -------------------------------------------------------
 

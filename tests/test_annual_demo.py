@@ -129,3 +129,22 @@ def test_the_demo_log_shows_the_catalogue_and_coverage_and_inspect_end_it(
     # The demo's 年报 and 制度 columns are empty; its policies have no 解读 of their own.
     assert "空白栏目" in names
     assert "政策解读" in names
+
+
+def test_status_of_one_item_is_its_rows_in_the_status_of_everything(
+    demo: CliHome,
+) -> None:
+    """`status REF` reads the deliveries read model and the item's own events;
+    `status` folds both logs. On the demo's log (reviews, bundles, erasure, whole-set
+    outlets, people who put sheets up) they agree on every row (issue 20)."""
+    from datetime import UTC
+
+    from syndicate.engine import Engine
+
+    with Engine.open(demo.home) as engine:
+        engine.fix_clock(datetime.now(UTC))  # one "now" for how long sheets waited
+        every = engine.status()
+        refs = sorted({r.ref for r in every})
+        assert len(refs) > 10
+        for ref in refs:
+            assert engine.status(ref) == [r for r in every if r.ref == ref], ref

@@ -447,7 +447,11 @@ class DeliveryOps(EngineBase):
         with store_errors():
             only = self.items.resolve(ref) if ref is not None else None
             view = self._status_view(only)
-            summaries = {s.id: s for s in self.items.items()}
+            summaries = (
+                {s.id: s for s in self.items.items()}
+                if only is None
+                else {only: self.items.summary(only)}
+            )
         refs = {id_: s.ref for id_, s in summaries.items()}
         now = self.clock()
         whole = {
