@@ -187,14 +187,25 @@ def worker(
     poll: Annotated[
         float, typer.Option("--poll", min=0.1, help="Seconds between looks for work.")
     ] = 1.0,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--outlet",
+            metavar="NAME",
+            help="Deliver only to this outlet (repeatable; default: every outlet). "
+            "For several hosts: run the file outlets' worker on the host that serves "
+            "their folder (docs/deployment.md). Every worker still plans for all.",
+        ),
+    ] = None,
 ) -> None:
     """Plan and deliver continuously until SIGTERM or Ctrl-C.
 
     Several workers may run at once, on one machine or many (PostgreSQL store); a claim
     is exclusive, and a stopped worker finishes its current attempt or gives its claim
-    back before it exits.
+    back before it exits. See docs/deployment.md for several hosts.
 
     Example: syndicate worker --poll 0.5
+    Example: syndicate worker --outlet portal --outlet feeds   # on the web host
     """
     from syndicate.engine.deliveries import StopFlag
 
@@ -211,6 +222,7 @@ def worker(
             done = run.run_worker(
                 poll=poll,
                 stop=stop,
+                outlets=only or None,
                 on_start=lambda name: typer.echo(f"worker {name} started", err=True),
                 on_round=_print_summary,
                 on_checkpoint=lambda said: typer.echo(said, err=True),

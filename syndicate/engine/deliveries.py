@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -36,6 +36,7 @@ from syndicate.domain.items import check_actor
 from syndicate.domain.lifecycle import DueKind
 from syndicate.engine._base import EngineBase, store_errors
 from syndicate.errors import InputError, ItemNotFound, Problem, SyndicateError
+from syndicate.outlets import Outlet
 from syndicate.planning import Deliveries
 from syndicate.views import OutletStatus, outlet_status
 
@@ -280,6 +281,7 @@ class DeliveryOps(EngineBase):
         on_start: Callable[[str], None] | None = None,
         on_round: Callable[[RunSummary], None] | None = None,
         on_checkpoint: Callable[[str], None] | None = None,
+        outlets: Collection[str] | None = None,
     ) -> WorkerRun:
         """Plan and deliver continuously, looking for work every `poll` seconds, until
         `stop` is set (a `StopFlag` from a signal handler, or a `threading.Event` set by
@@ -294,13 +296,19 @@ class DeliveryOps(EngineBase):
 
         A stopped worker finishes its current attempt or gives its claim back. A
         `StopFlag` reaches it at once; an `Event` is seen between deliveries.
+        `outlets`: deliver only to these configured outlets (it still plans for all):
+        on several hosts, a file outlet's worker runs where its folder is served.
+
+        Raises `InputError` for a `poll` that is not a positive number, or an outlet
+        that is not configured (field `--outlet`).
         """
         if not poll > 0:  # zero, negative or NaN: a busy loop that never looks up
             raise InputError(
                 [Problem("poll", f"must be more than 0 seconds, not {poll}")]
             )
+        chosen = self._chosen_outlets(outlets)
         flag = stop if stop is not None else StopFlag()
-        runner = self.worker("worker")
+        runner = self.worker("worker", outlets=chosen)
         total_outcomes: dict[str, int] = {}
 
         def stopping(_: int = 0) -> None:
@@ -370,6 +378,28 @@ class DeliveryOps(EngineBase):
             if isinstance(flag, StopFlag) and runner in flag._workers:
                 flag._detach(runner)
         return WorkerRun(runner.name, total_outcomes)
+
+    def _chosen_outlets(
+        self, names: Collection[str] | None
+    ) -> dict[str, Outlet] | None:
+        """The configured outlets `names` names (None: all); `InputError` (field
+        `--outlet`) for a name that is not configured."""
+        if names is None:
+            return None
+        configured = self.project.outlets
+        unknown = sorted(set(names) - set(configured))
+        if unknown or not names:
+            listed = ", ".join(repr(n) for n in unknown) or "none given"
+            raise InputError(
+                [
+                    Problem(
+                        "--outlet",
+                        f"{listed}: not an outlet in syndicate.toml (outlets: "
+                        f"{', '.join(configured) or 'none'})",
+                    )
+                ]
+            )
+        return {n: configured[n] for n in configured if n in set(names)}
 
     def _logged(self) -> int:
         """Events in both logs (items + deliveries positions)."""
