@@ -148,3 +148,24 @@ def test_status_of_one_item_is_its_rows_in_the_status_of_everything(
         assert len(refs) > 10
         for ref in refs:
             assert engine.status(ref) == [r for r in every if r.ref == ref], ref
+
+
+def test_the_read_model_check_of_verify_agrees_with_the_domain_on_the_demo_log(
+    demo: CliHome,
+) -> None:
+    """`audit verify` computes the deliveries read model's rows from the stored JSON
+    (`fold_rows`); on the demo's log (attestations, reminders, digests, relays,
+    retries) they are the rows of the domain's own fold, and the stored rows."""
+    from syndicate.deliveryindex import fold_rows, index_row
+    from syndicate.engine import Engine
+
+    with Engine.open(demo.home) as engine:
+        log = engine.deliveries
+        stored = log.recorder.select_notifications(start=1, limit=1_000_000)
+        rows = fold_rows(
+            (n.originator_id, n.originator_version, n.topic, n.state) for n in stored
+        )
+        assert rows == {str(d.id): index_row(d) for d in log.all_deliveries().values()}
+        assert {r.state for r in rows.values()} >= {"succeeded", "awaiting_attestation"}
+        log.index.catch_up()
+        assert log.index.rows() == rows

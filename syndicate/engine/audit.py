@@ -489,8 +489,15 @@ class AuditOps(EngineBase):
             reached = reachable_keys(records, keys)
             signed = [read_kept_checkpoint(f, reached) for f in kept]
             verdict = verify(reader, records, keys, signed)
-            verdict.findings += read_model_findings(self.deliveries)
+            verdict.findings += read_model_findings(
+                self.deliveries, self._sqlite_file()
+            )
             return verdict
+
+    def _sqlite_file(self) -> Path | None:
+        """The deliveries log's SQLite file (None on PostgreSQL)."""
+        store = self.project.store
+        return None if store.is_postgres else store.sqlite_path(self.deliveries.name)
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> Reindexed:
         """Rebuild the deliveries read model (`syndicate.deliveryindex`) from the log:
@@ -498,7 +505,7 @@ class AuditOps(EngineBase):
         command keeps it up to date by itself; nothing is lost by rebuilding it.
         `progress(done, total)` is told of the events folded."""
         with store_errors():
-            differed = len(read_model_findings(self.deliveries))
+            differed = len(read_model_findings(self.deliveries, self._sqlite_file()))
             total = self.deliveries.recorder.max_notification_id() or 0
             done = 0
 
