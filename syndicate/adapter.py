@@ -164,6 +164,13 @@ class Capabilities(BaseModel):
         description="The adapter renders review notices (待审核 / 已退回 / 已发布), so "
         "an internal outlet of its kind may set `review_queue = true`.",
     )
+    concurrent_sends: bool = Field(
+        default=False,
+        description="Several deliveries to one outlet may be rendered and sent at "
+        "once, from several threads, each with its own HTTP session: the adapter keeps "
+        "no state between sends that two at once could spoil. An outlet of its kind "
+        "may then set `concurrency` above 1.",
+    )
 
 
 class Operation(StrEnum):

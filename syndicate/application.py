@@ -1974,17 +1974,19 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         level: str | None = None,
         overdue: bool = False,
         agency: str | None = None,
+        only: UUID | None = None,
     ) -> list[ReviewEntry]:
         """Versions under review, oldest submission first; a policy and the 解读
         released with it are one entry (the 解读 as its `members`).
 
         `level`: only those awaiting that level (in any member). `overdue`: instead,
         urgent releases awaiting approval afterwards (each says whether it is overdue).
-        `agency`: only that agency's items.
+        `agency`: only that agency's items. `only`: only that item, as its own entry
+        (read from its own events; the log is not scanned).
         """
         now = self._now()
         with self._guard():
-            candidates = self._under_review()
+            candidates = {only} if only is not None else self._under_review()
             if len(candidates) > _LOAD_ONE_BY_ONE:  # a long queue: one pass is faster
                 items = {
                     item.id: item

@@ -38,9 +38,12 @@ import copy
 import hashlib
 import math
 import os
+import queue
 import re
 import socket
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -335,6 +338,7 @@ class Worker:
         batch_size: int = 20,
         attachments: Path | None = None,
         hold_digests: bool = True,
+        parallel_outlets: int = 1,
     ) -> None:
         if isinstance(outlets, OutletSet):
             if outlets.deliveries is not deliveries or outlets.items is not items:
@@ -364,6 +368,12 @@ class Worker:
         # Outlets with `digest_minutes` wait that long after their oldest new delivery
         # before sending (a worker); `sync` sends what is due at once.
         self.hold_digests = hold_digests
+        # How many outlets are sent to at once (`[delivery] parallel_outlets`); each
+        # outlet's own batches stay in order, one after another.
+        self.parallel_outlets = max(1, parallel_outlets)
+        # The HTTP session a thread of a batch sent at once uses (an outlet's
+        # `concurrency`); unset: the outlet's own session.
+        self._local = threading.local()
 
     def close(self) -> None:
         """Release the HTTP sessions."""
@@ -465,27 +475,60 @@ class Worker:
             if not batch:
                 break
             progressed = 0
-            for group, digest in self._groups(batch):
-                if self.stop_requested:
-                    break
-                outcomes = (
-                    self._attempt_digest(group)
-                    if digest
-                    else self._attempt_group(group)
-                    if len(group) > 1
-                    else [self.attempt(group[0].id)]
-                )
-                for outcome in outcomes:
-                    if outcome is not None:
-                        summary.count(outcome)
-                        progressed += 1
-                        if on_progress:
-                            on_progress(1)
+            for outcome in self._run_groups(list(self._groups(batch))):
+                summary.count(outcome)
+                progressed += 1
+                if on_progress:
+                    on_progress(1)
             if progressed == 0:
                 break  # everything due is held by others or throttled
         if not self.stop_requested:
             self._note_held(summary, self.clock())
         return summary
+
+    def _run_group(self, group: list[Delivery], digest: bool) -> list[str | None]:
+        if digest:
+            return self._attempt_digest(group)
+        if len(group) > 1:
+            return self._attempt_group(group)
+        return [self.attempt(group[0].id)]
+
+    def _run_groups(self, groups: list[tuple[list[Delivery], bool]]) -> Iterator[str]:
+        """Attempt `groups`, yielding each outcome as it is known. Each outlet's groups
+        run in order, one after another; up to `parallel_outlets` outlets at once (a
+        slow outlet does not hold the others up)."""
+        by_outlet: dict[str, list[tuple[list[Delivery], bool]]] = {}
+        for group, digest in groups:
+            by_outlet.setdefault(group[0].outlet, []).append((group, digest))
+        if self.parallel_outlets == 1 or len(by_outlet) == 1:
+            for group, digest in groups:
+                if self.stop_requested:
+                    return
+                yield from (o for o in self._run_group(group, digest) if o is not None)
+            return
+        done: queue.SimpleQueue[list[str | None] | None] = queue.SimpleQueue()
+
+        def one_outlet(mine: list[tuple[list[Delivery], bool]]) -> None:
+            try:
+                for group, digest in mine:
+                    if self.stop_requested:
+                        break
+                    done.put(self._run_group(group, digest))
+            finally:
+                done.put(None)  # this outlet is finished
+
+        threads = min(self.parallel_outlets, len(by_outlet))
+        with ThreadPoolExecutor(threads, thread_name_prefix="outlet") as pool:
+            futures = [pool.submit(one_outlet, mine) for mine in by_outlet.values()]
+            finished = 0
+            while finished < len(futures):
+                outcomes = done.get()
+                if outcomes is None:
+                    finished += 1
+                    continue
+                yield from (o for o in outcomes if o is not None)
+            for future in futures:
+                future.result()  # an error in a thread is raised here, as before
 
     def remind(self) -> list[ReminderSent]:
         """Remind the people who put renditions up (outlets that `Reminds`) of those
@@ -615,7 +658,9 @@ class Worker:
         delivery per claim, so a crash leaves at most one delivery unconfirmed.
         """
         digests: dict[str, list[Delivery]] = {}
-        group: list[Delivery] = []
+        # One outlet per group: an outlet's batches may then be sent several at once
+        # (its `concurrency`) and outlets side by side (`parallel_outlets`).
+        groups: dict[str, list[Delivery]] = {}
         for delivery in batch:
             outlet = self.outlets[delivery.outlet]
             if (
@@ -625,14 +670,16 @@ class Worker:
             ):
                 digests.setdefault(outlet.name, []).append(delivery)
             elif outlet.capabilities.deduplicates and not outlet.rate_per_minute:
+                group = groups.setdefault(outlet.name, [])
                 group.append(delivery)
                 if len(group) >= self.batch_size:
                     yield group, False
-                    group = []
+                    groups[outlet.name] = []
             else:
                 yield [delivery], False
-        if group:
-            yield group, False
+        for group in groups.values():
+            if group:
+                yield group, False
         for together in digests.values():
             yield together, len(together) > 1
 
@@ -824,10 +871,7 @@ class Worker:
             return [self.attempt(d.id) for d in group]
         outcomes: list[str | None] = [outcome for _, outcome in settled]
         items: ItemCache = {}
-        done: list[tuple[Delivery, str]] = []
-        for delivery, took_over in ready:
-            outcome = self._execute(delivery, took_over, items)
-            done.append((delivery, outcome))
+        done = self._execute_all(ready, items)
         # save() takes the events off the aggregates: keep them, so a conflict on one
         # delivery cannot lose the others' outcomes.
         pending = [(d, d.collect_events(), o) for d, o in done]
@@ -839,6 +883,30 @@ class Worker:
         self._retire_older_sheets(done)
         outcomes += [None if o == "released" else o for _, o in done]
         return outcomes
+
+    def _execute_all(
+        self, ready: list[tuple[Delivery, bool]], items: ItemCache
+    ) -> list[tuple[Delivery, str]]:
+        """`_execute` each claimed delivery of one outlet: one after another, or up to
+        the outlet's `concurrency` at once, each thread with its own HTTP session."""
+        if not ready:
+            return []
+        outlet = self.outlets[ready[0][0].outlet]
+        at_once = min(outlet.concurrency, len(ready))
+        if at_once <= 1:
+            return [(d, self._execute(d, took_over, items)) for d, took_over in ready]
+
+        def one(pair: tuple[Delivery, bool]) -> tuple[Delivery, str]:
+            delivery, took_over = pair
+            with self.outlet_set.borrowed_session(outlet.name) as session:
+                self._local.session = session
+                try:
+                    return delivery, self._execute(delivery, took_over, items)
+                finally:
+                    self._local.session = None
+
+        with ThreadPoolExecutor(at_once, thread_name_prefix="send") as pool:
+            return list(pool.map(one, ready))
 
     def _retire_older_sheets(self, done: list[tuple[Delivery, str]]) -> None:
         """A newer sheet replaces older ones still waiting for a person to post them:
@@ -1110,7 +1178,10 @@ class Worker:
         adapters alike.
         """
         try:
-            return adapter.deliver(rendition, self.outlet_set.session(outlet.name))
+            session = getattr(self._local, "session", None)
+            if session is None:
+                session = self.outlet_set.session(outlet.name)
+            return adapter.deliver(rendition, session)
         except Exception as exc:
             blocked = blocked_cause(exc)
             if blocked is None:

@@ -216,6 +216,9 @@ class Outlet:
     # Gather the deliveries that become due within this many minutes into one
     # message (outlets whose adapter `Digests`; docs/delivery.md).
     digest_minutes: int | None = None
+    # How many deliveries a worker sends to this outlet at once (adapters that declare
+    # `concurrent_sends`; docs/delivery.md).
+    concurrency: int = 1
     # Intranet outlets (and tests' loopback receivers) may reach loopback, private and
     # link-local addresses; every other outlet's requests are refused there (netguard).
     allow_private_network: bool = False
@@ -629,6 +632,11 @@ class OutletTable(BaseModel):
         says("must be a whole number of minutes from 1 to 1440"),
         Field(validate_default=True),
     ] = None
+    concurrency: Annotated[
+        WholeNumber | None,
+        says("must be a whole number from 1 to 32"),
+        Field(validate_default=True),
+    ] = None
 
     @classmethod
     def load(
@@ -766,6 +774,27 @@ class OutletTable(BaseModel):
             )
         return value
 
+    @field_validator("concurrency", mode="after")
+    @classmethod
+    def _at_once(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None or value == 1:
+            return value
+        if not 1 <= value <= 32:
+            raise refused("must be a whole number from 1 to 32")
+        kind = info.data.get("kind")
+        if kind is None:
+            return value
+        if not _loading(info).registry[kind].capabilities.concurrent_sends:
+            raise refused(
+                f"{kind} outlets send one delivery at a time; leave it out (or 1)"
+            )
+        if info.data.get("rate_per_minute") is not None:
+            raise refused(
+                "an outlet with a rate limit (rate_per_minute, or its kind's) sends "
+                "one at a time; leave concurrency out"
+            )
+        return value
+
     @field_validator("rate_per_minute", mode="after")
     @classmethod
     def _within_the_platforms_limit(
@@ -853,6 +882,7 @@ def _load_one(
         review_queue=valid.review_queue,
         rate_per_minute=valid.rate_per_minute,
         digest_minutes=valid.digest_minutes,
+        concurrency=valid.concurrency or 1,
         allow_private_network=valid.allow_private_network,
         written=valid.settings.written,
     )

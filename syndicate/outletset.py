@@ -20,7 +20,9 @@ whatever the outlet's settings are called. The environment is read once per outl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -230,6 +232,13 @@ class OutletSet:
             name: _outlet_session(outlet, session_factory, environment)
             for name, outlet in self.outlets.items()
         }
+        # Sessions lent to the threads of an outlet that sends several at once,
+        # kept for the next batch; made as the outlet's own session is.
+        self._spare: dict[str, list[requests.Session]] = {}
+        self._lent: list[requests.Session] = []
+        self._spare_lock = threading.Lock()
+        self._session_factory = session_factory
+        self._environment = environment
         self._adapters = {name: o.adapter() for name, o in self.outlets.items()}
         for adapter in self._adapters.values():
             if hasattr(adapter, "clock"):
@@ -245,6 +254,26 @@ class OutletSet:
         """The HTTP session of `outlet` (KeyError: not in the set)."""
         return self._sessions[outlet]
 
+    @contextmanager
+    def borrowed_session(self, outlet: str) -> Iterator[requests.Session]:
+        """An HTTP session of `outlet` for one thread of a batch sent at once (the
+        outlet's `concurrency`): guarded as its own session is, returned to a spare
+        list when done, closed with the set."""
+        with self._spare_lock:
+            spare = self._spare.setdefault(outlet, [])
+            session = spare.pop() if spare else None
+        if session is None:
+            session = _outlet_session(
+                self.outlets[outlet], self._session_factory, self._environment
+            )
+            with self._spare_lock:
+                self._lent.append(session)
+        try:
+            yield session
+        finally:
+            with self._spare_lock:
+                self._spare[outlet].append(session)
+
     def proxies(self, outlet: str, url: str) -> dict[str, str]:
         """The proxies a request of `outlet` to `url` goes through, as its session's
         transport resolves them from the environment ({}: straight to `url`, also when
@@ -258,6 +287,11 @@ class OutletSet:
         """Release the HTTP sessions."""
         for session in self._sessions.values():
             session.close()
+        with self._spare_lock:
+            for session in self._lent:
+                session.close()
+            self._lent.clear()
+            self._spare.clear()
 
     def __enter__(self) -> Self:
         return self

@@ -111,6 +111,17 @@ class DeliverySettings(ConfigTable):
     max_age_hours: WholeNumber = 72
     # The first look at a delivery an outlet confirms asynchronously (WeChat publishing).
     first_check_seconds: WholeNumber = 10
+    # How many outlets one worker sends to at the same time (1: one after another).
+    parallel_outlets: Annotated[
+        WholeNumber, says("must be a whole number from 1 to 32")
+    ] = 4
+
+    @field_validator("parallel_outlets", mode="after")
+    @classmethod
+    def _threads(cls, value: int) -> int:
+        if not 1 <= value <= 32:
+            raise refused("must be a whole number from 1 to 32")
+        return value
 
     @classmethod
     def not_a_table(cls, info: ValidationInfo) -> PydanticCustomError:

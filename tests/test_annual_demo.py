@@ -148,6 +148,17 @@ def test_status_of_one_item_is_its_rows_in_the_status_of_everything(
         assert len(refs) > 10
         for ref in refs:
             assert engine.status(ref) == [r for r in every if r.ref == ref], ref
+        scheduled = engine.scheduled()
+        for ref in sorted({s.ref for s in scheduled} | set(refs[:5])):
+            assert engine.scheduled(ref) == [s for s in scheduled if s.ref == ref]
+    # What `status --json` says is under review, per row: the same for one item
+    # (read from its own events) as in the status of everything.
+    whole = json.loads(demo.ok("status", "--json").stdout)
+    under = {r["ref"]: r["under_review"] for r in whole}
+    assert any(v is not None for v in under.values()), "the demo has reviews"
+    for ref, state in under.items():
+        rows = json.loads(demo.ok("status", ref, "--json").stdout)
+        assert {json.dumps(r["under_review"]) for r in rows} == {json.dumps(state)}
 
 
 def test_the_read_model_check_of_verify_agrees_with_the_domain_on_the_demo_log(

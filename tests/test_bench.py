@@ -33,10 +33,12 @@ def test_delivery_benchmark_compares_with_apprise_and_bare_requests(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     ratios = deliver.main(["--quick"])
-    assert set(ratios) == {"vs_apprise", "vs_bare"}
+    assert set(ratios) == {"vs_apprise", "vs_bare", "concurrent"}
     assert ratios["vs_bare"] > 0
+    assert ratios["concurrent"] > 0
     out = capsys.readouterr().out
     assert "syndicate / apprise:" in out
+    assert "at once / one at a time:" in out
 
 
 def test_portal_benchmark_reports_rebuild_speed_and_revision_ratio(

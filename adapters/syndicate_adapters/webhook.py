@@ -129,6 +129,7 @@ class WebhookAdapter(BaseAdapter[WebhookSettings]):
         retracts=True,  # item.withdrawn
         deduplicates=True,  # webhook-id is stable across retries
         review_notices=True,  # review.* events (`review_queue` outlets)
+        concurrent_sends=True,  # render and POST keep no state between sends
     )
 
     def render(self, job: DeliveryJob) -> Rendition:

@@ -120,13 +120,19 @@ class ReviewState:
         """The state of the whole log, or of the item `item` names."""
         items = engine.items
         only = items.resolve(item) if item is not None else None
+        # One item: its own entry, from its own events (a member of a bundle is its
+        # own entry then, as the flattened list below gives it anyway).
         pending = [
             e
-            for entry in items.reviews()
+            for entry in items.reviews(only=only)
             for e in (entry, *entry.members)
             if only in (None, e.item_id)
         ]
-        urgent = [e for e in items.reviews(overdue=True) if only in (None, e.item_id)]
+        urgent = [
+            e
+            for e in items.reviews(overdue=True, only=only)
+            if only in (None, e.item_id)
+        ]
         scheduled = frozenset(s.item_id for s in engine.scheduled(item))
         return cls(pending, urgent, scheduled)
 

@@ -221,6 +221,7 @@ class EngineBase:
                 max_age=timedelta(hours=settings.max_age_hours)
             ).with_first_check(settings.first_check_seconds),
             hold_digests=hold_digests,
+            parallel_outlets=settings.parallel_outlets,
         )
 
     def reader(self, outlets: Mapping[str, Outlet] | None = None) -> OutletSet:

@@ -33,7 +33,7 @@ from syndicate.audit.service import (
 from syndicate.delivery import HeldClaim, RunSummary, Worker
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.domain.items import check_actor
-from syndicate.domain.lifecycle import DueKind
+from syndicate.domain.lifecycle import DueKind, due_at
 from syndicate.engine._base import EngineBase, store_errors
 from syndicate.errors import InputError, ItemNotFound, Problem, SyndicateError
 from syndicate.outlets import Outlet
@@ -437,10 +437,15 @@ class DeliveryOps(EngineBase):
         the item `ref` names when given."""
         with store_errors():
             only = self.items.resolve(ref) if ref is not None else None
-            table = Timetable(self.items)
-            table.refresh()
+            if only is not None:
+                # One item: its own next changes, from its own events.
+                upcoming = sorted(due_at(self.items.get(only)) or [])
+            else:
+                table = Timetable(self.items)
+                table.refresh()
+                upcoming = table.upcoming()
             found = []
-            for change in table.upcoming():
+            for change in upcoming:
                 if change.kind is not DueKind.RELEASE:
                     continue
                 if only is not None and change.item_id != str(only):
