@@ -495,11 +495,16 @@ class Worker:
 
     def _run_groups(self, groups: list[tuple[list[Delivery], bool]]) -> Iterator[str]:
         """Attempt `groups`, yielding each outcome as it is known. Each outlet's groups
-        run in order, one after another; up to `parallel_outlets` outlets at once (a
-        slow outlet does not hold the others up)."""
+        run in order, one after another (outlets sharing an account: as one outlet);
+        up to `parallel_outlets` outlets at once (a slow outlet does not hold the
+        others up)."""
+        # One queue per account: outlets that send through the same account (village
+        # groups one robot tells, `Outlet.rate_key`) stay in one queue, so what one
+        # person receives (a task, then its card) is never interleaved.
         by_outlet: dict[str, list[tuple[list[Delivery], bool]]] = {}
         for group, digest in groups:
-            by_outlet.setdefault(group[0].outlet, []).append((group, digest))
+            key = self.outlets[group[0].outlet].rate_key
+            by_outlet.setdefault(key, []).append((group, digest))
         if self.parallel_outlets == 1 or len(by_outlet) == 1:
             for group, digest in groups:
                 if self.stop_requested:

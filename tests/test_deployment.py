@@ -59,12 +59,12 @@ def _hosts(tmp_path: Path, schema: str, url: str) -> tuple[Path, Path, dict[str,
 def _worker(home: Path, env: dict[str, str], *outlets: str) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "syndicate", "--home", str(home), "worker"]
     args += ["--poll", "0.2", *(f"--outlet={o}" for o in outlets)]
-    return subprocess.Popen(
-        args,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # What it says goes to a file beside the home (no pipe is left open when a
+    # test kills it).
+    with (home.parent / f"{home.name}-worker.log").open("ab") as log:
+        return subprocess.Popen(
+            args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log
+        )
 
 
 def _publish(cli: CliHome, tmp_path: Path, count: int) -> None:
