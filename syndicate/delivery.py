@@ -458,7 +458,7 @@ class Worker:
         moment ago may be missed, and then `d` is sent and superseded on the outlet by
         the newer one right after, which leaves the outlet just as right.
         """
-        newest = self._view.newest(d.item_id, d.outlet)
+        newest = self._view.newest(d.item_id, d.outlet, above=d.item_version)
         return newest if newest > d.item_version else None
 
     # -- doing ---------------------------------------------------------------------------
@@ -973,7 +973,9 @@ class Worker:
         there that takes it down: the item was withdrawn while this one waited."""
         if not outlet.digest_minutes or not _digestible(delivery):
             return False
-        newest = self._view.newest(delivery.item_id, delivery.outlet)
+        newest = self._view.newest(
+            delivery.item_id, delivery.outlet, above=delivery.item_version
+        )
         if newest <= delivery.item_version:
             return False
         newer = self._view.get(delivery_id(delivery.item_id, newest, delivery.outlet))

@@ -135,6 +135,12 @@ class DeliveryIndex:
             self._mark = f'"{schema}".deliveries_index_position'
             self._p = "%s"
         self._ready = False
+        # Deliveries this object folded, as of position `_recent_at`: a delivery's
+        # events are close together in the log, so the next catch-up finds most of
+        # the deliveries it touches here and need not read them again (bounded: the
+        # oldest go first). Valid only while no other process moved the position.
+        self._recent: OrderedDict[UUID, Delivery] = OrderedDict()
+        self._recent_at = -1
 
     # -- the tables --------------------------------------------------------------------
 
@@ -235,10 +241,9 @@ class DeliveryIndex:
             # Beyond the log's end: the table was edited (`audit verify` says so).
             # Folding on from there would never see a new delivery: fold it again.
             return self.rebuild(on_events)
-        # Deliveries folded in earlier pages of this call, as of the last page
-        # committed: a delivery's events are close together in the log, so most of
-        # them are here and need not be read again (bounded: the oldest go first).
-        recent: OrderedDict[UUID, Delivery] = OrderedDict()
+        recent = self._recent
+        if start != self._recent_at:
+            recent.clear()  # another process folded since: read afresh
         while True:
             page = self.recorder.select_notifications(
                 start=start, limit=PAGE, inclusive_of_start=False
@@ -251,6 +256,7 @@ class DeliveryIndex:
             if not self._commit(start, end, rows):
                 # Another process folded it: go on from there, reading afresh.
                 recent.clear()
+                self._recent_at = -1
                 start = self.position()
                 continue
             for id_, d in touched.items():
@@ -258,6 +264,7 @@ class DeliveryIndex:
                 recent.move_to_end(id_)
             while len(recent) > RECENT:
                 recent.popitem(last=False)
+            self._recent_at = end
             if on_events is not None:
                 on_events(len(page))
             start = end

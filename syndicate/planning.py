@@ -665,12 +665,14 @@ class DeliveryView:
         found = self.index.load(self.index.ids_in(states, outlets))
         return [d for d in found if d.outlet in outlets and d.state in states]
 
-    def newest(self, item_id: UUID, outlet: str) -> int:
+    def newest(self, item_id: UUID, outlet: str, *, above: int = 0) -> int:
         """The newest version of the item planned for `outlet` (0 when none). A
-        version the index names is believed only when its delivery is in the log."""
+        version the index names above `above` (a version the caller holds, so known
+        to be in the log) is believed only when its delivery is in the log."""
         version = self.index.newest_version(item_id, outlet)
         while (
-            version > 0 and self.log.find(delivery_id(item_id, version, outlet)) is None
+            version > above
+            and self.log.find(delivery_id(item_id, version, outlet)) is None
         ):
             version -= 1
         return version
