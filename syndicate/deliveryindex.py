@@ -28,6 +28,7 @@ update leaves the position before that event, so the next reader applies it.
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import (
     Callable,
@@ -141,6 +142,10 @@ class DeliveryIndex:
         # oldest go first). Valid only while no other process moved the position.
         self._recent: OrderedDict[UUID, Delivery] = OrderedDict()
         self._recent_at = -1
+        # One catch-up at a time in this process: a worker's outlet threads share
+        # this object, and its cache is changed in place while folding (other
+        # processes are kept apart by the compare-and-set on the position).
+        self._folding = threading.RLock()
 
     # -- the tables --------------------------------------------------------------------
 
@@ -234,7 +239,11 @@ class DeliveryIndex:
 
     def catch_up(self, on_events: Callable[[int], None] | None = None) -> int:
         """Fold the events appended since the tracking position into the rows; returns
-        the new position. `on_events(n)` is told of each page folded."""
+        the new position. `on_events(n)` is told of each page folded. Thread-safe."""
+        with self._folding:
+            return self._catch_up(on_events)
+
+    def _catch_up(self, on_events: Callable[[int], None] | None) -> int:
         self._ensure()
         start = self.position()
         if start > (self.recorder.max_notification_id() or 0):
@@ -336,13 +345,15 @@ class DeliveryIndex:
 
     def rebuild(self, on_events: Callable[[int], None] | None = None) -> int:
         """Forget every row and fold the whole log again; returns the position."""
-        self._ensure()
-        with self._transaction(commit=True) as c:
-            c.execute(self._sql("DELETE FROM {rows}"))
-            c.execute(
-                self._sql("UPDATE {mark} SET position = 0 WHERE name = ?"), (_NAME,)
-            )
-        return self.catch_up(on_events)
+        with self._folding:
+            self._ensure()
+            with self._transaction(commit=True) as c:
+                c.execute(self._sql("DELETE FROM {rows}"))
+                c.execute(
+                    self._sql("UPDATE {mark} SET position = 0 WHERE name = ?"),
+                    (_NAME,),
+                )
+            return self._catch_up(on_events)
 
     # -- asking ------------------------------------------------------------------------
 

@@ -247,6 +247,11 @@ class AuditedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         if limit is not None:
             statement += "LIMIT ? "
             params.append(limit)
+        return self._audited(statement, params)
+
+    def _audited(self, statement: str, params: Sequence[Any]) -> list[StoredEvent]:
+        """The stored events `statement` (selecting `rowid, *`) finds; a row outside
+        the audited positions is refused (`UnauditedRowError`)."""
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
             rows = c.fetchall()
@@ -283,26 +288,9 @@ class AuditedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 f"SELECT rowid, * FROM {table} WHERE originator_id IN ({marks}) "  # noqa: S608 - constant name, bound values
                 "ORDER BY originator_id, originator_version"
             )
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(statement, chunk)
-                rows = c.fetchall()
-            for row in rows:
-                if row["rowid"] < 1:
-                    refuse_unaudited(
-                        self.log_name,
-                        row["rowid"],
-                        row["originator_id"],
-                        row["originator_version"],
-                    )
-                id_ = UUID(str(self.convert_originator_id(row["originator_id"])))
-                found.setdefault(id_, []).append(
-                    StoredEvent(
-                        originator_id=id_,
-                        originator_version=row["originator_version"],
-                        topic=row["topic"],
-                        state=row["state"],
-                    )
-                )
+            for stored in self._audited(statement, chunk):
+                id_ = UUID(str(stored.originator_id))
+                found.setdefault(id_, []).append(stored)
         return found
 
     def select_notifications(

@@ -21,7 +21,7 @@ from eventsourcing.postgres import (
     PostgresProcessRecorder,
 )
 from eventsourcing.utils import retry
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from syndicate.errors import StoreError
 from syndicate.persistence import (
@@ -67,8 +67,15 @@ class AuditedPostgresApplicationRecorder(PostgresApplicationRecorder):
         if limit is not None:
             params.append(limit)
             statement += SQL(" LIMIT %s")
+        return self._audited(statement, params, prepare=True)
+
+    def _audited(
+        self, statement: SQL | Composed, params: Sequence[Any], *, prepare: bool = False
+    ) -> list[StoredEvent]:
+        """The stored events `statement` (selecting `notification_id` and the event
+        columns) finds; a row outside the audited positions is refused."""
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, params, prepare=True)
+            curs.execute(statement, params, prepare=prepare)
             rows = curs.fetchall()
         for row in rows:
             position = row["notification_id"]
@@ -109,30 +116,9 @@ class AuditedPostgresApplicationRecorder(PostgresApplicationRecorder):
             "FROM {0} WHERE originator_id = ANY(%s) "
             "ORDER BY originator_id, originator_version"
         ).format(table)
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, [list(originator_ids)])
-            rows = curs.fetchall()
         found: dict[UUID, list[StoredEvent]] = {}
-        try:
-            for row in rows:
-                position = row["notification_id"]
-                if position is None or position < 1:
-                    refuse_unaudited(
-                        self.log_name,
-                        position,
-                        row["originator_id"],
-                        row["originator_version"],
-                    )
-                found.setdefault(row["originator_id"], []).append(
-                    StoredEvent(
-                        originator_id=row["originator_id"],
-                        originator_version=row["originator_version"],
-                        topic=row["topic"],
-                        state=bytes(row["state"]),
-                    )
-                )
-        except TypeError as exc:
-            raise self._altered(exc) from None
+        for stored in self._audited(statement, [list(originator_ids)]):
+            found.setdefault(UUID(str(stored.originator_id)), []).append(stored)
         return found
 
     def _altered(self, exc: Exception) -> StoreError:

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -566,3 +567,33 @@ def _tuple(stored: Any) -> tuple[Any, int, str, bytes]:
         stored.topic,
         stored.state,
     )
+
+
+def test_threads_of_one_process_catch_up_together(rig: Rig) -> None:
+    """A worker's outlet threads share one read model: catching up from several
+    threads at once folds each event once (its cache is changed in place)."""
+    publish_some(rig, 40)
+    rig.deliveries.plan()
+    index = rig.deliveries.index
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def keep_catching_up() -> None:
+        try:
+            while not done.is_set():
+                index.catch_up()
+        except BaseException as exc:  # reported below, with the thread's error
+            errors.append(exc)
+
+    threads = [threading.Thread(target=keep_catching_up) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        rig.worker().run_until_idle()
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    index.catch_up()
+    assert index.rows() == fold_rows_of(rig.deliveries)
