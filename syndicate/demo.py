@@ -71,6 +71,9 @@ url = "{url}/syndicate"
 secret = "${{{variable}}}"
 # The demo's receiver is on 127.0.0.1; a real platform is not, so leave this out there.
 allow_private_network = true
+# Up to 4 items sent at once (a webhook keeps no state between sends; real receivers
+# take 100-300 ms to answer). docs/delivery.md, "Several at once".
+concurrency = 4
 
 # The office's review desk: a signed webhook into the portal backend's review screen
 # (the demo's receiver again). Internal, and a review queue: it gets the review notices

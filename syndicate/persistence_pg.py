@@ -108,9 +108,7 @@ class AuditedPostgresApplicationRecorder(PostgresApplicationRecorder):
         `select_events`."""
         if not originator_ids:
             return {}
-        table = SQL("{0}.{1}").format(
-            Identifier(self.datastore.schema), Identifier(self.events_table_name)
-        )
+        table = self._events_table
         statement = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state "
             "FROM {0} WHERE originator_id = ANY(%s) "
@@ -120,6 +118,13 @@ class AuditedPostgresApplicationRecorder(PostgresApplicationRecorder):
         for stored in self._audited(statement, [list(originator_ids)]):
             found.setdefault(UUID(str(stored.originator_id)), []).append(stored)
         return found
+
+    @property
+    def _events_table(self) -> Composed:
+        """The events table, schema-qualified, for a statement."""
+        return SQL("{0}.{1}").format(
+            Identifier(self.datastore.schema), Identifier(self.events_table_name)
+        )
 
     def _altered(self, exc: Exception) -> StoreError:
         """A column retyped by hand (`state` as text, ...): eventsourcing's row
@@ -155,9 +160,7 @@ class AuditedPostgresApplicationRecorder(PostgresApplicationRecorder):
     def rows_outside(self) -> list[OutsideRow]:
         """Rows the audit log never reads: no position, a position of 0 or below, or
         a position two rows share (the unique index on it was dropped)."""
-        table = SQL("{0}.{1}").format(
-            Identifier(self.datastore.schema), Identifier(self.events_table_name)
-        )
+        table = self._events_table
         statement = SQL(
             "SELECT notification_id, originator_id::text AS o, originator_version, "
             "topic, (notification_id IS NOT NULL AND notification_id > 0) AS shared "

@@ -597,3 +597,33 @@ def test_threads_of_one_process_catch_up_together(rig: Rig) -> None:
     assert errors == []
     index.catch_up()
     assert index.rows() == fold_rows_of(rig.deliveries)
+
+
+def test_reindex_and_worker_outlet_refusals_leave_the_log_unchanged(
+    tmp_path: Path,
+) -> None:
+    cli = _home(tmp_path, {})
+    cli.ok("sync")
+    items_before = cli.items()
+    with Engine.open(cli.home) as engine:
+        deliveries_before = engine.deliveries.all_deliveries()
+        end_before = engine.deliveries.recorder.max_notification_id()
+        rows_before = engine.deliveries.index.rows()
+    done = cli.ok("audit", "reindex")
+    assert "deliveries read model rebuilt: 1 delivery(ies) up to deliveries-log" in (
+        done.output
+    )
+    bad = cli("worker", "--outlet", "archive", "--outlet", "nope")
+    assert bad.exit_code == 2
+    assert "--outlet" in bad.output
+    assert "'nope': not an outlet in syndicate.toml (outlets: archive)" in bad.output
+    elsewhere = CliHome(tmp_path / "not-a-home", {})
+    missing = elsewhere("audit", "reindex")
+    assert missing.exit_code == 2
+    assert "syndicate.toml" in missing.output
+    # Rebuilding and refusing wrote no event; the rows are what they were.
+    assert cli.items() == items_before
+    with Engine.open(cli.home) as engine:
+        assert engine.deliveries.all_deliveries().keys() == deliveries_before.keys()
+        assert engine.deliveries.recorder.max_notification_id() == end_before
+        assert engine.deliveries.index.rows() == rows_before
