@@ -15,6 +15,7 @@ import html
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -852,6 +853,13 @@ def test_the_page_fits_the_screen_and_loops(
             if layout == "portrait" and shown["title"].endswith("实施方案"):
                 save_screenshot(page, tmp_path, "screen-lcd-portrait.png")
         # At the end of the loop the page asked for bundle.js, and for nothing else.
+        # The browser reports a request when it sends it; the server's thread records
+        # it a moment later: wait for that record (at most 2 s) before comparing.
+        deadline = time.monotonic() + 2
+        while not any(p.startswith("/lcd/bundle.js") for p in log):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
         asked = [p.split("?")[0] for p in log if p != "/lcd/index.html"]
         assert asked == ["/lcd/bundle.js"]
         v.settle()
