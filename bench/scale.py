@@ -35,12 +35,13 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.deliver import receiver
 from bench.publish import _contents
+from syndicate.domain.base import CHINA_TZ
 from syndicate.domain.content import ItemContent
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.engine import Engine
@@ -76,7 +77,8 @@ def build(
     with Engine.open(home, environ=env) as engine:
         for start in range(0, items, BATCH):
             count = min(BATCH, items - start)
-            changes = engine.items.publish_many(_contents(count, start), actor="bench")
+            contents = _timed(_contents(count, start), start)
+            changes = engine.items.publish_many(contents, actor="bench")
             ids += [c.item_id for c in changes]
         engine.plan()
         log = engine.deliveries
@@ -101,6 +103,27 @@ def build(
         if batch:
             log.save(*batch)
     return ids
+
+
+def _timed(contents: list[ItemContent], offset: int) -> list[ItemContent]:
+    """As a county's log has them: one item in 20 a 公示 whose window is open (30
+    days from today), one in 10 a document valid until next year. Both wait for the
+    clock: `sync` must find them without reading every item."""
+    today = datetime.now(CHINA_TZ).date()
+    out = []
+    for n, content in enumerate(contents, start=offset):
+        extra: dict[str, Any] = {}
+        if n % 20 == 0:
+            end = today + timedelta(days=30)
+            extra["notice_period"] = {"start": today, "end": end}
+        elif n % 10 == 5:
+            extra["validity"] = "in_force"
+            extra["valid_until"] = today + timedelta(days=365)
+        if extra:
+            data = content.model_dump(exclude_unset=True) | extra
+            content = ItemContent.model_validate(data)
+        out.append(content)
+    return out
 
 
 def _process(argv: list[str], env: dict[str, str]) -> float:

@@ -61,7 +61,6 @@ from syndicate.domain.lifecycle import (
     NoticePolicy,
     NoticeRefused,
     day_start,
-    due_at,
     due_changes,
     notice_problems,
 )
@@ -99,6 +98,7 @@ from syndicate.persistence import (
     store_errors,
 )
 from syndicate.sealing import KeyStore, seal, unseal
+from syndicate.timetable import Timetable
 from syndicate.views import ItemSummary, LoggedEvent, fold_summaries, logged_events
 
 __all__ = [
@@ -353,6 +353,14 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         self.guard_policy = guard or GuardPolicy.default()
         with self._guard():
             super().__init__(env)
+        # When each item's next time-driven change falls due, persisted beside the
+        # log (`syndicate.timetable`): `sync` reads only the events since.
+        self.timetable = Timetable(self.recorder, self.item_at)
+
+    def item_at(self, id_: UUID, version: int) -> DisclosureItem:
+        """Item `id_` as of its `version` (folded from its events up to it)."""
+        with self._guard():
+            return cast(DisclosureItem, self.repository.get(id_, version=version))
 
     def _guard(self) -> AbstractContextManager[None]:
         return store_errors(self.store) if self.store else nullcontext()
@@ -1366,7 +1374,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
     def due(self, until: datetime | None = None) -> list[DueChange]:
         """Every time-driven change due by `until` (default: now by the clock),
         earliest first: scheduled releases, ended windows, lapsed validity."""
-        table = Timetable(self)
+        table = self.timetable
         table.refresh()
         found = []
         for change in table.changes(until or self._now()):
@@ -1385,7 +1393,7 @@ class Disclosures(ConfiguredEnvironment, Application[UUID]):
         after_end), expire documents past `valid_until` (`Expired`). Run by `sync`
         and the worker; each change is its own event, timestamped now."""
         actor = check_actor(actor)
-        table = timetable if timetable is not None else Timetable(self)
+        table = timetable if timetable is not None else self.timetable
         table.refresh()
         now = self._now()
         changes: list[Change] = []
@@ -2473,100 +2481,3 @@ def _check_hash(value: str) -> str:
 def today_in_china(clock: Clock) -> date:
     """Today's date in China, by the given clock."""
     return clock().astimezone(CHINA_TZ).date()
-
-
-# Events after which an item's time-driven changes may differ.
-_TIME_TOPICS = tuple(
-    c.TOPIC
-    for c in (
-        DisclosureItem.Published,
-        DisclosureItem.Drafted,
-        DisclosureItem.Revised,
-        DisclosureItem.Submitted,
-        DisclosureItem.Released,
-        DisclosureItem.UrgentlyReleased,
-        DisclosureItem.Withdrawn,
-        DisclosureItem.ReleaseScheduled,
-        DisclosureItem.ScheduleCancelled,
-        DisclosureItem.NoticeEnded,
-        DisclosureItem.Repealed,
-        DisclosureItem.Expired,
-    )
-)
-# Stored JSON that gives an item a time-driven change (a window, a validity, a schedule).
-_NOTICE_MARK = b'"notice_period":{'
-_VALIDITY_MARK = b'"valid_until":"'
-_TIME_MARKS = (_NOTICE_MARK, _VALIDITY_MARK, b'"release_at":"')
-
-
-class Timetable:
-    """When each item's next time-driven change falls due, kept up to date by reading
-    only the log's new events (`refresh`); a worker keeps one and sleeps until
-    `next_at()` instead of scanning the log. Only items whose stored events mention a
-    window, a validity or a schedule are ever loaded."""
-
-    def __init__(self, items: Disclosures) -> None:
-        self.items = items
-        self.position = 0
-        # Per item ever timed: which marks its events carried (a window, a validity,
-        # a schedule), and the topic of its last event read.
-        self._marks: dict[UUID, set[bytes]] = {}
-        self._last: dict[UUID, str] = {}
-        self._next: dict[UUID, list[DueChange]] = {}
-
-    def refresh(self) -> None:
-        """Catch up with the log. An item whose last event settled everything its
-        events ever asked of the clock (withdrawn; its window ended and it never had
-        a validity or a schedule; expired and never had a window) is not loaded."""
-        touched: set[UUID] = set()
-        for notification in self.items._notifications(
-            topics=_TIME_TOPICS, start=self.position
-        ):
-            id_ = notification.originator_id
-            state = bytes(notification.state)
-            found = {mark for mark in _TIME_MARKS if mark in state}
-            if found or id_ in self._marks:
-                self._marks.setdefault(id_, set()).update(found)
-                self._last[id_] = notification.topic
-                touched.add(id_)
-            # Only what was read: an event stored meanwhile is read next time.
-            self.position = max(self.position, notification.id)
-        for id_ in touched:
-            if self._settled(id_):
-                self._next.pop(id_, None)
-                continue
-            item = cast(DisclosureItem, self.items.repository.get(id_))
-            due = due_at(item)
-            if due:
-                self._next[id_] = due
-            else:
-                self._next.pop(id_, None)
-
-    def _settled(self, id_: UUID) -> bool:
-        last, marks = self._last[id_], self._marks[id_]
-        if last == DisclosureItem.Withdrawn.TOPIC:
-            return True
-        if last == DisclosureItem.NoticeEnded.TOPIC:
-            return marks <= {_NOTICE_MARK}
-        if last == DisclosureItem.Expired.TOPIC:
-            return marks <= {_VALIDITY_MARK}
-        return False
-
-    def due(self, now: datetime) -> list[UUID]:
-        """Items with a change due by `now`, the earliest first."""
-        ready = [(c[0].at, id_) for id_, c in self._next.items() if c[0].at <= now]
-        return [id_ for _, id_ in sorted(ready)]
-
-    def changes(self, until: datetime) -> list[DueChange]:
-        """Every change due by `until`, earliest first."""
-        return sorted(
-            c for found in self._next.values() for c in found if c.at <= until
-        )
-
-    def upcoming(self) -> list[DueChange]:
-        """Every change still to come, earliest first."""
-        return sorted(c for found in self._next.values() for c in found)
-
-    def next_at(self) -> datetime | None:
-        """When the next change falls due (None: nothing waits)."""
-        return min((c[0].at for c in self._next.values()), default=None)

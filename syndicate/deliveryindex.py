@@ -18,11 +18,8 @@ What a row holds is derived, never trusted on its own:
   worker skip it: `audit verify` folds the log and compares every row and the tracking
   position (`differences`), and names each row that differs.
 
-Catching up is exactly once and safe with several processes: the rows of a page of
-events and the new tracking position are written in one transaction that first moves
-the position from the value it read (compare and set); a process that loses the race
-rolls back and reads again. A process killed between a delivery event and the row
-update leaves the position before that event, so the next reader applies it.
+Catching up is exactly once and safe with several processes (`syndicate.readmodel`:
+a page's rows and the new tracking position in one compare-and-set transaction).
 """
 
 from __future__ import annotations
@@ -34,24 +31,20 @@ from collections.abc import (
     Callable,
     Collection,
     Iterable,
-    Iterator,
     Mapping,
     Sequence,
 )
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper
-from eventsourcing.sqlite import SQLiteDatastore
 
 from syndicate.domain.deliveries import Delivery, DeliveryState
+from syndicate.readmodel import TrackedRows, compare_rows, micros
 
 __all__ = ["DeliveryIndex", "IndexRow", "Undecodable", "fold_rows", "index_row"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 # Events folded per transaction (a long rebuild commits as it goes).
 PAGE = 2000
 # Deliveries kept between pages while catching up (about 2 KiB each).
@@ -68,10 +61,6 @@ _COLUMNS = (
     "version",
 )
 _NAME = "deliveries"
-
-
-def _micros(at: datetime | None) -> int | None:
-    return None if at is None else (at - _EPOCH) // _US
 
 
 class IndexRow(NamedTuple):
@@ -100,13 +89,13 @@ def index_row(d: Delivery) -> IndexRow:
         outlet=d.outlet,
         position=d.position,
         state=d.state.value,
-        due_us=_micros(d.due_from),
+        due_us=micros(d.due_from),
         claimed_by=d.claimed_by if d.state is DeliveryState.CLAIMED else None,
         version=d.version,
     )
 
 
-class DeliveryIndex:
+class DeliveryIndex(TrackedRows):
     """The persisted read model of a deliveries log (see the module's docstring).
 
     `recorder` and `mapper` are the deliveries log's; `load_many({id: version})`
@@ -114,28 +103,22 @@ class DeliveryIndex:
     those with none.
     """
 
+    names = (
+        ("delivery_index", "delivery_index_position"),
+        ("deliveries_index", "deliveries_index_position"),
+    )
+    columns = _COLUMNS
+    mark_name = _NAME
+
     def __init__(
         self,
         recorder: ApplicationRecorder,
         mapper: Mapper[UUID],
         load_many: Callable[[Mapping[UUID, int | None]], dict[UUID, Delivery]],
     ) -> None:
-        self.recorder = recorder
+        super().__init__(recorder)
         self.mapper = mapper
         self._load_many = load_many
-        datastore: Any = getattr(recorder, "datastore", None)
-        self._sqlite = isinstance(datastore, SQLiteDatastore)
-        self._datastore = datastore
-        if self._sqlite:
-            self._rows = "delivery_index"
-            self._mark = "delivery_index_position"
-            self._p = "?"
-        else:
-            schema = str(datastore.schema).replace('"', '""')
-            self._rows = f'"{schema}".deliveries_index'
-            self._mark = f'"{schema}".deliveries_index_position'
-            self._p = "%s"
-        self._ready = False
         # Deliveries this object folded, as of position `_recent_at`: a delivery's
         # events are close together in the log, so the next catch-up finds most of
         # the deliveries it touches here and need not read them again (bounded: the
@@ -147,25 +130,9 @@ class DeliveryIndex:
         # processes are kept apart by the compare-and-set on the position).
         self._folding = threading.RLock()
 
-    # -- the tables --------------------------------------------------------------------
-
-    def _sql(self, text: str) -> str:
-        return (
-            text.replace("{rows}", self._rows)
-            .replace("{mark}", self._mark)
-            .replace("?", self._p)
-        )
-
-    @contextmanager
-    def _transaction(self, *, commit: bool) -> Iterator[Any]:
-        with self._datastore.transaction(commit=commit) as cursor:
-            yield cursor
-
-    def create(self) -> None:
-        """Create the tables (and indexes) if they do not exist."""
-        big = "INTEGER" if self._sqlite else "BIGINT"
-        prefix = "delivery_index" if self._sqlite else "deliveries_index"
-        statements = [
+    def schema(self, big: str) -> list[str]:
+        prefix = self.index_prefix
+        return [
             "CREATE TABLE IF NOT EXISTS {rows} (id TEXT PRIMARY KEY, "
             "item_id TEXT NOT NULL, item_version INTEGER NOT NULL, "
             f"outlet TEXT NOT NULL, position {big} NOT NULL, state TEXT NOT NULL, "
@@ -176,66 +143,9 @@ class DeliveryIndex:
             "(item_id, outlet, item_version)",
             f"CREATE INDEX IF NOT EXISTS {prefix}_outlet ON {{rows}} (outlet, position)",
             f"CREATE INDEX IF NOT EXISTS {prefix}_state ON {{rows}} (state)",
-            f"CREATE TABLE IF NOT EXISTS {{mark}} (name TEXT PRIMARY KEY, "
-            f"position {big} NOT NULL)",
         ]
-        with self._transaction(commit=True) as c:
-            for statement in statements:
-                c.execute(self._sql(statement))
-            c.execute(
-                self._sql(
-                    "INSERT INTO {mark} (name, position) VALUES (?, 0) "
-                    "ON CONFLICT (name) DO NOTHING"
-                ),
-                (_NAME,),
-            )
-        self._ready = True
-
-    def exists(self) -> bool:
-        """Whether the tables are there."""
-        with self._transaction(commit=False) as c:
-            if self._sqlite:
-                c.execute(
-                    "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' "
-                    "AND name IN ('delivery_index', 'delivery_index_position')"
-                )
-                return int(c.fetchone()["n"]) == 2
-            c.execute(
-                "SELECT (to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL) "
-                "AS there",
-                (self._rows, self._mark),
-            )
-            return bool(c.fetchone()["there"])
-
-    def _ensure(self) -> None:
-        if self._ready:
-            return
-        if self.exists():
-            self._ready = True
-            with self._transaction(commit=False) as c:
-                c.execute(
-                    self._sql("SELECT position FROM {mark} WHERE name = ?"), (_NAME,)
-                )
-                if c.fetchone() is not None:
-                    return
-        try:
-            self.create()
-        except Exception:
-            # Another process created them this instant (PostgreSQL refuses a second
-            # concurrent CREATE); they are there now, or the error is real.
-            if not self.exists():
-                raise
-            self.create()
 
     # -- keeping up --------------------------------------------------------------------
-
-    def position(self) -> int:
-        """The deliveries-log position the rows are folded up to."""
-        self._ensure()
-        with self._transaction(commit=False) as c:
-            c.execute(self._sql("SELECT position FROM {mark} WHERE name = ?"), (_NAME,))
-            row = c.fetchone()
-        return int(row["position"]) if row is not None else 0
 
     def catch_up(self, on_events: Callable[[int], None] | None = None) -> int:
         """Fold the events appended since the tracking position into the rows; returns
@@ -246,7 +156,7 @@ class DeliveryIndex:
     def _catch_up(self, on_events: Callable[[int], None] | None) -> int:
         self._ensure()
         start = self.position()
-        if start > (self.recorder.max_notification_id() or 0):
+        if self.beyond_log(start):
             # Beyond the log's end: the table was edited (`audit verify` says so).
             # Folding on from there would never see a new delivery: fold it again.
             return self.rebuild(on_events)
@@ -262,7 +172,7 @@ class DeliveryIndex:
             end = page[-1].id
             touched = self._fold(page, recent)
             rows = [index_row(d) for d in touched.values()]
-            if not self._commit(start, end, rows):
+            if not self.commit_page(start, end, rows):
                 # Another process folded it: go on from there, reading afresh.
                 recent.clear()
                 self._recent_at = -1
@@ -314,86 +224,54 @@ class DeliveryIndex:
             touched[id_] = current
         return touched
 
-    def _commit(self, start: int, end: int, rows: list[IndexRow]) -> bool:
-        columns = ", ".join(_COLUMNS)
-        marks = ", ".join("?" for _ in _COLUMNS)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
-        upsert = self._sql(
-            f"INSERT INTO {{rows}} ({columns}) VALUES ({marks}) "  # noqa: S608 - constant names; values are parameters
-            f"ON CONFLICT (id) DO UPDATE SET {updates}"
-        )
-        try:
-            with self._transaction(commit=True) as c:
-                c.execute(
-                    self._sql(
-                        "UPDATE {mark} SET position = ? WHERE name = ? AND position = ?"
-                    ),
-                    (end, _NAME, start),
-                )
-                if self._changed(c) != 1:
-                    raise _Lost
-                if rows:
-                    c.executemany(upsert, [r.as_tuple() for r in rows])
-        except _Lost:
-            return False
-        return True
-
-    def _changed(self, cursor: Any) -> int:
-        if self._sqlite:
-            return int(cursor.sqlite_cursor.rowcount)
-        return int(cursor.rowcount)
-
     def rebuild(self, on_events: Callable[[int], None] | None = None) -> int:
         """Forget every row and fold the whole log again; returns the position."""
         with self._folding:
-            self._ensure()
-            with self._transaction(commit=True) as c:
-                c.execute(self._sql("DELETE FROM {rows}"))
-                c.execute(
-                    self._sql("UPDATE {mark} SET position = 0 WHERE name = ?"),
-                    (_NAME,),
-                )
+            self.reset()
             return self._catch_up(on_events)
 
     # -- asking ------------------------------------------------------------------------
 
     def _ids(self, where: str, params: Sequence[Any], order: str = "") -> list[UUID]:
-        self._ensure()
-        with self._transaction(commit=False) as c:
-            query = f"SELECT id FROM {{rows}} WHERE {where}{order}"  # noqa: S608 - constant names; values are parameters
-            c.execute(self._sql(query), params)
-            return [UUID(str(r["id"])) for r in c.fetchall()]
+        query = f"SELECT id FROM {{rows}} WHERE {where}{order}"  # noqa: S608 - constant names; values are parameters
+        return [UUID(str(r["id"])) for r in self.select(query, params)]
 
-    def _outlets(self, outlets: Collection[str] | None) -> tuple[str, list[str]]:
-        if outlets is None:
-            return "", []
-        names = sorted(outlets)
-        if not names:
-            return " AND 1 = 0", []
-        return f" AND outlet IN ({', '.join('?' for _ in names)})", names
+    def _ids_on(
+        self, where: str, params: Sequence[Any], outlets: Collection[str] | None
+    ) -> list[UUID]:
+        """Ids of the rows `where` selects (on `outlets`), in items-log order. The
+        outlets are filtered here, not in the statement: given both, SQLite's planner
+        walks the outlet index (every delivery the outlet ever had) rather than the
+        few rows `where` selects (20 ms at 60,000 deliveries, against 0.05 ms)."""
+        query = (
+            f"SELECT id, outlet FROM {{rows}} WHERE {where} "  # noqa: S608 - constant names; values are parameters
+            "ORDER BY position, item_version, outlet"
+        )
+        found = self.select(query, params)
+        wanted = None if outlets is None else set(outlets)
+        return [
+            UUID(str(r["id"]))
+            for r in found
+            if wanted is None or str(r["outlet"]) in wanted
+        ]
 
     def due_ids(
         self, now: datetime, outlets: Collection[str] | None = None
     ) -> list[UUID]:
         """Deliveries a worker may claim at `now` (on `outlets`), in items-log order."""
-        only, names = self._outlets(outlets)
-        return self._ids(
-            f"due_us IS NOT NULL AND due_us <= ?{only}",
-            [_micros(now), *names],
-            " ORDER BY position, item_version, outlet",
+        return self._ids_on(
+            "due_us IS NOT NULL AND due_us <= ?", [micros(now)], outlets
         )
 
     def ids_in(
         self, states: Iterable[DeliveryState], outlets: Collection[str] | None = None
     ) -> list[UUID]:
-        """Deliveries in one of `states` (on `outlets`)."""
+        """Deliveries in one of `states` (on `outlets`), in items-log order."""
         wanted = sorted(s.value for s in states)
-        only, names = self._outlets(outlets)
-        return self._ids(
-            f"state IN ({', '.join('?' for _ in wanted)}){only}",
-            [*wanted, *names],
-            " ORDER BY position, item_version, outlet",
-        )
+        if not wanted:
+            return []
+        where = f"state IN ({', '.join('?' for _ in wanted)})"
+        return self._ids_on(where, wanted, outlets)
 
     def ids_of(self, item_id: UUID, outlet: str | None = None) -> list[UUID]:
         """The deliveries of one item (on one outlet)."""
@@ -406,16 +284,9 @@ class DeliveryIndex:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return self._ids("id LIKE ? ESCAPE '\\'", [escaped + "%"])
 
-    def _one(self, statement: str, params: Sequence[Any]) -> Any:
-        self._ensure()
-        with self._transaction(commit=False) as c:
-            c.execute(self._sql(statement), params)
-            row = c.fetchone()
-        return None if row is None else row["v"]
-
     def newest_version(self, item_id: UUID, outlet: str) -> int:
         """The newest item version planned for (item, outlet); 0 when none."""
-        found = self._one(
+        found = self.one(
             "SELECT max(item_version) AS v FROM {rows} WHERE item_id = ? AND outlet = ?",
             [str(item_id), outlet],
         )
@@ -425,7 +296,7 @@ class DeliveryIndex:
         """The delivery planned at the furthest items-log position on `outlet`
         (`done`: among those on the outlet), or None."""
         state = " AND state IN ('succeeded', 'attested')" if done else ""
-        found = self._one(
+        found = self.one(
             "SELECT id AS v FROM {rows} WHERE outlet = ?"  # noqa: S608 - constant names; values are parameters
             f"{state} ORDER BY position DESC, item_version DESC LIMIT 1",
             [outlet],
@@ -434,17 +305,16 @@ class DeliveryIndex:
 
     def furthest_position(self, outlet: str) -> int:
         """The furthest items-log position planned on `outlet`; 0 when none."""
-        found = self._one(
+        found = self.one(
             "SELECT max(position) AS v FROM {rows} WHERE outlet = ?", [outlet]
         )
         return int(found or 0)
 
     def outlets(self) -> set[str]:
         """Every outlet that has deliveries."""
-        self._ensure()
-        with self._transaction(commit=False) as c:
-            c.execute(self._sql("SELECT DISTINCT outlet FROM {rows}"))
-            return {str(r["outlet"]) for r in c.fetchall()}
+        return {
+            str(r["outlet"]) for r in self.select("SELECT DISTINCT outlet FROM {rows}")
+        }
 
     def load(self, ids: Iterable[UUID]) -> list[Delivery]:
         """The deliveries with these ids, each from its events (missing ones left
@@ -455,49 +325,23 @@ class DeliveryIndex:
 
     # -- checking (audit verify) -------------------------------------------------------
 
-    def snapshot(self) -> tuple[int, dict[str, IndexRow]]:
-        """The tracking position and every row as stored, read at one instant (one
-        read transaction; on PostgreSQL a repeatable-read one)."""
-        self._ensure()
-        columns = ", ".join(_COLUMNS)
-        with self._transaction(commit=False) as c:
-            if not self._sqlite:
-                c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            c.execute(self._sql("SELECT position FROM {mark} WHERE name = ?"), (_NAME,))
-            mark = c.fetchone()
-            c.execute(self._sql(f"SELECT {columns} FROM {{rows}}"))  # noqa: S608 - constant names
-            stored = c.fetchall()
-        out = {}
-        for r in stored:
-            # As read: a value of another type (written by hand) simply differs.
-            row = IndexRow._make(r.values() if isinstance(r, dict) else r)
-            out[str(row.id)] = row
-        return (int(mark["position"]) if mark is not None else 0), out
+    def stored(self) -> tuple[int, dict[str, IndexRow]]:
+        """The tracking position and every row as stored, read at one instant."""
+        upto, stored = self.snapshot()
+        # As read: a value of another type (written by hand) simply differs.
+        rows = (IndexRow._make(r) for r in stored)
+        return upto, {str(row.id): row for row in rows}
 
     def rows(self) -> dict[str, IndexRow]:
         """Every row as stored."""
-        return self.snapshot()[1]
+        return self.stored()[1]
 
     def differences(self, fold: Callable[[int], Mapping[str, IndexRow]]) -> list[str]:
         """How the stored rows differ from the log, one line each. `fold(upto)` gives
         the row of every delivery of the log folded up to the tracking position
         `upto` (`fold_rows`, or `index_row` of each delivery of a domain fold)."""
-        upto, have = self.snapshot()
-        want = fold(upto)
-        found = []
-        for id_ in sorted(set(want) | set(have)):
-            w, h = want.get(id_), have.get(id_)
-            if h is None:
-                found.append(f"delivery {id_} has no row (the log has it)")
-            elif w is None:
-                found.append(f"delivery {id_} has a row the log has no delivery for")
-            elif w != h:
-                fields = [c for c in _COLUMNS if getattr(w, c) != getattr(h, c)]
-                found.append(
-                    f"delivery {id_}: the row's {', '.join(fields)} differ from its "
-                    "events"
-                )
-        return found
+        upto, have = self.stored()
+        return compare_rows(fold(upto), have, "delivery", _COLUMNS)
 
 
 # -- the rows straight from stored events (for `audit verify`) ----------------------------
@@ -545,7 +389,7 @@ class Undecodable(Exception):
 
 
 def _at(text: Any) -> int:
-    return (datetime.fromisoformat(str(text)) - _EPOCH) // _US
+    return cast(int, micros(datetime.fromisoformat(str(text))))
 
 
 def _fields(topic: str, state: bytes) -> dict[str, Any]:
@@ -643,7 +487,3 @@ def fold_rows(
         )
         rows[row.id] = row
     return rows
-
-
-class _Lost(Exception):
-    """Another process moved the tracking position first (the transaction rolls back)."""

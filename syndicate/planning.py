@@ -649,9 +649,6 @@ class DeliveryView:
         """The delivery with this id as stored now, or None."""
         return self.log.find(id_)
 
-    def __contains__(self, id_: object) -> bool:
-        return isinstance(id_, UUID) and self.log.find(id_) is not None
-
     def due(self, now: datetime, outlets: Collection[str]) -> list[Delivery]:
         """Deliveries on `outlets` a worker may claim at `now`, in items-log order
         (each checked against its events: a row is only a hint)."""

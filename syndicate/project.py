@@ -1146,6 +1146,7 @@ class Project:
                 project.deliveries(items, create_tables=True, outlets={}) as log,
             ):
                 log.index.create()  # the deliveries read model's tables
+                items.timetable.create()  # and the items' timetable
             if keys:
                 project.ensure_keys()
         return project, created

@@ -150,7 +150,7 @@ def test_a_process_that_lost_the_race_folds_nothing_twice(rig: Rig) -> None:
     stale = [index_row(d) for d in a._fold(page).values()]
     end = b.catch_up()
     assert end > start
-    assert a._commit(start, page[-1].id, stale) is False  # refused: B moved it
+    assert a.commit_page(start, page[-1].id, stale) is False  # refused: B moved it
     assert a.position() == end
     assert a.rows() == fold_rows_of(rig.deliveries)
 
@@ -159,14 +159,15 @@ def test_a_process_that_lost_the_race_folds_nothing_twice(rig: Rig) -> None:
 
 
 @contextmanager
-def raw(project: Project) -> Iterator[Any]:
-    """A connection to the home's deliveries store, as an insider with the database."""
+def raw(project: Project, log: str = "Deliveries") -> Iterator[Any]:
+    """A connection to the store of the home's `log`, as an insider with the
+    database."""
     if project.store.is_postgres:
         with psycopg.connect(PG_URL, autocommit=True) as pg:
             pg.execute(f'SET search_path TO "{project.store.schema}"')
             yield pg
         return
-    lite = sqlite3.connect(project.store.sqlite_path("Deliveries"))
+    lite = sqlite3.connect(project.store.sqlite_path(log))
     try:
         with lite:
             yield lite
@@ -303,7 +304,7 @@ DYING_SYNC = textwrap.dedent(
 
     limit = int(sys.argv[2])
     calls = [0]
-    commit = DeliveryIndex._commit
+    commit = DeliveryIndex.commit_page
 
     def dying(self, start, end, rows):
         calls[0] += 1
@@ -311,7 +312,7 @@ DYING_SYNC = textwrap.dedent(
             os._exit(137)  # the events are stored; their rows never will be
         return commit(self, start, end, rows)
 
-    DeliveryIndex._commit = dying
+    DeliveryIndex.commit_page = dying
     with Engine.open(sys.argv[1]) as engine:
         engine.sync()
     """

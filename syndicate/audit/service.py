@@ -21,6 +21,7 @@ from uuid import UUID
 from eventsourcing.persistence import PersistenceError
 
 from syndicate.adapter import WitnessedCheckpoint, Witnesses
+from syndicate.application import Disclosures
 from syndicate.audit.consistency import Row, Witnessed, check
 from syndicate.audit.log import (
     Finding,
@@ -50,6 +51,7 @@ from syndicate.outlets import Outlet
 from syndicate.persistence import scrub
 from syndicate.planning import Deliveries
 from syndicate.project import Project
+from syndicate.readmodel import notifications
 from syndicate.signing import (
     Checkpoint,
     KeyFileError,
@@ -60,6 +62,7 @@ from syndicate.signing import (
     rotation_of,
     write_signer_file,
 )
+from syndicate.timetable import TIME_TOPICS, TimeRow, expected_rows
 
 __all__ = [
     "auto_checkpoint",
@@ -70,6 +73,7 @@ __all__ = [
     "record_checkpoint",
     "repair",
     "rotate_key",
+    "timetable_findings",
     "witnessed_checkpoints",
 ]
 
@@ -134,6 +138,43 @@ def read_model_findings(
     return [
         Finding("read-model", f"deliveries read model: {line}{fix}") for line in lines
     ]
+
+
+def timetable_findings(items: Disclosures) -> list[Finding]:
+    """Where the items' timetable (`syndicate.timetable`) differs from the items log:
+    a tracking position beyond the log's end, and each row that is missing, extra or
+    not what folding the log up to that position gives (kind "read-model")."""
+    table = items.timetable
+    if not table.exists():
+        return []
+    upto = table.position()
+    end = items.recorder.max_notification_id() or 0
+    fix = "; `syndicate audit reindex` rebuilds it from the log"
+    if upto > end:
+        return [
+            Finding(
+                "read-model",
+                f"timetable: its tracking position {upto} is beyond the end of the "
+                f"items log ({end}): the table was edited{fix}",
+            )
+        ]
+
+    def fold(position: int) -> dict[str, TimeRow]:
+        found = notifications(items.recorder, stop=position, topics=TIME_TOPICS)
+        return expected_rows(found, items.item_at)
+
+    try:
+        lines = table.differences(fold)
+    except Exception as exc:  # an event edited so it no longer reads back
+        # As for the deliveries read model: only the error's type.
+        return [
+            Finding(
+                "read-model",
+                "timetable: not compared, the items log does not fold "
+                f"({type(exc).__name__})",
+            )
+        ]
+    return [Finding("read-model", f"timetable: {line}{fix}") for line in lines]
 
 
 def _stored(
@@ -385,16 +426,20 @@ def _witness(project: Project, store: AuditStore) -> list[tuple[str, str]]:
     """Publish every checkpoint on the outlets that witness them (portal, feeds): each
     outlet's name and "" or why it refused (a checkpoint not signed by the key valid
     for it: the outlet publishes nothing then, and the command goes on)."""
+    outlets, _ = project.outlets_for_reading()
+    witnesses = {
+        name: adapter
+        for name, outlet in outlets.items()
+        if isinstance(adapter := outlet.adapter(), Witnesses)
+    }
+    if not witnesses:
+        return []  # nobody to give them to: every checkpoint need not be read
     witnessed = _witnessed(store)
     if witnessed is None:
         return []
     notes, public_key = witnessed
-    outlets, _ = project.outlets_for_reading()
     done: list[tuple[str, str]] = []
-    for name, outlet in outlets.items():
-        adapter = outlet.adapter()
-        if not isinstance(adapter, Witnesses):
-            continue
+    for name, adapter in witnesses.items():
         try:
             adapter.witness(notes, public_key)
         except ValueError as exc:  # a checkpoint the outlet refuses to vouch for

@@ -110,14 +110,16 @@ def _print_verdict(verdict: Verdict, as_json: bool) -> None:
 
 
 def reindex_command(ctx: typer.Context) -> None:
-    """Rebuild the deliveries read model from the deliveries log.
+    """Rebuild the read models (deliveries, timetable) from the logs.
 
     Workers and `status` read a table of one row per delivery (what is due, the newest
-    version per item and outlet) kept beside the deliveries log and caught up with the
-    events appended since they last looked, instead of folding the whole log at every
-    start. Every command keeps it up to date by itself. Rebuild it when `audit verify`
-    reports a read-model finding (someone edited the table), or to start afresh;
-    nothing is lost: it is folded from the log again. Workers may keep running.
+    version per item and outlet) kept beside the deliveries log, and `sync` a
+    timetable of the items waiting for the clock (公示 ends, scheduled releases,
+    validity) kept beside the items log; each is caught up with the events appended
+    since it was last read, instead of folding the whole log at every start. Every
+    command keeps them up to date by itself. Rebuild them when `audit verify` reports
+    a read-model finding (someone edited a table), or to start afresh; nothing is
+    lost: they are folded from the logs again. Workers may keep running.
 
     Example: syndicate audit reindex
     """
@@ -126,13 +128,15 @@ def reindex_command(ctx: typer.Context) -> None:
     with (
         cli_errors(),
         open_engine(ctx) as engine,
-        progress_bar("folding the deliveries log") as advance,
+        progress_bar("folding the logs") as advance,
     ):
         done = engine.reindex(advance)
     fixed = f"; {done.differed} row(s) differed before" if done.differed else ""
     typer.echo(
         f"deliveries read model rebuilt: {done.rows} delivery(ies) up to deliveries-log "
-        f"position {done.position}{fixed}"
+        f"position {done.position}\n"
+        f"timetable rebuilt: {done.timetable_rows} item(s) ever timed, up to items-log "
+        f"position {done.timetable_position}{fixed}"
     )
 
 

@@ -76,6 +76,7 @@ from syndicate.audit.service import (
     read_model_findings,
     record_checkpoint,
     rotate_key,
+    timetable_findings,
 )
 from syndicate.audit.store import CheckpointRecord
 from syndicate.audit.trail import TrailRow
@@ -263,12 +264,16 @@ class ExportResult:
 @dataclass(frozen=True)
 class Reindexed:
     """What `reindex` did: the deliveries read model folded from the log up to
-    `position`, with one row per delivery (`rows`); `differed`: how many rows the
-    old one had wrong or missing (what `verify_log` reported)."""
+    `position`, with one row per delivery (`rows`); the timetable folded from the
+    items log up to `timetable_position`, with one row per item ever timed
+    (`timetable_rows`); `differed`: how many rows the old ones had wrong or missing
+    (what `verify_log` reported)."""
 
     position: int
     rows: int
     differed: int
+    timetable_position: int = 0
+    timetable_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -492,6 +497,7 @@ class AuditOps(EngineBase):
             verdict.findings += read_model_findings(
                 self.deliveries, self._sqlite_file()
             )
+            verdict.findings += timetable_findings(self.items)
             return verdict
 
     def _sqlite_file(self) -> Path | None:
@@ -506,7 +512,10 @@ class AuditOps(EngineBase):
         `progress(done, total)` is told of the events folded."""
         with store_errors():
             differed = len(read_model_findings(self.deliveries, self._sqlite_file()))
-            total = self.deliveries.recorder.max_notification_id() or 0
+            differed += len(timetable_findings(self.items))
+            total = (self.deliveries.recorder.max_notification_id() or 0) + (
+                self.items.recorder.max_notification_id() or 0
+            )
             done = 0
 
             def advance(n: int) -> None:
@@ -517,7 +526,18 @@ class AuditOps(EngineBase):
 
             position = self.deliveries.index.rebuild(advance)
             rows = len(self.deliveries.index.rows())
-        return Reindexed(position=position, rows=rows, differed=differed)
+            # The timetable reads only the items log's time-relevant events.
+            timed = self.items.timetable.rebuild(advance)
+            timed_rows = len(self.items.timetable.stored()[1])
+            if progress is not None:
+                progress(total, total)
+        return Reindexed(
+            position=position,
+            rows=rows,
+            differed=differed,
+            timetable_position=timed,
+            timetable_rows=timed_rows,
+        )
 
     def export_log(self, out: Path) -> ExportResult:
         """Write the audit log for an auditor into `out` (a new or empty directory):

@@ -329,7 +329,7 @@ class DeliveryOps(EngineBase):
             erased_at = -math.inf
             # When each item's next time-driven change is due, kept up to date from
             # the log's new events only: a round looks at the items due, not the log.
-            timetable = Timetable(self.items)
+            timetable = self.items.timetable
             stopping()
             while not runner.stop_requested:
                 self.advance(timetable)
@@ -441,7 +441,7 @@ class DeliveryOps(EngineBase):
                 # One item: its own next changes, from its own events.
                 upcoming = sorted(due_at(self.items.get(only)) or [])
             else:
-                table = Timetable(self.items)
+                table = self.items.timetable
                 table.refresh()
                 upcoming = table.upcoming()
             found = []

@@ -1,0 +1,300 @@
+"""Rows kept beside an event log with the log position they are folded up to.
+
+A read model answers a question about a log (which deliveries are due, which items
+wait for the clock) without folding the whole log at every start. `TrackedRows` is
+what the read models share: their tables, in the same store as the log (the log's
+SQLite file, or the home's PostgreSQL schema), and their tracking position.
+
+Catching up is exactly once and safe with several processes: a page's rows and the
+new tracking position are written in one transaction that first moves the position
+from the value it read (compare and set, `commit_page`); a process that loses the
+race rolls back and reads again. A process killed between a log event and the row
+update leaves the position before that event, so the next reader applies it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.sqlite import SQLiteDatastore
+
+from syndicate.errors import StoreError
+
+__all__ = ["TrackedRows", "compare_rows", "from_micros", "micros", "notifications"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def micros(at: datetime | None) -> int | None:
+    """Microseconds since 1970 (UTC) of `at` (None stays None)."""
+    return None if at is None else (at - _EPOCH) // _US
+
+
+def from_micros(value: int, tz: Any = UTC) -> datetime:
+    """The moment `micros` gave `value`, in `tz` (the latest moment Python can hold in
+    `tz` when it is beyond that: a date stored as "never")."""
+    try:
+        return (_EPOCH + value * _US).astimezone(tz)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=tz)
+
+
+def notifications(
+    recorder: ApplicationRecorder,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    topics: Sequence[str] = (),
+    page: int = 2000,
+) -> Iterator[Any]:
+    """The log's stored notifications after `start` (up to `stop`, of `topics`), in
+    log order, read `page` at a time."""
+    while stop is None or start < stop:
+        found = recorder.select_notifications(
+            start=start, limit=page, stop=stop, topics=topics, inclusive_of_start=False
+        )
+        if not found:
+            return
+        yield from found
+        start = found[-1].id
+
+
+def compare_rows(
+    want: Mapping[str, Any], have: Mapping[str, Any], what: str, columns: Sequence[str]
+) -> list[str]:
+    """How the stored rows `have` differ from the rows `want` the log gives (both by
+    key, `what` naming a key's kind, e.g. "delivery"), one line each."""
+    found = []
+    for key in sorted(set(want) | set(have)):
+        w, h = want.get(key), have.get(key)
+        if h is None:
+            found.append(f"{what} {key} has no row (its events ask for one)")
+        elif w is None:
+            found.append(f"{what} {key} has a row its events do not ask for")
+        elif w != h:
+            fields = [c for c in columns if getattr(w, c) != getattr(h, c)]
+            found.append(
+                f"{what} {key}: the row's {', '.join(fields)} differ from its events"
+            )
+    return found
+
+
+class _Lost(Exception):
+    """Another process moved the tracking position first (the transaction rolls back)."""
+
+
+class TrackedRows:
+    """The tables of one read model of the log `recorder` records: `names` gives the
+    rows' and the tracking position's table names on SQLite and on PostgreSQL (there
+    in the recorder's schema); `columns` the rows' columns, the first the key;
+    `schema(big)` the CREATE statements with `{rows}` and `{mark}` for the names and
+    `big` for a 64-bit integer type."""
+
+    #: (rows, mark) on SQLite; (rows, mark) on PostgreSQL.
+    names: tuple[tuple[str, str], tuple[str, str]]
+    columns: tuple[str, ...]
+    #: The name of the tracking position's row.
+    mark_name: str
+
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self.recorder = recorder
+        datastore: Any = getattr(recorder, "datastore", None)
+        self._sqlite = isinstance(datastore, SQLiteDatastore)
+        self._datastore = datastore
+        (lite_rows, lite_mark), (pg_rows, pg_mark) = self.names
+        # A log kept in memory (eventsourcing's POPO recorder, never a home's) has no
+        # tables: the read model says so when it is used, not when the log is made.
+        self._unsupported = not self._sqlite and not hasattr(datastore, "schema")
+        if self._sqlite or self._unsupported:
+            self._rows, self._mark, self._p = lite_rows, lite_mark, "?"
+            self._bare = (lite_rows, lite_mark)
+        else:
+            schema = str(datastore.schema).replace('"', '""')
+            self._rows = f'"{schema}".{pg_rows}'
+            self._mark = f'"{schema}".{pg_mark}'
+            self._p = "%s"
+            self._bare = (pg_rows, pg_mark)
+        self._ready = False
+
+    def schema(self, big: str) -> list[str]:
+        """The CREATE statements of the rows' table and its indexes."""
+        raise NotImplementedError
+
+    @property
+    def index_prefix(self) -> str:
+        """What the rows' index names start with (unique within the store)."""
+        return self._bare[0]
+
+    # -- the tables --------------------------------------------------------------------
+
+    def _sql(self, text: str) -> str:
+        return (
+            text.replace("{rows}", self._rows)
+            .replace("{mark}", self._mark)
+            .replace("?", self._p)
+        )
+
+    @contextmanager
+    def _transaction(self, *, commit: bool) -> Iterator[Any]:
+        with self._datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    def create(self) -> None:
+        """Create the tables (and indexes) if they do not exist."""
+        big = "INTEGER" if self._sqlite else "BIGINT"
+        statements = [
+            *self.schema(big),
+            f"CREATE TABLE IF NOT EXISTS {{mark}} (name TEXT PRIMARY KEY, "
+            f"position {big} NOT NULL)",
+        ]
+        with self._transaction(commit=True) as c:
+            for statement in statements:
+                c.execute(self._sql(statement))
+            c.execute(
+                self._sql(
+                    "INSERT INTO {mark} (name, position) VALUES (?, 0) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
+                (self.mark_name,),
+            )
+        self._ready = True
+
+    def exists(self) -> bool:
+        """Whether the tables are there."""
+        if self._unsupported:
+            return False
+        with self._transaction(commit=False) as c:
+            if self._sqlite:
+                c.execute(
+                    "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' "
+                    "AND name IN (?, ?)",
+                    self._bare,
+                )
+                return int(c.fetchone()["n"]) == 2
+            c.execute(
+                "SELECT (to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL) "
+                "AS there",
+                (self._rows, self._mark),
+            )
+            return bool(c.fetchone()["there"])
+
+    def _ensure(self) -> None:
+        if self._ready:
+            return
+        if self._unsupported:
+            raise StoreError(
+                f"{type(self).__name__} needs a log stored in SQLite or PostgreSQL "
+                "(this one is kept in memory)"
+            )
+        if self.exists():
+            self._ready = True
+            with self._transaction(commit=False) as c:
+                c.execute(
+                    self._sql("SELECT position FROM {mark} WHERE name = ?"),
+                    (self.mark_name,),
+                )
+                if c.fetchone() is not None:
+                    return
+        try:
+            self.create()
+        except Exception:
+            # Another process created them this instant (PostgreSQL refuses a second
+            # concurrent CREATE); they are there now, or the error is real.
+            if not self.exists():
+                raise
+            self.create()
+
+    def position(self) -> int:
+        """The log position the rows are folded up to."""
+        self._ensure()
+        with self._transaction(commit=False) as c:
+            c.execute(
+                self._sql("SELECT position FROM {mark} WHERE name = ?"),
+                (self.mark_name,),
+            )
+            row = c.fetchone()
+        return int(row["position"]) if row is not None else 0
+
+    def beyond_log(self, position: int) -> bool:
+        """Whether `position` lies beyond the log's end (the position was edited)."""
+        return position > (self.recorder.max_notification_id() or 0)
+
+    def commit_page(self, start: int, end: int, rows: Sequence[Sequence[Any]]) -> bool:
+        """Move the tracking position from `start` to `end` and upsert `rows` (values
+        in `columns` order), in one transaction; False (nothing written) when the
+        position was not `start` any more (another process folded the page)."""
+        columns = ", ".join(self.columns)
+        marks = ", ".join("?" for _ in self.columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns[1:])
+        upsert = self._sql(
+            f"INSERT INTO {{rows}} ({columns}) VALUES ({marks}) "  # noqa: S608 - constant names; values are parameters
+            f"ON CONFLICT ({self.columns[0]}) DO UPDATE SET {updates}"
+        )
+        try:
+            with self._transaction(commit=True) as c:
+                c.execute(
+                    self._sql(
+                        "UPDATE {mark} SET position = ? WHERE name = ? AND position = ?"
+                    ),
+                    (end, self.mark_name, start),
+                )
+                if self._changed(c) != 1:
+                    raise _Lost
+                if rows:
+                    c.executemany(upsert, [tuple(r) for r in rows])
+        except _Lost:
+            return False
+        return True
+
+    def _changed(self, cursor: Any) -> int:
+        if self._sqlite:
+            return int(cursor.sqlite_cursor.rowcount)
+        return int(cursor.rowcount)
+
+    def reset(self) -> None:
+        """Forget every row; the tracking position goes back to 0."""
+        self._ensure()
+        with self._transaction(commit=True) as c:
+            c.execute(self._sql("DELETE FROM {rows}"))
+            c.execute(
+                self._sql("UPDATE {mark} SET position = 0 WHERE name = ?"),
+                (self.mark_name,),
+            )
+
+    # -- asking ------------------------------------------------------------------------
+
+    def select(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows `query` (with `{rows}` for the table, `?` for parameters) finds."""
+        self._ensure()
+        with self._transaction(commit=False) as c:
+            c.execute(self._sql(query), params)
+            return list(c.fetchall())
+
+    def one(self, query: str, params: Sequence[Any] = ()) -> Any:
+        """Column `v` of the first row `query` finds (None when none)."""
+        found = self.select(query, params)
+        return found[0]["v"] if found else None
+
+    def snapshot(self) -> tuple[int, list[tuple[Any, ...]]]:
+        """The tracking position and every row as stored (values in `columns` order),
+        read at one instant (one read transaction; on PostgreSQL a repeatable-read
+        one)."""
+        self._ensure()
+        columns = ", ".join(self.columns)
+        with self._transaction(commit=False) as c:
+            if not self._sqlite:
+                c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            c.execute(
+                self._sql("SELECT position FROM {mark} WHERE name = ?"),
+                (self.mark_name,),
+            )
+            mark = c.fetchone()
+            c.execute(self._sql(f"SELECT {columns} FROM {{rows}}"))  # noqa: S608 - constant names
+            stored = c.fetchall()
+        rows = [tuple(r.values() if isinstance(r, dict) else r) for r in stored]
+        return (int(mark["position"]) if mark is not None else 0), rows
