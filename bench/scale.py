@@ -155,6 +155,8 @@ def measure(
     """Medians (s) of one revision's sync and of status REF, as processes and in
     this process; and the first command after the build (`first sync`)."""
     penv = {**os.environ, **env}
+    # As an installed package runs (see bench.startup): with its byte code.
+    penv.pop("PYTHONDONTWRITEBYTECODE", None)
     base = [*SYNDICATE, "--home", str(home)]
     timings: dict[str, list[float]] = {
         "sync (process)": [],

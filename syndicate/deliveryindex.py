@@ -155,10 +155,11 @@ class DeliveryIndex(TrackedRows):
 
     def _catch_up(self, on_events: Callable[[int], None] | None) -> int:
         self._ensure()
-        start = self.position()
-        if self.beyond_log(start):
-            # Beyond the log's end: the table was edited (`audit verify` says so).
-            # Folding on from there would never see a new delivery: fold it again.
+        start = self.start()
+        if start is None:
+            # Beyond the log's end, or not a number: the table was edited (`audit
+            # verify` says so). Folding on from there would never see a new
+            # delivery: fold it again.
             return self.rebuild(on_events)
         recent = self._recent
         if start != self._recent_at:
@@ -176,7 +177,10 @@ class DeliveryIndex(TrackedRows):
                 # Another process folded it: go on from there, reading afresh.
                 recent.clear()
                 self._recent_at = -1
-                start = self.position()
+                again = self.start()
+                if again is None:
+                    return self.rebuild(on_events)
+                start = again
                 continue
             for id_, d in touched.items():
                 recent[id_] = d

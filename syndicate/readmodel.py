@@ -14,7 +14,7 @@ update leaves the position before that event, so the next reader applies it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +24,14 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from syndicate.errors import StoreError
 
-__all__ = ["TrackedRows", "compare_rows", "from_micros", "micros", "notifications"]
+__all__ = [
+    "TrackedRows",
+    "UnreadablePosition",
+    "compare_rows",
+    "from_micros",
+    "micros",
+    "notifications",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -88,6 +95,19 @@ class _Lost(Exception):
     """Another process moved the tracking position first (the transaction rolls back)."""
 
 
+class UnreadablePosition(Exception):
+    """The tracking position is not a number (the table was edited by hand)."""
+
+
+def _position(row: Any) -> int:
+    if row is None:
+        return 0
+    value = row["position"]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UnreadablePosition("the tracking position is not a number")
+    return value
+
+
 class TrackedRows:
     """The tables of one read model of the log `recorder` records: `names` gives the
     rows' and the tracking position's table names on SQLite and on PostgreSQL (there
@@ -126,6 +146,11 @@ class TrackedRows:
         raise NotImplementedError
 
     @property
+    def table_names(self) -> tuple[str, str]:
+        """The rows' and the tracking position's table names (unqualified)."""
+        return self._bare
+
+    @property
     def index_prefix(self) -> str:
         """What the rows' index names start with (unique within the store)."""
         return self._bare[0]
@@ -144,8 +169,10 @@ class TrackedRows:
         with self._datastore.transaction(commit=commit) as cursor:
             yield cursor
 
-    def create(self) -> None:
-        """Create the tables (and indexes) if they do not exist."""
+    def create(self, *, restart: bool = False) -> None:
+        """Create the tables (and indexes) if they do not exist; with `restart`, the
+        tracking position goes back to 0 (one of the tables was missing: rows folded
+        before it was dropped cannot be trusted to be there)."""
         big = "INTEGER" if self._sqlite else "BIGINT"
         statements = [
             *self.schema(big),
@@ -162,26 +189,37 @@ class TrackedRows:
                 ),
                 (self.mark_name,),
             )
+            if restart:
+                c.execute(
+                    self._sql("UPDATE {mark} SET position = 0 WHERE name = ?"),
+                    (self.mark_name,),
+                )
         self._ready = True
 
-    def exists(self) -> bool:
-        """Whether the tables are there."""
+    def present(self) -> tuple[bool, bool]:
+        """Whether the rows' table and the tracking position's table are there."""
         if self._unsupported:
-            return False
+            return False, False
         with self._transaction(commit=False) as c:
             if self._sqlite:
                 c.execute(
-                    "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' "
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
                     "AND name IN (?, ?)",
                     self._bare,
                 )
-                return int(c.fetchone()["n"]) == 2
+                names = {str(r["name"]) for r in c.fetchall()}
+                return self._bare[0] in names, self._bare[1] in names
             c.execute(
-                "SELECT (to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL) "
-                "AS there",
+                "SELECT to_regclass(%s) IS NOT NULL AS rows, "
+                "to_regclass(%s) IS NOT NULL AS mark",
                 (self._rows, self._mark),
             )
-            return bool(c.fetchone()["there"])
+            found = c.fetchone()
+            return bool(found["rows"]), bool(found["mark"])
+
+    def exists(self) -> bool:
+        """Whether the tables are there."""
+        return all(self.present())
 
     def _ensure(self) -> None:
         if self._ready:
@@ -191,7 +229,8 @@ class TrackedRows:
                 f"{type(self).__name__} needs a log stored in SQLite or PostgreSQL "
                 "(this one is kept in memory)"
             )
-        if self.exists():
+        present = self.present()
+        if all(present):
             self._ready = True
             with self._transaction(commit=False) as c:
                 c.execute(
@@ -200,34 +239,56 @@ class TrackedRows:
                 )
                 if c.fetchone() is not None:
                     return
+        # One table of the two dropped: fold from the start (with only the rows
+        # gone, going on from the old position would leave every earlier row out).
+        restart = any(present)
         try:
-            self.create()
+            self.create(restart=restart)
         except Exception:
             # Another process created them this instant (PostgreSQL refuses a second
             # concurrent CREATE); they are there now, or the error is real.
             if not self.exists():
                 raise
-            self.create()
+            self.create(restart=restart)
 
     def position(self) -> int:
-        """The log position the rows are folded up to."""
+        """The log position the rows are folded up to (`UnreadablePosition` when it
+        is not a number)."""
         self._ensure()
         with self._transaction(commit=False) as c:
             c.execute(
                 self._sql("SELECT position FROM {mark} WHERE name = ?"),
                 (self.mark_name,),
             )
-            row = c.fetchone()
-        return int(row["position"]) if row is not None else 0
+            return _position(c.fetchone())
 
     def beyond_log(self, position: int) -> bool:
         """Whether `position` lies beyond the log's end (the position was edited)."""
         return position > (self.recorder.max_notification_id() or 0)
 
-    def commit_page(self, start: int, end: int, rows: Sequence[Sequence[Any]]) -> bool:
+    def start(self) -> int | None:
+        """Where to fold on from: the tracking position, or None when it cannot be
+        trusted (not a number, or beyond the log's end: it was edited by hand) and the
+        rows must be folded from the start."""
+        try:
+            position = self.position()
+        except UnreadablePosition:
+            return None
+        return None if self.beyond_log(position) else position
+
+    def commit_page(
+        self,
+        start: int,
+        end: int,
+        rows: Sequence[Sequence[Any]],
+        still: Callable[[Any], bool] | None = None,
+    ) -> bool:
         """Move the tracking position from `start` to `end` and upsert `rows` (values
         in `columns` order), in one transaction; False (nothing written) when the
-        position was not `start` any more (another process folded the page)."""
+        position was not `start` any more (another process folded the page), or when
+        `still(cursor)`, asked once the position row is locked, says the stored rows
+        the page was folded from have changed meanwhile (a rebuild that came back to
+        the same position)."""
         columns = ", ".join(self.columns)
         marks = ", ".join("?" for _ in self.columns)
         updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns[1:])
@@ -244,6 +305,8 @@ class TrackedRows:
                     (end, self.mark_name, start),
                 )
                 if self._changed(c) != 1:
+                    raise _Lost
+                if still is not None and not still(c):
                     raise _Lost
                 if rows:
                     c.executemany(upsert, [tuple(r) for r in rows])
@@ -297,4 +360,4 @@ class TrackedRows:
             c.execute(self._sql(f"SELECT {columns} FROM {{rows}}"))  # noqa: S608 - constant names
             stored = c.fetchall()
         rows = [tuple(r.values() if isinstance(r, dict) else r) for r in stored]
-        return (int(mark["position"]) if mark is not None else 0), rows
+        return _position(mark), rows

@@ -115,7 +115,8 @@ class TimeRow(NamedTuple):
         found = []
         for kind, column in _KIND_COLUMNS:
             at = getattr(self, column)
-            if at is not None:
+            # A value edited to another type is no time (verify names the row).
+            if isinstance(at, int) and not isinstance(at, bool):
                 when = from_micros(at, CHINA_TZ)
                 found.append(DueChange(when, kind, self.item_id, self.ref or ""))
         return sorted(found)
@@ -195,6 +196,18 @@ def expected_rows(notifications: Iterable[Any], load: Loader) -> dict[str, TimeR
     }
 
 
+def _ids(rows: Iterable[TimeRow]) -> list[UUID]:
+    """The rows' item ids (a row whose id was edited into something else is left
+    out; verify names it)."""
+    found = []
+    for r in rows:
+        try:
+            found.append(UUID(str(r.item_id)))
+        except ValueError:
+            continue
+    return found
+
+
 class Timetable(TrackedRows):
     """The persisted timetable of an items log (see the module's docstring):
     `recorder` is the log's, `load(id, version)` reads an item from its events."""
@@ -235,8 +248,8 @@ class Timetable(TrackedRows):
                 self._memory = expected_rows(found, self._load)
                 return self.recorder.max_notification_id() or 0
             self._ensure()
-            start = self.position()
-            if self.beyond_log(start):
+            start = self.start()
+            if start is None:
                 # The position was edited: folding on from there would miss changes.
                 self.reset()
                 start = 0
@@ -250,21 +263,38 @@ class Timetable(TrackedRows):
                 if not page:
                     return start
                 end = page[-1].id
-                known = self._marks_of_items({UUID(str(n.originator_id)) for n in page})
+                ids = {UUID(str(n.originator_id)) for n in page}
+                known = self._marks_of_items(ids)
                 seen = _scan(page, known.__contains__)
                 rows = [
                     time_row(id_, version, bits | known.get(id_, 0), last, self._load)
                     for id_, (bits, last, version) in seen.items()
                 ]
-                if not self.commit_page(start, end, rows):
-                    start = self.position()  # another process folded it
+
+                def unchanged(
+                    cursor: Any, ids: set[UUID] = ids, known: dict[UUID, int] = known
+                ) -> bool:
+                    # The rows were folded from `known`: a rebuild that came back to
+                    # this position meanwhile may have other rows (ABA).
+                    return self._marks_of_items(ids, cursor) == known
+
+                if not self.commit_page(start, end, rows, unchanged):
+                    # Another process folded it (or rebuilt meanwhile): read on
+                    # from where it is now.
+                    again = self.start()
+                    if again is None:
+                        self.reset()
+                    start = again or 0
                     continue
                 if on_events is not None:
                     on_events(len(page))
                 start = end
 
-    def _marks_of_items(self, ids: Iterable[UUID]) -> dict[UUID, int]:
-        """The stored marks of those of `ids` that have a row."""
+    def _marks_of_items(
+        self, ids: Iterable[UUID], cursor: Any = None
+    ) -> dict[UUID, int]:
+        """The stored marks of those of `ids` that have a row (read with `cursor`,
+        inside its transaction, when given)."""
         wanted = sorted(str(i) for i in ids)
         found: dict[UUID, int] = {}
         for at in range(0, len(wanted), _CHUNK):
@@ -273,8 +303,15 @@ class Timetable(TrackedRows):
                 "SELECT item_id, marks FROM {rows} WHERE item_id IN "  # noqa: S608 - constant names; values are parameters
                 f"({', '.join('?' for _ in chunk)})"
             )
-            for r in self.select(query, chunk):
-                found[UUID(str(r["item_id"]))] = int(r["marks"])
+            if cursor is None:
+                got = self.select(query, chunk)
+            else:
+                cursor.execute(self._sql(query), chunk)
+                got = cursor.fetchall()
+            for r in got:
+                marks = r["marks"]
+                # A value edited to another type: no marks (verify names the row).
+                found[UUID(str(r["item_id"]))] = marks if isinstance(marks, int) else 0
         return found
 
     def rebuild(self, on_events: Callable[[int], None] | None = None) -> int:
@@ -308,8 +345,13 @@ class Timetable(TrackedRows):
         ]
 
     def due(self, now: datetime) -> list[UUID]:
-        """Items with a change due by `now`, the earliest first."""
-        return [UUID(r.item_id) for r in self._waiting(now)]
+        """Items with a change due by `now`, the earliest first (a row whose id was
+        edited into something else is left out; verify names it)."""
+        return _ids(self._waiting(now))
+
+    def waiting(self) -> list[UUID]:
+        """Items with a change still to come, the earliest first."""
+        return _ids(self._waiting())
 
     def changes(self, until: datetime) -> list[DueChange]:
         """Every change due by `until`, earliest first."""
@@ -327,7 +369,9 @@ class Timetable(TrackedRows):
             found = waiting[0].next_us if waiting else None
         else:
             found = self.one("SELECT min(next_us) AS v FROM {rows}")
-        return None if found is None else from_micros(int(found), CHINA_TZ)
+        if not isinstance(found, int) or isinstance(found, bool):
+            return None  # none, or a value edited to another type (verify names it)
+        return from_micros(found, CHINA_TZ)
 
     # -- checking (audit verify) -------------------------------------------------------
 

@@ -593,7 +593,7 @@ def test_time_driven_changes_survive_kill_9_of_sync_at_random_points(
     def receiver(
         request: BaseHTTPRequestHandler, body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
-        time_module.sleep(0.01)  # keep the worker busy enough for kills to land
+        time_module.sleep(0.03)  # keep the worker busy enough for kills to land
         received.append((request.path.strip("/"), body))
         return 204, {}, b""
 
@@ -651,7 +651,7 @@ def test_time_driven_changes_survive_kill_9_of_sync_at_random_points(
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-                time_module.sleep(rng.uniform(0.4, 1.5))
+                time_module.sleep(rng.uniform(0.3, 1.3))
                 if process.poll() is None:
                     process.kill()
                     kills += 1
@@ -676,7 +676,7 @@ def test_time_driven_changes_survive_kill_9_of_sync_at_random_points(
                 for key, count in counts.items():
                     if key[1] in ("NoticeEnded", "Released", "Expired"):
                         assert count == 1, key  # never twice, whatever was killed
-        assert kills >= 10, "most kills must land while sync runs"
+        assert kills >= 10, f"most kills must land while sync runs ({kills} of 20)"
         # A write cut short leaves its temporary copy in the portal's state folder,
         # never in the web root, and the next delivery clears it.
         assert not list((home / "outlets" / "portal").rglob(".tmp-*"))

@@ -17,11 +17,13 @@ from uuid import UUID
 import pytest
 
 from syndicate.application import Disclosures
+from syndicate.audit.service import timetable_findings
 from syndicate.domain.base import CHINA_TZ
 from syndicate.domain.lifecycle import DueKind, due_at
 from syndicate.engine import Engine
 from syndicate.errors import SyndicateError
 from syndicate.project import Project
+from syndicate.readmodel import notifications
 from syndicate.testing import FixedClock
 from syndicate.timetable import TIME_TOPICS, Timetable, expected_rows
 from tests.clihome import CliHome
@@ -49,9 +51,8 @@ def clock_of(engine: Engine) -> FixedClock:
     return clock
 
 
-def expected(engine: Engine) -> dict[str, Any]:
+def expected(items: Disclosures) -> dict[str, Any]:
     """Every row as folding the whole items log from the start gives it."""
-    items = engine.items
     return expected_rows(items._notifications(topics=TIME_TOPICS), items.item_at)
 
 
@@ -124,7 +125,7 @@ def test_the_rows_follow_a_month_of_random_changes(engine: Engine) -> None:
         assert table.position() == max(
             (n.id for n in items._notifications(topics=TIME_TOPICS)), default=0
         )
-        assert table.stored()[1] == expected(engine), f"step {step}: {action}"
+        assert table.stored()[1] == expected(engine.items), f"step {step}: {action}"
         assert table.due(clock.now) == brute_force_due(engine, clock.now)
     assert any(r.next_us is not None for r in table.stored()[1].values())
     kinds = {c.kind for c in table.upcoming()}
@@ -161,7 +162,7 @@ def test_sync_reads_only_the_events_appended_since(
     assert sorted(e for _, e in ended.timed) == ["NoticeEnded"] * 3
     assert min(starts) >= before
     assert items.timetable.due(clock_of(engine).now) == []
-    assert items.timetable.stored()[1] == expected(engine)
+    assert items.timetable.stored()[1] == expected(engine.items)
 
 
 def test_killed_between_an_event_and_its_row_the_next_reader_applies_it(
@@ -172,7 +173,7 @@ def test_killed_between_an_event_and_its_row_the_next_reader_applies_it(
     change = items.publish(numbered(1, notice_period=window), actor=ACTOR)
     items.timetable.refresh()
 
-    def dying(self: Timetable, start: int, end: int, rows: Any) -> bool:
+    def dying(self: Timetable, start: int, end: int, *rest: Any) -> bool:
         raise KeyboardInterrupt  # the process stops before the rows are written
 
     items.publish(numbered(2, notice_period=window), actor=ACTOR)
@@ -188,7 +189,7 @@ def test_killed_between_an_event_and_its_row_the_next_reader_applies_it(
         timed = again.sync().timed
         assert len(timed) == 2
         assert {ref for ref, _ in timed} == {numbered(1).ref, numbered(2).ref}
-        assert again.items.timetable.stored()[1] == expected(again)
+        assert again.items.timetable.stored()[1] == expected(again.items)
         assert again.items.get(change.item_id).notice_over
 
 
@@ -328,7 +329,7 @@ def test_an_old_home_builds_the_timetable_on_first_use(
         assert table.exists()
         [row] = table.stored()[1].values()
         assert row.notice_end_us is not None
-        assert table.stored()[1] == expected(engine)
+        assert table.stored()[1] == expected(engine.items)
 
 
 def test_a_log_kept_in_memory_still_advances() -> None:
@@ -346,3 +347,139 @@ def test_a_log_kept_in_memory_still_advances() -> None:
         assert [c.event for c in items.advance()] == ["NoticeEnded"]
         assert items.get(change.item_id).notice_over
         assert items.timetable.next_at() is None
+
+
+# -- found by a hostile review -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("dropped", ["rows", "mark"])
+def test_dropping_one_of_the_tables_folds_again_from_the_start(
+    engine: Engine, environ: dict[str, str], dropped: str
+) -> None:
+    """With only the rows gone, going on from the old position would leave every
+    earlier item out: no window would ever end. Verify names the missing table; the
+    next command folds the log from the start."""
+    items = engine.items
+    window = {"start": "2026-06-01", "end": "2026-06-05"}
+    change = items.publish(numbered(1, notice_period=window), actor=ACTOR)
+    table = items.timetable
+    table.refresh()
+    name = table.table_names[0 if dropped == "rows" else 1]
+    with table._transaction(commit=True) as c:
+        c.execute(table._sql("DROP TABLE {" + dropped + "}"))
+    [finding] = timetable_findings(items)
+    assert f"its table {name} is missing" in finding.message
+    clock = clock_of(engine)
+    clock.now = datetime(2026, 6, 6, 1, tzinfo=CHINA_TZ)
+    with Engine.open(engine.project.home, environ=environ, clock=clock) as again:
+        assert [c.event for c in again.items.advance()] == ["NoticeEnded"]
+        assert again.items.get(change.item_id).notice_over
+        assert timetable_findings(again.items) == []
+
+
+def test_rows_for_no_item_neither_stop_sync_nor_record_anything(
+    engine: Engine,
+) -> None:
+    """An insider adds rows due now for an item that does not exist and for an id
+    that is not one: the real item's window still ends, and nothing else happens."""
+    items = engine.items
+    window = {"start": "2026-06-01", "end": "2026-06-05"}
+    change = items.publish(numbered(1, notice_period=window), actor=ACTOR)
+    table = items.timetable
+    table.refresh()
+    with table._transaction(commit=True) as c:
+        for forged in ("00000000-0000-0000-0000-00000000000f", "not-an-id"):
+            c.execute(
+                table._sql(
+                    "INSERT INTO {rows} VALUES (?, 1, 1, 'x', 'X/1', 0, NULL, NULL, 0)"
+                ),
+                (forged,),
+            )
+    clock_of(engine).now = datetime(2026, 6, 6, 1, tzinfo=CHINA_TZ)
+    assert [c.ref for c in items.due()] == [numbered(1).ref]
+    assert engine.scheduled() == []
+    result = engine.sync()
+    assert [(ref, event) for ref, event in result.timed] == [
+        (numbered(1).ref, "NoticeEnded")
+    ]
+    assert items.get(change.item_id).notice_over
+    found = timetable_findings(items)
+    assert len(found) == 2
+    assert all("has a row its events do not ask for" in f.message for f in found)
+
+
+def test_a_position_that_is_not_a_number_is_a_finding_and_is_folded_again(
+    tmp_path: Path,
+) -> None:
+    """SQLite keeps what is written whatever the column's type: a tracking position
+    edited to text is a finding of verify (no traceback), and the next command, or
+    `audit reindex`, folds the log again. Both read models."""
+    cli = _home(tmp_path, {})
+    cli.ok("sync")
+    project = Project.load(cli.home, {})
+    with raw(project) as conn:
+        conn.execute("UPDATE timetable_position SET position = 'abc'")
+    with raw_store(project) as conn:
+        conn.execute("UPDATE delivery_index_position SET position = 'abc'")
+    verified = cli("audit", "verify")
+    assert verified.exit_code == 1
+    assert "Traceback" not in verified.output
+    assert "timetable: its tracking position is not a number" in verified.output
+    assert (
+        "deliveries read model: its tracking position is not a number"
+        in verified.output
+    )
+    rebuilt = cli.ok("audit", "reindex")
+    assert "2 row(s) differed before" in rebuilt.output
+    assert cli("audit", "verify").exit_code == 0
+    with raw(project) as conn:
+        conn.execute("UPDATE timetable_position SET position = 'abc'")
+    cli.ok("sync")  # folds it again by itself
+    assert cli("audit", "verify").exit_code == 0
+
+
+def test_a_rebuild_that_comes_back_to_the_same_position_voids_a_fold(
+    tmp_path: Path,
+) -> None:
+    """A worker folds a page from the rows it read; meanwhile `audit reindex` empties
+    the table and folds back to exactly the worker's position (ABA). The worker's
+    compare-and-set would pass; the marks it folded from are checked again inside
+    the same transaction, so it reads again instead of writing rows that leave the
+    released window out."""
+    project, _ = Project.init(tmp_path / "home", environ={}, keys=False, review=True)
+    clock = FixedClock(START)
+    with project.disclosures(clock=clock) as items:
+        window = {"start": "2026-06-01", "end": "2026-06-12"}
+        change = items.publish(numbered(1, notice_period=window), actor=ACTOR)
+        worker = Timetable(items.recorder, items.item_at)
+        reindex = Timetable(items.recorder, items.item_at)
+        caught_up = worker.refresh()
+        pending = items.get(change.item_id).pending
+        assert pending is not None
+        items.approve(
+            change.item_id,
+            level=pending.next_level or "",
+            content_hash=pending.review_hash,
+            actor="李四",
+        )  # `Released`: its stored state carries no window of its own
+        read = worker._marks_of_items
+        raced = []
+
+        def interleaved(ids: Any, cursor: Any = None) -> dict[UUID, int]:
+            if cursor is None and not raced:
+                raced.append(True)
+                reindex.reset()  # the reindex starts: no rows, position 0
+                known = read(ids)  # the worker reads the half-built table
+                upto = notifications(items.recorder, stop=caught_up, topics=TIME_TOPICS)
+                rows = expected_rows(upto, items.item_at).values()
+                assert reindex.commit_page(0, caught_up, list(rows))
+                return known
+            return read(ids, cursor)
+
+        worker._marks_of_items = interleaved  # type: ignore[method-assign]
+        worker.refresh()
+        reindex.refresh()
+        assert raced
+        assert worker.stored()[1] == expected(items)
+        clock.now = datetime(2026, 6, 13, 9, tzinfo=CHINA_TZ)
+        assert [c.event for c in items.advance(timetable=worker)] == ["NoticeEnded"]

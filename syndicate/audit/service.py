@@ -51,7 +51,7 @@ from syndicate.outlets import Outlet
 from syndicate.persistence import scrub
 from syndicate.planning import Deliveries
 from syndicate.project import Project
-from syndicate.readmodel import notifications
+from syndicate.readmodel import TrackedRows, UnreadablePosition, notifications
 from syndicate.signing import (
     Checkpoint,
     KeyFileError,
@@ -89,27 +89,61 @@ def open_reader(project: Project) -> Iterator[tuple[AuditStore, LogReader]]:
         yield store, LogReader.of(project, items, deliveries)
 
 
-def read_model_findings(
-    deliveries: Deliveries, sqlite_file: Path | None = None
-) -> list[Finding]:
-    """Where the deliveries read model (`syndicate.deliveryindex`) differs from its
-    log: a tracking position beyond the log's end, and each row that is missing, extra
-    or not what folding the log up to that position gives (kind "read-model"). A home
-    whose read model was never built has nothing to differ (it is built on first use)."""
-    index = deliveries.index
-    if not index.exists():
-        return []
-    upto = index.position()
-    end = deliveries.recorder.max_notification_id() or 0
-    fix = "; `syndicate audit reindex` rebuilds it from the log"
+_REINDEX = "; `syndicate audit reindex` rebuilds it from the log"
+
+
+def _tracking(
+    model: TrackedRows, label: str, log: str, end: int
+) -> tuple[list[Finding], int | None]:
+    """Findings about a read model's tables and tracking position, and the position to
+    compare its rows at (None: nothing to compare). A home whose read model was never
+    built has nothing to differ (it is built on first use)."""
+    rows_there, mark_there = model.present()
+    if not rows_there and not mark_there:
+        return [], None
+    if not (rows_there and mark_there):
+        missing = model.table_names[0 if not rows_there else 1]
+        return [
+            Finding(
+                "read-model",
+                f"{label}: its table {missing} is missing (dropped outside syndicate);"
+                f" the next command folds it again from the start{_REINDEX}",
+            )
+        ], None
+    try:
+        upto = model.position()
+    except UnreadablePosition:
+        return [
+            Finding(
+                "read-model",
+                f"{label}: its tracking position is not a number: the table was "
+                f"edited{_REINDEX}",
+            )
+        ], None
     if upto > end:
         return [
             Finding(
                 "read-model",
-                f"deliveries read model: its tracking position {upto} is beyond the end "
-                f"of the deliveries log ({end}): the table was edited{fix}",
+                f"{label}: its tracking position {upto} is beyond the end of the "
+                f"{log} ({end}): the table was edited{_REINDEX}",
             )
-        ]
+        ], None
+    return [], upto
+
+
+def read_model_findings(
+    deliveries: Deliveries, sqlite_file: Path | None = None
+) -> list[Finding]:
+    """Where the deliveries read model (`syndicate.deliveryindex`) differs from its
+    log: a table missing, a tracking position not a number or beyond the log's end,
+    and each row that is missing, extra or not what folding the log up to that
+    position gives (kind "read-model")."""
+    index = deliveries.index
+    end = deliveries.recorder.max_notification_id() or 0
+    found, upto = _tracking(index, "deliveries read model", "deliveries log", end)
+    if upto is None:
+        return found
+    fix = _REINDEX
 
     def fold(position: int) -> dict[str, IndexRow]:
         if deliveries.mapper.cipher is None and deliveries.mapper.compressor is None:
@@ -145,19 +179,11 @@ def timetable_findings(items: Disclosures) -> list[Finding]:
     a tracking position beyond the log's end, and each row that is missing, extra or
     not what folding the log up to that position gives (kind "read-model")."""
     table = items.timetable
-    if not table.exists():
-        return []
-    upto = table.position()
     end = items.recorder.max_notification_id() or 0
-    fix = "; `syndicate audit reindex` rebuilds it from the log"
-    if upto > end:
-        return [
-            Finding(
-                "read-model",
-                f"timetable: its tracking position {upto} is beyond the end of the "
-                f"items log ({end}): the table was edited{fix}",
-            )
-        ]
+    found, upto = _tracking(table, "timetable", "items log", end)
+    if upto is None:
+        return found
+    fix = _REINDEX
 
     def fold(position: int) -> dict[str, TimeRow]:
         found = notifications(items.recorder, stop=position, topics=TIME_TOPICS)

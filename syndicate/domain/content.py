@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, Self
 from uuid import UUID, uuid5
 
@@ -201,6 +202,7 @@ def admission_problems(
     return problems
 
 
+@lru_cache(maxsize=4096)
 def item_id(agency: str, index_no: str) -> UUID:
     """The item's id: uuid5 of (agency, index_no), so an item can be published only once."""
     agency = _nfc(agency).strip()

@@ -441,9 +441,17 @@ class DeliveryOps(EngineBase):
                 # One item: its own next changes, from its own events.
                 upcoming = sorted(due_at(self.items.get(only)) or [])
             else:
+                # The timetable chooses the items; each one's changes are read from
+                # its own events (a row edited in for no item adds nothing).
                 table = self.items.timetable
                 table.refresh()
-                upcoming = table.upcoming()
+                upcoming = []
+                for id_ in table.waiting():
+                    try:
+                        upcoming += due_at(self.items.get(id_))
+                    except ItemNotFound:
+                        continue
+                upcoming.sort()
             found = []
             for change in upcoming:
                 if change.kind is not DueKind.RELEASE:
