@@ -463,7 +463,7 @@ def test_a_rebuild_that_comes_back_to_the_same_position_voids_a_fold(
             actor="李四",
         )  # `Released`: its stored state carries no window of its own
         read = worker._marks_of_items
-        raced = []
+        raced: list[bool] = []
 
         def interleaved(ids: Any, cursor: Any = None) -> dict[UUID, int]:
             if cursor is None and not raced:
