@@ -41,7 +41,7 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, Mapper
 
 from syndicate.domain.deliveries import Delivery, DeliveryState
-from syndicate.readmodel import TrackedRows, compare_rows, micros
+from syndicate.readmodel import TrackedRows, micros
 
 __all__ = ["DeliveryIndex", "IndexRow", "Undecodable", "fold_rows", "index_row"]
 
@@ -95,7 +95,7 @@ def index_row(d: Delivery) -> IndexRow:
     )
 
 
-class DeliveryIndex(TrackedRows):
+class DeliveryIndex(TrackedRows[IndexRow]):
     """The persisted read model of a deliveries log (see the module's docstring).
 
     `recorder` and `mapper` are the deliveries log's; `load_many({id: version})`
@@ -109,6 +109,7 @@ class DeliveryIndex(TrackedRows):
     )
     columns = _COLUMNS
     mark_name = _NAME
+    row_kind = "delivery"
 
     def __init__(
         self,
@@ -129,6 +130,9 @@ class DeliveryIndex(TrackedRows):
         # this object, and its cache is changed in place while folding (other
         # processes are kept apart by the compare-and-set on the position).
         self._folding = threading.RLock()
+
+    def make_row(self, values: Sequence[Any]) -> IndexRow:
+        return IndexRow._make(values)
 
     def schema(self, big: str) -> list[str]:
         prefix = self.index_prefix
@@ -329,23 +333,9 @@ class DeliveryIndex(TrackedRows):
 
     # -- checking (audit verify) -------------------------------------------------------
 
-    def stored(self) -> tuple[int, dict[str, IndexRow]]:
-        """The tracking position and every row as stored, read at one instant."""
-        upto, stored = self.snapshot()
-        # As read: a value of another type (written by hand) simply differs.
-        rows = (IndexRow._make(r) for r in stored)
-        return upto, {str(row.id): row for row in rows}
-
     def rows(self) -> dict[str, IndexRow]:
         """Every row as stored."""
         return self.stored()[1]
-
-    def differences(self, fold: Callable[[int], Mapping[str, IndexRow]]) -> list[str]:
-        """How the stored rows differ from the log, one line each. `fold(upto)` gives
-        the row of every delivery of the log folded up to the tracking position
-        `upto` (`fold_rows`, or `index_row` of each delivery of a domain fold)."""
-        upto, have = self.stored()
-        return compare_rows(fold(upto), have, "delivery", _COLUMNS)
 
 
 # -- the rows straight from stored events (for `audit verify`) ----------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.sqlite import SQLiteDatastore
@@ -108,7 +108,10 @@ def _position(row: Any) -> int:
     return value
 
 
-class TrackedRows:
+_Row = TypeVar("_Row", bound=tuple[Any, ...])
+
+
+class TrackedRows(Generic[_Row]):
     """The tables of one read model of the log `recorder` records: `names` gives the
     rows' and the tracking position's table names on SQLite and on PostgreSQL (there
     in the recorder's schema); `columns` the rows' columns, the first the key;
@@ -120,6 +123,8 @@ class TrackedRows:
     columns: tuple[str, ...]
     #: The name of the tracking position's row.
     mark_name: str
+    #: What a row's key names, in findings ("delivery", "item").
+    row_kind: str
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
         self.recorder = recorder
@@ -143,6 +148,10 @@ class TrackedRows:
 
     def schema(self, big: str) -> list[str]:
         """The CREATE statements of the rows' table and its indexes."""
+        raise NotImplementedError
+
+    def make_row(self, values: Sequence[Any]) -> _Row:
+        """A row from its values as stored (in `columns` order)."""
         raise NotImplementedError
 
     @property
@@ -361,3 +370,18 @@ class TrackedRows:
             stored = c.fetchall()
         rows = [tuple(r.values() if isinstance(r, dict) else r) for r in stored]
         return _position(mark), rows
+
+    # -- checking (audit verify) -------------------------------------------------------
+
+    def stored(self) -> tuple[int, dict[str, _Row]]:
+        """The tracking position and every row as stored, by key, read at one
+        instant. As read: a value of another type (written by hand) simply differs."""
+        upto, stored = self.snapshot()
+        rows = (self.make_row(r) for r in stored)
+        return upto, {str(row[0]): row for row in rows}
+
+    def differences(self, fold: Callable[[int], Mapping[str, _Row]]) -> list[str]:
+        """How the stored rows differ from the log, one line each. `fold(upto)` gives
+        every row of the log folded up to the tracking position `upto`."""
+        upto, have = self.stored()
+        return compare_rows(fold(upto), have, self.row_kind, self.columns)

@@ -25,7 +25,7 @@ and names each that differs (`differences`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -37,7 +37,6 @@ from syndicate.domain.items import DisclosureItem
 from syndicate.domain.lifecycle import DueChange, DueKind, due_at
 from syndicate.readmodel import (
     TrackedRows,
-    compare_rows,
     from_micros,
     micros,
     notifications,
@@ -208,7 +207,7 @@ def _ids(rows: Iterable[TimeRow]) -> list[UUID]:
     return found
 
 
-class Timetable(TrackedRows):
+class Timetable(TrackedRows[TimeRow]):
     """The persisted timetable of an items log (see the module's docstring):
     `recorder` is the log's, `load(id, version)` reads an item from its events."""
 
@@ -218,6 +217,7 @@ class Timetable(TrackedRows):
     )
     columns = _COLUMNS
     mark_name = "items"
+    row_kind = "item"
 
     def __init__(self, recorder: ApplicationRecorder, load: Loader) -> None:
         super().__init__(recorder)
@@ -225,6 +225,9 @@ class Timetable(TrackedRows):
         self._folding = threading.RLock()
         # A log kept in memory (no tables): the rows, folded from the start each time.
         self._memory: dict[str, TimeRow] = {}
+
+    def make_row(self, values: Sequence[Any]) -> TimeRow:
+        return TimeRow._make(values)
 
     def schema(self, big: str) -> list[str]:
         prefix = self.index_prefix
@@ -340,7 +343,7 @@ class Timetable(TrackedRows):
             "ORDER BY next_us, item_id"
         )
         return [
-            TimeRow._make(tuple(r.values() if isinstance(r, dict) else r))
+            self.make_row(tuple(r.values() if isinstance(r, dict) else r))
             for r in self.select(query, params)
         ]
 
@@ -374,16 +377,3 @@ class Timetable(TrackedRows):
         return from_micros(found, CHINA_TZ)
 
     # -- checking (audit verify) -------------------------------------------------------
-
-    def stored(self) -> tuple[int, dict[str, TimeRow]]:
-        """The tracking position and every row as stored, read at one instant."""
-        upto, stored = self.snapshot()
-        rows = (TimeRow._make(r) for r in stored)
-        return upto, {str(row.item_id): row for row in rows}
-
-    def differences(self, fold: Callable[[int], dict[str, TimeRow]]) -> list[str]:
-        """How the stored rows differ from the log, one line each. `fold(upto)` gives
-        every row of the log folded up to the tracking position `upto`
-        (`expected_rows`)."""
-        upto, have = self.stored()
-        return compare_rows(fold(upto), have, "item", _COLUMNS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,7 +93,7 @@ _REINDEX = "; `syndicate audit reindex` rebuilds it from the log"
 
 
 def _tracking(
-    model: TrackedRows, label: str, log: str, end: int
+    model: TrackedRows[Any], label: str, log: str, end: int
 ) -> tuple[list[Finding], int | None]:
     """Findings about a read model's tables and tracking position, and the position to
     compare its rows at (None: nothing to compare). A home whose read model was never
@@ -131,6 +131,32 @@ def _tracking(
     return [], upto
 
 
+def _model_findings(
+    model: TrackedRows[Any], label: str, log: str, fold: Callable[[int], Any]
+) -> list[Finding]:
+    """Where a read model differs from its log (kind "read-model"): its tables and
+    tracking position (`_tracking`), then each row that is missing, extra or not what
+    `fold(upto)` gives for the log up to that position."""
+    end = model.recorder.max_notification_id() or 0
+    found, upto = _tracking(model, label, log, end)
+    if upto is None:
+        return found
+    try:
+        lines = model.differences(fold)
+    except Exception as exc:  # an event edited so it no longer reads back
+        # The tree already names the edited event; the read model cannot be compared
+        # with a log that does not fold, and `verify` must never stop on one.
+        # Only the error's type: its message may quote the edited row's content.
+        return [
+            Finding(
+                "read-model",
+                f"{label}: not compared, the {log} does not fold "
+                f"({type(exc).__name__})",
+            )
+        ]
+    return [Finding("read-model", f"{label}: {line}{_REINDEX}") for line in lines]
+
+
 def read_model_findings(
     deliveries: Deliveries, sqlite_file: Path | None = None
 ) -> list[Finding]:
@@ -138,12 +164,6 @@ def read_model_findings(
     log: a table missing, a tracking position not a number or beyond the log's end,
     and each row that is missing, extra or not what folding the log up to that
     position gives (kind "read-model")."""
-    index = deliveries.index
-    end = deliveries.recorder.max_notification_id() or 0
-    found, upto = _tracking(index, "deliveries read model", "deliveries log", end)
-    if upto is None:
-        return found
-    fix = _REINDEX
 
     def fold(position: int) -> dict[str, IndexRow]:
         if deliveries.mapper.cipher is None and deliveries.mapper.compressor is None:
@@ -155,52 +175,20 @@ def read_model_findings(
         deliveries.fold_into(folded, 0, position)
         return {str(d.id): index_row(d) for d in folded.values()}
 
-    try:
-        lines = index.differences(fold)
-    except Exception as exc:  # an event edited so it no longer reads back
-        # The tree already names the edited event; the read model cannot be compared
-        # with a log that does not fold, and `verify` must never stop on one.
-        # Only the error's type: its message may quote the edited row's content.
-        why = type(exc).__name__
-        return [
-            Finding(
-                "read-model",
-                "deliveries read model: not compared, the deliveries log does not "
-                f"fold ({why})",
-            )
-        ]
-    return [
-        Finding("read-model", f"deliveries read model: {line}{fix}") for line in lines
-    ]
+    return _model_findings(
+        deliveries.index, "deliveries read model", "deliveries log", fold
+    )
 
 
 def timetable_findings(items: Disclosures) -> list[Finding]:
-    """Where the items' timetable (`syndicate.timetable`) differs from the items log:
-    a tracking position beyond the log's end, and each row that is missing, extra or
-    not what folding the log up to that position gives (kind "read-model")."""
-    table = items.timetable
-    end = items.recorder.max_notification_id() or 0
-    found, upto = _tracking(table, "timetable", "items log", end)
-    if upto is None:
-        return found
-    fix = _REINDEX
+    """Where the items' timetable (`syndicate.timetable`) differs from the items log,
+    as `read_model_findings` for the deliveries."""
 
     def fold(position: int) -> dict[str, TimeRow]:
         found = notifications(items.recorder, stop=position, topics=TIME_TOPICS)
         return expected_rows(found, items.item_at)
 
-    try:
-        lines = table.differences(fold)
-    except Exception as exc:  # an event edited so it no longer reads back
-        # As for the deliveries read model: only the error's type.
-        return [
-            Finding(
-                "read-model",
-                "timetable: not compared, the items log does not fold "
-                f"({type(exc).__name__})",
-            )
-        ]
-    return [Finding("read-model", f"timetable: {line}{fix}") for line in lines]
+    return _model_findings(items.timetable, "timetable", "items log", fold)
 
 
 def _stored(
