@@ -26,6 +26,8 @@ inheriting it (then mypy checks its signature), and the core asks with `isinstan
 - `ReadsBack`: `read_back(job, session) -> bytes | None`, what the outlet shows now;
 - `Confirms`: `confirm(receipt, session) -> Receipt | None`, for outlets whose
   capabilities say `confirms_async`;
+- `DeliversMany`: `deliver_many(renditions, session)`, a batch at once (one durable
+  commit for a folder's many files), for outlets that deduplicate;
 - `TakesInventory`: `inventory(session) -> set[UUID]`, the items the outlet shows;
 - `Witnesses`: `witness(checkpoints, public_key)`, publish the audit checkpoints;
 - `ExpectsFiles`: `expected_files(scratch, renditions, checkpoints, public_key)`, what
@@ -74,6 +76,7 @@ from syndicate.domain.base import china_time, format_time
 from syndicate.domain.catalogue import ChannelCategory, PilotArea, Stage, area_by_code
 from syndicate.domain.content import ItemContent, canonical_json
 from syndicate.domain.items import VersionRecord
+from syndicate.errors import DeliveryError
 
 __all__ = [
     "Capabilities",
@@ -81,6 +84,7 @@ __all__ = [
     "ChannelCategory",
     "ChecksContent",
     "Confirms",
+    "DeliversMany",
     "DeliveryJob",
     "Digests",
     "ExpectsFiles",
@@ -475,6 +479,23 @@ class Confirms(Protocol):
         The worker records `Submitted` after `deliver` and calls this with that receipt
         when a check is due; a receipt from `deliver` whose `detail["confirmed"]` is
         "yes" needs no check. Raises the delivery errors `deliver` may raise."""
+
+
+@runtime_checkable
+class DeliversMany(Protocol):
+    """An outlet that takes several renditions at once more cheaply than one by one: a
+    folder the outlet writes (one durable commit for many files, and pages that show
+    many items written once). Only for outlets that deduplicate (`deduplicates=True`):
+    a batch interrupted before its outcomes are recorded is sent again whole."""
+
+    @abstractmethod
+    def deliver_many(
+        self, renditions: Sequence[Rendition], session: requests.Session
+    ) -> list[Receipt | DeliveryError]:
+        """Hand every rendition to the outlet; one entry per rendition, in order: its
+        receipt, or the delivery error that stopped that one alone (the others still
+        delivered). Everything delivered is durable when it returns. Raising instead
+        fails the whole batch with that error, as `deliver` would fail one."""
 
 
 @runtime_checkable

@@ -16,7 +16,8 @@ a built-in one does.
 - **Files.** `FolderWriter` (writes that stay inside the outlet's folder: atomic and
   durable for `deliver`, plain for the scratch copies of `expected_files`),
   `file_errors` (file-system errors as delivery errors), `write_file`, `remove_file`,
-  `write_atomically`, `fsync_dir`, and the file-set renditions of outlets whose
+  `write_atomically`, `fsync_dir`, `sync_written` (many files written without an
+  fsync each made durable at once, for `DeliversMany`), and the file-set renditions of outlets whose
   rendition is a whole folder (`file_set_rendition`, `file_set`, `read_file_set`).
 - **Publishing a site.** The headers `syndicate serve` sends (`PAGE_HEADERS`,
   `ATTACHMENT_HEADERS`, `ATTACHMENT_TYPE`, the `ATTACHMENTS` folder), for outlets that
@@ -58,7 +59,7 @@ from syndicate.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from syndicate.fsutil import fsync_dir, write_atomically
+from syndicate.fsutil import fsync_dir, sync_written, write_atomically
 from syndicate.netguard import Exchange, RequestFailed, exchange, retry_after
 from syndicate.sealing import open_attachment
 from syndicate.signing import KeyChain, Verifier
@@ -95,6 +96,7 @@ __all__ = [
     "refuse_review_notice",
     "remove_file",
     "retry_after",
+    "sync_written",
     "unsent_failure",
     "write_atomically",
     "write_file",
@@ -330,8 +332,8 @@ def write_file(
 
     Durable: `write_atomically` (readers never see half a file; it survives a power
     loss; `scratch`: where its temporary copy goes, see there). Otherwise still atomic
-    and world-readable, without the fsyncs: for scratch copies and rebuilds that sync
-    once at the end.
+    and world-readable, without the fsyncs: for scratch copies, and for writers that
+    make many files durable at once at the end (`sync_written`).
     """
     if target.is_file() and target.read_bytes() == data:
         return False
@@ -340,6 +342,9 @@ def write_file(
             write_atomically(target, data)
         else:
             write_atomically(target, data, scratch=scratch)
+        return True
+    if scratch is not None:
+        write_atomically(target, data, scratch=scratch, sync=False)
         return True
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".tmp-{target.name}")

@@ -47,7 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import requests
@@ -56,6 +56,7 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 from syndicate.adapter import (
     ChannelAdapter,
     Confirms,
+    DeliversMany,
     DeliveryJob,
     Digests,
     Operation,
@@ -79,6 +80,8 @@ from syndicate.netguard import blocked_cause
 from syndicate.outlets import Outlet
 from syndicate.outletset import ItemCache, OutletSet
 from syndicate.planning import Deliveries
+
+_T = TypeVar("_T")
 
 __all__ = [
     "Backoff",
@@ -336,6 +339,7 @@ class Worker:
         lease: timedelta = timedelta(minutes=2),
         session_factory: Callable[[], requests.Session] = requests.Session,
         batch_size: int = 20,
+        many_batch_size: int = 200,
         attachments: Path | None = None,
         hold_digests: bool = True,
         parallel_outlets: int = 1,
@@ -361,6 +365,9 @@ class Worker:
         self.backoff = backoff or Backoff()
         self.lease = lease
         self.batch_size = batch_size
+        # Outlets that take a batch at once (`DeliversMany`: one durable commit for a
+        # folder's many files) get larger groups.
+        self.many_batch_size = many_batch_size
         self.attachments = self.outlet_set.attachments
         # Shared with the outlet set, which reads earlier receipts from it.
         self._view = self.outlet_set.view
@@ -658,8 +665,9 @@ class Worker:
         Outlets with `digest_minutes` get everything due for them as one digest (one
         message, or a few when it is too large for one). Outlets that deduplicate and
         have no rate limit are claimed and recorded `batch_size` at a time (one commit
-        each way): if the worker dies mid-batch, the claims expire and the batch is
-        resent, which such outlets absorb. Outlets that cannot deduplicate get one
+        each way; `many_batch_size` for outlets that take them in one call,
+        `DeliversMany`): if the worker dies mid-batch, the claims expire and the batch
+        is resent, which such outlets absorb. Outlets that cannot deduplicate get one
         delivery per claim, so a crash leaves at most one delivery unconfirmed.
         """
         digests: dict[str, list[Delivery]] = {}
@@ -677,7 +685,8 @@ class Worker:
             elif outlet.capabilities.deduplicates and not outlet.rate_per_minute:
                 group = groups.setdefault(outlet.name, [])
                 group.append(delivery)
-                if len(group) >= self.batch_size:
+                many = isinstance(self.outlet_set.adapter(outlet.name), DeliversMany)
+                if len(group) >= (self.many_batch_size if many else self.batch_size):
                     yield group, False
                     groups[outlet.name] = []
             else:
@@ -897,6 +906,8 @@ class Worker:
         if not ready:
             return []
         outlet = self.outlets[ready[0][0].outlet]
+        if isinstance(self.outlet_set.adapter(outlet.name), DeliversMany):
+            return self._execute_many(ready, items)
         at_once = min(outlet.concurrency, len(ready))
         if at_once <= 1:
             return [(d, self._execute(d, took_over, items)) for d, took_over in ready]
@@ -988,6 +999,63 @@ class Worker:
         items: ItemCache,
     ) -> str:
         """Render and deliver a claimed delivery; record (not save) what happened."""
+        prepared = self._prepare(delivery, took_over, items)
+        if isinstance(prepared, str):
+            return prepared
+        outlet = self.outlets[delivery.outlet]
+        adapter = self.outlet_set.adapter(outlet.name)
+        try:
+            receipt = self._deliver(outlet, adapter, prepared)
+        except Exception as exc:
+            return self._not_sent(delivery, outlet, prepared, exc)
+        return self._sent(delivery, outlet, prepared, receipt)
+
+    def _execute_many(
+        self, ready: list[tuple[Delivery, bool]], items: ItemCache
+    ) -> list[tuple[Delivery, str]]:
+        """`_execute` for an outlet that takes a batch at once (`DeliversMany`): every
+        claimed delivery rendered and checked, then one `deliver_many` call for those
+        still to send, then each outcome recorded (not saved)."""
+        outlet = self.outlets[ready[0][0].outlet]
+        adapter = self.outlet_set.adapter(outlet.name)
+        assert isinstance(adapter, DeliversMany)  # noqa: S101 - checked by the caller
+        prepared = [(d, self._prepare(d, took_over, items)) for d, took_over in ready]
+        sending = [r for _, r in prepared if isinstance(r, Rendition)]
+        results: list[Receipt | Exception] = []
+        if sending:
+            try:
+                results = list(
+                    self._guarded(outlet, lambda s: adapter.deliver_many(sending, s))
+                )
+                if len(results) != len(sending):
+                    raise TransientDeliveryError(
+                        f"adapter error: deliver_many answered {len(results)} of "
+                        f"{len(sending)} renditions"
+                    )
+            except Exception as exc:
+                results = [exc] * len(sending)
+        answers = iter(results)
+        done: list[tuple[Delivery, str]] = []
+        for delivery, rendition in prepared:
+            if isinstance(rendition, str):
+                done.append((delivery, rendition))
+                continue
+            answer = next(answers)
+            if isinstance(answer, Receipt):
+                outcome = self._sent(delivery, outlet, rendition, answer)
+            else:
+                outcome = self._not_sent(delivery, outlet, rendition, answer)
+            done.append((delivery, outcome))
+        return done
+
+    def _prepare(
+        self,
+        delivery: Delivery,
+        took_over: bool,
+        items: ItemCache,
+    ) -> str | Rendition:
+        """A claimed delivery's rendition, ready to send; or the outcome recorded (not
+        saved) instead: a check made, a render that failed, a claim given back."""
         outlet = self.outlets[delivery.outlet]
         attempt = delivery.attempt
         if delivery.confirming:
@@ -1045,31 +1113,41 @@ class Worker:
                 Delivery.Released, at=self.clock(), worker=self.name, attempt=attempt
             )
             return "released"
-        try:
-            receipt = self._deliver(outlet, adapter, rendition)
-        except UnknownOutcomeError as exc:
+        return rendition
+
+    def _not_sent(
+        self, delivery: Delivery, outlet: Outlet, rendition: Rendition, exc: Exception
+    ) -> str:
+        """Record (not save) what a send that raised `exc` means."""
+        if isinstance(exc, UnknownOutcomeError):
             if outlet.capabilities.deduplicates:
                 return self._failed(delivery, exc, rendition, permanent=False)
             delivery.record(
                 Delivery.Unconfirmed,
                 at=self.clock(),
                 worker=self.name,
-                attempt=attempt,
+                attempt=delivery.attempt,
                 message=f"{exc} (code {exc.code}); not resent automatically",
                 rendition_sha256=rendition.sha256,
             )
             return "unconfirmed"
-        except PermanentDeliveryError as exc:
+        if isinstance(exc, PermanentDeliveryError):
             return self._failed(delivery, exc, rendition, permanent=True)
-        except DeliveryError as exc:
+        if isinstance(exc, DeliveryError):
             return self._failed(delivery, exc, rendition, permanent=False)
-        except Exception as exc:  # an adapter bug: record it, try later
-            return self._failed(
-                delivery,
-                TransientDeliveryError(f"adapter error: {exc!r}"),
-                rendition,
-                permanent=False,
-            )
+        # An adapter bug: record it, try later.
+        return self._failed(
+            delivery,
+            TransientDeliveryError(f"adapter error: {exc!r}"),
+            rendition,
+            permanent=False,
+        )
+
+    def _sent(
+        self, delivery: Delivery, outlet: Outlet, rendition: Rendition, receipt: Receipt
+    ) -> str:
+        """Record (not save) a send the outlet took."""
+        attempt = delivery.attempt
         stored = _stored_receipt(receipt)
         if outlet.capabilities.confirms_async and not _final(receipt):
             # Accepted, not yet up: a later check (`_confirm`) says how it ended.
@@ -1184,11 +1262,16 @@ class Worker:
         retrying cannot help, so it becomes one `PermanentDeliveryError` here, for all
         adapters alike.
         """
+        return self._guarded(outlet, lambda s: adapter.deliver(rendition, s))
+
+    def _guarded(self, outlet: Outlet, send: Callable[[requests.Session], _T]) -> _T:
+        """`send(session)`, with a network guard's refusal made permanent (see
+        `_deliver`)."""
         try:
             session = getattr(self._local, "session", None)
             if session is None:
                 session = self.outlet_set.session(outlet.name)
-            return adapter.deliver(rendition, session)
+            return send(session)
         except Exception as exc:
             blocked = blocked_cause(exc)
             if blocked is None:

@@ -7,6 +7,7 @@ import pytest
 from bench import (
     audit,
     deliver,
+    first_sync,
     groups,
     pii,
     portal,
@@ -140,3 +141,14 @@ def test_scale_benchmark_compares_a_large_home_with_a_small_one(
     out = capsys.readouterr().out
     assert "items vs 100" in out
     assert "large/small" in out
+
+
+def test_first_sync_benchmark_times_a_whole_portal_sync_as_a_process(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    figures = first_sync.main(["--quick"])
+    assert figures["items"] == 300
+    assert figures["seconds"] > 0
+    out = capsys.readouterr().out
+    assert "first sync of 300 items to the portal" in out
+    assert "target <= 120 s" in out

@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from syndicate_adapters.portal import PortalSettings, PortalSite
 
 from syndicate.project import Project
 from syndicate.testing import LoopbackServer
@@ -196,3 +198,91 @@ def test_killed_publish_never_leaves_half_an_item(tmp_path: Path) -> None:
     assert sorted(r["title"] for r in listed) == sorted(
         f"第{n}号公告" for n in range(COUNT)
     )
+
+
+def test_killed_sync_to_the_portal_leaves_the_site_a_rebuild_gives(
+    tmp_path: Path,
+) -> None:
+    """The portal takes its deliveries in batches of up to 200, with one durable commit
+    each: kill -9 `sync` inside them, then sync to the end. Every item shows its newest
+    version, `audit consistency` finds the site byte for byte as the log says, and the
+    site equals a rebuild from its stored entries."""
+    rng = random.Random(20261205)
+    home = tmp_path / "home"
+    Project.init(home, environ={}, keys=False, review=False)
+    with (home / "syndicate.toml").open("a", encoding="utf-8") as config:
+        config.write(
+            "\n[delivery]\nclaim_seconds = 2\n"
+            '\n[outlets.portal]\nkind = "portal"\npath = "site"\n'
+            'site_url = "https://www.linxi.gov.cn"\n'
+        )
+    project = Project.load(home, environ={})
+    with project.disclosures() as items:
+        batch = [content(index_no=f"SITE/2026-{n:05d}") for n in range(900)]
+        items.publish_many(batch, actor="crash-test")
+        for item in rng.sample(batch, 100):
+            items.revise(
+                item.id,
+                content(index_no=item.index_no, body="更正"),
+                reason="r",
+                actor="t",
+            )
+        for item in rng.sample(batch, 40):
+            items.withdraw(item.id, reason="r", actor="t")
+    killed = mid_batch = 0
+    journal = home / "site.syndicate" / "journal.json"
+    for _ in range(8):
+        process = subprocess.Popen(
+            _cli(home, "sync"),
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        # Into a batch: wait for one to start (its journal), however slow the
+        # machine's start-up and planning, then a moment more.
+        started = time.monotonic()
+        while not journal.exists() and process.poll() is None:
+            assert time.monotonic() - started < 120, "no batch started"
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.3))
+        if process.poll() is None:
+            process.kill()
+            killed += 1
+        process.wait()
+        mid_batch += journal.exists()  # killed inside a batch: the next one finishes it
+    assert killed >= 5, "most kills must land while the worker runs"
+    assert mid_batch >= 2, "some kills must land inside a batch"
+    deadline = time.monotonic() + 180
+    while True:
+        done = subprocess.run(
+            _cli(home, "sync"), env=_env(), capture_output=True, check=False
+        )
+        if done.returncode == 0:
+            break
+        assert time.monotonic() < deadline, done.stdout + done.stderr
+        time.sleep(2.2)  # let claims held by killed workers expire
+    _integrity(home)
+    site = home / "site"
+    assert len(list((site / "items").glob("*.html"))) == 900
+    checked = subprocess.run(
+        _cli(home, "audit", "consistency", "--outlet", "portal"),
+        env=_env(),
+        capture_output=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout.decode()[-2000:]
+    state = home / "site.syndicate"
+    assert not (state / "journal.json").exists()
+    copy = tmp_path / "copy"
+    shutil.copytree(state / "entries", copy / ".syndicate" / "entries")
+    settings = PortalSettings(path=copy, site_url="https://www.linxi.gov.cn")
+    PortalSite(settings, durable=False).rebuild()
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and "audit" not in p.parts and ".well-known" not in p.parts
+        }
+
+    assert files(site) == files(copy)

@@ -84,6 +84,7 @@ from pydantic_core import PydanticCustomError
 
 from syndicate.adapter import (
     Capabilities,
+    DeliversMany,
     DeliveryJob,
     ExpectsFiles,
     ItemView,
@@ -113,9 +114,10 @@ from syndicate.adapterkit import (
     open_attachment,
     refuse_review_notice,
     remove_file,
+    sync_written,
     write_file,
 )
-from syndicate.errors import PermanentDeliveryError, StoreError
+from syndicate.errors import DeliveryError, PermanentDeliveryError, StoreError
 from syndicate_adapters._html import (
     area_name,
     day,
@@ -133,6 +135,7 @@ LEGACY_STATE = ".syndicate"  # the state folder inside the web root, before it m
 AUDIT = ".well-known/syndicate-audit"
 _URL = r"^https?://[^\s\"'<>]+$"
 _ITEM_PAGE = re.compile(rf"{UUID_PATTERN}\.html")
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ICP = re.compile(r"[\u4e00-\u9fff]{1,3}ICP备[0-9]{4,12}号(?:-[0-9]{1,4})?")
 _POLICE = re.compile(r"[\u4e00-\u9fff]{1,3}公网安备 ?([0-9]{6,20})号")
@@ -1019,6 +1022,73 @@ def _table_html(table: Mapping[str, Any] | None, up: str) -> str:
 # -- the site -----------------------------------------------------------------------------
 
 
+_DROPPED = object()  # a state file a batch removes (in the memo until it is flushed)
+
+
+def _boot_id() -> str | None:
+    """This boot of the machine (Linux), or None where it cannot be told."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _trusted_journal(journal: Any) -> dict[str, Any]:
+    """The journal as `recover` may act on it, or ValueError: only item ids that are
+    UUIDs, and stored renditions of the item they are stored for. Anything else (a
+    journal edited by hand, a forged one) is not followed: the site is rebuilt from
+    the entries and nothing is put back, so no name from it reaches a path."""
+
+    def item_id(value: Any) -> str:
+        if not isinstance(value, str) or str(UUID(value)) != value:
+            raise ValueError("not an item id")
+        return value
+
+    def entry_of(entry: Any, expected: str) -> None:
+        if (
+            not isinstance(entry, dict)
+            or entry.get("id") != expected
+            or not isinstance(entry.get("month"), str)
+            or not _MONTH.fullmatch(entry["month"])
+        ):
+            raise ValueError("another item's entry, or no month")
+
+    if not isinstance(journal, dict):
+        raise ValueError("not a journal")
+    try:
+        if "id" in journal:
+            if journal.get("old") is not None:
+                entry_of(journal["old"], item_id(journal["id"]))
+            else:
+                item_id(journal["id"])
+            return journal
+        for e in journal.get("batch", []):
+            stored = e["stored"]
+            if stored is not None:
+                entry_of(stored["entry"], item_id(e["id"]))
+                if not isinstance(stored["article"], str):
+                    raise ValueError("no article")
+            else:
+                item_id(e["id"])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"malformed: {exc!r}") from None
+    return journal
+
+
+@dataclass
+class _Batch:
+    """What a batch has changed and not yet rendered, flushed or made durable."""
+
+    states: set[str] = field(default_factory=set)  # state files to write or remove
+    synced: set[Path] = field(default_factory=set)  # files to make durable
+    items: set[str] = field(default_factory=set)  # item pages to render
+    touched: set[tuple[str, str]] = field(default_factory=set)  # (column, month)
+    grown: set[str] = field(default_factory=set)  # columns whose month list changed
+    columns: dict[str, _Column] = field(default_factory=dict)
+    journal: bool = False  # a journal covers this batch: drop it once durable
+    pages: int = 0
+
+
 class PortalSite:
     """The site folder: its stored entries, the derived state, and every page."""
 
@@ -1029,6 +1099,7 @@ class PortalSite:
         self.layout = _Layout(settings)
         self.durable = durable
         self._memo: dict[str, Any] = {}
+        self._batch: _Batch | None = None
         self._site_hash: str | None = None
         self.migrate()
 
@@ -1072,18 +1143,31 @@ class PortalSite:
         raw = data.encode("utf-8") if isinstance(data, str) else data
         target = (self.root if base is None else base) / relative
         # Temporary copies go to the state folder: a worker killed mid-write leaves
-        # nothing in the web root (`recover` clears them, under the lock).
-        write_file(target, raw, durable=self.durable, scratch=self.state / "tmp")
+        # nothing in the web root (`recover` clears them, under the lock). In a batch
+        # nothing is synced here: `_commit` makes every file durable at once.
+        batch = self._batch
+        wrote = write_file(
+            target,
+            raw,
+            durable=self.durable and batch is None,
+            scratch=self.state / "tmp",
+        )
+        if batch is not None and wrote:
+            batch.synced.add(target)
 
     def _remove(self, relative: str, *, base: Path | None = None) -> None:
         target = (self.root if base is None else base) / relative
-        remove_file(target, durable=self.durable)
+        batch = self._batch
+        removed = remove_file(target, durable=self.durable and batch is None)
+        if batch is not None and removed:
+            batch.synced.add(target)
 
     def _json(self, relative: str, default: Any) -> Any:
         """A state file, read once per locked update (callers may change it in place,
         then must `_put_json` it)."""
         if relative in self._memo:
-            return self._memo[relative]
+            found = self._memo[relative]
+            return default if found is _DROPPED else found
         path = self.state / relative
         if not path.is_file():
             return default
@@ -1092,17 +1176,87 @@ class PortalSite:
         return value
 
     def _put_json(self, relative: str, value: Any) -> None:
-        self._write(relative, canonical_json(value), base=self.state)
         self._memo[relative] = value
+        if self._batch is not None:
+            self._batch.states.add(relative)  # written once, by `_flush`
+        else:
+            self._write(relative, canonical_json(value), base=self.state)
 
     def _drop_tree(self, relative: str) -> None:
         shutil.rmtree(self.state / relative, ignore_errors=True)
         for key in [k for k in self._memo if k.startswith(relative + "/")]:
             del self._memo[key]
+        if self._batch is not None:
+            self._batch.states = {
+                k for k in self._batch.states if not k.startswith(relative + "/")
+            }
+            self._batch.synced.add(self.state / relative)
 
     def _drop_json(self, relative: str) -> None:
+        if self._batch is not None:
+            self._memo[relative] = _DROPPED
+            self._batch.states.add(relative)
+            return
         self._remove(relative, base=self.state)
         self._memo.pop(relative, None)
+
+    # -- writing in batches ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _batched(self) -> Iterator[_Batch]:
+        """Stage changes, then render the pages they touch once, write the state files
+        once, and make every file durable at once (`_commit`). Under the lock; nested
+        calls share the outer batch."""
+        if self._batch is not None:
+            yield self._batch
+            return
+        self._batch = batch = _Batch()
+        try:
+            yield batch
+            self._finish()
+            self._flush()
+            self._commit()
+        finally:
+            self._batch = None
+
+    def _flush(self) -> None:
+        """Write the state files the batch changed (the fingerprint last: a rebuild
+        that did not finish is done again)."""
+        batch = self._batch
+        assert batch is not None  # noqa: S101 - only inside `_batched`
+        names = sorted(batch.states, key=lambda k: (k == "site.json", k))
+        batch.states = set()
+        for relative in names:
+            value = self._memo.get(relative, _DROPPED)
+            if value is _DROPPED:
+                self._memo.pop(relative, None)
+                self._remove(relative, base=self.state)
+            else:
+                self._write(relative, canonical_json(value), base=self.state)
+
+    def _commit(self) -> None:
+        """One durable commit for everything the batch wrote or removed; then the
+        journal goes (durably), so the batch counts as done only once it is on disk."""
+        batch = self._batch
+        assert batch is not None  # noqa: S101 - only inside `_batched`
+        if self.durable and batch.synced:
+            sync_written(batch.synced, roots=(self.root, self.state))
+        batch.synced = set()
+        if batch.journal:
+            remove_file(self.state / "journal.json", durable=self.durable)
+            batch.journal = False
+
+    def _begin(self, journal: Mapping[str, Any]) -> None:
+        """Write the journal, durably, before anything it covers."""
+        batch = self._batch
+        assert batch is not None  # noqa: S101 - only inside `_batched`
+        write_file(
+            self.state / "journal.json",
+            canonical_json(journal),
+            durable=self.durable,
+            scratch=self.state / "tmp",
+        )
+        batch.journal = True
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -1140,43 +1294,114 @@ class PortalSite:
 
     def apply(self, data: bytes, attachments: Path | None) -> int:
         """Store one item's rendition and re-render what shows it; pages written."""
-        new = json.loads(data)
-        entry = new["entry"]
+        (error,), pages = self.apply_many([(data, attachments)])
+        if error is not None:
+            raise error
+        return pages
+
+    def apply_many(
+        self, renditions: Sequence[tuple[bytes, Path | None]]
+    ) -> tuple[list[DeliveryError | None], int]:
+        """Store several items' renditions (each with its attachment store) and
+        re-render what shows them: every page once, every state file once, one durable
+        commit for all of it. Returns, per rendition, None (stored, or older than the
+        version the site has: a late, older version never replaces a newer one) or the
+        error that stopped that one alone (an attachment that cannot be copied); and
+        the pages written. Any other error stops the whole batch, and the journal
+        finishes or undoes it on the next call (`recover`)."""
+        parsed = [json.loads(data) for data, _ in renditions]
+        results: list[DeliveryError | None] = []
         with self.locked():
+            self.recover()
             if self._json("site.json", None) != self._fingerprint():
                 # New settings or templates: every page must show them, not only the
-                # pages this delivery touches.
+                # pages these deliveries touch.
                 self.rebuild(locked=True)
-            self.write_assets()
-            self.recover(attachments)
-            old = self.entry(entry["id"])
-            if old is not None and old["version"] > entry["version"]:
-                return 0  # a late, older version never replaces a newer one
-            self._copy_attachments(entry, attachments)
-            journal = {"old": old, "id": entry["id"]}
-            self._put_json("journal.json", journal)
-            self._write(f"entries/{entry['id']}.json", data, base=self.state)
-            self._memo[f"entries/{entry['id']}.json"] = new
-            pages = self._update(old, entry)
-            self._drop_json("journal.json")
-            return pages
+            with self._batched() as batch:
+                olds: dict[str, Any] = {}
+                for new in parsed:
+                    item_id = new["entry"]["id"]
+                    if item_id not in olds:
+                        olds[item_id] = self.stored(item_id)
+                self._begin(
+                    {
+                        "batch": [{"id": i, "stored": o} for i, o in olds.items()],
+                        "boot": _boot_id(),
+                    }
+                )
+                self.write_assets()
+                for (data, attachments), new in zip(renditions, parsed, strict=True):
+                    entry = new["entry"]
+                    old = self.entry(entry["id"])
+                    if old is not None and old["version"] > entry["version"]:
+                        results.append(None)
+                        continue
+                    try:
+                        with file_errors(
+                            "cannot write the site",
+                            name_advice="rename the attachment (file systems allow "
+                            "255 bytes, about 85 Chinese characters) and revise the item",
+                        ):
+                            self._copy_attachments(entry, attachments)
+                    except DeliveryError as exc:
+                        results.append(exc)
+                        continue
+                    self._write(f"entries/{entry['id']}.json", data, base=self.state)
+                    self._memo[f"entries/{entry['id']}.json"] = new
+                    self._stage(old, entry)
+                    results.append(None)
+        return results, batch.pages
 
-    def recover(self, attachments: Path | None) -> None:
-        """Finish a delivery that stopped half-way (the journal says which), and
-        clear the temporary copies a killed writer left (none is being written: the
-        lock is held)."""
+    def recover(self, attachments: Path | None = None) -> None:
+        """Finish, or undo and rebuild, what an interrupted batch left (the journal says
+        which), and clear the temporary copies a killed writer left (none is being
+        written: the lock is held).
+
+        The journal is written durably before anything of its batch. If the machine
+        has not restarted since (the same boot), every write the batch made is still
+        there — a killed process loses nothing already written — and re-staging the
+        batch's items finishes it. After a restart, files written without their own
+        fsync may be empty or torn: the entries the batch replaced are put back as the
+        journal holds them and the whole site is rebuilt from the entries; the batch's
+        deliveries were not recorded as done, so the worker sends them again."""
         scratch = self.state / "tmp"
         if scratch.is_dir():
             for stale in scratch.iterdir():
                 if stale.is_file() and stale.name.startswith(".tmp-"):
                     stale.unlink(missing_ok=True)
-        journal = self._json("journal.json", None)
-        if journal is None:
+        path = self.state / "journal.json"
+        if not path.is_file():
             return
-        entry = self.entry(journal["id"])
-        if entry is not None:
-            self._update(journal["old"], entry, all_neighbours=True)
-        self._drop_json("journal.json")
+        try:
+            journal = _trusted_journal(json.loads(path.read_bytes()))
+        except ValueError:
+            journal = {"rebuild": True}
+        boot = _boot_id()
+        with self._batched() as batch:
+            batch.journal = True  # dropped once this recovery is durable
+            if "id" in journal:  # one update written durably (before batches)
+                staged = [(journal["old"], journal["id"])]
+            elif "batch" in journal and boot is not None and journal["boot"] == boot:
+                staged = [
+                    (None if e["stored"] is None else e["stored"]["entry"], e["id"])
+                    for e in journal["batch"]
+                ]
+            else:
+                for e in journal.get("batch", []):
+                    relative = f"entries/{e['id']}.json"
+                    if e["stored"] is None:  # new in the batch: its page goes too
+                        self._remove(relative, base=self.state)
+                        self._remove(f"items/{e['id']}.html")
+                    else:
+                        self._write(
+                            relative, canonical_json(e["stored"]), base=self.state
+                        )
+                self.rebuild(locked=True)
+                return
+            for old, item_id in staged:
+                entry = self.entry(item_id)
+                if entry is not None:
+                    self._stage(old, entry, all_neighbours=True)
 
     def _copy_attachments(
         self, entry: Mapping[str, Any], attachments: Path | None
@@ -1225,54 +1450,67 @@ class PortalSite:
                 self._put_json("sealed.json", sealed)
             self._write(target, raw)
 
-    def _update(
+    def _stage(
         self,
         old: Mapping[str, Any] | None,
         new: Mapping[str, Any],
         *,
         all_neighbours: bool = False,
-    ) -> int:
-        """Bring the derived state and the pages up to date for one changed entry.
+    ) -> None:
+        """Bring the derived state up to date for one changed entry, and note the pages
+        to render at the end of the batch (`_finish`).
 
         `all_neighbours`: re-render the adjacent month pages of every touched column,
         as when finishing an interrupted update (its state may already be current, so
         whether a column's month list changed can no longer be told).
         """
+        batch = self._batch
+        assert batch is not None  # noqa: S101 - only inside `_batched`
         item_id = new["id"]
-        touched: set[tuple[str, str]] = set()  # (column key, month)
-        grown: set[str] = set()  # columns whose month list changed
-        columns: dict[str, _Column] = {}
         for entry, keep in ((old, False), (new, True)):
             if entry is None:
                 continue
             for col in _columns_of(entry):
-                columns[col.key] = col
+                batch.columns[col.key] = col
                 row = _row(entry, col) if keep else None
-                if self._file_row(col, entry["month"], item_id, row):
-                    grown.add(col.key)
-                touched.add((col.key, entry["month"]))
-        if all_neighbours:
-            grown = set(columns)
+                grown = self._file_row(col, entry["month"], item_id, row)
+                if grown or all_neighbours:
+                    batch.grown.add(col.key)
+                batch.touched.add((col.key, entry["month"]))
         self._files(old, new)
         self._links(old, new)
-        related = self._related_ids(old, new)
+        batch.items.update({item_id, *self._related_ids(old, new)})
+
+    def _finish(self) -> None:
+        """Render every page the batch's changes touch, each once, from the final
+        state: the items' own pages and their linked items', the month pages (and,
+        where a column's month list changed, their neighbours), the column indexes and
+        the pages about the whole site."""
+        batch = self._batch
+        assert batch is not None  # noqa: S101 - only inside `_batched`
         count = 0
-        for rid in sorted({item_id, *related}):
+        for rid in sorted(batch.items):
             count += self._item_page(rid)
-        for key, month in sorted(touched):
-            col = columns[key]
+        pages: set[tuple[str, str]] = set()
+        for key, month in batch.touched:
+            pages.add((key, month))
+            if key in batch.grown:
+                pages.update((key, m) for m in _neighbours(self._months(key), month))
+        for key, month in sorted(pages):
+            count += self._month_page(batch.columns[key], month, self._months(key))
+        for key in sorted({key for key, _ in batch.touched}):
+            col = batch.columns[key]
             months = self._months(key)
-            count += self._month_page(col, month, months)
-            if key in grown:
-                for neighbour in _neighbours(months, month):
-                    count += self._month_page(col, neighbour, months)
             if not months:  # no items left: no state (as a rebuild would have none)
                 self._drop_tree(f"columns/{key}")
             if months or col.fixed:
                 count += self._column_index(col, months)
             else:  # the column has no items left: it leaves the site
                 self._remove(f"{col.path}/index.html")
-        return count + self._site_pages({m for _, m in touched})
+        if batch.touched:
+            count += self._site_pages({m for _, m in batch.touched})
+        batch.pages += count
+        batch.items, batch.touched, batch.grown = set(), set(), set()
 
     def _site_pages(self, months: Iterable[str]) -> int:
         """The pages about the whole site, given the months of 全部信息 that changed."""
@@ -1755,13 +1993,23 @@ class PortalSite:
 
     def _column_summaries(self, prefix: str) -> list[tuple[_Column, int]]:
         folder = self.state / "columns"
+        keys = (
+            {sub.name for sub in folder.glob(f"{prefix}*")}
+            if folder.is_dir()
+            else set()
+        )
+        # A batch's new columns are in the memo until it is flushed.
+        keys.update(
+            k.split("/")[1]
+            for k in self._memo
+            if k.startswith(f"columns/{prefix}") and k.endswith("/months.json")
+        )
         found = []
-        if folder.is_dir():
-            for sub in sorted(folder.glob(f"{prefix}*")):
-                total = sum(self._months(sub.name).values())
-                if total:
-                    col = _Column(**self._json(f"columns/{sub.name}/column.json", {}))
-                    found.append((col, total))
+        for key in sorted(keys):
+            total = sum(self._months(key).values())
+            if total:
+                col = _Column(**self._json(f"columns/{key}/column.json", {}))
+                found.append((col, total))
         return found
 
     def _agency_index(self) -> None:
@@ -1932,11 +2180,19 @@ class PortalSite:
     # -- whole site ---------------------------------------------------------------------
 
     def rebuild(self, *, locked: bool = False) -> int:
-        """Every page again from the stored entries alone; returns pages written."""
+        """Every page again from the stored entries alone; returns pages written.
+
+        One batch: every file written without an fsync each, then all made durable at
+        once; a journal makes a rebuild cut short run again on the next update."""
         if not locked:
             with self.locked():
                 return self.rebuild(locked=True)
-        self._drop_json("journal.json")
+        with self._batched() as batch:
+            if not batch.journal:
+                self._begin({"rebuild": True})
+            return self._rebuild()
+
+    def _rebuild(self) -> int:
         self._drop_tree("columns")
         self._drop_tree("links")
         entries = [e for i in self.entry_ids() if (e := self.entry(i))]
@@ -2381,7 +2637,12 @@ def _asset(name: str) -> bytes:
 
 
 class PortalAdapter(
-    BaseAdapter[PortalSettings], ReadsBack, TakesInventory, Witnesses, ExpectsFiles
+    BaseAdapter[PortalSettings],
+    DeliversMany,
+    ReadsBack,
+    TakesInventory,
+    Witnesses,
+    ExpectsFiles,
 ):
     """A static site: one item's rendition per delivery, the pages it affects re-rendered."""
 
@@ -2428,18 +2689,38 @@ class PortalAdapter(
         )
 
     def deliver(self, rendition: Rendition, session: requests.Session) -> Receipt:
-        source = rendition.meta.get("attachments")
+        (result,) = self.deliver_many([rendition], session)
+        if isinstance(result, DeliveryError):
+            raise result
+        return result
+
+    def deliver_many(
+        self, renditions: Sequence[Rendition], session: requests.Session
+    ) -> list[Receipt | DeliveryError]:
+        """Apply the renditions in one batch (`PortalSite.apply_many`): each page the
+        batch touches is rendered once, and one durable commit covers every file."""
+        given = [
+            (r.data, Path(r.meta["attachments"]) if r.meta.get("attachments") else None)
+            for r in renditions
+        ]
         # A name the file system refuses is an attachment's: the operator renames it.
         with file_errors(
             "cannot write the site",
             name_advice="rename the attachment (file systems allow 255 bytes, about 85 "
             "Chinese characters) and revise the item",
         ):
-            pages = self.site.apply(rendition.data, Path(source) if source else None)
-        entry = json.loads(rendition.data)["entry"]
-        return Receipt(
-            remote_id=f"items/{entry['id']}.html", detail={"pages": str(pages)}
-        )
+            errors, pages = self.site.apply_many(given)
+        detail = {"pages": str(pages)}
+        if len(renditions) > 1:
+            detail["batch"] = str(len(renditions))
+        out: list[Receipt | DeliveryError] = []
+        for rendition, error in zip(renditions, errors, strict=True):
+            if error is not None:
+                out.append(error)
+                continue
+            entry = json.loads(rendition.data)["entry"]
+            out.append(Receipt(remote_id=f"items/{entry['id']}.html", detail=detail))
+        return out
 
     def read_back(self, job: DeliveryJob, session: requests.Session) -> bytes | None:
         """The item's rendition as the site holds it (see `PortalSite.read_back`)."""
