@@ -2187,6 +2187,10 @@ class PortalSite:
         if not locked:
             with self.locked():
                 return self.rebuild(locked=True)
+        if self._batch is None:
+            # A batch cut short by a power loss may have left entries torn: its
+            # journal puts them back first (and a rebuild's journal must not replace it).
+            self.recover()
         with self._batched() as batch:
             if not batch.journal:
                 self._begin({"rebuild": True})
@@ -2305,6 +2309,7 @@ class PortalSite:
         each note, the key, the newest note, the state the page is re-rendered from on a
         rebuild, then the page and the feed."""
         with self.locked():
+            self.recover()  # a batch cut short: finish (or undo) it first
             if self._json("site.json", None) != self._fingerprint():
                 self.rebuild(locked=True)  # the page's links need a current site
             self.write_assets()

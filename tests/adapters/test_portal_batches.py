@@ -367,3 +367,32 @@ def test_a_forged_journal_is_not_followed(
     root = tmp_path / "sites" / "site"
     assert "伪造" not in "".join(v.decode() for v in tree(root).values())
     assert tree(root) == _rebuilt_copy(root, adapter.settings, tmp_path / "exp")
+
+
+def test_a_rebuild_after_a_restart_puts_the_batch_back_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rebuild` (by hand, or for new settings) reads every entry: after a power loss
+    inside a batch it first puts back the entries the batch replaced, never reading
+    a torn one, and keeps the batch's journal until that is done."""
+    base, batch, _ = _base(tmp_path)
+    before = tree(state_folder(base) / "entries")
+    root = tmp_path / "lost"
+    crashing = _copy(base, root)
+    _crashing_writes(monkeypatch, 14)
+    with pytest.raises(TransientDeliveryError):
+        crashing.deliver_many(batch, SESSION)
+    monkeypatch.undo()
+    state = state_folder(root)
+    journal = json.loads((state / "journal.json").read_bytes())
+    journal["boot"] = "another boot"
+    (state / "journal.json").write_bytes(canonical_json(journal))
+    torn = [p for p in (state / "entries").iterdir() if p.name not in before]
+    torn += [state / "entries" / name for name in before]
+    for entry in torn:
+        if entry.read_bytes() != before.get(entry.name):
+            entry.write_bytes(b"")  # what a power loss may leave of a new write
+    PortalSite(crashing.settings).rebuild()
+    assert tree(state / "entries") == before
+    assert not (state / "journal.json").exists()
+    assert tree(root) == _rebuilt_copy(root, crashing.settings, tmp_path / "exp")
