@@ -136,6 +136,11 @@ AUDIT = ".well-known/syndicate-audit"
 _URL = r"^https?://[^\s\"'<>]+$"
 _ITEM_PAGE = re.compile(rf"{UUID_PATTERN}\.html")
 _MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+# A name the file system refuses is an attachment's: the operator renames it.
+_NAME_ADVICE = (
+    "rename the attachment (file systems allow 255 bytes, about 85 Chinese characters) "
+    "and revise the item"
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ICP = re.compile(r"[\u4e00-\u9fff]{1,3}ICP备[0-9]{4,12}号(?:-[0-9]{1,4})?")
 _POLICE = re.compile(r"[\u4e00-\u9fff]{1,3}公网安备 ?([0-9]{6,20})号")
@@ -1339,8 +1344,7 @@ class PortalSite:
                     try:
                         with file_errors(
                             "cannot write the site",
-                            name_advice="rename the attachment (file systems allow "
-                            "255 bytes, about 85 Chinese characters) and revise the item",
+                            name_advice=_NAME_ADVICE,
                         ):
                             self._copy_attachments(entry, attachments)
                     except DeliveryError as exc:
@@ -2711,8 +2715,7 @@ class PortalAdapter(
         # A name the file system refuses is an attachment's: the operator renames it.
         with file_errors(
             "cannot write the site",
-            name_advice="rename the attachment (file systems allow 255 bytes, about 85 "
-            "Chinese characters) and revise the item",
+            name_advice=_NAME_ADVICE,
         ):
             errors, pages = self.site.apply_many(given)
         detail = {"pages": str(pages)}
