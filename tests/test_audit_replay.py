@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -370,3 +371,188 @@ def test_parse_moment() -> None:
 )
 def test_extension(media_type: str, ext: str) -> None:
     assert extension(media_type) == ext
+
+
+def _directory(name: str, folder: Path) -> Outlet:
+    return Outlet(
+        name=name,
+        kind="directory",
+        channel=None,
+        filter=OutletFilter(),
+        settings=DirectorySettings(path=folder),
+        adapter_class=DirectoryAdapter,
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_streamed_json_is_what_json_dumps_writes(seed: int, tmp_path: Path) -> None:
+    """Manifests and replay.json are written as their rows are read back; the bytes
+    are those of `json.dumps(..., sort_keys=True, indent=2, ensure_ascii=False)`."""
+    rng = random.Random(seed)
+
+    def value(depth: int) -> Any:
+        kind = rng.choice(
+            ["dict", "list", "rows", "leaf", "leaf"] if depth < 4 else ["leaf"]
+        )
+        if kind == "dict":
+            return {
+                rng.choice(["id", "公告", "b", "a\n", "ref", "z"]) + str(n): value(
+                    depth + 1
+                )
+                for n in range(rng.randint(0, 4))
+            }
+        if kind in ("list", "rows"):
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return rng.choice(
+            [None, True, False, 0, -7, 2**40, "", '临溪县\u2028"引号"\\', "a/b"]
+        )
+
+    def lazy(v: Any) -> Any:  # the same document with its lists produced lazily
+        if isinstance(v, dict):
+            return {k: lazy(x) for k, x in v.items()}
+        if isinstance(v, list):
+            items = [lazy(x) for x in v]
+            return replay_module._Rows(lambda: iter(items))
+        return v
+
+    for n in range(40):
+        doc = {
+            "items": [value(1) for _ in range(rng.randint(0, 5))],
+            "n": n,
+            "x": value(0),
+        }
+        path = tmp_path / f"{n}.json"
+        replay_module._dump(path, lazy(doc))
+        expected = json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+        assert path.read_text("utf-8") == expected
+
+
+def test_a_long_replay_pages_through_its_scratch_file_in_manifest_order(
+    sqlite_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many items, pages of 3: every (outlet, item) comes back once, manifests are
+    sorted by ref then version, an outlet no longer configured lists what it showed,
+    and nothing of the scratch file is left."""
+    monkeypatch.setattr(replay_module, "_PAGE", 3)
+    clock = FixedClock()
+    outlets = {n: _directory(n, tmp_path / n) for n in ("archive", "old")}
+    with (
+        sqlite_project.disclosures(clock=clock) as items,
+        sqlite_project.deliveries(items, clock=clock, outlets=outlets) as deliveries,
+    ):
+        made = [
+            items.publish(
+                content(index_no=f"11330100MB0000006R/2026-{n:05d}", title=f"公告{n}"),
+                actor="t",
+            )
+            for n in (9, 3, 14, 1, 12, 5, 8, 2, 11, 7, 4, 13, 6, 10)
+        ]
+        deliveries.plan()
+        worker = Worker(deliveries, items, outlets, name="w", clock=clock)
+        worker.run_until_idle()
+        clock.advance(hours=1)
+        for change in made[::3]:
+            old = items.get(change.item_id).content
+            items.revise(
+                change.item_id,
+                old.model_copy(update={"body": old.body + "（更正）"}),
+                reason="更正",
+                actor="t",
+            )
+        deliveries.plan()
+        worker.run_until_idle()
+        worker.close()
+        clock.advance(hours=1)
+        expected = shown_as_of(deliveries, clock())
+        out = tmp_path / "r"
+        summary = replay(
+            items,
+            deliveries,
+            as_of=clock(),
+            out=out,
+            outlets={"archive": outlets["archive"]},
+        )
+        # A cache of 2: the 28 planned deliveries move to the scratch file, and are
+        # found there, not in the store; the replay is the same, byte for byte.
+        monkeypatch.setattr(replay_module, "_CACHE", 2)
+
+        def no_store(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("asked the store")
+
+        monkeypatch.setattr(deliveries.repository, "get", no_store)
+        replay(
+            items,
+            deliveries,
+            as_of=clock(),
+            out=tmp_path / "again",
+            outlets={"archive": outlets["archive"]},
+        )
+    for name in ("replay.json", "archive/manifest.json"):
+        assert (out / name).read_bytes() == (tmp_path / "again" / name).read_bytes()
+    entries = manifest(out / "archive")["items"]
+    assert [(e["ref"], e["version"]) for e in entries] == sorted(
+        (e["ref"], e["version"]) for e in entries
+    )
+    assert {(e["id"], e["version"], e["delivery_id"]) for e in entries} == {
+        (str(s.item_id), s.version, str(s.delivery_id))
+        for (name, _), s in expected.items()
+        if name == "archive"
+    }
+    assert len(entries) == len(made)
+    assert sum(e["version"] == 2 for e in entries) == len(made[::3])
+    check_files(out / "archive", entries)
+    data = json.loads((out / "replay.json").read_text("utf-8"))
+    [old] = [o for o in data["outlets"] if o["name"] == "old"]
+    assert old["configured"] is False
+    assert old["items"] == len(made)
+    assert [r["id"] for r in old["recorded"]] == sorted(str(c.item_id) for c in made)
+    assert {r["ref"] for r in old["recorded"]} == {e["ref"] for e in entries}
+    assert data["counts"] == {
+        "outlets": 2,
+        "configured": 1,
+        "not_configured": 1,
+        "items": len(made),
+        "shown": len(made),
+        "mismatches": 0,
+    }
+    assert summary.counts() == data["counts"]
+    assert sorted(p.name for p in out.iterdir()) == ["archive", "replay.json"]
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert summary.written == len(files) == len(made) + 2
+
+
+def test_mismatches_beyond_those_kept_are_counted_and_all_in_replay_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = Home(tmp_path, {})
+    for n in range(3):
+        text = ITEM_FILE.replace("2026-00019", f"2026-0002{n}")
+        h.ok("items", "publish", h.item(f"i{n}.md", text))
+    h.ok("sync")
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("render fails")
+
+    monkeypatch.setattr(replay_module, "_as_rendered", broken)
+    monkeypatch.setattr(replay_module, "KEPT_MISMATCHES", 2)
+    out = tmp_path / "r"
+    today = datetime.now(CHINA_TZ).date().isoformat()
+    result = h("audit", "replay", "--as-of", today, "--out", out)
+    assert result.exit_code == 1, result.output
+    configured = 3  # archive, portal, feeds
+    total = 3 * 2 + 1  # three items on archive and portal, the feed's one set
+    assert result.stderr.count("rendering it again gives cannot render again") == 2
+    assert f"and {total - 2} more mismatch(es) listed in {out / 'replay.json'}" in (
+        result.stderr.replace("\n", " ")
+    )
+    data = json.loads((out / "replay.json").read_text("utf-8"))
+    assert data["counts"]["mismatches"] == total
+    assert len(data["mismatches"]) == total
+    assert [(m["outlet"], m["ref"]) for m in data["mismatches"]] == sorted(
+        (m["outlet"], m["ref"]) for m in data["mismatches"]
+    )
+    assert all(
+        m["error"] == "cannot render again: RuntimeError: render fails"
+        for m in data["mismatches"]
+    )
+    assert len(data["outlets"]) == configured

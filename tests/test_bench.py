@@ -12,6 +12,7 @@ from bench import (
     pii,
     portal,
     publish,
+    replay,
     review,
     scale,
     sheets,
@@ -152,3 +153,16 @@ def test_first_sync_benchmark_times_a_whole_portal_sync_as_a_process(
     out = capsys.readouterr().out
     assert "first sync of 300 items to the portal" in out
     assert "target <= 120 s" in out
+
+
+def test_replay_benchmark_measures_replay_as_a_process_by_items(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    figures = replay.main(["--quick"])
+    assert figures["small_rss"] > 0
+    assert figures["large_rss"] > 0
+    assert figures["replay_rss_ratio"] == figures["large_rss"] / figures["small_rss"]
+    out = capsys.readouterr().out
+    assert "small: 100 items" in out
+    assert "large: 1,000 items" in out
+    assert "target <= 1.3, items x10" in out

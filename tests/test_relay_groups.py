@@ -77,8 +77,7 @@ def assert_replays(engine: Engine, clock: FixedClock, out: Path, shown: int) -> 
     message from all the deliveries it carried) and finds the log's hashes."""
     summary = engine.replay(ReplayRequest(as_of=clock(), out=out))
     assert not summary.mismatches, summary.mismatches
-    rendered = [r for o in summary.outlets for r in o.items if r.sha256_rerendered]
-    assert len(rendered) >= shown
+    assert sum(o.count for o in summary.outlets if o.configured) >= shown
 
 
 def confirm_codes(fake: WeComRobotServer) -> list[str]:

@@ -21,28 +21,38 @@ lists them (`pending_review`) and a shown item with a newer version under review
 in its manifest entry. A review queue (`review_queue = true`) shows review notices,
 which are replayed like any other rendition (operation `review_notice`).
 
-Memory stays bounded however long the log is: the deliveries log is streamed once, and
-only the latest state of each (outlet, item) is kept — plus a bounded cache of which
-delivery belongs to which (outlet, item), falling back to the store on a miss. Items are
-read from the items log per needed (item, version), through the repository. The items
-log is streamed once for what was under review, keeping only the items that were.
+Memory stays bounded however long the log is, by revisions or by items: the deliveries
+log is streamed once, and the latest delivery shown of each (outlet, item) is kept in a
+scratch SQLite file inside the output folder (removed at the end), not in memory — with
+a bounded cache of which delivery belongs to which (outlet, item), falling back to the
+store on a miss. Items are read from the items log per needed (item, version), through
+the repository. The items log is streamed once for what was under review and what was
+erased, keeping only those items. Each manifest and replay.json are written as they are
+read back from the scratch file, in order; the summary keeps counts, the first
+`KEPT_MISMATCHES` mismatches, the erased attachments and the items under review.
 """
 
 from __future__ import annotations
 
 import json
 import mimetypes
+import os
+import shutil
+import sqlite3
+import tempfile
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 from uuid import UUID
 
 from syndicate.application import CHINA_TZ, Disclosures
 from syndicate.audit.facts import delivery_events, item_events
 from syndicate.domain.deliveries import Delivery, DeliveryState, delivery_id
+from syndicate.domain.items import DisclosureItem
 from syndicate.fsutil import write_atomically
 from syndicate.outlets import Outlet
 from syndicate.outletset import OutletSet
@@ -50,6 +60,7 @@ from syndicate.planning import Deliveries
 from syndicate.views import ReviewTracker
 
 __all__ = [
+    "KEPT_MISMATCHES",
     "OutletReplay",
     "PendingReview",
     "ReplaySummary",
@@ -62,8 +73,9 @@ __all__ = [
     "shown_as_of",
 ]
 
-# Deliveries whose (outlet, item) is remembered without asking the store.
-_CACHE = 65_536
+# Deliveries whose (outlet, item) is remembered in memory; a replay moves older ones
+# to its scratch file, `shown_as_of` asks the store again.
+_CACHE = 8_192
 _TOPICS = (
     Delivery.Planned.TOPIC,
     Delivery.Succeeded.TOPIC,
@@ -118,10 +130,16 @@ class Shown:
 
 class _Planned:
     """Which (outlet, item, version, operation) each delivery is: a bounded cache in
-    front of the store, so memory does not grow with the log."""
+    front of the store, so memory does not grow with the log. With `spill` (a replay's
+    scratch file), what the cache cannot hold moves there, not away: a log that plans
+    many deliveries before any succeeds (a first plan to 500 village groups) is not
+    read again from the store one delivery at a time."""
 
-    def __init__(self, deliveries: Deliveries) -> None:
+    def __init__(
+        self, deliveries: Deliveries, spill: sqlite3.Connection | None = None
+    ) -> None:
         self.deliveries = deliveries
+        self.spill = spill
         self.cache: OrderedDict[UUID, tuple[str, UUID, int, str]] = OrderedDict()
 
     def remember(self, event: Delivery.Planned) -> None:
@@ -131,8 +149,18 @@ class _Planned:
             event.item_version,
             event.operation,
         )
-        if len(self.cache) > _CACHE:
+        if len(self.cache) <= _CACHE:
+            return
+        if self.spill is None:
             self.cache.popitem(last=False)
+            return
+        rows = []
+        for _ in range(max(1, len(self.cache) // 2)):  # the older half
+            id_, (outlet, item, version, operation) = self.cache.popitem(last=False)
+            rows.append((str(id_), outlet, str(item), version, operation))
+        self.spill.executemany(
+            "INSERT OR REPLACE INTO planned VALUES (?, ?, ?, ?, ?)", rows
+        )
 
     def forget(self, id_: UUID) -> None:
         """The delivery is settled: no later event will ask about it (or, rarely, one
@@ -143,6 +171,14 @@ class _Planned:
         # Taken out, not just read: a delivery succeeds once, so the cache holds only
         # deliveries still in flight, however long the log.
         found = self.cache.pop(id_, None)
+        if found is None and self.spill is not None:
+            row = self.spill.execute(
+                "SELECT outlet, item, version, operation FROM planned "
+                "WHERE delivery = ?",
+                (str(id_),),
+            ).fetchone()
+            if row is not None:
+                found = (row[0], UUID(row[1]), row[2], row[3])
         if found is None:
             first = cast(Delivery, self.deliveries.repository.get(id_, version=1))
             found = (first.outlet, first.item_id, first.item_version, first.operation)
@@ -156,9 +192,28 @@ def shown_as_of(
     outlet: str | None = None,
     on_page: Callable[[int], None] | None = None,
 ) -> dict[tuple[str, UUID], Shown]:
-    """For each (outlet, item), the latest delivery put up at or before `as_of`."""
-    planned = _Planned(deliveries)
+    """For each (outlet, item), the latest delivery put up at or before `as_of`, in
+    memory (one entry per outlet and item: `replay` keeps them on disk instead)."""
     shown: dict[tuple[str, UUID], Shown] = {}
+    for candidate in _candidates(deliveries, as_of, outlet=outlet, on_page=on_page):
+        key = (candidate.outlet, candidate.item_id)
+        current = shown.get(key)
+        if current is None or candidate.order >= current.order:
+            shown[key] = candidate
+    return shown
+
+
+def _candidates(
+    deliveries: Deliveries,
+    as_of: datetime,
+    *,
+    outlet: str | None,
+    on_page: Callable[[int], None] | None,
+    spill: sqlite3.Connection | None = None,
+) -> Iterator[Shown]:
+    """Every delivery put up at or before `as_of` (on `outlet`), in log order: the
+    latest of each (outlet, item) by `Shown.order` is what the outlet showed."""
+    planned = _Planned(deliveries, spill)
     for position, event in delivery_events(deliveries, topics=_TOPICS, on_page=on_page):
         if isinstance(event, Delivery.Planned):
             planned.remember(event)
@@ -208,11 +263,7 @@ def shown_as_of(
             )
         if candidate is None or (outlet is not None and candidate.outlet != outlet):
             continue
-        key = (candidate.outlet, candidate.item_id)
-        current = shown.get(key)
-        if current is None or candidate.order >= current.order:
-            shown[key] = candidate
-    return shown
+        yield candidate
 
 
 @dataclass(frozen=True)
@@ -243,12 +294,24 @@ def pending_as_of(items: Disclosures, as_of: datetime) -> dict[UUID, PendingRevi
     """The items that had something under review at `as_of` (the items log read up to
     then, by event time). Only those items are kept while reading, and each is then
     read at its version as of `as_of`."""
+    return _scan_items(items, as_of)[0]
+
+
+def _scan_items(
+    items: Disclosures, as_of: datetime
+) -> tuple[dict[UUID, PendingReview], dict[UUID, int]]:
+    """One pass over the items log: what was under review at `as_of`
+    (`pending_as_of`), and each erased item's latest erasure (its event's version, at
+    any time: data erased since is not shown again)."""
     tracker = ReviewTracker()
     waiting: dict[UUID, int] = {}  # item id -> its version as of `as_of`
+    erased: dict[UUID, int] = {}
     for _, event in item_events(items):
+        id_ = event.originator_id
+        if isinstance(event, DisclosureItem.Erased):
+            erased[id_] = event.originator_version
         if event.timestamp > as_of:
             continue
-        id_ = event.originator_id
         tracker.apply(event)
         if tracker.describe(id_) is None:
             waiting.pop(id_, None)
@@ -260,7 +323,7 @@ def pending_as_of(items: Disclosures, as_of: datetime) -> dict[UUID, PendingRevi
         found[id_] = PendingReview(
             id_, item.ref, version, item.status.value, tracker.describe(id_) or ""
         )
-    return found
+    return found, erased
 
 
 # -- re-rendering ----------------------------------------------------------------------
@@ -335,6 +398,9 @@ def extension(media_type: str) -> str:
 
 # -- the whole replay ------------------------------------------------------------------
 
+# Mismatches kept in the summary (and printed by the CLI); replay.json lists them all.
+KEPT_MISMATCHES = 1_000
+
 
 @dataclass(frozen=True)
 class Replayed:
@@ -384,85 +450,79 @@ class Replayed:
 
 @dataclass
 class OutletReplay:
-    """One outlet's part of a replay."""
+    """One outlet's part of a replay: counts, and what needs a person's eyes.
+
+    `count`: the items replayed (a configured outlet) or listed with their recorded
+    sha256 (an outlet not configured here); `shown`: those with a file; `mismatch_count`:
+    those whose rendition came back different or could not be rendered, of which the
+    first `KEPT_MISMATCHES` of the replay are in `mismatches` (all are in replay.json and
+    the outlet's manifest.json); `erased`: (ref, attachment) shown then and erased since.
+    """
 
     name: str
     kind: str | None
     configured: bool
     whole_set: bool
-    items: list[Replayed] = field(default_factory=list)
-    recorded: list[Shown] = field(default_factory=list)  # outlets not configured
+    count: int = 0
+    shown: int = 0
+    mismatch_count: int = 0
+    mismatches: list[Replayed] = field(default_factory=list)
+    erased: list[tuple[str, str]] = field(default_factory=list)
     problem: str | None = None  # why a configured outlet could not be loaded
 
-    @property
-    def mismatches(self) -> list[Replayed]:
-        """Items whose rendition came back different (or could not be rendered)."""
-        return [r for r in self.items if not r.match]
-
-    def as_json(self, refs: Mapping[UUID, str]) -> dict[str, Any]:
-        """The outlet's entry in replay.json."""
+    def as_json(self) -> dict[str, Any]:
+        """The outlet's entry in replay.json, without the `recorded` list (an outlet
+        not configured here: read it from replay.json)."""
         data: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
             "configured": self.configured,
             "whole_set": self.whole_set,
-            "items": len(self.items) if self.configured else len(self.recorded),
-            "shown": sum(1 for r in self.items if r.file is not None),
-            "mismatches": len(self.mismatches),
+            "items": self.count,
+            "shown": self.shown,
+            "mismatches": self.mismatch_count,
         }
         if self.problem:
             data["problem"] = self.problem
-        if not self.configured:
-            data["recorded"] = [
-                {
-                    "id": str(s.item_id),
-                    "ref": refs.get(s.item_id, str(s.item_id)),
-                    "version": s.version,
-                    "delivery_id": str(s.delivery_id),
-                    "delivered_at": s.at.astimezone(CHINA_TZ).isoformat(),
-                    "operation": s.operation,
-                    "sha256_recorded": s.sha256,
-                }
-                for s in self.recorded
-            ]
         return data
 
 
 @dataclass
 class ReplaySummary:
-    """What a replay found and wrote."""
+    """What a replay found and wrote: replay.json (`path`) holds every detail."""
 
     as_of: datetime
+    out: Path
     outlets: list[OutletReplay]
-    files: list[Path]
-    refs: dict[UUID, str] = field(default_factory=dict)  # of items on outlets not here
+    written: int  # files written under `out`, replay.json included
     pending: list[PendingReview] = field(default_factory=list)  # by ref
 
     @property
+    def path(self) -> Path:
+        """replay.json."""
+        return self.out / "replay.json"
+
+    @property
     def mismatches(self) -> list[tuple[str, Replayed]]:
-        """(outlet, item) pairs whose re-rendered digest differs from the log's."""
+        """(outlet, item) pairs whose re-rendered digest differs from the log's: the
+        first `KEPT_MISMATCHES` (`mismatch_count` says how many there were)."""
         return [(o.name, r) for o in self.outlets for r in o.mismatches]
 
-    def as_json(self) -> dict[str, Any]:
-        """replay.json."""
+    @property
+    def mismatch_count(self) -> int:
+        """How many renditions came back different, or could not be rendered."""
+        return sum(o.mismatch_count for o in self.outlets)
+
+    def counts(self) -> dict[str, int]:
+        """replay.json's `counts`."""
         configured = [o for o in self.outlets if o.configured]
         return {
-            "as_of": self.as_of.astimezone(CHINA_TZ).isoformat(),
-            "outlets": [o.as_json(self.refs) for o in self.outlets],
-            "counts": {
-                "outlets": len(self.outlets),
-                "configured": len(configured),
-                "not_configured": len(self.outlets) - len(configured),
-                "items": sum(len(o.items) for o in configured),
-                "shown": sum(
-                    1 for o in configured for r in o.items if r.file is not None
-                ),
-                "mismatches": len(self.mismatches),
-            },
-            "mismatches": [
-                {"outlet": name, **r.as_json()} for name, r in self.mismatches
-            ],
-            "pending_review": [p.as_json() for p in self.pending],
+            "outlets": len(self.outlets),
+            "configured": len(configured),
+            "not_configured": len(self.outlets) - len(configured),
+            "items": sum(o.count for o in configured),
+            "shown": sum(o.shown for o in configured),
+            "mismatches": self.mismatch_count,
         }
 
 
@@ -479,7 +539,6 @@ def _render_one(
     outlets: OutletSet,
     shown: Shown,
     folder: Path,
-    files: list[Path],
 ) -> Replayed:
     try:
         delivery, previous = _as_rendered(deliveries, shown)
@@ -497,9 +556,7 @@ def _render_one(
     name = None
     if rendition.data:
         name = f"{shown.item_id}-v{shown.version}.{extension(rendition.media_type)}"
-        path = folder / name
-        write_atomically(path, rendition.data)
-        files.append(path)
+        write_atomically(folder / name, rendition.data)
     return Replayed(
         shown=shown,
         ref=ref,
@@ -509,24 +566,239 @@ def _render_one(
     )
 
 
-def _dump(path: Path, data: Any, files: list[Path]) -> None:
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
-    write_atomically(path, text.encode("utf-8"))
-    files.append(path)
-
-
 def _erased_since(
-    items: Disclosures, shown: Shown, erasures: dict[UUID, int | None]
+    items: Disclosures, shown: Shown, erasures: Mapping[UUID, int]
 ) -> tuple[str, ...]:
     """The sealed attachments `shown` carried whose data has been erased since."""
-    if shown.item_id not in erasures:
-        erasure = items.get(shown.item_id).erasure
-        erasures[shown.item_id] = erasure.version if erasure else None
-    erased_at = erasures[shown.item_id]
+    erased_at = erasures.get(shown.item_id)
     if erased_at is None or shown.version >= erased_at:
         return ()
     then = items.get(shown.item_id, version=shown.version).content
     return tuple(a.name for a in then.attachments if a.sealed)
+
+
+# -- JSON written as it is read --------------------------------------------------------
+
+
+class _Rows:
+    """A list in a JSON document whose elements are produced while it is written."""
+
+    def __init__(self, rows: Callable[[], Iterator[Any]]) -> None:
+        self.rows = rows
+
+
+def _write_json(fh: IO[str], value: Any, level: int = 0) -> None:
+    """Write `value` as `json.dumps(value, ensure_ascii=False, sort_keys=True,
+    indent=2)` would, byte for byte, where any `_Rows` is a list written element by
+    element (never held whole)."""
+    pad = "  " * (level + 1)
+    if isinstance(value, dict):
+        if not value:
+            fh.write("{}")
+            return
+        fh.write("{")
+        for n, key in enumerate(sorted(value)):
+            fh.write(("," if n else "") + "\n" + pad)
+            fh.write(json.dumps(key, ensure_ascii=False) + ": ")
+            _write_json(fh, value[key], level + 1)
+        fh.write("\n" + "  " * level + "}")
+    elif isinstance(value, list | tuple | _Rows):
+        rows = value.rows() if isinstance(value, _Rows) else iter(value)
+        first = True
+        for element in rows:
+            fh.write(("[" if first else ",") + "\n" + pad)
+            _write_json(fh, element, level + 1)
+            first = False
+        fh.write("[]" if first else "\n" + "  " * level + "]")
+    else:
+        fh.write(json.dumps(value, ensure_ascii=False))
+
+
+def _dump(path: Path, data: Any) -> None:
+    """Write `data` (which may hold `_Rows`) to `path`, whole or not at all."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            _write_json(fh, data)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- the scratch file ------------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_PAGE = 1_000
+_UPSERT = (
+    "INSERT INTO shown (at_us, delivery, item, outlet, version, operation, at, "
+    "position, event_version, sha) VALUES (?,?,?,?,?,?,?,?,?,?) "
+    "ON CONFLICT (outlet, item) DO UPDATE SET delivery = excluded.delivery, "
+    "version = excluded.version, operation = excluded.operation, at = excluded.at, "
+    "at_us = excluded.at_us, position = excluded.position, "
+    "event_version = excluded.event_version, sha = excluded.sha "
+    "WHERE excluded.at_us > shown.at_us "
+    "OR (excluded.at_us = shown.at_us AND excluded.position >= shown.position)"
+)
+_SHOWN_PAGE = (
+    "SELECT delivery, item, outlet, version, operation, at, position, event_version, "
+    "sha FROM shown WHERE outlet = ? AND item > ? ORDER BY item LIMIT ?"
+)
+_LATEST = (
+    "SELECT delivery, item, outlet, version, operation, at, position, event_version, "
+    "sha FROM shown WHERE outlet = ? ORDER BY at_us DESC, position DESC LIMIT 1"
+)
+_ENTRIES_PAGE = (
+    "SELECT ref, version, item, json FROM entry WHERE outlet = ? "
+    "AND (ref, version, item) > (?, ?, ?) ORDER BY ref, version, item LIMIT ?"
+)
+_MISMATCHES_PAGE = (
+    "SELECT outlet, ref, version, item, json FROM entry WHERE mismatch = 1 "
+    "AND (outlet, ref, version, item) > (?, ?, ?, ?) "
+    "ORDER BY outlet, ref, version, item LIMIT ?"
+)
+
+
+class _Scratch:
+    """What a replay keeps per (outlet, item), in a SQLite file of its own: the latest
+    delivery shown (`shown`), each replayed item's manifest entry (`entry`, kept in
+    manifest order by its key), and what `_Planned` cannot hold in memory (`planned`).
+    Nothing in it is durable or needed after the replay."""
+
+    def __init__(self, folder: Path) -> None:
+        self.db = sqlite3.connect(folder / "replay.sqlite")
+        self.db.executescript(
+            """
+            PRAGMA journal_mode = OFF;
+            PRAGMA synchronous = OFF;
+            PRAGMA cache_size = -8000;
+            CREATE TABLE shown (
+                outlet TEXT NOT NULL, item TEXT NOT NULL, delivery TEXT NOT NULL,
+                version INTEGER NOT NULL, operation TEXT NOT NULL, at TEXT NOT NULL,
+                at_us INTEGER NOT NULL, position INTEGER NOT NULL,
+                event_version INTEGER NOT NULL, sha TEXT NOT NULL,
+                PRIMARY KEY (outlet, item)
+            ) WITHOUT ROWID;
+            CREATE TABLE entry (
+                outlet TEXT NOT NULL, ref TEXT NOT NULL, version INTEGER NOT NULL,
+                item TEXT NOT NULL, mismatch INTEGER NOT NULL, json TEXT NOT NULL,
+                PRIMARY KEY (outlet, ref, version, item)
+            ) WITHOUT ROWID;
+            CREATE TABLE planned (
+                delivery TEXT PRIMARY KEY, outlet TEXT NOT NULL, item TEXT NOT NULL,
+                version INTEGER NOT NULL, operation TEXT NOT NULL
+            ) WITHOUT ROWID;
+            """
+        )
+
+    def keep_latest(self, candidates: Iterable[Shown]) -> None:
+        """Fold `candidates` (in log order): per (outlet, item), the latest by
+        `Shown.order` stays."""
+        page: list[tuple[Any, ...]] = []
+        for s in candidates:
+            page.append(
+                (
+                    (s.at - _EPOCH) // timedelta(microseconds=1),
+                    str(s.delivery_id),
+                    str(s.item_id),
+                    s.outlet,
+                    s.version,
+                    s.operation,
+                    s.at.isoformat(),
+                    s.position,
+                    s.event_version,
+                    s.sha256,
+                )
+            )
+            if len(page) >= _PAGE:
+                self.db.executemany(_UPSERT, page)
+                page = []
+        self.db.executemany(_UPSERT, page)
+        self.db.commit()
+
+    def outlets(self) -> set[str]:
+        return {
+            name for (name,) in self.db.execute("SELECT DISTINCT outlet FROM shown")
+        }
+
+    def count(self, outlet: str) -> int:
+        found = self.db.execute(
+            "SELECT count(*) FROM shown WHERE outlet = ?", (outlet,)
+        )
+        return int(found.fetchone()[0])
+
+    def shown(self, outlet: str) -> Iterator[Shown]:
+        """The outlet's rows by item id, a page at a time."""
+        after = ""
+        while True:
+            page = self.db.execute(_SHOWN_PAGE, (outlet, after, _PAGE)).fetchall()
+            if not page:
+                return
+            for row in page:
+                yield _shown(row)
+            after = page[-1][1]
+
+    def latest(self, outlet: str) -> Shown | None:
+        """The outlet's latest row by `Shown.order` (a whole-set outlet's one)."""
+        row = self.db.execute(_LATEST, (outlet,)).fetchone()
+        return None if row is None else _shown(row)
+
+    def add_entry(self, outlet: str, replayed: Replayed) -> None:
+        self.db.execute(
+            "INSERT INTO entry VALUES (?,?,?,?,?,?)",
+            (
+                outlet,
+                replayed.ref,
+                replayed.shown.version,
+                str(replayed.shown.item_id),
+                0 if replayed.match else 1,
+                json.dumps(replayed.as_json(), ensure_ascii=False),
+            ),
+        )
+
+    def entries(self, outlet: str) -> Iterator[Any]:
+        """The outlet's manifest entries in manifest order: by ref, version, item id."""
+        self.db.commit()
+        key: tuple[Any, ...] = ("", -1, "")  # before every row
+        while page := self.db.execute(_ENTRIES_PAGE, (outlet, *key, _PAGE)).fetchall():
+            for *_, text in page:
+                yield json.loads(text)
+            key = page[-1][:3]
+
+    def mismatches(self) -> Iterator[Any]:
+        """Every outlet's mismatched entries, each with its outlet's name, by outlet
+        then in manifest order."""
+        self.db.commit()
+        key: tuple[Any, ...] = ("", "", -1, "")
+        while page := self.db.execute(_MISMATCHES_PAGE, (*key, _PAGE)).fetchall():
+            for name, *_, text in page:
+                yield {"outlet": name, **json.loads(text)}
+            key = page[-1][:4]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _shown(row: tuple[Any, ...]) -> Shown:
+    delivery, item, outlet, version, operation, at, position, event_version, sha = row
+    return Shown(
+        delivery_id=UUID(delivery),
+        item_id=UUID(item),
+        outlet=outlet,
+        version=version,
+        operation=operation,
+        at=datetime.fromisoformat(at),
+        position=position,
+        event_version=event_version,
+        sha256=sha,
+    )
+
+
+# -- the whole replay ------------------------------------------------------------------
 
 
 def replay(
@@ -549,84 +821,133 @@ def replay(
     configured outlet, `out/<outlet>/manifest.json`, and `out/replay.json`. Outlets in
     the log that are not configured here (or do not load: `problems`) are listed in
     replay.json with the digests the log recorded, and get no files. `kinds` names the
-    `kind` of configured outlets that did not load.
+    `kind` of configured outlets that did not load. Memory does not grow with the items
+    shown (module notes); a scratch folder `out/.replay-*` is removed at the end.
     """
     kinds = kinds or {}
     problems = problems or {}
-    pending = pending_as_of(items, as_of)
-    shown = shown_as_of(deliveries, as_of, outlet=only, on_page=on_page)
-    names = {o for o, _ in shown} | {n for n in outlets if only is None or n == only}
-    by_outlet: dict[str, list[Shown]] = {n: [] for n in names}
-    for (name, _), s in shown.items():
-        by_outlet[name].append(s)
-    files: list[Path] = []
-    result: list[OutletReplay] = []
-    refs: dict[UUID, str] = {}
-    erasures: dict[UUID, int | None] = {}
-    readers = OutletSet(
-        {n: o for n, o in outlets.items() if n in names},
-        items=items,
-        deliveries=deliveries,
-        attachments=attachments,
-    )
+    out.mkdir(parents=True, exist_ok=True)
+    scratch_folder = Path(tempfile.mkdtemp(prefix=".replay-", dir=out))
+    scratch = _Scratch(scratch_folder)
     try:
-        for name in sorted(names):
-            outlet = outlets.get(name)
-            found = sorted(by_outlet[name], key=lambda s: (str(s.item_id), s.version))
-            if outlet is None:
-                for s in found:
-                    refs.setdefault(s.item_id, _ref(items, s.item_id, s.version))
-                result.append(
-                    OutletReplay(
-                        name=name,
-                        kind=kinds.get(name),
-                        configured=False,
-                        whole_set=False,
-                        recorded=found,
-                        problem=problems.get(name),
+        pending, erasures = _scan_items(items, as_of)
+        scratch.keep_latest(
+            _candidates(
+                deliveries, as_of, outlet=only, on_page=on_page, spill=scratch.db
+            )
+        )
+        names = scratch.outlets() | {n for n in outlets if only is None or n == only}
+        readers = OutletSet(
+            {n: o for n, o in outlets.items() if n in names},
+            items=items,
+            deliveries=deliveries,
+            attachments=attachments,
+        )
+        result: list[OutletReplay] = []
+        written = 0
+        kept = 0
+        try:
+            for name in sorted(names):
+                outlet = outlets.get(name)
+                if outlet is None:
+                    result.append(
+                        OutletReplay(
+                            name=name,
+                            kind=kinds.get(name),
+                            configured=False,
+                            whole_set=False,
+                            count=scratch.count(name),
+                            problem=problems.get(name),
+                        )
                     )
+                    continue
+                whole_set = outlet.capabilities.whole_set
+                part = OutletReplay(
+                    name=name, kind=outlet.kind, configured=True, whole_set=whole_set
                 )
-                continue
-            whole_set = outlet.capabilities.whole_set
-            if whole_set and found:
-                found = [max(found, key=lambda s: s.order)]
-            part = OutletReplay(
-                name=name, kind=outlet.kind, configured=True, whole_set=whole_set
-            )
-            folder = out / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for s in found:
-                done = _render_one(items, deliveries, readers, s, folder, files)
-                gone = _erased_since(items, s, erasures)
-                if gone:
-                    done = replace(done, erased=gone)
-                waiting = pending.get(s.item_id)
-                if waiting is not None and s.operation != "review_notice":
-                    done = replace(done, review=waiting.review)
-                part.items.append(done)
-                if on_item is not None:
-                    on_item(1)
-            part.items.sort(key=lambda r: (r.ref, r.shown.version))
-            _dump(
-                folder / "manifest.json",
-                {
-                    "outlet": name,
-                    "kind": outlet.kind,
-                    "whole_set": whole_set,
-                    "as_of": as_of.astimezone(CHINA_TZ).isoformat(),
-                    "items": [r.as_json() for r in part.items],
-                },
-                files,
-            )
-            result.append(part)
+                folder = out / name
+                folder.mkdir(parents=True, exist_ok=True)
+                found: Iterable[Shown] = scratch.shown(name)
+                if whole_set:
+                    latest = scratch.latest(name)
+                    found = [] if latest is None else [latest]
+                for s in found:
+                    done = _render_one(items, deliveries, readers, s, folder)
+                    gone = _erased_since(items, s, erasures)
+                    if gone:
+                        done = replace(done, erased=gone)
+                        part.erased += [(done.ref, g) for g in gone]
+                    waiting = pending.get(s.item_id)
+                    if waiting is not None and s.operation != "review_notice":
+                        done = replace(done, review=waiting.review)
+                    scratch.add_entry(name, done)
+                    part.count += 1
+                    if done.file is not None:
+                        part.shown += 1
+                        written += 1
+                    if not done.match:
+                        part.mismatch_count += 1
+                        if kept < KEPT_MISMATCHES:
+                            part.mismatches.append(done)
+                            kept += 1
+                    if on_item is not None:
+                        on_item(1)
+                part.mismatches.sort(key=lambda r: (r.ref, r.shown.version))
+                _dump(
+                    folder / "manifest.json",
+                    {
+                        "outlet": name,
+                        "kind": outlet.kind,
+                        "whole_set": whole_set,
+                        "as_of": as_of.astimezone(CHINA_TZ).isoformat(),
+                        "items": _Rows(partial(scratch.entries, name)),
+                    },
+                )
+                written += 1
+                result.append(part)
+        finally:
+            readers.close()
+        summary = ReplaySummary(
+            as_of=as_of,
+            out=out,
+            outlets=result,
+            written=written + 1,
+            pending=sorted(pending.values(), key=lambda p: (p.ref, str(p.item_id))),
+        )
+        _dump(summary.path, _replay_json(summary, scratch, items))
+        return summary
     finally:
-        readers.close()
-    summary = ReplaySummary(
-        as_of=as_of,
-        outlets=result,
-        files=files,
-        refs=refs,
-        pending=sorted(pending.values(), key=lambda p: (p.ref, str(p.item_id))),
-    )
-    _dump(out / "replay.json", summary.as_json(), files)
-    return summary
+        scratch.close()
+        shutil.rmtree(scratch_folder, ignore_errors=True)
+
+
+def _replay_json(
+    summary: ReplaySummary, scratch: _Scratch, items: Disclosures
+) -> dict[str, Any]:
+    """replay.json, its long lists read from `scratch` as they are written."""
+
+    def recorded(name: str) -> Iterator[dict[str, Any]]:
+        for s in scratch.shown(name):
+            yield {
+                "id": str(s.item_id),
+                "ref": _ref(items, s.item_id, s.version),
+                "version": s.version,
+                "delivery_id": str(s.delivery_id),
+                "delivered_at": s.at.astimezone(CHINA_TZ).isoformat(),
+                "operation": s.operation,
+                "sha256_recorded": s.sha256,
+            }
+
+    outlets = []
+    for o in summary.outlets:
+        data = o.as_json()
+        if not o.configured:
+            data["recorded"] = _Rows(partial(recorded, o.name))
+        outlets.append(data)
+    return {
+        "as_of": summary.as_of.astimezone(CHINA_TZ).isoformat(),
+        "outlets": outlets,
+        "counts": summary.counts(),
+        "mismatches": _Rows(scratch.mismatches),
+        "pending_review": [p.as_json() for p in summary.pending],
+    }

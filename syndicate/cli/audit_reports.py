@@ -19,7 +19,14 @@ if TYPE_CHECKING:
     from syndicate.audit.replay import ReplaySummary
     from syndicate.audit.trail import TrailRow
 
-from syndicate.cli.output import cli_errors, echo_json, format_time, table, width
+from syndicate.cli.output import (
+    cli_errors,
+    echo_file,
+    echo_json,
+    format_time,
+    table,
+    width,
+)
 from syndicate.cli.state import JsonOption, OutletOption, open_engine
 from syndicate.errors import InputError, Problem
 
@@ -178,17 +185,14 @@ def _print_replay(summary: ReplaySummary, out: Path) -> None:
             if o.problem
             else "not configured"
         )
-        count = len(o.items) if o.configured else len(o.recorded)
         rows.append(
             [
                 o.name,
                 o.kind or "-",
                 state + (" (whole set)" if o.whole_set else ""),
-                str(count),
-                str(sum(1 for r in o.items if r.file is not None))
-                if o.configured
-                else "-",
-                str(len(o.mismatches)) if o.configured else "-",
+                str(o.count),
+                str(o.shown) if o.configured else "-",
+                str(o.mismatch_count) if o.configured else "-",
             ]
         )
     typer.echo(f"as of {format_time(summary.as_of)} (China time):")
@@ -198,9 +202,7 @@ def _print_replay(summary: ReplaySummary, out: Path) -> None:
         )
     else:
         typer.echo("no outlets configured and nothing delivered")
-    erased = sorted(
-        {(r.ref, name) for o in summary.outlets for r in o.items for name in r.erased}
-    )
+    erased = sorted({pair for o in summary.outlets for pair in o.erased})
     if erased:
         typer.echo("\npersonal data shown then and erased since (个人信息已删除):")
         for ref, name in erased:
@@ -224,7 +226,7 @@ def _print_replay(summary: ReplaySummary, out: Path) -> None:
             )
         )
     typer.echo(
-        f"\nwrote {len(summary.files)} file(s) under {out}: replay.json and, per "
+        f"\nwrote {summary.written} file(s) under {out}: replay.json and, per "
         "configured outlet, manifest.json and the renditions it showed"
     )
 
@@ -280,7 +282,7 @@ def replay(
         ):
             summary = engine.replay(request, progress=advance)
         if as_json:
-            echo_json(summary.as_json())
+            echo_file(summary.path)  # replay.json: it may be long
         else:
             _print_replay(summary, out)
         for name, r in summary.mismatches:
@@ -291,7 +293,12 @@ def replay(
                 f"{r.shown.sha256}, rendering it again gives {got}",
                 err=True,
             )
-    if summary.mismatches:
+        if (more := summary.mismatch_count - len(summary.mismatches)) > 0:
+            typer.echo(
+                f"error: and {more} more mismatch(es) listed in {summary.path}",
+                err=True,
+            )
+    if summary.mismatch_count:
         raise typer.Exit(1)
 
 

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -19,6 +20,7 @@ from syndicate.errors import InputError, Problem, SyndicateError
 __all__ = [
     "change_json",
     "cli_errors",
+    "echo_file",
     "echo_json",
     "echo_json_line",
     "fail",
@@ -142,6 +144,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def echo_json(data: Any) -> None:
     """Print JSON (UTF-8, not ASCII-escaped), sorted keys for stable output."""
     typer.echo(json.dumps(data, ensure_ascii=False, sort_keys=True, indent=2))
+
+
+def echo_file(path: Path) -> None:
+    """Print a text file (UTF-8) a piece at a time, as it is: for JSON written by a
+    command that may be too long to hold."""
+    with path.open(encoding="utf-8") as text:
+        while piece := text.read(1 << 16):
+            typer.echo(piece, nl=False)
 
 
 def echo_json_line(data: Any) -> None:

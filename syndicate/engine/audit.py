@@ -701,9 +701,9 @@ class AuditOps(EngineBase):
                 on_page=on_page,
             )
         if request.outlet is not None and not summary.outlets:
-            # Nothing to replay: leave `out` as it was found.
-            for path in summary.files:
-                path.unlink(missing_ok=True)
+            # Nothing to replay (nothing but replay.json was written): leave `out` as
+            # it was found.
+            summary.path.unlink(missing_ok=True)
             if not existed:
                 request.out.rmdir()
             raise InputError(
