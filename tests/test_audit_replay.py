@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -548,6 +549,9 @@ def test_mismatches_beyond_those_kept_are_counted_and_all_in_replay_json(
     data = json.loads((out / "replay.json").read_text("utf-8"))
     assert data["counts"]["mismatches"] == total
     assert len(data["mismatches"]) == total
+    # The two printed are the first two replay.json lists.
+    printed = re.findall(r"error: (\w+): (\S+) v1 \(delivery", result.stderr)
+    assert printed == [(m["outlet"], m["ref"]) for m in data["mismatches"][:2]]
     assert [(m["outlet"], m["ref"]) for m in data["mismatches"]] == sorted(
         (m["outlet"], m["ref"]) for m in data["mismatches"]
     )
@@ -556,3 +560,36 @@ def test_mismatches_beyond_those_kept_are_counted_and_all_in_replay_json(
         for m in data["mismatches"]
     )
     assert len(data["outlets"]) == configured
+
+
+def test_a_scratch_file_that_cannot_be_written_is_the_output_folders_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite failing on the replay's own scratch file (a full disk under --out) is
+    reported as that file's problem, not as a damaged event store, and leaves no
+    folder behind; the next replay into the same place works."""
+    h = Home(tmp_path, {})
+    h.ok("items", "publish", h.item("item.md"))
+    h.ok("sync")
+    before = h.snapshot()
+    out = tmp_path / "r"
+    today = datetime.now(CHINA_TZ).date().isoformat()
+    monkeypatch.setattr(replay_module, "_UPSERT", "INSERT INTO nowhere VALUES (?)")
+    result = h("audit", "replay", "--as-of", today, "--out", out)
+    assert result.exit_code == 1, result.output
+    assert "cannot use the replay's scratch file (no such table: nowhere)" in (
+        result.stderr
+    )
+    assert "replay.sqlite" in result.stderr
+    assert "event store" not in result.stderr
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    monkeypatch.undo()
+    h.ok("audit", "replay", "--as-of", today, "--out", out)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "archive",
+        "feeds",
+        "portal",
+        "replay.json",
+    ]
+    assert h.snapshot() == before

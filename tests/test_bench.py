@@ -63,14 +63,17 @@ def test_audit_benchmark_reports_verify_replay_and_prove_figures(
         "verify_one_thread_ratio",
         "replay_memory_ratio",
         "prove_seconds",
+        "verify_process_ratio",
     }
     assert figures["verify_ratio"] > 0
+    assert figures["verify_process_ratio"] > 0
     assert figures["verify_one_thread_ratio"] > 0
     assert figures["replay_memory_ratio"] > 0
     out = capsys.readouterr().out
     assert "verify / raw read (rate):" in out
     assert "pure Python on one thread:" in out
     assert "replay peak memory large / small:" in out
+    assert "verify as a process / sqlite3 read as a process:" in out
 
 
 def test_sheet_benchmark_reports_time_size_and_speedup(

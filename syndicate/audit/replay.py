@@ -34,6 +34,7 @@ read back from the scratch file, in order; the summary keeps counts, the first
 
 from __future__ import annotations
 
+import errno
 import json
 import mimetypes
 import os
@@ -41,7 +42,8 @@ import shutil
 import sqlite3
 import tempfile
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
@@ -53,7 +55,7 @@ from syndicate.application import CHINA_TZ, Disclosures
 from syndicate.audit.facts import delivery_events, item_events
 from syndicate.domain.deliveries import Delivery, DeliveryState, delivery_id
 from syndicate.domain.items import DisclosureItem
-from syndicate.fsutil import write_atomically
+from syndicate.fsutil import fsync_dir, write_atomically
 from syndicate.outlets import Outlet
 from syndicate.outletset import OutletSet
 from syndicate.planning import Deliveries
@@ -135,9 +137,7 @@ class _Planned:
     many deliveries before any succeeds (a first plan to 500 village groups) is not
     read again from the store one delivery at a time."""
 
-    def __init__(
-        self, deliveries: Deliveries, spill: sqlite3.Connection | None = None
-    ) -> None:
+    def __init__(self, deliveries: Deliveries, spill: _ScratchDB | None = None) -> None:
         self.deliveries = deliveries
         self.spill = spill
         self.cache: OrderedDict[UUID, tuple[str, UUID, int, str]] = OrderedDict()
@@ -158,7 +158,7 @@ class _Planned:
         for _ in range(max(1, len(self.cache) // 2)):  # the older half
             id_, (outlet, item, version, operation) = self.cache.popitem(last=False)
             rows.append((str(id_), outlet, str(item), version, operation))
-        self.spill.executemany(
+        self.spill.run_many(
             "INSERT OR REPLACE INTO planned VALUES (?, ?, ?, ?, ?)", rows
         )
 
@@ -172,13 +172,14 @@ class _Planned:
         # deliveries still in flight, however long the log.
         found = self.cache.pop(id_, None)
         if found is None and self.spill is not None:
-            row = self.spill.execute(
+            spilled = self.spill.rows(
                 "SELECT outlet, item, version, operation FROM planned "
                 "WHERE delivery = ?",
                 (str(id_),),
-            ).fetchone()
-            if row is not None:
-                found = (row[0], UUID(row[1]), row[2], row[3])
+            )
+            if spilled:
+                outlet, item, version, operation = spilled[0]
+                found = (outlet, UUID(item), version, operation)
         if found is None:
             first = cast(Delivery, self.deliveries.repository.get(id_, version=1))
             found = (first.outlet, first.item_id, first.item_version, first.operation)
@@ -209,7 +210,7 @@ def _candidates(
     *,
     outlet: str | None,
     on_page: Callable[[int], None] | None,
-    spill: sqlite3.Connection | None = None,
+    spill: _ScratchDB | None = None,
 ) -> Iterator[Shown]:
     """Every delivery put up at or before `as_of` (on `outlet`), in log order: the
     latest of each (outlet, item) by `Shown.order` is what the outlet showed."""
@@ -398,8 +399,11 @@ def extension(media_type: str) -> str:
 
 # -- the whole replay ------------------------------------------------------------------
 
-# Mismatches kept in the summary (and printed by the CLI); replay.json lists them all.
+# Mismatches kept in the summary (and printed by the CLI), the first in replay.json's
+# order; replay.json lists them all. Erased attachments kept per outlet, likewise (the
+# manifests name them all).
 KEPT_MISMATCHES = 1_000
+KEPT_ERASED = 1_000
 
 
 @dataclass(frozen=True)
@@ -455,8 +459,10 @@ class OutletReplay:
     `count`: the items replayed (a configured outlet) or listed with their recorded
     sha256 (an outlet not configured here); `shown`: those with a file; `mismatch_count`:
     those whose rendition came back different or could not be rendered, of which the
-    first `KEPT_MISMATCHES` of the replay are in `mismatches` (all are in replay.json and
-    the outlet's manifest.json); `erased`: (ref, attachment) shown then and erased since.
+    first `KEPT_MISMATCHES` of the replay (in replay.json's order) are in `mismatches`
+    (all are in replay.json and the outlet's manifest.json); `erased_count`: sealed
+    attachments shown then and erased since, the first `KEPT_ERASED` of them as (ref,
+    attachment) in `erased` (the manifest's `attachments_erased` name them all).
     """
 
     name: str
@@ -468,6 +474,7 @@ class OutletReplay:
     mismatch_count: int = 0
     mismatches: list[Replayed] = field(default_factory=list)
     erased: list[tuple[str, str]] = field(default_factory=list)
+    erased_count: int = 0
     problem: str | None = None  # why a configured outlet could not be loaded
 
     def as_json(self) -> dict[str, Any]:
@@ -598,6 +605,8 @@ def _write_json(fh: IO[str], value: Any, level: int = 0) -> None:
             return
         fh.write("{")
         for n, key in enumerate(sorted(value)):
+            if not isinstance(key, str):
+                raise TypeError(f"a JSON key must be text, not {key!r}")
             fh.write(("," if n else "") + "\n" + pad)
             fh.write(json.dumps(key, ensure_ascii=False) + ": ")
             _write_json(fh, value[key], level + 1)
@@ -628,6 +637,7 @@ def _dump(path: Path, data: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
 
 
 # -- the scratch file ------------------------------------------------------------------
@@ -663,6 +673,51 @@ _MISMATCHES_PAGE = (
 )
 
 
+class _ScratchDB:
+    """The scratch file's connection. Its failures (a full disk or a quota under the
+    output folder) are `OSError`s naming the file, never the event store's errors."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with self._io():
+            self.conn = sqlite3.connect(path)
+
+    @contextmanager
+    def _io(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise OSError(
+                errno.EIO,
+                f"cannot use the replay's scratch file ({exc}); check the space and "
+                "permissions where --out is",
+                str(self.path),
+            ) from None
+
+    def script(self, sql: str) -> None:
+        with self._io():
+            self.conn.executescript(sql)
+
+    def run(self, sql: str, args: Sequence[Any] = ()) -> None:
+        with self._io():
+            self.conn.execute(sql, args)
+
+    def run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self._io():
+            self.conn.executemany(sql, rows)
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        with self._io():
+            return self.conn.execute(sql, args).fetchall()
+
+    def commit(self) -> None:
+        with self._io():
+            self.conn.commit()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 class _Scratch:
     """What a replay keeps per (outlet, item), in a SQLite file of its own: the latest
     delivery shown (`shown`), each replayed item's manifest entry (`entry`, kept in
@@ -670,8 +725,8 @@ class _Scratch:
     Nothing in it is durable or needed after the replay."""
 
     def __init__(self, folder: Path) -> None:
-        self.db = sqlite3.connect(folder / "replay.sqlite")
-        self.db.executescript(
+        self.db = _ScratchDB(folder / "replay.sqlite")
+        self.db.script(
             """
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
@@ -715,27 +770,23 @@ class _Scratch:
                 )
             )
             if len(page) >= _PAGE:
-                self.db.executemany(_UPSERT, page)
+                self.db.run_many(_UPSERT, page)
                 page = []
-        self.db.executemany(_UPSERT, page)
+        self.db.run_many(_UPSERT, page)
         self.db.commit()
 
     def outlets(self) -> set[str]:
-        return {
-            name for (name,) in self.db.execute("SELECT DISTINCT outlet FROM shown")
-        }
+        return {name for (name,) in self.db.rows("SELECT DISTINCT outlet FROM shown")}
 
     def count(self, outlet: str) -> int:
-        found = self.db.execute(
-            "SELECT count(*) FROM shown WHERE outlet = ?", (outlet,)
-        )
-        return int(found.fetchone()[0])
+        found = self.db.rows("SELECT count(*) FROM shown WHERE outlet = ?", (outlet,))
+        return int(found[0][0])
 
     def shown(self, outlet: str) -> Iterator[Shown]:
         """The outlet's rows by item id, a page at a time."""
         after = ""
         while True:
-            page = self.db.execute(_SHOWN_PAGE, (outlet, after, _PAGE)).fetchall()
+            page = self.db.rows(_SHOWN_PAGE, (outlet, after, _PAGE))
             if not page:
                 return
             for row in page:
@@ -744,11 +795,11 @@ class _Scratch:
 
     def latest(self, outlet: str) -> Shown | None:
         """The outlet's latest row by `Shown.order` (a whole-set outlet's one)."""
-        row = self.db.execute(_LATEST, (outlet,)).fetchone()
-        return None if row is None else _shown(row)
+        found = self.db.rows(_LATEST, (outlet,))
+        return _shown(found[0]) if found else None
 
     def add_entry(self, outlet: str, replayed: Replayed) -> None:
-        self.db.execute(
+        self.db.run(
             "INSERT INTO entry VALUES (?,?,?,?,?,?)",
             (
                 outlet,
@@ -764,7 +815,7 @@ class _Scratch:
         """The outlet's manifest entries in manifest order: by ref, version, item id."""
         self.db.commit()
         key: tuple[Any, ...] = ("", -1, "")  # before every row
-        while page := self.db.execute(_ENTRIES_PAGE, (outlet, *key, _PAGE)).fetchall():
+        while page := self.db.rows(_ENTRIES_PAGE, (outlet, *key, _PAGE)):
             for *_, text in page:
                 yield json.loads(text)
             key = page[-1][:3]
@@ -774,7 +825,7 @@ class _Scratch:
         then in manifest order."""
         self.db.commit()
         key: tuple[Any, ...] = ("", "", -1, "")
-        while page := self.db.execute(_MISMATCHES_PAGE, (*key, _PAGE)).fetchall():
+        while page := self.db.rows(_MISMATCHES_PAGE, (*key, _PAGE)):
             for name, *_, text in page:
                 yield {"outlet": name, **json.loads(text)}
             key = page[-1][:4]
@@ -826,10 +877,13 @@ def replay(
     """
     kinds = kinds or {}
     problems = problems or {}
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     scratch_folder = Path(tempfile.mkdtemp(prefix=".replay-", dir=out))
-    scratch = _Scratch(scratch_folder)
+    scratch: _Scratch | None = None
+    finished = False
     try:
+        scratch = _Scratch(scratch_folder)
         pending, erasures = _scan_items(items, as_of)
         scratch.keep_latest(
             _candidates(
@@ -845,7 +899,7 @@ def replay(
         )
         result: list[OutletReplay] = []
         written = 0
-        kept = 0
+        room = KEPT_MISMATCHES  # mismatches the summary may still keep
         try:
             for name in sorted(names):
                 outlet = outlets.get(name)
@@ -876,7 +930,10 @@ def replay(
                     gone = _erased_since(items, s, erasures)
                     if gone:
                         done = replace(done, erased=gone)
-                        part.erased += [(done.ref, g) for g in gone]
+                        part.erased_count += len(gone)
+                        part.erased = _first(
+                            part.erased + [(done.ref, g) for g in gone], KEPT_ERASED
+                        )
                     waiting = pending.get(s.item_id)
                     if waiting is not None and s.operation != "review_notice":
                         done = replace(done, review=waiting.review)
@@ -887,12 +944,14 @@ def replay(
                         written += 1
                     if not done.match:
                         part.mismatch_count += 1
-                        if kept < KEPT_MISMATCHES:
+                        if room > 0:
                             part.mismatches.append(done)
-                            kept += 1
+                            if len(part.mismatches) >= 2 * room:
+                                part.mismatches = _first_replayed(part.mismatches, room)
                     if on_item is not None:
                         on_item(1)
-                part.mismatches.sort(key=lambda r: (r.ref, r.shown.version))
+                part.mismatches = _first_replayed(part.mismatches, room)
+                room -= len(part.mismatches)
                 _dump(
                     folder / "manifest.json",
                     {
@@ -915,10 +974,26 @@ def replay(
             pending=sorted(pending.values(), key=lambda p: (p.ref, str(p.item_id))),
         )
         _dump(summary.path, _replay_json(summary, scratch, items))
+        finished = True
         return summary
     finally:
-        scratch.close()
+        if scratch is not None:
+            scratch.close()
         shutil.rmtree(scratch_folder, ignore_errors=True)
+        if created and not finished:
+            with suppress(OSError):  # failed before writing anything: leave no folder
+                out.rmdir()
+
+
+def _first(pairs: list[tuple[str, str]], room: int) -> list[tuple[str, str]]:
+    """The first `room` distinct pairs, in order."""
+    return sorted(set(pairs))[:room]
+
+
+def _first_replayed(found: list[Replayed], room: int) -> list[Replayed]:
+    """The first `room` of `found` in manifest order (ref, version, item id)."""
+    found.sort(key=lambda r: (r.ref, r.shown.version, str(r.shown.item_id)))
+    return found[:room]
 
 
 def _replay_json(

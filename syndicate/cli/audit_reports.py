@@ -207,6 +207,11 @@ def _print_replay(summary: ReplaySummary, out: Path) -> None:
         typer.echo("\npersonal data shown then and erased since (个人信息已删除):")
         for ref, name in erased:
             typer.echo(f"  {ref}: {name}: [erased]")
+        if any(o.erased_count > len(o.erased) for o in summary.outlets):
+            typer.echo(
+                "  and more: each outlet's manifest.json names them all "
+                "(attachments_erased)"
+            )
     if summary.pending:
         typer.echo(f"\nunder review then ({len(summary.pending)} item(s)):")
         typer.echo(
