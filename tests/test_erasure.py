@@ -21,6 +21,7 @@ from pypdf import PdfReader
 
 from syndicate.application import Disclosures
 from syndicate.attachments import PreparedAttachment
+from syndicate.audit import replay as replay_module
 from syndicate.domain.content import ItemContent
 from syndicate.domain.items import ItemStatus
 from syndicate.domain.review import ReviewPolicy
@@ -275,6 +276,12 @@ def test_an_erased_list_leaves_no_byte_anywhere_and_the_audit_still_verifies(
         "柳塘村补贴名单.csv": "[erased]"
     }
     assert manifest["items"][0]["match"]
+    # Past the number of erased attachments a replay keeps, the manifests name them.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(replay_module, "KEPT_ERASED", 0)
+        capped = home.ok("audit", "replay", "--as-of", moment, "--out", tmp_path / "r0")
+    assert "[erased]" not in capped.stdout
+    assert "and more: each outlet's manifest.json names them all" in capped.stdout
     home.ok("audit", "export", tmp_path / "export")
     home.ok("audit", "report", "--out", tmp_path / "report")
     home.ok("log", "--json")
@@ -286,6 +293,7 @@ def test_an_erased_list_leaves_no_byte_anywhere_and_the_audit_still_verifies(
     for db in sorted((home.home / "data").glob("*.db")):
         readers.append(sqlite3.connect(db))
     searched = _all_bytes(home.home) | _all_bytes(tmp_path / "replay")
+    searched |= _all_bytes(tmp_path / "r0")
     searched |= _all_bytes(tmp_path / "export") | _all_bytes(tmp_path / "report")
     shown_text = "".join(r.stdout + r.stderr for r in home.outputs).encode()
     url, schema = backend

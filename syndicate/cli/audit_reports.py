@@ -203,7 +203,7 @@ def _print_replay(summary: ReplaySummary, out: Path) -> None:
     else:
         typer.echo("no outlets configured and nothing delivered")
     erased = sorted({pair for o in summary.outlets for pair in o.erased})
-    if erased:
+    if any(o.erased_count for o in summary.outlets):
         typer.echo("\npersonal data shown then and erased since (个人信息已删除):")
         for ref, name in erased:
             typer.echo(f"  {ref}: {name}: [erased]")
