@@ -879,10 +879,11 @@ def replay(
     problems = problems or {}
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    scratch_folder = Path(tempfile.mkdtemp(prefix=".replay-", dir=out))
+    scratch_folder: Path | None = None
     scratch: _Scratch | None = None
     finished = False
     try:
+        scratch_folder = Path(tempfile.mkdtemp(prefix=".replay-", dir=out))
         scratch = _Scratch(scratch_folder)
         pending, erasures = _scan_items(items, as_of)
         scratch.keep_latest(
@@ -979,7 +980,8 @@ def replay(
     finally:
         if scratch is not None:
             scratch.close()
-        shutil.rmtree(scratch_folder, ignore_errors=True)
+        if scratch_folder is not None:
+            shutil.rmtree(scratch_folder, ignore_errors=True)
         if created and not finished:
             with suppress(OSError):  # failed before writing anything: leave no folder
                 out.rmdir()
