@@ -13,8 +13,9 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["fsync_dir", "locked", "sync_written", "write_atomically"]
+__all__ = ["fsync_dir", "locked", "replacing", "sync_written", "write_atomically"]
 
 
 def fsync_dir(folder: Path) -> None:
@@ -103,6 +104,28 @@ def write_atomically(
         raise
     if sync:
         fsync_dir(target.parent)
+
+
+@contextmanager
+def replacing(target: Path, *, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """Write `target` as a stream, all at once and durably: the block writes to a
+    temporary file beside it (folders made as needed), which then replaces `target`
+    (fsync, rename, fsync the folder). If the block raises, `target` is untouched and
+    the temporary file removed. For output too long to hold in memory; bytes in hand
+    go to `write_atomically`."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)
 
 
 @contextmanager

@@ -36,7 +36,7 @@ from syndicate import (
 from syndicate.adapter import Capabilities, DeliveryJob, Receipt, Rendition
 from syndicate.engine import StopFlag
 from syndicate.errors import PermanentDeliveryError, UnknownOutcomeError
-from syndicate.fsutil import write_atomically
+from syndicate.fsutil import replacing, write_atomically
 from syndicate.registry import Registry
 from tests.conftest import content
 
@@ -634,3 +634,27 @@ def test_example_page_escapes_what_editors_typed(client: Any) -> None:
     page = client.get(f"/items/{ref}").get_data(as_text=True)
     assert "<script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;低保公示" in page
+
+
+def test_a_streamed_replacement_is_whole_or_not_at_all(tmp_path: Path) -> None:
+    """`fsutil.replacing` (replay's manifests, repair's copies): a block that raises
+    leaves the old file and no temporary one; one that ends replaces it, readable by
+    others."""
+    target = tmp_path / "out" / "manifest.json"
+    write_atomically(target, b"old")
+
+    def cut_short() -> None:
+        with replacing(target) as handle:
+            handle.write(b"half")
+            raise RuntimeError("cut short")
+
+    with pytest.raises(RuntimeError):
+        cut_short()
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["manifest.json"]
+    with replacing(target) as handle:
+        handle.write(b"new ")
+        handle.write(b"whole")
+    assert target.read_bytes() == b"new whole"
+    assert target.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in target.parent.iterdir()) == ["manifest.json"]

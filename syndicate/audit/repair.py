@@ -48,7 +48,7 @@ from syndicate.audit.consistency import (
 )
 from syndicate.domain.deliveries import Delivery, DeliveryState
 from syndicate.errors import ConflictError
-from syndicate.fsutil import fsync_dir
+from syndicate.fsutil import fsync_dir, replacing
 from syndicate.outletset import OutletSet
 
 __all__ = ["OutletRepair", "repair_outlets"]
@@ -102,22 +102,11 @@ def _real_parents(root: Path, relative: str) -> str | None:
 def _install(source: Path, target: Path) -> str:
     """Copy `source` over `target` atomically (streamed; the link or special file at
     `target` is replaced, never followed); the sha256 of the bytes written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            while chunk := src.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(target.parent)
+    with replacing(target) as out, source.open("rb") as src:
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
     return digest.hexdigest()
 
 

@@ -35,9 +35,9 @@ read back from the scratch file, in order; the summary keeps counts, the first
 from __future__ import annotations
 
 import errno
+import io
 import json
 import mimetypes
-import os
 import shutil
 import sqlite3
 import tempfile
@@ -55,7 +55,7 @@ from syndicate.application import CHINA_TZ, Disclosures
 from syndicate.audit.facts import delivery_events, item_events
 from syndicate.domain.deliveries import Delivery, DeliveryState, delivery_id
 from syndicate.domain.items import DisclosureItem
-from syndicate.fsutil import fsync_dir, write_atomically
+from syndicate.fsutil import replacing, write_atomically
 from syndicate.outlets import Outlet
 from syndicate.outletset import OutletSet
 from syndicate.planning import Deliveries
@@ -625,19 +625,12 @@ def _write_json(fh: IO[str], value: Any, level: int = 0) -> None:
 
 def _dump(path: Path, data: Any) -> None:
     """Write `data` (which may hold `_Rows`) to `path`, whole or not at all."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            _write_json(fh, data)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    with replacing(path) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+        _write_json(text, data)
+        text.write("\n")
+        text.flush()
+        text.detach()  # `replacing` closes the file itself
 
 
 # -- the scratch file ------------------------------------------------------------------
