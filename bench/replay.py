@@ -9,7 +9,7 @@ ten times the items of the other. Every item is published through `Disclosures` 
 delivered by the real worker, so each delivery's recorded sha256 is that of a real
 rendition and replay renders every one of them again. Then `syndicate audit replay
 --as-of <today>` runs as a process on each home, as an auditor runs it, and its peak
-RSS (`wait4`) is measured; the ratio large / small is printed against the target
+RSS (`bench.measure`: its own, not the benchmark's) is measured; the ratio large / small is printed against the target
 (issue 20: at most 1.3x for a log ten times larger by items). `bench.audit` measures
 the same for a log ten times larger by revisions.
 """
@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
+from bench.measure import measured
 from bench.publish import _contents
 from syndicate.domain.base import CHINA_TZ
 from syndicate.engine import Engine
@@ -66,19 +66,10 @@ def replay_process(home: Path, out: Path) -> tuple[float, int]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # as an installed package runs
     day = datetime.now(CHINA_TZ).date().isoformat()
     argv = [*SYNDICATE, "audit", "replay", "--as-of", day, "--out", str(out)]
-    started = time.perf_counter()
-    child = subprocess.Popen(  # noqa: S603 - our own interpreter and command
-        argv, env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    errors = child.stderr.read() if child.stderr is not None else b""
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4
-    if child.stderr is not None:
-        child.stderr.close()
-    if child.returncode != 0:
-        raise SystemExit(f"replay exited {child.returncode}: {errors.decode()[-800:]}")
-    return elapsed, usage.ru_maxrss * 1024
+    run = measured(argv, env, cwd=home, stdout=False)
+    if run.returncode != 0:
+        raise SystemExit(f"replay exited {run.returncode}: {run.stderr[-800:]}")
+    return run.seconds, run.max_rss
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

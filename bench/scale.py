@@ -4,6 +4,8 @@
     python -m bench.scale --items 20000    # a smaller large home
     python -m bench.scale --store postgresql://127.0.0.1:5432/test
     python -m bench.scale --quick          # 1,000 vs 100 (the CI smoke run)
+    python -m bench.scale --county         # one county-sized home on PostgreSQL:
+                                           # every command on it (bench/county.py)
 
 Two homes with the same outlets — a webhook to a loopback receiver in its own process
 and `--outlets` directory outlets (files per item, latest-only) — one holding `--items`
@@ -204,7 +206,34 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--rounds", type=int, default=5, help="revisions per home")
     parser.add_argument("--store", help="a PostgreSQL URL (default: SQLite files)")
     parser.add_argument("--quick", action="store_true", help="1,000 vs 100, 2 rounds")
+    parser.add_argument(
+        "--county",
+        action="store_true",
+        help="one county-sized home instead (default 100,000 items, 500 village "
+        "groups, on PostgreSQL; --store sqlite for the default store): every command "
+        "on it as a process, and 4 workers vs 1 (bench/county.py)",
+    )
+    parser.add_argument("--villages", type=int, default=500, help="--county's groups")
+    parser.add_argument(
+        "--burst", type=int, default=4, help="--county: new items per worker run"
+    )
+    parser.add_argument(
+        "--latency", type=float, default=0.05, help="--county: robots' answer time (s)"
+    )
     args = parser.parse_args(argv)
+    if args.county:
+        from bench.county import PG_URL, county
+
+        if args.quick:
+            args.items, args.villages, args.burst, args.rounds = 300, 20, 2, 2
+        return county(
+            items=args.items,
+            villages=args.villages,
+            store=args.store or PG_URL,
+            burst_items=args.burst,
+            latency=args.latency,
+            rounds=min(args.rounds, 3),
+        )
     if args.quick:
         args.items, args.rounds = 1000, 2
     figures: dict[str, dict[str, float]] = {}

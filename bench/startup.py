@@ -18,29 +18,21 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench.measure import measured
 
 SYNDICATE = [sys.executable, "-m", "syndicate"]
 
 
 def _run(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Wall time (s) and this child's own peak RSS (KiB) of one run of `argv`."""
-    started = time.perf_counter()
-    child = subprocess.Popen(  # noqa: S603 - our own interpreter and commands
-        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    errors = child.stderr.read() if child.stderr is not None else b""
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.stderr is not None:
-        child.stderr.close()
-    if child.returncode != 0:
+    run = measured(argv, env, stdout=False)
+    if run.returncode != 0:
         raise SystemExit(
-            f"{' '.join(argv)} exited {child.returncode}: {errors.decode()[-500:]}"
+            f"{' '.join(argv)} exited {run.returncode}: {run.stderr[-500:]}"
         )
-    return elapsed, usage.ru_maxrss
+    return run.seconds, run.max_rss // 1024
 
 
 def _median(argv: list[str], env: dict[str, str], runs: int) -> tuple[float, int]:

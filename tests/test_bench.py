@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
+import psycopg
 import pytest
 
 from bench import (
@@ -18,6 +22,8 @@ from bench import (
     sheets,
     startup,
 )
+from bench.measure import measured
+from tests.conftest import PG_URL, require_postgres
 
 
 def test_publish_benchmark_reports_both_ratios(
@@ -169,3 +175,44 @@ def test_replay_benchmark_measures_replay_as_a_process_by_items(
     assert "small: 100 items" in out
     assert "large: 1,000 items" in out
     assert "target <= 1.3, items x10" in out
+
+
+@pytest.mark.postgres
+def test_county_benchmark_runs_every_command_on_a_county_log_in_postgresql(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    require_postgres()
+    figures = scale.main(["--county", "--quick"])
+    # 300 items to 8 outlets, and the 5 社会救助 items (one in 70) to 20 groups too.
+    assert figures["deliveries"] == 300 * 8 + 5 * 20
+    assert figures["delivery events"] >= 3 * figures["deliveries"]
+    for name in ("audit verify", "audit consistency", "status REF, median"):
+        assert figures[name] > 0
+        assert 10 < figures[f"{name} (MiB)"] < 1024
+    assert figures["workers 4 vs 1"] > 0
+    out = capsys.readouterr().out
+    assert "PostgreSQL 1" in out  # the machine line names the server
+    assert "4 workers vs 1:" in out
+    with psycopg.connect(PG_URL) as conn:
+        left = conn.execute(
+            "SELECT count(*) FROM information_schema.schemata "
+            "WHERE schema_name LIKE 'bench_county_%'"
+        ).fetchone()
+    assert left == (0,)  # the benchmark drops its schema
+
+
+def test_a_commands_memory_is_its_own_not_the_benchmarks() -> None:
+    # wait4 on a child of a large process reports the parent's size (exec carries
+    # the high-water mark over); measured() starts commands from a small launcher.
+    ballast = bytearray(300 * 2**20)
+    for at in range(0, len(ballast), 4096):
+        ballast[at] = 1
+    small = measured([sys.executable, "-c", "pass"], os.environ)
+    assert small.returncode == 0
+    assert small.max_rss_mib < 100
+    grows = "x = bytearray(200 * 2**20)\nfor i in range(0, len(x), 4096): x[i] = 1"
+    large = measured([sys.executable, "-c", grows], os.environ)
+    assert 200 < large.max_rss_mib < 300
+    failed = measured([sys.executable, "-c", "import sys; sys.exit(3)"], os.environ)
+    assert failed.returncode == 3
+    del ballast

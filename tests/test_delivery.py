@@ -219,6 +219,42 @@ def test_a_new_outlet_is_backfilled_once_with_live_items(
     ]
 
 
+def test_many_new_outlets_attach_in_one_call_from_one_reading_of_the_items_log(
+    rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A township adds a table of 30 village groups at once: every group is attached
+    # and backfilled by the next plan, and the items log is read once for all.
+    live = [
+        rig.items.publish(content(index_no=f"V/2026-{n}"), actor="张三")
+        for n in range(3)
+    ]
+    rig.deliveries.plan()
+    readings = 0
+    as_of = rig.items.items_as_of
+
+    def counted(position: int) -> Iterator[tuple[Any, int]]:
+        nonlocal readings
+        readings += 1
+        return as_of(position)
+
+    monkeypatch.setattr(rig.items, "items_as_of", counted)
+    names = [f"village-v{n:02}" for n in range(30)]
+    for name in names:
+        rig.deliveries.outlets[name] = outlet(
+            name, DirectoryAdapter, DirectorySettings(path=tmp_path / name)
+        )
+    assert rig.deliveries.attach_new_outlets() == names
+    assert readings == 1
+    assert rig.deliveries.attach_new_outlets() == []
+    assert set(names) <= set(rig.deliveries.register().attached)
+    backfilled = {
+        (d.outlet, d.item_id)
+        for d in rig.deliveries.all_deliveries().values()
+        if d.outlet in names
+    }
+    assert backfilled == {(n, c.item_id) for n in names for c in live}
+
+
 # -- worker ----------------------------------------------------------------------------
 
 
