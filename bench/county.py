@@ -42,8 +42,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -74,6 +75,7 @@ def token(n: int) -> str:
 def run(argv: list[str], env: dict[str, str]) -> Measured:
     """Run one command as a process (`bench.measure`); exits the benchmark if the
     command fails: a county's log must verify, replay and compare clean."""
+    print(f"  {time.strftime('%H:%M:%S')} {' '.join(argv[4:])[:60]}", flush=True)
     done = measured(argv, env)
     if done.returncode != 0:
         raise SystemExit(
@@ -218,12 +220,32 @@ def publish(home: Path, env: dict[str, str], count: int, offset: int) -> list[st
         return [c.ref for c in changes]
 
 
+@dataclass
+class Workers:
+    processes: list[subprocess.Popen[bytes]]
+    logs: list[Path]
+
+    def check(self) -> None:
+        """Exit the benchmark if a worker has stopped by itself."""
+        for worker, log in zip(self.processes, self.logs, strict=True):
+            if worker.poll() is not None:
+                text = log.read_text("utf-8", "replace")[-1500:]
+                raise SystemExit(f"a worker stopped early:\n{text}")
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the workers have used so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for worker in self.processes:
+            stat = Path(f"/proc/{worker.pid}/stat").read_text("ascii")
+            fields = stat.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
+
 @contextmanager
-def workers(
-    argv: list[str], env: dict[str, str], count: int
-) -> Iterator[Callable[[], None]]:
-    """`count` worker processes while the block runs, stopped (SIGTERM) after it;
-    yields a check that exits the benchmark if one has stopped by itself."""
+def workers(argv: list[str], env: dict[str, str], count: int) -> Iterator[Workers]:
+    """`count` worker processes while the block runs, stopped (SIGTERM) after it."""
     with tempfile.TemporaryDirectory() as tmp:
         logs = [Path(tmp) / f"worker-{n}.log" for n in range(count)]
         started = []
@@ -234,16 +256,10 @@ def workers(
                         argv, env=env, stdout=subprocess.DEVNULL, stderr=err
                     )
                 )
-
-        def check() -> None:
-            for worker, log in zip(started, logs, strict=True):
-                if worker.poll() is not None:
-                    text = log.read_text("utf-8", "replace")[-1500:]
-                    raise SystemExit(f"a worker stopped early:\n{text}")
-
+        running = Workers(started, logs)
         try:
-            yield check
-            check()
+            yield running
+            running.check()
         finally:
             for worker in started:
                 worker.send_signal(signal.SIGTERM)
@@ -259,9 +275,10 @@ def burst(
     items: int,
     offset: int,
     count: int,
-) -> float:
+) -> tuple[float, float]:
     """Deliveries to the village groups a second with `count` worker processes, from
-    their start to the last group's last message of `items` new 社会救助 items."""
+    their start to the last group's last message of `items` new 社会救助 items; and
+    the workers' CPU time per delivery (s), start-up included."""
     numbers = range(offset, offset + items * VILLAGE_EVERY, VILLAGE_EVERY)
     with Engine.open(home, environ=env) as engine:
         village = [contents(1, n)[0] for n in numbers]
@@ -271,15 +288,16 @@ def burst(
     want = before + villages * items
     argv = [*SYNDICATE, "--home", str(home), "worker", "--poll", "0.2"]
     started = time.perf_counter()
-    with workers(argv, env, count) as check:
+    with workers(argv, env, count) as running:
         deadline = started + 3600
         while sum(len(fake.messages(t)) for t in tokens) < want:
-            check()
+            running.check()
             if time.perf_counter() > deadline:
                 raise SystemExit("the workers did not reach every group in an hour")
             time.sleep(0.1)
         wall = time.perf_counter() - started
-    return villages * items / wall
+        cpu = running.cpu_seconds()
+    return villages * items / wall, cpu / (villages * items)
 
 
 def county(
@@ -300,6 +318,8 @@ def county(
         env |= {"SYNDICATE_STORE_URL": store, "SYNDICATE_STORE_SCHEMA": schema}
     figures: dict[str, float] = {}
     lines: list[str] = []
+    # A benchmark stopped with SIGTERM still drops its schema (the `finally` below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     def note(name: str, timed: Measured) -> None:
         figures[name] = timed.seconds
@@ -356,14 +376,16 @@ def county(
             rates = {}
             for count in (1, 4):
                 offset = (offset // VILLAGE_EVERY + 1) * VILLAGE_EVERY
-                rates[count] = burst(
+                rates[count], cpu = burst(
                     home, penv, dingtalk, villages, burst_items, offset, count
                 )
                 offset += burst_items * VILLAGE_EVERY
+                figures[f"workers {count} CPU per delivery"] = cpu
                 lines.append(
                     f"| {count} worker(s): {burst_items} items to {villages} groups "
                     f"(robots answer in {latency * 1000:.0f} ms) | "
-                    f"{rates[count]:.1f} deliveries/s | |"
+                    f"{rates[count]:.1f} deliveries/s | workers' CPU "
+                    f"{cpu * 1000:.1f} ms a delivery |"
                 )
             figures["workers 4 vs 1"] = rates[4] / rates[1]
             run([*base, "sync"], penv)  # what the workers left (other outlets)
@@ -397,7 +419,12 @@ def county(
     )
     print("| command, as a process | time | peak RSS |\n|---|---|---|")
     print("\n".join(lines))
-    print(f"\n4 workers vs 1: {figures['workers 4 vs 1']:.2f}x (target 3.5x)")
+    cpu = figures["workers 4 CPU per delivery"]
+    print(
+        f"\n4 workers vs 1: {figures['workers 4 vs 1']:.2f}x (target 3.5x); "
+        f"the workers' CPU alone bounds {os.cpu_count()} cores at "
+        f"{(os.cpu_count() or 1) / cpu:.0f} deliveries/s"
+    )
     return figures
 
 

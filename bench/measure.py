@@ -6,7 +6,9 @@ memory's high-water mark into the child's `ru_maxrss`. A child of a benchmark th
 holds 100 MiB reports at least 100 MiB, whatever it used. So the command is started by
 a small launcher (`python -S -I`, about 10 MiB) that forks, execs the command and
 reports the child's `ru_maxrss` and wall time; the floor is the launcher's size, not
-the benchmark's. `tests/test_bench.py` checks the difference.
+the benchmark's. `tests/test_bench.py` checks the difference. `ru_maxrss` is the
+largest of the command and the children it waited for (a command that runs others
+reports its largest process).
 """
 
 from __future__ import annotations
@@ -21,17 +23,19 @@ from pathlib import Path
 
 # Runs in `python -S -I`: fork, exec the command, wait for it, write what it cost.
 _LAUNCHER = """
-import json, os, sys, time
+import os, sys, time
 report, argv = sys.argv[1], sys.argv[2:]
 started = time.perf_counter()
 pid = os.fork()
 if pid == 0:
     try:
         os.execvp(argv[0], argv)
-    finally:
-        os._exit(127)
+    except OSError as exc:
+        os.write(2, f"{argv[0]}: {exc}\\n".encode())
+    os._exit(127)
 _, status, usage = os.wait4(pid, 0)
 elapsed = time.perf_counter() - started
+import json  # after the command: the launcher stays small while it runs
 with open(report, "w") as out:
     json.dump({"seconds": elapsed, "max_rss_kib": usage.ru_maxrss,
                "returncode": os.waitstatus_to_exitcode(status)}, out)

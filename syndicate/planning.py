@@ -43,6 +43,7 @@ configuration lacks an attached outlet refuses to plan. See docs/delivery.md.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, cast
@@ -192,6 +193,9 @@ def plan_operation(
 
 
 _REMOVALS = (Operation.RETRACT, Operation.WITHDRAWAL_NOTICE)
+# How long one `plan()` may spend attaching new outlets before it plans and hands
+# back (`Deliveries.attach_new_outlets`); at least one outlet is attached per call.
+ATTACH_SECONDS = 30.0
 
 
 def content_problem(outlet: Outlet, content: ItemContent) -> str | None:
@@ -487,19 +491,23 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
                 "detach NAME`)"
             )
 
-    def attach_new_outlets(self) -> list[str]:
+    def attach_new_outlets(self, budget: float = ATTACH_SECONDS) -> list[str]:
         """Backfill outlets seen for the first time with the live items they take (and,
         for outlets that keep withdrawal notices, the withdrawn ones).
 
-        Every new outlet is attached in this call, each in its own transaction (the
-        register's entry with its backfill), from one reading of the items log for all
-        of them: a table of 500 village groups added at once reads the log once, not
-        500 times. Gives up after 10 conflicts with another process attaching at the
-        same time (the next call goes on)."""
+        Each outlet is attached in its own transaction (the register's entry with its
+        backfill); all the new outlets of a call share one reading of the items log
+        (read again only if another process planned meanwhile): a table of 500 village
+        groups added at once reads the log once, not 500 times. After `budget`
+        seconds the call returns with at least one outlet attached and the next call
+        goes on, so a worker keeps planning and sending new items while a large
+        backfill proceeds. Gives up after 10 conflicts with another process attaching
+        at the same time (the next call goes on)."""
         attached: list[str] = []
         conflicts = 0
+        until = time.monotonic() + budget
         live: tuple[int, list[tuple[DisclosureItem, int]]] | None = None
-        while conflicts < 10:
+        while conflicts < 10 and not (attached and time.monotonic() > until):
             register = self.register()
             new = [n for n in self.outlets if n not in register.attached]
             if not new:
@@ -508,13 +516,17 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
             outlet = self.outlets[name]
             position = self.position()
             if live is None or live[0] != position:
-                live = (position, list(self.items.items_as_of(position)))
+                live = None  # one reading held at a time
+                released = [
+                    (item, at)
+                    for item, at in self.items.items_as_of(position)
+                    if item.released  # never released (a draft, abandoned): not public
+                ]
+                live = (position, released)
             now = self.clock()
-            planned: list[Aggregate] = []
+            candidates: list[Delivery] = []
             keeps = outlet.capabilities.keeps_withdrawn
             for item, at_position in live[1]:
-                if not item.released:
-                    continue  # never released (a draft, or one abandoned): not public
                 withdrawn = item.status is ItemStatus.WITHDRAWN
                 if (withdrawn and not keeps) or not outlet.accepts(item.content):
                     continue
@@ -547,8 +559,9 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
                     position=at_position,
                     at=now,
                 )
-                if delivery.id not in self.repository:
-                    planned.append(delivery)
+                candidates.append(delivery)
+            made = self._existing([d.id for d in candidates])
+            planned: list[Aggregate] = [d for d in candidates if d.id not in made]
             register.attach(name, position=position, backfilled=len(planned), at=now)
             try:
                 self.save(register, *planned)
@@ -557,6 +570,14 @@ class Deliveries(ConfiguredEnvironment, ProcessApplication[UUID]):
                 continue  # another process changed the register: look again
             attached.append(name)
         return attached
+
+    def _existing(self, ids: list[UUID]) -> set[UUID]:
+        """Which of `ids` the log holds (planned by another process meanwhile): one
+        statement per 500 where the store offers it."""
+        select = getattr(self.recorder, "select_events_of", None)
+        if select is None:
+            return {i for i in ids if i in self.repository}
+        return set(select(ids))
 
     def detach(self, outlet: str, *, actor: str) -> None:
         """Forget an outlet on purpose; adding it again later backfills it again."""

@@ -255,6 +255,50 @@ def test_many_new_outlets_attach_in_one_call_from_one_reading_of_the_items_log(
     assert backfilled == {(n, c.item_id) for n in names for c in live}
 
 
+def test_attaching_outlets_hands_back_after_its_budget_and_goes_on_next_time(
+    rig: Rig, tmp_path: Path
+) -> None:
+    made = [
+        rig.items.publish(content(index_no=f"B/2026-{n}"), actor="张三")
+        for n in range(2)
+    ]
+    rig.deliveries.plan()
+    names = [f"group-{n}" for n in range(3)]
+    for name in names:
+        rig.deliveries.outlets[name] = outlet(
+            name, DirectoryAdapter, DirectorySettings(path=tmp_path / name)
+        )
+    # No time to spare: one outlet per call (never none), each backfilled whole.
+    assert [rig.deliveries.attach_new_outlets(budget=0) for _ in range(4)] == [
+        ["group-0"],
+        ["group-1"],
+        ["group-2"],
+        [],
+    ]
+    backfilled = sorted(
+        (d.outlet, str(d.item_id))
+        for d in rig.deliveries.all_deliveries().values()
+        if d.outlet in names
+    )
+    assert backfilled == sorted((n, str(c.item_id)) for n in names for c in made)
+
+
+def test_a_backfill_skips_what_was_planned_for_the_outlet_before_it_was_attached(
+    rig: Rig, tmp_path: Path
+) -> None:
+    # A process planned the new outlet's deliveries of new item events before any
+    # attached it (pull_and_process plans for every configured outlet): the backfill
+    # must not plan them again (the same delivery id would refuse the whole save).
+    rig.deliveries.plan()
+    late = outlet("late", DirectoryAdapter, DirectorySettings(path=tmp_path / "late"))
+    rig.deliveries.outlets["late"] = late
+    first = rig.items.publish(content(index_no="P/2026-1"), actor="张三")
+    rig.deliveries.pull_and_process(rig.items.name)
+    assert rig.deliveries.attach_new_outlets() == ["late"]
+    ours = [d for d in rig.deliveries.all_deliveries().values() if d.outlet == "late"]
+    assert [(d.item_id, d.item_version) for d in ours] == [(first.item_id, 1)]
+
+
 # -- worker ----------------------------------------------------------------------------
 
 
