@@ -33,6 +33,7 @@ machine is printed with the figures (docs/performance.md records them).
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import signal
@@ -66,6 +67,7 @@ PORTAL = "https://www.linxi.gov.cn"
 WEBHOOKS = ("cms", "city", "hotline")
 DIRECTORIES = ("archive", "kiosk-files", "screen-files")
 OFFICE_KEY = "0a1b2c3d-bench-4c1e-9b7f-0123456789ab"
+KEPT = "bench-county.json"  # in a home kept with --homes: what reusing it needs
 
 
 def token(n: int) -> str:
@@ -308,14 +310,12 @@ def county(
     burst_items: int,
     latency: float,
     rounds: int = 3,
+    homes: Path | None = None,
 ) -> dict[str, float]:
-    """Build the county, measure it, print the figures; returns them."""
+    """Build the county (or, with `homes`, reuse the one built there before), measure
+    it, print the figures; returns them."""
     from bench.scale import SECRET, _drop
 
-    schema = f"bench_county_{uuid.uuid4().hex[:8]}"
-    env = {"BENCH_SECRET": SECRET, "SYNDICATE_ACTOR": "bench"}
-    if store != "sqlite":
-        env |= {"SYNDICATE_STORE_URL": store, "SYNDICATE_STORE_SCHEMA": schema}
     figures: dict[str, float] = {}
     lines: list[str] = []
     # A benchmark stopped with SIGTERM still drops its schema (the `finally` below).
@@ -334,29 +334,71 @@ def county(
         WeComRobotServer(keys=[OFFICE_KEY]) as wecom,
         tempfile.TemporaryDirectory() as tmp,
     ):
+        urls = {"hook": hook, "dingtalk": dingtalk.url, "wecom": wecom.url}
+        home = (homes or Path(tmp)) / "county"
+        kept = home / KEPT
+        if kept.exists():  # built by an earlier run: reuse it
+            saved = json.loads(kept.read_text("utf-8"))
+            items, villages = saved["items"], saved["villages"]
+            schema, offset = saved["schema"], saved["next_number"]
+            config = (home / "syndicate.toml").read_text("utf-8")
+            for name, url in saved["urls"].items():  # this run's fakes, in two
+                config = config.replace(url, f"@{name}@")  # steps: a new port may
+            for name, url in urls.items():  # be an old one of another fake
+                config = config.replace(f"@{name}@", url)
+            (home / "syndicate.toml").write_text(config, "utf-8")
+            figures |= {k: float(v) for k, v in saved["figures"].items()}
+        else:
+            schema, offset = f"bench_county_{uuid.uuid4().hex[:8]}", items
+        env = {"BENCH_SECRET": SECRET, "SYNDICATE_ACTOR": "bench"}
+        env |= {f"ROBOT_{n:04}": token(n) for n in range(villages)}
+        if store != "sqlite":
+            env |= {"SYNDICATE_STORE_URL": store, "SYNDICATE_STORE_SCHEMA": schema}
         for n in range(villages):
             dingtalk.add_robot(token(n))
         dingtalk.add_robot(token(90000))
-        home = Path(tmp) / "county"
-        Engine.init(home, environ=env, review=False)  # with the checkpoint store
-        env |= configure(home, villages, hook, dingtalk.url, wecom.url)
-        try:
-            started = time.perf_counter()
-            figures["deliveries"] = float(
-                build(home, items, env, progress=items > CHUNK)
+
+        def keep() -> None:
+            kept.write_text(
+                json.dumps(
+                    {
+                        "items": items,
+                        "villages": villages,
+                        "schema": schema,
+                        "next_number": offset + VILLAGE_EVERY,
+                        "urls": urls,
+                        "figures": {
+                            k: figures[k]
+                            for k in ("build", "deliveries", "delivery events")
+                        },
+                    }
+                ),
+                "utf-8",
             )
-            figures["build"] = time.perf_counter() - started
+
+        try:
+            if not kept.exists():
+                Engine.init(home, environ=env, review=False)  # and checkpoint store
+                env |= configure(home, villages, hook, dingtalk.url, wecom.url)
+                started = time.perf_counter()
+                figures["deliveries"] = float(
+                    build(home, items, env, progress=items > CHUNK)
+                )
+                figures["build"] = time.perf_counter() - started
+                figures["delivery events"] = _events(home, env)
+                if homes:
+                    keep()
+            else:
+                env |= {"TOWNSHIP_ROBOT": token(90000), "OFFICE_ROBOT": OFFICE_KEY}
             penv = {**os.environ, **env}
             penv.pop("PYTHONDONTWRITEBYTECODE", None)  # as an installed package runs
             base = [*SYNDICATE, "--home", str(home)]
-            figures["delivery events"] = _events(home, env)
             print(
                 f"built in {figures['build']:.0f} s: {items:,} items, "
                 f"{int(figures['deliveries']):,} deliveries, "
                 f"{int(figures['delivery events']):,} delivery events",
                 flush=True,
             )
-            offset = items
             syncs, statuses = [], []
             for _ in range(rounds):
                 offset += 1
@@ -389,26 +431,18 @@ def county(
                 )
             figures["workers 4 vs 1"] = rates[4] / rates[1]
             run([*base, "sync"], penv)  # what the workers left (other outlets)
+            if homes:
+                keep()  # the numbers used so far, and this run's fakes
             note("audit verify", run([*base, "audit", "verify"], penv))
             note("audit consistency", run([*base, "audit", "consistency"], penv))
             replayed = Path(tmp) / "replay"
+            as_of = ["--as-of", _now(), "--out", str(replayed)]
             note(
                 "audit replay (every outlet, as of now)",
-                run(
-                    [
-                        *base,
-                        "audit",
-                        "replay",
-                        "--as-of",
-                        _now(),
-                        "--out",
-                        str(replayed),
-                    ],
-                    penv,
-                ),
+                run([*base, "audit", "replay", *as_of], penv),
             )
         finally:
-            if store != "sqlite":
+            if store != "sqlite" and not homes:
                 _drop(store, schema)
     print(f"\nmachine: {_machine(store)}")
     print(

@@ -220,6 +220,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument(
         "--latency", type=float, default=0.05, help="--county: robots' answer time (s)"
     )
+    parser.add_argument(
+        "--homes",
+        type=Path,
+        help="--county: build the home in DIR and keep it (its PostgreSQL schema "
+        "too); a later run with the same DIR measures it again without building",
+    )
     args = parser.parse_args(argv)
     if args.county:
         from bench.county import PG_URL, county
@@ -233,6 +239,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             burst_items=args.burst,
             latency=args.latency,
             rounds=min(args.rounds, 3),
+            homes=args.homes,
         )
     if args.quick:
         args.items, args.rounds = 1000, 2
