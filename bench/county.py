@@ -311,6 +311,7 @@ def county(
     latency: float,
     rounds: int = 3,
     homes: Path | None = None,
+    audit: bool = True,
 ) -> dict[str, float]:
     """Build the county (or, with `homes`, reuse the one built there before), measure
     it, print the figures; returns them."""
@@ -433,14 +434,15 @@ def county(
             run([*base, "sync"], penv)  # what the workers left (other outlets)
             if homes:
                 keep()  # the numbers used so far, and this run's fakes
-            note("audit verify", run([*base, "audit", "verify"], penv))
-            note("audit consistency", run([*base, "audit", "consistency"], penv))
-            replayed = Path(tmp) / "replay"
-            as_of = ["--as-of", _now(), "--out", str(replayed)]
-            note(
-                "audit replay (every outlet, as of now)",
-                run([*base, "audit", "replay", *as_of], penv),
-            )
+            if audit:
+                note("audit verify", run([*base, "audit", "verify"], penv))
+                note("audit consistency", run([*base, "audit", "consistency"], penv))
+                replayed = Path(tmp) / "replay"
+                as_of = ["--as-of", _now(), "--out", str(replayed)]
+                note(
+                    "audit replay (every outlet, as of now)",
+                    run([*base, "audit", "replay", *as_of], penv),
+                )
         finally:
             if store != "sqlite" and not homes:
                 _drop(store, schema)

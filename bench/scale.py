@@ -226,6 +226,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         help="--county: build the home in DIR and keep it (its PostgreSQL schema "
         "too); a later run with the same DIR measures it again without building",
     )
+    parser.add_argument(
+        "--no-audit",
+        action="store_true",
+        help="--county: leave out audit verify, consistency and replay (with --homes: "
+        "measure the commands and workers again on a county built before)",
+    )
     args = parser.parse_args(argv)
     if args.county:
         from bench.county import PG_URL, county
@@ -240,6 +246,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             latency=args.latency,
             rounds=min(args.rounds, 3),
             homes=args.homes,
+            audit=not args.no_audit,
         )
     if args.quick:
         args.items, args.rounds = 1000, 2

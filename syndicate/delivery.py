@@ -39,6 +39,7 @@ import hashlib
 import math
 import os
 import queue
+import random
 import re
 import socket
 import threading
@@ -378,6 +379,10 @@ class Worker:
         # How many outlets are sent to at once (`[delivery] parallel_outlets`); each
         # outlet's own batches stay in order, one after another.
         self.parallel_outlets = max(1, parallel_outlets)
+        # The order this worker takes the outlets in, when several at once: its own
+        # (seeded by its name), so workers sharing a store spread over the outlets
+        # instead of all reaching for the same outlet's claims at the same moment.
+        self._spread = random.Random(name)  # noqa: S311 - an order, not a secret
         # The HTTP session a thread of a batch sent at once uses (an outlet's
         # `concurrency`); unset: the outlet's own session.
         self._local = threading.local()
@@ -530,8 +535,9 @@ class Worker:
                 done.put(None)  # this outlet is finished
 
         threads = min(self.parallel_outlets, len(by_outlet))
+        queues = self.outlet_order(list(by_outlet.values()))
         with ThreadPoolExecutor(threads, thread_name_prefix="outlet") as pool:
-            futures = [pool.submit(one_outlet, mine) for mine in by_outlet.values()]
+            futures = [pool.submit(one_outlet, mine) for mine in queues]
             finished = 0
             while finished < len(futures):
                 outcomes = done.get()
@@ -541,6 +547,15 @@ class Worker:
                 yield from (o for o in outcomes if o is not None)
             for future in futures:
                 future.result()  # an error in a thread is raised here, as before
+
+    def outlet_order(self, queues: list[_T]) -> list[_T]:
+        """The order this worker takes its outlets' queues in when it sends to
+        several at once: shuffled by a generator seeded with its name, so workers
+        sharing a store start on different outlets instead of all claiming the same
+        outlet's deliveries at the same moment (each queue's own order is kept)."""
+        ordered = list(queues)
+        self._spread.shuffle(ordered)
+        return ordered
 
     def remind(self) -> list[ReminderSent]:
         """Remind the people who put renditions up (outlets that `Reminds`) of those

@@ -302,6 +302,26 @@ def test_a_backfill_skips_what_was_planned_for_the_outlet_before_it_was_attached
 # -- worker ----------------------------------------------------------------------------
 
 
+def test_workers_sharing_a_store_take_the_outlets_in_orders_of_their_own(
+    rig: Rig,
+) -> None:
+    # Four workers that all took 500 village groups in the same order claimed the
+    # same group's deliveries at the same moment, again and again (bench.scale
+    # --county: four workers slower than one). Each now has its own order, the same
+    # every time for the same name; what is in each queue keeps its order.
+    queues = [[f"group-{n}", f"group-{n}-later"] for n in range(40)]
+    orders = {
+        name: rig.worker(name).outlet_order(queues)
+        for name in ("worker@a:1", "worker@a:2", "worker@b:1")
+    }
+    firsts = {tuple(q[0] for q in order) for order in orders.values()}
+    assert len(firsts) == 3  # three different orders
+    for order in orders.values():
+        assert sorted(order) == sorted(queues)  # the same queues, each unchanged
+    assert rig.worker("worker@a:1").outlet_order(queues) == orders["worker@a:1"]
+    assert queues[0] == ["group-0", "group-0-later"]  # the caller's list untouched
+
+
 def test_sync_delivers_everything_and_supersedes_on_latest_only_outlets(
     rig: Rig, tmp_path: Path
 ) -> None:
