@@ -52,7 +52,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from bench.deliver import receiver
@@ -196,6 +196,8 @@ def _record_sent(
 ) -> None:
     """Record every planned delivery but the file outlets' done, as a worker would
     after sending it, with its real rendition's sha256."""
+    from bench.scale import mark_sent
+
     now = engine.clock()
     loaded: dict[tuple[uuid.UUID, int], object] = {}
     batch: list[Delivery] = []
@@ -204,15 +206,7 @@ def _record_sent(
             continue
         job = outlets.job(d, loaded, previous=())  # type: ignore[arg-type]
         rendition = outlets.adapter(d.outlet).render(job)
-        d.claim(worker="bench", at=now, expires_at=now + timedelta(minutes=2))
-        d.record(
-            Delivery.Succeeded,
-            at=now,
-            worker="bench",
-            attempt=d.attempt,
-            rendition_sha256=rendition.sha256,
-            receipt={},
-        )
+        mark_sent(d, now, rendition.sha256)
         batch.append(d)
         if len(batch) >= CHUNK:
             engine.deliveries.save(*batch)

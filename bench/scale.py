@@ -89,15 +89,7 @@ def build(
         for d in log.all_deliveries().values():
             if d.state is not DeliveryState.PLANNED:
                 continue
-            d.claim(worker="bench", at=now, expires_at=now + timedelta(minutes=2))
-            d.record(
-                Delivery.Succeeded,
-                at=now,
-                worker="bench",
-                attempt=d.attempt,
-                rendition_sha256="0" * 64,
-                receipt={},
-            )
+            mark_sent(d, now, "0" * 64)
             batch.append(d)
             if len(batch) >= BATCH:
                 log.save(*batch)
@@ -105,6 +97,20 @@ def build(
         if batch:
             log.save(*batch)
     return ids
+
+
+def mark_sent(d: Delivery, now: datetime, sha256: str) -> None:
+    """Record `d` claimed and sent (`Succeeded`, rendition `sha256`), as a worker
+    named bench would after sending it; the caller saves it."""
+    d.claim(worker="bench", at=now, expires_at=now + timedelta(minutes=2))
+    d.record(
+        Delivery.Succeeded,
+        at=now,
+        worker="bench",
+        attempt=d.attempt,
+        rendition_sha256=sha256,
+        receipt={},
+    )
 
 
 def _timed(contents: list[ItemContent], offset: int) -> list[ItemContent]:
